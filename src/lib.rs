@@ -1,0 +1,12 @@
+//! hepae: hand-written deep autoencoders that compress particle-physics jet data and score
+//! anomalous jets. No deep-learning framework: dense layers, activations, losses, Adam and
+//! backprop are written here over memory-mapped f32 arrays; SIMD kernels live in `hepae-kernels`.
+
+pub mod atomic;
+pub mod data;
+pub mod error;
+
+#[cfg(feature = "cli")]
+pub mod cli;
+
+pub use error::{Error, Location, Result};
