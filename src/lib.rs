@@ -5,6 +5,14 @@
 pub mod atomic;
 pub mod data;
 pub mod error;
+pub mod gemm;
+pub mod metrics;
+pub mod model_io;
+pub mod models;
+pub mod nn;
+pub mod plan;
+pub mod tensor;
+pub mod train;
 
 #[cfg(feature = "cli")]
 pub mod cli;

@@ -1,0 +1,74 @@
+//! `hepae evaluate MODEL DATA [--json F]`: per-variable figures of merit.
+
+use crate::atomic::write_atomic;
+use crate::data::npy::Dataset;
+use crate::error::{Error, Result};
+use crate::metrics::{evaluate, Evaluation};
+use crate::model_io::{DataFingerprint, SavedModel};
+use crate::train::split_rows;
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct EvaluateArgs {
+    pub model: PathBuf,
+    pub data: PathBuf,
+    /// Write the full figures (with residual histograms) as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Rows to use: auto (the validation split if DATA is the training file, else all), val, all.
+    #[arg(long, default_value = "auto")]
+    pub subset: String,
+}
+
+/// Picks the rows: the model's own validation split when `data` is its training file.
+pub fn select_rows(
+    model: &SavedModel,
+    model_path: &Path,
+    data: &Dataset,
+    subset: &str,
+) -> Result<(Option<Vec<u32>>, String)> {
+    let training = model.meta.training.as_ref();
+    let same_file = training.is_some_and(|t| t.data == DataFingerprint::of(data));
+    let val = |t: &crate::model_io::TrainingRecord| {
+        split_rows(data.rows(), t.config.val_fraction, t.config.seed).val
+    };
+    match (subset, training) {
+        ("all", _) => Ok((None, "all rows".into())),
+        ("auto", Some(t)) if same_file && t.val_rows > 0 => {
+            Ok((Some(val(t)), "validation split".into()))
+        }
+        ("auto", _) => Ok((None, "all rows".into())),
+        ("val", Some(t)) if same_file => Ok((Some(val(t)), "validation split".into())),
+        ("val", _) => Err(Error::model(
+            model_path,
+            format!(
+                "--subset val needs the model's training data, and {} is not it",
+                data.path().display()
+            ),
+        )),
+        (s, _) => Err(Error::config(format!(
+            "--subset '{s}' is not auto, val or all"
+        ))),
+    }
+}
+
+/// Loads, checks and evaluates; shared by `evaluate` and `demo`.
+pub fn evaluate_files(model_path: &Path, data_path: &Path, subset: &str) -> Result<Evaluation> {
+    let model = SavedModel::load(model_path)?;
+    let data = Dataset::open(data_path)?;
+    model.check_data(&data, model_path)?;
+    data.check_finite()?;
+    let (rows, label) = select_rows(&model, model_path, &data, subset)?;
+    evaluate(&model, &data, rows.as_deref(), &label)
+}
+
+pub fn run(args: &EvaluateArgs) -> Result<()> {
+    let ev = evaluate_files(&args.model, &args.data, &args.subset)?;
+    print!("{}", ev.table());
+    if let Some(j) = &args.json {
+        let s = serde_json::to_string_pretty(&ev).map_err(|e| Error::config(e.to_string()))?;
+        write_atomic(j, s.as_bytes())?;
+        eprintln!("wrote {}", j.display());
+    }
+    Ok(())
+}

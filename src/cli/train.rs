@@ -1,0 +1,154 @@
+//! `hepae train DATA.npy -o MODEL.safetensors`: the reference autoencoder by default.
+
+use super::{parse_usize_list, sidecar};
+use crate::atomic::write_atomic;
+use crate::data::normalize::NormKind;
+use crate::data::npy::Dataset;
+use crate::error::Result;
+use crate::model_io::SavedModel;
+use crate::models::ae::OutputActivation;
+use crate::train::{train_autoencoder, EpochRecord, TrainConfig};
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct TrainArgs {
+    /// Dataset (f32 NPY from `hepae import`).
+    pub data: PathBuf,
+    /// Model file to write (safetensors).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Encoder hidden widths; the decoder mirrors them.
+    #[arg(long, default_value = "200,100,50")]
+    pub hidden: String,
+    /// Latent (bottleneck) width.
+    #[arg(long, default_value_t = 15)]
+    pub latent: usize,
+    #[arg(long, default_value_t = 50)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 512)]
+    pub batch: usize,
+    /// Adam learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f32,
+    /// Normaliser: minmax, standard or custom4 (log pT, log m, η/5, φ/3; min-max for the rest).
+    #[arg(long, default_value = "minmax")]
+    pub norm: NormKind,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Worker threads (results are identical for the same seed and thread count). Default: all cores.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Fraction of rows held out for validation.
+    #[arg(long, default_value_t = 0.15)]
+    pub val_fraction: f64,
+    /// Output layer activation: linear (default; reaches negative normalised values) or leaky (the seed study's).
+    #[arg(long, default_value = "linear")]
+    pub output_activation: OutputActivation,
+    /// LeakyReLU negative slope.
+    #[arg(long, default_value_t = 0.01)]
+    pub slope: f32,
+    /// Unit of pT and mass in the data (custom4 is defined in GeV): gev or mev.
+    #[arg(long, default_value = "gev")]
+    pub momentum_unit: String,
+    /// Loss history CSV (default: MODEL.history.csv beside the model).
+    #[arg(long)]
+    pub history: Option<PathBuf>,
+    /// No progress bar or per-epoch lines.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+impl TrainArgs {
+    pub fn config(&self) -> Result<TrainConfig> {
+        let momentum_to_gev = match self.momentum_unit.to_ascii_lowercase().as_str() {
+            "gev" => 1.0,
+            "mev" => 1e-3,
+            u => {
+                return Err(crate::Error::config(format!(
+                    "--momentum-unit '{u}' is not gev or mev"
+                )))
+            }
+        };
+        Ok(TrainConfig {
+            hidden: parse_usize_list(&self.hidden)
+                .map_err(|e| crate::Error::config(format!("--hidden: {e}")))?,
+            latent: self.latent,
+            epochs: self.epochs,
+            batch: self.batch,
+            lr: self.lr,
+            norm: self.norm,
+            seed: self.seed,
+            threads: self
+                .threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+            val_fraction: self.val_fraction,
+            output_activation: self.output_activation,
+            slope: self.slope,
+            momentum_to_gev,
+            shuffle_window: None,
+        })
+    }
+}
+
+/// The loss history as CSV: epoch,train_loss,val_loss,seconds.
+pub fn history_csv(history: &[EpochRecord]) -> String {
+    let mut s = String::from("epoch,train_loss,val_loss,seconds\n");
+    for h in history {
+        let val = h.val_loss.map_or(String::new(), |v| format!("{v:.9e}"));
+        s.push_str(&format!(
+            "{},{:.9e},{},{:.4}\n",
+            h.epoch, h.train_loss, val, h.seconds
+        ));
+    }
+    s
+}
+
+/// Trains and writes model + history; returns the saved model. Shared by `train` and `demo`.
+pub fn train_to_file(
+    data_path: &Path,
+    out: &Path,
+    history: Option<&Path>,
+    cfg: &TrainConfig,
+    quiet: bool,
+) -> Result<SavedModel> {
+    let data = Dataset::open(data_path)?;
+    let bar = super::progress::EpochBar::new(quiet);
+    let outcome = train_autoencoder(&data, cfg, &mut |p| bar.update(&p))?;
+    bar.finish();
+    let saved = SavedModel::from_training(&outcome, cfg, &data);
+    saved.save(out)?;
+    let hist_path = history
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| sidecar(out, "history.csv"));
+    write_atomic(&hist_path, history_csv(&outcome.history).as_bytes())?;
+    if let Some(why) = &outcome.stopped {
+        eprintln!("warning: {why}");
+    }
+    if !quiet {
+        let last = outcome.history.last();
+        eprintln!(
+            "trained {} on {} ({} train / {} validation rows, {} threads): final train MSE {}, validation MSE {}",
+            saved.meta.layer_dims.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("-"),
+            data_path.display(),
+            outcome.train_rows,
+            outcome.val_rows,
+            cfg.threads,
+            last.map_or("-".into(), |h| format!("{:.4e}", h.train_loss)),
+            last.and_then(|h| h.val_loss).map_or("-".into(), |v| format!("{v:.4e}")),
+        );
+        eprintln!("wrote {} and {}", out.display(), hist_path.display());
+    }
+    Ok(saved)
+}
+
+pub fn run(args: &TrainArgs) -> Result<()> {
+    let cfg = args.config()?;
+    train_to_file(
+        &args.data,
+        &args.output,
+        args.history.as_deref(),
+        &cfg,
+        args.quiet,
+    )
+    .map(|_| ())
+}

@@ -1,0 +1,133 @@
+//! C ← α·A·B + β·C on strided row-major views, over `matrixmultiply::sgemm`.
+//! Transposes are expressed by the views' strides ([`Matrix::t`]), never by copying.
+//!
+//! matrixmultiply packs its operands into a buffer it allocates on every call; the batch-1
+//! encode path therefore uses the kernels crate's `dense_small` instead (see `encoder.rs`).
+
+use crate::tensor::{span, Matrix, MatrixMut};
+
+/// C[m×n] ← α·A[m×k]·B[k×n] + β·C. β = 0 overwrites C without reading it (NaN-safe).
+///
+/// Panics if the shapes disagree or a view's strides reach past its slice (programming errors).
+pub fn gemm(alpha: f32, a: Matrix<'_>, b: Matrix<'_>, beta: f32, c: &mut MatrixMut<'_>) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    assert_eq!(b.rows, k, "gemm: A is {m}x{k}, B is {}x{n}", b.rows);
+    assert!(
+        c.rows == m && c.cols == n,
+        "gemm: C is {}x{}, want {m}x{n}",
+        c.rows,
+        c.cols
+    );
+    assert!(
+        span(m, k, a.rs, a.cs) <= a.data.len(),
+        "gemm: A view out of bounds"
+    );
+    assert!(
+        span(k, n, b.rs, b.cs) <= b.data.len(),
+        "gemm: B view out of bounds"
+    );
+    assert!(
+        span(m, n, c.rs, c.cs) <= c.data.len(),
+        "gemm: C view out of bounds"
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        // A·B is the zero matrix: C ← β·C.
+        for r in 0..m {
+            for j in 0..n {
+                let v = &mut c.data[r * c.rs + j * c.cs];
+                *v = if beta == 0.0 { 0.0 } else { beta * *v };
+            }
+        }
+        return;
+    }
+    // SAFETY: the three asserts above prove that every element sgemm addresses through
+    // (rows, cols, row stride, col stride) lies inside its slice; C is borrowed mutably and
+    // so cannot alias A or B. Strides fit in isize because the slices exist in memory.
+    unsafe {
+        matrixmultiply::sgemm(
+            m,
+            k,
+            n,
+            alpha,
+            a.data.as_ptr(),
+            a.rs as isize,
+            a.cs as isize,
+            b.data.as_ptr(),
+            b.rs as isize,
+            b.cs as isize,
+            beta,
+            c.data.as_mut_ptr(),
+            c.rs as isize,
+            c.cs as isize,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(a: Matrix<'_>, b: Matrix<'_>) -> Vec<f64> {
+        let mut out = vec![0.0; a.rows * b.cols];
+        for r in 0..a.rows {
+            for j in 0..b.cols {
+                out[r * b.cols + j] = (0..a.cols)
+                    .map(|q| a.at(r, q) as f64 * b.at(q, j) as f64)
+                    .sum();
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn gemm_matches_naive_product_for_every_transpose_combination() {
+        let (m, k, n) = (7, 13, 5);
+        let a: Vec<f32> = (0..m * k)
+            .map(|i| ((i * 37 % 11) as f32 - 5.0) / 7.0)
+            .collect();
+        let b: Vec<f32> = (0..k * n)
+            .map(|i| ((i * 17 % 13) as f32 - 6.0) / 5.0)
+            .collect();
+        let at: Vec<f32> = (0..k * m).map(|i| a[(i % m) * k + i / m]).collect(); // Aᵀ stored k×m
+        let bt: Vec<f32> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect(); // Bᵀ stored n×k
+        let want = naive(Matrix::new(&a, m, k), Matrix::new(&b, k, n));
+        let views_a = [Matrix::new(&a, m, k), Matrix::new(&at, k, m).t()];
+        let views_b = [Matrix::new(&b, k, n), Matrix::new(&bt, n, k).t()];
+        for va in views_a {
+            for vb in views_b {
+                let mut c = vec![1.0f32; m * n];
+                gemm(1.0, va, vb, 0.0, &mut MatrixMut::new(&mut c, m, n));
+                for (g, w) in c.iter().zip(&want) {
+                    assert!((*g as f64 - w).abs() <= 1e-5 + 1e-5 * w.abs(), "{g} vs {w}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn gemm_accumulates_with_beta_one_and_handles_empty_k() {
+        let a = [1.0f32, 2.0];
+        let b = [3.0f32, 4.0];
+        let mut c = [10.0f32];
+        gemm(
+            1.0,
+            Matrix::new(&a, 1, 2),
+            Matrix::new(&b, 2, 1),
+            1.0,
+            &mut MatrixMut::new(&mut c, 1, 1),
+        );
+        assert_eq!(c[0], 21.0);
+        let mut c2 = [f32::NAN; 4];
+        gemm(
+            1.0,
+            Matrix::new(&[], 2, 0),
+            Matrix::new(&[], 0, 2),
+            0.0,
+            &mut MatrixMut::new(&mut c2, 2, 2),
+        );
+        assert_eq!(c2, [0.0; 4]);
+    }
+}

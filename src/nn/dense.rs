@@ -1,0 +1,78 @@
+//! Dense (fully connected) layer with a fused LeakyReLU, in PyTorch `nn.Linear` layout:
+//! `weight` is [O×I] row-major, `bias` is [O].
+
+use crate::gemm::gemm;
+use crate::tensor::{Matrix, MatrixMut};
+
+/// out[N×O] = act(inp[N×I] · weightᵀ + bias), act(u) = u if u > 0 else slope·u.
+///
+/// `slope = 1.0` is a plain linear layer. The bias add and the activation run as one fused
+/// kernel pass over `out` after the GEMM.
+#[allow(clippy::too_many_arguments)]
+pub fn dense_forward(
+    out: &mut [f32],
+    inp: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    n: usize,
+    i: usize,
+    o: usize,
+    slope: f32,
+) {
+    let out = &mut out[..n * o];
+    gemm(
+        1.0,
+        Matrix::new(inp, n, i),
+        Matrix::new(weight, o, i).t(),
+        0.0,
+        &mut MatrixMut::new(out, n, o),
+    );
+    (hepae_kernels::kernels().bias_leaky_forward)(out, &bias[..o], slope);
+}
+
+/// Backward of [`dense_forward`].
+///
+/// On entry `dout[N×O]` holds dL/d(out); it is overwritten with dL/d(pre-activation)
+/// `g = dout ⊙ act'(pre)`, where act' reads the sign of the cached `out` (same sign as the
+/// pre-activation because slope > 0). Then, from `pre = inp·Wᵀ + b`:
+/// - `dweight[O×I] += gᵀ · inp`
+/// - `dbias[O]     += Σ_n g[n, :]`
+/// - `dinp[N×I]     = g · W`   (overwritten; skipped for the first layer, whose input is data)
+#[allow(clippy::too_many_arguments)]
+pub fn dense_backward(
+    dinp: Option<&mut [f32]>,
+    dweight: &mut [f32],
+    dbias: &mut [f32],
+    dout: &mut [f32],
+    out: &[f32],
+    inp: &[f32],
+    weight: &[f32],
+    n: usize,
+    i: usize,
+    o: usize,
+    slope: f32,
+) {
+    let k = hepae_kernels::kernels();
+    let g = &mut dout[..n * o];
+    if slope != 1.0 {
+        (k.leaky_backward)(g, &out[..n * o], slope);
+    }
+    let g = &*g;
+    gemm(
+        1.0,
+        Matrix::new(g, n, o).t(),
+        Matrix::new(inp, n, i),
+        1.0,
+        &mut MatrixMut::new(dweight, o, i),
+    );
+    (k.col_sums_add)(&mut dbias[..o], g);
+    if let Some(dinp) = dinp {
+        gemm(
+            1.0,
+            Matrix::new(g, n, o),
+            Matrix::new(weight, o, i),
+            0.0,
+            &mut MatrixMut::new(dinp, n, i),
+        );
+    }
+}

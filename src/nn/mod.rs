@@ -1,0 +1,17 @@
+//! The pieces a network is built from, each with its forward and backward side by side.
+//!
+//! Dimension letters, used in every doc comment below:
+//! - `N` rows in the batch (jets),
+//! - `I` features into a layer, `O` features out of it,
+//! - `D` variables per jet (the autoencoder's input and output width).
+//!
+//! All matrices are row-major f32. Conventions (llm.c style): outputs first, then what the
+//! forward cached, then inputs and weights, then sizes; gradients carry a `d` prefix.
+//! Parameter gradients are *added* into (the training step zeroes them once per step);
+//! gradients with respect to a layer's input are overwritten.
+
+pub mod activation;
+pub mod adam;
+pub mod dense;
+pub mod init;
+pub mod loss;
