@@ -1,7 +1,24 @@
-//! TEMPORARY stub (replaced by the data branch).
-use super::npy::Dataset;
-use crate::error::Result;
+//! Per-column normalisers fitted on the training rows only and stored with the model.
+//!
+//! * `minmax`: `y = (x − min) / (max − min)` (a constant column gets scale 1);
+//! * `standard`: `y = (x − mean) / σ` (population σ; σ = 0 gets 1);
+//! * `custom4`: the 4-momentum columns, recognised by name (case-insensitive, after stripping a
+//!   prefix ending in `_` or `.`: `Jet_pt`, `AnalysisJetsAuxDyn.pt`; mass is `mass` or `m`), in GeV:
+//!   pT → `(log10 pT − 1.3) / 1.2`, m → `log10(m + 1) / 1.8`, η → `η / 5`, φ → `φ / 3`; every
+//!   other column min-max. `momentum_to_gev` is 1 for GeV data, 1e-3 for ATLAS MeV.
+//!
+//! The identity normaliser ([`Normalizer::identity`]) is kind `Minmax` with every transform
+//! `Affine { shift: 0, scale: 1 }`; [`Normalizer::is_identity`] tells it apart.
+//!
+//! Statistics are accumulated in f64; the per-value transforms of the log columns are evaluated in
+//! f64 and rounded once to f32.
+
+use crate::data::npy::Dataset;
+use crate::error::{Error, Location, Result};
 use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::str::FromStr;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NormKind {
@@ -9,76 +26,284 @@ pub enum NormKind {
     Standard,
     Custom4,
 }
-impl std::str::FromStr for NormKind {
-    type Err = crate::Error;
+
+impl FromStr for NormKind {
+    type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "minmax" => Ok(Self::Minmax),
-            "standard" => Ok(Self::Standard),
-            "custom4" => Ok(Self::Custom4),
-            _ => Err(crate::Error::config("bad norm")),
+        match s.trim().to_ascii_lowercase().as_str() {
+            "minmax" => Ok(NormKind::Minmax),
+            "standard" => Ok(NormKind::Standard),
+            "custom4" => Ok(NormKind::Custom4),
+            _ => Err(Error::config(format!("unknown normalisation '{s}'; choose one of: minmax, standard, custom4"))),
         }
     }
 }
+
+impl std::fmt::Display for NormKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            NormKind::Minmax => "minmax",
+            NormKind::Standard => "standard",
+            NormKind::Custom4 => "custom4",
+        })
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "transform", rename_all = "snake_case")]
 pub enum ColumnTransform {
+    /// `y = (x − shift) / scale`
     Affine { shift: f32, scale: f32 },
+    /// `y = (log10(x·to_gev) − 1.3) / 1.2`; needs `x > 0`.
     Log10Pt { to_gev: f32 },
+    /// `y = log10(x·to_gev + 1) / 1.8`; needs `x·to_gev > −1`.
     Log10Mass { to_gev: f32 },
 }
+
+impl ColumnTransform {
+    #[inline]
+    pub fn forward(&self, x: f32) -> f32 {
+        match *self {
+            ColumnTransform::Affine { shift, scale } => (x - shift) / scale,
+            ColumnTransform::Log10Pt { to_gev } => (((x as f64 * to_gev as f64).log10() - 1.3) / 1.2) as f32,
+            ColumnTransform::Log10Mass { to_gev } => ((x as f64 * to_gev as f64 + 1.0).log10() / 1.8) as f32,
+        }
+    }
+
+    #[inline]
+    pub fn inverse(&self, y: f32) -> f32 {
+        match *self {
+            ColumnTransform::Affine { shift, scale } => y * scale + shift,
+            ColumnTransform::Log10Pt { to_gev } => (10f64.powf(y as f64 * 1.2 + 1.3) / to_gev as f64) as f32,
+            ColumnTransform::Log10Mass { to_gev } => ((10f64.powf(y as f64 * 1.8) - 1.0) / to_gev as f64) as f32,
+        }
+    }
+
+    /// Why `x` cannot be transformed, if it cannot.
+    fn reject(&self, x: f32) -> Option<String> {
+        if !x.is_finite() {
+            return Some(format!("value {x} is not finite"));
+        }
+        match *self {
+            ColumnTransform::Log10Pt { .. } if x <= 0.0 => {
+                Some(format!("value {x} is not > 0, required by the log10 pT transform"))
+            }
+            ColumnTransform::Log10Mass { to_gev } if x as f64 * to_gev as f64 <= -1.0 => Some(format!(
+                "value {x} is not > {} (−1 GeV), required by the log10 mass transform",
+                -1.0 / to_gev as f64
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// The first value [`Normalizer::normalize_rows`] could not normalise (indices within its slice).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BadValue {
+    pub row: usize,
+    pub col: usize,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Normalizer {
     pub kind: NormKind,
     pub columns: Vec<String>,
     pub transforms: Vec<ColumnTransform>,
 }
-pub struct BadValue {
-    pub row: usize,
-    pub col: usize,
+
+/// What a column is to `custom4`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Momentum {
+    Pt,
+    Eta,
+    Phi,
+    Mass,
 }
+
+/// Recognises a 4-momentum column by name: lower-cased, after stripping a prefix that ends in
+/// `_` or `.` (`Jet_pt`, `AnalysisJetsAuxDyn.pt`, `JetConstitScaleMomentum_m`).
+pub fn momentum_component(name: &str) -> Option<Momentum> {
+    let base = name.rsplit(['_', '.']).next().unwrap_or(name).to_ascii_lowercase();
+    match base.as_str() {
+        "pt" => Some(Momentum::Pt),
+        "eta" => Some(Momentum::Eta),
+        "phi" => Some(Momentum::Phi),
+        "mass" | "m" => Some(Momentum::Mass),
+        _ => None,
+    }
+}
+
 impl Normalizer {
-    pub fn fit(kind: NormKind, data: &Dataset, rows: &[u32], _m: f32) -> Result<Normalizer> {
-        let c = data.cols();
-        let mut lo = vec![f64::INFINITY; c];
-        let mut hi = vec![f64::NEG_INFINITY; c];
-        for &r in rows {
-            for (j, &v) in data.row(r as usize).iter().enumerate() {
-                lo[j] = lo[j].min(v as f64);
-                hi[j] = hi[j].max(v as f64);
-            }
+    /// Fits on `rows` of `data` (the training split). See the module docs for the kinds.
+    pub fn fit(kind: NormKind, data: &Dataset, rows: &[u32], momentum_to_gev: f32) -> Result<Normalizer> {
+        let cols = data.cols();
+        let columns = data.columns().to_vec();
+        if rows.is_empty() {
+            return Err(Error::data(Location::file(data.path()), "cannot fit a normaliser on zero rows"));
         }
-        let transforms = (0..c)
-            .map(|j| ColumnTransform::Affine {
-                shift: lo[j] as f32,
-                scale: if hi[j] > lo[j] {
-                    (hi[j] - lo[j]) as f32
-                } else {
-                    1.0
-                },
+        if !(momentum_to_gev.is_finite() && momentum_to_gev > 0.0) {
+            return Err(Error::config(format!("momentum unit factor {momentum_to_gev} must be a positive number")));
+        }
+        // Fixed transforms first (custom4), so the pass below can validate against them.
+        let fixed: Vec<Option<ColumnTransform>> = columns
+            .iter()
+            .map(|name| match (kind, momentum_component(name)) {
+                (NormKind::Custom4, Some(Momentum::Pt)) => Some(ColumnTransform::Log10Pt { to_gev: momentum_to_gev }),
+                (NormKind::Custom4, Some(Momentum::Mass)) => {
+                    Some(ColumnTransform::Log10Mass { to_gev: momentum_to_gev })
+                }
+                (NormKind::Custom4, Some(Momentum::Eta)) => Some(ColumnTransform::Affine { shift: 0.0, scale: 5.0 }),
+                (NormKind::Custom4, Some(Momentum::Phi)) => Some(ColumnTransform::Affine { shift: 0.0, scale: 3.0 }),
+                _ => None,
             })
             .collect();
-        Ok(Normalizer {
-            kind,
-            columns: data.columns().to_vec(),
-            transforms,
-        })
+
+        let mut min = vec![f64::INFINITY; cols];
+        let mut max = vec![f64::NEG_INFINITY; cols];
+        let mut sum = vec![0f64; cols];
+        for &r in rows {
+            let r = r as usize;
+            if r >= data.rows() {
+                return Err(Error::config(format!(
+                    "{}: row index {r} out of range ({} rows)",
+                    data.path().display(),
+                    data.rows()
+                )));
+            }
+            for (c, &x) in data.row(r).iter().enumerate() {
+                let probe = fixed[c].clone().unwrap_or(ColumnTransform::Affine { shift: 0.0, scale: 1.0 });
+                if let Some(why) = probe.reject(x) {
+                    return Err(bad_value(data.path(), r, &columns[c], why));
+                }
+                let v = x as f64;
+                min[c] = min[c].min(v);
+                max[c] = max[c].max(v);
+                sum[c] += v;
+            }
+        }
+        let n = rows.len() as f64;
+        let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();
+        let mut sd = vec![0f64; cols];
+        if kind == NormKind::Standard {
+            let mut ss = vec![0f64; cols];
+            for &r in rows {
+                for (c, &x) in data.row(r as usize).iter().enumerate() {
+                    let d = x as f64 - mean[c];
+                    ss[c] += d * d;
+                }
+            }
+            sd = ss.iter().map(|s| (s / n).sqrt()).collect();
+        }
+        let transforms = (0..cols)
+            .map(|c| {
+                if let Some(t) = fixed[c].clone() {
+                    return t;
+                }
+                match kind {
+                    NormKind::Standard => {
+                        let s = sd[c] as f32;
+                        ColumnTransform::Affine { shift: mean[c] as f32, scale: if s > 0.0 && s.is_finite() { s } else { 1.0 } }
+                    }
+                    NormKind::Minmax | NormKind::Custom4 => {
+                        let range = (max[c] - min[c]) as f32;
+                        ColumnTransform::Affine {
+                            shift: min[c] as f32,
+                            scale: if range > 0.0 && range.is_finite() { range } else { 1.0 },
+                        }
+                    }
+                }
+            })
+            .collect();
+        Ok(Normalizer { kind, columns, transforms })
     }
-    pub fn normalize_rows(&self, x: &mut [f32]) -> std::result::Result<(), BadValue> {
-        let c = self.transforms.len();
-        for (i, v) in x.iter_mut().enumerate() {
-            if let ColumnTransform::Affine { shift, scale } = self.transforms[i % c] {
-                *v = (*v - shift) / scale;
+
+    /// The identity: kind `Minmax`, every column `Affine { shift: 0, scale: 1 }`.
+    pub fn identity(columns: &[String]) -> Normalizer {
+        Normalizer {
+            kind: NormKind::Minmax,
+            columns: columns.to_vec(),
+            transforms: vec![ColumnTransform::Affine { shift: 0.0, scale: 1.0 }; columns.len()],
+        }
+    }
+
+    /// Whether every transform is `Affine { shift: 0, scale: 1 }`.
+    pub fn is_identity(&self) -> bool {
+        self.transforms.iter().all(|t| *t == ColumnTransform::Affine { shift: 0.0, scale: 1.0 })
+    }
+
+    pub fn cols(&self) -> usize {
+        self.transforms.len()
+    }
+
+    /// Checks a deserialised normaliser: one transform per column, finite non-zero parameters.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if self.columns.len() != self.transforms.len() {
+            return Err(format!("{} columns but {} transforms", self.columns.len(), self.transforms.len()));
+        }
+        for (name, t) in self.columns.iter().zip(&self.transforms) {
+            let ok = match *t {
+                ColumnTransform::Affine { shift, scale } => shift.is_finite() && scale.is_finite() && scale != 0.0,
+                ColumnTransform::Log10Pt { to_gev } | ColumnTransform::Log10Mass { to_gev } => {
+                    to_gev.is_finite() && to_gev > 0.0
+                }
+            };
+            if !ok {
+                return Err(format!("column {name}: invalid transform parameters {t:?}"));
             }
         }
         Ok(())
     }
+
+    /// Normalises `x` (rows × cols, row-major) in place. On the first value whose result is not
+    /// finite (or which breaks a transform's domain), stops and returns its (row, col) within `x`;
+    /// that value is left as it was (earlier values are normalised, later ones untouched).
+    pub fn normalize_rows(&self, x: &mut [f32]) -> std::result::Result<(), BadValue> {
+        let c = self.transforms.len();
+        if c == 0 {
+            return Ok(());
+        }
+        for (r, row) in x.chunks_exact_mut(c).enumerate() {
+            for (j, (v, t)) in row.iter_mut().zip(&self.transforms).enumerate() {
+                let y = t.forward(*v);
+                let domain_ok = match *t {
+                    ColumnTransform::Log10Pt { .. } => *v > 0.0,
+                    _ => true,
+                };
+                if !y.is_finite() || !domain_ok {
+                    return Err(BadValue { row: r, col: j });
+                }
+                *v = y;
+            }
+        }
+        Ok(())
+    }
+
+    /// The inverse of [`Normalizer::normalize_rows`], in place.
     pub fn denormalize_rows(&self, x: &mut [f32]) {
         let c = self.transforms.len();
-        for (i, v) in x.iter_mut().enumerate() {
-            if let ColumnTransform::Affine { shift, scale } = self.transforms[i % c] {
-                *v = *v * scale + shift;
+        if c == 0 {
+            return;
+        }
+        for row in x.chunks_exact_mut(c) {
+            for (v, t) in row.iter_mut().zip(&self.transforms) {
+                *v = t.inverse(*v);
             }
         }
     }
+
+    /// An error for a [`BadValue`]: `first_row` is the 0-based dataset row of `x`'s first row;
+    /// `value` is the offending original value (still in `x` after `normalize_rows`).
+    pub fn bad_value_error(&self, path: &Path, first_row: usize, bad: BadValue, value: f32) -> Error {
+        let name = self.columns.get(bad.col).cloned().unwrap_or_else(|| format!("#{}", bad.col + 1));
+        let why = self
+            .transforms
+            .get(bad.col)
+            .and_then(|t| t.reject(value))
+            .unwrap_or_else(|| format!("value {value} gives a non-finite normalised value"));
+        bad_value(path, first_row + bad.row, &name, why)
+    }
+}
+
+fn bad_value(path: &Path, row0: usize, column: &str, why: String) -> Error {
+    Error::data(Location::file(path).row(row0 as u64 + 1).column(column.to_string()), why)
 }

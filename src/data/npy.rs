@@ -1,47 +1,263 @@
-//! TEMPORARY stub (replaced by the data branch).
+//! NPY files: the memory-mapped, zero-copy [`Dataset`] the trainer reads (2-D little-endian
+//! `<f4`, C order), the streaming atomic [`NpyWriter`], and [`NpyRowReader`] / [`read_npy_any`]
+//! that convert any numeric NPY to f32 rows for `hepae import`.
+//!
+//! Column names live beside the data in `NAME.columns` (one name per line); see [`columns_path`].
+//! Big-endian hosts are not supported (the data are read and written as native little-endian).
+
+use crate::atomic::AtomicFile;
 use crate::error::{Error, Location, Result};
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+
+#[cfg(not(target_endian = "little"))]
+compile_error!("hepae's NPY reader and writer assume a little-endian host");
+
+const MAGIC: &[u8; 6] = b"\x93NUMPY";
+/// Data offsets written by [`NpyWriter`] are multiples of this (numpy itself uses 64).
+const ALIGN: usize = 64;
+
+/// `x/foo.npy` → `x/foo.columns`.
+pub fn columns_path(npy: &Path) -> PathBuf {
+    npy.with_extension("columns")
+}
+
+fn data_err(path: &Path, msg: impl Into<String>) -> Error {
+    Error::data(Location::file(path), msg)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Header parsing
+// ---------------------------------------------------------------------------------------------
+
+/// The parsed NPY header.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NpyHeader {
+    /// The dtype string, e.g. `<f4`.
+    pub descr: String,
+    pub fortran_order: bool,
+    pub shape: Vec<usize>,
+    /// Byte offset of the first data element.
+    pub data_offset: usize,
+}
+
+/// Parses the header from the first bytes of a file (`bytes` may be longer than the header).
+pub fn parse_header(path: &Path, bytes: &[u8]) -> Result<NpyHeader> {
+    if bytes.is_empty() {
+        return Err(data_err(path, "file is empty, not an NPY file"));
+    }
+    let n = bytes.len().min(6);
+    if bytes[..n] != MAGIC[..n] {
+        return Err(data_err(path, "bad magic: not an NPY file (expected \\x93NUMPY)"));
+    }
+    if bytes.len() < 10 {
+        return Err(data_err(path, "truncated NPY header"));
+    }
+    let major = bytes[6];
+    let (len, start) = match major {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10usize),
+        2 | 3 => {
+            if bytes.len() < 12 {
+                return Err(data_err(path, "truncated NPY header"));
+            }
+            (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12usize)
+        }
+        v => return Err(data_err(path, format!("unsupported NPY format version {v}.{}", bytes[7]))),
+    };
+    let end = start
+        .checked_add(len)
+        .filter(|&e| e <= bytes.len())
+        .ok_or_else(|| data_err(path, format!("truncated NPY header (declares {len} bytes)")))?;
+    let text = std::str::from_utf8(&bytes[start..end])
+        .map_err(|_| data_err(path, "NPY header is not valid text"))?;
+    let descr = dict_value(text, "descr")
+        .and_then(parse_py_str)
+        .ok_or_else(|| data_err(path, "NPY header has no readable 'descr'"))?;
+    let fortran_order = match dict_value(text, "fortran_order").map(|v| v.split([',', '}']).next().unwrap_or("").trim()) {
+        Some("False") => false,
+        Some("True") => true,
+        _ => return Err(data_err(path, "NPY header has no readable 'fortran_order'")),
+    };
+    let shape = dict_value(text, "shape")
+        .and_then(parse_py_tuple)
+        .ok_or_else(|| data_err(path, "NPY header has no readable 'shape'"))?;
+    Ok(NpyHeader { descr, fortran_order, shape, data_offset: end })
+}
+
+/// The text after `'key':` in a Python dict literal.
+fn dict_value<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    for q in ['\'', '"'] {
+        let pat = format!("{q}{key}{q}");
+        if let Some(i) = text.find(&pat) {
+            let rest = text[i + pat.len()..].trim_start();
+            return rest.strip_prefix(':').map(str::trim_start);
+        }
+    }
+    None
+}
+
+fn parse_py_str(v: &str) -> Option<String> {
+    let q = v.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+    let rest = &v[1..];
+    let end = rest.find(q)?;
+    Some(rest[..end].to_string())
+}
+
+fn parse_py_tuple(v: &str) -> Option<Vec<usize>> {
+    let rest = v.strip_prefix('(')?;
+    let end = rest.find(')')?;
+    let mut out = Vec::new();
+    for part in rest[..end].split(',') {
+        let p = part.trim();
+        if p.is_empty() {
+            continue;
+        }
+        let p = p.trim_end_matches('L');
+        out.push(p.parse::<usize>().ok()?);
+    }
+    Some(out)
+}
+
+/// Builds the header bytes (magic … newline) for a 2-D `<f4` array, padded to `total` bytes.
+fn build_header(rows: u64, cols: usize, total: usize) -> Vec<u8> {
+    let dict = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
+    let mut h = Vec::with_capacity(total);
+    h.extend_from_slice(MAGIC);
+    h.extend_from_slice(&[1, 0]);
+    let hlen = total - 10;
+    h.extend_from_slice(&(hlen as u16).to_le_bytes());
+    h.extend_from_slice(dict.as_bytes());
+    while h.len() < total - 1 {
+        h.push(b' ');
+    }
+    h.push(b'\n');
+    h
+}
+
+/// Header size that fits any row count with `cols` columns, rounded up to [`ALIGN`].
+fn header_total(cols: usize) -> usize {
+    let widest = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {cols}), }}", u64::MAX);
+    (10 + widest.len() + 1).div_ceil(ALIGN) * ALIGN
+}
+
+// ---------------------------------------------------------------------------------------------
+// Column names
+// ---------------------------------------------------------------------------------------------
+
+/// Reads `NAME.columns` beside `npy` if it exists (count must equal `cols`), else `c0`, `c1`, ….
+pub fn read_column_names(npy: &Path, cols: usize) -> Result<Vec<String>> {
+    let cpath = columns_path(npy);
+    match std::fs::read(&cpath) {
+        Ok(bytes) => {
+            let text = String::from_utf8(bytes).map_err(|_| data_err(&cpath, "column names are not valid UTF-8"))?;
+            let mut names: Vec<String> = text.lines().map(|l| l.trim_end_matches('\r').trim().to_string()).collect();
+            while names.last().is_some_and(|n| n.is_empty()) {
+                names.pop();
+            }
+            if names.len() != cols {
+                return Err(data_err(
+                    &cpath,
+                    format!("has {} column names but {} has {} columns", names.len(), npy.display(), cols),
+                ));
+            }
+            for (i, n) in names.iter().enumerate() {
+                if n.is_empty() {
+                    return Err(Error::data(Location::file(&cpath).line(i as u64 + 1), "empty column name"));
+                }
+                if let Some(j) = names[..i].iter().position(|m| m == n) {
+                    return Err(Error::data(
+                        Location::file(&cpath).line(i as u64 + 1).column(n.clone()),
+                        format!("duplicate column name (also on line {})", j + 1),
+                    ));
+                }
+            }
+            Ok(names)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((0..cols).map(|i| format!("c{i}")).collect()),
+        Err(e) => Err(Error::io(&cpath, e)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dataset
+// ---------------------------------------------------------------------------------------------
+
+/// A 2-D little-endian f32 C-order NPY file (v1/v2/v3 header), memory-mapped, zero copy.
 pub struct Dataset {
     path: PathBuf,
-    data: Vec<f32>,
+    mmap: memmap2::Mmap,
     rows: usize,
     cols: usize,
+    offset: usize,
     columns: Vec<String>,
 }
-impl Dataset {
-    pub fn open(path: &Path) -> Result<Dataset> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let hl = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
-        let header = String::from_utf8_lossy(&bytes[10..10 + hl]).to_string();
-        let shape = header
-            .split("'shape': (")
-            .nth(1)
-            .unwrap()
-            .split(')')
-            .next()
-            .unwrap();
-        let dims: Vec<usize> = shape
-            .split(',')
-            .filter(|s| !s.trim().is_empty())
-            .map(|s| s.trim().parse().unwrap())
-            .collect();
-        let data: Vec<f32> = bytes[10 + hl..]
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
-        let cp = columns_path(path);
-        let columns = match std::fs::read_to_string(&cp) {
-            Ok(s) => s.lines().map(String::from).collect(),
-            Err(_) => (0..dims[1]).map(|i| format!("c{i}")).collect(),
-        };
-        Ok(Dataset {
-            path: path.into(),
-            data,
-            rows: dims[0],
-            cols: dims[1],
-            columns,
-        })
+
+impl std::fmt::Debug for Dataset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dataset")
+            .field("path", &self.path)
+            .field("rows", &self.rows)
+            .field("cols", &self.cols)
+            .field("columns", &self.columns)
+            .finish()
     }
+}
+
+impl Dataset {
+    /// Opens and validates `path`; see the module docs for what is refused.
+    pub fn open(path: &Path) -> Result<Dataset> {
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        if len == 0 {
+            return Err(data_err(path, "file is empty, not an NPY file"));
+        }
+        // SAFETY: the map is read-only; hepae never writes a file it has open as a Dataset (outputs
+        // are written to a temporary and renamed over), so the mapped bytes do not change under us
+        // unless another process truncates the file, which the documentation warns against.
+        let mmap = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+        let h = parse_header(path, &mmap)?;
+        if h.descr != "<f4" {
+            return Err(data_err(path, format!("dtype {} is not float32; convert with `hepae import`", h.descr)));
+        }
+        if h.fortran_order {
+            return Err(data_err(path, "fortran_order True is not supported; convert with `hepae import`"));
+        }
+        if h.shape.len() != 2 {
+            return Err(data_err(
+                path,
+                format!("array is {}-D with shape {:?}; a dataset must be 2-D (rows, columns)", h.shape.len(), h.shape),
+            ));
+        }
+        let (rows, cols) = (h.shape[0], h.shape[1]);
+        if h.data_offset % 4 != 0 {
+            return Err(data_err(path, format!("data offset {} is not 4-byte aligned", h.data_offset)));
+        }
+        let need = rows
+            .checked_mul(cols)
+            .and_then(|n| n.checked_mul(4))
+            .ok_or_else(|| data_err(path, format!("shape ({rows}, {cols}) is too large")))?;
+        let have = mmap.len() - h.data_offset;
+        if have < need {
+            let full = have / 4 / cols.max(1);
+            return Err(Error::data(
+                Location::file(path).row(full as u64 + 1),
+                format!("truncated: shape ({rows}, {cols}) needs {need} data bytes, file has {have}"),
+            ));
+        }
+        if have > need {
+            return Err(data_err(
+                path,
+                format!("{} unexpected bytes after the data of shape ({rows}, {cols})", have - need),
+            ));
+        }
+        if bytemuck::try_cast_slice::<u8, f32>(&mmap[h.data_offset..]).is_err() {
+            return Err(data_err(path, "data are not 4-byte aligned in memory"));
+        }
+        let columns = read_column_names(path, cols)?;
+        Ok(Dataset { path: path.to_path_buf(), mmap, rows, cols, offset: h.data_offset, columns })
+    }
+
     pub fn rows(&self) -> usize {
         self.rows
     }
@@ -54,70 +270,295 @@ impl Dataset {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// All `rows × cols` values, row-major, straight from the map.
     pub fn as_slice(&self) -> &[f32] {
-        &self.data
+        // Alignment and length were checked in `open`.
+        bytemuck::cast_slice(&self.mmap[self.offset..self.offset + self.rows * self.cols * 4])
     }
+
+    /// Row `i` (0-based). Panics if `i >= rows` (a programming error, not bad input).
     pub fn row(&self, i: usize) -> &[f32] {
-        &self.data[i * self.cols..(i + 1) * self.cols]
+        &self.as_slice()[i * self.cols..(i + 1) * self.cols]
     }
-    pub fn gather(&self, idx: &[u32], out: &mut [f32]) {
-        for (o, &i) in out.chunks_exact_mut(self.cols).zip(idx) {
-            o.copy_from_slice(self.row(i as usize));
+
+    /// `out` = the rows `indices` concatenated; `out.len()` must be `indices.len() * cols`.
+    /// Panics on an out-of-range index or a wrong `out` length (programming errors).
+    pub fn gather(&self, indices: &[u32], out: &mut [f32]) {
+        let c = self.cols;
+        assert_eq!(out.len(), indices.len() * c, "gather: out has the wrong length");
+        let all = self.as_slice();
+        for (dst, &i) in out.chunks_exact_mut(c.max(1)).zip(indices) {
+            let i = i as usize;
+            dst.copy_from_slice(&all[i * c..(i + 1) * c]);
         }
     }
+
+    /// The first NaN/Inf as an error naming the path, the 1-based row and the column name.
     pub fn check_finite(&self) -> Result<()> {
-        if let Some(p) = self.data.iter().position(|v| !v.is_finite()) {
+        if self.cols == 0 {
+            return Ok(());
+        }
+        let all = self.as_slice();
+        if let Some(k) = all.iter().position(|v| !v.is_finite()) {
+            let (r, c) = (k / self.cols, k % self.cols);
             return Err(Error::data(
-                Location::file(&self.path).row(p as u64 / self.cols as u64 + 1),
-                "not finite",
+                Location::file(&self.path).row(r as u64 + 1).column(self.columns[c].clone()),
+                format!("value {} is not finite", all[k]),
             ));
         }
         Ok(())
     }
-}
-pub fn columns_path(npy: &Path) -> PathBuf {
-    npy.with_extension("columns")
-}
-pub fn write_npy(path: &Path, cols: usize, data: &[f32], columns: Option<&[String]>) -> Result<()> {
-    let rows = if cols == 0 { 0 } else { data.len() / cols };
-    let mut h = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
-    while (10 + h.len() + 1) % 64 != 0 {
-        h.push(' ');
+
+    /// Index of column `name`; the error lists the available names.
+    pub fn column_index(&self, name: &str) -> Result<usize> {
+        self.columns.iter().position(|c| c == name).ok_or_else(|| {
+            data_err(&self.path, format!("no column '{name}'; available: {}", self.columns.join(", ")))
+        })
     }
-    h.push('\n');
-    let mut b = b"\x93NUMPY\x01\x00".to_vec();
-    b.extend((h.len() as u16).to_le_bytes());
-    b.extend(h.as_bytes());
-    b.extend(bytemuck::cast_slice(data));
-    crate::atomic::write_atomic(path, &b)?;
-    if let Some(c) = columns {
-        crate::atomic::write_atomic(&columns_path(path), (c.join("\n") + "\n").as_bytes())?;
-    }
-    Ok(())
 }
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+// ---------------------------------------------------------------------------------------------
+
+/// Streaming NPY writer over [`AtomicFile`]: the header is written with room for any row count
+/// and fixed at [`NpyWriter::finish`] (seek back), so rows can be streamed without knowing their
+/// number; the data offset is a multiple of 64. `NAME.columns` is written too. Nothing appears at
+/// the target unless `finish` succeeds.
 pub struct NpyWriter {
-    path: PathBuf,
-    cols: usize,
+    file: AtomicFile,
     columns: Vec<String>,
-    buf: Vec<f32>,
+    rows: u64,
+    header_len: usize,
 }
+
 impl NpyWriter {
     pub fn create(path: &Path, columns: &[String]) -> Result<Self> {
-        Ok(NpyWriter {
-            path: path.into(),
-            cols: columns.len(),
-            columns: columns.to_vec(),
+        if columns.is_empty() {
+            return Err(Error::config(format!("{}: cannot write an NPY file with no columns", path.display())));
+        }
+        for (i, c) in columns.iter().enumerate() {
+            if c.is_empty() || c.contains(['\n', '\r']) {
+                return Err(Error::config(format!(
+                    "{}: column {} has an empty name or a line break in its name",
+                    path.display(),
+                    i + 1
+                )));
+            }
+            if columns[..i].contains(c) {
+                return Err(Error::config(format!("{}: duplicate column name '{c}'", path.display())));
+            }
+        }
+        let header_len = header_total(columns.len());
+        let mut file = AtomicFile::create(path)?;
+        file.write_all(&build_header(0, columns.len(), header_len))?;
+        Ok(NpyWriter { file, columns: columns.to_vec(), rows: 0, header_len })
+    }
+
+    /// Appends whole rows (`rows.len()` must be a multiple of the column count).
+    pub fn write_rows(&mut self, rows: &[f32]) -> Result<()> {
+        let c = self.columns.len();
+        if rows.len() % c != 0 {
+            return Err(Error::config(format!(
+                "{}: {} values are not a whole number of {c}-column rows",
+                self.file.target().display(),
+                rows.len()
+            )));
+        }
+        self.file.write_all(bytemuck::cast_slice(rows))?;
+        self.rows += (rows.len() / c) as u64;
+        Ok(())
+    }
+
+    pub fn rows_written(&self) -> u64 {
+        self.rows
+    }
+
+    /// Fixes the header's shape, then commits the data and `NAME.columns`.
+    pub fn finish(mut self) -> Result<()> {
+        let target = self.file.target().to_path_buf();
+        let header = build_header(self.rows, self.columns.len(), self.header_len);
+        {
+            use std::io::Write;
+            let w = self.file.writer();
+            w.seek(SeekFrom::Start(0)).map_err(|e| Error::io(&target, e))?;
+            w.write_all(&header).map_err(|e| Error::io(&target, e))?;
+            w.seek(SeekFrom::End(0)).map_err(|e| Error::io(&target, e))?;
+        }
+        let cpath = columns_path(&target);
+        let mut cols = AtomicFile::create(&cpath)?;
+        let mut text = self.columns.join("\n");
+        text.push('\n');
+        cols.write_all(text.as_bytes())?;
+        cols.commit()?;
+        if let Err(e) = self.file.commit() {
+            let _ = std::fs::remove_file(&cpath);
+            return Err(e);
+        }
+        Ok(())
+    }
+}
+
+/// Writes `data` (row-major, `cols` columns) to `path` plus `NAME.columns` (names `c0`, `c1`, …
+/// when `columns` is `None`), atomically.
+pub fn write_npy(path: &Path, cols: usize, data: &[f32], columns: Option<&[String]>) -> Result<()> {
+    let names: Vec<String> = match columns {
+        Some(c) => {
+            if c.len() != cols {
+                return Err(Error::config(format!(
+                    "{}: {} column names for {cols} columns",
+                    path.display(),
+                    c.len()
+                )));
+            }
+            c.to_vec()
+        }
+        None => (0..cols).map(|i| format!("c{i}")).collect(),
+    };
+    let mut w = NpyWriter::create(path, &names)?;
+    w.write_rows(data)?;
+    w.finish()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading any numeric NPY (for import)
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    F,
+    I,
+    U,
+    B,
+}
+
+/// Streams the rows of any numeric C-order NPY (1-D = one column, or 2-D), converting to f32:
+/// `f4 f8 i1 i2 i4 i8 u1 u2 u4 u8 b1` in either byte order. Values that do not fit f32 become
+/// ±Inf, which `hepae import` then refuses with the row and column named.
+pub struct NpyRowReader {
+    path: PathBuf,
+    reader: BufReader<File>,
+    rows: usize,
+    cols: usize,
+    kind: Kind,
+    size: usize,
+    big: bool,
+    next_row: usize,
+    buf: Vec<u8>,
+}
+
+impl NpyRowReader {
+    pub fn open(path: &Path) -> Result<Self> {
+        let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        let mut head = vec![0u8; (len as usize).min(1 << 16)];
+        file.read_exact(&mut head).map_err(|e| Error::io(path, e))?;
+        let h = parse_header(path, &head)?;
+        let d = h.descr.as_bytes();
+        let unsupported = || data_err(path, format!("dtype {} is not a supported numeric type", h.descr));
+        if d.len() < 3 {
+            return Err(unsupported());
+        }
+        let big = match d[0] {
+            b'<' | b'|' | b'=' => false,
+            b'>' => true,
+            _ => return Err(unsupported()),
+        };
+        let kind = match d[1] {
+            b'f' => Kind::F,
+            b'i' => Kind::I,
+            b'u' => Kind::U,
+            b'b' => Kind::B,
+            _ => return Err(unsupported()),
+        };
+        let size: usize = h.descr[2..].parse().map_err(|_| unsupported())?;
+        let ok = matches!((kind, size), (Kind::F, 4 | 8) | (Kind::I | Kind::U, 1 | 2 | 4 | 8) | (Kind::B, 1));
+        if !ok {
+            return Err(unsupported());
+        }
+        if h.fortran_order && h.shape.len() > 1 && h.shape[1] > 1 {
+            return Err(data_err(path, "fortran_order True is not supported; save with numpy.ascontiguousarray"));
+        }
+        let (rows, cols) = match h.shape.as_slice() {
+            [n] => (*n, 1),
+            [r, c] => (*r, *c),
+            s => {
+                return Err(data_err(path, format!("array is {}-D with shape {:?}; expected 1-D or 2-D", s.len(), s)))
+            }
+        };
+        let need = rows
+            .checked_mul(cols)
+            .and_then(|n| n.checked_mul(size))
+            .ok_or_else(|| data_err(path, format!("shape ({rows}, {cols}) is too large")))?;
+        let have = (len as usize).saturating_sub(h.data_offset);
+        if have < need {
+            let full = have / size / cols.max(1);
+            return Err(Error::data(
+                Location::file(path).row(full as u64 + 1),
+                format!("truncated: shape ({rows}, {cols}) of {} needs {need} data bytes, file has {have}", h.descr),
+            ));
+        }
+        file.seek(SeekFrom::Start(h.data_offset as u64)).map_err(|e| Error::io(path, e))?;
+        Ok(NpyRowReader {
+            path: path.to_path_buf(),
+            reader: BufReader::with_capacity(1 << 20, file),
+            rows,
+            cols,
+            kind,
+            size,
+            big,
+            next_row: 0,
             buf: Vec::new(),
         })
     }
-    pub fn write_rows(&mut self, rows: &[f32]) -> Result<()> {
-        self.buf.extend_from_slice(rows);
-        Ok(())
+
+    pub fn rows(&self) -> usize {
+        self.rows
     }
-    pub fn rows_written(&self) -> u64 {
-        (self.buf.len() / self.cols) as u64
+    pub fn cols(&self) -> usize {
+        self.cols
     }
-    pub fn finish(self) -> Result<()> {
-        write_npy(&self.path, self.cols, &self.buf, Some(&self.columns))
+
+    /// Reads up to `max_rows` rows into `out` (cleared first); returns the number read, 0 at the end.
+    pub fn read_chunk(&mut self, out: &mut Vec<f32>, max_rows: usize) -> Result<usize> {
+        out.clear();
+        let n = max_rows.min(self.rows - self.next_row);
+        if n == 0 {
+            return Ok(0);
+        }
+        let count = n * self.cols;
+        self.buf.resize(count * self.size, 0);
+        self.reader.read_exact(&mut self.buf).map_err(|e| Error::io(&self.path, e))?;
+        out.reserve(count);
+        let (big, size) = (self.big, self.size);
+        for b in self.buf.chunks_exact(size) {
+            let mut a = [0u8; 8];
+            a[..size].copy_from_slice(b);
+            if big {
+                a[..size].reverse();
+            }
+            let v = match (self.kind, size) {
+                (Kind::F, 4) => f32::from_le_bytes([a[0], a[1], a[2], a[3]]),
+                (Kind::F, _) => f64::from_le_bytes(a) as f32,
+                (Kind::B, _) | (Kind::U, _) => u64::from_le_bytes(a) as f32,
+                (Kind::I, 1) => a[0] as i8 as f32,
+                (Kind::I, 2) => i16::from_le_bytes([a[0], a[1]]) as f32,
+                (Kind::I, 4) => i32::from_le_bytes([a[0], a[1], a[2], a[3]]) as f32,
+                (Kind::I, _) => i64::from_le_bytes(a) as f32,
+            };
+            out.push(v);
+        }
+        self.next_row += n;
+        Ok(n)
     }
+}
+
+/// Reads a whole numeric NPY (see [`NpyRowReader`]) as `(rows, cols, values)`.
+pub fn read_npy_any(path: &Path) -> Result<(usize, usize, Vec<f32>)> {
+    let mut r = NpyRowReader::open(path)?;
+    let (rows, cols) = (r.rows(), r.cols());
+    let mut out = Vec::new();
+    r.read_chunk(&mut out, rows)?;
+    Ok((rows, cols, out))
 }
