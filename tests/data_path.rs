@@ -453,9 +453,7 @@ fn close(a: f32, b: f32, rtol: f32) -> bool {
 fn minmax_and_standard() {
     let dir = tmpdir("norm");
     let data: Vec<f32> = (0..40).map(|i| ((i * 37) % 11) as f32 * 1.7 - 3.0 + (i % 4) as f32 * 100.0).collect();
-    let ds = dataset(&dir, &["a", "b", "c", "k"], &[data.clone(), vec![7.0; 0]].concat());
-    let _ = ds.cols();
-    // Add a constant column check via a separate dataset below.
+    let ds = dataset(&dir, &["a", "b", "c", "k"], &data);
     let train: Vec<u32> = (0..7).collect();
     let n = Normalizer::fit(NormKind::Minmax, &ds, &train, 1.0).unwrap();
     let mut x = vec![0f32; train.len() * 4];
@@ -465,7 +463,7 @@ fn minmax_and_standard() {
     assert!(x.iter().all(|v| (-1e-6..=1.0 + 1e-6).contains(v)), "{x:?}");
     for c in 0..4 {
         let col: Vec<f32> = x.iter().skip(c).step_by(4).copied().collect();
-        assert!(col.iter().any(|v| *v == 0.0) && col.iter().any(|v| (v - 1.0).abs() < 1e-6));
+        assert!(col.contains(&0.0) && col.iter().any(|v| (v - 1.0).abs() < 1e-6));
     }
     n.denormalize_rows(&mut x);
     for (a, b) in x.iter().zip(&orig) {
