@@ -636,3 +636,34 @@ fn synth_like_ttbar() {
     let copied = (0..syn.rows()).filter(|&i| real_pts.contains(&syn.row(i)[pc].to_bits())).count();
     assert!(copied < syn.rows() / 10, "{copied} pt values copied unchanged");
 }
+
+// ------------------------------------------------------------------------------------------------
+// CLI arguments (the subcommands are wired into the Command enum elsewhere)
+// ------------------------------------------------------------------------------------------------
+
+#[cfg(feature = "cli")]
+#[test]
+fn cli_args_parse() {
+    use clap::{CommandFactory, Parser};
+    use hepae::cli::{import::ImportArgs, synth::SynthArgs};
+    #[derive(Parser, Debug)]
+    enum Cli {
+        Import(ImportArgs),
+        Synth(SynthArgs),
+    }
+    Cli::command().debug_assert();
+    let Cli::Import(a) = Cli::try_parse_from([
+        "hepae", "import", "in.csv", "-o", "out.npy", "--columns", "pt,eta", "--filter", "pt<8000,mass<800", "--where",
+        "hadronFlavour==5",
+    ])
+    .unwrap() else {
+        panic!("not import")
+    };
+    assert_eq!(a.columns, Some(names(&["pt", "eta"])));
+    assert_eq!(a.where_.as_deref(), Some("hadronFlavour==5"));
+    assert!(Cli::try_parse_from(["hepae", "import", "in.csv", "-o", "o.npy", "--columns", "pt", "--first-columns", "2"]).is_err());
+    let Cli::Synth(s) = Cli::try_parse_from(["hepae", "synth", "--like", "d.npy", "--rows", "10", "-o", "s.npy"]).unwrap() else {
+        panic!("not synth")
+    };
+    assert_eq!((s.rows, s.seed, s.jitter), (10, 1, 0.02));
+}
