@@ -409,3 +409,17 @@ pub fn import_file(input: &Path, out: &Path, opts: &ImportOptions) -> Result<Imp
     writer.finish()?;
     Ok(ImportReport { rows_read: read, rows_kept: kept, columns: out_cols })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::split_fields;
+
+    #[test]
+    fn fields_are_split_trimmed_and_unquoted() {
+        let mut v = Vec::new();
+        split_fields(" a ,\"b, c\" ,\t\" 3 \",,x", &mut v);
+        assert_eq!(v, vec!["a", "b, c", "3", "", "x"]);
+        split_fields("", &mut v);
+        assert_eq!(v, vec![""]);
+    }
+}

@@ -3,6 +3,12 @@
 //! that convert any numeric NPY to f32 rows for `hepae import`.
 //!
 //! Column names live beside the data in `NAME.columns` (one name per line); see [`columns_path`].
+//! [`Dataset::open`] refuses, each with a one-line [`Error`] naming the file: a missing or empty
+//! file, bad magic, an unknown format version, a truncated header, a dtype other than `<f4` ("dtype
+//! <f8 is not float32; convert with `hepae import`"), `fortran_order: True`, a shape that is not
+//! 2-D, a data offset that is not 4-byte aligned, data shorter than the shape needs (naming the
+//! first incomplete row) or longer, and a `.columns` file whose count differs from the shape.
+//!
 //! Big-endian hosts are not supported (the data are read and written as native little-endian).
 
 use crate::atomic::AtomicFile;
@@ -561,4 +567,34 @@ pub fn read_npy_any(path: &Path) -> Result<(usize, usize, Vec<f32>)> {
     let mut out = Vec::new();
     r.read_chunk(&mut out, rows)?;
     Ok((rows, cols, out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_round_trip() {
+        for (rows, cols) in [(0u64, 1usize), (1636, 69), (u64::MAX, 100_000)] {
+            let total = header_total(cols);
+            assert_eq!(total % ALIGN, 0);
+            let h = build_header(rows, cols, total);
+            assert_eq!(h.len(), total);
+            let p = parse_header(Path::new("x.npy"), &h).unwrap();
+            assert_eq!(p.descr, "<f4");
+            assert!(!p.fortran_order);
+            assert_eq!(p.shape, vec![rows as usize, cols]);
+            assert_eq!(p.data_offset, total);
+        }
+    }
+
+    #[test]
+    fn python_literals() {
+        assert_eq!(parse_py_tuple("(3,), }"), Some(vec![3]));
+        assert_eq!(parse_py_tuple("(), }"), Some(vec![]));
+        assert_eq!(parse_py_tuple("(2L, 5L)}"), Some(vec![2, 5]));
+        assert_eq!(parse_py_tuple("(2, x)"), None);
+        assert_eq!(parse_py_str("\"<f8\", "), Some("<f8".to_string()));
+        assert_eq!(columns_path(Path::new("x/foo.npy")), PathBuf::from("x/foo.columns"));
+    }
 }

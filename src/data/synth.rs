@@ -146,6 +146,10 @@ pub fn synth_like(like: &Dataset, rows: u64, seed: u64, jitter: f32, out: &Path)
     if like.rows() == 0 || like.cols() == 0 {
         return Err(Error::data(Location::file(like.path()), "has no rows to resample"));
     }
+    let same = |a: &Path, b: &Path| a.canonicalize().ok().is_some_and(|x| b.canonicalize().ok() == Some(x));
+    if same(like.path(), out) {
+        return Err(Error::config(format!("{}: refusing to write the output over the input", out.display())));
+    }
     like.check_finite()?;
     let rules = column_rules(like, jitter);
     let cols = like.cols();
@@ -171,4 +175,20 @@ pub fn synth_like(like: &Dataset, rows: u64, seed: u64, jitter: f32, out: &Path)
     let written = writer.rows_written();
     writer.finish()?;
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap_phi;
+    use std::f32::consts::PI;
+
+    #[test]
+    fn phi_wraps_into_half_open_interval() {
+        for x in [-10.0f32, -PI - 0.1, -PI, -1.0, 0.0, 3.0, PI, PI + 0.1, 7.0, 12.5] {
+            let y = wrap_phi(x);
+            assert!(y > -PI && y <= PI, "{x} -> {y}");
+            let k = ((x - y) / (2.0 * PI)).round();
+            assert!((x - y - k * 2.0 * PI).abs() < 1e-5, "{x} -> {y}");
+        }
+    }
 }
