@@ -194,6 +194,9 @@ pub fn evaluate(
             None => idx.extend((done..done + n).map(|i| i as u32)),
         }
         data.gather(&idx, &mut phys[..n * d]);
+        if idx[0] > 0 && idx.windows(2).all(|w| w[0] < w[1]) {
+            data.release_rows(0, idx[0] as usize); // ascending rows: earlier pages are done
+        }
         x[..n * d].copy_from_slice(&phys[..n * d]);
         if let Err(b) = model.meta.normalizer.normalize_rows(&mut x[..n * d]) {
             return Err(Error::data(

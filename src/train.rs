@@ -94,11 +94,12 @@ impl TrainConfig {
     }
 }
 
-/// Datasets above this many values are shuffled in windows (64 MiB of f32).
-const FULL_SHUFFLE_MAX_VALUES: usize = 16 << 20;
+/// Datasets above this many values are shuffled in windows of this many values (16 MiB of
+/// f32): the window is what stays resident while it is visited.
+const FULL_SHUFFLE_MAX_VALUES: usize = 4 << 20;
 
 /// The shuffling window for a dataset: `None` (full shuffle) when it is small, else about
-/// 16 Mi values' worth of rows.
+/// 4 Mi values' worth of rows (about 174 000 rows of 24 variables).
 pub fn auto_shuffle_window(rows: usize, cols: usize) -> Option<usize> {
     if rows.saturating_mul(cols) <= FULL_SHUFFLE_MAX_VALUES {
         None
@@ -124,20 +125,32 @@ pub fn split_rows(rows: usize, val_fraction: f64, seed: u64) -> Split {
     let mut val = perm[..n_val].to_vec();
     perm.drain(..n_val);
     let mut train = perm;
+    train.shrink_to_fit();
     val.sort_unstable();
     train.sort_unstable();
     Split { train, val }
 }
 
+/// A shuffling window as visited: it ends at position `end` of the epoch's order and covers
+/// dataset rows `lo..=hi`.
+#[derive(Clone, Copy, Debug)]
+struct WindowSpan {
+    end: usize,
+    lo: u32,
+    hi: u32,
+}
+
 /// Writes this epoch's visiting order of `train` into `order`: a full shuffle, or with a
-/// window, the windows in shuffled order, each shuffled within.
+/// window, the windows in shuffled order, each shuffled within (their spans go to `spans`).
 fn epoch_order(
     train: &[u32],
     order: &mut Vec<u32>,
+    spans: &mut Vec<WindowSpan>,
     window: Option<usize>,
     rng: &mut rand::rngs::StdRng,
 ) {
     order.clear();
+    spans.clear();
     match window {
         Some(w) if w < train.len() => {
             let mut windows: Vec<&[u32]> = train.chunks(w).collect();
@@ -146,6 +159,11 @@ fn epoch_order(
                 let start = order.len();
                 order.extend_from_slice(win);
                 order[start..].shuffle(rng);
+                spans.push(WindowSpan {
+                    end: order.len(),
+                    lo: win[0],
+                    hi: win[win.len() - 1],
+                });
             }
         }
         _ => {
@@ -263,6 +281,10 @@ fn validation_loss(
     let mut sse = 0.0;
     let n_shards = shards.len();
     for chunk in rows.chunks(batch) {
+        if chunk.len() == batch {
+            // Rows are ascending: hand back the pages of the previous chunks.
+            data.release_rows(0, chunk[0] as usize);
+        }
         for_each_shard(pool, shards, |t, s| {
             let r = shard_range(chunk.len(), n_shards, t);
             let n = r.len();
@@ -348,6 +370,7 @@ pub fn train_autoencoder(
     };
     let mut last_good = model.params.data.clone();
     let mut order: Vec<u32> = Vec::with_capacity(split.train.len());
+    let mut spans: Vec<WindowSpan> = Vec::new();
     let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed.wrapping_add(1));
     let window = cfg
         .shuffle_window
@@ -364,9 +387,18 @@ pub fn train_autoencoder(
     let mut stopped = None;
     'epochs: for epoch in 1..=cfg.epochs {
         let t0 = Instant::now();
-        epoch_order(&split.train, &mut order, window, &mut rng);
+        epoch_order(&split.train, &mut order, &mut spans, window, &mut rng);
         let mut epoch_sse = 0.0;
+        let mut next_span = 0;
         for (b, batch) in order.chunks(cfg.batch).enumerate() {
+            // Windowed shuffle: a window whose rows are all visited gives its pages back.
+            while next_span < spans.len() && spans[next_span].end <= b * cfg.batch {
+                data.release_rows(
+                    spans[next_span].lo as usize,
+                    spans[next_span].hi as usize + 1,
+                );
+                next_span += 1;
+            }
             let n = batch.len();
             let batch_elems = n * d;
             {

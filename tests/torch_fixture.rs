@@ -7,18 +7,29 @@ use hepae::nn::adam::Adam;
 use serde_json::Value;
 
 fn fixture() -> Value {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/torch_fixture.json")).expect("fixture present");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/torch_fixture.json"
+    ))
+    .expect("fixture present");
     serde_json::from_str(&text).expect("fixture is JSON")
 }
 
 fn floats(v: &Value) -> Vec<f32> {
-    v.as_array().expect("array").iter().map(|x| x.as_f64().expect("number") as f32).collect()
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_f64().expect("number") as f32)
+        .collect()
 }
 
 fn close(got: &[f32], want: &[f32], atol: f32, rtol: f32, what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: length");
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!((g - w).abs() <= atol + rtol * w.abs(), "{what}[{i}]: hepae {g} vs PyTorch {w}");
+        assert!(
+            (g - w).abs() <= atol + rtol * w.abs(),
+            "{what}[{i}]: hepae {g} vs PyTorch {w}"
+        );
     }
 }
 
@@ -26,7 +37,12 @@ fn model_from(f: &Value) -> Autoencoder {
     let dims = &f["dims"];
     let shape = AeShape {
         input: dims["input"].as_u64().unwrap() as usize,
-        hidden: dims["hidden"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect(),
+        hidden: dims["hidden"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as usize)
+            .collect(),
         latent: dims["latent"].as_u64().unwrap() as usize,
         slope: f["slope"].as_f64().unwrap() as f32,
         output_activation: OutputActivation::Linear,
@@ -51,9 +67,19 @@ fn forward_loss_and_gradients_match_pytorch() {
     let mut grads = vec![0.0f32; model.params.len()];
     let sse = model.train_shard(&mut grads, &x, &mut buf, n, x.len());
     let loss = f["loss"].as_f64().unwrap();
-    assert!((sse / x.len() as f64 - loss).abs() <= 1e-6 * loss, "loss {} vs PyTorch {loss}", sse / x.len() as f64);
+    assert!(
+        (sse / x.len() as f64 - loss).abs() <= 1e-6 * loss,
+        "loss {} vs PyTorch {loss}",
+        sse / x.len() as f64
+    );
     for spec in &model.params.tensors {
-        close(&grads[spec.range()], &floats(&f["grads"][&spec.name]), 1e-6, 1e-4, &spec.name);
+        close(
+            &grads[spec.range()],
+            &floats(&f["grads"][&spec.name]),
+            1e-6,
+            1e-4,
+            &spec.name,
+        );
     }
 }
 
@@ -72,7 +98,13 @@ fn three_adam_steps_match_pytorch() {
         adam.step(&mut model.params.data, &grads);
     }
     for spec in &model.params.tensors {
-        close(&model.params.data[spec.range()], &floats(&f["params_after_3_adam_steps"][&spec.name]), 1e-6, 1e-5, &spec.name);
+        close(
+            &model.params.data[spec.range()],
+            &floats(&f["params_after_3_adam_steps"][&spec.name]),
+            1e-6,
+            1e-5,
+            &spec.name,
+        );
     }
 }
 
@@ -86,9 +118,17 @@ fn adam_matches_hand_computed_steps() {
     let mut adam = Adam::new(1, 0.1);
     let mut p = [1.0f32];
     adam.step(&mut p, &[0.5]);
-    assert!((p[0] as f64 - 0.900000002).abs() < 1e-7, "after step 1: {}", p[0]);
+    assert!(
+        (p[0] as f64 - 0.900000002).abs() < 1e-7,
+        "after step 1: {}",
+        p[0]
+    );
     adam.step(&mut p, &[-1.0]);
-    assert!((p[0] as f64 - 0.936610354).abs() < 2e-7, "after step 2: {}", p[0]);
+    assert!(
+        (p[0] as f64 - 0.936610354).abs() < 2e-7,
+        "after step 2: {}",
+        p[0]
+    );
     let (m, v) = adam.moments();
     assert!((m[0] + 0.055).abs() < 1e-7, "m = {}", m[0]);
     assert!((v[0] - 1.24975e-3).abs() < 1e-9, "v = {}", v[0]);

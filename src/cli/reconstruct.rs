@@ -125,6 +125,7 @@ pub fn reconstruct_file(model_path: &Path, data_path: &Path, out: &Path) -> Resu
         x[..n * d].copy_from_slice(out_rows);
         model.meta.normalizer.denormalize_rows(&mut x[..n * d]);
         sink.write_rows(&x[..n * d])?;
+        data.release_rows(start, start + n);
     }
     sink.finish()?;
     Ok(data.rows())
