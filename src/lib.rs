@@ -4,6 +4,7 @@
 
 pub mod atomic;
 pub mod data;
+pub mod encoder;
 pub mod error;
 pub mod gemm;
 pub mod metrics;

@@ -343,3 +343,57 @@ fn bad_inputs_fail_with_one_line_and_leave_no_output() {
         listing(&out_dir)
     );
 }
+
+#[test]
+fn encoder_and_decoder_reproduce_reconstruct_at_every_batch_size() {
+    use hepae::encoder::{Decoder, Encoder};
+    let dir = tmpdir("enc");
+    let data = small_dataset(&dir);
+    let model_path = dir.join("m.safetensors");
+    let mut args = vec![
+        "train",
+        s(&data),
+        "-o",
+        s(&model_path),
+        "--threads",
+        "1",
+        "--quiet",
+    ];
+    args.extend(SMALL_NET);
+    ok(&args);
+    let recon_path = dir.join("r.npy");
+    ok(&[
+        "reconstruct",
+        s(&model_path),
+        s(&data),
+        "-o",
+        s(&recon_path),
+    ]);
+    let model = hepae::model_io::SavedModel::load(&model_path).unwrap();
+    let ds = hepae::data::npy::Dataset::open(&data).unwrap();
+    let recon = hepae::data::npy::Dataset::open(&recon_path).unwrap();
+    let rows = 37;
+    let input = &ds.as_slice()[..rows * 24];
+    for max_batch in [1, 3, 16, 4096] {
+        let mut enc = Encoder::new(&model, max_batch);
+        let mut dec = Decoder::new(&model, max_batch);
+        let mut z = vec![0.0; rows * enc.latent_dim()];
+        enc.encode(input, rows, &mut z).unwrap();
+        let mut out = vec![0.0; rows * 24];
+        dec.decode(&z, rows, &mut out);
+        for (i, (a, b)) in out.iter().zip(&recon.as_slice()[..rows * 24]).enumerate() {
+            assert!(
+                (a - b).abs() <= 1e-4 * b.abs().max(1.0),
+                "max_batch {max_batch}, value {i}: {a} vs {b}"
+            );
+        }
+    }
+    let mut enc = Encoder::new(&model, 1);
+    let mut bad = input.to_vec();
+    bad[2 * 24 + 3] = f32::NAN;
+    let mut z = vec![0.0; rows * enc.latent_dim()];
+    assert_eq!(
+        enc.encode(&bad, rows, &mut z),
+        Err(hepae::encoder::BadInput { row: 2, col: 3 })
+    );
+}
