@@ -23,22 +23,11 @@ impl AtomicFile {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let name = target
-            .file_name()
-            .ok_or_else(|| Error::config(format!("{}: not a file path", target.display())))?;
+        let name = target.file_name().ok_or_else(|| Error::config(format!("{}: not a file path", target.display())))?;
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let tmp = dir.join(format!(
-            ".{}.tmp-{}-{}",
-            name.to_string_lossy(),
-            std::process::id(),
-            n
-        ));
+        let tmp = dir.join(format!(".{}.tmp-{}-{}", name.to_string_lossy(), std::process::id(), n));
         let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        Ok(AtomicFile {
-            target: target.to_path_buf(),
-            tmp,
-            writer: Some(BufWriter::with_capacity(1 << 20, file)),
-        })
+        Ok(AtomicFile { target: target.to_path_buf(), tmp, writer: Some(BufWriter::with_capacity(1 << 20, file)) })
     }
 
     /// The final path.
@@ -54,26 +43,18 @@ impl AtomicFile {
     /// Writes all of `bytes`, naming the target path on failure.
     pub fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
         let target = self.target.clone();
-        self.writer()
-            .write_all(bytes)
-            .map_err(|e| Error::io(&target, e))
+        self.writer().write_all(bytes).map_err(|e| Error::io(&target, e))
     }
 
     /// Flushes, fsyncs, and renames over the target; then fsyncs the directory.
     pub fn commit(mut self) -> Result<()> {
         let w = self.writer.take().expect("AtomicFile committed twice");
-        let file = w
-            .into_inner()
-            .map_err(|e| Error::io(&self.target, e.into_error()))?;
+        let file = w.into_inner().map_err(|e| Error::io(&self.target, e.into_error()))?;
         file.sync_all().map_err(|e| Error::io(&self.target, e))?;
         drop(file);
         std::fs::rename(&self.tmp, &self.target).map_err(|e| Error::io(&self.target, e))?;
         if let Some(dir) = self.target.parent() {
-            let dir = if dir.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                dir
-            };
+            let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
             if let Ok(d) = File::open(dir) {
                 let _ = d.sync_all();
             }

@@ -9,6 +9,7 @@
 use crate::data::normalize::Normalizer;
 use crate::model_io::SavedModel;
 use crate::models::mlp::Mlp;
+use crate::nn::activation::{sigmoid_inplace, Activation};
 use crate::plan::MlpBuffers;
 
 /// Batches up to this many rows use the small-GEMM kernel (no packing, no allocation).
@@ -24,32 +25,26 @@ pub struct BadInput {
 }
 
 /// Runs one MLP over `n` rows of `x`, choosing the small kernel or the GEMM path.
-fn run_mlp<'b>(
-    mlp: &Mlp,
-    params: &[f32],
-    x: &[f32],
-    buf: &'b mut MlpBuffers,
-    n: usize,
-) -> &'b [f32] {
+fn run_mlp<'b>(mlp: &Mlp, params: &[f32], x: &[f32], buf: &'b mut MlpBuffers, n: usize) -> &'b [f32] {
     if n <= SMALL_BATCH {
         let k = hepae_kernels::kernels();
         for (l, layer) in mlp.layers.iter().enumerate() {
             let (before, rest) = buf.acts.split_at_mut(l);
-            let inp: &[f32] = if l == 0 {
-                &x[..n * layer.inp]
-            } else {
-                &before[l - 1][..n * layer.inp]
-            };
+            let inp: &[f32] = if l == 0 { &x[..n * layer.inp] } else { &before[l - 1][..n * layer.inp] };
+            let out = &mut rest[0][..n * layer.out];
             (k.dense_small)(
-                &mut rest[0][..n * layer.out],
+                out,
                 inp,
                 &params[layer.w..layer.w + layer.out * layer.inp],
                 &params[layer.b..layer.b + layer.out],
                 n,
                 layer.inp,
                 layer.out,
-                layer.slope,
+                layer.act.fused_slope(),
             );
+            if layer.act == Activation::Sigmoid {
+                sigmoid_inplace(out);
+            }
         }
     } else {
         mlp.forward(params, x, buf, n);
@@ -57,13 +52,59 @@ fn run_mlp<'b>(
     buf.output(n)
 }
 
-/// Physical-unit jets → latent codes.
+/// A chain of MLPs run one after another (whitening, then encoder; or decoder, then
+/// un-whitening), each with its planned buffers; the result is the first `width` columns of
+/// the last stage's output (μ of a VAE's [μ | log σ²], the mean of a Gaussian decoder).
+#[derive(Clone, Debug)]
+struct Chain {
+    stages: Vec<(Mlp, MlpBuffers)>,
+    params: Vec<f32>,
+    width: usize,
+}
+
+impl Chain {
+    fn new(stages: Vec<Mlp>, params: &[f32], width: usize, max_batch: usize) -> Self {
+        let stages = stages
+            .into_iter()
+            .map(|m| {
+                let buf = MlpBuffers::plan(&m, max_batch, false);
+                (m, buf)
+            })
+            .collect();
+        Chain { stages, params: params.to_vec(), width }
+    }
+    fn in_dim(&self) -> usize {
+        self.stages[0].0.in_dim()
+    }
+    /// Runs `n` rows of `x` through every stage and copies the first `width` columns of each
+    /// output row into `out`.
+    fn run(&mut self, x: &[f32], n: usize, out: &mut [f32]) {
+        let w = self.width;
+        let mut prev: Option<usize> = None;
+        for s in 0..self.stages.len() {
+            let (done, rest) = self.stages.split_at_mut(s);
+            let input: &[f32] = match prev {
+                None => x,
+                Some(p) => done[p].1.output(n),
+            };
+            let (mlp, buf) = &mut rest[0];
+            run_mlp(mlp, &self.params, input, buf, n);
+            prev = Some(s);
+        }
+        let (mlp, buf) = self.stages.last().expect("a chain has a stage");
+        let full = mlp.out_dim();
+        let y = buf.output(n);
+        for r in 0..n {
+            out[r * w..(r + 1) * w].copy_from_slice(&y[r * full..r * full + w]);
+        }
+    }
+}
+
+/// Physical-unit jets → latent codes (μ for a VAE).
 #[derive(Clone, Debug)]
 pub struct Encoder {
     normalizer: Normalizer,
-    mlp: Mlp,
-    params: Vec<f32>,
-    buf: MlpBuffers,
+    chain: Chain,
     x: Vec<f32>,
     max_batch: usize,
 }
@@ -72,65 +113,53 @@ impl Encoder {
     /// An encoder for `model` processing up to `max_batch` rows per internal step.
     pub fn new(model: &SavedModel, max_batch: usize) -> Self {
         let max_batch = max_batch.max(1);
-        let mlp = model.ae.encoder.clone();
+        let ae = &model.ae;
+        let stages: Vec<Mlp> = ae.whiten.iter().cloned().chain(std::iter::once(ae.encoder.clone())).collect();
+        let chain = Chain::new(stages, &ae.params.data, ae.shape.latent, max_batch);
         Encoder {
             normalizer: model.meta.normalizer.clone(),
-            buf: MlpBuffers::plan(&mlp, max_batch, false),
-            x: vec![0.0; max_batch * mlp.in_dim()],
-            params: model.ae.params.data.clone(),
-            mlp,
+            x: vec![0.0; max_batch * chain.in_dim()],
+            chain,
             max_batch,
         }
     }
 
     /// Variables per jet.
     pub fn input_dim(&self) -> usize {
-        self.mlp.in_dim()
+        self.chain.in_dim()
     }
 
     /// Latent values per jet.
     pub fn latent_dim(&self) -> usize {
-        self.mlp.out_dim()
+        self.chain.width
     }
 
     /// Encodes `rows` jets from `input` [rows × D] (physical units) into `out`
     /// [rows × latent]. Allocates nothing.
     pub fn encode(&mut self, input: &[f32], rows: usize, out: &mut [f32]) -> Result<(), BadInput> {
         let (d, l) = (self.input_dim(), self.latent_dim());
-        assert!(
-            input.len() >= rows * d && out.len() >= rows * l,
-            "encode: buffers too small"
-        );
+        assert!(input.len() >= rows * d && out.len() >= rows * l, "encode: buffers too small");
         let mut done = 0;
         while done < rows {
             let n = self.max_batch.min(rows - done);
             let x = &mut self.x[..n * d];
             x.copy_from_slice(&input[done * d..(done + n) * d]);
             if let Some(i) = x.iter().position(|v| !v.is_finite()) {
-                return Err(BadInput {
-                    row: done + i / d,
-                    col: i % d,
-                });
+                return Err(BadInput { row: done + i / d, col: i % d });
             }
-            self.normalizer.normalize_rows(x).map_err(|b| BadInput {
-                row: done + b.row,
-                col: b.col,
-            })?;
-            let z = run_mlp(&self.mlp, &self.params, &self.x, &mut self.buf, n);
-            out[done * l..(done + n) * l].copy_from_slice(z);
+            self.normalizer.normalize_rows(x).map_err(|b| BadInput { row: done + b.row, col: b.col })?;
+            self.chain.run(&self.x, n, &mut out[done * l..(done + n) * l]);
             done += n;
         }
         Ok(())
     }
 }
 
-/// Latent codes → physical-unit jets.
+/// Latent codes → physical-unit jets (the mean of a Gaussian decoder).
 #[derive(Clone, Debug)]
 pub struct Decoder {
     normalizer: Normalizer,
-    mlp: Mlp,
-    params: Vec<f32>,
-    buf: MlpBuffers,
+    chain: Chain,
     max_batch: usize,
 }
 
@@ -138,44 +167,30 @@ impl Decoder {
     /// A decoder for `model` processing up to `max_batch` rows per internal step.
     pub fn new(model: &SavedModel, max_batch: usize) -> Self {
         let max_batch = max_batch.max(1);
-        let mlp = model.ae.decoder.clone();
-        Decoder {
-            normalizer: model.meta.normalizer.clone(),
-            buf: MlpBuffers::plan(&mlp, max_batch, false),
-            params: model.ae.params.data.clone(),
-            mlp,
-            max_batch,
-        }
+        let ae = &model.ae;
+        let stages: Vec<Mlp> = std::iter::once(ae.decoder.clone()).chain(ae.unwhiten.iter().cloned()).collect();
+        let chain = Chain::new(stages, &ae.params.data, ae.shape.input, max_batch);
+        Decoder { normalizer: model.meta.normalizer.clone(), chain, max_batch }
     }
 
     pub fn latent_dim(&self) -> usize {
-        self.mlp.in_dim()
+        self.chain.in_dim()
     }
 
     pub fn output_dim(&self) -> usize {
-        self.mlp.out_dim()
+        self.chain.width
     }
 
     /// Decodes `rows` latent codes [rows × latent] into `out` [rows × D], physical units.
     /// Allocates nothing.
     pub fn decode(&mut self, latent: &[f32], rows: usize, out: &mut [f32]) {
         let (l, d) = (self.latent_dim(), self.output_dim());
-        assert!(
-            latent.len() >= rows * l && out.len() >= rows * d,
-            "decode: buffers too small"
-        );
+        assert!(latent.len() >= rows * l && out.len() >= rows * d, "decode: buffers too small");
         let mut done = 0;
         while done < rows {
             let n = self.max_batch.min(rows - done);
-            let y = run_mlp(
-                &self.mlp,
-                &self.params,
-                &latent[done * l..(done + n) * l],
-                &mut self.buf,
-                n,
-            );
             let dst = &mut out[done * d..(done + n) * d];
-            dst.copy_from_slice(y);
+            self.chain.run(&latent[done * l..(done + n) * l], n, dst);
             self.normalizer.denormalize_rows(dst);
             done += n;
         }

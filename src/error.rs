@@ -22,10 +22,7 @@ pub struct Location {
 
 impl Location {
     pub fn file(path: &Path) -> Self {
-        Location {
-            path: path.to_path_buf(),
-            ..Default::default()
-        }
+        Location { path: path.to_path_buf(), ..Default::default() }
     }
     pub fn row(mut self, row: u64) -> Self {
         self.row = Some(row);
@@ -46,12 +43,7 @@ impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.path.display())?;
         if let Some(r) = self.row {
-            write!(
-                f,
-                ", {} {}",
-                if self.row_is_line { "line" } else { "row" },
-                r
-            )?;
+            write!(f, ", {} {}", if self.row_is_line { "line" } else { "row" }, r)?;
         }
         if let Some(c) = &self.column {
             write!(f, ", column {c}")?;
@@ -64,10 +56,7 @@ impl fmt::Display for Location {
 #[derive(Debug)]
 pub enum Error {
     /// The operating system refused a read or write.
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     /// Input data is malformed or not representable (NaN/Inf, ragged rows, bad NPY header, …).
     Data { at: Location, msg: String },
     /// A model file is missing, corrupt, or does not fit the data it is used with.
@@ -82,28 +71,16 @@ pub enum Error {
 
 impl Error {
     pub fn io(path: &Path, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.to_path_buf(),
-            source,
-        }
+        Error::Io { path: path.to_path_buf(), source }
     }
     pub fn data(at: Location, msg: impl Into<String>) -> Self {
-        Error::Data {
-            at,
-            msg: msg.into(),
-        }
+        Error::Data { at, msg: msg.into() }
     }
     pub fn model(path: &Path, msg: impl Into<String>) -> Self {
-        Error::Model {
-            path: path.to_path_buf(),
-            msg: msg.into(),
-        }
+        Error::Model { path: path.to_path_buf(), msg: msg.into() }
     }
     pub fn archive(path: &Path, msg: impl Into<String>) -> Self {
-        Error::Archive {
-            path: path.to_path_buf(),
-            msg: msg.into(),
-        }
+        Error::Archive { path: path.to_path_buf(), msg: msg.into() }
     }
     pub fn config(msg: impl Into<String>) -> Self {
         Error::Config(msg.into())

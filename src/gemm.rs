@@ -12,24 +12,10 @@ use crate::tensor::{span, Matrix, MatrixMut};
 pub fn gemm(alpha: f32, a: Matrix<'_>, b: Matrix<'_>, beta: f32, c: &mut MatrixMut<'_>) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(b.rows, k, "gemm: A is {m}x{k}, B is {}x{n}", b.rows);
-    assert!(
-        c.rows == m && c.cols == n,
-        "gemm: C is {}x{}, want {m}x{n}",
-        c.rows,
-        c.cols
-    );
-    assert!(
-        span(m, k, a.rs, a.cs) <= a.data.len(),
-        "gemm: A view out of bounds"
-    );
-    assert!(
-        span(k, n, b.rs, b.cs) <= b.data.len(),
-        "gemm: B view out of bounds"
-    );
-    assert!(
-        span(m, n, c.rs, c.cs) <= c.data.len(),
-        "gemm: C view out of bounds"
-    );
+    assert!(c.rows == m && c.cols == n, "gemm: C is {}x{}, want {m}x{n}", c.rows, c.cols);
+    assert!(span(m, k, a.rs, a.cs) <= a.data.len(), "gemm: A view out of bounds");
+    assert!(span(k, n, b.rs, b.cs) <= b.data.len(), "gemm: B view out of bounds");
+    assert!(span(m, n, c.rs, c.cs) <= c.data.len(), "gemm: C view out of bounds");
     if m == 0 || n == 0 {
         return;
     }
@@ -74,9 +60,7 @@ mod tests {
         let mut out = vec![0.0; a.rows * b.cols];
         for r in 0..a.rows {
             for j in 0..b.cols {
-                out[r * b.cols + j] = (0..a.cols)
-                    .map(|q| a.at(r, q) as f64 * b.at(q, j) as f64)
-                    .sum();
+                out[r * b.cols + j] = (0..a.cols).map(|q| a.at(r, q) as f64 * b.at(q, j) as f64).sum();
             }
         }
         out
@@ -85,12 +69,8 @@ mod tests {
     #[test]
     fn gemm_matches_naive_product_for_every_transpose_combination() {
         let (m, k, n) = (7, 13, 5);
-        let a: Vec<f32> = (0..m * k)
-            .map(|i| ((i * 37 % 11) as f32 - 5.0) / 7.0)
-            .collect();
-        let b: Vec<f32> = (0..k * n)
-            .map(|i| ((i * 17 % 13) as f32 - 6.0) / 5.0)
-            .collect();
+        let a: Vec<f32> = (0..m * k).map(|i| ((i * 37 % 11) as f32 - 5.0) / 7.0).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| ((i * 17 % 13) as f32 - 6.0) / 5.0).collect();
         let at: Vec<f32> = (0..k * m).map(|i| a[(i % m) * k + i / m]).collect(); // Aᵀ stored k×m
         let bt: Vec<f32> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect(); // Bᵀ stored n×k
         let want = naive(Matrix::new(&a, m, k), Matrix::new(&b, k, n));
@@ -112,22 +92,10 @@ mod tests {
         let a = [1.0f32, 2.0];
         let b = [3.0f32, 4.0];
         let mut c = [10.0f32];
-        gemm(
-            1.0,
-            Matrix::new(&a, 1, 2),
-            Matrix::new(&b, 2, 1),
-            1.0,
-            &mut MatrixMut::new(&mut c, 1, 1),
-        );
+        gemm(1.0, Matrix::new(&a, 1, 2), Matrix::new(&b, 2, 1), 1.0, &mut MatrixMut::new(&mut c, 1, 1));
         assert_eq!(c[0], 21.0);
         let mut c2 = [f32::NAN; 4];
-        gemm(
-            1.0,
-            Matrix::new(&[], 2, 0),
-            Matrix::new(&[], 0, 2),
-            0.0,
-            &mut MatrixMut::new(&mut c2, 2, 2),
-        );
+        gemm(1.0, Matrix::new(&[], 2, 0), Matrix::new(&[], 0, 2), 0.0, &mut MatrixMut::new(&mut c2, 2, 2));
         assert_eq!(c2, [0.0; 4]);
     }
 }

@@ -23,13 +23,7 @@ pub struct Histogram {
 
 impl Histogram {
     pub fn new(lo: f64, hi: f64, bins: usize) -> Self {
-        Histogram {
-            lo,
-            hi,
-            counts: vec![0; bins],
-            underflow: 0,
-            overflow: 0,
-        }
+        Histogram { lo, hi, counts: vec![0; bins], underflow: 0, overflow: 0 }
     }
     pub fn fill(&mut self, v: f64) {
         if v < self.lo {
@@ -68,13 +62,7 @@ struct ResidualAcc {
 
 impl ResidualAcc {
     fn new(lo: f64, hi: f64) -> Self {
-        ResidualAcc {
-            n: 0,
-            mean: 0.0,
-            m2: 0.0,
-            sample: Vec::new(),
-            hist: Histogram::new(lo, hi, 200),
-        }
+        ResidualAcc { n: 0, mean: 0.0, m2: 0.0, sample: Vec::new(), hist: Histogram::new(lo, hi, 200) }
     }
     fn push(&mut self, v: f64, keep: bool) {
         self.n += 1;
@@ -95,11 +83,7 @@ impl ResidualAcc {
         Some(ResidualStats {
             n: self.n,
             mean: self.mean,
-            std: if self.n > 1 {
-                (self.m2 / (self.n - 1) as f64).sqrt()
-            } else {
-                0.0
-            },
+            std: if self.n > 1 { (self.m2 / (self.n - 1) as f64).sqrt() } else { 0.0 },
             half_width_68: (q(0.841_344_746) - q(0.158_655_254)) / 2.0,
             hist: self.hist,
         })
@@ -159,19 +143,11 @@ pub fn is_phi(name: &str) -> bool {
 }
 
 /// Evaluates `model` on `rows` of `data` (all rows if `rows` is None).
-pub fn evaluate(
-    model: &SavedModel,
-    data: &Dataset,
-    rows: Option<&[u32]>,
-    subset: &str,
-) -> Result<Evaluation> {
+pub fn evaluate(model: &SavedModel, data: &Dataset, rows: Option<&[u32]>, subset: &str) -> Result<Evaluation> {
     let d = data.cols();
     let n_rows = rows.map_or(data.rows(), <[u32]>::len);
     if n_rows == 0 {
-        return Err(Error::data(
-            Location::file(data.path()),
-            "no rows to evaluate",
-        ));
+        return Err(Error::data(Location::file(data.path()), "no rows to evaluate"));
     }
     let batch = 4096usize;
     let mut buf = model.ae.plan(batch, false);
@@ -200,9 +176,7 @@ pub fn evaluate(
         x[..n * d].copy_from_slice(&phys[..n * d]);
         if let Err(b) = model.meta.normalizer.normalize_rows(&mut x[..n * d]) {
             return Err(Error::data(
-                Location::file(data.path())
-                    .row(idx[b.row] as u64 + 1)
-                    .column(data.columns()[b.col].clone()),
+                Location::file(data.path()).row(idx[b.row] as u64 + 1).column(data.columns()[b.col].clone()),
                 "value is outside the domain of the model's normaliser",
             ));
         }
@@ -215,18 +189,15 @@ pub fn evaluate(
             }
         }
         out_phys[..n * d].copy_from_slice(out);
-        model
-            .meta
-            .normalizer
-            .denormalize_rows(&mut out_phys[..n * d]);
+        model.meta.normalizer.denormalize_rows(&mut out_phys[..n * d]);
         for r in 0..n {
             let keep = (done + r) % stride == 0;
             for c in 0..d {
                 let (i, o) = (phys[r * d + c] as f64, out_phys[r * d + c] as f64);
                 let mut delta = o - i;
                 if phi[c] {
-                    delta = (delta + std::f64::consts::PI).rem_euclid(2.0 * std::f64::consts::PI)
-                        - std::f64::consts::PI;
+                    delta =
+                        (delta + std::f64::consts::PI).rem_euclid(2.0 * std::f64::consts::PI) - std::f64::consts::PI;
                 }
                 abs[c].push(delta, keep);
                 if i != 0.0 {
@@ -297,18 +268,22 @@ impl Evaluation {
                 Some(a) => (format!("{:.3e}", a.mean), format!("{:.3e}", a.std)),
                 None => ("-".into(), "-".into()),
             };
-            let _ =
-                writeln!(
+            let _ = writeln!(
                 s,
                 "{:<22} {:>11.4e} {:>11.4e} {:>11.4e} | {:>10} {:>10} {:>10} {:>9} | {:>11} {:>11}",
-                truncate(&v.name, 22), v.mse, v.rmse, v.mean_abs_residual, rm, rs, rw, rn, am, as_
+                truncate(&v.name, 22),
+                v.mse,
+                v.rmse,
+                v.mean_abs_residual,
+                rm,
+                rs,
+                rw,
+                rn,
+                am,
+                as_
             );
         }
-        let _ = writeln!(
-            s,
-            "{:<22} {:>11.4e} {:>11.4e} {:>11.4e}",
-            "all", self.mse, self.rmse, self.mean_abs_residual
-        );
+        let _ = writeln!(s, "{:<22} {:>11.4e} {:>11.4e} {:>11.4e}", "all", self.mse, self.rmse, self.mean_abs_residual);
         s
     }
 }

@@ -9,7 +9,7 @@ use crate::atomic::write_atomic;
 use crate::data::normalize::Normalizer;
 use crate::data::npy::Dataset;
 use crate::error::{Error, Result};
-use crate::models::ae::{AeShape, Autoencoder};
+use crate::models::ae::{AeShape, Autoencoder, ModelKind};
 use crate::train::{TrainConfig, TrainOutcome};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -43,11 +43,7 @@ impl DataFingerprint {
             eat(bytemuck::cast_slice(data.row(r)));
         }
         DataFingerprint {
-            file_name: data
-                .path()
-                .file_name()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default(),
+            file_name: data.path().file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
             rows: data.rows(),
             cols: data.cols(),
             sample_hash: format!("{h:016x}"),
@@ -66,6 +62,9 @@ pub struct TrainingRecord {
     pub final_train_loss: Option<f64>,
     pub final_val_loss: Option<f64>,
     pub stopped: Option<String>,
+    /// PCA: fraction of the normalised variance the components explain.
+    #[serde(default)]
+    pub explained_variance: Option<f64>,
 }
 
 /// The JSON stored in `__metadata__["hepae"]`.
@@ -73,8 +72,8 @@ pub struct TrainingRecord {
 pub struct ModelMeta {
     pub format: String,
     pub format_version: u32,
-    /// Model family: "ae".
-    pub kind: String,
+    /// Model family.
+    pub kind: ModelKind,
     pub shape: AeShape,
     /// Every layer width, input to output.
     pub layer_dims: Vec<usize>,
@@ -97,7 +96,7 @@ impl SavedModel {
         let meta = ModelMeta {
             format: "hepae-model".into(),
             format_version: FORMAT_VERSION,
-            kind: "ae".into(),
+            kind: out.kind,
             shape: out.model.shape.clone(),
             layer_dims: out.model.shape.layer_dims(),
             activation: "leaky_relu".into(),
@@ -112,12 +111,10 @@ impl SavedModel {
                 final_train_loss: out.history.last().map(|h| h.train_loss),
                 final_val_loss: out.history.last().and_then(|h| h.val_loss),
                 stopped: out.stopped.clone(),
+                explained_variance: out.explained_variance,
             }),
         };
-        SavedModel {
-            meta,
-            ae: out.model.clone(),
-        }
+        SavedModel { meta, ae: out.model.clone() }
     }
 
     /// The safetensors bytes: 8-byte little-endian header length, JSON header (keys sorted,
@@ -140,8 +137,8 @@ impl SavedModel {
             );
             offset += bytes;
         }
-        let mut h = serde_json::to_string(&serde_json::Value::Object(header))
-            .map_err(|e| Error::config(e.to_string()))?;
+        let mut h =
+            serde_json::to_string(&serde_json::Value::Object(header)).map_err(|e| Error::config(e.to_string()))?;
         while h.len() % 8 != 0 {
             h.push(' ');
         }
@@ -179,44 +176,29 @@ impl SavedModel {
             .ok_or_else(|| bad("no hepae metadata in the safetensors header".into()))?;
         let probe: serde_json::Value =
             serde_json::from_str(json).map_err(|e| bad(format!("metadata is not JSON ({e})")))?;
-        let version = probe
-            .get("format_version")
-            .and_then(|v| v.as_u64())
-            .unwrap_or(0);
+        let version = probe.get("format_version").and_then(|v| v.as_u64()).unwrap_or(0);
         if version == 0 || version > FORMAT_VERSION as u64 {
-            return Err(bad(format!("model format version {version} is not supported (this hepae reads 1..={FORMAT_VERSION})")));
+            return Err(bad(format!(
+                "model format version {version} is not supported (this hepae reads 1..={FORMAT_VERSION})"
+            )));
         }
         let meta: ModelMeta = serde_json::from_value(probe)
             .map_err(|e| bad(format!("metadata does not match format {version} ({e})")))?;
-        if meta.kind != "ae" {
-            return Err(bad(format!(
-                "model kind '{}' is not supported by this build",
-                meta.kind
-            )));
+        if meta.shape.discriminator.contains(&0) {
+            return Err(bad("metadata has a zero-width discriminator layer".into()));
         }
-        if meta.shape.input != meta.columns.len()
-            || meta.normalizer.transforms.len() != meta.columns.len()
-        {
-            return Err(bad(
-                "metadata is inconsistent: input width, columns and normaliser disagree".into(),
-            ));
+        if meta.shape.input != meta.columns.len() || meta.normalizer.transforms.len() != meta.columns.len() {
+            return Err(bad("metadata is inconsistent: input width, columns and normaliser disagree".into()));
         }
         if meta.shape.latent == 0 || meta.shape.hidden.contains(&0) || meta.shape.input == 0 {
             return Err(bad("metadata has a zero-width layer".into()));
         }
-        let st = safetensors::SafeTensors::deserialize(bytes)
-            .map_err(|e| bad(format!("corrupt tensor data ({e})")))?;
+        let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| bad(format!("corrupt tensor data ({e})")))?;
         let mut ae = Autoencoder::new(meta.shape.clone());
         for spec in ae.params.tensors.clone() {
-            let view = st
-                .tensor(&spec.name)
-                .map_err(|_| bad(format!("tensor {} is missing", spec.name)))?;
+            let view = st.tensor(&spec.name).map_err(|_| bad(format!("tensor {} is missing", spec.name)))?;
             if view.dtype() != safetensors::Dtype::F32 {
-                return Err(bad(format!(
-                    "tensor {} is {:?}, expected F32",
-                    spec.name,
-                    view.dtype()
-                )));
+                return Err(bad(format!("tensor {} is {:?}, expected F32", spec.name, view.dtype())));
             }
             if view.shape() != spec.shape.as_slice() {
                 return Err(bad(format!(
@@ -251,21 +233,10 @@ impl SavedModel {
                 ),
             ));
         }
-        if let Some((i, (m, d))) = self
-            .meta
-            .columns
-            .iter()
-            .zip(data.columns())
-            .enumerate()
-            .find(|(_, (m, d))| m != d)
-        {
+        if let Some((i, (m, d))) = self.meta.columns.iter().zip(data.columns()).enumerate().find(|(_, (m, d))| m != d) {
             return Err(Error::model(
                 model_path,
-                format!(
-                    "column {} is '{m}' in the model but '{d}' in {}",
-                    i + 1,
-                    data.path().display()
-                ),
+                format!("column {} is '{m}' in the model but '{d}' in {}", i + 1, data.path().display()),
             ));
         }
         Ok(())

@@ -16,19 +16,8 @@ impl MlpBuffers {
     /// Plans buffers for `mlp` at up to `batch` rows. `with_grads = false` plans a
     /// forward-only workspace (inference).
     pub fn plan(mlp: &Mlp, batch: usize, with_grads: bool) -> Self {
-        let acts = mlp
-            .layers
-            .iter()
-            .map(|l| vec![0.0; batch * l.out])
-            .collect();
-        let dacts = if with_grads {
-            mlp.layers
-                .iter()
-                .map(|l| vec![0.0; batch * l.out])
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let acts = mlp.layers.iter().map(|l| vec![0.0; batch * l.out]).collect();
+        let dacts = if with_grads { mlp.layers.iter().map(|l| vec![0.0; batch * l.out]).collect() } else { Vec::new() };
         MlpBuffers { batch, acts, dacts }
     }
 
@@ -40,7 +29,6 @@ impl MlpBuffers {
 
     /// Bytes held by this plan.
     pub fn bytes(&self) -> usize {
-        4 * (self.acts.iter().map(Vec::len).sum::<usize>()
-            + self.dacts.iter().map(Vec::len).sum::<usize>())
+        4 * (self.acts.iter().map(Vec::len).sum::<usize>() + self.dacts.iter().map(Vec::len).sum::<usize>())
     }
 }

@@ -33,28 +33,12 @@ pub(crate) fn span(rows: usize, cols: usize, rs: usize, cs: usize) -> usize {
 impl<'a> Matrix<'a> {
     /// A contiguous row-major rows×cols view of the first rows·cols elements.
     pub fn new(data: &'a [f32], rows: usize, cols: usize) -> Self {
-        assert!(
-            data.len() >= rows * cols,
-            "matrix {rows}x{cols} over a slice of {}",
-            data.len()
-        );
-        Matrix {
-            data,
-            rows,
-            cols,
-            rs: cols,
-            cs: 1,
-        }
+        assert!(data.len() >= rows * cols, "matrix {rows}x{cols} over a slice of {}", data.len());
+        Matrix { data, rows, cols, rs: cols, cs: 1 }
     }
     /// The transpose: same data, strides swapped.
     pub fn t(self) -> Matrix<'a> {
-        Matrix {
-            data: self.data,
-            rows: self.cols,
-            cols: self.rows,
-            rs: self.cs,
-            cs: self.rs,
-        }
+        Matrix { data: self.data, rows: self.cols, cols: self.rows, rs: self.cs, cs: self.rs }
     }
     pub fn at(&self, r: usize, c: usize) -> f32 {
         self.data[r * self.rs + c * self.cs]
@@ -63,40 +47,20 @@ impl<'a> Matrix<'a> {
     pub fn rows_range(self, start: usize, n: usize) -> Matrix<'a> {
         assert!(start + n <= self.rows);
         let off = if n == 0 { 0 } else { start * self.rs };
-        Matrix {
-            data: &self.data[off..],
-            rows: n,
-            ..self
-        }
+        Matrix { data: &self.data[off..], rows: n, ..self }
     }
 }
 
 impl<'a> MatrixMut<'a> {
     /// A contiguous row-major rows×cols view of the first rows·cols elements.
     pub fn new(data: &'a mut [f32], rows: usize, cols: usize) -> Self {
-        assert!(
-            data.len() >= rows * cols,
-            "matrix {rows}x{cols} over a slice of {}",
-            data.len()
-        );
-        MatrixMut {
-            data,
-            rows,
-            cols,
-            rs: cols,
-            cs: 1,
-        }
+        assert!(data.len() >= rows * cols, "matrix {rows}x{cols} over a slice of {}", data.len());
+        MatrixMut { data, rows, cols, rs: cols, cs: 1 }
     }
     pub fn at(&self, r: usize, c: usize) -> f32 {
         self.data[r * self.rs + c * self.cs]
     }
     pub fn as_ref(&self) -> Matrix<'_> {
-        Matrix {
-            data: self.data,
-            rows: self.rows,
-            cols: self.cols,
-            rs: self.rs,
-            cs: self.cs,
-        }
+        Matrix { data: self.data, rows: self.rows, cols: self.cols, rs: self.rs, cs: self.cs }
     }
 }

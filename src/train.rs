@@ -12,7 +12,10 @@
 use crate::data::normalize::{NormKind, Normalizer};
 use crate::data::npy::Dataset;
 use crate::error::{Error, Location, Result};
-use crate::models::ae::{AeBuffers, AeShape, Autoencoder, OutputActivation};
+use crate::models::ae::{
+    AeBuffers, AeShape, Autoencoder, LatentActivation, ModelKind, OutputActivation, Prior, StepLoss, StepOptions,
+};
+use crate::models::pca::{fit_pca, set_whitening};
 use crate::nn::adam::Adam;
 use crate::nn::loss::sum_squared_error;
 use rand::seq::SliceRandom;
@@ -41,6 +44,52 @@ pub struct TrainConfig {
     /// Large datasets use windows so that only a window's pages of the memory map are
     /// resident at a time (see [`auto_shuffle_window`]).
     pub shuffle_window: Option<usize>,
+    /// Model family.
+    #[serde(default)]
+    pub model: ModelKind,
+    /// VAE: weight β of the KL term.
+    #[serde(default = "default_beta")]
+    pub beta: f32,
+    /// VAE: epochs over which β rises linearly from 0 (0 = no warm-up).
+    #[serde(default)]
+    pub kl_warmup: usize,
+    /// VAE: Gaussian decoder that also predicts log σ²ₓ (per-variable NLL loss).
+    #[serde(default)]
+    pub gaussian_decoder: bool,
+    /// Sparse AEs: penalty weight λ.
+    #[serde(default = "default_lambda")]
+    pub lambda: f32,
+    /// Sparse-KL: target mean activation ρ.
+    #[serde(default = "default_rho")]
+    pub rho: f32,
+    /// Denoising: σ of the Gaussian noise on the normalised input.
+    #[serde(default = "default_noise")]
+    pub noise: f32,
+    /// Denoising: masking probability.
+    #[serde(default)]
+    pub mask: f32,
+    /// AAE: the prior the latent is matched to.
+    #[serde(default)]
+    pub prior: Prior,
+    /// AAE: discriminator hidden widths.
+    #[serde(default = "default_disc")]
+    pub disc_hidden: Vec<usize>,
+}
+
+fn default_beta() -> f32 {
+    1.0
+}
+fn default_lambda() -> f32 {
+    1e-3
+}
+fn default_rho() -> f32 {
+    0.05
+}
+fn default_noise() -> f32 {
+    0.05
+}
+fn default_disc() -> Vec<usize> {
+    vec![64, 64]
 }
 
 impl Default for TrainConfig {
@@ -59,6 +108,16 @@ impl Default for TrainConfig {
             slope: crate::nn::activation::LEAKY_SLOPE,
             momentum_to_gev: 1.0,
             shuffle_window: None,
+            model: ModelKind::Ae,
+            beta: default_beta(),
+            kl_warmup: 0,
+            gaussian_decoder: false,
+            lambda: default_lambda(),
+            rho: default_rho(),
+            noise: default_noise(),
+            mask: 0.0,
+            prior: Prior::Normal,
+            disc_hidden: default_disc(),
         }
     }
 }
@@ -73,22 +132,34 @@ impl TrainConfig {
             return Err(Error::config("layer widths must be at least 1"));
         }
         if !(0.0..1.0).contains(&self.val_fraction) {
-            return Err(Error::config(format!(
-                "--val-fraction {} must be in [0, 1)",
-                self.val_fraction
-            )));
+            return Err(Error::config(format!("--val-fraction {} must be in [0, 1)", self.val_fraction)));
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(Error::config(format!(
-                "--lr {} must be a positive number",
-                self.lr
-            )));
+            return Err(Error::config(format!("--lr {} must be a positive number", self.lr)));
         }
         if self.threads == 0 {
             return Err(Error::config("--threads must be at least 1"));
         }
         if !(self.slope.is_finite() && self.slope > 0.0) {
             return Err(Error::config("the LeakyReLU slope must be positive"));
+        }
+        if !(self.beta.is_finite() && self.beta >= 0.0) {
+            return Err(Error::config(format!("--beta {} must be ≥ 0", self.beta)));
+        }
+        if !(self.lambda.is_finite() && self.lambda >= 0.0) {
+            return Err(Error::config(format!("--lambda {} must be ≥ 0", self.lambda)));
+        }
+        if !(self.rho > 0.0 && self.rho < 1.0) {
+            return Err(Error::config(format!("--rho {} must be in (0, 1)", self.rho)));
+        }
+        if !(self.noise.is_finite() && self.noise >= 0.0) || !(0.0..1.0).contains(&self.mask) {
+            return Err(Error::config("--noise must be ≥ 0 and --mask in [0, 1)"));
+        }
+        if self.model == ModelKind::Aae && (self.disc_hidden.is_empty() || self.disc_hidden.contains(&0)) {
+            return Err(Error::config("--disc-hidden needs at least one non-zero width"));
+        }
+        if self.gaussian_decoder && self.model != ModelKind::Vae {
+            return Err(Error::config("--gaussian-decoder applies to --model vae only"));
         }
         Ok(())
     }
@@ -159,11 +230,7 @@ fn epoch_order(
                 let start = order.len();
                 order.extend_from_slice(win);
                 order[start..].shuffle(rng);
-                spans.push(WindowSpan {
-                    end: order.len(),
-                    lo: win[0],
-                    hi: win[win.len() - 1],
-                });
+                spans.push(WindowSpan { end: order.len(), lo: win[0], hi: win[win.len() - 1] });
             }
         }
         _ => {
@@ -187,22 +254,17 @@ pub struct EpochRecord {
 /// What the loop reports as it goes (the CLI draws a progress bar from it).
 #[derive(Debug)]
 pub enum Progress<'a> {
-    Start {
-        epochs: usize,
-        batches_per_epoch: usize,
-        train_rows: usize,
-        val_rows: usize,
-    },
-    Batch {
-        epoch: usize,
-        batch: usize,
-    },
+    Start { epochs: usize, batches_per_epoch: usize, train_rows: usize, val_rows: usize },
+    Batch { epoch: usize, batch: usize },
     Epoch(&'a EpochRecord),
 }
 
 /// The trained model and how it got there.
 #[derive(Clone, Debug)]
 pub struct TrainOutcome {
+    pub kind: ModelKind,
+    /// PCA: fraction of the normalised variance the kept components explain.
+    pub explained_variance: Option<f64>,
     pub model: Autoencoder,
     pub normalizer: Normalizer,
     pub history: Vec<EpochRecord>,
@@ -212,12 +274,13 @@ pub struct TrainOutcome {
     pub val_rows: usize,
 }
 
-/// One thread's share of a batch: its input rows, workspace and gradient buffer.
+/// One thread's share of a batch: its input rows, workspace, gradient buffer and generator.
 struct Shard {
     x: Vec<f32>,
     buf: AeBuffers,
     grads: Vec<f32>,
-    sse: f64,
+    loss: StepLoss,
+    extra: f64,
     bad: Option<(usize, usize)>,
 }
 
@@ -229,26 +292,36 @@ fn shard_range(n: usize, shards: usize, t: usize) -> std::ops::Range<usize> {
 }
 
 /// Runs `f` on every shard, in parallel when there are several.
-fn for_each_shard(
-    pool: Option<&rayon::ThreadPool>,
-    shards: &mut [Shard],
-    f: impl Fn(usize, &mut Shard) + Sync,
-) {
+fn for_each_shard(pool: Option<&rayon::ThreadPool>, shards: &mut [Shard], f: impl Fn(usize, &mut Shard) + Sync) {
     match pool {
         Some(pool) => pool.install(|| shards.par_iter_mut().enumerate().for_each(|(t, s)| f(t, s))),
         None => shards.iter_mut().enumerate().for_each(|(t, s)| f(t, s)),
     }
 }
 
+/// The generator for one shard of one step: depends only on (seed, phase, step, shard).
+fn step_rng(seed: u64, phase: u64, step: u64, shard: usize) -> rand::rngs::StdRng {
+    let mut h = seed ^ 0x9e37_79b9_7f4a_7c15;
+    for v in [phase, step, shard as u64] {
+        h = (h ^ v).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        h ^= h >> 31;
+    }
+    rand::rngs::StdRng::seed_from_u64(h)
+}
+
+/// Sums the shards' gradients over `range` into shard 0's buffer, in shard order.
+fn reduce_grads(shards: &mut [Shard], range: std::ops::Range<usize>) {
+    let (first, rest) = shards.split_first_mut().expect("at least one shard");
+    for s in rest.iter() {
+        for (g, h) in first.grads[range.clone()].iter_mut().zip(&s.grads[range.clone()]) {
+            *g += h;
+        }
+    }
+}
+
 /// Gathers `rows` of `data` into `x` and normalises them; on a non-finite result records the
 /// (batch row, column) in `bad`.
-fn gather_normalised(
-    data: &Dataset,
-    norm: &Normalizer,
-    rows: &[u32],
-    x: &mut [f32],
-    bad: &mut Option<(usize, usize)>,
-) {
+fn gather_normalised(data: &Dataset, norm: &Normalizer, rows: &[u32], x: &mut [f32], bad: &mut Option<(usize, usize)>) {
     let d = data.cols();
     let x = &mut x[..rows.len() * d];
     data.gather(rows, x);
@@ -264,7 +337,19 @@ fn bad_value_error(data: &Dataset, row: u32, col: usize) -> Error {
     )
 }
 
-/// Mean squared error (normalised space) of `model` over `rows`, in batches, sharded.
+/// Returns the first recorded bad value of any shard as an error.
+fn take_bad(shards: &mut [Shard], data: &Dataset, batch: &[u32]) -> Result<()> {
+    let n_shards = shards.len();
+    for (t, s) in shards.iter_mut().enumerate() {
+        if let Some((r, c)) = s.bad.take() {
+            return Err(bad_value_error(data, batch[shard_range(batch.len(), n_shards, t)][r], c));
+        }
+    }
+    Ok(())
+}
+
+/// Mean squared error (normalised space) of `model`'s deterministic reconstruction over
+/// `rows`, in batches, sharded.
 fn validation_loss(
     model: &Autoencoder,
     data: &Dataset,
@@ -288,76 +373,66 @@ fn validation_loss(
         for_each_shard(pool, shards, |t, s| {
             let r = shard_range(chunk.len(), n_shards, t);
             let n = r.len();
-            s.sse = 0.0;
+            s.extra = 0.0;
             if n == 0 {
                 return;
             }
             gather_normalised(data, norm, &chunk[r], &mut s.x, &mut s.bad);
             let out = model.forward(&s.x, &mut s.buf, n);
-            s.sse = sum_squared_error(out, &s.x[..n * d]);
+            s.extra = sum_squared_error(out, &s.x[..n * d]);
         });
-        for (t, s) in shards.iter_mut().enumerate() {
-            if let Some((r, c)) = s.bad.take() {
-                return Err(bad_value_error(
-                    data,
-                    chunk[shard_range(chunk.len(), n_shards, t)][r],
-                    c,
-                ));
-            }
-            sse += s.sse;
-        }
+        take_bad(shards, data, chunk)?;
+        sse += shards.iter().map(|s| s.extra).sum::<f64>();
     }
     Ok(Some(sse / (rows.len() * d) as f64))
 }
 
-/// Trains a standard autoencoder on `data` with `cfg`. `on` hears about progress.
-pub fn train_autoencoder(
-    data: &Dataset,
-    cfg: &TrainConfig,
-    on: &mut dyn FnMut(Progress<'_>),
-) -> Result<TrainOutcome> {
+/// The network shape a configuration asks for.
+fn shape_for(cfg: &TrainConfig, d: usize) -> AeShape {
+    let mut shape = AeShape::standard(d, cfg.hidden.clone(), cfg.latent, cfg.slope, cfg.output_activation);
+    match cfg.model {
+        ModelKind::Vae => {
+            shape.variational = true;
+            shape.latent_activation = LatentActivation::Linear;
+            shape.gaussian_decoder = cfg.gaussian_decoder;
+        }
+        ModelKind::SparseKl => shape.latent_activation = LatentActivation::Sigmoid,
+        ModelKind::Aae => {
+            shape.latent_activation = LatentActivation::Linear;
+            shape.discriminator = cfg.disc_hidden.clone();
+        }
+        ModelKind::AePca => {
+            shape.whitening = true;
+            shape.output_activation = OutputActivation::Linear;
+        }
+        ModelKind::Pca => {
+            shape.hidden.clear();
+            shape.latent_activation = LatentActivation::Linear;
+            shape.output_activation = OutputActivation::Linear;
+        }
+        ModelKind::Ae | ModelKind::SparseL1 | ModelKind::Denoising => {}
+    }
+    shape
+}
+
+/// Trains a model of the family `cfg.model` on `data`. `on` hears about progress.
+pub fn train_autoencoder(data: &Dataset, cfg: &TrainConfig, on: &mut dyn FnMut(Progress<'_>)) -> Result<TrainOutcome> {
     cfg.validate()?;
     let d = data.cols();
     if data.rows() == 0 || d == 0 {
-        return Err(Error::data(
-            Location::file(data.path()),
-            "the dataset is empty",
-        ));
+        return Err(Error::data(Location::file(data.path()), "the dataset is empty"));
     }
     data.check_finite()?;
     let split = split_rows(data.rows(), cfg.val_fraction, cfg.seed);
     if split.train.is_empty() {
-        return Err(Error::data(
-            Location::file(data.path()),
-            "no rows left for training after the validation split",
-        ));
+        return Err(Error::data(Location::file(data.path()), "no rows left for training after the validation split"));
     }
     let normalizer = Normalizer::fit(cfg.norm, data, &split.train, cfg.momentum_to_gev)?;
-
-    let shape = AeShape {
-        input: d,
-        hidden: cfg.hidden.clone(),
-        latent: cfg.latent,
-        slope: cfg.slope,
-        output_activation: cfg.output_activation,
-    };
-    let mut model = Autoencoder::new(shape);
-    model.init(cfg.seed);
-    let n_params = model.params.len();
-    let mut adam = Adam::new(n_params, cfg.lr);
+    let shape = shape_for(cfg, d);
 
     // Plan every buffer once: one shard per thread, each for its share of a full batch.
     let n_shards = cfg.threads.min(cfg.batch).max(1);
     let per = cfg.batch.div_ceil(n_shards);
-    let mut shards: Vec<Shard> = (0..n_shards)
-        .map(|_| Shard {
-            x: vec![0.0; per * d],
-            buf: model.plan(per, true),
-            grads: vec![0.0; n_params],
-            sse: 0.0,
-            bad: None,
-        })
-        .collect();
     let pool = if n_shards > 1 {
         Some(
             rayon::ThreadPoolBuilder::new()
@@ -368,13 +443,56 @@ pub fn train_autoencoder(
     } else {
         None
     };
+
+    if cfg.model == ModelKind::Pca {
+        let t0 = Instant::now();
+        let (model, explained) = fit_pca(data, &normalizer, &split.train, cfg.latent)?;
+        on(Progress::Start {
+            epochs: 1,
+            batches_per_epoch: 0,
+            train_rows: split.train.len(),
+            val_rows: split.val.len(),
+        });
+        let mut shards: Vec<Shard> = (0..n_shards).map(|_| new_shard(&model, per, d)).collect();
+        let train_loss =
+            validation_loss(&model, data, &normalizer, &split.train, cfg.batch, &mut shards, pool.as_ref())?
+                .unwrap_or(f64::NAN);
+        let val_loss = validation_loss(&model, data, &normalizer, &split.val, cfg.batch, &mut shards, pool.as_ref())?;
+        let rec = EpochRecord { epoch: 1, train_loss, val_loss, seconds: t0.elapsed().as_secs_f64() };
+        on(Progress::Epoch(&rec));
+        return Ok(TrainOutcome {
+            kind: cfg.model,
+            explained_variance: Some(explained),
+            model,
+            normalizer,
+            history: vec![rec],
+            stopped: None,
+            train_rows: split.train.len(),
+            val_rows: split.val.len(),
+        });
+    }
+
+    let mut model = Autoencoder::new(shape);
+    model.init(cfg.seed);
+    if cfg.model == ModelKind::AePca {
+        set_whitening(&mut model, data, &normalizer, &split.train)?;
+    }
+    let aae = cfg.model == ModelKind::Aae;
+    // Adam states: reconstruction (encoder+decoder, or everything trained), discriminator,
+    // generator (encoder only).
+    let main_end = if aae { model.decoder_end } else { model.trainable };
+    let mut adam = Adam::new(main_end, cfg.lr);
+    let mut adam_disc = Adam::new(model.trainable - model.decoder_end, cfg.lr);
+    let mut adam_gen = Adam::new(model.encoder_end, cfg.lr);
+    let mut shards: Vec<Shard> = (0..n_shards).map(|_| new_shard(&model, per, d)).collect();
+    let mut drho = vec![0.0f32; cfg.latent];
+    let mut rho_hat = vec![0.0f32; cfg.latent];
+
     let mut last_good = model.params.data.clone();
     let mut order: Vec<u32> = Vec::with_capacity(split.train.len());
     let mut spans: Vec<WindowSpan> = Vec::new();
     let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed.wrapping_add(1));
-    let window = cfg
-        .shuffle_window
-        .or_else(|| auto_shuffle_window(split.train.len(), d));
+    let window = cfg.shuffle_window.or_else(|| auto_shuffle_window(split.train.len(), d));
     let batches_per_epoch = split.train.len().div_ceil(cfg.batch);
     on(Progress::Start {
         epochs: cfg.epochs,
@@ -385,84 +503,117 @@ pub fn train_autoencoder(
 
     let mut history = Vec::with_capacity(cfg.epochs);
     let mut stopped = None;
+    let mut step: u64 = 0;
     'epochs: for epoch in 1..=cfg.epochs {
         let t0 = Instant::now();
         epoch_order(&split.train, &mut order, &mut spans, window, &mut rng);
-        let mut epoch_sse = 0.0;
+        let beta = if cfg.kl_warmup > 0 { cfg.beta * (epoch as f32 / cfg.kl_warmup as f32).min(1.0) } else { cfg.beta };
+        let opt = StepOptions { kind: cfg.model, beta, lambda: cfg.lambda, noise: cfg.noise, mask: cfg.mask };
+        let mut epoch_loss = 0.0;
         let mut next_span = 0;
         for (b, batch) in order.chunks(cfg.batch).enumerate() {
             // Windowed shuffle: a window whose rows are all visited gives its pages back.
             while next_span < spans.len() && spans[next_span].end <= b * cfg.batch {
-                data.release_rows(
-                    spans[next_span].lo as usize,
-                    spans[next_span].hi as usize + 1,
-                );
+                data.release_rows(spans[next_span].lo as usize, spans[next_span].hi as usize + 1);
                 next_span += 1;
             }
+            step += 1;
             let n = batch.len();
             let batch_elems = n * d;
+            let two_phase = cfg.model == ModelKind::SparseKl;
             {
                 let model = &model;
+                let normalizer = &normalizer;
                 for_each_shard(pool.as_ref(), &mut shards, |t, s| {
                     s.grads.fill(0.0);
-                    s.sse = 0.0;
+                    s.loss = StepLoss::default();
+                    s.buf.work.col_sums.fill(0.0);
                     let r = shard_range(n, n_shards, t);
                     if r.is_empty() {
                         return;
                     }
                     let rows = r.len();
-                    gather_normalised(data, &normalizer, &batch[r], &mut s.x, &mut s.bad);
-                    s.sse = model.train_shard(&mut s.grads, &s.x, &mut s.buf, rows, batch_elems);
+                    gather_normalised(data, normalizer, &batch[r], &mut s.x, &mut s.bad);
+                    if s.bad.is_some() {
+                        return;
+                    }
+                    let mut g = step_rng(cfg.seed, 0, step, t);
+                    if two_phase {
+                        s.loss.recon = model.forward_train(&s.x, &mut s.buf, rows, batch_elems, &opt, &mut g);
+                    } else {
+                        s.loss = model.train_shard(&mut s.grads, &s.x, &mut s.buf, rows, batch_elems, n, &opt, &mut g);
+                    }
                 });
             }
-            // Fixed-order reduction into shard 0's gradient buffer.
-            let (first, rest) = shards.split_first_mut().expect("at least one shard");
-            if let Some((r, c)) = first.bad.take() {
-                return Err(bad_value_error(data, batch[r], c));
-            }
-            let mut sse = first.sse;
-            for (t, s) in rest.iter_mut().enumerate() {
-                if let Some((r, c)) = s.bad.take() {
-                    return Err(bad_value_error(
-                        data,
-                        batch[shard_range(n, n_shards, t + 1)][r],
-                        c,
-                    ));
+            take_bad(&mut shards, data, batch)?;
+            let mut penalty = 0.0;
+            if two_phase {
+                // ρ̂_j over the whole batch (all shards), then each shard's backward.
+                rho_hat.fill(0.0);
+                for s in &shards {
+                    for (a, c) in rho_hat.iter_mut().zip(&s.buf.work.col_sums) {
+                        *a += c;
+                    }
                 }
-                sse += s.sse;
-                for (g, h) in first.grads.iter_mut().zip(&s.grads) {
-                    *g += h;
+                for a in rho_hat.iter_mut() {
+                    *a = (*a / n as f32).clamp(1e-6, 1.0 - 1e-6);
                 }
+                let kl = (hepae_kernels::kernels().kl_sparsity)(&mut drho, &rho_hat, cfg.rho, cfg.lambda);
+                penalty = cfg.lambda as f64 * kl * batch_elems as f64;
+                let model = &model;
+                let drho = &drho;
+                for_each_shard(pool.as_ref(), &mut shards, |t, s| {
+                    let r = shard_range(n, n_shards, t);
+                    if !r.is_empty() {
+                        model.backward_train(&mut s.grads, &s.x, &mut s.buf, r.len(), batch_elems, n, &opt, Some(drho));
+                    }
+                });
             }
-            if !sse.is_finite() {
+            reduce_grads(&mut shards, 0..main_end);
+            let loss = shards.iter().map(|s| s.loss.recon + s.loss.penalty).sum::<f64>() + penalty;
+            if !loss.is_finite() {
                 model.params.data.copy_from_slice(&last_good);
                 stopped = Some(format!(
                     "training loss became {} at epoch {epoch}, batch {}; kept the model from the end of epoch {}",
-                    sse,
+                    loss,
                     b + 1,
                     epoch - 1
                 ));
                 break 'epochs;
             }
-            adam.step(&mut model.params.data, &first.grads);
-            epoch_sse += sse;
-            on(Progress::Batch {
-                epoch,
-                batch: b + 1,
-            });
+            adam.step(&mut model.params.data[..main_end], &shards[0].grads[..main_end]);
+            if aae {
+                let (enc_end, dec_end, tr_end) = (model.encoder_end, model.decoder_end, model.trainable);
+                // Phase 2: the discriminator, prior samples against encoded jets.
+                let m = &model;
+                for_each_shard(pool.as_ref(), &mut shards, |t, s| {
+                    s.grads.fill(0.0);
+                    s.extra = 0.0;
+                    let r = shard_range(n, n_shards, t);
+                    if !r.is_empty() {
+                        let mut g = step_rng(cfg.seed, 1, step, t);
+                        s.extra = m.discriminator_shard(&mut s.grads, &s.x, &mut s.buf, r.len(), n, cfg.prior, &mut g);
+                    }
+                });
+                reduce_grads(&mut shards, dec_end..tr_end);
+                adam_disc.step(&mut model.params.data[dec_end..tr_end], &shards[0].grads[dec_end..tr_end]);
+                // Phase 3: the encoder as generator.
+                let m = &model;
+                for_each_shard(pool.as_ref(), &mut shards, |t, s| {
+                    s.grads.fill(0.0);
+                    let r = shard_range(n, n_shards, t);
+                    if !r.is_empty() {
+                        s.extra = m.generator_shard(&mut s.grads, &s.x, &mut s.buf, r.len(), n);
+                    }
+                });
+                reduce_grads(&mut shards, 0..enc_end);
+                adam_gen.step(&mut model.params.data[..enc_end], &shards[0].grads[..enc_end]);
+            }
+            epoch_loss += loss;
+            on(Progress::Batch { epoch, batch: b + 1 });
         }
-        let val_loss = validation_loss(
-            &model,
-            data,
-            &normalizer,
-            &split.val,
-            cfg.batch,
-            &mut shards,
-            pool.as_ref(),
-        )?;
-        if val_loss.is_some_and(|v| !v.is_finite())
-            || model.params.data.iter().any(|p| !p.is_finite())
-        {
+        let val_loss = validation_loss(&model, data, &normalizer, &split.val, cfg.batch, &mut shards, pool.as_ref())?;
+        if val_loss.is_some_and(|v| !v.is_finite()) || model.params.data.iter().any(|p| !p.is_finite()) {
             model.params.data.copy_from_slice(&last_good);
             stopped = Some(format!(
                 "validation loss became non-finite after epoch {epoch}; kept the model from the end of epoch {}",
@@ -473,7 +624,7 @@ pub fn train_autoencoder(
         last_good.copy_from_slice(&model.params.data);
         let rec = EpochRecord {
             epoch,
-            train_loss: epoch_sse / (split.train.len() * d) as f64,
+            train_loss: epoch_loss / (split.train.len() * d) as f64,
             val_loss,
             seconds: t0.elapsed().as_secs_f64(),
         };
@@ -481,6 +632,8 @@ pub fn train_autoencoder(
         history.push(rec);
     }
     Ok(TrainOutcome {
+        kind: cfg.model,
+        explained_variance: None,
         model,
         normalizer,
         history,
@@ -488,4 +641,15 @@ pub fn train_autoencoder(
         train_rows: split.train.len(),
         val_rows: split.val.len(),
     })
+}
+
+fn new_shard(model: &Autoencoder, per: usize, d: usize) -> Shard {
+    Shard {
+        x: vec![0.0; per * d],
+        buf: model.plan(per, true),
+        grads: vec![0.0; model.params.len()],
+        loss: StepLoss::default(),
+        extra: 0.0,
+        bad: None,
+    }
 }

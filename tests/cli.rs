@@ -6,19 +6,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn hepae(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hepae"))
-        .args(args)
-        .output()
-        .expect("run hepae")
+    Command::new(env!("CARGO_BIN_EXE_hepae")).args(args).output().expect("run hepae")
 }
 
 fn ok(args: &[&str]) -> Output {
     let out = hepae(args);
-    assert!(
-        out.status.success(),
-        "hepae {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "hepae {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
     out
 }
 
@@ -26,11 +19,7 @@ fn ok(args: &[&str]) -> Output {
 fn fails(args: &[&str]) -> String {
     let out = hepae(args);
     let err = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "hepae {args:?} should fail cleanly, stderr:\n{err}"
-    );
+    assert_eq!(out.status.code(), Some(1), "hepae {args:?} should fail cleanly, stderr:\n{err}");
     assert!(!err.contains("panicked"), "hepae {args:?} panicked:\n{err}");
     let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "one error line expected, got:\n{err}");
@@ -51,10 +40,8 @@ fn s(p: &Path) -> &str {
 
 /// Files in `dir` (names), sorted.
 fn listing(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let mut v: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     v.sort();
     v
 }
@@ -67,49 +54,28 @@ fn small_dataset(dir: &Path) -> PathBuf {
     data
 }
 
-const SMALL_NET: [&str; 8] = [
-    "--hidden", "32,16", "--latent", "6", "--epochs", "4", "--batch", "128",
-];
+const SMALL_NET: [&str; 8] = ["--hidden", "32,16", "--latent", "6", "--epochs", "4", "--batch", "128"];
 
 #[test]
 fn import_train_evaluate_reconstruct_on_real_jets() {
     let dir = tmpdir("e2e");
     let data = small_dataset(&dir);
     let model = dir.join("m.safetensors");
-    let mut args = vec![
-        "train",
-        s(&data),
-        "-o",
-        s(&model),
-        "--threads",
-        "1",
-        "--quiet",
-    ];
+    let mut args = vec!["train", s(&data), "-o", s(&model), "--threads", "1", "--quiet"];
     args.extend(SMALL_NET);
     ok(&args);
     let history = std::fs::read_to_string(dir.join("m.history.csv")).unwrap();
-    assert_eq!(
-        history.lines().count(),
-        1 + 4,
-        "header + one line per epoch:\n{history}"
-    );
+    assert_eq!(history.lines().count(), 1 + 4, "header + one line per epoch:\n{history}");
 
     let json = dir.join("eval.json");
     let out = ok(&["evaluate", s(&model), s(&data), "--json", s(&json)]);
     let table = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        table.contains("validation split") && table.contains("pt") && table.contains("rel 68%"),
-        "{table}"
-    );
-    let ev: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(table.contains("validation split") && table.contains("pt") && table.contains("rel 68%"), "{table}");
+    let ev: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(ev["rows"], 245, "15 % of 1636 rows");
     assert_eq!(ev["variables"].as_array().unwrap().len(), 24);
     let mse = ev["mse"].as_f64().unwrap();
-    assert!(
-        mse.is_finite() && mse > 0.0 && mse < 0.2,
-        "validation MSE {mse}"
-    );
+    assert!(mse.is_finite() && mse > 0.0 && mse < 0.2, "validation MSE {mse}");
 
     for ext in ["npy", "csv"] {
         let recon = dir.join(format!("recon.{ext}"));
@@ -132,38 +98,15 @@ fn same_seed_and_threads_give_identical_model_bytes() {
         let mut bytes = Vec::new();
         for run in 0..2 {
             let model = dir.join(format!("m{threads}_{run}.safetensors"));
-            let mut args = vec![
-                "train",
-                s(&data),
-                "-o",
-                s(&model),
-                "--threads",
-                threads,
-                "--seed",
-                "7",
-                "--quiet",
-            ];
+            let mut args = vec!["train", s(&data), "-o", s(&model), "--threads", threads, "--seed", "7", "--quiet"];
             args.extend(SMALL_NET);
             ok(&args);
             bytes.push(std::fs::read(&model).unwrap());
         }
-        assert!(
-            bytes[0] == bytes[1],
-            "threads={threads}: two runs with seed 7 differ"
-        );
+        assert!(bytes[0] == bytes[1], "threads={threads}: two runs with seed 7 differ");
     }
     let other = dir.join("other.safetensors");
-    let mut args = vec![
-        "train",
-        s(&data),
-        "-o",
-        s(&other),
-        "--threads",
-        "1",
-        "--seed",
-        "8",
-        "--quiet",
-    ];
+    let mut args = vec!["train", s(&data), "-o", s(&other), "--threads", "1", "--seed", "8", "--quiet"];
     args.extend(SMALL_NET);
     ok(&args);
     assert!(
@@ -177,24 +120,11 @@ fn a_diverging_run_stops_and_keeps_the_last_good_model() {
     let dir = tmpdir("nan");
     let data = small_dataset(&dir);
     let model = dir.join("m.safetensors");
-    let mut args = vec![
-        "train",
-        s(&data),
-        "-o",
-        s(&model),
-        "--threads",
-        "1",
-        "--lr",
-        "1e30",
-    ];
+    let mut args = vec!["train", s(&data), "-o", s(&model), "--threads", "1", "--lr", "1e30"];
     args.extend(SMALL_NET);
     let out = ok(&args);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("warning: training loss became")
-            || err.contains("warning: validation loss became"),
-        "{err}"
-    );
+    assert!(err.contains("warning: training loss became") || err.contains("warning: validation loss became"), "{err}");
     let saved = hepae::model_io::SavedModel::load(&model).expect("the last good model is written");
     assert!(saved.ae.params.data.iter().all(|v| v.is_finite()));
     assert!(saved.meta.training.unwrap().stopped.is_some());
@@ -205,15 +135,7 @@ fn bad_inputs_fail_with_one_line_and_leave_no_output() {
     let dir = tmpdir("bad");
     let data = small_dataset(&dir);
     let model = dir.join("m.safetensors");
-    let mut args = vec![
-        "train",
-        s(&data),
-        "-o",
-        s(&model),
-        "--threads",
-        "1",
-        "--quiet",
-    ];
+    let mut args = vec!["train", s(&data), "-o", s(&model), "--threads", "1", "--quiet"];
     args.extend(SMALL_NET);
     ok(&args);
     let out_dir = dir.join("out");
@@ -235,10 +157,7 @@ fn bad_inputs_fail_with_one_line_and_leave_no_output() {
         let line = fails(&["import", s(&input), "-o", s(&target)]);
         assert!(line.contains(name), "{line}");
         for n in needles {
-            assert!(
-                line.to_lowercase().contains(&n.to_lowercase()),
-                "'{n}' missing from: {line}"
-            );
+            assert!(line.to_lowercase().contains(&n.to_lowercase()), "'{n}' missing from: {line}");
         }
     }
 
@@ -246,25 +165,14 @@ fn bad_inputs_fail_with_one_line_and_leave_no_output() {
     let bytes = std::fs::read(&data).unwrap();
     let truncated = dir.join("truncated.npy");
     std::fs::write(&truncated, &bytes[..bytes.len() - 100]).unwrap();
-    let line = fails(&[
-        "train",
-        s(&truncated),
-        "-o",
-        s(&out_dir.join("t.safetensors")),
-    ]);
+    let line = fails(&["train", s(&truncated), "-o", s(&out_dir.join("t.safetensors"))]);
     assert!(line.contains("truncated.npy"), "{line}");
     let line = fails(&["evaluate", s(&model), s(&truncated)]);
     assert!(line.contains("truncated.npy"), "{line}");
 
     let bad_model = dir.join("bad.safetensors");
     std::fs::write(&bad_model, b"this is not a model").unwrap();
-    let line = fails(&[
-        "reconstruct",
-        s(&bad_model),
-        s(&data),
-        "-o",
-        s(&out_dir.join("r.npy")),
-    ]);
+    let line = fails(&["reconstruct", s(&bad_model), s(&data), "-o", s(&out_dir.join("r.npy"))]);
     assert!(line.contains("bad.safetensors"), "{line}");
     let mut cut = std::fs::read(&model).unwrap();
     cut.truncate(cut.len() / 2);
@@ -274,74 +182,26 @@ fn bad_inputs_fail_with_one_line_and_leave_no_output() {
 
     // Model and data that do not match.
     let four = dir.join("four.npy");
-    ok(&[
-        "import",
-        DEMO_CSV,
-        "-o",
-        s(&four),
-        "--columns",
-        "pt,eta,phi,mass",
-    ]);
-    let line = fails(&[
-        "reconstruct",
-        s(&model),
-        s(&four),
-        "-o",
-        s(&out_dir.join("r.npy")),
-    ]);
-    assert!(
-        line.contains("24 columns") && line.contains("four.npy"),
-        "{line}"
-    );
+    ok(&["import", DEMO_CSV, "-o", s(&four), "--columns", "pt,eta,phi,mass"]);
+    let line = fails(&["reconstruct", s(&model), s(&four), "-o", s(&out_dir.join("r.npy"))]);
+    assert!(line.contains("24 columns") && line.contains("four.npy"), "{line}");
 
     // custom4 needs pT > 0: a jet with pT = 0 is refused with row and column.
     let zero_pt = dir.join("zero_pt.csv");
-    std::fs::write(
-        &zero_pt,
-        "pt,eta,phi,mass\n50,0.1,0.2,5\n0,0.3,0.1,4\n40,1,1,3\n",
-    )
-    .unwrap();
+    std::fs::write(&zero_pt, "pt,eta,phi,mass\n50,0.1,0.2,5\n0,0.3,0.1,4\n40,1,1,3\n").unwrap();
     let zp = dir.join("zero_pt.npy");
     ok(&["import", s(&zero_pt), "-o", s(&zp)]);
-    let line = fails(&[
-        "train",
-        s(&zp),
-        "-o",
-        s(&out_dir.join("z.safetensors")),
-        "--norm",
-        "custom4",
-        "--val-fraction",
-        "0",
-    ]);
-    assert!(
-        line.contains("zero_pt.npy") && line.contains("row 2") && line.contains("pt"),
-        "{line}"
-    );
+    let line =
+        fails(&["train", s(&zp), "-o", s(&out_dir.join("z.safetensors")), "--norm", "custom4", "--val-fraction", "0"]);
+    assert!(line.contains("zero_pt.npy") && line.contains("row 2") && line.contains("pt"), "{line}");
 
     // Bad options.
-    let line = fails(&[
-        "train",
-        s(&data),
-        "-o",
-        s(&out_dir.join("x.safetensors")),
-        "--val-fraction",
-        "1.5",
-    ]);
+    let line = fails(&["train", s(&data), "-o", s(&out_dir.join("x.safetensors")), "--val-fraction", "1.5"]);
     assert!(line.contains("val-fraction"), "{line}");
-    let line = fails(&[
-        "reconstruct",
-        s(&model),
-        s(&data),
-        "-o",
-        s(&out_dir.join("r.txt")),
-    ]);
+    let line = fails(&["reconstruct", s(&model), s(&data), "-o", s(&out_dir.join("r.txt"))]);
     assert!(line.contains(".npy or .csv"), "{line}");
 
-    assert!(
-        listing(&out_dir).is_empty(),
-        "failed commands left files: {:?}",
-        listing(&out_dir)
-    );
+    assert!(listing(&out_dir).is_empty(), "failed commands left files: {:?}", listing(&out_dir));
 }
 
 #[test]
@@ -350,25 +210,11 @@ fn encoder_and_decoder_reproduce_reconstruct_at_every_batch_size() {
     let dir = tmpdir("enc");
     let data = small_dataset(&dir);
     let model_path = dir.join("m.safetensors");
-    let mut args = vec![
-        "train",
-        s(&data),
-        "-o",
-        s(&model_path),
-        "--threads",
-        "1",
-        "--quiet",
-    ];
+    let mut args = vec!["train", s(&data), "-o", s(&model_path), "--threads", "1", "--quiet"];
     args.extend(SMALL_NET);
     ok(&args);
     let recon_path = dir.join("r.npy");
-    ok(&[
-        "reconstruct",
-        s(&model_path),
-        s(&data),
-        "-o",
-        s(&recon_path),
-    ]);
+    ok(&["reconstruct", s(&model_path), s(&data), "-o", s(&recon_path)]);
     let model = hepae::model_io::SavedModel::load(&model_path).unwrap();
     let ds = hepae::data::npy::Dataset::open(&data).unwrap();
     let recon = hepae::data::npy::Dataset::open(&recon_path).unwrap();
@@ -382,18 +228,12 @@ fn encoder_and_decoder_reproduce_reconstruct_at_every_batch_size() {
         let mut out = vec![0.0; rows * 24];
         dec.decode(&z, rows, &mut out);
         for (i, (a, b)) in out.iter().zip(&recon.as_slice()[..rows * 24]).enumerate() {
-            assert!(
-                (a - b).abs() <= 1e-4 * b.abs().max(1.0),
-                "max_batch {max_batch}, value {i}: {a} vs {b}"
-            );
+            assert!((a - b).abs() <= 1e-4 * b.abs().max(1.0), "max_batch {max_batch}, value {i}: {a} vs {b}");
         }
     }
     let mut enc = Encoder::new(&model, 1);
     let mut bad = input.to_vec();
     bad[2 * 24 + 3] = f32::NAN;
     let mut z = vec![0.0; rows * enc.latent_dim()];
-    assert_eq!(
-        enc.encode(&bad, rows, &mut z),
-        Err(hepae::encoder::BadInput { row: 2, col: 3 })
-    );
+    assert_eq!(enc.encode(&bad, rows, &mut z), Err(hepae::encoder::BadInput { row: 2, col: 3 }));
 }

@@ -3,9 +3,7 @@
 //! of 8 or 16), at points away from LeakyReLU's kink.
 
 use hepae::models::ae::{AeShape, Autoencoder, OutputActivation};
-use hepae::nn::activation::{
-    leaky_relu_backward, leaky_relu_forward, sigmoid_backward, sigmoid_forward,
-};
+use hepae::nn::activation::{leaky_relu_backward, leaky_relu_forward, sigmoid_backward, sigmoid_forward, Activation};
 use hepae::nn::dense::{dense_backward, dense_forward};
 use hepae::nn::loss::mse_forward_backward;
 use rand::{Rng, SeedableRng};
@@ -25,10 +23,7 @@ fn assert_close(got: &[f32], want: &[f64], atol: f64, rtol: f64, what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: length");
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
         let err = (g as f64 - w).abs();
-        assert!(
-            err <= atol + rtol * w.abs(),
-            "{what}[{i}]: analytic {g} vs numeric {w} (|err| {err:e})"
-        );
+        assert!(err <= atol + rtol * w.abs(), "{what}[{i}]: analytic {g} vs numeric {w} (|err| {err:e})");
     }
 }
 
@@ -41,15 +36,7 @@ fn leaky64(u: f64, slope: f64) -> f64 {
 }
 
 /// f64 reference: out = act(inp·Wᵀ + b).
-fn dense64(
-    inp: &[f64],
-    w: &[f64],
-    b: &[f64],
-    n: usize,
-    i: usize,
-    o: usize,
-    slope: f64,
-) -> Vec<f64> {
+fn dense64(inp: &[f64], w: &[f64], b: &[f64], n: usize, i: usize, o: usize, slope: f64) -> Vec<f64> {
     let mut out = vec![0.0; n * o];
     for r in 0..n {
         for j in 0..o {
@@ -80,14 +67,9 @@ fn numeric(x: &mut [f64], k: usize, f: &dyn Fn(&[f64]) -> f64) -> f64 {
 #[test]
 fn dense_backward_matches_finite_differences_at_ragged_shapes() {
     let mut r = rng(7);
-    for &(n, i, o, slope) in &[
-        (1, 1, 1, 0.01),
-        (3, 5, 7, 0.01),
-        (5, 17, 9, 0.2),
-        (2, 33, 19, 1.0),
-        (7, 24, 15, 0.01),
-        (4, 9, 31, 0.3),
-    ] {
+    for &(n, i, o, slope) in
+        &[(1, 1, 1, 0.01), (3, 5, 7, 0.01), (5, 17, 9, 0.2), (2, 33, 19, 1.0), (7, 24, 15, 0.01), (4, 9, 31, 0.3)]
+    {
         // Resample until no pre-activation sits near the kink.
         let (inp, w, b) = loop {
             let inp = uniform(&mut r, n * i, -1.0, 1.0);
@@ -100,24 +82,13 @@ fn dense_backward_matches_finite_differences_at_ragged_shapes() {
         // L = Σ c ⊙ out with fixed random c, so dL/dout = c.
         let c: Vec<f64> = (0..n * o).map(|_| r.random_range(-1.0..1.0)).collect();
         let mut out = vec![0.0f32; n * o];
-        dense_forward(&mut out, &inp, &w, &b, n, i, o, slope);
+        let act = if slope == 1.0 { Activation::Linear } else { Activation::Leaky { slope } };
+        dense_forward(&mut out, &inp, &w, &b, n, i, o, act);
         let mut dout: Vec<f32> = c.iter().map(|&v| v as f32).collect();
         let mut dinp = vec![f32::NAN; n * i];
         let mut dw = vec![0.0f32; o * i];
         let mut db = vec![0.0f32; o];
-        dense_backward(
-            Some(&mut dinp),
-            &mut dw,
-            &mut db,
-            &mut dout,
-            &out,
-            &inp,
-            &w,
-            n,
-            i,
-            o,
-            slope,
-        );
+        dense_backward(Some(&mut dinp), &mut dw, &mut db, &mut dout, &out, &inp, &w, n, i, o, act);
 
         let s = slope as f64;
         let (inp64, w64, b64): (Vec<f64>, Vec<f64>, Vec<f64>) = (
@@ -126,24 +97,14 @@ fn dense_backward_matches_finite_differences_at_ragged_shapes() {
             b.iter().map(|&v| v as f64).collect(),
         );
         let loss = |x: &[f64], w: &[f64], b: &[f64]| -> f64 {
-            dense64(x, w, b, n, i, o, s)
-                .iter()
-                .zip(&c)
-                .map(|(a, b)| a * b)
-                .sum()
+            dense64(x, w, b, n, i, o, s).iter().zip(&c).map(|(a, b)| a * b).sum()
         };
         let mut x = inp64.clone();
-        let want_dx: Vec<f64> = (0..n * i)
-            .map(|k| numeric(&mut x, k, &|x| loss(x, &w64, &b64)))
-            .collect();
+        let want_dx: Vec<f64> = (0..n * i).map(|k| numeric(&mut x, k, &|x| loss(x, &w64, &b64))).collect();
         let mut wv = w64.clone();
-        let want_dw: Vec<f64> = (0..o * i)
-            .map(|k| numeric(&mut wv, k, &|w| loss(&inp64, w, &b64)))
-            .collect();
+        let want_dw: Vec<f64> = (0..o * i).map(|k| numeric(&mut wv, k, &|w| loss(&inp64, w, &b64))).collect();
         let mut bv = b64.clone();
-        let want_db: Vec<f64> = (0..o)
-            .map(|k| numeric(&mut bv, k, &|b| loss(&inp64, &w64, b)))
-            .collect();
+        let want_db: Vec<f64> = (0..o).map(|k| numeric(&mut bv, k, &|b| loss(&inp64, &w64, b))).collect();
         let what = format!("dense n={n} i={i} o={o} slope={slope}");
         assert_close(&dinp, &want_dx, 1e-4, 1e-3, &format!("{what} dinp"));
         assert_close(&dw, &want_dw, 1e-4, 1e-3, &format!("{what} dweight"));
@@ -159,20 +120,17 @@ fn dense_backward_adds_into_parameter_gradients() {
     let w = uniform(&mut r, o * i, -1.0, 1.0);
     let b = uniform(&mut r, o, -1.0, 1.0);
     let mut out = vec![0.0; n * o];
-    dense_forward(&mut out, &inp, &w, &b, n, i, o, 1.0);
+    dense_forward(&mut out, &inp, &w, &b, n, i, o, Activation::Linear);
     let run = |dw: &mut [f32], db: &mut [f32]| {
         let mut dout = vec![1.0f32; n * o];
-        dense_backward(None, dw, db, &mut dout, &out, &inp, &w, n, i, o, 1.0);
+        dense_backward(None, dw, db, &mut dout, &out, &inp, &w, n, i, o, Activation::Linear);
     };
     let (mut dw1, mut db1) = (vec![0.0; o * i], vec![0.0; o]);
     run(&mut dw1, &mut db1);
     let (mut dw2, mut db2) = (dw1.clone(), db1.clone());
     run(&mut dw2, &mut db2);
     for (a, b) in dw1.iter().zip(&dw2).chain(db1.iter().zip(&db2)) {
-        assert!(
-            (2.0 * a - b).abs() <= 1e-5 * b.abs().max(1.0),
-            "second backward must add: {a} then {b}"
-        );
+        assert!((2.0 * a - b).abs() <= 1e-5 * b.abs().max(1.0), "second backward must add: {a} then {b}");
     }
 }
 
@@ -181,10 +139,8 @@ fn leaky_relu_backward_matches_finite_differences_and_the_fused_layer() {
     let mut r = rng(11);
     for &len in &[1usize, 7, 16, 17, 33, 67] {
         for &slope in &[0.01f32, 0.2] {
-            let x: Vec<f32> = uniform(&mut r, len, -2.0, 2.0)
-                .into_iter()
-                .map(|v| if v.abs() < 1e-2 { 0.5 } else { v })
-                .collect();
+            let x: Vec<f32> =
+                uniform(&mut r, len, -2.0, 2.0).into_iter().map(|v| if v.abs() < 1e-2 { 0.5 } else { v }).collect();
             let c: Vec<f64> = (0..len).map(|_| r.random_range(-1.0..1.0)).collect();
             let mut y = vec![0.0f32; len];
             leaky_relu_forward(&mut y, &x, slope);
@@ -192,20 +148,9 @@ fn leaky_relu_backward_matches_finite_differences_and_the_fused_layer() {
             let mut dx = vec![0.0f32; len];
             leaky_relu_backward(&mut dx, &dy, &y, slope);
             let mut x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
-            let f = |x: &[f64]| {
-                x.iter()
-                    .zip(&c)
-                    .map(|(&u, &c)| c * leaky64(u, slope as f64))
-                    .sum::<f64>()
-            };
+            let f = |x: &[f64]| x.iter().zip(&c).map(|(&u, &c)| c * leaky64(u, slope as f64)).sum::<f64>();
             let want: Vec<f64> = (0..len).map(|k| numeric(&mut x64, k, &f)).collect();
-            assert_close(
-                &dx,
-                &want,
-                1e-6,
-                1e-4,
-                &format!("leaky len={len} slope={slope}"),
-            );
+            assert_close(&dx, &want, 1e-6, 1e-4, &format!("leaky len={len} slope={slope}"));
             // The fused kernel in the dense layer gives the same backward.
             let mut fused = dy.clone();
             (hepae_kernels::kernels().leaky_backward)(&mut fused, &y, slope);
@@ -226,12 +171,7 @@ fn sigmoid_backward_matches_finite_differences() {
     let mut dx = vec![0.0f32; len];
     sigmoid_backward(&mut dx, &dy, &y);
     let mut x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
-    let f = |x: &[f64]| {
-        x.iter()
-            .zip(&c)
-            .map(|(&u, &c)| c / (1.0 + (-u).exp()))
-            .sum::<f64>()
-    };
+    let f = |x: &[f64]| x.iter().zip(&c).map(|(&u, &c)| c / (1.0 + (-u).exp())).sum::<f64>();
     let want: Vec<f64> = (0..len).map(|k| numeric(&mut x64, k, &f)).collect();
     assert_close(&dx, &want, 1e-6, 1e-4, "sigmoid");
 }
@@ -246,20 +186,11 @@ fn mse_gradient_matches_finite_differences_and_pytorch_mean_convention() {
         let sse = mse_forward_backward(&mut d, &out, &target, len);
         let mut o64: Vec<f64> = out.iter().map(|&v| v as f64).collect();
         let t64: Vec<f64> = target.iter().map(|&v| v as f64).collect();
-        let f = |o: &[f64]| {
-            o.iter()
-                .zip(&t64)
-                .map(|(a, b)| (a - b) * (a - b))
-                .sum::<f64>()
-                / len as f64
-        };
+        let f = |o: &[f64]| o.iter().zip(&t64).map(|(a, b)| (a - b) * (a - b)).sum::<f64>() / len as f64;
         let want: Vec<f64> = (0..len).map(|k| numeric(&mut o64, k, &f)).collect();
         assert_close(&d, &want, 1e-6, 1e-4, &format!("mse len={len}"));
         let mean_ref = f(&out.iter().map(|&v| v as f64).collect::<Vec<_>>());
-        assert!(
-            (sse / len as f64 - mean_ref).abs() <= 1e-6 * mean_ref.max(1e-12),
-            "MSE value"
-        );
+        assert!((sse / len as f64 - mean_ref).abs() <= 1e-6 * mean_ref.max(1e-12), "MSE value");
     }
 }
 
@@ -269,7 +200,11 @@ fn ae_loss64(model: &Autoencoder, params: &[f64], x: &[f64], n: usize) -> f64 {
     for layer in model.encoder.layers.iter().chain(&model.decoder.layers) {
         let w = &params[layer.w..layer.w + layer.out * layer.inp];
         let b = &params[layer.b..layer.b + layer.out];
-        h = dense64(&h, w, b, n, layer.inp, layer.out, layer.slope as f64);
+        let slope = match layer.act {
+            Activation::Leaky { slope } => slope as f64,
+            _ => 1.0,
+        };
+        h = dense64(&h, w, b, n, layer.inp, layer.out, slope);
     }
     h.iter().zip(x).map(|(o, t)| (o - t) * (o - t)).sum::<f64>() / x.len() as f64
 }
@@ -284,37 +219,27 @@ fn whole_autoencoder_gradient_matches_finite_differences() {
     .into_iter()
     .enumerate()
     {
-        let shape = AeShape {
-            input: d,
-            hidden,
-            latent,
-            slope: 0.1,
-            output_activation: out_act,
-        };
+        let shape = AeShape::standard(d, hidden, latent, 0.1, out_act);
         let mut model = Autoencoder::new(shape);
         model.init(seed as u64 + 100);
         let mut r = rng(seed as u64);
         let x = uniform(&mut r, n * d, 0.0, 1.0);
         let mut buf = model.plan(n, true);
         let mut grads = vec![0.0f32; model.params.len()];
-        let sse = model.train_shard(&mut grads, &x, &mut buf, n, n * d);
+        let opt = hepae::models::ae::StepOptions {
+            kind: hepae::models::ae::ModelKind::Ae,
+            beta: 0.0,
+            lambda: 0.0,
+            noise: 0.0,
+            mask: 0.0,
+        };
+        let sse = model.train_shard(&mut grads, &x, &mut buf, n, n * d, n, &opt, &mut rng(0)).recon;
         let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
         let mut p64: Vec<f64> = model.params.data.iter().map(|&v| v as f64).collect();
         let base = ae_loss64(&model, &p64, &x64, n);
-        assert!(
-            (sse / (n * d) as f64 - base).abs() <= 1e-5 * base,
-            "loss value {sse} vs {base}"
-        );
-        let want: Vec<f64> = (0..p64.len())
-            .map(|k| numeric(&mut p64, k, &|p| ae_loss64(&model, p, &x64, n)))
-            .collect();
+        assert!((sse / (n * d) as f64 - base).abs() <= 1e-5 * base, "loss value {sse} vs {base}");
+        let want: Vec<f64> = (0..p64.len()).map(|k| numeric(&mut p64, k, &|p| ae_loss64(&model, p, &x64, n))).collect();
         // Parameters whose numeric derivative crosses a kink are rare; allow none.
-        assert_close(
-            &grads,
-            &want,
-            2e-5,
-            2e-3,
-            &format!("autoencoder d={d} n={n}"),
-        );
+        assert_close(&grads, &want, 2e-5, 2e-3, &format!("autoencoder d={d} n={n}"));
     }
 }

@@ -4,49 +4,45 @@
 
 use hepae::models::ae::{AeShape, Autoencoder, OutputActivation};
 use hepae::nn::adam::Adam;
+use rand::SeedableRng;
 use serde_json::Value;
 
 fn fixture() -> Value {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/torch_fixture.json"
-    ))
-    .expect("fixture present");
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/torch_fixture.json"))
+        .expect("fixture present");
     serde_json::from_str(&text).expect("fixture is JSON")
 }
 
+fn ae_opts() -> hepae::models::ae::StepOptions {
+    hepae::models::ae::StepOptions {
+        kind: hepae::models::ae::ModelKind::Ae,
+        beta: 0.0,
+        lambda: 0.0,
+        noise: 0.0,
+        mask: 0.0,
+    }
+}
+
 fn floats(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .expect("array")
-        .iter()
-        .map(|x| x.as_f64().expect("number") as f32)
-        .collect()
+    v.as_array().expect("array").iter().map(|x| x.as_f64().expect("number") as f32).collect()
 }
 
 fn close(got: &[f32], want: &[f32], atol: f32, rtol: f32, what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: length");
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!(
-            (g - w).abs() <= atol + rtol * w.abs(),
-            "{what}[{i}]: hepae {g} vs PyTorch {w}"
-        );
+        assert!((g - w).abs() <= atol + rtol * w.abs(), "{what}[{i}]: hepae {g} vs PyTorch {w}");
     }
 }
 
 fn model_from(f: &Value) -> Autoencoder {
     let dims = &f["dims"];
-    let shape = AeShape {
-        input: dims["input"].as_u64().unwrap() as usize,
-        hidden: dims["hidden"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_u64().unwrap() as usize)
-            .collect(),
-        latent: dims["latent"].as_u64().unwrap() as usize,
-        slope: f["slope"].as_f64().unwrap() as f32,
-        output_activation: OutputActivation::Linear,
-    };
+    let shape = AeShape::standard(
+        dims["input"].as_u64().unwrap() as usize,
+        dims["hidden"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect(),
+        dims["latent"].as_u64().unwrap() as usize,
+        f["slope"].as_f64().unwrap() as f32,
+        OutputActivation::Linear,
+    );
     let mut model = Autoencoder::new(shape);
     for spec in model.params.tensors.clone() {
         let w = floats(&f["params"][&spec.name]);
@@ -65,21 +61,13 @@ fn forward_loss_and_gradients_match_pytorch() {
     let out = model.forward(&x, &mut buf, n).to_vec();
     close(&out, &floats(&f["output"]), 1e-6, 1e-5, "output");
     let mut grads = vec![0.0f32; model.params.len()];
-    let sse = model.train_shard(&mut grads, &x, &mut buf, n, x.len());
+    let sse = model
+        .train_shard(&mut grads, &x, &mut buf, n, x.len(), n, &ae_opts(), &mut rand::rngs::StdRng::seed_from_u64(0))
+        .recon;
     let loss = f["loss"].as_f64().unwrap();
-    assert!(
-        (sse / x.len() as f64 - loss).abs() <= 1e-6 * loss,
-        "loss {} vs PyTorch {loss}",
-        sse / x.len() as f64
-    );
+    assert!((sse / x.len() as f64 - loss).abs() <= 1e-6 * loss, "loss {} vs PyTorch {loss}", sse / x.len() as f64);
     for spec in &model.params.tensors {
-        close(
-            &grads[spec.range()],
-            &floats(&f["grads"][&spec.name]),
-            1e-6,
-            1e-4,
-            &spec.name,
-        );
+        close(&grads[spec.range()], &floats(&f["grads"][&spec.name]), 1e-6, 1e-4, &spec.name);
     }
 }
 
@@ -94,7 +82,16 @@ fn three_adam_steps_match_pytorch() {
     let mut grads = vec![0.0f32; model.params.len()];
     for _ in 0..3 {
         grads.fill(0.0);
-        model.train_shard(&mut grads, &x, &mut buf, n, x.len());
+        model.train_shard(
+            &mut grads,
+            &x,
+            &mut buf,
+            n,
+            x.len(),
+            n,
+            &ae_opts(),
+            &mut rand::rngs::StdRng::seed_from_u64(0),
+        );
         adam.step(&mut model.params.data, &grads);
     }
     for spec in &model.params.tensors {
@@ -118,17 +115,9 @@ fn adam_matches_hand_computed_steps() {
     let mut adam = Adam::new(1, 0.1);
     let mut p = [1.0f32];
     adam.step(&mut p, &[0.5]);
-    assert!(
-        (p[0] as f64 - 0.900000002).abs() < 1e-7,
-        "after step 1: {}",
-        p[0]
-    );
+    assert!((p[0] as f64 - 0.900000002).abs() < 1e-7, "after step 1: {}", p[0]);
     adam.step(&mut p, &[-1.0]);
-    assert!(
-        (p[0] as f64 - 0.936610354).abs() < 2e-7,
-        "after step 2: {}",
-        p[0]
-    );
+    assert!((p[0] as f64 - 0.936610354).abs() < 2e-7, "after step 2: {}", p[0]);
     let (m, v) = adam.moments();
     assert!((m[0] + 0.055).abs() < 1e-7, "m = {}", m[0]);
     assert!((v[0] - 1.24975e-3).abs() < 1e-9, "v = {}", v[0]);

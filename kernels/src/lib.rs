@@ -30,16 +30,12 @@ pub struct Kernels {
     pub col_sums_add: fn(acc: &mut [f32], x: &[f32]),
     pub adam_update: fn(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], hp: &AdamStep),
     pub mse_grad: fn(grad: &mut [f32], out: &[f32], target: &[f32], scale: f32) -> f64,
-    pub dense_small: fn(
-        out: &mut [f32],
-        a: &[f32],
-        w: &[f32],
-        bias: &[f32],
-        m: usize,
-        k: usize,
-        n: usize,
-        slope: f32,
-    ),
+    pub reparam_forward: fn(z: &mut [f32], mu: &[f32], logvar: &[f32], eps: &[f32]),
+    pub reparam_backward: fn(dmu: &mut [f32], dlogvar: &mut [f32], dz: &[f32], logvar: &[f32], eps: &[f32]),
+    pub kl_normal: fn(dmu: &mut [f32], dlogvar: &mut [f32], mu: &[f32], logvar: &[f32], scale: f32) -> f64,
+    pub l1_penalty: fn(da: &mut [f32], a: &[f32], scale: f32) -> f64,
+    pub kl_sparsity: fn(drho: &mut [f32], rho_hat: &[f32], rho: f32, scale: f32) -> f64,
+    pub dense_small: fn(out: &mut [f32], a: &[f32], w: &[f32], bias: &[f32], m: usize, k: usize, n: usize, slope: f32),
 }
 fn blf(x: &mut [f32], b: &[f32], s: f32) {
     for r in x.chunks_exact_mut(b.len()) {
@@ -90,6 +86,49 @@ fn ds(out: &mut [f32], a: &[f32], w: &[f32], b: &[f32], m: usize, k: usize, n: u
         }
     }
 }
+fn rf(z: &mut [f32], mu: &[f32], lv: &[f32], e: &[f32]) {
+    for i in 0..z.len() {
+        z[i] = mu[i] + (0.5 * lv[i]).exp() * e[i];
+    }
+}
+fn rb(dmu: &mut [f32], dlv: &mut [f32], dz: &[f32], lv: &[f32], e: &[f32]) {
+    for i in 0..dz.len() {
+        dmu[i] += dz[i];
+        dlv[i] += dz[i] * 0.5 * (0.5 * lv[i]).exp() * e[i];
+    }
+}
+fn kl(dmu: &mut [f32], dlv: &mut [f32], mu: &[f32], lv: &[f32], s: f32) -> f64 {
+    let mut a = 0.0f64;
+    for i in 0..mu.len() {
+        let e = lv[i].exp();
+        a += 0.5 * (mu[i] * mu[i] + e - 1.0 - lv[i]) as f64;
+        dmu[i] += s * mu[i];
+        dlv[i] += s * 0.5 * (e - 1.0);
+    }
+    a
+}
+fn l1(da: &mut [f32], a: &[f32], s: f32) -> f64 {
+    let mut t = 0.0f64;
+    for i in 0..a.len() {
+        t += a[i].abs() as f64;
+        da[i] += s * if a[i] > 0.0 {
+            1.0
+        } else if a[i] < 0.0 {
+            -1.0
+        } else {
+            0.0
+        };
+    }
+    t
+}
+fn kls(d: &mut [f32], r: &[f32], rho: f32, s: f32) -> f64 {
+    let mut t = 0.0f64;
+    for j in 0..r.len() {
+        t += (rho * (rho / r[j]).ln() + (1.0 - rho) * ((1.0 - rho) / (1.0 - r[j])).ln()) as f64;
+        d[j] = s * (-rho / r[j] + (1.0 - rho) / (1.0 - r[j]));
+    }
+    t
+}
 static SCALAR: Kernels = Kernels {
     isa: Isa::Scalar,
     bias_leaky_forward: blf,
@@ -97,6 +136,11 @@ static SCALAR: Kernels = Kernels {
     col_sums_add: cs,
     adam_update: adam,
     mse_grad: mse,
+    reparam_forward: rf,
+    reparam_backward: rb,
+    kl_normal: kl,
+    l1_penalty: l1,
+    kl_sparsity: kls,
     dense_small: ds,
 };
 pub fn kernels() -> &'static Kernels {

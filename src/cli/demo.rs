@@ -38,10 +38,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     let eval_json = dir.join("evaluation.json");
     let recon = dir.join("reconstructed.csv");
 
-    eprintln!(
-        "[1/4] import: the first 24 variables of {} real CMS tt̄ jets",
-        1636
-    );
+    eprintln!("[1/4] import: the first 24 variables of {} real CMS tt̄ jets", 1636);
     write_atomic(&csv, DEMO_CSV)?;
     let import = Cli::try_parse_from([
         "hepae",
@@ -59,9 +56,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     let cfg = TrainConfig {
         epochs: args.epochs,
         batch: args.batch,
-        threads: args
-            .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        threads: args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         ..TrainConfig::default()
     };
     train_to_file(&data, &model, None, &cfg, args.quiet)?;
@@ -77,23 +72,11 @@ pub fn run(args: &DemoArgs) -> Result<()> {
 
     eprintln!("\ndemo done; wrote:");
     for (p, what) in [
-        (
-            &csv,
-            "the embedded input (69 columns, CMS NanoAOD v15 tt̄ jets)",
-        ),
-        (
-            &data,
-            "the imported dataset (f32 NPY, 24 columns; names in jets24.columns)",
-        ),
+        (&csv, "the embedded input (69 columns, CMS NanoAOD v15 tt̄ jets)"),
+        (&data, "the imported dataset (f32 NPY, 24 columns; names in jets24.columns)"),
         (&model, "the trained model (safetensors, PyTorch layout)"),
-        (
-            &sidecar(&model, "history.csv"),
-            "the loss history per epoch",
-        ),
-        (
-            &eval_json,
-            "per-variable figures of merit with residual histograms",
-        ),
+        (&sidecar(&model, "history.csv"), "the loss history per epoch"),
+        (&eval_json, "per-variable figures of merit with residual histograms"),
         (&recon, "the reconstructed jets"),
     ] {
         eprintln!("  {:<40} {what}", p.display());

@@ -29,26 +29,17 @@ pub fn select_rows(
 ) -> Result<(Option<Vec<u32>>, String)> {
     let training = model.meta.training.as_ref();
     let same_file = training.is_some_and(|t| t.data == DataFingerprint::of(data));
-    let val = |t: &crate::model_io::TrainingRecord| {
-        split_rows(data.rows(), t.config.val_fraction, t.config.seed).val
-    };
+    let val = |t: &crate::model_io::TrainingRecord| split_rows(data.rows(), t.config.val_fraction, t.config.seed).val;
     match (subset, training) {
         ("all", _) => Ok((None, "all rows".into())),
-        ("auto", Some(t)) if same_file && t.val_rows > 0 => {
-            Ok((Some(val(t)), "validation split".into()))
-        }
+        ("auto", Some(t)) if same_file && t.val_rows > 0 => Ok((Some(val(t)), "validation split".into())),
         ("auto", _) => Ok((None, "all rows".into())),
         ("val", Some(t)) if same_file => Ok((Some(val(t)), "validation split".into())),
         ("val", _) => Err(Error::model(
             model_path,
-            format!(
-                "--subset val needs the model's training data, and {} is not it",
-                data.path().display()
-            ),
+            format!("--subset val needs the model's training data, and {} is not it", data.path().display()),
         )),
-        (s, _) => Err(Error::config(format!(
-            "--subset '{s}' is not auto, val or all"
-        ))),
+        (s, _) => Err(Error::config(format!("--subset '{s}' is not auto, val or all"))),
     }
 }
 

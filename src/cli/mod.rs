@@ -55,19 +55,12 @@ pub fn run(cli: Cli) -> crate::Result<()> {
 pub fn parse_usize_list(s: &str) -> Result<Vec<usize>, String> {
     s.split(',')
         .filter(|t| !t.trim().is_empty())
-        .map(|t| {
-            t.trim()
-                .parse::<usize>()
-                .map_err(|_| format!("'{t}' is not a whole number"))
-        })
+        .map(|t| t.trim().parse::<usize>().map_err(|_| format!("'{t}' is not a whole number")))
         .collect()
 }
 
 /// The path beside `model` with a new extension suffix: `m.safetensors` → `m.history.csv`.
 pub fn sidecar(model: &std::path::Path, suffix: &str) -> std::path::PathBuf {
-    let stem = model
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "model".into());
+    let stem = model.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
     model.with_file_name(format!("{stem}.{suffix}"))
 }

@@ -15,11 +15,7 @@ pub struct EpochBar {
 
 impl EpochBar {
     pub fn new(quiet: bool) -> Self {
-        EpochBar {
-            quiet,
-            bar: RefCell::new(None),
-            epochs: Cell::new(0),
-        }
+        EpochBar { quiet, bar: RefCell::new(None), epochs: Cell::new(0) }
     }
 
     pub fn update(&self, p: &Progress<'_>) {
@@ -27,19 +23,14 @@ impl EpochBar {
             return;
         }
         match p {
-            Progress::Start {
-                epochs,
-                batches_per_epoch,
-                train_rows,
-                val_rows,
-            } => {
+            Progress::Start { epochs, batches_per_epoch, train_rows, val_rows } => {
                 self.epochs.set(*epochs);
                 eprintln!("training on {train_rows} rows, validating on {val_rows}; {epochs} epochs of {batches_per_epoch} batches");
                 if std::io::stderr().is_terminal() {
                     let bar = ProgressBar::new((*epochs * *batches_per_epoch) as u64);
-                    if let Ok(style) = ProgressStyle::with_template(
-                        "{bar:40} {pos}/{len} batches  {elapsed_precise} (eta {eta})",
-                    ) {
+                    if let Ok(style) =
+                        ProgressStyle::with_template("{bar:40} {pos}/{len} batches  {elapsed_precise} (eta {eta})")
+                    {
                         bar.set_style(style);
                     }
                     *self.bar.borrow_mut() = Some(bar);

@@ -20,36 +20,20 @@ pub struct ReconstructArgs {
 /// Where reconstructed rows go: a streaming NPY or an atomically written CSV.
 pub enum RowSink {
     Npy(NpyWriter),
-    Csv {
-        file: AtomicFile,
-        cols: usize,
-        line: String,
-    },
+    Csv { file: AtomicFile, cols: usize, line: String },
 }
 
 impl RowSink {
     /// Chooses the format from the extension.
     pub fn create(path: &Path, columns: &[String]) -> Result<Self> {
-        match path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
+        match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
             Some("npy") => Ok(RowSink::Npy(NpyWriter::create(path, columns)?)),
             Some("csv") => {
                 let mut file = AtomicFile::create(path)?;
                 file.write_all(format!("{}\n", columns.join(",")).as_bytes())?;
-                Ok(RowSink::Csv {
-                    file,
-                    cols: columns.len(),
-                    line: String::new(),
-                })
+                Ok(RowSink::Csv { file, cols: columns.len(), line: String::new() })
             }
-            _ => Err(Error::config(format!(
-                "{}: output must end in .npy or .csv",
-                path.display()
-            ))),
+            _ => Err(Error::config(format!("{}: output must end in .npy or .csv", path.display()))),
         }
     }
 
@@ -68,9 +52,7 @@ impl RowSink {
                     }
                     line.push('\n');
                     let target = file.target().to_path_buf();
-                    file.writer()
-                        .write_all(line.as_bytes())
-                        .map_err(|e| Error::io(&target, e))?;
+                    file.writer().write_all(line.as_bytes()).map_err(|e| Error::io(&target, e))?;
                 }
                 Ok(())
             }
@@ -91,10 +73,7 @@ pub fn reconstruct_file(model_path: &Path, data_path: &Path, out: &Path) -> Resu
     let data = Dataset::open(data_path)?;
     model.check_data(&data, model_path)?;
     if out == data_path {
-        return Err(Error::config(format!(
-            "{}: refusing to overwrite the input",
-            out.display()
-        )));
+        return Err(Error::config(format!("{}: refusing to overwrite the input", out.display())));
     }
     let d = data.cols();
     let batch = 4096;
@@ -107,17 +86,13 @@ pub fn reconstruct_file(model_path: &Path, data_path: &Path, out: &Path) -> Resu
         x[..n * d].copy_from_slice(rows);
         if let Some(i) = x[..n * d].iter().position(|v| !v.is_finite()) {
             return Err(Error::data(
-                Location::file(data.path())
-                    .row((start + i / d) as u64 + 1)
-                    .column(data.columns()[i % d].clone()),
+                Location::file(data.path()).row((start + i / d) as u64 + 1).column(data.columns()[i % d].clone()),
                 "value is not finite",
             ));
         }
         if let Err(b) = model.meta.normalizer.normalize_rows(&mut x[..n * d]) {
             return Err(Error::data(
-                Location::file(data.path())
-                    .row((start + b.row) as u64 + 1)
-                    .column(data.columns()[b.col].clone()),
+                Location::file(data.path()).row((start + b.row) as u64 + 1).column(data.columns()[b.col].clone()),
                 "value is outside the domain of the model's normaliser",
             ));
         }
@@ -133,9 +108,6 @@ pub fn reconstruct_file(model_path: &Path, data_path: &Path, out: &Path) -> Resu
 
 pub fn run(args: &ReconstructArgs) -> Result<()> {
     let n = reconstruct_file(&args.model, &args.data, &args.output)?;
-    eprintln!(
-        "wrote {} ({n} reconstructed jets, physical units)",
-        args.output.display()
-    );
+    eprintln!("wrote {} ({n} reconstructed jets, physical units)", args.output.display());
     Ok(())
 }

@@ -20,10 +20,7 @@ pub struct SplitArgs {
 
 pub fn run(args: &SplitArgs) -> Result<()> {
     if !(0.0..1.0).contains(&args.val_fraction) {
-        return Err(Error::config(format!(
-            "--val-fraction {} must be in [0, 1)",
-            args.val_fraction
-        )));
+        return Err(Error::config(format!("--val-fraction {} must be in [0, 1)", args.val_fraction)));
     }
     let data = Dataset::open(&args.data)?;
     let split = split_rows(data.rows(), args.val_fraction, args.seed);
@@ -31,12 +28,7 @@ pub fn run(args: &SplitArgs) -> Result<()> {
     for (name, rows) in [("train", &split.train), ("val", &split.val)] {
         let mut buf = vec![0.0f32; rows.len() * data.cols()];
         data.gather(rows, &mut buf);
-        write_npy(
-            &args.output.join(format!("{name}.npy")),
-            data.cols(),
-            &buf,
-            Some(data.columns()),
-        )?;
+        write_npy(&args.output.join(format!("{name}.npy")), data.cols(), &buf, Some(data.columns()))?;
     }
     eprintln!(
         "wrote {} ({} rows) and {} ({} rows)",

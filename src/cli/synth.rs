@@ -26,15 +26,8 @@ pub struct SynthArgs {
 
 pub fn run(args: &SynthArgs) -> crate::Result<()> {
     let like = Dataset::open(&args.like)?;
-    if args
-        .output
-        .extension()
-        .is_none_or(|e| !e.eq_ignore_ascii_case("npy"))
-    {
-        return Err(crate::Error::config(format!(
-            "{}: the output must be a .npy file",
-            args.output.display()
-        )));
+    if args.output.extension().is_none_or(|e| !e.eq_ignore_ascii_case("npy")) {
+        return Err(crate::Error::config(format!("{}: the output must be a .npy file", args.output.display())));
     }
     let n = synth_like(&like, args.rows, args.seed, args.jitter, &args.output)?;
     println!(

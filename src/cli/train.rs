@@ -6,7 +6,7 @@ use crate::data::normalize::NormKind;
 use crate::data::npy::Dataset;
 use crate::error::Result;
 use crate::model_io::SavedModel;
-use crate::models::ae::OutputActivation;
+use crate::models::ae::{ModelKind, OutputActivation, Prior};
 use crate::train::{train_autoencoder, EpochRecord, TrainConfig};
 use std::path::{Path, PathBuf};
 
@@ -14,6 +14,9 @@ use std::path::{Path, PathBuf};
 pub struct TrainArgs {
     /// Dataset (f32 NPY from `hepae import`).
     pub data: PathBuf,
+    /// Model family: ae, vae, sparse-l1, sparse-kl, aae, denoising, pca, ae+pca.
+    #[arg(long, default_value = "ae")]
+    pub model: ModelKind,
     /// Model file to write (safetensors).
     #[arg(short, long)]
     pub output: PathBuf,
@@ -50,6 +53,34 @@ pub struct TrainArgs {
     /// Unit of pT and mass in the data (custom4 is defined in GeV): gev or mev.
     #[arg(long, default_value = "gev")]
     pub momentum_unit: String,
+    /// VAE: weight β of the KL term (the loss is (Σ squared error + β·Σ KL)/(N·D)).
+    #[arg(long, default_value_t = 1.0)]
+    pub beta: f32,
+    /// VAE: epochs over which β rises linearly from 0.
+    #[arg(long, default_value_t = 0)]
+    pub kl_warmup: usize,
+    /// VAE: Gaussian decoder that also predicts log σ² per variable (NLL loss; needed for the
+    /// reconstruction-probability anomaly score).
+    #[arg(long)]
+    pub gaussian_decoder: bool,
+    /// Sparse AEs: penalty weight λ.
+    #[arg(long, default_value_t = 1e-3)]
+    pub lambda: f32,
+    /// Sparse-KL: target mean activation ρ of the sigmoid latent.
+    #[arg(long, default_value_t = 0.05)]
+    pub rho: f32,
+    /// Denoising: σ of Gaussian noise added to the normalised input.
+    #[arg(long, default_value_t = 0.05)]
+    pub noise: f32,
+    /// Denoising: probability that an input value is zeroed (masking noise).
+    #[arg(long, default_value_t = 0.0)]
+    pub mask: f32,
+    /// AAE: prior matched by the latent (normal or uniform).
+    #[arg(long, default_value = "normal")]
+    pub prior: Prior,
+    /// AAE: discriminator hidden widths.
+    #[arg(long, default_value = "64,64")]
+    pub disc_hidden: String,
     /// Loss history CSV (default: MODEL.history.csv beside the model).
     #[arg(long)]
     pub history: Option<PathBuf>,
@@ -63,29 +94,33 @@ impl TrainArgs {
         let momentum_to_gev = match self.momentum_unit.to_ascii_lowercase().as_str() {
             "gev" => 1.0,
             "mev" => 1e-3,
-            u => {
-                return Err(crate::Error::config(format!(
-                    "--momentum-unit '{u}' is not gev or mev"
-                )))
-            }
+            u => return Err(crate::Error::config(format!("--momentum-unit '{u}' is not gev or mev"))),
         };
         Ok(TrainConfig {
-            hidden: parse_usize_list(&self.hidden)
-                .map_err(|e| crate::Error::config(format!("--hidden: {e}")))?,
+            hidden: parse_usize_list(&self.hidden).map_err(|e| crate::Error::config(format!("--hidden: {e}")))?,
             latent: self.latent,
             epochs: self.epochs,
             batch: self.batch,
             lr: self.lr,
             norm: self.norm,
             seed: self.seed,
-            threads: self
-                .threads
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+            threads: self.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
             val_fraction: self.val_fraction,
             output_activation: self.output_activation,
             slope: self.slope,
             momentum_to_gev,
             shuffle_window: None,
+            model: self.model,
+            beta: self.beta,
+            kl_warmup: self.kl_warmup,
+            gaussian_decoder: self.gaussian_decoder,
+            lambda: self.lambda,
+            rho: self.rho,
+            noise: self.noise,
+            mask: self.mask,
+            prior: self.prior,
+            disc_hidden: parse_usize_list(&self.disc_hidden)
+                .map_err(|e| crate::Error::config(format!("--disc-hidden: {e}")))?,
         })
     }
 }
@@ -95,10 +130,7 @@ pub fn history_csv(history: &[EpochRecord]) -> String {
     let mut s = String::from("epoch,train_loss,val_loss,seconds\n");
     for h in history {
         let val = h.val_loss.map_or(String::new(), |v| format!("{v:.9e}"));
-        s.push_str(&format!(
-            "{},{:.9e},{},{:.4}\n",
-            h.epoch, h.train_loss, val, h.seconds
-        ));
+        s.push_str(&format!("{},{:.9e},{},{:.4}\n", h.epoch, h.train_loss, val, h.seconds));
     }
     s
 }
@@ -117,9 +149,7 @@ pub fn train_to_file(
     bar.finish();
     let saved = SavedModel::from_training(&outcome, cfg, &data);
     saved.save(out)?;
-    let hist_path = history
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| sidecar(out, "history.csv"));
+    let hist_path = history.map(Path::to_path_buf).unwrap_or_else(|| sidecar(out, "history.csv"));
     write_atomic(&hist_path, history_csv(&outcome.history).as_bytes())?;
     if let Some(why) = &outcome.stopped {
         eprintln!("warning: {why}");
@@ -127,7 +157,8 @@ pub fn train_to_file(
     if !quiet {
         let last = outcome.history.last();
         eprintln!(
-            "trained {} on {} ({} train / {} validation rows, {} threads): final train MSE {}, validation MSE {}",
+            "trained {} {} on {} ({} train / {} validation rows, {} threads): final train loss {}, validation MSE {}",
+            saved.meta.kind,
             saved.meta.layer_dims.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("-"),
             data_path.display(),
             outcome.train_rows,
@@ -143,12 +174,5 @@ pub fn train_to_file(
 
 pub fn run(args: &TrainArgs) -> Result<()> {
     let cfg = args.config()?;
-    train_to_file(
-        &args.data,
-        &args.output,
-        args.history.as_deref(),
-        &cfg,
-        args.quiet,
-    )
-    .map(|_| ())
+    train_to_file(&args.data, &args.output, args.history.as_deref(), &cfg, args.quiet).map(|_| ())
 }

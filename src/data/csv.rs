@@ -73,21 +73,14 @@ impl CsvReader {
         // The header: the first non-blank line.
         let header = loop {
             if !r.next_line()? {
-                return Err(Error::data(
-                    Location::file(path),
-                    "file is empty (expected a header row of column names)",
-                ));
+                return Err(Error::data(Location::file(path), "file is empty (expected a header row of column names)"));
             }
             let mut text = r.line_text()?;
             if r.line == 1 {
                 text = text.strip_prefix('\u{feff}').unwrap_or(text);
             }
             if !text.trim().is_empty() {
-                break text
-                    .trim_start()
-                    .strip_prefix('#')
-                    .unwrap_or(text)
-                    .to_string();
+                break text.trim_start().strip_prefix('#').unwrap_or(text).to_string();
             }
         };
         let mut fields = Vec::new();
@@ -98,20 +91,14 @@ impl CsvReader {
             let name = f.replace("\"\"", "\"");
             if name.is_empty() {
                 return Err(Error::data(
-                    Location::file(path)
-                        .line(line)
-                        .column(format!("#{}", i + 1)),
+                    Location::file(path).line(line).column(format!("#{}", i + 1)),
                     "empty column name in the header",
                 ));
             }
             if let Some(j) = columns.iter().position(|c| *c == name) {
                 return Err(Error::data(
                     Location::file(path).line(line).column(name),
-                    format!(
-                        "duplicate column name (fields {} and {} of the header)",
-                        j + 1,
-                        i + 1
-                    ),
+                    format!("duplicate column name (fields {} and {} of the header)", j + 1, i + 1),
                 ));
             }
             columns.push(name);
@@ -139,10 +126,7 @@ impl CsvReader {
 
     fn next_line(&mut self) -> Result<bool> {
         self.buf.clear();
-        let n = self
-            .reader
-            .read_until(b'\n', &mut self.buf)
-            .map_err(|e| Error::io(&self.path, e))?;
+        let n = self.reader.read_until(b'\n', &mut self.buf).map_err(|e| Error::io(&self.path, e))?;
         if n == 0 {
             return Ok(false);
         }
@@ -154,12 +138,8 @@ impl CsvReader {
     }
 
     fn line_text(&self) -> Result<&str> {
-        std::str::from_utf8(&self.buf).map_err(|_| {
-            Error::data(
-                Location::file(&self.path).line(self.line),
-                "line is not valid UTF-8 text",
-            )
-        })
+        std::str::from_utf8(&self.buf)
+            .map_err(|_| Error::data(Location::file(&self.path).line(self.line), "line is not valid UTF-8 text"))
     }
 
     /// Reads the next data row into `out` (`out.len()` = number of columns). Returns the row's
@@ -171,10 +151,7 @@ impl CsvReader {
                 if self.rows == 0 {
                     return Err(Error::data(
                         Location::file(&self.path),
-                        format!(
-                            "has a header ({} columns) but no data rows",
-                            self.columns.len()
-                        ),
+                        format!("has a header ({} columns) but no data rows", self.columns.len()),
                     ));
                 }
                 return Ok(None);
@@ -185,10 +162,7 @@ impl CsvReader {
                 continue;
             }
             if let Some(b) = self.blank {
-                return Err(Error::data(
-                    Location::file(&self.path).line(b),
-                    "blank line between data rows",
-                ));
+                return Err(Error::data(Location::file(&self.path).line(b), "blank line between data rows"));
             }
             let text = self.line_text()?;
             let mut fields = Vec::with_capacity(self.columns.len());
@@ -199,21 +173,10 @@ impl CsvReader {
                 if fields.len() < ncols {
                     at = at.column(self.columns[fields.len()].clone());
                 }
-                return Err(Error::data(
-                    at,
-                    format!(
-                        "line {line} has {} fields, header has {ncols}",
-                        fields.len()
-                    ),
-                ));
+                return Err(Error::data(at, format!("line {line} has {} fields, header has {ncols}", fields.len())));
             }
             for ((dst, f), name) in out.iter_mut().zip(&fields).zip(&self.columns) {
-                let bad = |msg: String| {
-                    Error::data(
-                        Location::file(&self.path).line(line).column(name.clone()),
-                        msg,
-                    )
-                };
+                let bad = |msg: String| Error::data(Location::file(&self.path).line(line).column(name.clone()), msg);
                 if f.is_empty() {
                     return Err(bad("empty value".to_string()));
                 }
@@ -222,11 +185,7 @@ impl CsvReader {
                     Ok(_) => {
                         let lower = f.to_ascii_lowercase();
                         let named = lower.contains("nan") || lower.contains("inf");
-                        let why = if named {
-                            "is not finite"
-                        } else {
-                            "is not finite (out of float32 range)"
-                        };
+                        let why = if named { "is not finite" } else { "is not finite (out of float32 range)" };
                         return Err(bad(format!("value '{}' {why}", shorten(f))));
                     }
                     Err(_) => return Err(bad(format!("value '{}' is not a number", shorten(f)))),
@@ -239,10 +198,7 @@ impl CsvReader {
 }
 
 fn shorten(s: &str) -> String {
-    let clean: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
+    let clean: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     if clean.chars().count() > 40 {
         let mut t: String = clean.chars().take(40).collect();
         t.push('…');
@@ -293,13 +249,7 @@ pub struct ImportReport {
 /// Input rows, CSV or NPY.
 enum Source {
     Csv(CsvReader),
-    Npy {
-        reader: NpyRowReader,
-        path: PathBuf,
-        chunk: Vec<f32>,
-        pos: usize,
-        row: u64,
-    },
+    Npy { reader: NpyRowReader, path: PathBuf, chunk: Vec<f32>, pos: usize, row: u64 },
 }
 
 impl Source {
@@ -307,13 +257,7 @@ impl Source {
     fn next(&mut self, out: &mut [f32]) -> Result<Option<Location>> {
         match self {
             Source::Csv(r) => Ok(r.read_row(out)?.map(|l| Location::file(r.path()).line(l))),
-            Source::Npy {
-                reader,
-                path,
-                chunk,
-                pos,
-                row,
-            } => {
+            Source::Npy { reader, path, chunk, pos, row } => {
                 let c = out.len();
                 if *pos >= chunk.len() {
                     if reader.read_chunk(chunk, 4096)? == 0 {
@@ -348,12 +292,10 @@ fn same_file(a: &Path, b: &Path) -> bool {
 }
 
 fn find_col(columns: &[String], name: &str, what: &str) -> Result<usize> {
-    columns.iter().position(|c| c == name).ok_or_else(|| {
-        Error::config(format!(
-            "{what}: unknown column '{name}'; available: {}",
-            columns.join(", ")
-        ))
-    })
+    columns
+        .iter()
+        .position(|c| c == name)
+        .ok_or_else(|| Error::config(format!("{what}: unknown column '{name}'; available: {}", columns.join(", "))))
 }
 
 /// Converts `input` (`.csv`, or any numeric `.npy` with names from its `.columns` file) into a
@@ -361,34 +303,18 @@ fn find_col(columns: &[String], name: &str, what: &str) -> Result<usize> {
 /// then the columns are selected. Refuses NaN/Inf values (naming file, line/row and column), an
 /// import that keeps no rows, and writing over the input.
 pub fn import_file(input: &Path, out: &Path, opts: &ImportOptions) -> Result<ImportReport> {
-    let ext = |p: &Path| {
-        p.extension()
-            .map(|e| e.to_string_lossy().to_ascii_lowercase())
-            .unwrap_or_default()
-    };
+    let ext = |p: &Path| p.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
     if ext(out) != "npy" {
-        return Err(Error::config(format!(
-            "{}: the output must be a .npy file",
-            out.display()
-        )));
+        return Err(Error::config(format!("{}: the output must be a .npy file", out.display())));
     }
     if same_file(input, out) || same_file(input, &crate::data::npy::columns_path(out)) {
-        return Err(Error::config(format!(
-            "{}: refusing to write the output over the input",
-            out.display()
-        )));
+        return Err(Error::config(format!("{}: refusing to write the output over the input", out.display())));
     }
     let mut source = match ext(input).as_str() {
         "csv" => Source::Csv(CsvReader::open(input)?),
         "npy" => {
             let reader = NpyRowReader::open(input)?;
-            Source::Npy {
-                reader,
-                path: input.to_path_buf(),
-                chunk: Vec::new(),
-                pos: 0,
-                row: 0,
-            }
+            Source::Npy { reader, path: input.to_path_buf(), chunk: Vec::new(), pos: 0, row: 0 }
         }
         _ => {
             return Err(Error::config(format!(
@@ -415,17 +341,13 @@ pub fn import_file(input: &Path, out: &Path, opts: &ImportOptions) -> Result<Imp
     // Column selection.
     let selected: Vec<usize> = if let Some(cols) = &opts.columns {
         if opts.first_columns.is_some() || !opts.drop_columns.is_empty() {
-            return Err(Error::config(
-                "--columns cannot be combined with --first-columns or --drop-columns",
-            ));
+            return Err(Error::config("--columns cannot be combined with --first-columns or --drop-columns"));
         }
         let mut idx = Vec::with_capacity(cols.len());
         for name in cols {
             let i = find_col(&all, name, "--columns")?;
             if idx.contains(&i) {
-                return Err(Error::config(format!(
-                    "--columns: column '{name}' is listed twice"
-                )));
+                return Err(Error::config(format!("--columns: column '{name}' is listed twice")));
             }
             idx.push(i);
         }
@@ -462,10 +384,7 @@ pub fn import_file(input: &Path, out: &Path, opts: &ImportOptions) -> Result<Imp
     while let Some(at) = source.next(&mut row)? {
         read += 1;
         if let Some(k) = row.iter().position(|v| !v.is_finite()) {
-            return Err(Error::data(
-                at.column(all[k].clone()),
-                format!("value {} is not finite", row[k]),
-            ));
+            return Err(Error::data(at.column(all[k].clone()), format!("value {} is not finite", row[k])));
         }
         if filter.as_ref().is_some_and(|f| !f.keep(&row)) {
             continue;
@@ -482,17 +401,10 @@ pub fn import_file(input: &Path, out: &Path, opts: &ImportOptions) -> Result<Imp
         return Err(Error::data(Location::file(input), "has no data rows"));
     }
     if kept == 0 {
-        return Err(Error::data(
-            Location::file(input),
-            format!("none of the {read} rows passes the row cuts"),
-        ));
+        return Err(Error::data(Location::file(input), format!("none of the {read} rows passes the row cuts")));
     }
     writer.finish()?;
-    Ok(ImportReport {
-        rows_read: read,
-        rows_kept: kept,
-        columns: out_cols,
-    })
+    Ok(ImportReport { rows_read: read, rows_kept: kept, columns: out_cols })
 }
 
 #[cfg(test)]

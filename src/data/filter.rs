@@ -47,22 +47,16 @@ impl RowFilter {
     /// Parses `spec` against the input's `columns`.
     pub fn parse(spec: &str, columns: &[String]) -> Result<Self> {
         if spec.trim().is_empty() {
-            return Err(Error::config(
-                "row cut: empty condition list (expected e.g. 'pt<8000,mass<800')",
-            ));
+            return Err(Error::config("row cut: empty condition list (expected e.g. 'pt<8000,mass<800')"));
         }
         let mut conditions = Vec::new();
         for clause in spec.split(',') {
             let c = clause.trim();
             if c.is_empty() {
-                return Err(Error::config(format!(
-                    "row cut '{spec}': empty condition between commas"
-                )));
+                return Err(Error::config(format!("row cut '{spec}': empty condition between commas")));
             }
             let Some(pos) = c.find(['<', '>', '=', '!']) else {
-                return Err(Error::config(format!(
-                    "row cut '{c}': no comparison operator ({OPS})"
-                )));
+                return Err(Error::config(format!("row cut '{c}': no comparison operator ({OPS})")));
             };
             let rest = &c[pos..];
             let (op, len) = if rest.starts_with("<=") {
@@ -78,34 +72,23 @@ impl RowFilter {
             } else if rest.starts_with('>') {
                 (CmpOp::Gt, 1)
             } else {
-                return Err(Error::config(format!(
-                    "row cut '{c}': bad operator ({OPS}; use == for equality)"
-                )));
+                return Err(Error::config(format!("row cut '{c}': bad operator ({OPS}; use == for equality)")));
             };
             let name = c[..pos].trim();
             let value_text = c[pos + len..].trim();
             if name.is_empty() {
-                return Err(Error::config(format!(
-                    "row cut '{c}': no column name before the operator"
-                )));
+                return Err(Error::config(format!("row cut '{c}': no column name before the operator")));
             }
             let column = columns.iter().position(|n| n == name).ok_or_else(|| {
-                Error::config(format!(
-                    "row cut '{c}': unknown column '{name}'; available: {}",
-                    columns.join(", ")
-                ))
+                Error::config(format!("row cut '{c}': unknown column '{name}'; available: {}", columns.join(", ")))
             })?;
             if value_text.starts_with(['<', '>', '=', '!']) {
-                return Err(Error::config(format!(
-                    "row cut '{c}': bad operator ({OPS})"
-                )));
+                return Err(Error::config(format!("row cut '{c}': bad operator ({OPS})")));
             }
             let value = match value_text.parse::<f32>() {
                 Ok(v) if !v.is_nan() => v,
                 _ => {
-                    return Err(Error::config(format!(
-                        "row cut '{c}': '{value_text}' is not a number (column {name})"
-                    )))
+                    return Err(Error::config(format!("row cut '{c}': '{value_text}' is not a number (column {name})")))
                 }
             };
             conditions.push(Condition { column, op, value });
@@ -115,9 +98,7 @@ impl RowFilter {
 
     /// Whether a full input row passes every condition.
     pub fn keep(&self, row: &[f32]) -> bool {
-        self.conditions
-            .iter()
-            .all(|c| c.op.apply(row[c.column], c.value))
+        self.conditions.iter().all(|c| c.op.apply(row[c.column], c.value))
     }
 
     /// Both filters' conditions.

@@ -34,9 +34,7 @@ impl FromStr for NormKind {
             "minmax" => Ok(NormKind::Minmax),
             "standard" => Ok(NormKind::Standard),
             "custom4" => Ok(NormKind::Custom4),
-            _ => Err(Error::config(format!(
-                "unknown normalisation '{s}'; choose one of: minmax, standard, custom4"
-            ))),
+            _ => Err(Error::config(format!("unknown normalisation '{s}'; choose one of: minmax, standard, custom4"))),
         }
     }
 }
@@ -67,12 +65,8 @@ impl ColumnTransform {
     pub fn forward(&self, x: f32) -> f32 {
         match *self {
             ColumnTransform::Affine { shift, scale } => (x - shift) / scale,
-            ColumnTransform::Log10Pt { to_gev } => {
-                (((x as f64 * to_gev as f64).log10() - 1.3) / 1.2) as f32
-            }
-            ColumnTransform::Log10Mass { to_gev } => {
-                ((x as f64 * to_gev as f64 + 1.0).log10() / 1.8) as f32
-            }
+            ColumnTransform::Log10Pt { to_gev } => (((x as f64 * to_gev as f64).log10() - 1.3) / 1.2) as f32,
+            ColumnTransform::Log10Mass { to_gev } => ((x as f64 * to_gev as f64 + 1.0).log10() / 1.8) as f32,
         }
     }
 
@@ -80,12 +74,8 @@ impl ColumnTransform {
     pub fn inverse(&self, y: f32) -> f32 {
         match *self {
             ColumnTransform::Affine { shift, scale } => y * scale + shift,
-            ColumnTransform::Log10Pt { to_gev } => {
-                (10f64.powf(y as f64 * 1.2 + 1.3) / to_gev as f64) as f32
-            }
-            ColumnTransform::Log10Mass { to_gev } => {
-                ((10f64.powf(y as f64 * 1.8) - 1.0) / to_gev as f64) as f32
-            }
+            ColumnTransform::Log10Pt { to_gev } => (10f64.powf(y as f64 * 1.2 + 1.3) / to_gev as f64) as f32,
+            ColumnTransform::Log10Mass { to_gev } => ((10f64.powf(y as f64 * 1.8) - 1.0) / to_gev as f64) as f32,
         }
     }
 
@@ -95,15 +85,13 @@ impl ColumnTransform {
             return Some(format!("value {x} is not finite"));
         }
         match *self {
-            ColumnTransform::Log10Pt { .. } if x <= 0.0 => Some(format!(
-                "value {x} is not > 0, required by the log10 pT transform"
-            )),
-            ColumnTransform::Log10Mass { to_gev } if x as f64 * to_gev as f64 <= -1.0 => {
-                Some(format!(
-                    "value {x} is not > {} (−1 GeV), required by the log10 mass transform",
-                    -1.0 / to_gev as f64
-                ))
+            ColumnTransform::Log10Pt { .. } if x <= 0.0 => {
+                Some(format!("value {x} is not > 0, required by the log10 pT transform"))
             }
+            ColumnTransform::Log10Mass { to_gev } if x as f64 * to_gev as f64 <= -1.0 => Some(format!(
+                "value {x} is not > {} (−1 GeV), required by the log10 mass transform",
+                -1.0 / to_gev as f64
+            )),
             _ => None,
         }
     }
@@ -135,11 +123,7 @@ pub enum Momentum {
 /// Recognises a 4-momentum column by name: lower-cased, after stripping a prefix that ends in
 /// `_` or `.` (`Jet_pt`, `AnalysisJetsAuxDyn.pt`, `JetConstitScaleMomentum_m`).
 pub fn momentum_component(name: &str) -> Option<Momentum> {
-    let base = name
-        .rsplit(['_', '.'])
-        .next()
-        .unwrap_or(name)
-        .to_ascii_lowercase();
+    let base = name.rsplit(['_', '.']).next().unwrap_or(name).to_ascii_lowercase();
     match base.as_str() {
         "pt" => Some(Momentum::Pt),
         "eta" => Some(Momentum::Eta),
@@ -151,43 +135,25 @@ pub fn momentum_component(name: &str) -> Option<Momentum> {
 
 impl Normalizer {
     /// Fits on `rows` of `data` (the training split). See the module docs for the kinds.
-    pub fn fit(
-        kind: NormKind,
-        data: &Dataset,
-        rows: &[u32],
-        momentum_to_gev: f32,
-    ) -> Result<Normalizer> {
+    pub fn fit(kind: NormKind, data: &Dataset, rows: &[u32], momentum_to_gev: f32) -> Result<Normalizer> {
         let cols = data.cols();
         let columns = data.columns().to_vec();
         if rows.is_empty() {
-            return Err(Error::data(
-                Location::file(data.path()),
-                "cannot fit a normaliser on zero rows",
-            ));
+            return Err(Error::data(Location::file(data.path()), "cannot fit a normaliser on zero rows"));
         }
         if !(momentum_to_gev.is_finite() && momentum_to_gev > 0.0) {
-            return Err(Error::config(format!(
-                "momentum unit factor {momentum_to_gev} must be a positive number"
-            )));
+            return Err(Error::config(format!("momentum unit factor {momentum_to_gev} must be a positive number")));
         }
         // Fixed transforms first (custom4), so the pass below can validate against them.
         let fixed: Vec<Option<ColumnTransform>> = columns
             .iter()
             .map(|name| match (kind, momentum_component(name)) {
-                (NormKind::Custom4, Some(Momentum::Pt)) => Some(ColumnTransform::Log10Pt {
-                    to_gev: momentum_to_gev,
-                }),
-                (NormKind::Custom4, Some(Momentum::Mass)) => Some(ColumnTransform::Log10Mass {
-                    to_gev: momentum_to_gev,
-                }),
-                (NormKind::Custom4, Some(Momentum::Eta)) => Some(ColumnTransform::Affine {
-                    shift: 0.0,
-                    scale: 5.0,
-                }),
-                (NormKind::Custom4, Some(Momentum::Phi)) => Some(ColumnTransform::Affine {
-                    shift: 0.0,
-                    scale: 3.0,
-                }),
+                (NormKind::Custom4, Some(Momentum::Pt)) => Some(ColumnTransform::Log10Pt { to_gev: momentum_to_gev }),
+                (NormKind::Custom4, Some(Momentum::Mass)) => {
+                    Some(ColumnTransform::Log10Mass { to_gev: momentum_to_gev })
+                }
+                (NormKind::Custom4, Some(Momentum::Eta)) => Some(ColumnTransform::Affine { shift: 0.0, scale: 5.0 }),
+                (NormKind::Custom4, Some(Momentum::Phi)) => Some(ColumnTransform::Affine { shift: 0.0, scale: 3.0 }),
                 _ => None,
             })
             .collect();
@@ -210,10 +176,7 @@ impl Normalizer {
                 )));
             }
             for (c, &x) in data.row(r).iter().enumerate() {
-                let probe = fixed[c].clone().unwrap_or(ColumnTransform::Affine {
-                    shift: 0.0,
-                    scale: 1.0,
-                });
+                let probe = fixed[c].clone().unwrap_or(ColumnTransform::Affine { shift: 0.0, scale: 1.0 });
                 if let Some(why) = probe.reject(x) {
                     return Err(bad_value(data.path(), r, &columns[c], why));
                 }
@@ -259,21 +222,13 @@ impl Normalizer {
                         let range = (max[c] - min[c]) as f32;
                         ColumnTransform::Affine {
                             shift: min[c] as f32,
-                            scale: if range > 0.0 && range.is_finite() {
-                                range
-                            } else {
-                                1.0
-                            },
+                            scale: if range > 0.0 && range.is_finite() { range } else { 1.0 },
                         }
                     }
                 }
             })
             .collect();
-        Ok(Normalizer {
-            kind,
-            columns,
-            transforms,
-        })
+        Ok(Normalizer { kind, columns, transforms })
     }
 
     /// The identity: kind `Minmax`, every column `Affine { shift: 0, scale: 1 }`.
@@ -281,24 +236,13 @@ impl Normalizer {
         Normalizer {
             kind: NormKind::Minmax,
             columns: columns.to_vec(),
-            transforms: vec![
-                ColumnTransform::Affine {
-                    shift: 0.0,
-                    scale: 1.0
-                };
-                columns.len()
-            ],
+            transforms: vec![ColumnTransform::Affine { shift: 0.0, scale: 1.0 }; columns.len()],
         }
     }
 
     /// Whether every transform is `Affine { shift: 0, scale: 1 }`.
     pub fn is_identity(&self) -> bool {
-        self.transforms.iter().all(|t| {
-            *t == ColumnTransform::Affine {
-                shift: 0.0,
-                scale: 1.0,
-            }
-        })
+        self.transforms.iter().all(|t| *t == ColumnTransform::Affine { shift: 0.0, scale: 1.0 })
     }
 
     pub fn cols(&self) -> usize {
@@ -308,17 +252,11 @@ impl Normalizer {
     /// Checks a deserialised normaliser: one transform per column, finite non-zero parameters.
     pub fn validate(&self) -> std::result::Result<(), String> {
         if self.columns.len() != self.transforms.len() {
-            return Err(format!(
-                "{} columns but {} transforms",
-                self.columns.len(),
-                self.transforms.len()
-            ));
+            return Err(format!("{} columns but {} transforms", self.columns.len(), self.transforms.len()));
         }
         for (name, t) in self.columns.iter().zip(&self.transforms) {
             let ok = match *t {
-                ColumnTransform::Affine { shift, scale } => {
-                    shift.is_finite() && scale.is_finite() && scale != 0.0
-                }
+                ColumnTransform::Affine { shift, scale } => shift.is_finite() && scale.is_finite() && scale != 0.0,
                 ColumnTransform::Log10Pt { to_gev } | ColumnTransform::Log10Mass { to_gev } => {
                     to_gev.is_finite() && to_gev > 0.0
                 }
@@ -369,18 +307,8 @@ impl Normalizer {
 
     /// An error for a [`BadValue`]: `first_row` is the 0-based dataset row of `x`'s first row;
     /// `value` is the offending original value (still in `x` after `normalize_rows`).
-    pub fn bad_value_error(
-        &self,
-        path: &Path,
-        first_row: usize,
-        bad: BadValue,
-        value: f32,
-    ) -> Error {
-        let name = self
-            .columns
-            .get(bad.col)
-            .cloned()
-            .unwrap_or_else(|| format!("#{}", bad.col + 1));
+    pub fn bad_value_error(&self, path: &Path, first_row: usize, bad: BadValue, value: f32) -> Error {
+        let name = self.columns.get(bad.col).cloned().unwrap_or_else(|| format!("#{}", bad.col + 1));
         let why = self
             .transforms
             .get(bad.col)
@@ -391,10 +319,5 @@ impl Normalizer {
 }
 
 fn bad_value(path: &Path, row0: usize, column: &str, why: String) -> Error {
-    Error::data(
-        Location::file(path)
-            .row(row0 as u64 + 1)
-            .column(column.to_string()),
-        why,
-    )
+    Error::data(Location::file(path).row(row0 as u64 + 1).column(column.to_string()), why)
 }

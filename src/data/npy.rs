@@ -55,10 +55,7 @@ pub fn parse_header(path: &Path, bytes: &[u8]) -> Result<NpyHeader> {
     }
     let n = bytes.len().min(6);
     if bytes[..n] != MAGIC[..n] {
-        return Err(data_err(
-            path,
-            "bad magic: not an NPY file (expected \\x93NUMPY)",
-        ));
+        return Err(data_err(path, "bad magic: not an NPY file (expected \\x93NUMPY)"));
     }
     if bytes.len() < 10 {
         return Err(data_err(path, "truncated NPY header"));
@@ -70,29 +67,19 @@ pub fn parse_header(path: &Path, bytes: &[u8]) -> Result<NpyHeader> {
             if bytes.len() < 12 {
                 return Err(data_err(path, "truncated NPY header"));
             }
-            (
-                u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
-                12usize,
-            )
+            (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12usize)
         }
-        v => {
-            return Err(data_err(
-                path,
-                format!("unsupported NPY format version {v}.{}", bytes[7]),
-            ))
-        }
+        v => return Err(data_err(path, format!("unsupported NPY format version {v}.{}", bytes[7]))),
     };
     let end = start
         .checked_add(len)
         .filter(|&e| e <= bytes.len())
         .ok_or_else(|| data_err(path, format!("truncated NPY header (declares {len} bytes)")))?;
-    let text = std::str::from_utf8(&bytes[start..end])
-        .map_err(|_| data_err(path, "NPY header is not valid text"))?;
+    let text = std::str::from_utf8(&bytes[start..end]).map_err(|_| data_err(path, "NPY header is not valid text"))?;
     let descr = dict_value(text, "descr")
         .and_then(parse_py_str)
         .ok_or_else(|| data_err(path, "NPY header has no readable 'descr'"))?;
-    let fortran_order = match dict_value(text, "fortran_order")
-        .map(|v| v.split([',', '}']).next().unwrap_or("").trim())
+    let fortran_order = match dict_value(text, "fortran_order").map(|v| v.split([',', '}']).next().unwrap_or("").trim())
     {
         Some("False") => false,
         Some("True") => true,
@@ -101,12 +88,7 @@ pub fn parse_header(path: &Path, bytes: &[u8]) -> Result<NpyHeader> {
     let shape = dict_value(text, "shape")
         .and_then(parse_py_tuple)
         .ok_or_else(|| data_err(path, "NPY header has no readable 'shape'"))?;
-    Ok(NpyHeader {
-        descr,
-        fortran_order,
-        shape,
-        data_offset: end,
-    })
+    Ok(NpyHeader { descr, fortran_order, shape, data_offset: end })
 }
 
 /// The text after `'key':` in a Python dict literal.
@@ -161,10 +143,7 @@ fn build_header(rows: u64, cols: usize, total: usize) -> Vec<u8> {
 
 /// Header size that fits any row count with `cols` columns, rounded up to [`ALIGN`].
 fn header_total(cols: usize) -> usize {
-    let widest = format!(
-        "{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {cols}), }}",
-        u64::MAX
-    );
+    let widest = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {cols}), }}", u64::MAX);
     (10 + widest.len() + 1).div_ceil(ALIGN) * ALIGN
 }
 
@@ -177,32 +156,20 @@ pub fn read_column_names(npy: &Path, cols: usize) -> Result<Vec<String>> {
     let cpath = columns_path(npy);
     match std::fs::read(&cpath) {
         Ok(bytes) => {
-            let text = String::from_utf8(bytes)
-                .map_err(|_| data_err(&cpath, "column names are not valid UTF-8"))?;
-            let mut names: Vec<String> = text
-                .lines()
-                .map(|l| l.trim_end_matches('\r').trim().to_string())
-                .collect();
+            let text = String::from_utf8(bytes).map_err(|_| data_err(&cpath, "column names are not valid UTF-8"))?;
+            let mut names: Vec<String> = text.lines().map(|l| l.trim_end_matches('\r').trim().to_string()).collect();
             while names.last().is_some_and(|n| n.is_empty()) {
                 names.pop();
             }
             if names.len() != cols {
                 return Err(data_err(
                     &cpath,
-                    format!(
-                        "has {} column names but {} has {} columns",
-                        names.len(),
-                        npy.display(),
-                        cols
-                    ),
+                    format!("has {} column names but {} has {} columns", names.len(), npy.display(), cols),
                 ));
             }
             for (i, n) in names.iter().enumerate() {
                 if n.is_empty() {
-                    return Err(Error::data(
-                        Location::file(&cpath).line(i as u64 + 1),
-                        "empty column name",
-                    ));
+                    return Err(Error::data(Location::file(&cpath).line(i as u64 + 1), "empty column name"));
                 }
                 if let Some(j) = names[..i].iter().position(|m| m == n) {
                     return Err(Error::data(
@@ -213,9 +180,7 @@ pub fn read_column_names(npy: &Path, cols: usize) -> Result<Vec<String>> {
             }
             Ok(names)
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            Ok((0..cols).map(|i| format!("c{i}")).collect())
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((0..cols).map(|i| format!("c{i}")).collect()),
         Err(e) => Err(Error::io(&cpath, e)),
     }
 }
@@ -262,36 +227,20 @@ impl Dataset {
         let mmap = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
         let h = parse_header(path, &mmap)?;
         if h.descr != "<f4" {
-            return Err(data_err(
-                path,
-                format!(
-                    "dtype {} is not float32; convert with `hepae import`",
-                    h.descr
-                ),
-            ));
+            return Err(data_err(path, format!("dtype {} is not float32; convert with `hepae import`", h.descr)));
         }
         if h.fortran_order {
-            return Err(data_err(
-                path,
-                "fortran_order True is not supported; convert with `hepae import`",
-            ));
+            return Err(data_err(path, "fortran_order True is not supported; convert with `hepae import`"));
         }
         if h.shape.len() != 2 {
             return Err(data_err(
                 path,
-                format!(
-                    "array is {}-D with shape {:?}; a dataset must be 2-D (rows, columns)",
-                    h.shape.len(),
-                    h.shape
-                ),
+                format!("array is {}-D with shape {:?}; a dataset must be 2-D (rows, columns)", h.shape.len(), h.shape),
             ));
         }
         let (rows, cols) = (h.shape[0], h.shape[1]);
         if h.data_offset % 4 != 0 {
-            return Err(data_err(
-                path,
-                format!("data offset {} is not 4-byte aligned", h.data_offset),
-            ));
+            return Err(data_err(path, format!("data offset {} is not 4-byte aligned", h.data_offset)));
         }
         let need = rows
             .checked_mul(cols)
@@ -302,32 +251,20 @@ impl Dataset {
             let full = have / 4 / cols.max(1);
             return Err(Error::data(
                 Location::file(path).row(full as u64 + 1),
-                format!(
-                    "truncated: shape ({rows}, {cols}) needs {need} data bytes, file has {have}"
-                ),
+                format!("truncated: shape ({rows}, {cols}) needs {need} data bytes, file has {have}"),
             ));
         }
         if have > need {
             return Err(data_err(
                 path,
-                format!(
-                    "{} unexpected bytes after the data of shape ({rows}, {cols})",
-                    have - need
-                ),
+                format!("{} unexpected bytes after the data of shape ({rows}, {cols})", have - need),
             ));
         }
         if bytemuck::try_cast_slice::<u8, f32>(&mmap[h.data_offset..]).is_err() {
             return Err(data_err(path, "data are not 4-byte aligned in memory"));
         }
         let columns = read_column_names(path, cols)?;
-        Ok(Dataset {
-            path: path.to_path_buf(),
-            mmap,
-            rows,
-            cols,
-            offset: h.data_offset,
-            columns,
-        })
+        Ok(Dataset { path: path.to_path_buf(), mmap, rows, cols, offset: h.data_offset, columns })
     }
 
     pub fn rows(&self) -> usize {
@@ -358,11 +295,7 @@ impl Dataset {
     /// Panics on an out-of-range index or a wrong `out` length (programming errors).
     pub fn gather(&self, indices: &[u32], out: &mut [f32]) {
         let c = self.cols;
-        assert_eq!(
-            out.len(),
-            indices.len() * c,
-            "gather: out has the wrong length"
-        );
+        assert_eq!(out.len(), indices.len() * c, "gather: out has the wrong length");
         let all = self.as_slice();
         for (dst, &i) in out.chunks_exact_mut(c.max(1)).zip(indices) {
             let i = i as usize;
@@ -383,9 +316,7 @@ impl Dataset {
             if let Some(k) = block.iter().position(|v| !v.is_finite()) {
                 let (r, c) = (start + k / self.cols, k % self.cols);
                 return Err(Error::data(
-                    Location::file(&self.path)
-                        .row(r as u64 + 1)
-                        .column(self.columns[c].clone()),
+                    Location::file(&self.path).row(r as u64 + 1).column(self.columns[c].clone()),
                     format!("value {} is not finite", block[k]),
                 ));
             }
@@ -410,21 +341,16 @@ impl Dataset {
             // SAFETY: the map is a read-only, file-backed mapping; MADV_DONTNEED on it only
             // drops this process's page-table entries, and the next access faults the same
             // file contents back in. No Rust reference observes different bytes afterwards.
-            let _ = unsafe {
-                self.mmap
-                    .unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, lo, hi - lo)
-            };
+            let _ = unsafe { self.mmap.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, lo, hi - lo) };
         }
     }
 
     /// Index of column `name`; the error lists the available names.
     pub fn column_index(&self, name: &str) -> Result<usize> {
-        self.columns.iter().position(|c| c == name).ok_or_else(|| {
-            data_err(
-                &self.path,
-                format!("no column '{name}'; available: {}", self.columns.join(", ")),
-            )
-        })
+        self.columns
+            .iter()
+            .position(|c| c == name)
+            .ok_or_else(|| data_err(&self.path, format!("no column '{name}'; available: {}", self.columns.join(", "))))
     }
 }
 
@@ -446,10 +372,7 @@ pub struct NpyWriter {
 impl NpyWriter {
     pub fn create(path: &Path, columns: &[String]) -> Result<Self> {
         if columns.is_empty() {
-            return Err(Error::config(format!(
-                "{}: cannot write an NPY file with no columns",
-                path.display()
-            )));
+            return Err(Error::config(format!("{}: cannot write an NPY file with no columns", path.display())));
         }
         for (i, c) in columns.iter().enumerate() {
             if c.is_empty() || c.contains(['\n', '\r']) {
@@ -460,21 +383,13 @@ impl NpyWriter {
                 )));
             }
             if columns[..i].contains(c) {
-                return Err(Error::config(format!(
-                    "{}: duplicate column name '{c}'",
-                    path.display()
-                )));
+                return Err(Error::config(format!("{}: duplicate column name '{c}'", path.display())));
             }
         }
         let header_len = header_total(columns.len());
         let mut file = AtomicFile::create(path)?;
         file.write_all(&build_header(0, columns.len(), header_len))?;
-        Ok(NpyWriter {
-            file,
-            columns: columns.to_vec(),
-            rows: 0,
-            header_len,
-        })
+        Ok(NpyWriter { file, columns: columns.to_vec(), rows: 0, header_len })
     }
 
     /// Appends whole rows (`rows.len()` must be a multiple of the column count).
@@ -503,11 +418,9 @@ impl NpyWriter {
         {
             use std::io::Write;
             let w = self.file.writer();
-            w.seek(SeekFrom::Start(0))
-                .map_err(|e| Error::io(&target, e))?;
+            w.seek(SeekFrom::Start(0)).map_err(|e| Error::io(&target, e))?;
             w.write_all(&header).map_err(|e| Error::io(&target, e))?;
-            w.seek(SeekFrom::End(0))
-                .map_err(|e| Error::io(&target, e))?;
+            w.seek(SeekFrom::End(0)).map_err(|e| Error::io(&target, e))?;
         }
         let cpath = columns_path(&target);
         let mut cols = AtomicFile::create(&cpath)?;
@@ -529,11 +442,7 @@ pub fn write_npy(path: &Path, cols: usize, data: &[f32], columns: Option<&[Strin
     let names: Vec<String> = match columns {
         Some(c) => {
             if c.len() != cols {
-                return Err(Error::config(format!(
-                    "{}: {} column names for {cols} columns",
-                    path.display(),
-                    c.len()
-                )));
+                return Err(Error::config(format!("{}: {} column names for {cols} columns", path.display(), c.len())));
             }
             c.to_vec()
         }
@@ -579,12 +488,7 @@ impl NpyRowReader {
         file.read_exact(&mut head).map_err(|e| Error::io(path, e))?;
         let h = parse_header(path, &head)?;
         let d = h.descr.as_bytes();
-        let unsupported = || {
-            data_err(
-                path,
-                format!("dtype {} is not a supported numeric type", h.descr),
-            )
-        };
+        let unsupported = || data_err(path, format!("dtype {} is not a supported numeric type", h.descr));
         if d.len() < 3 {
             return Err(unsupported());
         }
@@ -601,32 +505,17 @@ impl NpyRowReader {
             _ => return Err(unsupported()),
         };
         let size: usize = h.descr[2..].parse().map_err(|_| unsupported())?;
-        let ok = matches!(
-            (kind, size),
-            (Kind::F, 4 | 8) | (Kind::I | Kind::U, 1 | 2 | 4 | 8) | (Kind::B, 1)
-        );
+        let ok = matches!((kind, size), (Kind::F, 4 | 8) | (Kind::I | Kind::U, 1 | 2 | 4 | 8) | (Kind::B, 1));
         if !ok {
             return Err(unsupported());
         }
         if h.fortran_order && h.shape.len() > 1 && h.shape[1] > 1 {
-            return Err(data_err(
-                path,
-                "fortran_order True is not supported; save with numpy.ascontiguousarray",
-            ));
+            return Err(data_err(path, "fortran_order True is not supported; save with numpy.ascontiguousarray"));
         }
         let (rows, cols) = match h.shape.as_slice() {
             [n] => (*n, 1),
             [r, c] => (*r, *c),
-            s => {
-                return Err(data_err(
-                    path,
-                    format!(
-                        "array is {}-D with shape {:?}; expected 1-D or 2-D",
-                        s.len(),
-                        s
-                    ),
-                ))
-            }
+            s => return Err(data_err(path, format!("array is {}-D with shape {:?}; expected 1-D or 2-D", s.len(), s))),
         };
         let need = rows
             .checked_mul(cols)
@@ -640,8 +529,7 @@ impl NpyRowReader {
                 format!("truncated: shape ({rows}, {cols}) of {} needs {need} data bytes, file has {have}", h.descr),
             ));
         }
-        file.seek(SeekFrom::Start(h.data_offset as u64))
-            .map_err(|e| Error::io(path, e))?;
+        file.seek(SeekFrom::Start(h.data_offset as u64)).map_err(|e| Error::io(path, e))?;
         Ok(NpyRowReader {
             path: path.to_path_buf(),
             reader: BufReader::with_capacity(1 << 20, file),
@@ -671,9 +559,7 @@ impl NpyRowReader {
         }
         let count = n * self.cols;
         self.buf.resize(count * self.size, 0);
-        self.reader
-            .read_exact(&mut self.buf)
-            .map_err(|e| Error::io(&self.path, e))?;
+        self.reader.read_exact(&mut self.buf).map_err(|e| Error::io(&self.path, e))?;
         out.reserve(count);
         let (big, size) = (self.big, self.size);
         for b in self.buf.chunks_exact(size) {
@@ -733,9 +619,6 @@ mod tests {
         assert_eq!(parse_py_tuple("(2L, 5L)}"), Some(vec![2, 5]));
         assert_eq!(parse_py_tuple("(2, x)"), None);
         assert_eq!(parse_py_str("\"<f8\", "), Some("<f8".to_string()));
-        assert_eq!(
-            columns_path(Path::new("x/foo.npy")),
-            PathBuf::from("x/foo.columns")
-        );
+        assert_eq!(columns_path(Path::new("x/foo.npy")), PathBuf::from("x/foo.columns"));
     }
 }

@@ -57,9 +57,8 @@ fn column_rules(like: &Dataset, jitter: f32) -> Vec<ColumnRule> {
             max = max.max(v);
             integral &= v.fract() == 0.0;
         }
-        let (n_min, n_max) = col().fold((0usize, 0usize), |(a, b), v| {
-            (a + (v == min) as usize, b + (v == max) as usize)
-        });
+        let (n_min, n_max) =
+            col().fold((0usize, 0usize), |(a, b), v| (a + (v == min) as usize, b + (v == max) as usize));
         let spike = |n: usize| n * 100 >= rows && n >= 2;
         let spike_lo = (spike(n_min) && min < 0.0 && max > min).then_some(min);
         let spike_hi = (spike(n_max) && max > min && max > 1.5 && !integral).then_some(max);
@@ -74,33 +73,18 @@ fn column_rules(like: &Dataset, jitter: f32) -> Vec<ColumnRule> {
             lo = lo.min(v);
             hi = hi.max(v);
         }
-        let sd = if n > 0.0 {
-            ((sum2 / n - (sum / n).powi(2)).max(0.0)).sqrt() as f32
-        } else {
-            0.0
-        };
+        let sd = if n > 0.0 { ((sum2 / n - (sum / n).powi(2)).max(0.0)).sqrt() as f32 } else { 0.0 };
         let range = hi - lo;
         let rule = if integral || max == min || n == 0.0 {
             Rule::Copy
         } else if momentum_component(&like.columns()[c]) == Some(Momentum::Phi) {
             Rule::Phi { sigma: jitter * sd }
         } else if lo >= -0.01 * range {
-            Rule::Mult {
-                lo,
-                hi: if hi <= 1.5 { hi } else { f32::INFINITY },
-            }
+            Rule::Mult { lo, hi: if hi <= 1.5 { hi } else { f32::INFINITY } }
         } else {
-            Rule::Add {
-                sigma: jitter * sd,
-                lo,
-                hi,
-            }
+            Rule::Add { sigma: jitter * sd, lo, hi }
         };
-        out.push(ColumnRule {
-            rule,
-            spike_lo,
-            spike_hi,
-        });
+        out.push(ColumnRule { rule, spike_lo, spike_hi });
     }
     out
 }
@@ -121,18 +105,9 @@ fn wrap_phi(x: f32) -> f32 {
     y
 }
 
-fn fill_chunk(
-    like: &Dataset,
-    rules: &[ColumnRule],
-    jitter: f32,
-    seed: u64,
-    chunk: u64,
-    out: &mut [f32],
-) {
+fn fill_chunk(like: &Dataset, rules: &[ColumnRule], jitter: f32, seed: u64, chunk: u64, out: &mut [f32]) {
     let cols = like.cols();
-    let mut rng = rand::rngs::StdRng::seed_from_u64(
-        seed ^ chunk.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17),
-    );
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ chunk.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17));
     let half_j2 = 0.5 * jitter * jitter;
     for dst in out.chunks_exact_mut(cols) {
         let src = like.row(rng.random_range(0..like.rows()));
@@ -167,26 +142,14 @@ pub fn synth_like(like: &Dataset, rows: u64, seed: u64, jitter: f32, out: &Path)
         return Err(Error::config("--rows must be at least 1"));
     }
     if !(jitter.is_finite() && (0.0..=1.0).contains(&jitter)) {
-        return Err(Error::config(format!(
-            "--jitter {jitter} must be between 0 and 1"
-        )));
+        return Err(Error::config(format!("--jitter {jitter} must be between 0 and 1")));
     }
     if like.rows() == 0 || like.cols() == 0 {
-        return Err(Error::data(
-            Location::file(like.path()),
-            "has no rows to resample",
-        ));
+        return Err(Error::data(Location::file(like.path()), "has no rows to resample"));
     }
-    let same = |a: &Path, b: &Path| {
-        a.canonicalize()
-            .ok()
-            .is_some_and(|x| b.canonicalize().ok() == Some(x))
-    };
+    let same = |a: &Path, b: &Path| a.canonicalize().ok().is_some_and(|x| b.canonicalize().ok() == Some(x));
     if same(like.path(), out) {
-        return Err(Error::config(format!(
-            "{}: refusing to write the output over the input",
-            out.display()
-        )));
+        return Err(Error::config(format!("{}: refusing to write the output over the input", out.display())));
     }
     like.check_finite()?;
     let rules = column_rules(like, jitter);
@@ -222,18 +185,7 @@ mod tests {
 
     #[test]
     fn phi_wraps_into_half_open_interval() {
-        for x in [
-            -10.0f32,
-            -PI - 0.1,
-            -PI,
-            -1.0,
-            0.0,
-            3.0,
-            PI,
-            PI + 0.1,
-            7.0,
-            12.5,
-        ] {
+        for x in [-10.0f32, -PI - 0.1, -PI, -1.0, 0.0, 3.0, PI, PI + 0.1, 7.0, 12.5] {
             let y = wrap_phi(x);
             assert!(y > -PI && y <= PI, "{x} -> {y}");
             let k = ((x - y) / (2.0 * PI)).round();

@@ -2,16 +2,17 @@
 //! from a flat parameter buffer and its activations from a planned [`MlpBuffers`].
 
 use super::params::ParamStore;
+use crate::nn::activation::Activation;
 use crate::nn::dense::{dense_backward, dense_forward};
 use crate::plan::MlpBuffers;
 
-/// One dense layer: `inp → out`, activation slope (1.0 = linear), offsets of its weight
-/// [out×inp] and bias [out] in the parameter buffer.
+/// One dense layer: `inp → out`, its activation, offsets of its weight [out×inp] and bias
+/// [out] in the parameter buffer.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Layer {
     pub inp: usize,
     pub out: usize,
-    pub slope: f32,
+    pub act: Activation,
     pub w: usize,
     pub b: usize,
 }
@@ -25,23 +26,17 @@ pub struct Mlp {
 impl Mlp {
     /// Adds the layers `dims[0] → dims[1] → …` to `store` under PyTorch `nn.Sequential`
     /// names: `{prefix}.{2j}.weight` / `.bias` for layer j (the activations take the odd
-    /// indices, so a LeakyReLU-interleaved Sequential has the same state-dict keys).
-    pub fn new(store: &mut ParamStore, prefix: &str, dims: &[usize], slopes: &[f32]) -> Self {
-        assert_eq!(slopes.len() + 1, dims.len());
+    /// indices, so an activation-interleaved Sequential has the same state-dict keys).
+    pub fn new(store: &mut ParamStore, prefix: &str, dims: &[usize], acts: &[Activation]) -> Self {
+        assert_eq!(acts.len() + 1, dims.len());
         let layers = dims
             .windows(2)
-            .zip(slopes)
+            .zip(acts)
             .enumerate()
-            .map(|(j, (d, &slope))| {
+            .map(|(j, (d, &act))| {
                 let w = store.add(format!("{prefix}.{}.weight", 2 * j), vec![d[1], d[0]]);
                 let b = store.add(format!("{prefix}.{}.bias", 2 * j), vec![d[1]]);
-                Layer {
-                    inp: d[0],
-                    out: d[1],
-                    slope,
-                    w,
-                    b,
-                }
+                Layer { inp: d[0], out: d[1], act, w, b }
             })
             .collect();
         Mlp { layers }
@@ -68,7 +63,7 @@ impl Mlp {
                 n,
                 layer.inp,
                 layer.out,
-                layer.slope,
+                layer.act,
             );
         }
     }
@@ -89,11 +84,7 @@ impl Mlp {
         for (l, layer) in self.layers.iter().enumerate().rev() {
             let (dbefore, drest) = buf.dacts.split_at_mut(l);
             let inp: &[f32] = if l == 0 { x } else { &buf.acts[l - 1] };
-            let dinp: Option<&mut [f32]> = if l == 0 {
-                dx.as_deref_mut()
-            } else {
-                Some(&mut dbefore[l - 1][..])
-            };
+            let dinp: Option<&mut [f32]> = if l == 0 { dx.as_deref_mut() } else { Some(&mut dbefore[l - 1][..]) };
             let (gw, gb) = grads.split_at_mut(layer.b);
             dense_backward(
                 dinp,
@@ -106,7 +97,7 @@ impl Mlp {
                 n,
                 layer.inp,
                 layer.out,
-                layer.slope,
+                layer.act,
             );
         }
     }

@@ -33,11 +33,7 @@ impl ParamStore {
     /// Reserves a tensor and returns its offset.
     pub fn add(&mut self, name: String, shape: Vec<usize>) -> usize {
         let offset = self.data.len();
-        let spec = TensorSpec {
-            name,
-            shape,
-            offset,
-        };
+        let spec = TensorSpec { name, shape, offset };
         self.data.resize(offset + spec.len(), 0.0);
         self.tensors.push(spec);
         offset

@@ -19,15 +19,7 @@ pub struct Adam {
 impl Adam {
     /// β1 = 0.9, β2 = 0.999, ε = 1e-8 (PyTorch defaults).
     pub fn new(n_params: usize, lr: f32) -> Self {
-        Adam {
-            lr,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            t: 0,
-            m: vec![0.0; n_params],
-            v: vec![0.0; n_params],
-        }
+        Adam { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, t: 0, m: vec![0.0; n_params], v: vec![0.0; n_params] }
     }
 
     /// One step, for t = t + 1:

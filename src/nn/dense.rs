@@ -1,13 +1,15 @@
-//! Dense (fully connected) layer with a fused LeakyReLU, in PyTorch `nn.Linear` layout:
+//! Dense (fully connected) layer with a fused activation, in PyTorch `nn.Linear` layout:
 //! `weight` is [O×I] row-major, `bias` is [O].
 
+use super::activation::{sigmoid_inplace, Activation};
 use crate::gemm::gemm;
 use crate::tensor::{Matrix, MatrixMut};
 
-/// out[N×O] = act(inp[N×I] · weightᵀ + bias), act(u) = u if u > 0 else slope·u.
+/// out[N×O] = act(inp[N×I] · weightᵀ + bias), act = LeakyReLU (u if u > 0 else slope·u),
+/// identity, or σ(u).
 ///
-/// `slope = 1.0` is a plain linear layer. The bias add and the activation run as one fused
-/// kernel pass over `out` after the GEMM.
+/// The bias add and LeakyReLU run as one fused kernel pass over `out` after the GEMM (slope 1
+/// for linear and sigmoid layers; the sigmoid then runs as a second pass).
 #[allow(clippy::too_many_arguments)]
 pub fn dense_forward(
     out: &mut [f32],
@@ -17,24 +19,22 @@ pub fn dense_forward(
     n: usize,
     i: usize,
     o: usize,
-    slope: f32,
+    act: Activation,
 ) {
     let out = &mut out[..n * o];
-    gemm(
-        1.0,
-        Matrix::new(inp, n, i),
-        Matrix::new(weight, o, i).t(),
-        0.0,
-        &mut MatrixMut::new(out, n, o),
-    );
-    (hepae_kernels::kernels().bias_leaky_forward)(out, &bias[..o], slope);
+    gemm(1.0, Matrix::new(inp, n, i), Matrix::new(weight, o, i).t(), 0.0, &mut MatrixMut::new(out, n, o));
+    (hepae_kernels::kernels().bias_leaky_forward)(out, &bias[..o], act.fused_slope());
+    if act == Activation::Sigmoid {
+        sigmoid_inplace(out);
+    }
 }
 
 /// Backward of [`dense_forward`].
 ///
 /// On entry `dout[N×O]` holds dL/d(out); it is overwritten with dL/d(pre-activation)
-/// `g = dout ⊙ act'(pre)`, where act' reads the sign of the cached `out` (same sign as the
-/// pre-activation because slope > 0). Then, from `pre = inp·Wᵀ + b`:
+/// `g = dout ⊙ act'(pre)`, computed from the cached `out`: LeakyReLU reads its sign (the same
+/// sign as the pre-activation because slope > 0), σ' = out·(1 − out). Then, from
+/// `pre = inp·Wᵀ + b`:
 /// - `dweight[O×I] += gᵀ · inp`
 /// - `dbias[O]     += Σ_n g[n, :]`
 /// - `dinp[N×I]     = g · W`   (overwritten; skipped for the first layer, whose input is data)
@@ -50,29 +50,23 @@ pub fn dense_backward(
     n: usize,
     i: usize,
     o: usize,
-    slope: f32,
+    act: Activation,
 ) {
     let k = hepae_kernels::kernels();
     let g = &mut dout[..n * o];
-    if slope != 1.0 {
-        (k.leaky_backward)(g, &out[..n * o], slope);
+    match act {
+        Activation::Leaky { slope } => (k.leaky_backward)(g, &out[..n * o], slope),
+        Activation::Sigmoid => {
+            for (d, &y) in g.iter_mut().zip(&out[..n * o]) {
+                *d *= y * (1.0 - y);
+            }
+        }
+        Activation::Linear => {}
     }
     let g = &*g;
-    gemm(
-        1.0,
-        Matrix::new(g, n, o).t(),
-        Matrix::new(inp, n, i),
-        1.0,
-        &mut MatrixMut::new(dweight, o, i),
-    );
+    gemm(1.0, Matrix::new(g, n, o).t(), Matrix::new(inp, n, i), 1.0, &mut MatrixMut::new(dweight, o, i));
     (k.col_sums_add)(&mut dbias[..o], g);
     if let Some(dinp) = dinp {
-        gemm(
-            1.0,
-            Matrix::new(g, n, o),
-            Matrix::new(weight, o, i),
-            0.0,
-            &mut MatrixMut::new(dinp, n, i),
-        );
+        gemm(1.0, Matrix::new(g, n, o), Matrix::new(weight, o, i), 0.0, &mut MatrixMut::new(dinp, n, i));
     }
 }

@@ -22,3 +22,46 @@ pub fn sum_squared_error(out: &[f32], target: &[f32]) -> f64 {
         })
         .sum()
 }
+
+/// ln(2π), the constant of the Gaussian log-density.
+const LN_2PI: f64 = 1.837_877_066_409_345_5;
+
+/// Gaussian negative log-likelihood per variable, for a decoder that predicts a mean and a
+/// log-variance: ℓ = ½·(log σ² + (x − μ)²·e^(−log σ²) + ln 2π), summed.
+///
+/// Writes dL/dμ = −(x − μ)·e^(−log σ²)/count and dL/d(log σ²) = ½·(1 − (x − μ)²·e^(−log σ²))/count
+/// (L = Σℓ/count, count = elements in the whole batch) and returns Σℓ.
+pub fn gaussian_nll_forward_backward(
+    dmean: &mut [f32],
+    dlogvar: &mut [f32],
+    mean: &[f32],
+    logvar: &[f32],
+    target: &[f32],
+    count: usize,
+) -> f64 {
+    let inv = 1.0 / count as f32;
+    let mut sum = 0.0f64;
+    for i in 0..mean.len() {
+        let r = target[i] - mean[i];
+        let prec = (-logvar[i]).exp();
+        sum += 0.5 * (logvar[i] as f64 + (r * r * prec) as f64 + LN_2PI);
+        dmean[i] = -r * prec * inv;
+        dlogvar[i] = 0.5 * (1.0 - r * r * prec) * inv;
+    }
+    sum
+}
+
+/// Binary cross-entropy on logits, written stably:
+/// ℓ(x, y) = max(x, 0) − x·y + ln(1 + e^(−|x|)) (= −y·ln σ(x) − (1−y)·ln(1 − σ(x))).
+///
+/// Writes dlogit[i] = scale·(σ(x_i) − y) and returns Σℓ (unscaled).
+pub fn bce_with_logits_forward_backward(dlogit: &mut [f32], logit: &[f32], target: f32, scale: f32) -> f64 {
+    let mut sum = 0.0f64;
+    for (d, &x) in dlogit.iter_mut().zip(logit) {
+        let x64 = x as f64;
+        sum += x64.max(0.0) - x64 * target as f64 + (-x64.abs()).exp().ln_1p();
+        let sig = if x >= 0.0 { 1.0 / (1.0 + (-x).exp()) } else { x.exp() / (1.0 + x.exp()) };
+        *d = scale * (sig - target);
+    }
+    sum
+}
