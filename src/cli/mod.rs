@@ -1,8 +1,10 @@
 //! The command-line tool: one file per subcommand, each with its `Args` and `run`.
 //! Errors travel up as [`crate::Error`] and are printed once, by `main`.
 
+pub mod compare;
 pub mod demo;
 pub mod evaluate;
+pub mod generate;
 pub mod import;
 pub mod progress;
 pub mod reconstruct;
@@ -30,6 +32,10 @@ pub enum Command {
     Evaluate(evaluate::EvaluateArgs),
     /// Run jets through a model and write the reconstruction in physical units.
     Reconstruct(reconstruct::ReconstructArgs),
+    /// Train several (model, normaliser, latent) configurations on one split and tabulate them.
+    Compare(compare::CompareArgs),
+    /// Synthetic jets from a VAE or AAE: sample the prior, decode, de-normalise.
+    Generate(generate::GenerateArgs),
     /// Write the seeded train/validation split of a dataset (for peers that must use the same rows).
     Split(split::SplitArgs),
     /// Synthetic jets that follow a real sample's marginals and correlations (for scale tests).
@@ -46,6 +52,8 @@ pub fn run(cli: Cli) -> crate::Result<()> {
         Command::Evaluate(a) => evaluate::run(&a),
         Command::Reconstruct(a) => reconstruct::run(&a),
         Command::Split(a) => split::run(&a),
+        Command::Compare(a) => compare::run(&a),
+        Command::Generate(a) => generate::run(&a),
         Command::Synth(a) => synth::run(&a),
         Command::Demo(a) => demo::run(&a),
     }

@@ -1,0 +1,202 @@
+//! `hepae compare DATA --configs ae:minmax:15,pca:minmax:15,…`: trains each (model,
+//! normaliser, latent) configuration on one deterministic split and prints the table a
+//! physicist picks a model from (the seed report's Tables 6.1–6.3): latent dimension,
+//! configuration, MSE, RMSE and mean |residual| on the validation split, the robust width
+//! (central-68 % half-width) of the relative residual of each 4-momentum variable, and the
+//! training time. Configurations run one after another, each on all threads.
+
+use super::parse_usize_list;
+use crate::atomic::write_atomic;
+use crate::data::normalize::{momentum_component, NormKind};
+use crate::data::npy::Dataset;
+use crate::error::{Error, Result};
+use crate::metrics::evaluate;
+use crate::model_io::SavedModel;
+use crate::models::ae::ModelKind;
+use crate::train::{split_rows, train_autoencoder, TrainConfig};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct CompareArgs {
+    pub data: PathBuf,
+    /// Comma-separated `model[:norm[:latent]]` entries; norm and latent default to --norm and --latent.
+    #[arg(long, default_value = "ae,vae,sparse-l1,sparse-kl,aae,denoising,pca,ae+pca")]
+    pub configs: String,
+    #[arg(long, default_value_t = 15)]
+    pub latent: usize,
+    #[arg(long, default_value = "minmax")]
+    pub norm: NormKind,
+    #[arg(long, default_value = "200,100,50")]
+    pub hidden: String,
+    #[arg(long, default_value_t = 50)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 512)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f32,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 0.15)]
+    pub val_fraction: f64,
+    /// Worker threads per configuration. Default: all cores.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// VAE β.
+    #[arg(long, default_value_t = 1.0)]
+    pub beta: f32,
+    /// Sparse penalty weight λ.
+    #[arg(long, default_value_t = 1e-3)]
+    pub lambda: f32,
+    /// Write the table as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write the table as CSV here.
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+    /// Keep each trained model in this directory.
+    #[arg(long)]
+    pub models: Option<PathBuf>,
+}
+
+/// One row of the comparison table.
+#[derive(Clone, Debug, Serialize)]
+pub struct CompareRow {
+    pub latent: usize,
+    pub model: String,
+    pub norm: String,
+    pub mse: f64,
+    pub rmse: f64,
+    pub mean_abs_residual: f64,
+    /// Central-68 % half-width of (out − in)/in for pt, eta, phi, mass (None if absent).
+    pub rel_width_pt: Option<f64>,
+    pub rel_width_eta: Option<f64>,
+    pub rel_width_phi: Option<f64>,
+    pub rel_width_mass: Option<f64>,
+    pub train_seconds: f64,
+    pub epochs: usize,
+    pub note: Option<String>,
+}
+
+fn parse_config(entry: &str, args: &CompareArgs) -> Result<(ModelKind, NormKind, usize)> {
+    let mut parts = entry.split(':');
+    let kind: ModelKind = parts.next().unwrap_or("").trim().parse()?;
+    let norm = match parts.next() {
+        Some(n) if !n.is_empty() => n.parse()?,
+        _ => args.norm,
+    };
+    let latent = match parts.next() {
+        Some(l) => l.trim().parse().map_err(|_| Error::config(format!("--configs: latent '{l}' in '{entry}' is not a number")))?,
+        None => args.latent,
+    };
+    if parts.next().is_some() {
+        return Err(Error::config(format!("--configs: '{entry}' has more than model:norm:latent")));
+    }
+    Ok((kind, norm, latent))
+}
+
+pub fn run(args: &CompareArgs) -> Result<()> {
+    let data = Dataset::open(&args.data)?;
+    let configs: Vec<_> = args.configs.split(',').filter(|s| !s.trim().is_empty()).map(|e| parse_config(e.trim(), args)).collect::<Result<_>>()?;
+    let hidden = parse_usize_list(&args.hidden).map_err(|e| Error::config(format!("--hidden: {e}")))?;
+    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let split = split_rows(data.rows(), args.val_fraction, args.seed);
+    let (rows, subset) = if split.val.is_empty() { (None, "all rows") } else { (Some(split.val.as_slice()), "validation split") };
+    if let Some(dir) = &args.models {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let mut table = Vec::new();
+    for (i, (kind, norm, latent)) in configs.iter().enumerate() {
+        eprintln!("[{}/{}] {kind} {norm:?} latent {latent}", i + 1, configs.len());
+        let cfg = TrainConfig {
+            model: *kind,
+            norm: *norm,
+            latent: *latent,
+            hidden: hidden.clone(),
+            epochs: args.epochs,
+            batch: args.batch,
+            lr: args.lr,
+            seed: args.seed,
+            val_fraction: args.val_fraction,
+            threads,
+            beta: args.beta,
+            lambda: args.lambda,
+            ..TrainConfig::default()
+        };
+        let t0 = Instant::now();
+        let out = train_autoencoder(&data, &cfg, &mut |_| {})?;
+        let seconds = t0.elapsed().as_secs_f64();
+        let model = SavedModel::from_training(&out, &cfg, &data);
+        if let Some(dir) = &args.models {
+            model.save(&dir.join(format!("{}_{:?}_{latent}.safetensors", kind.name().replace('+', "_"), norm).to_lowercase()))?;
+        }
+        let ev = evaluate(&model, &data, rows, subset)?;
+        let width = |which| {
+            ev.variables
+                .iter()
+                .find(|v| momentum_component(&v.name) == Some(which))
+                .and_then(|v| v.relative.as_ref().map(|r| r.half_width_68))
+        };
+        use crate::data::normalize::Momentum;
+        table.push(CompareRow {
+            latent: *latent,
+            model: kind.name().into(),
+            norm: format!("{norm:?}").to_lowercase(),
+            mse: ev.mse,
+            rmse: ev.rmse,
+            mean_abs_residual: ev.mean_abs_residual,
+            rel_width_pt: width(Momentum::Pt),
+            rel_width_eta: width(Momentum::Eta),
+            rel_width_phi: width(Momentum::Phi),
+            rel_width_mass: width(Momentum::Mass),
+            train_seconds: seconds,
+            epochs: out.history.len(),
+            note: out.stopped.clone(),
+        });
+    }
+    print!("{}", format_table(&table, &data, subset));
+    if let Some(p) = &args.json {
+        let s = serde_json::to_string_pretty(&table).map_err(|e| Error::config(e.to_string()))?;
+        write_atomic(p, s.as_bytes())?;
+    }
+    if let Some(p) = &args.csv {
+        let mut s = String::from("latent,model,norm,mse,rmse,mean_abs_residual,rel68_pt,rel68_eta,rel68_phi,rel68_mass,train_seconds,epochs\n");
+        let o = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.6e}"));
+        for r in &table {
+            s.push_str(&format!(
+                "{},{},{},{:.6e},{:.6e},{:.6e},{},{},{},{},{:.3},{}\n",
+                r.latent, r.model, r.norm, r.mse, r.rmse, r.mean_abs_residual, o(r.rel_width_pt), o(r.rel_width_eta), o(r.rel_width_phi), o(r.rel_width_mass), r.train_seconds, r.epochs
+            ));
+        }
+        write_atomic(p, s.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// The table as text.
+pub fn format_table(table: &[CompareRow], data: &Dataset, subset: &str) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(s, "{} ({} variables), {subset}; MSE/RMSE/mean|res| in each normaliser's space; rel68 = central-68 % half-width of (out−in)/in", data.path().display(), data.cols());
+    let _ = writeln!(s, "{:>4}  {:<18} {:>10} {:>10} {:>10} | {:>9} {:>9} {:>9} {:>9} | {:>8}", "dim", "configuration", "MSE", "RMSE", "mean|res|", "rel68 pt", "rel68 η", "rel68 φ", "rel68 m", "train s");
+    let o = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3e}"));
+    for r in table {
+        let _ = writeln!(
+            s,
+            "{:>4}  {:<18} {:>10.3e} {:>10.3e} {:>10.3e} | {:>9} {:>9} {:>9} {:>9} | {:>8.1}{}",
+            r.latent,
+            format!("{} {}", r.model, r.norm),
+            r.mse,
+            r.rmse,
+            r.mean_abs_residual,
+            o(r.rel_width_pt),
+            o(r.rel_width_eta),
+            o(r.rel_width_phi),
+            o(r.rel_width_mass),
+            r.train_seconds,
+            r.note.as_ref().map_or(String::new(), |n| format!("  ({n})"))
+        );
+    }
+    s
+}
