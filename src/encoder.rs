@@ -24,18 +24,44 @@ pub struct BadInput {
     pub col: usize,
 }
 
+/// An MLP's weights packed for the small-batch kernel: each layer's weight transposed to
+/// input-major [in×out] once, so a batch-1 product accumulates whole output vectors in
+/// registers.
+#[derive(Clone, Debug)]
+struct Packed {
+    wt: Vec<f32>,
+    offsets: Vec<usize>,
+}
+
+impl Packed {
+    fn new(mlp: &Mlp, params: &[f32]) -> Self {
+        let mut wt = Vec::new();
+        let mut offsets = Vec::new();
+        for l in &mlp.layers {
+            offsets.push(wt.len());
+            for q in 0..l.inp {
+                for j in 0..l.out {
+                    wt.push(params[l.w + j * l.inp + q]);
+                }
+            }
+        }
+        Packed { wt, offsets }
+    }
+}
+
 /// Runs one MLP over `n` rows of `x`, choosing the small kernel or the GEMM path.
-fn run_mlp<'b>(mlp: &Mlp, params: &[f32], x: &[f32], buf: &'b mut MlpBuffers, n: usize) -> &'b [f32] {
+fn run_mlp<'b>(mlp: &Mlp, packed: &Packed, params: &[f32], x: &[f32], buf: &'b mut MlpBuffers, n: usize) -> &'b [f32] {
     if n <= SMALL_BATCH {
         let k = hepae_kernels::kernels();
         for (l, layer) in mlp.layers.iter().enumerate() {
             let (before, rest) = buf.acts.split_at_mut(l);
             let inp: &[f32] = if l == 0 { &x[..n * layer.inp] } else { &before[l - 1][..n * layer.inp] };
             let out = &mut rest[0][..n * layer.out];
+            let off = packed.offsets[l];
             (k.dense_small)(
                 out,
                 inp,
-                &params[layer.w..layer.w + layer.out * layer.inp],
+                &packed.wt[off..off + layer.inp * layer.out],
                 &params[layer.b..layer.b + layer.out],
                 n,
                 layer.inp,
@@ -57,7 +83,7 @@ fn run_mlp<'b>(mlp: &Mlp, params: &[f32], x: &[f32], buf: &'b mut MlpBuffers, n:
 /// the last stage's output (μ of a VAE's [μ | log σ²], the mean of a Gaussian decoder).
 #[derive(Clone, Debug)]
 struct Chain {
-    stages: Vec<(Mlp, MlpBuffers)>,
+    stages: Vec<(Mlp, MlpBuffers, Packed)>,
     params: Vec<f32>,
     width: usize,
 }
@@ -68,7 +94,8 @@ impl Chain {
             .into_iter()
             .map(|m| {
                 let buf = MlpBuffers::plan(&m, max_batch, false);
-                (m, buf)
+                let packed = Packed::new(&m, params);
+                (m, buf, packed)
             })
             .collect();
         Chain { stages, params: params.to_vec(), width }
@@ -87,11 +114,11 @@ impl Chain {
                 None => x,
                 Some(p) => done[p].1.output(n),
             };
-            let (mlp, buf) = &mut rest[0];
-            run_mlp(mlp, &self.params, input, buf, n);
+            let (mlp, buf, packed) = &mut rest[0];
+            run_mlp(mlp, packed, &self.params, input, buf, n);
             prev = Some(s);
         }
-        let (mlp, buf) = self.stages.last().expect("a chain has a stage");
+        let (mlp, buf, _) = self.stages.last().expect("a chain has a stage");
         let full = mlp.out_dim();
         let y = buf.output(n);
         for r in 0..n {

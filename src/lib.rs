@@ -2,6 +2,10 @@
 //! anomalous jets. No deep-learning framework: dense layers, activations, losses, Adam and
 //! backprop are written here over memory-mapped f32 arrays; SIMD kernels live in `hepae-kernels`.
 
+// Layer functions follow llm.c's signature convention (outputs, then what the forward cached,
+// then inputs and weights, then sizes), which makes long argument lists the norm here.
+#![allow(clippy::too_many_arguments)]
+
 pub mod atomic;
 pub mod data;
 pub mod encoder;

@@ -152,7 +152,7 @@ impl TrainConfig {
         if !(self.rho > 0.0 && self.rho < 1.0) {
             return Err(Error::config(format!("--rho {} must be in (0, 1)", self.rho)));
         }
-        if !(self.noise.is_finite() && self.noise >= 0.0) || !(0.0..1.0).contains(&self.mask) {
+        if !(self.noise.is_finite() && self.noise >= 0.0 && (0.0..1.0).contains(&self.mask)) {
             return Err(Error::config("--noise must be ≥ 0 and --mask in [0, 1)"));
         }
         if self.model == ModelKind::Aae && (self.disc_hidden.is_empty() || self.disc_hidden.contains(&0)) {

@@ -1,10 +1,30 @@
-//! TEMPORARY scalar stub of the kernels API (replaced by the kernels branch).
+//! SIMD kernels for hepae: a scalar reference (the specification), AVX2+FMA and AVX-512F
+//! versions, and one [`Kernels`] table of function pointers chosen once per process by CPU
+//! feature ([`kernels`]), with `HEPAE_ISA=scalar|avx2|avx512` forcing a set for tests and
+//! benches. No dependencies beyond std.
+//!
+//! Layout conventions: matrices are row-major f32; `dense_small` takes its weight
+//! *transposed* (input-major, [k×n]) so that a batch-1 product accumulates whole output
+//! vectors in registers without horizontal sums (the caller packs it once).
+
+use std::sync::OnceLock;
+
+pub mod close;
+pub mod scalar;
+
+#[cfg(target_arch = "x86_64")]
+pub mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub mod avx512;
+
+/// An instruction-set level with its own kernel set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Isa {
     Scalar,
     Avx2,
     Avx512,
 }
+
 impl Isa {
     pub fn name(self) -> &'static str {
         match self {
@@ -13,146 +33,281 @@ impl Isa {
             Isa::Avx512 => "avx512",
         }
     }
+    pub fn parse(s: &str) -> Option<Isa> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "scalar" => Some(Isa::Scalar),
+            "avx2" => Some(Isa::Avx2),
+            "avx512" => Some(Isa::Avx512),
+            _ => None,
+        }
+    }
 }
+
+/// One Adam step's constants, computed by the caller in f64 and rounded once (as PyTorch
+/// computes `1 − β` and the bias corrections in Python floats):
+/// m += (1−β1)·(g − m); v = β2·v + (1−β2)·g²; p −= step_size·m / (√v/√bc2 + ε),
+/// with step_size = lr/(1 − β1ᵗ) and bc2 = 1 − β2ᵗ.
 #[derive(Clone, Copy, Debug)]
 pub struct AdamStep {
-    pub lr: f32,
-    pub beta1: f32,
+    pub step_size: f32,
     pub beta2: f32,
+    pub one_minus_beta1: f32,
+    pub one_minus_beta2: f32,
+    pub bc2_sqrt: f32,
     pub eps: f32,
-    pub bc1: f32,
-    pub bc2: f32,
 }
+
+impl AdamStep {
+    /// The constants of step `t` (1-based).
+    pub fn new(lr: f64, beta1: f64, beta2: f64, eps: f64, t: u64) -> Self {
+        let t = t.min(i32::MAX as u64) as i32;
+        AdamStep {
+            step_size: (lr / (1.0 - beta1.powi(t))) as f32,
+            beta2: beta2 as f32,
+            one_minus_beta1: (1.0 - beta1) as f32,
+            one_minus_beta2: (1.0 - beta2) as f32,
+            bc2_sqrt: (1.0 - beta2.powi(t)).sqrt() as f32,
+            eps: eps as f32,
+        }
+    }
+}
+
+/// Element-wise pass over `x` [rows × bias.len()].
+pub type BiasActFn = fn(x: &mut [f32], bias: &[f32], slope: f32);
+/// In-place gradient scaling by an activation's derivative.
+pub type ActBackFn = fn(d: &mut [f32], y: &[f32], slope: f32);
+/// Column sums added into an accumulator.
+pub type ColSumsFn = fn(acc: &mut [f32], x: &[f32]);
+/// One Adam update over a flat parameter buffer.
+pub type AdamFn = fn(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], hp: &AdamStep);
+/// A loss gradient that also returns the f64 sum.
+pub type MseFn = fn(grad: &mut [f32], out: &[f32], target: &[f32], scale: f32) -> f64;
+/// z = μ + e^(½lv)·ε.
+pub type ReparamFn = fn(z: &mut [f32], mu: &[f32], logvar: &[f32], eps: &[f32]);
+/// The reparameterisation's backward.
+pub type ReparamBackFn = fn(dmu: &mut [f32], dlogvar: &mut [f32], dz: &[f32], logvar: &[f32], eps: &[f32]);
+/// KL(N(μ, e^lv) ‖ N(0, 1)) and its gradients.
+pub type KlNormalFn = fn(dmu: &mut [f32], dlogvar: &mut [f32], mu: &[f32], logvar: &[f32], scale: f32) -> f64;
+/// A penalty on activations: value (f64) and gradient added into `da`.
+pub type PenaltyFn = fn(da: &mut [f32], a: &[f32], scale: f32) -> f64;
+/// Sparsity KL over mean activations.
+pub type KlSparsityFn = fn(drho: &mut [f32], rho_hat: &[f32], rho: f32, scale: f32) -> f64;
+/// Small-M dense layer: out[m×n] = leaky(a[m×k]·wt[k×n] + bias).
+pub type DenseSmallFn =
+    fn(out: &mut [f32], a: &[f32], wt: &[f32], bias: &[f32], m: usize, k: usize, n: usize, slope: f32);
+
+/// Every kernel of one instruction set.
 pub struct Kernels {
     pub isa: Isa,
-    pub bias_leaky_forward: fn(x: &mut [f32], bias: &[f32], slope: f32),
-    pub leaky_backward: fn(d: &mut [f32], y: &[f32], slope: f32),
-    pub col_sums_add: fn(acc: &mut [f32], x: &[f32]),
-    pub adam_update: fn(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], hp: &AdamStep),
-    pub mse_grad: fn(grad: &mut [f32], out: &[f32], target: &[f32], scale: f32) -> f64,
-    pub reparam_forward: fn(z: &mut [f32], mu: &[f32], logvar: &[f32], eps: &[f32]),
-    pub reparam_backward: fn(dmu: &mut [f32], dlogvar: &mut [f32], dz: &[f32], logvar: &[f32], eps: &[f32]),
-    pub kl_normal: fn(dmu: &mut [f32], dlogvar: &mut [f32], mu: &[f32], logvar: &[f32], scale: f32) -> f64,
-    pub l1_penalty: fn(da: &mut [f32], a: &[f32], scale: f32) -> f64,
-    pub kl_sparsity: fn(drho: &mut [f32], rho_hat: &[f32], rho: f32, scale: f32) -> f64,
-    pub dense_small: fn(out: &mut [f32], a: &[f32], w: &[f32], bias: &[f32], m: usize, k: usize, n: usize, slope: f32),
+    /// x[r,c] = leaky(x[r,c] + bias[c]); slope 1 is a plain bias add.
+    pub bias_leaky_forward: BiasActFn,
+    /// d[i] *= 1 if y[i] > 0 else slope (y = the layer's output, same sign as its input).
+    pub leaky_backward: ActBackFn,
+    /// acc[c] += Σ_r x[r, c], rows added in order (deterministic).
+    pub col_sums_add: ColSumsFn,
+    /// Adam, PyTorch semantics (see [`AdamStep`]).
+    pub adam_update: AdamFn,
+    /// grad = scale·(out − target); returns Σ (out − target)² in f64.
+    pub mse_grad: MseFn,
+    pub reparam_forward: ReparamFn,
+    /// dμ += dz; dlv += dz·½·e^(½lv)·ε.
+    pub reparam_backward: ReparamBackFn,
+    /// Returns ½Σ(μ² + e^lv − 1 − lv); dμ += scale·μ; dlv += scale·½(e^lv − 1).
+    pub kl_normal: KlNormalFn,
+    /// Returns Σ|a|; da += scale·sign(a).
+    pub l1_penalty: PenaltyFn,
+    /// Returns Σ KL(ρ‖ρ̂_j); writes drho_j = scale·(−ρ/ρ̂_j + (1−ρ)/(1−ρ̂_j)).
+    pub kl_sparsity: KlSparsityFn,
+    /// Batch-1..small dense layer with fused bias and LeakyReLU, weight transposed [k×n].
+    pub dense_small: DenseSmallFn,
 }
-fn blf(x: &mut [f32], b: &[f32], s: f32) {
-    for r in x.chunks_exact_mut(b.len()) {
-        for (v, bb) in r.iter_mut().zip(b) {
-            let u = *v + bb;
-            *v = if u > 0.0 { u } else { s * u };
-        }
-    }
-}
-fn lb(d: &mut [f32], y: &[f32], s: f32) {
-    for (d, y) in d.iter_mut().zip(y) {
-        if *y <= 0.0 {
-            *d *= s;
-        }
-    }
-}
-fn cs(acc: &mut [f32], x: &[f32]) {
-    for r in x.chunks_exact(acc.len()) {
-        for (a, v) in acc.iter_mut().zip(r) {
-            *a += v;
-        }
-    }
-}
-fn adam(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], h: &AdamStep) {
-    for i in 0..p.len() {
-        m[i] = h.beta1 * m[i] + (1.0 - h.beta1) * g[i];
-        v[i] = h.beta2 * v[i] + (1.0 - h.beta2) * g[i] * g[i];
-        p[i] -= h.lr * (m[i] / h.bc1) / ((v[i] / h.bc2).sqrt() + h.eps);
-    }
-}
-fn mse(g: &mut [f32], o: &[f32], t: &[f32], s: f32) -> f64 {
-    let mut acc = 0.0f64;
-    for i in 0..g.len() {
-        let d = o[i] - t[i];
-        g[i] = s * d;
-        acc += (d as f64) * (d as f64);
-    }
-    acc
-}
-fn ds(out: &mut [f32], a: &[f32], w: &[f32], b: &[f32], m: usize, k: usize, n: usize, s: f32) {
-    for r in 0..m {
-        for j in 0..n {
-            let mut acc = b[j];
-            for q in 0..k {
-                acc += a[r * k + q] * w[j * k + q];
-            }
-            out[r * n + j] = if acc > 0.0 { acc } else { s * acc };
-        }
-    }
-}
-fn rf(z: &mut [f32], mu: &[f32], lv: &[f32], e: &[f32]) {
-    for i in 0..z.len() {
-        z[i] = mu[i] + (0.5 * lv[i]).exp() * e[i];
-    }
-}
-fn rb(dmu: &mut [f32], dlv: &mut [f32], dz: &[f32], lv: &[f32], e: &[f32]) {
-    for i in 0..dz.len() {
-        dmu[i] += dz[i];
-        dlv[i] += dz[i] * 0.5 * (0.5 * lv[i]).exp() * e[i];
-    }
-}
-fn kl(dmu: &mut [f32], dlv: &mut [f32], mu: &[f32], lv: &[f32], s: f32) -> f64 {
-    let mut a = 0.0f64;
-    for i in 0..mu.len() {
-        let e = lv[i].exp();
-        a += 0.5 * (mu[i] * mu[i] + e - 1.0 - lv[i]) as f64;
-        dmu[i] += s * mu[i];
-        dlv[i] += s * 0.5 * (e - 1.0);
-    }
-    a
-}
-fn l1(da: &mut [f32], a: &[f32], s: f32) -> f64 {
-    let mut t = 0.0f64;
-    for i in 0..a.len() {
-        t += a[i].abs() as f64;
-        da[i] += s * if a[i] > 0.0 {
-            1.0
-        } else if a[i] < 0.0 {
-            -1.0
-        } else {
-            0.0
-        };
-    }
-    t
-}
-fn kls(d: &mut [f32], r: &[f32], rho: f32, s: f32) -> f64 {
-    let mut t = 0.0f64;
-    for j in 0..r.len() {
-        t += (rho * (rho / r[j]).ln() + (1.0 - rho) * ((1.0 - rho) / (1.0 - r[j])).ln()) as f64;
-        d[j] = s * (-rho / r[j] + (1.0 - rho) / (1.0 - r[j]));
-    }
-    t
-}
+
 static SCALAR: Kernels = Kernels {
     isa: Isa::Scalar,
-    bias_leaky_forward: blf,
-    leaky_backward: lb,
-    col_sums_add: cs,
-    adam_update: adam,
-    mse_grad: mse,
-    reparam_forward: rf,
-    reparam_backward: rb,
-    kl_normal: kl,
-    l1_penalty: l1,
-    kl_sparsity: kls,
-    dense_small: ds,
+    bias_leaky_forward: scalar::bias_leaky_forward,
+    leaky_backward: scalar::leaky_backward,
+    col_sums_add: scalar::col_sums_add,
+    adam_update: scalar::adam_update,
+    mse_grad: scalar::mse_grad,
+    reparam_forward: scalar::reparam_forward,
+    reparam_backward: scalar::reparam_backward,
+    kl_normal: scalar::kl_normal,
+    l1_penalty: scalar::l1_penalty,
+    kl_sparsity: scalar::kl_sparsity,
+    dense_small: scalar::dense_small,
 };
-pub fn kernels() -> &'static Kernels {
-    &SCALAR
+
+/// Builds the safe table of one SIMD module. Each wrapper is safe to call because the table
+/// is only handed out by [`kernels_for`] after the CPU was found to have the features.
+#[cfg(target_arch = "x86_64")]
+macro_rules! simd_table {
+    ($name:ident, $isa:expr, $m:ident) => {
+        mod $name {
+            use crate::AdamStep;
+            // SAFETY (every block below): the table is reachable only through `kernels_for`,
+            // which checks the CPU features this module's `#[target_feature]`s require.
+            pub fn bias_leaky_forward(x: &mut [f32], bias: &[f32], slope: f32) {
+                unsafe { crate::$m::bias_leaky_forward(x, bias, slope) }
+            }
+            pub fn leaky_backward(d: &mut [f32], y: &[f32], slope: f32) {
+                unsafe { crate::$m::leaky_backward(d, y, slope) }
+            }
+            pub fn col_sums_add(acc: &mut [f32], x: &[f32]) {
+                unsafe { crate::$m::col_sums_add(acc, x) }
+            }
+            pub fn adam_update(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], hp: &AdamStep) {
+                unsafe { crate::$m::adam_update(p, g, m, v, hp) }
+            }
+            pub fn mse_grad(grad: &mut [f32], out: &[f32], target: &[f32], scale: f32) -> f64 {
+                unsafe { crate::$m::mse_grad(grad, out, target, scale) }
+            }
+            pub fn reparam_forward(z: &mut [f32], mu: &[f32], logvar: &[f32], eps: &[f32]) {
+                unsafe { crate::$m::reparam_forward(z, mu, logvar, eps) }
+            }
+            pub fn reparam_backward(dmu: &mut [f32], dlogvar: &mut [f32], dz: &[f32], logvar: &[f32], eps: &[f32]) {
+                unsafe { crate::$m::reparam_backward(dmu, dlogvar, dz, logvar, eps) }
+            }
+            pub fn kl_normal(dmu: &mut [f32], dlogvar: &mut [f32], mu: &[f32], logvar: &[f32], scale: f32) -> f64 {
+                unsafe { crate::$m::kl_normal(dmu, dlogvar, mu, logvar, scale) }
+            }
+            pub fn l1_penalty(da: &mut [f32], a: &[f32], scale: f32) -> f64 {
+                unsafe { crate::$m::l1_penalty(da, a, scale) }
+            }
+            pub fn kl_sparsity(drho: &mut [f32], rho_hat: &[f32], rho: f32, scale: f32) -> f64 {
+                unsafe { crate::$m::kl_sparsity(drho, rho_hat, rho, scale) }
+            }
+            #[allow(clippy::too_many_arguments)]
+            pub fn dense_small(
+                out: &mut [f32],
+                a: &[f32],
+                wt: &[f32],
+                bias: &[f32],
+                m: usize,
+                k: usize,
+                n: usize,
+                slope: f32,
+            ) {
+                unsafe { crate::$m::dense_small(out, a, wt, bias, m, k, n, slope) }
+            }
+            pub static TABLE: crate::Kernels = crate::Kernels {
+                isa: $isa,
+                bias_leaky_forward,
+                leaky_backward,
+                col_sums_add,
+                adam_update,
+                mse_grad,
+                reparam_forward,
+                reparam_backward,
+                kl_normal,
+                l1_penalty,
+                kl_sparsity,
+                dense_small,
+            };
+        }
+    };
 }
-pub fn kernels_for(isa: Isa) -> Option<&'static Kernels> {
-    if isa == Isa::Scalar {
-        Some(&SCALAR)
-    } else {
-        None
+
+#[cfg(target_arch = "x86_64")]
+simd_table!(avx2_table, crate::Isa::Avx2, avx2);
+#[cfg(target_arch = "x86_64")]
+simd_table!(avx512_table, crate::Isa::Avx512, avx512);
+
+/// Whether this CPU can run `isa`'s kernels (the one place CPU features are read).
+fn cpu_has(isa: Isa) -> bool {
+    match isa {
+        Isa::Scalar => true,
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => is_x86_feature_detected!("avx512f"),
+        #[cfg(not(target_arch = "x86_64"))]
+        _ => false,
     }
 }
+
+/// The kernel set for `isa`, or None if this CPU lacks it.
+pub fn kernels_for(isa: Isa) -> Option<&'static Kernels> {
+    if !cpu_has(isa) {
+        return None;
+    }
+    match isa {
+        Isa::Scalar => Some(&SCALAR),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => Some(&avx2_table::TABLE),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => Some(&avx512_table::TABLE),
+        #[cfg(not(target_arch = "x86_64"))]
+        _ => None,
+    }
+}
+
+/// Every ISA this CPU can run, scalar first.
 pub fn available_isas() -> Vec<Isa> {
-    vec![Isa::Scalar]
+    [Isa::Scalar, Isa::Avx2, Isa::Avx512].into_iter().filter(|&i| cpu_has(i)).collect()
+}
+
+/// The dispatch rule: the forced ISA if it is available, else the best available one.
+pub fn choose_isa(forced: Option<&str>, available: &[Isa]) -> Isa {
+    if let Some(isa) = forced.and_then(Isa::parse) {
+        if available.contains(&isa) {
+            return isa;
+        }
+    }
+    available.iter().copied().max_by_key(|i| *i as u8).unwrap_or(Isa::Scalar)
+}
+
+/// The kernel set of this process: chosen once, honouring `HEPAE_ISA`.
+pub fn kernels() -> &'static Kernels {
+    static CHOSEN: OnceLock<&'static Kernels> = OnceLock::new();
+    CHOSEN.get_or_init(|| {
+        let forced = std::env::var("HEPAE_ISA").ok();
+        let isa = choose_isa(forced.as_deref(), &available_isas());
+        kernels_for(isa).unwrap_or(&SCALAR)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dispatch_prefers_the_widest_and_honours_a_forced_isa() {
+        let all = [Isa::Scalar, Isa::Avx2, Isa::Avx512];
+        assert_eq!(choose_isa(None, &all), Isa::Avx512);
+        assert_eq!(choose_isa(Some("avx2"), &all), Isa::Avx2);
+        assert_eq!(choose_isa(Some("SCALAR"), &all), Isa::Scalar);
+        assert_eq!(choose_isa(Some("avx512"), &[Isa::Scalar, Isa::Avx2]), Isa::Avx2, "unavailable: best available");
+        assert_eq!(choose_isa(Some("nonsense"), &[Isa::Scalar]), Isa::Scalar);
+    }
+
+    #[test]
+    fn scalar_kernels_give_hand_computed_values() {
+        let mut x = [1.0f32, -2.0, 0.5, -0.5];
+        scalar::bias_leaky_forward(&mut x, &[0.5, 1.0], 0.1);
+        assert_eq!(x, [1.5, -0.1, 1.0, 0.5]);
+        let mut acc = [1.0f32, 2.0];
+        scalar::col_sums_add(&mut acc, &[1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(acc, [5.0, 8.0]);
+        let mut g = [0.0f32; 2];
+        assert_eq!(scalar::mse_grad(&mut g, &[3.0, 1.0], &[1.0, 1.0], 0.5), 4.0);
+        assert_eq!(g, [1.0, 0.0]);
+        let mut d = [2.0f32, 2.0];
+        scalar::leaky_backward(&mut d, &[1.0, -1.0], 0.25);
+        assert_eq!(d, [2.0, 0.5]);
+        let mut out = [0.0f32; 2];
+        // a = [1, 2], wᵀ = [[1, -1], [3, -3]] (k = 2, n = 2), bias [0, 0]: pre = [7, -7].
+        scalar::dense_small(&mut out, &[1.0, 2.0], &[1.0, -1.0, 3.0, -3.0], &[0.0, 0.0], 1, 2, 2, 0.5);
+        assert_eq!(out, [7.0, -3.5]);
+        let mut da = [0.0f32; 3];
+        assert_eq!(scalar::l1_penalty(&mut da, &[-2.0, 0.0, 3.0], 0.5), 5.0);
+        assert_eq!(da, [-0.5, 0.0, 0.5]);
+        let (mut dmu, mut dlv) = ([0.0f32], [0.0f32]);
+        // μ = 1, lv = 0: KL = ½(1 + 1 − 1 − 0) = 0.5; dμ = 1, dlv = 0.
+        assert_eq!(scalar::kl_normal(&mut dmu, &mut dlv, &[1.0], &[0.0], 1.0), 0.5);
+        assert_eq!((dmu[0], dlv[0]), (1.0, 0.0));
+        let mut dr = [0.0f32];
+        // ρ̂ = ρ: KL 0 and zero gradient.
+        assert!(scalar::kl_sparsity(&mut dr, &[0.05], 0.05, 1.0).abs() < 1e-7);
+        assert!(dr[0].abs() < 1e-5);
+    }
 }

@@ -87,7 +87,10 @@ fn parse_config(entry: &str, args: &CompareArgs) -> Result<(ModelKind, NormKind,
         _ => args.norm,
     };
     let latent = match parts.next() {
-        Some(l) => l.trim().parse().map_err(|_| Error::config(format!("--configs: latent '{l}' in '{entry}' is not a number")))?,
+        Some(l) => l
+            .trim()
+            .parse()
+            .map_err(|_| Error::config(format!("--configs: latent '{l}' in '{entry}' is not a number")))?,
         None => args.latent,
     };
     if parts.next().is_some() {
@@ -98,11 +101,17 @@ fn parse_config(entry: &str, args: &CompareArgs) -> Result<(ModelKind, NormKind,
 
 pub fn run(args: &CompareArgs) -> Result<()> {
     let data = Dataset::open(&args.data)?;
-    let configs: Vec<_> = args.configs.split(',').filter(|s| !s.trim().is_empty()).map(|e| parse_config(e.trim(), args)).collect::<Result<_>>()?;
+    let configs: Vec<_> = args
+        .configs
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|e| parse_config(e.trim(), args))
+        .collect::<Result<_>>()?;
     let hidden = parse_usize_list(&args.hidden).map_err(|e| Error::config(format!("--hidden: {e}")))?;
     let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let split = split_rows(data.rows(), args.val_fraction, args.seed);
-    let (rows, subset) = if split.val.is_empty() { (None, "all rows") } else { (Some(split.val.as_slice()), "validation split") };
+    let (rows, subset) =
+        if split.val.is_empty() { (None, "all rows") } else { (Some(split.val.as_slice()), "validation split") };
     if let Some(dir) = &args.models {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
@@ -129,7 +138,9 @@ pub fn run(args: &CompareArgs) -> Result<()> {
         let seconds = t0.elapsed().as_secs_f64();
         let model = SavedModel::from_training(&out, &cfg, &data);
         if let Some(dir) = &args.models {
-            model.save(&dir.join(format!("{}_{:?}_{latent}.safetensors", kind.name().replace('+', "_"), norm).to_lowercase()))?;
+            model.save(
+                &dir.join(format!("{}_{:?}_{latent}.safetensors", kind.name().replace('+', "_"), norm).to_lowercase()),
+            )?;
         }
         let ev = evaluate(&model, &data, rows, subset)?;
         let width = |which| {
@@ -166,7 +177,18 @@ pub fn run(args: &CompareArgs) -> Result<()> {
         for r in &table {
             s.push_str(&format!(
                 "{},{},{},{:.6e},{:.6e},{:.6e},{},{},{},{},{:.3},{}\n",
-                r.latent, r.model, r.norm, r.mse, r.rmse, r.mean_abs_residual, o(r.rel_width_pt), o(r.rel_width_eta), o(r.rel_width_phi), o(r.rel_width_mass), r.train_seconds, r.epochs
+                r.latent,
+                r.model,
+                r.norm,
+                r.mse,
+                r.rmse,
+                r.mean_abs_residual,
+                o(r.rel_width_pt),
+                o(r.rel_width_eta),
+                o(r.rel_width_phi),
+                o(r.rel_width_mass),
+                r.train_seconds,
+                r.epochs
             ));
         }
         write_atomic(p, s.as_bytes())?;
@@ -179,7 +201,11 @@ pub fn format_table(table: &[CompareRow], data: &Dataset, subset: &str) -> Strin
     use std::fmt::Write;
     let mut s = String::new();
     let _ = writeln!(s, "{} ({} variables), {subset}; MSE/RMSE/mean|res| in each normaliser's space; rel68 = central-68 % half-width of (out−in)/in", data.path().display(), data.cols());
-    let _ = writeln!(s, "{:>4}  {:<18} {:>10} {:>10} {:>10} | {:>9} {:>9} {:>9} {:>9} | {:>8}", "dim", "configuration", "MSE", "RMSE", "mean|res|", "rel68 pt", "rel68 η", "rel68 φ", "rel68 m", "train s");
+    let _ = writeln!(
+        s,
+        "{:>4}  {:<18} {:>10} {:>10} {:>10} | {:>9} {:>9} {:>9} {:>9} | {:>8}",
+        "dim", "configuration", "MSE", "RMSE", "mean|res|", "rel68 pt", "rel68 η", "rel68 φ", "rel68 m", "train s"
+    );
     let o = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3e}"));
     for r in table {
         let _ = writeln!(

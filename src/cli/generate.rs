@@ -78,7 +78,12 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
         ModelKind::Vae => Prior::Normal,
         ModelKind::Aae => model.meta.training.as_ref().map_or(Prior::Normal, |t| t.config.prior),
         k => {
-            return Err(Error::model(&args.model, format!("generate needs a vae or aae model (this one is {k}): only they shape their latent space after a prior")))
+            return Err(Error::model(
+                &args.model,
+                format!(
+                "generate needs a vae or aae model (this one is {k}): only they shape their latent space after a prior"
+            ),
+            ))
         }
     };
     if args.rows == 0 {
@@ -105,8 +110,8 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
         dec.decode(&z[..n * lat], n, &mut x[..n * d]);
         for r in 0..n {
             if (done as usize + r) % stride == 0 {
-                for c in 0..d {
-                    kept[c].push(x[r * d + c] as f64);
+                for (k, &v) in kept.iter_mut().zip(&x[r * d..(r + 1) * d]) {
+                    k.push(v as f64);
                 }
             }
         }
@@ -114,18 +119,29 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
         done += n as u64;
     }
     writer.finish()?;
-    eprintln!("wrote {} ({} generated jets from the {} prior of {}; synthetic, not real data)", args.output.display(), args.rows, format!("{prior:?}").to_lowercase(), model.meta.kind);
+    eprintln!(
+        "wrote {} ({} generated jets from the {} prior of {}; synthetic, not real data)",
+        args.output.display(),
+        args.rows,
+        format!("{prior:?}").to_lowercase(),
+        model.meta.kind
+    );
     if let Some(real) = &like {
         let rstride = real.rows().div_ceil(SAMPLE).max(1);
         let mut out = Vec::with_capacity(d);
-        println!("{:<22} {:>11} {:>11} | {:>11} {:>11} | {:>11} {:>11}", "variable", "gen mean", "real mean", "gen σ", "real σ", "gen median", "real median");
-        for c in 0..d {
+        println!(
+            "{:<22} {:>11} {:>11} | {:>11} {:>11} | {:>11} {:>11}",
+            "variable", "gen mean", "real mean", "gen σ", "real σ", "gen median", "real median"
+        );
+        for (c, gv) in kept.iter_mut().enumerate() {
             let mut rv: Vec<f64> = (0..real.rows()).step_by(rstride).map(|r| real.row(r)[c] as f64).collect();
-            let gv = &mut kept[c];
             let lo = rv.iter().chain(gv.iter()).fold(f64::INFINITY, |a, &b| a.min(b));
             let hi = rv.iter().chain(gv.iter()).fold(f64::NEG_INFINITY, |a, &b| a.max(b));
             let (g, r) = (marginal(gv, lo, hi), marginal(&mut rv, lo, hi));
-            println!("{:<22} {:>11.4e} {:>11.4e} | {:>11.4e} {:>11.4e} | {:>11.4e} {:>11.4e}", model.meta.columns[c], g.mean, r.mean, g.std, r.std, g.q50, r.q50);
+            println!(
+                "{:<22} {:>11.4e} {:>11.4e} | {:>11.4e} {:>11.4e} | {:>11.4e} {:>11.4e}",
+                model.meta.columns[c], g.mean, r.mean, g.std, r.std, g.q50, r.q50
+            );
             out.push(MarginalComparison { variable: model.meta.columns[c].clone(), lo, hi, generated: g, real: r });
         }
         if let Some(j) = &args.json {

@@ -1,0 +1,125 @@
+//! The reference implementation of every kernel: plain loops, the specification the SIMD
+//! versions are tested against. Sums that are returned accumulate in f64.
+
+use crate::AdamStep;
+
+/// x[r,c] = leaky(x[r,c] + bias[c]), leaky(u) = u if u > 0 else slope·u.
+pub fn bias_leaky_forward(x: &mut [f32], bias: &[f32], slope: f32) {
+    for row in x.chunks_exact_mut(bias.len()) {
+        for (v, &b) in row.iter_mut().zip(bias) {
+            let u = *v + b;
+            *v = if u > 0.0 { u } else { slope * u };
+        }
+    }
+}
+
+/// d[i] *= 1 if y[i] > 0 else slope.
+pub fn leaky_backward(d: &mut [f32], y: &[f32], slope: f32) {
+    for (d, &y) in d.iter_mut().zip(y) {
+        if y <= 0.0 {
+            *d *= slope;
+        }
+    }
+}
+
+/// acc[c] += Σ_r x[r, c], rows in order.
+pub fn col_sums_add(acc: &mut [f32], x: &[f32]) {
+    for row in x.chunks_exact(acc.len()) {
+        for (a, &v) in acc.iter_mut().zip(row) {
+            *a += v;
+        }
+    }
+}
+
+/// PyTorch's Adam update: m += (1−β1)(g − m); v = β2·v + (1−β2)·g²;
+/// p −= step_size · m / (√v / √bc2 + ε).
+pub fn adam_update(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], hp: &AdamStep) {
+    for i in 0..p.len() {
+        m[i] += hp.one_minus_beta1 * (g[i] - m[i]);
+        v[i] = hp.beta2 * v[i] + hp.one_minus_beta2 * g[i] * g[i];
+        p[i] -= hp.step_size * m[i] / (v[i].sqrt() / hp.bc2_sqrt + hp.eps);
+    }
+}
+
+/// grad = scale·(out − target); returns Σ (out − target)².
+pub fn mse_grad(grad: &mut [f32], out: &[f32], target: &[f32], scale: f32) -> f64 {
+    let mut sum = 0.0f64;
+    for i in 0..grad.len() {
+        let d = out[i] - target[i];
+        grad[i] = scale * d;
+        sum += (d as f64) * (d as f64);
+    }
+    sum
+}
+
+/// z = μ + exp(½·logσ²)·ε.
+pub fn reparam_forward(z: &mut [f32], mu: &[f32], logvar: &[f32], eps: &[f32]) {
+    for i in 0..z.len() {
+        z[i] = mu[i] + (0.5 * logvar[i]).exp() * eps[i];
+    }
+}
+
+/// dμ += dz; dlogσ² += dz·½·exp(½·logσ²)·ε.
+pub fn reparam_backward(dmu: &mut [f32], dlogvar: &mut [f32], dz: &[f32], logvar: &[f32], eps: &[f32]) {
+    for i in 0..dz.len() {
+        dmu[i] += dz[i];
+        dlogvar[i] += dz[i] * 0.5 * (0.5 * logvar[i]).exp() * eps[i];
+    }
+}
+
+/// Returns ½·Σ(μ² + e^lv − 1 − lv); dμ += scale·μ; dlv += scale·½·(e^lv − 1).
+pub fn kl_normal(dmu: &mut [f32], dlogvar: &mut [f32], mu: &[f32], logvar: &[f32], scale: f32) -> f64 {
+    let mut sum = 0.0f64;
+    for i in 0..mu.len() {
+        let e = logvar[i].exp();
+        sum += (0.5 * (mu[i] * mu[i] + e - 1.0 - logvar[i])) as f64;
+        dmu[i] += scale * mu[i];
+        dlogvar[i] += scale * 0.5 * (e - 1.0);
+    }
+    sum
+}
+
+/// Returns Σ|a|; da += scale·sign(a) (sign(0) = 0).
+pub fn l1_penalty(da: &mut [f32], a: &[f32], scale: f32) -> f64 {
+    let mut sum = 0.0f64;
+    for i in 0..a.len() {
+        sum += a[i].abs() as f64;
+        if a[i] > 0.0 {
+            da[i] += scale;
+        } else if a[i] < 0.0 {
+            da[i] -= scale;
+        }
+    }
+    sum
+}
+
+/// Returns Σ_j [ρ ln(ρ/ρ̂_j) + (1−ρ) ln((1−ρ)/(1−ρ̂_j))]; drho_j = scale·(−ρ/ρ̂_j + (1−ρ)/(1−ρ̂_j)).
+pub fn kl_sparsity(drho: &mut [f32], rho_hat: &[f32], rho: f32, scale: f32) -> f64 {
+    let mut sum = 0.0f64;
+    for j in 0..rho_hat.len() {
+        let q = rho_hat[j];
+        sum += (rho * (rho.ln() - q.ln()) + (1.0 - rho) * ((1.0 - rho).ln() - (1.0 - q).ln())) as f64;
+        drho[j] = scale * (-rho / q + (1.0 - rho) / (1.0 - q));
+    }
+    sum
+}
+
+/// out[m×n] = leaky(a[m×k] · wt[k×n] + bias), wt the weight *transposed* (input-major).
+#[allow(clippy::too_many_arguments)]
+pub fn dense_small(out: &mut [f32], a: &[f32], wt: &[f32], bias: &[f32], m: usize, k: usize, n: usize, slope: f32) {
+    for r in 0..m {
+        let o = &mut out[r * n..(r + 1) * n];
+        o.copy_from_slice(&bias[..n]);
+        for q in 0..k {
+            let av = a[r * k + q];
+            for (oj, &w) in o.iter_mut().zip(&wt[q * n..(q + 1) * n]) {
+                *oj += av * w;
+            }
+        }
+        for v in o.iter_mut() {
+            if *v <= 0.0 {
+                *v *= slope;
+            }
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! Every SIMD kernel set this CPU has, against the scalar reference: lengths 0..=67 (every
+//! size up to past 2×16 + 1, so every mask pattern of AVX2 and AVX-512) and large odd ones,
+//! random data, the one closeness helper. A CPU that has AVX-512 (or AVX2) must run it: a
+//! skipped ISA is not a pass.
+
+use hepae_kernels::close::{assert_slices_close, is_close};
+use hepae_kernels::{available_isas, kernels_for, AdamStep, Isa, Kernels};
+use rand::{Rng, SeedableRng};
+
+fn simd_sets() -> Vec<&'static Kernels> {
+    available_isas().into_iter().filter(|&i| i != Isa::Scalar).filter_map(kernels_for).collect()
+}
+
+fn scalar() -> &'static Kernels {
+    kernels_for(Isa::Scalar).unwrap()
+}
+
+fn lengths() -> Vec<usize> {
+    (0..=67).chain([255, 1001, 4099]).collect()
+}
+
+fn rnd(r: &mut impl Rng, n: usize, lo: f32, hi: f32) -> Vec<f32> {
+    (0..n).map(|_| r.random_range(lo..hi)).collect()
+}
+
+fn close64(got: f64, want: f64, what: &str) {
+    assert!(is_close(got, want, 1e-9, 1e-6), "{what}: got {got}, want {want}");
+}
+
+#[test]
+fn the_cpu_s_simd_sets_are_the_ones_tested() {
+    let have = available_isas();
+    #[cfg(target_arch = "x86_64")]
+    {
+        if is_x86_feature_detected!("avx512f") {
+            assert!(have.contains(&Isa::Avx512), "CPU has AVX-512F but the AVX-512 kernels are not available");
+        }
+        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            assert!(have.contains(&Isa::Avx2), "CPU has AVX2+FMA but the AVX2 kernels are not available");
+        }
+    }
+    if let Ok(expect) = std::env::var("HEPAE_EXPECT_ISA") {
+        for name in expect.split(',') {
+            let isa = Isa::parse(name).unwrap_or_else(|| panic!("HEPAE_EXPECT_ISA: unknown ISA {name}"));
+            assert!(have.contains(&isa), "HEPAE_EXPECT_ISA={expect} but {name} is not available here");
+            assert!(kernels_for(isa).is_some());
+        }
+    }
+    assert_eq!(have[0], Isa::Scalar);
+}
+
+#[test]
+fn elementwise_kernels_match_scalar_at_every_length() {
+    let mut r = rand::rngs::StdRng::seed_from_u64(1);
+    for k in simd_sets() {
+        let isa = k.isa.name();
+        for n in lengths() {
+            let y = rnd(&mut r, n, -1.0, 1.0);
+            let d = rnd(&mut r, n, -2.0, 2.0);
+            let (mut a, mut b) = (d.clone(), d.clone());
+            (scalar().leaky_backward)(&mut a, &y, 0.03);
+            (k.leaky_backward)(&mut b, &y, 0.03);
+            assert_slices_close(&b, &a, 0.0, 0.0, &format!("{isa} leaky_backward n={n}"));
+
+            let out = rnd(&mut r, n, -1.0, 2.0);
+            let target = rnd(&mut r, n, 0.0, 1.0);
+            let (mut ga, mut gb) = (vec![0.0; n], vec![0.0; n]);
+            let sa = (scalar().mse_grad)(&mut ga, &out, &target, 0.37);
+            let sb = (k.mse_grad)(&mut gb, &out, &target, 0.37);
+            assert_slices_close(&gb, &ga, 0.0, 0.0, &format!("{isa} mse_grad n={n}"));
+            close64(sb, sa, &format!("{isa} mse sum n={n}"));
+
+            let (mut pa, mut ma, mut va) =
+                (rnd(&mut r, n, -1.0, 1.0), rnd(&mut r, n, -0.1, 0.1), rnd(&mut r, n, 0.0, 0.01));
+            let (mut pb, mut mb, mut vb) = (pa.clone(), ma.clone(), va.clone());
+            let g = rnd(&mut r, n, -1.0, 1.0);
+            let hp = AdamStep::new(1e-3, 0.9, 0.999, 1e-8, 7);
+            (scalar().adam_update)(&mut pa, &g, &mut ma, &mut va, &hp);
+            (k.adam_update)(&mut pb, &g, &mut mb, &mut vb, &hp);
+            assert_slices_close(&mb, &ma, 1e-9, 1e-6, &format!("{isa} adam m n={n}"));
+            assert_slices_close(&vb, &va, 1e-12, 1e-6, &format!("{isa} adam v n={n}"));
+            assert_slices_close(&pb, &pa, 1e-7, 1e-6, &format!("{isa} adam p n={n}"));
+
+            let mu = rnd(&mut r, n, -2.0, 2.0);
+            let lv = rnd(&mut r, n, -8.0, 4.0);
+            let eps = rnd(&mut r, n, -3.0, 3.0);
+            let (mut za, mut zb) = (vec![0.0; n], vec![0.0; n]);
+            (scalar().reparam_forward)(&mut za, &mu, &lv, &eps);
+            (k.reparam_forward)(&mut zb, &mu, &lv, &eps);
+            assert_slices_close(&zb, &za, 1e-6, 1e-5, &format!("{isa} reparam_forward n={n}"));
+
+            let dz = rnd(&mut r, n, -1.0, 1.0);
+            let (mut dma, mut dla) = (rnd(&mut r, n, -1.0, 1.0), rnd(&mut r, n, -1.0, 1.0));
+            let (mut dmb, mut dlb) = (dma.clone(), dla.clone());
+            (scalar().reparam_backward)(&mut dma, &mut dla, &dz, &lv, &eps);
+            (k.reparam_backward)(&mut dmb, &mut dlb, &dz, &lv, &eps);
+            assert_slices_close(&dmb, &dma, 1e-6, 1e-5, &format!("{isa} reparam_backward dμ n={n}"));
+            assert_slices_close(&dlb, &dla, 1e-6, 1e-5, &format!("{isa} reparam_backward dlv n={n}"));
+
+            let (mut dma, mut dla) = (vec![0.1; n], vec![-0.1; n]);
+            let (mut dmb, mut dlb) = (dma.clone(), dla.clone());
+            let ka = (scalar().kl_normal)(&mut dma, &mut dla, &mu, &lv, 0.25);
+            let kb = (k.kl_normal)(&mut dmb, &mut dlb, &mu, &lv, 0.25);
+            assert_slices_close(&dmb, &dma, 1e-6, 1e-5, &format!("{isa} kl dμ n={n}"));
+            assert_slices_close(&dlb, &dla, 1e-6, 1e-5, &format!("{isa} kl dlv n={n}"));
+            assert!(is_close(kb, ka, 1e-5, 1e-5), "{isa} kl sum n={n}: {kb} vs {ka}");
+
+            let act: Vec<f32> = rnd(&mut r, n, -1.0, 1.0)
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| if i % 7 == 0 { 0.0 } else { v })
+                .collect();
+            let (mut da, mut db) = (vec![0.5; n], vec![0.5; n]);
+            let la = (scalar().l1_penalty)(&mut da, &act, 0.2);
+            let lb = (k.l1_penalty)(&mut db, &act, 0.2);
+            assert_slices_close(&db, &da, 0.0, 0.0, &format!("{isa} l1 grad n={n}"));
+            close64(lb, la, &format!("{isa} l1 sum n={n}"));
+
+            let rho_hat = rnd(&mut r, n, 0.01, 0.99);
+            let (mut ra, mut rb) = (vec![0.0; n], vec![0.0; n]);
+            let sa = (scalar().kl_sparsity)(&mut ra, &rho_hat, 0.05, 0.7);
+            let sb = (k.kl_sparsity)(&mut rb, &rho_hat, 0.05, 0.7);
+            assert_slices_close(&rb, &ra, 1e-6, 1e-5, &format!("{isa} kl_sparsity grad n={n}"));
+            assert!(is_close(sb, sa, 1e-5, 1e-5), "{isa} kl_sparsity sum n={n}: {sb} vs {sa}");
+        }
+    }
+}
+
+#[test]
+fn row_kernels_match_scalar_for_ragged_column_counts() {
+    let mut r = rand::rngs::StdRng::seed_from_u64(2);
+    for k in simd_sets() {
+        let isa = k.isa.name();
+        for cols in [1usize, 2, 3, 7, 8, 9, 15, 16, 17, 24, 31, 33, 50, 100, 129, 200] {
+            for rows in [0usize, 1, 2, 5, 17] {
+                let x = rnd(&mut r, rows * cols, -1.0, 1.0);
+                let bias = rnd(&mut r, cols, -0.5, 0.5);
+                for slope in [0.01f32, 1.0] {
+                    let (mut a, mut b) = (x.clone(), x.clone());
+                    (scalar().bias_leaky_forward)(&mut a, &bias, slope);
+                    (k.bias_leaky_forward)(&mut b, &bias, slope);
+                    assert_slices_close(&b, &a, 0.0, 0.0, &format!("{isa} bias_leaky {rows}x{cols} slope {slope}"));
+                }
+                let (mut sa, mut sb) = (bias.clone(), bias.clone());
+                (scalar().col_sums_add)(&mut sa, &x);
+                (k.col_sums_add)(&mut sb, &x);
+                assert_slices_close(
+                    &sb,
+                    &sa,
+                    0.0,
+                    0.0,
+                    &format!("{isa} col_sums {rows}x{cols} (same order, same bits)"),
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn dense_small_matches_scalar_for_the_encoder_shapes_and_ragged_ones() {
+    let mut r = rand::rngs::StdRng::seed_from_u64(3);
+    for k in simd_sets() {
+        let isa = k.isa.name();
+        for m in [1usize, 2, 3] {
+            for kk in [1usize, 4, 7, 15, 16, 17, 24, 50, 100, 200] {
+                for n in [1usize, 3, 15, 16, 17, 50, 100, 129, 200] {
+                    let a = rnd(&mut r, m * kk, -1.0, 1.0);
+                    let wt = rnd(&mut r, kk * n, -0.3, 0.3);
+                    let bias = rnd(&mut r, n, -0.2, 0.2);
+                    let (mut oa, mut ob) = (vec![f32::NAN; m * n], vec![f32::NAN; m * n]);
+                    (scalar().dense_small)(&mut oa, &a, &wt, &bias, m, kk, n, 0.01);
+                    (k.dense_small)(&mut ob, &a, &wt, &bias, m, kk, n, 0.01);
+                    assert_slices_close(&ob, &oa, 1e-5, 1e-5, &format!("{isa} dense_small m={m} k={kk} n={n}"));
+                }
+            }
+        }
+    }
+}
