@@ -1,15 +1,65 @@
-//! C ← α·A·B + β·C on strided row-major views, over `matrixmultiply::sgemm`.
-//! Transposes are expressed by the views' strides ([`Matrix::t`]), never by copying.
+//! C ← α·A·B + β·C on strided row-major views. Transposes are expressed by the views'
+//! strides ([`Matrix::t`]), never by copying.
 //!
-//! matrixmultiply packs its operands into a buffer it allocates on every call; the batch-1
-//! encode path therefore uses the kernels crate's `dense_small` instead (see `encoder.rs`).
+//! Two backends, chosen once per process: the kernels crate's packed AVX-512 GEMM
+//! (`hepae_kernels::gemm`, faster on this workload's shapes and allocation-free: it packs into
+//! a per-thread buffer that grows once), and `matrixmultiply::sgemm` (any CPU; it allocates its
+//! packing buffer on every call). `HEPAE_GEMM=matrixmultiply` forces the latter. See
+//! benches/README.md for the per-shape measurements behind the choice.
 
 use crate::tensor::{span, Matrix, MatrixMut};
+use std::cell::RefCell;
+use std::sync::OnceLock;
 
-/// C[m×n] ← α·A[m×k]·B[k×n] + β·C. β = 0 overwrites C without reading it (NaN-safe).
+/// Which GEMM implementation runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GemmBackend {
+    /// hepae's packed AVX-512 micro-kernel (needs AVX-512F).
+    Packed,
+    /// `matrixmultiply::sgemm`.
+    Matrixmultiply,
+}
+
+impl GemmBackend {
+    pub fn name(self) -> &'static str {
+        match self {
+            GemmBackend::Packed => "packed-avx512",
+            GemmBackend::Matrixmultiply => "matrixmultiply",
+        }
+    }
+}
+
+/// The backend of this process: packed where the CPU has AVX-512F and the kernel set in use
+/// is AVX-512, unless `HEPAE_GEMM=matrixmultiply`.
+pub fn gemm_backend() -> GemmBackend {
+    static CHOSEN: OnceLock<GemmBackend> = OnceLock::new();
+    *CHOSEN.get_or_init(|| {
+        let forced_mm = std::env::var("HEPAE_GEMM").is_ok_and(|v| v.eq_ignore_ascii_case("matrixmultiply"));
+        let avx512 = hepae_kernels::kernels().isa == hepae_kernels::Isa::Avx512;
+        if avx512 && !forced_mm {
+            GemmBackend::Packed
+        } else {
+            GemmBackend::Matrixmultiply
+        }
+    })
+}
+
+thread_local! {
+    /// Packing space of the packed GEMM, one per thread, grown once to its fixed size.
+    static PACK: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// C[m×n] ← α·A[m×k]·B[k×n] + β·C with this process's backend. β = 0 overwrites C without
+/// reading it (NaN-safe).
 ///
 /// Panics if the shapes disagree or a view's strides reach past its slice (programming errors).
 pub fn gemm(alpha: f32, a: Matrix<'_>, b: Matrix<'_>, beta: f32, c: &mut MatrixMut<'_>) {
+    gemm_using(gemm_backend(), alpha, a, b, beta, c)
+}
+
+/// [`gemm`] with a chosen backend (benches compare them); `Packed` falls back to
+/// matrixmultiply where the CPU lacks AVX-512F or C is not row-contiguous.
+pub fn gemm_using(backend: GemmBackend, alpha: f32, a: Matrix<'_>, b: Matrix<'_>, beta: f32, c: &mut MatrixMut<'_>) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(b.rows, k, "gemm: A is {m}x{k}, B is {}x{n}", b.rows);
     assert!(c.rows == m && c.cols == n, "gemm: C is {}x{}, want {m}x{n}", c.rows, c.cols);
@@ -28,6 +78,30 @@ pub fn gemm(alpha: f32, a: Matrix<'_>, b: Matrix<'_>, beta: f32, c: &mut MatrixM
             }
         }
         return;
+    }
+    if backend == GemmBackend::Packed {
+        let done = PACK.with(|ws| {
+            hepae_kernels::gemm::sgemm_packed(
+                &mut ws.borrow_mut(),
+                m,
+                k,
+                n,
+                alpha,
+                a.data,
+                a.rs,
+                a.cs,
+                b.data,
+                b.rs,
+                b.cs,
+                beta,
+                c.data,
+                c.rs,
+                c.cs,
+            )
+        });
+        if done {
+            return;
+        }
     }
     // SAFETY: the three asserts above prove that every element sgemm addresses through
     // (rows, cols, row stride, col stride) lies inside its slice; C is borrowed mutably and

@@ -10,6 +10,7 @@
 use std::sync::OnceLock;
 
 pub mod close;
+pub mod gemm;
 pub mod scalar;
 
 #[cfg(target_arch = "x86_64")]

@@ -176,3 +176,67 @@ fn dense_small_matches_scalar_for_the_encoder_shapes_and_ragged_ones() {
         }
     }
 }
+
+#[test]
+fn packed_gemm_matches_the_reference_for_every_transpose_and_ragged_shape() {
+    use hepae_kernels::gemm::{gemm_ref, sgemm_packed, KC, MC, MR, NC};
+    if !available_isas().contains(&Isa::Avx512) {
+        return; // (the ISA-expectation test above fails if AVX-512 should have been here)
+    }
+    let mut r = rand::rngs::StdRng::seed_from_u64(4);
+    let mut ws = Vec::new();
+    let shapes = [
+        (1, 1, 1),
+        (MR - 1, 3, 15),
+        (MR + 1, 24, 17),
+        (37, 50, 33),
+        (512, 24, 200),
+        (200, 512, 24),
+        (64, KC + 7, 48),
+        (MC + 5, 15, NC + 40),
+        (13, 2 * KC + 1, 16),
+    ];
+    for &(m, k, n) in &shapes {
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            for beta in [0.0f32, 1.0, 0.5] {
+                let a = rnd(&mut r, m * k, -1.0, 1.0);
+                let b = rnd(&mut r, k * n, -1.0, 1.0);
+                let (rsa, csa) = if ta { (1, m) } else { (k, 1) };
+                let (rsb, csb) = if tb { (1, k) } else { (n, 1) };
+                let c0 = rnd(&mut r, m * n, -1.0, 1.0);
+                let (mut want, mut got) = (c0.clone(), c0.clone());
+                gemm_ref(m, k, n, 0.75, &a, rsa, csa, &b, rsb, csb, beta, &mut want, n, 1);
+                assert!(sgemm_packed(&mut ws, m, k, n, 0.75, &a, rsa, csa, &b, rsb, csb, beta, &mut got, n, 1));
+                let tol = 1e-5 * (k as f64).sqrt();
+                assert_slices_close(&got, &want, tol, 1e-4, &format!("gemm {m}x{k}x{n} ta={ta} tb={tb} β={beta}"));
+            }
+        }
+    }
+    // β = 0 must not read C: NaN in C stays out of the result.
+    let mut c = vec![f32::NAN; 4];
+    assert!(sgemm_packed(
+        &mut ws,
+        2,
+        2,
+        2,
+        1.0,
+        &[1.0, 0.0, 0.0, 1.0],
+        2,
+        1,
+        &[1.0, 2.0, 3.0, 4.0],
+        2,
+        1,
+        0.0,
+        &mut c,
+        2,
+        1
+    ));
+    assert_eq!(c, [1.0, 2.0, 3.0, 4.0]);
+    // The workspace, once grown, is not grown again.
+    let cap = ws.capacity();
+    let mut c = vec![0.0; 512 * 200];
+    let a = rnd(&mut r, 512 * 24, -1.0, 1.0);
+    let b = rnd(&mut r, 24 * 200, -1.0, 1.0);
+    assert!(sgemm_packed(&mut ws, 512, 24, 200, 1.0, &a, 24, 1, &b, 200, 1, 0.0, &mut c, 200, 1));
+    assert_eq!(ws.capacity(), cap);
+}
