@@ -56,6 +56,7 @@ pub fn gemm_ref(
 /// when at most 16 columns remain): for each p, the panel's columns, zero beyond column n.
 /// Reads B in memory order (row segments when `csb == 1`, columns otherwise). Returns the
 /// number of panels; each panel's (offset, width) goes to `panels`.
+#[allow(clippy::too_many_arguments)]
 fn pack_b(
     dst: &mut [f32],
     panels: &mut [(usize, usize)],
