@@ -104,6 +104,40 @@ fn pack_b(
     count
 }
 
+/// For a row-contiguous B: full-width panels are read in place (offset `usize::MAX`); only a
+/// last panel narrower than its width is packed, at the start of `dst`.
+#[allow(clippy::too_many_arguments)]
+fn pack_b_ragged_only(
+    dst: &mut [f32],
+    panels: &mut [(usize, usize)],
+    b: &[f32],
+    rsb: usize,
+    p0: usize,
+    kc: usize,
+    j0: usize,
+    nc: usize,
+) -> usize {
+    let mut j = 0;
+    let mut count = 0;
+    while j < nc {
+        let left = nc - j;
+        let w = if left <= 16 { 16 } else { NR };
+        if left >= w {
+            panels[count] = (usize::MAX, w);
+        } else {
+            for p in 0..kc {
+                let src = (p0 + p) * rsb + j0 + j;
+                dst[p * w..p * w + left].copy_from_slice(&b[src..src + left]);
+                dst[p * w + left..(p + 1) * w].fill(0.0);
+            }
+            panels[count] = (0, w);
+        }
+        count += 1;
+        j += w;
+    }
+    count
+}
+
 fn span(rows: usize, cols: usize, rs: usize, cs: usize) -> usize {
     if rows == 0 || cols == 0 {
         0
@@ -157,11 +191,18 @@ pub fn sgemm_packed(
         }
         let bpack = &mut ws[..];
         let mut panels = [(0usize, 0usize); NC / 16];
+        // Full-width panels of a row-contiguous B are read in place; only a ragged last panel
+        // (or a strided B) is packed.
+        let in_place = csb == 1;
         for j0 in (0..n).step_by(NC) {
             let nc = (n - j0).min(NC);
             for p0 in (0..k).step_by(KC) {
                 let kc = (k - p0).min(KC);
-                let np = pack_b(bpack, &mut panels, b, rsb, csb, p0, kc, j0, nc);
+                let np = if in_place {
+                    pack_b_ragged_only(bpack, &mut panels, b, rsb, p0, kc, j0, nc)
+                } else {
+                    pack_b(bpack, &mut panels, b, rsb, csb, p0, kc, j0, nc)
+                };
                 // The first K-block applies β; later ones accumulate.
                 let beta_k = if p0 == 0 { beta } else { 1.0 };
                 for i0 in (0..m).step_by(MC) {
@@ -173,7 +214,14 @@ pub fn sgemm_packed(
                         let mut jj = 0;
                         for &(off, w) in &panels[..np] {
                             let cols = (nc - jj).min(w);
-                            let bp = &bpack[off..off + w * kc];
+                            // In place: B's own rows (offset = usize::MAX marks it); else the panel.
+                            let (bp, bstride) = if off == usize::MAX {
+                                // SAFETY: columns j0+jj .. +w < n and rows p0.. < k of B exist
+                                // (full-width panel of a span-checked view).
+                                (unsafe { b.as_ptr().add(p0 * rsb + j0 + jj) }, rsb)
+                            } else {
+                                (bpack[off..off + w * kc].as_ptr(), w)
+                            };
                             let c0 = (i0 + r * MR) * rsc + j0 + jj;
                             // The tile's last element is inside `c` (span checked above).
                             let ct = &mut c[c0..c0 + (rows - 1) * rsc + cols];
@@ -185,24 +233,24 @@ pub fn sgemm_packed(
                                 let ap = a.as_ptr().add(a0);
                                 // Tile height: 12 rows, or 8/4 for a short remainder.
                                 match (w == NR, rows) {
-                                    (true, 9..) => {
-                                        avx512::tile::<2, 12>(kc, alpha, ap, rsa, csa, rows, bp, beta_k, ct, rsc, cols)
-                                    }
-                                    (true, 5..=8) => {
-                                        avx512::tile::<2, 8>(kc, alpha, ap, rsa, csa, rows, bp, beta_k, ct, rsc, cols)
-                                    }
-                                    (true, _) => {
-                                        avx512::tile::<2, 4>(kc, alpha, ap, rsa, csa, rows, bp, beta_k, ct, rsc, cols)
-                                    }
-                                    (false, 9..) => {
-                                        avx512::tile::<1, 12>(kc, alpha, ap, rsa, csa, rows, bp, beta_k, ct, rsc, cols)
-                                    }
-                                    (false, 5..=8) => {
-                                        avx512::tile::<1, 8>(kc, alpha, ap, rsa, csa, rows, bp, beta_k, ct, rsc, cols)
-                                    }
-                                    (false, _) => {
-                                        avx512::tile::<1, 4>(kc, alpha, ap, rsa, csa, rows, bp, beta_k, ct, rsc, cols)
-                                    }
+                                    (true, 9..) => avx512::tile::<2, 12>(
+                                        kc, alpha, ap, rsa, csa, rows, bp, bstride, beta_k, ct, rsc, cols,
+                                    ),
+                                    (true, 5..=8) => avx512::tile::<2, 8>(
+                                        kc, alpha, ap, rsa, csa, rows, bp, bstride, beta_k, ct, rsc, cols,
+                                    ),
+                                    (true, _) => avx512::tile::<2, 4>(
+                                        kc, alpha, ap, rsa, csa, rows, bp, bstride, beta_k, ct, rsc, cols,
+                                    ),
+                                    (false, 9..) => avx512::tile::<1, 12>(
+                                        kc, alpha, ap, rsa, csa, rows, bp, bstride, beta_k, ct, rsc, cols,
+                                    ),
+                                    (false, 5..=8) => avx512::tile::<1, 8>(
+                                        kc, alpha, ap, rsa, csa, rows, bp, bstride, beta_k, ct, rsc, cols,
+                                    ),
+                                    (false, _) => avx512::tile::<1, 4>(
+                                        kc, alpha, ap, rsa, csa, rows, bp, bstride, beta_k, ct, rsc, cols,
+                                    ),
                                 }
                             }
                             jj += w;
@@ -226,7 +274,8 @@ mod avx512 {
 
     /// One R × (16·NV) tile (R ≤ MR): C[t, j] ← α·Σ_p A[t, p]·B[p, j] + β·C[t, j] for t < rows,
     /// j < cols. A is read in place (element (t, p) at `a + t·rsa + p·csa`; rows past `rows`
-    /// repeat the last valid one and are not stored); `b` is a (16·NV)-column packed panel.
+    /// repeat the last valid one and are not stored); B's 16·NV columns for k-value p are
+    /// at `bp + p·rsb` (a packed panel, rsb = 16·NV, or B itself when its rows are contiguous).
     #[target_feature(enable = "avx512f")]
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn tile<const NV: usize, const R: usize>(
@@ -236,26 +285,26 @@ mod avx512 {
         rsa: usize,
         csa: usize,
         rows: usize,
-        b: &[f32],
+        bp: *const f32,
+        rsb: usize,
         beta: f32,
         c: &mut [f32],
         rsc: usize,
         cols: usize,
     ) {
-        let w = 16 * NV;
         let mut acc = [[_mm512_setzero_ps(); NV]; R];
-        let bp = b.as_ptr();
         let mut rowp = [a; R];
         for (t, rp) in rowp.iter_mut().enumerate() {
             // SAFETY: row min(t, rows − 1) of the tile exists in A.
             *rp = unsafe { a.add(t.min(rows - 1) * rsa) };
         }
         for p in 0..kc {
-            // SAFETY: p < kc: B's panel holds kc·w values, and A's rows hold kc values.
+            // SAFETY: p < kc: B's rows (packed or in place) hold 16·NV values at p·rsb, and A's
+            // rows hold kc values.
             unsafe {
                 let mut bv = [_mm512_setzero_ps(); NV];
                 for (v, bvv) in bv.iter_mut().enumerate() {
-                    *bvv = _mm512_loadu_ps(bp.add(p * w + 16 * v));
+                    *bvv = _mm512_loadu_ps(bp.add(p * rsb + 16 * v));
                 }
                 for (row, rp) in acc.iter_mut().zip(&rowp) {
                     let x = _mm512_set1_ps(*rp.add(p * csa));
