@@ -44,6 +44,16 @@ pub fn gemm_backend() -> GemmBackend {
     })
 }
 
+/// When non-zero, [`gemm`] splits the rows of C across this many rayon tasks (the
+/// "split each GEMM" strategy, kept for the comparison in benches/README.md; training splits
+/// the batch instead).
+static ROW_SPLIT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Sets the number of row chunks each large GEMM is split into (0 or 1: no split).
+pub fn set_row_split(chunks: usize) {
+    ROW_SPLIT.store(chunks, std::sync::atomic::Ordering::Relaxed);
+}
+
 thread_local! {
     /// Packing space of the packed GEMM, one per thread, grown once to its fixed size.
     static PACK: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
@@ -54,6 +64,35 @@ thread_local! {
 ///
 /// Panics if the shapes disagree or a view's strides reach past its slice (programming errors).
 pub fn gemm(alpha: f32, a: Matrix<'_>, b: Matrix<'_>, beta: f32, c: &mut MatrixMut<'_>) {
+    let chunks = ROW_SPLIT.load(std::sync::atomic::Ordering::Relaxed);
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    if chunks > 1 && m >= 2 * chunks && m * k * n >= 1 << 16 && c.cs == 1 {
+        // Rows of C (and A) in `chunks` contiguous pieces, one rayon task each.
+        let per = m.div_ceil(chunks);
+        let backend = gemm_backend();
+        let rs = c.rs;
+        let mut pieces: Vec<(usize, &mut [f32])> = Vec::with_capacity(chunks);
+        let mut rest: &mut [f32] = &mut c.data[..];
+        let mut start = 0;
+        while start < m {
+            let rows = per.min(m - start);
+            let take = if start + rows < m { rows * rs } else { rest.len() };
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut(take);
+            pieces.push((start, head));
+            rest = tail;
+            start += rows;
+        }
+        rayon::scope(|s| {
+            for (start, piece) in pieces {
+                let rows = per.min(m - start);
+                s.spawn(move |_| {
+                    let mut cv = MatrixMut { data: piece, rows, cols: n, rs, cs: 1 };
+                    gemm_using(backend, alpha, a.rows_range(start, rows), b, beta, &mut cv);
+                });
+            }
+        });
+        return;
+    }
     gemm_using(gemm_backend(), alpha, a, b, beta, c)
 }
 

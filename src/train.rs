@@ -74,6 +74,33 @@ pub struct TrainConfig {
     /// AAE: discriminator hidden widths.
     #[serde(default = "default_disc")]
     pub disc_hidden: Vec<usize>,
+    /// How threads share a step: split the batch (default), or split each GEMM's rows
+    /// (kept to measure the difference; see benches/README.md).
+    #[serde(default)]
+    pub parallel: Parallel,
+}
+
+/// How a training step uses several threads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Parallel {
+    /// Each thread runs forward/backward on its share of the batch with its own buffers; one
+    /// gradient reduction per step.
+    #[default]
+    Batch,
+    /// One shard; every large GEMM splits its rows across the threads.
+    Gemm,
+}
+
+impl std::str::FromStr for Parallel {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "batch" => Ok(Parallel::Batch),
+            "gemm" => Ok(Parallel::Gemm),
+            _ => Err(Error::config(format!("--parallel '{s}' is not batch or gemm"))),
+        }
+    }
 }
 
 fn default_beta() -> f32 {
@@ -118,6 +145,7 @@ impl Default for TrainConfig {
             mask: 0.0,
             prior: Prior::Normal,
             disc_hidden: default_disc(),
+            parallel: Parallel::Batch,
         }
     }
 }
@@ -430,8 +458,10 @@ pub fn train_autoencoder(data: &Dataset, cfg: &TrainConfig, on: &mut dyn FnMut(P
     let normalizer = Normalizer::fit(cfg.norm, data, &split.train, cfg.momentum_to_gev)?;
     let shape = shape_for(cfg, d);
 
-    // Plan every buffer once: one shard per thread, each for its share of a full batch.
-    let n_shards = cfg.threads.min(cfg.batch).max(1);
+    // Plan every buffer once: one shard per thread, each for its share of a full batch (or
+    // one shard whose GEMMs split their rows, for the comparison).
+    let n_shards = if cfg.parallel == Parallel::Gemm { 1 } else { cfg.threads.min(cfg.batch).max(1) };
+    crate::gemm::set_row_split(if cfg.parallel == Parallel::Gemm { cfg.threads } else { 0 });
     let per = cfg.batch.div_ceil(n_shards);
     let pool = if n_shards > 1 {
         Some(

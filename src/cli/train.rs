@@ -81,6 +81,9 @@ pub struct TrainArgs {
     /// AAE: discriminator hidden widths.
     #[arg(long, default_value = "64,64")]
     pub disc_hidden: String,
+    /// How threads share a step: batch (split the batch; default) or gemm (split each GEMM's rows).
+    #[arg(long, default_value = "batch")]
+    pub parallel: crate::train::Parallel,
     /// Loss history CSV (default: MODEL.history.csv beside the model).
     #[arg(long)]
     pub history: Option<PathBuf>,
@@ -119,6 +122,7 @@ impl TrainArgs {
             noise: self.noise,
             mask: self.mask,
             prior: self.prior,
+            parallel: self.parallel,
             disc_hidden: parse_usize_list(&self.disc_hidden)
                 .map_err(|e| crate::Error::config(format!("--disc-hidden: {e}")))?,
         })
