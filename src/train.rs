@@ -193,12 +193,12 @@ impl TrainConfig {
     }
 }
 
-/// Datasets above this many values are shuffled in windows of this many values (16 MiB of
+/// Datasets above this many values are shuffled in windows of this many values (8 MiB of
 /// f32): the window is what stays resident while it is visited.
-const FULL_SHUFFLE_MAX_VALUES: usize = 4 << 20;
+const FULL_SHUFFLE_MAX_VALUES: usize = 2 << 20;
 
 /// The shuffling window for a dataset: `None` (full shuffle) when it is small, else about
-/// 4 Mi values' worth of rows (about 174 000 rows of 24 variables).
+/// 2 Mi values' worth of rows (about 87 000 rows of 24 variables).
 pub fn auto_shuffle_window(rows: usize, cols: usize) -> Option<usize> {
     if rows.saturating_mul(cols) <= FULL_SHUFFLE_MAX_VALUES {
         None
@@ -346,6 +346,54 @@ fn reduce_grads(shards: &mut [Shard], range: std::ops::Range<usize>) {
         }
     }
 }
+
+/// Sums the shards' gradients over `range` into shard 0's buffer (shard order, per element)
+/// and applies Adam to the same range, both split across the threads by parameter slice: one
+/// pass over the parameters, in parallel, with the same bits as the serial sum and update.
+fn reduce_and_adam(
+    pool: Option<&rayon::ThreadPool>,
+    shards: &mut [Shard],
+    params: &mut [f32],
+    adam: &mut Adam,
+    range: std::ops::Range<usize>,
+) {
+    let hp = adam.next_step();
+    let (m, v) = adam.moments_mut();
+    let (first, rest) = shards.split_first_mut().expect("at least one shard");
+    let g0 = &mut first.grads[range.clone()];
+    let p = &mut params[range.clone()];
+    let rest: &[Shard] = rest;
+    let start = range.start;
+    let work = |(i, (((pc, gc), mc), vc)): (usize, (((&mut [f32], &mut [f32]), &mut [f32]), &mut [f32]))| {
+        let off = start + i * ADAM_CHUNK;
+        for s in rest {
+            for (g, h) in gc.iter_mut().zip(&s.grads[off..off + pc.len()]) {
+                *g += h;
+            }
+        }
+        Adam::update_slice(pc, gc, mc, vc, &hp);
+    };
+    match pool {
+        Some(pool) => pool.install(|| {
+            p.par_chunks_mut(ADAM_CHUNK)
+                .zip(g0.par_chunks_mut(ADAM_CHUNK))
+                .zip(m.par_chunks_mut(ADAM_CHUNK))
+                .zip(v.par_chunks_mut(ADAM_CHUNK))
+                .enumerate()
+                .for_each(work)
+        }),
+        None => p
+            .chunks_mut(ADAM_CHUNK)
+            .zip(g0.chunks_mut(ADAM_CHUNK))
+            .zip(m.chunks_mut(ADAM_CHUNK))
+            .zip(v.chunks_mut(ADAM_CHUNK))
+            .enumerate()
+            .for_each(work),
+    }
+}
+
+/// Parameters per task of the parallel gradient sum and Adam update.
+const ADAM_CHUNK: usize = 8192;
 
 /// Gathers `rows` of `data` into `x` and normalises them; on a non-finite result records the
 /// (batch row, column) in `bad`.
@@ -599,7 +647,6 @@ pub fn train_autoencoder(data: &Dataset, cfg: &TrainConfig, on: &mut dyn FnMut(P
                     }
                 });
             }
-            reduce_grads(&mut shards, 0..main_end);
             let loss = shards.iter().map(|s| s.loss.recon + s.loss.penalty).sum::<f64>() + penalty;
             if !loss.is_finite() {
                 model.params.data.copy_from_slice(&last_good);
@@ -611,7 +658,7 @@ pub fn train_autoencoder(data: &Dataset, cfg: &TrainConfig, on: &mut dyn FnMut(P
                 ));
                 break 'epochs;
             }
-            adam.step(&mut model.params.data[..main_end], &shards[0].grads[..main_end]);
+            reduce_and_adam(pool.as_ref(), &mut shards, &mut model.params.data, &mut adam, 0..main_end);
             if aae {
                 let (enc_end, dec_end, tr_end) = (model.encoder_end, model.decoder_end, model.trainable);
                 // Phase 2: the discriminator, prior samples against encoded jets.

@@ -43,6 +43,23 @@ impl Adam {
         (hepae_kernels::kernels().adam_update)(params, grads, &mut self.m, &mut self.v, &hp);
     }
 
+    /// Advances the step counter and returns this step's constants, for callers that update
+    /// the parameters in slices ([`Adam::update_slice`]) rather than in one [`Adam::step`].
+    pub fn next_step(&mut self) -> AdamStep {
+        self.t += 1;
+        AdamStep::new(self.lr, self.beta1, self.beta2, self.eps, self.t)
+    }
+
+    /// The moment buffers, mutable, for slice-wise updates.
+    pub fn moments_mut(&mut self) -> (&mut [f32], &mut [f32]) {
+        (&mut self.m, &mut self.v)
+    }
+
+    /// One step's update of a slice of the parameters with its slices of the moments.
+    pub fn update_slice(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], hp: &AdamStep) {
+        (hepae_kernels::kernels().adam_update)(params, grads, m, v, hp);
+    }
+
     /// The moment buffers (first, second), e.g. for checkpoints and tests.
     pub fn moments(&self) -> (&[f32], &[f32]) {
         (&self.m, &self.v)
