@@ -364,7 +364,7 @@ fn reduce_and_adam(
     let p = &mut params[range.clone()];
     let rest: &[Shard] = rest;
     let start = range.start;
-    let work = |(i, (((pc, gc), mc), vc)): (usize, (((&mut [f32], &mut [f32]), &mut [f32]), &mut [f32]))| {
+    let work = |(i, (((pc, gc), mc), vc)): (usize, AdamChunk<'_>)| {
         let off = start + i * ADAM_CHUNK;
         for s in rest {
             for (g, h) in gc.iter_mut().zip(&s.grads[off..off + pc.len()]) {
@@ -391,6 +391,9 @@ fn reduce_and_adam(
             .for_each(work),
     }
 }
+
+/// One task's slices: parameters, summed gradient, first and second moments.
+type AdamChunk<'a> = (((&'a mut [f32], &'a mut [f32]), &'a mut [f32]), &'a mut [f32]);
 
 /// Parameters per task of the parallel gradient sum and Adam update.
 const ADAM_CHUNK: usize = 8192;
