@@ -1,6 +1,7 @@
 //! The command-line tool: one file per subcommand, each with its `Args` and `run`.
 //! Errors travel up as [`crate::Error`] and are printed once, by `main`.
 
+pub mod bench;
 pub mod compare;
 pub mod demo;
 pub mod evaluate;
@@ -32,6 +33,8 @@ pub enum Command {
     Evaluate(evaluate::EvaluateArgs),
     /// Run jets through a model and write the reconstruction in physical units.
     Reconstruct(reconstruct::ReconstructArgs),
+    /// Encode/decode/training cost on this CPU: µs per jet and jets/s per core.
+    Bench(bench::BenchArgs),
     /// Train several (model, normaliser, latent) configurations on one split and tabulate them.
     Compare(compare::CompareArgs),
     /// Synthetic jets from a VAE or AAE: sample the prior, decode, de-normalise.
@@ -53,6 +56,7 @@ pub fn run(cli: Cli) -> crate::Result<()> {
         Command::Reconstruct(a) => reconstruct::run(&a),
         Command::Split(a) => split::run(&a),
         Command::Compare(a) => compare::run(&a),
+        Command::Bench(a) => bench::run(&a),
         Command::Generate(a) => generate::run(&a),
         Command::Synth(a) => synth::run(&a),
         Command::Demo(a) => demo::run(&a),

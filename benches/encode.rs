@@ -1,0 +1,55 @@
+//! Encode cost of the reference net's encoder (24-200-100-50-15) at batch 1, 64 and 4096 on
+//! one thread, through the `Encoder` a trigger would use (physical units in, normaliser
+//! inside). Throughput is in jets.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use hepae::data::normalize::Normalizer;
+use hepae::encoder::Encoder;
+use hepae::model_io::{ModelMeta, SavedModel, FORMAT_VERSION};
+use hepae::models::ae::{AeShape, Autoencoder, ModelKind, OutputActivation};
+use std::time::Duration;
+
+fn model() -> SavedModel {
+    let d = 24;
+    let mut ae = Autoencoder::new(AeShape::standard(d, vec![200, 100, 50], 15, 0.01, OutputActivation::Linear));
+    ae.init(2);
+    let columns: Vec<String> = (0..d).map(|i| format!("c{i}")).collect();
+    let meta = ModelMeta {
+        format: "hepae-model".into(),
+        format_version: FORMAT_VERSION,
+        kind: ModelKind::Ae,
+        shape: ae.shape.clone(),
+        layer_dims: ae.shape.layer_dims(),
+        activation: "leaky_relu".into(),
+        normalizer: Normalizer::identity(&columns),
+        columns,
+        training: None,
+    };
+    SavedModel { meta, ae }
+}
+
+fn encode(c: &mut Criterion) {
+    let m = model();
+    let rows = 8192;
+    let x: Vec<f32> = (0..rows * 24).map(|i| ((i * 31 % 97) as f32) / 97.0).collect();
+    let mut g = c.benchmark_group("encode");
+    g.sample_size(20).measurement_time(Duration::from_secs(1)).warm_up_time(Duration::from_millis(300));
+    for batch in [1usize, 64, 4096] {
+        let mut enc = Encoder::new(&m, batch);
+        let mut z = vec![0.0f32; batch * 15];
+        enc.encode(&x[..batch * 24], batch, &mut z).expect("finite jets");
+        assert!(z.iter().all(|v| v.is_finite()));
+        g.throughput(Throughput::Elements(batch as u64));
+        let mut off = 0;
+        g.bench_function(BenchmarkId::new("reference_encoder", batch), |b| {
+            b.iter(|| {
+                off = (off + batch) % (rows - batch + 1);
+                enc.encode(&x[off * 24..(off + batch) * 24], batch, &mut z).expect("finite jets");
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, encode);
+criterion_main!(benches);

@@ -1,0 +1,218 @@
+//! `hepae bench MODEL [--threads 1,2] [--batch 1,64,4096] [--json F]`: what encoding (the
+//! trigger's cost), decoding and training cost on this CPU, per jet and per core.
+//!
+//! Encode/decode run `Encoder`/`Decoder` (one per thread, disjoint rows, no shared state) on
+//! jets drawn uniformly in the model's normalised space and mapped back to physical units.
+//! Training runs one real epoch of `train_autoencoder` (shuffle, gather, normalise, forward,
+//! backward, Adam) of the model's architecture on such jets written to a temporary NPY.
+//! Every figure is the median of several timed repetitions after a warm-up.
+
+use super::parse_usize_list;
+use crate::atomic::write_atomic;
+use crate::data::npy::{write_npy, Dataset};
+use crate::encoder::{Decoder, Encoder};
+use crate::error::{Error, Result};
+use crate::model_io::SavedModel;
+use crate::train::{train_autoencoder, TrainConfig};
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct BenchArgs {
+    pub model: PathBuf,
+    /// Thread counts to measure.
+    #[arg(long, default_value = "1,2")]
+    pub threads: String,
+    /// Encode/decode batch sizes.
+    #[arg(long, default_value = "1,64,4096")]
+    pub batch: String,
+    /// Training batch size.
+    #[arg(long, default_value_t = 512)]
+    pub train_batch: usize,
+    /// Jets per timed repetition (encode/decode) and rows of the training epoch.
+    #[arg(long, default_value_t = 102_400)]
+    pub rows: usize,
+    /// Timed repetitions (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    pub reps: usize,
+    /// Skip the training measurement.
+    #[arg(long)]
+    pub no_train: bool,
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+/// One measured configuration.
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchRow {
+    pub what: String,
+    pub threads: usize,
+    pub batch: usize,
+    /// Wall-clock microseconds per jet (all threads together).
+    pub us_per_jet: f64,
+    /// Jets (or training samples) per second, all threads.
+    pub jets_per_s: f64,
+    pub jets_per_s_per_core: f64,
+}
+
+/// The whole report.
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchReport {
+    pub cpu: String,
+    pub isa: String,
+    pub gemm: String,
+    pub model: String,
+    pub layer_dims: Vec<usize>,
+    pub rows: Vec<BenchRow>,
+}
+
+/// The CPU's model name (from /proc/cpuinfo), or the architecture.
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|m| m.trim().to_string()))
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Jets in physical units whose normalised values are uniform in [0, 1).
+fn sample_jets(model: &SavedModel, rows: usize, seed: u64) -> Vec<f32> {
+    let d = model.meta.columns.len();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut x: Vec<f32> = (0..rows * d).map(|_| rng.random_range(0.0f32..1.0)).collect();
+    model.meta.normalizer.denormalize_rows(&mut x);
+    x
+}
+
+/// Seconds for `threads` workers to each run `work` over their share of `rows` jets.
+fn time_parallel(threads: usize, rows: usize, work: &(dyn Fn(std::ops::Range<usize>) + Sync)) -> f64 {
+    let per = rows.div_ceil(threads);
+    let t0 = Instant::now();
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let r = (t * per).min(rows)..((t + 1) * per).min(rows);
+            s.spawn(move || work(r));
+        }
+    });
+    t0.elapsed().as_secs_f64()
+}
+
+pub fn run(args: &BenchArgs) -> Result<()> {
+    let model = SavedModel::load(&args.model)?;
+    let threads = parse_usize_list(&args.threads).map_err(|e| Error::config(format!("--threads: {e}")))?;
+    let batches = parse_usize_list(&args.batch).map_err(|e| Error::config(format!("--batch: {e}")))?;
+    if threads.contains(&0) || batches.contains(&0) || args.rows == 0 || args.reps == 0 {
+        return Err(Error::config("--threads, --batch, --rows and --reps must be positive"));
+    }
+    let d = model.meta.columns.len();
+    let l = model.ae.shape.latent;
+    let jets = sample_jets(&model, args.rows, 7);
+    let mut latent = vec![0.0f32; args.rows * l];
+    Encoder::new(&model, 4096).encode(&jets, args.rows, &mut latent).map_err(|b| Error::config(format!("benchmark jets do not normalise (row {}, column {})", b.row, b.col)))?;
+    let report_head = BenchReport {
+        cpu: cpu_model(),
+        isa: hepae_kernels::kernels().isa.name().into(),
+        gemm: crate::gemm::gemm_backend().name().into(),
+        model: args.model.display().to_string(),
+        layer_dims: model.meta.layer_dims.clone(),
+        rows: Vec::new(),
+    };
+    println!("CPU: {}   kernels: {}   GEMM: {}", report_head.cpu, report_head.isa, report_head.gemm);
+    println!("model: {} {} ({})", model.meta.kind, args.model.display(), model.meta.layer_dims.iter().map(|x| x.to_string()).collect::<Vec<_>>().join("-"));
+    println!("{:<8} {:>7} {:>6} {:>12} {:>14} {:>16}", "what", "threads", "batch", "µs/jet", "jets/s", "jets/s per core");
+    let mut rows = Vec::new();
+    let push = |rows: &mut Vec<BenchRow>, what: &str, t: usize, b: usize, secs: f64, n: usize| {
+        let row = BenchRow {
+            what: what.into(),
+            threads: t,
+            batch: b,
+            us_per_jet: secs / n as f64 * 1e6,
+            jets_per_s: n as f64 / secs,
+            jets_per_s_per_core: n as f64 / secs / t as f64,
+        };
+        println!("{:<8} {:>7} {:>6} {:>12.4} {:>14.0} {:>16.0}", row.what, t, b, row.us_per_jet, row.jets_per_s, row.jets_per_s_per_core);
+        rows.push(row);
+    };
+    for &t in &threads {
+        for &b in &batches {
+            // Batch 1 is latency-bound: fewer jets keep the run short.
+            let n = if b == 1 { args.rows.min(20_000) } else { args.rows };
+            let enc = |r: std::ops::Range<usize>| {
+                let mut e = Encoder::new(&model, b);
+                let mut z = vec![0.0f32; b * l];
+                for start in r.clone().step_by(b) {
+                    let m = b.min(r.end - start);
+                    if e.encode(&jets[start * d..(start + m) * d], m, &mut z).is_err() {
+                        return;
+                    }
+                }
+            };
+            time_parallel(t, n, &enc);
+            let secs = median((0..args.reps).map(|_| time_parallel(t, n, &enc)).collect());
+            push(&mut rows, "encode", t, b, secs, n);
+            let dec = |r: std::ops::Range<usize>| {
+                let mut dd = Decoder::new(&model, b);
+                let mut x = vec![0.0f32; b * d];
+                for start in r.clone().step_by(b) {
+                    let m = b.min(r.end - start);
+                    dd.decode(&latent[start * l..(start + m) * l], m, &mut x);
+                }
+            };
+            time_parallel(t, n, &dec);
+            let secs = median((0..args.reps).map(|_| time_parallel(t, n, &dec)).collect());
+            push(&mut rows, "decode", t, b, secs, n);
+        }
+        if !args.no_train {
+            let secs = train_epoch_seconds(&model, args, t)?;
+            push(&mut rows, "train", t, args.train_batch, secs, args.rows);
+        }
+    }
+    let report = BenchReport { rows, ..report_head };
+    if let Some(j) = &args.json {
+        let s = serde_json::to_string_pretty(&report).map_err(|e| Error::config(e.to_string()))?;
+        write_atomic(j, s.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Median seconds of one training epoch (no validation split) over `args.rows` synthetic
+/// normalised jets, with the model's architecture, at `threads` threads.
+fn train_epoch_seconds(model: &SavedModel, args: &BenchArgs, threads: usize) -> Result<f64> {
+    let d = model.meta.columns.len();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let data: Vec<f32> = (0..args.rows * d).map(|_| rng.random_range(0.0f32..1.0)).collect();
+    let path = std::env::temp_dir().join(format!("hepae-bench-{}.npy", std::process::id()));
+    write_npy(&path, d, &data, None)?;
+    let result = (|| {
+        let ds = Dataset::open(&path)?;
+        let shape = &model.ae.shape;
+        let cfg = TrainConfig {
+            hidden: shape.hidden.clone(),
+            latent: shape.latent,
+            epochs: 1,
+            batch: args.train_batch,
+            threads,
+            val_fraction: 0.0,
+            slope: shape.slope,
+            output_activation: shape.output_activation,
+            ..TrainConfig::default()
+        };
+        let mut times = Vec::new();
+        for rep in 0..=args.reps.min(3) {
+            let out = train_autoencoder(&ds, &TrainConfig { seed: rep as u64, ..cfg.clone() }, &mut |_| {})?;
+            if rep > 0 {
+                times.push(out.history[0].seconds);
+            }
+        }
+        Ok(median(times))
+    })();
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_file(crate::data::npy::columns_path(&path));
+    result
+}
