@@ -26,13 +26,25 @@ fn gemm(c: &mut Criterion) {
         let av = if ta { Matrix::new(&a, k, m).t() } else { Matrix::new(&a, m, k) };
         let (mut c1, mut c2) = (vec![0.0f32; m * n], vec![0.0f32; m * n]);
         gemm_using(GemmBackend::Packed, 1.0, av, Matrix::new(&b, k, n), 0.0, &mut MatrixMut::new(&mut c1, m, n));
-        gemm_using(GemmBackend::Matrixmultiply, 1.0, av, Matrix::new(&b, k, n), 0.0, &mut MatrixMut::new(&mut c2, m, n));
-        assert!(c1.iter().zip(&c2).all(|(x, y)| (x - y).abs() <= 1e-4 * (1.0 + y.abs())), "backends disagree on {kind} {m}x{k}x{n}");
+        gemm_using(
+            GemmBackend::Matrixmultiply,
+            1.0,
+            av,
+            Matrix::new(&b, k, n),
+            0.0,
+            &mut MatrixMut::new(&mut c2, m, n),
+        );
+        assert!(
+            c1.iter().zip(&c2).all(|(x, y)| (x - y).abs() <= 1e-4 * (1.0 + y.abs())),
+            "backends disagree on {kind} {m}x{k}x{n}"
+        );
         g.throughput(Throughput::Elements((2 * m * k * n) as u64));
         for backend in [GemmBackend::Packed, GemmBackend::Matrixmultiply] {
             let mut cc = vec![0.0f32; m * n];
             g.bench_function(BenchmarkId::new(format!("{kind}/{m}x{k}x{n}"), backend.name()), |bch| {
-                bch.iter(|| gemm_using(backend, 1.0, av, Matrix::new(&b, k, n), 0.0, &mut MatrixMut::new(&mut cc, m, n)))
+                bch.iter(|| {
+                    gemm_using(backend, 1.0, av, Matrix::new(&b, k, n), 0.0, &mut MatrixMut::new(&mut cc, m, n))
+                })
             });
         }
     }

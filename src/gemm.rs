@@ -96,6 +96,44 @@ pub fn gemm(alpha: f32, a: Matrix<'_>, b: Matrix<'_>, beta: f32, c: &mut MatrixM
     gemm_using(gemm_backend(), alpha, a, b, beta, c)
 }
 
+/// out[m×n] = act(A·B + bias): the dense layer's forward in one pass where the packed GEMM
+/// runs (bias and LeakyReLU applied as each tile is stored), else GEMM then the fused
+/// bias+LeakyReLU kernel. `slope` 1 is a plain bias add.
+pub fn gemm_bias_leaky(a: Matrix<'_>, b: Matrix<'_>, bias: &[f32], slope: f32, c: &mut MatrixMut<'_>) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    let row_split = ROW_SPLIT.load(std::sync::atomic::Ordering::Relaxed) > 1;
+    if gemm_backend() == GemmBackend::Packed && k > 0 && !row_split && c.cs == 1 && c.rs == n {
+        assert_eq!(b.rows, k, "gemm: A is {m}x{k}, B is {}x{n}", b.rows);
+        assert!(c.rows == m && c.cols == n && bias.len() >= n, "gemm: C or bias has the wrong shape");
+        let epi = hepae_kernels::gemm::Epilogue { bias, slope };
+        let done = PACK.with(|ws| {
+            hepae_kernels::gemm::sgemm_packed_epilogue(
+                &mut ws.borrow_mut(),
+                m,
+                k,
+                n,
+                1.0,
+                a.data,
+                a.rs,
+                a.cs,
+                b.data,
+                b.rs,
+                b.cs,
+                0.0,
+                c.data,
+                c.rs,
+                c.cs,
+                Some(epi),
+            )
+        });
+        if done {
+            return;
+        }
+    }
+    gemm(1.0, a, b, 0.0, c);
+    (hepae_kernels::kernels().bias_leaky_forward)(&mut c.data[..m * n], &bias[..n], slope);
+}
+
 /// [`gemm`] with a chosen backend (benches compare them); `Packed` falls back to
 /// matrixmultiply where the CPU lacks AVX-512F or C is not row-contiguous.
 pub fn gemm_using(backend: GemmBackend, alpha: f32, a: Matrix<'_>, b: Matrix<'_>, beta: f32, c: &mut MatrixMut<'_>) {

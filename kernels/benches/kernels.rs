@@ -23,11 +23,17 @@ fn kernels(c: &mut Criterion) {
             g.throughput(Throughput::Elements((rows * cols) as u64));
             (k.bias_leaky_forward)(&mut x, &bias, 0.01);
             assert!(x.iter().all(|v| v.is_finite()));
-            g.bench_function(BenchmarkId::new(format!("bias_leaky_forward/{rows}x{cols}"), name), |b| b.iter(|| (k.bias_leaky_forward)(black_box(&mut x), &bias, 0.01)));
+            g.bench_function(BenchmarkId::new(format!("bias_leaky_forward/{rows}x{cols}"), name), |b| {
+                b.iter(|| (k.bias_leaky_forward)(black_box(&mut x), &bias, 0.01))
+            });
             let y = data(rows * cols, 3);
-            g.bench_function(BenchmarkId::new(format!("leaky_backward/{rows}x{cols}"), name), |b| b.iter(|| (k.leaky_backward)(black_box(&mut x), &y, 1.0)));
+            g.bench_function(BenchmarkId::new(format!("leaky_backward/{rows}x{cols}"), name), |b| {
+                b.iter(|| (k.leaky_backward)(black_box(&mut x), &y, 1.0))
+            });
             let mut acc = vec![0.0f32; cols];
-            g.bench_function(BenchmarkId::new(format!("col_sums_add/{rows}x{cols}"), name), |b| b.iter(|| (k.col_sums_add)(black_box(&mut acc), &y)));
+            g.bench_function(BenchmarkId::new(format!("col_sums_add/{rows}x{cols}"), name), |b| {
+                b.iter(|| (k.col_sums_add)(black_box(&mut acc), &y))
+            });
         }
         let n = 73_000;
         let (mut p, gr, mut m, mut v) = (data(n, 4), data(n, 5), vec![0.0f32; n], vec![0.0f32; n]);
@@ -35,20 +41,31 @@ fn kernels(c: &mut Criterion) {
         (k.adam_update)(&mut p, &gr, &mut m, &mut v, &hp);
         assert!(p.iter().all(|v| v.is_finite()));
         g.throughput(Throughput::Elements(n as u64));
-        g.bench_function(BenchmarkId::new("adam_update/73k", name), |b| b.iter(|| (k.adam_update)(black_box(&mut p), &gr, &mut m, &mut v, &hp)));
+        g.bench_function(BenchmarkId::new("adam_update/73k", name), |b| {
+            b.iter(|| (k.adam_update)(black_box(&mut p), &gr, &mut m, &mut v, &hp))
+        });
         let (out, target, mut grad) = (data(512 * 24, 6), data(512 * 24, 7), vec![0.0f32; 512 * 24]);
         g.throughput(Throughput::Elements((512 * 24) as u64));
-        g.bench_function(BenchmarkId::new("mse_grad/512x24", name), |b| b.iter(|| (k.mse_grad)(black_box(&mut grad), &out, &target, 1e-4)));
+        g.bench_function(BenchmarkId::new("mse_grad/512x24", name), |b| {
+            b.iter(|| (k.mse_grad)(black_box(&mut grad), &out, &target, 1e-4))
+        });
         let (mu, lv, eps) = (data(512 * 15, 8), data(512 * 15, 9), data(512 * 15, 10));
         let mut z = vec![0.0f32; 512 * 15];
         g.throughput(Throughput::Elements((512 * 15) as u64));
-        g.bench_function(BenchmarkId::new("reparam_forward/512x15", name), |b| b.iter(|| (k.reparam_forward)(black_box(&mut z), &mu, &lv, &eps)));
+        g.bench_function(BenchmarkId::new("reparam_forward/512x15", name), |b| {
+            b.iter(|| (k.reparam_forward)(black_box(&mut z), &mu, &lv, &eps))
+        });
         let (mut dm, mut dl) = (vec![0.0f32; 512 * 15], vec![0.0f32; 512 * 15]);
-        g.bench_function(BenchmarkId::new("kl_normal/512x15", name), |b| b.iter(|| (k.kl_normal)(black_box(&mut dm), &mut dl, &mu, &lv, 1e-3)));
-        g.bench_function(BenchmarkId::new("l1_penalty/512x15", name), |b| b.iter(|| (k.l1_penalty)(black_box(&mut dm), &mu, 1e-3)));
+        g.bench_function(BenchmarkId::new("kl_normal/512x15", name), |b| {
+            b.iter(|| (k.kl_normal)(black_box(&mut dm), &mut dl, &mu, &lv, 1e-3))
+        });
+        g.bench_function(BenchmarkId::new("l1_penalty/512x15", name), |b| {
+            b.iter(|| (k.l1_penalty)(black_box(&mut dm), &mu, 1e-3))
+        });
         // The batch-1 encoder, layer by layer (weights transposed, as the Encoder packs them).
         let dims = [24usize, 200, 100, 50, 15];
-        let wts: Vec<Vec<f32>> = dims.windows(2).map(|w| data(w[0] * w[1], 11).iter().map(|v| v * 0.1).collect()).collect();
+        let wts: Vec<Vec<f32>> =
+            dims.windows(2).map(|w| data(w[0] * w[1], 11).iter().map(|v| v * 0.1).collect()).collect();
         let biases: Vec<Vec<f32>> = dims[1..].iter().map(|&n| data(n, 12)).collect();
         let mut acts: Vec<Vec<f32>> = dims.iter().map(|&n| vec![0.5f32; n]).collect();
         g.throughput(Throughput::Elements(1));

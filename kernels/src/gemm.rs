@@ -22,6 +22,14 @@ pub const MC: usize = 144;
 /// Packing space needed, in f32s (B panels only: A is read in place through its strides).
 pub const WORKSPACE: usize = KC * NC + 16 * KC;
 
+/// What the store of the last K-block applies after α·A·B + β·C: a per-column bias and a
+/// LeakyReLU (slope 1 = none). Fusing it saves a pass over C.
+#[derive(Clone, Copy, Debug)]
+pub struct Epilogue<'a> {
+    pub bias: &'a [f32],
+    pub slope: f32,
+}
+
 /// The scalar reference: a triple loop in f32, k innermost in order.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_ref(
@@ -167,6 +175,33 @@ pub fn sgemm_packed(
     rsc: usize,
     csc: usize,
 ) -> bool {
+    sgemm_packed_epilogue(ws, m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc, None)
+}
+
+/// [`sgemm_packed`] with an [`Epilogue`] applied as the last K-block is stored:
+/// C ← act(α·A·B + β·C + bias). Needs k ≥ 1 (the epilogue rides on a store).
+#[allow(clippy::too_many_arguments)]
+pub fn sgemm_packed_epilogue(
+    ws: &mut Vec<f32>,
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: &[f32],
+    rsa: usize,
+    csa: usize,
+    b: &[f32],
+    rsb: usize,
+    csb: usize,
+    beta: f32,
+    c: &mut [f32],
+    rsc: usize,
+    csc: usize,
+    epi: Option<Epilogue<'_>>,
+) -> bool {
+    if let Some(e) = &epi {
+        assert!(e.bias.len() >= n && k > 0, "sgemm: epilogue needs n biases and k ≥ 1");
+    }
     #[cfg(target_arch = "x86_64")]
     {
         if csc != 1 || !is_x86_feature_detected!("avx512f") {
@@ -205,6 +240,8 @@ pub fn sgemm_packed(
                 };
                 // The first K-block applies β; later ones accumulate.
                 let beta_k = if p0 == 0 { beta } else { 1.0 };
+                // The epilogue goes with the last K-block's store.
+                let epi_k = if p0 + kc == k { epi } else { None };
                 for i0 in (0..m).step_by(MC) {
                     let mc = (m - i0).min(MC);
                     for r in 0..mc.div_ceil(MR) {
@@ -231,25 +268,26 @@ pub fn sgemm_packed(
                             // columns < `cols` of `ct`, which the slice bounds contain.
                             unsafe {
                                 let ap = a.as_ptr().add(a0);
+                                let epi_t = epi_k.map(|e| (e.bias.as_ptr().add(j0 + jj), e.slope));
                                 // Tile height: 12 rows, or 8/4 for a short remainder.
                                 match (w == NR, rows) {
                                     (true, 9..) => avx512::tile::<2, 12>(
-                                        kc, alpha, ap, rsa, csa, rows, bp, bstride, beta_k, ct, rsc, cols,
+                                        kc, alpha, ap, rsa, csa, rows, bp, bstride, beta_k, ct, rsc, cols, epi_t,
                                     ),
                                     (true, 5..=8) => avx512::tile::<2, 8>(
-                                        kc, alpha, ap, rsa, csa, rows, bp, bstride, beta_k, ct, rsc, cols,
+                                        kc, alpha, ap, rsa, csa, rows, bp, bstride, beta_k, ct, rsc, cols, epi_t,
                                     ),
                                     (true, _) => avx512::tile::<2, 4>(
-                                        kc, alpha, ap, rsa, csa, rows, bp, bstride, beta_k, ct, rsc, cols,
+                                        kc, alpha, ap, rsa, csa, rows, bp, bstride, beta_k, ct, rsc, cols, epi_t,
                                     ),
                                     (false, 9..) => avx512::tile::<1, 12>(
-                                        kc, alpha, ap, rsa, csa, rows, bp, bstride, beta_k, ct, rsc, cols,
+                                        kc, alpha, ap, rsa, csa, rows, bp, bstride, beta_k, ct, rsc, cols, epi_t,
                                     ),
                                     (false, 5..=8) => avx512::tile::<1, 8>(
-                                        kc, alpha, ap, rsa, csa, rows, bp, bstride, beta_k, ct, rsc, cols,
+                                        kc, alpha, ap, rsa, csa, rows, bp, bstride, beta_k, ct, rsc, cols, epi_t,
                                     ),
                                     (false, _) => avx512::tile::<1, 4>(
-                                        kc, alpha, ap, rsa, csa, rows, bp, bstride, beta_k, ct, rsc, cols,
+                                        kc, alpha, ap, rsa, csa, rows, bp, bstride, beta_k, ct, rsc, cols, epi_t,
                                     ),
                                 }
                             }
@@ -276,6 +314,7 @@ mod avx512 {
     /// j < cols. A is read in place (element (t, p) at `a + t·rsa + p·csa`; rows past `rows`
     /// repeat the last valid one and are not stored); B's 16·NV columns for k-value p are
     /// at `bp + p·rsb` (a packed panel, rsb = 16·NV, or B itself when its rows are contiguous).
+    /// `epi` = (this tile's first bias, LeakyReLU slope) is applied before the store.
     #[target_feature(enable = "avx512f")]
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn tile<const NV: usize, const R: usize>(
@@ -291,6 +330,7 @@ mod avx512 {
         c: &mut [f32],
         rsc: usize,
         cols: usize,
+        epi: Option<(*const f32, f32)>,
     ) {
         let mut acc = [[_mm512_setzero_ps(); NV]; R];
         let mut rowp = [a; R];
@@ -327,11 +367,17 @@ mod avx512 {
                 // SAFETY: row t < rows and columns j..j+len < cols lie inside `c`.
                 unsafe {
                     let dst = c.as_mut_ptr().add(t * rsc + j);
-                    let r = if beta == 0.0 {
+                    let mut r = if beta == 0.0 {
                         _mm512_mul_ps(al, accv)
                     } else {
                         _mm512_fmadd_ps(al, accv, _mm512_mul_ps(be, _mm512_maskz_loadu_ps(mask, dst)))
                     };
+                    if let Some((bias, slope)) = epi {
+                        // SAFETY: the bias covers the tile's columns (asserted by the caller).
+                        r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(mask, bias.add(j)));
+                        let pos = _mm512_cmp_ps_mask(r, _mm512_setzero_ps(), _CMP_GT_OQ);
+                        r = _mm512_mask_blend_ps(pos, _mm512_mul_ps(r, _mm512_set1_ps(slope)), r);
+                    }
                     _mm512_mask_storeu_ps(dst, mask, r);
                 }
             }

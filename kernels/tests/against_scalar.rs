@@ -240,3 +240,49 @@ fn packed_gemm_matches_the_reference_for_every_transpose_and_ragged_shape() {
     assert!(sgemm_packed(&mut ws, 512, 24, 200, 1.0, &a, 24, 1, &b, 200, 1, 0.0, &mut c, 200, 1));
     assert_eq!(ws.capacity(), cap);
 }
+
+#[test]
+fn packed_gemm_epilogue_equals_gemm_then_bias_and_leaky() {
+    use hepae_kernels::gemm::{gemm_ref, sgemm_packed_epilogue, Epilogue};
+    if !available_isas().contains(&Isa::Avx512) {
+        return;
+    }
+    let mut r = rand::rngs::StdRng::seed_from_u64(5);
+    let mut ws = Vec::new();
+    for &(m, k, n) in &[(1, 1, 1), (13, 24, 200), (512, 200, 15), (37, 300, 33), (4, 50, 16)] {
+        for slope in [0.01f32, 1.0] {
+            let a = rnd(&mut r, m * k, -1.0, 1.0);
+            let b = rnd(&mut r, k * n, -1.0, 1.0);
+            let bias = rnd(&mut r, n, -0.5, 0.5);
+            let mut want = vec![0.0; m * n];
+            gemm_ref(m, k, n, 1.0, &a, k, 1, &b, 1, k, 0.0, &mut want, n, 1);
+            (scalar().bias_leaky_forward)(&mut want, &bias, slope);
+            let mut got = vec![f32::NAN; m * n];
+            assert!(sgemm_packed_epilogue(
+                &mut ws,
+                m,
+                k,
+                n,
+                1.0,
+                &a,
+                k,
+                1,
+                &b,
+                1,
+                k,
+                0.0,
+                &mut got,
+                n,
+                1,
+                Some(Epilogue { bias: &bias, slope })
+            ));
+            assert_slices_close(
+                &got,
+                &want,
+                1e-5 * (k as f64).sqrt(),
+                1e-4,
+                &format!("epilogue {m}x{k}x{n} slope {slope}"),
+            );
+        }
+    }
+}

@@ -72,7 +72,12 @@ pub struct BenchReport {
 pub fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|m| m.trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
         .unwrap_or_else(|| std::env::consts::ARCH.to_string())
 }
 
@@ -114,7 +119,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let l = model.ae.shape.latent;
     let jets = sample_jets(&model, args.rows, 7);
     let mut latent = vec![0.0f32; args.rows * l];
-    Encoder::new(&model, 4096).encode(&jets, args.rows, &mut latent).map_err(|b| Error::config(format!("benchmark jets do not normalise (row {}, column {})", b.row, b.col)))?;
+    Encoder::new(&model, 4096)
+        .encode(&jets, args.rows, &mut latent)
+        .map_err(|b| Error::config(format!("benchmark jets do not normalise (row {}, column {})", b.row, b.col)))?;
     let report_head = BenchReport {
         cpu: cpu_model(),
         isa: hepae_kernels::kernels().isa.name().into(),
@@ -124,8 +131,16 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         rows: Vec::new(),
     };
     println!("CPU: {}   kernels: {}   GEMM: {}", report_head.cpu, report_head.isa, report_head.gemm);
-    println!("model: {} {} ({})", model.meta.kind, args.model.display(), model.meta.layer_dims.iter().map(|x| x.to_string()).collect::<Vec<_>>().join("-"));
-    println!("{:<8} {:>7} {:>6} {:>12} {:>14} {:>16}", "what", "threads", "batch", "µs/jet", "jets/s", "jets/s per core");
+    println!(
+        "model: {} {} ({})",
+        model.meta.kind,
+        args.model.display(),
+        model.meta.layer_dims.iter().map(|x| x.to_string()).collect::<Vec<_>>().join("-")
+    );
+    println!(
+        "{:<8} {:>7} {:>6} {:>12} {:>14} {:>16}",
+        "what", "threads", "batch", "µs/jet", "jets/s", "jets/s per core"
+    );
     let mut rows = Vec::new();
     let push = |rows: &mut Vec<BenchRow>, what: &str, t: usize, b: usize, secs: f64, n: usize| {
         let row = BenchRow {
@@ -136,7 +151,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             jets_per_s: n as f64 / secs,
             jets_per_s_per_core: n as f64 / secs / t as f64,
         };
-        println!("{:<8} {:>7} {:>6} {:>12.4} {:>14.0} {:>16.0}", row.what, t, b, row.us_per_jet, row.jets_per_s, row.jets_per_s_per_core);
+        println!(
+            "{:<8} {:>7} {:>6} {:>12.4} {:>14.0} {:>16.0}",
+            row.what, t, b, row.us_per_jet, row.jets_per_s, row.jets_per_s_per_core
+        );
         rows.push(row);
     };
     for &t in &threads {

@@ -2,7 +2,7 @@
 //! `weight` is [O×I] row-major, `bias` is [O].
 
 use super::activation::{sigmoid_inplace, Activation};
-use crate::gemm::gemm;
+use crate::gemm::{gemm, gemm_bias_leaky};
 use crate::tensor::{Matrix, MatrixMut};
 
 /// out[N×O] = act(inp[N×I] · weightᵀ + bias), act = LeakyReLU (u if u > 0 else slope·u),
@@ -22,8 +22,13 @@ pub fn dense_forward(
     act: Activation,
 ) {
     let out = &mut out[..n * o];
-    gemm(1.0, Matrix::new(inp, n, i), Matrix::new(weight, o, i).t(), 0.0, &mut MatrixMut::new(out, n, o));
-    (hepae_kernels::kernels().bias_leaky_forward)(out, &bias[..o], act.fused_slope());
+    gemm_bias_leaky(
+        Matrix::new(inp, n, i),
+        Matrix::new(weight, o, i).t(),
+        &bias[..o],
+        act.fused_slope(),
+        &mut MatrixMut::new(out, n, o),
+    );
     if act == Activation::Sigmoid {
         sigmoid_inplace(out);
     }
