@@ -237,3 +237,45 @@ fn encoder_and_decoder_reproduce_reconstruct_at_every_batch_size() {
     let mut z = vec![0.0; rows * enc.latent_dim()];
     assert_eq!(enc.encode(&bad, rows, &mut z), Err(hepae::encoder::BadInput { row: 2, col: 3 }));
 }
+
+#[test]
+fn bench_reports_encode_decode_and_train_costs_as_json() {
+    let dir = tmpdir("bench");
+    let data = small_dataset(&dir);
+    let model = dir.join("m.safetensors");
+    let mut args = vec!["train", s(&data), "-o", s(&model), "--threads", "1", "--quiet"];
+    args.extend(SMALL_NET);
+    ok(&args);
+    let json = dir.join("bench.json");
+    let out = ok(&[
+        "bench",
+        s(&model),
+        "--threads",
+        "1,2",
+        "--batch",
+        "1,8",
+        "--rows",
+        "2048",
+        "--reps",
+        "1",
+        "--train-batch",
+        "128",
+        "--json",
+        s(&json),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("CPU: ") && text.contains("kernels: ") && text.contains("GEMM: "), "{text}");
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rows = r["rows"].as_array().unwrap();
+    // encode + decode at 2 batches, and train, for each of 2 thread counts.
+    assert_eq!(rows.len(), 2 * (2 * 2 + 1));
+    for row in rows {
+        for key in ["us_per_jet", "jets_per_s", "jets_per_s_per_core"] {
+            let v = row[key].as_f64().unwrap();
+            assert!(v.is_finite() && v > 0.0, "{key} = {v} in {row}");
+        }
+    }
+    assert!(rows.iter().any(|x| x["what"] == "train" && x["threads"] == 2));
+    let line = fails(&["bench", s(&model), "--threads", "0"]);
+    assert!(line.contains("positive"), "{line}");
+}
