@@ -24,6 +24,7 @@ fn model() -> SavedModel {
         normalizer: Normalizer::identity(&columns),
         columns,
         training: None,
+        threshold: None,
     };
     SavedModel { meta, ae }
 }

@@ -6,6 +6,7 @@
 // then inputs and weights, then sizes), which makes long argument lists the norm here.
 #![allow(clippy::too_many_arguments)]
 
+pub mod anomaly;
 pub mod atomic;
 pub mod data;
 pub mod encoder;

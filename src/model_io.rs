@@ -81,6 +81,24 @@ pub struct ModelMeta {
     pub columns: Vec<String>,
     pub normalizer: Normalizer,
     pub training: Option<TrainingRecord>,
+    /// An anomaly threshold set by `hepae threshold`, for a trigger to apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<ThresholdMeta>,
+}
+
+/// A score cut for a target background rate, measured on a background sample.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdMeta {
+    /// Score kind (`hepae score --score`).
+    pub score: String,
+    /// Jets with score ≥ this value are flagged.
+    pub value: f64,
+    /// Target background rate.
+    pub fpr: f64,
+    /// Rate achieved on the background sample.
+    pub achieved_fpr: f64,
+    pub background_jets: usize,
+    pub background_file: String,
 }
 
 /// A model with everything needed to use it on physical data.
@@ -113,6 +131,7 @@ impl SavedModel {
                 stopped: out.stopped.clone(),
                 explained_variance: out.explained_variance,
             }),
+            threshold: None,
         };
         SavedModel { meta, ae: out.model.clone() }
     }

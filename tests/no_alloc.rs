@@ -117,6 +117,7 @@ fn a_batch_one_encode_allocates_nothing() {
         columns: columns.clone(),
         normalizer: Normalizer::identity(&columns),
         training: None,
+        threshold: None,
     };
     let model = SavedModel { meta, ae };
     let mut enc = hepae::encoder::Encoder::new(&model, 1);

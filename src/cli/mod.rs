@@ -9,8 +9,11 @@ pub mod generate;
 pub mod import;
 pub mod progress;
 pub mod reconstruct;
+pub mod roc;
+pub mod score;
 pub mod split;
 pub mod synth;
+pub mod threshold;
 pub mod train;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +38,12 @@ pub enum Command {
     Reconstruct(reconstruct::ReconstructArgs),
     /// Encode/decode/training cost on this CPU: µs per jet and jets/s per core.
     Bench(bench::BenchArgs),
+    /// Anomaly score per jet (reconstruction error, VAE reconstruction probability, …).
+    Score(score::ScoreArgs),
+    /// ROC, AUC and signal efficiency at fixed background rates, with bootstrap errors.
+    Roc(roc::RocArgs),
+    /// Score cut for a target background rate, stored in the model.
+    Threshold(threshold::ThresholdArgs),
     /// Train several (model, normaliser, latent) configurations on one split and tabulate them.
     Compare(compare::CompareArgs),
     /// Synthetic jets from a VAE or AAE: sample the prior, decode, de-normalise.
@@ -57,6 +66,9 @@ pub fn run(cli: Cli) -> crate::Result<()> {
         Command::Split(a) => split::run(&a),
         Command::Compare(a) => compare::run(&a),
         Command::Bench(a) => bench::run(&a),
+        Command::Score(a) => score::run(&a),
+        Command::Roc(a) => roc::run(&a),
+        Command::Threshold(a) => threshold::run(&a),
         Command::Generate(a) => generate::run(&a),
         Command::Synth(a) => synth::run(&a),
         Command::Demo(a) => demo::run(&a),

@@ -1,0 +1,234 @@
+//! `hepae roc MODEL --background B.npy --signal S.npy`: ROC curve, AUC and the signal
+//! efficiency at background rates 1e-2 … 1e-5 (the LHC anomaly challenge works at 1e-5), with
+//! bootstrap errors. `--both --a A.npy --b B.npy` trains (or takes `--model-a/--model-b`) a
+//! model on each sample and reports both directions: autoencoders are known to fail one way
+//! (simpler jets rebuild better whatever the training sample), so a physicist must see both.
+//! The background test jets are the model's validation split when the background file is its
+//! training data, so no training jet is scored.
+
+use super::evaluate::select_rows;
+use super::parse_usize_list;
+use crate::anomaly::{check_score, score_dataset, summarize, RocSummary, ScoreKind, ScoreOptions};
+use crate::atomic::write_atomic;
+use crate::data::normalize::NormKind;
+use crate::data::npy::Dataset;
+use crate::error::{Error, Result};
+use crate::model_io::SavedModel;
+use crate::models::ae::ModelKind;
+use crate::train::{train_autoencoder, TrainConfig};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct RocArgs {
+    /// Model trained on background jets (not needed with --both).
+    pub model: Option<PathBuf>,
+    #[arg(long)]
+    pub background: Option<PathBuf>,
+    #[arg(long)]
+    pub signal: Option<PathBuf>,
+    /// Both directions: a model on each of --a and --b, each sample the other's signal.
+    #[arg(long)]
+    pub both: bool,
+    #[arg(long)]
+    pub a: Option<PathBuf>,
+    #[arg(long)]
+    pub b: Option<PathBuf>,
+    /// With --both: a model already trained on A (else one is trained).
+    #[arg(long)]
+    pub model_a: Option<PathBuf>,
+    #[arg(long)]
+    pub model_b: Option<PathBuf>,
+    /// Scores to report (comma-separated).
+    #[arg(long, default_value = "mse")]
+    pub score: String,
+    #[arg(long, default_value_t = 200)]
+    pub bootstrap: usize,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// vae-recon-prob: draws of z per jet.
+    #[arg(long, default_value_t = 16)]
+    pub samples: usize,
+    /// With --both, training: model family, normaliser, widths, epochs, batch.
+    #[arg(long, default_value = "ae")]
+    pub train_model: ModelKind,
+    #[arg(long, default_value = "minmax")]
+    pub norm: NormKind,
+    #[arg(long, default_value = "200,100,50")]
+    pub hidden: String,
+    #[arg(long, default_value_t = 8)]
+    pub latent: usize,
+    #[arg(long, default_value_t = 200)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    #[arg(long)]
+    pub gaussian_decoder: bool,
+    #[arg(long, default_value_t = 1.0)]
+    pub beta: f32,
+    /// Write every summary (with the thinned curves) as JSON.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+/// One direction's figures for one score.
+#[derive(Clone, Debug, Serialize)]
+pub struct RocResult {
+    pub direction: String,
+    pub summary: RocSummary,
+}
+
+/// Scores `background` (its model's validation split when it is the training file) and
+/// `signal` (all rows) and summarises each requested score.
+pub fn roc_for(
+    model: &SavedModel,
+    model_path: &Path,
+    background: &Path,
+    signal: &Path,
+    scores: &[ScoreKind],
+    args: &RocArgs,
+    direction: &str,
+) -> Result<Vec<RocResult>> {
+    let bg = Dataset::open(background)?;
+    let sg = Dataset::open(signal)?;
+    model.check_data(&bg, model_path)?;
+    model.check_data(&sg, model_path)?;
+    bg.check_finite()?;
+    sg.check_finite()?;
+    let (rows, _) = select_rows(model, model_path, &bg, "auto")?;
+    let opt = ScoreOptions { samples: args.samples, seed: args.seed };
+    let mut out = Vec::new();
+    for &k in scores {
+        check_score(model, k, model_path)?;
+        if k == ScoreKind::PerVariable {
+            return Err(Error::config("roc needs one score per jet (not per-variable)"));
+        }
+        let b = score_dataset(model, &bg, rows.as_deref(), k, &opt)?;
+        let s = score_dataset(model, &sg, None, k, &opt)?;
+        out.push(RocResult {
+            direction: direction.into(),
+            summary: summarize(&b, &s, k.name(), args.bootstrap, args.seed),
+        });
+    }
+    Ok(out)
+}
+
+fn train_on(path: &Path, args: &RocArgs, out: &Path) -> Result<()> {
+    let data = Dataset::open(path)?;
+    let cfg = TrainConfig {
+        model: args.train_model,
+        norm: args.norm,
+        hidden: parse_usize_list(&args.hidden).map_err(|e| Error::config(format!("--hidden: {e}")))?,
+        latent: args.latent,
+        epochs: args.epochs,
+        batch: args.batch,
+        seed: args.seed,
+        gaussian_decoder: args.gaussian_decoder,
+        beta: args.beta,
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        ..TrainConfig::default()
+    };
+    eprintln!("training {} on {} ({} epochs)", args.train_model, path.display(), args.epochs);
+    let outcome = train_autoencoder(&data, &cfg, &mut |_| {})?;
+    SavedModel::from_training(&outcome, &cfg, &data).save(out)
+}
+
+/// Formats the results as a table.
+pub fn format_results(results: &[RocResult]) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:<28} {:<15} {:>7} {:>7} {:>16} | {:>15} {:>15} {:>15} {:>15}",
+        "direction", "score", "bkg", "sig", "AUC", "TPR@1e-2", "TPR@1e-3", "TPR@1e-4", "TPR@1e-5"
+    );
+    for r in results {
+        let m = &r.summary;
+        let wps: Vec<String> = m
+            .working_points
+            .iter()
+            .map(|w| match (w.tpr, w.tpr_err) {
+                (Some(t), Some(e)) => format!("{t:.3}±{e:.3}"),
+                _ => "unreachable".into(),
+            })
+            .collect();
+        let _ = writeln!(
+            s,
+            "{:<28} {:<15} {:>7} {:>7} {:>8.4}±{:<7.4} | {:>15} {:>15} {:>15} {:>15}",
+            r.direction, m.score, m.background_jets, m.signal_jets, m.auc, m.auc_err, wps[0], wps[1], wps[2], wps[3]
+        );
+    }
+    let notes: Vec<&String> =
+        results.iter().flat_map(|r| r.summary.working_points.iter().filter_map(|w| w.note.as_ref())).collect();
+    if let Some(n) = notes.first() {
+        let _ = writeln!(s, "note: {n}");
+    }
+    s
+}
+
+pub fn run(args: &RocArgs) -> Result<()> {
+    let scores: Vec<ScoreKind> =
+        args.score.split(',').filter(|t| !t.trim().is_empty()).map(|t| t.trim().parse()).collect::<Result<_>>()?;
+    let results = if args.both {
+        let (a, b) = match (&args.a, &args.b) {
+            (Some(a), Some(b)) => (a.clone(), b.clone()),
+            _ => return Err(Error::config("--both needs --a A.npy and --b B.npy")),
+        };
+        let name = |p: &Path| p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let tmp = std::env::temp_dir();
+        let ma = match &args.model_a {
+            Some(m) => m.clone(),
+            None => {
+                let p = tmp.join(format!("hepae-roc-a-{}.safetensors", std::process::id()));
+                train_on(&a, args, &p)?;
+                p
+            }
+        };
+        let mb = match &args.model_b {
+            Some(m) => m.clone(),
+            None => {
+                let p = tmp.join(format!("hepae-roc-b-{}.safetensors", std::process::id()));
+                train_on(&b, args, &p)?;
+                p
+            }
+        };
+        let mut r = roc_for(
+            &SavedModel::load(&ma)?,
+            &ma,
+            &a,
+            &b,
+            &scores,
+            args,
+            &format!("{} in {} (trained on {})", name(&b), name(&a), name(&a)),
+        )?;
+        r.extend(roc_for(
+            &SavedModel::load(&mb)?,
+            &mb,
+            &b,
+            &a,
+            &scores,
+            args,
+            &format!("{} in {} (trained on {})", name(&a), name(&b), name(&b)),
+        )?);
+        for (given, p) in [(&args.model_a, &ma), (&args.model_b, &mb)] {
+            if given.is_none() {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+        r
+    } else {
+        let model_path = args.model.as_ref().ok_or_else(|| Error::config("roc needs MODEL (or --both)"))?;
+        let (bg, sg) = match (&args.background, &args.signal) {
+            (Some(b), Some(s)) => (b, s),
+            _ => return Err(Error::config("roc needs --background B.npy and --signal S.npy")),
+        };
+        let model = SavedModel::load(model_path)?;
+        roc_for(&model, model_path, bg, sg, &scores, args, "signal in background")?
+    };
+    print!("{}", format_results(&results));
+    if let Some(j) = &args.json {
+        let s = serde_json::to_string_pretty(&results).map_err(|e| Error::config(e.to_string()))?;
+        write_atomic(j, s.as_bytes())?;
+    }
+    Ok(())
+}
