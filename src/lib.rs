@@ -7,6 +7,7 @@
 #![allow(clippy::too_many_arguments)]
 
 pub mod anomaly;
+pub mod archive;
 pub mod atomic;
 pub mod data;
 pub mod encoder;
