@@ -141,7 +141,14 @@ pub struct CompressOptions {
 
 impl Default for CompressOptions {
     fn default() -> Self {
-        CompressOptions { latent_dtype: LatentDtype::F32, truncate_bits: 0, bounds: None, embed_model: false, block_rows: 65_536, zstd_level: 9 }
+        CompressOptions {
+            latent_dtype: LatentDtype::F32,
+            truncate_bits: 0,
+            bounds: None,
+            embed_model: false,
+            block_rows: 65_536,
+            zstd_level: 9,
+        }
     }
 }
 
@@ -197,8 +204,12 @@ fn pack_latents(z: &[f32], dtype: LatentDtype, truncate: u32, out: &mut Vec<u8>)
     for &v in z {
         match dtype {
             LatentDtype::F32 => raw.extend_from_slice(&(v.to_bits() & !((1u32 << truncate.min(23)) - 1)).to_le_bytes()),
-            LatentDtype::F16 => raw.extend_from_slice(&(half::f16::from_f32(v).to_bits() & !((1u16 << truncate.min(10)) - 1)).to_le_bytes()),
-            LatentDtype::Bf16 => raw.extend_from_slice(&(half::bf16::from_f32(v).to_bits() & !((1u16 << truncate.min(7)) - 1)).to_le_bytes()),
+            LatentDtype::F16 => raw.extend_from_slice(
+                &(half::f16::from_f32(v).to_bits() & !((1u16 << truncate.min(10)) - 1)).to_le_bytes(),
+            ),
+            LatentDtype::Bf16 => raw.extend_from_slice(
+                &(half::bf16::from_f32(v).to_bits() & !((1u16 << truncate.min(7)) - 1)).to_le_bytes(),
+            ),
         }
     }
     shuffle(&raw, s, out);
@@ -296,7 +307,9 @@ fn within(bound: Bound, x: f32, y: f32) -> bool {
     }
 }
 
-/// Residual stream of one block: per value varint(zigzag(q) + 1), or 0 then its raw f32 bits.
+/// Residual stream of one block: per value varint(zigzag(q) + 2); 1 for an exact zero (common
+/// in jet data: empty energy fractions, which a relative bound can only store exactly); or 0
+/// followed by the raw f32 bits.
 fn encode_residuals(x: &[f32], p: &[f32], bounds: &[Bound], out: &mut Vec<u8>) -> u64 {
     let d = bounds.len();
     let mut raw = 0;
@@ -304,10 +317,21 @@ fn encode_residuals(x: &[f32], p: &[f32], bounds: &[Bound], out: &mut Vec<u8>) -
     for (i, (&xv, &pv)) in x.iter().zip(p).enumerate() {
         let b = bounds[i % d];
         let st = step_for(b, pv);
-        let q = if b == Bound::Exact { (xv as f64 - pv.round() as f64).round() } else { ((xv as f64 - pv as f64) / st as f64).round() };
-        let ok = q.is_finite() && q.abs() < 1e15 && pv.is_finite() && st.is_finite() && (st > 0.0) && within(b, xv, rebuild(b, pv, q as i64));
-        if ok {
-            put_varint(zigzag(q as i64) + 1, out);
+        let q = if b == Bound::Exact {
+            (xv as f64 - pv.round() as f64).round()
+        } else {
+            ((xv as f64 - pv as f64) / st as f64).round()
+        };
+        let ok = q.is_finite()
+            && q.abs() < 1e15
+            && pv.is_finite()
+            && st.is_finite()
+            && (st > 0.0)
+            && within(b, xv, rebuild(b, pv, q as i64));
+        if xv == 0.0 && xv.is_sign_positive() {
+            out.push(1);
+        } else if ok {
+            put_varint(zigzag(q as i64) + 2, out);
         } else {
             out.push(0);
             out.extend_from_slice(&xv.to_bits().to_le_bytes());
@@ -322,12 +346,14 @@ fn decode_residuals(bytes: &[u8], p: &[f32], bounds: &[Bound], out: &mut [f32]) 
     let mut pos = 0;
     for (i, o) in out.iter_mut().enumerate() {
         let v = get_varint(bytes, &mut pos)?;
-        *o = if v == 0 {
-            let b = bytes.get(pos..pos + 4)?;
-            pos += 4;
-            f32::from_bits(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        } else {
-            rebuild(bounds[i % d], p[i], unzigzag(v - 1))
+        *o = match v {
+            0 => {
+                let b = bytes.get(pos..pos + 4)?;
+                pos += 4;
+                f32::from_bits(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            }
+            1 => 0.0,
+            _ => rebuild(bounds[i % d], p[i], unzigzag(v - 2)),
         };
     }
     (pos == bytes.len()).then_some(())
@@ -349,7 +375,13 @@ fn write_block(f: &mut AtomicFile, tag: u8, rows: u32, raw_len: usize, payload: 
 }
 
 /// Compresses every row of `data` with `model` into `out`; returns the size report.
-pub fn compress(model: &SavedModel, model_bytes: &[u8], data: &Dataset, out: &Path, opt: &CompressOptions) -> Result<SizeReport> {
+pub fn compress(
+    model: &SavedModel,
+    model_bytes: &[u8],
+    data: &Dataset,
+    out: &Path,
+    opt: &CompressOptions,
+) -> Result<SizeReport> {
     let (d, l) = (data.cols(), model.ae.shape.latent);
     if let Some(b) = &opt.bounds {
         if b.len() != d {
@@ -399,7 +431,10 @@ pub fn compress(model: &SavedModel, model_bytes: &[u8], data: &Dataset, out: &Pa
         let n = br.min(data.rows() - start);
         let x = &data.as_slice()[start * d..(start + n) * d];
         enc.encode(x, n, &mut z[..n * l]).map_err(|b| {
-            Error::data(Location::file(data.path()).row((start + b.row) as u64 + 1).column(data.columns()[b.col].clone()), "value cannot be encoded (not finite after normalisation)")
+            Error::data(
+                Location::file(data.path()).row((start + b.row) as u64 + 1).column(data.columns()[b.col].clone()),
+                "value cannot be encoded (not finite after normalisation)",
+            )
         })?;
         pack_latents(&z[..n * l], opt.latent_dtype, header.truncate_bits, &mut packed);
         let zc = zstd::bulk::compress(&packed, opt.zstd_level).map_err(zerr)?;
@@ -444,7 +479,8 @@ pub fn compress(model: &SavedModel, model_bytes: &[u8], data: &Dataset, out: &Pa
         report.archive_bytes = written + 1 + 4 + tjson.len() as u64 + 4;
         report.ratio = original as f64 / report.archive_bytes as f64;
         report.ratio_with_decoder = original as f64 / (report.archive_bytes + report.decoder_bytes) as f64;
-        report.ratio_with_model = original as f64 / (report.archive_bytes + if opt.embed_model { 0 } else { model_file }) as f64;
+        report.ratio_with_model =
+            original as f64 / (report.archive_bytes + if opt.embed_model { 0 } else { model_file }) as f64;
         tjson = serde_json::to_vec(&report).map_err(|e| Error::config(e.to_string()))?;
         while (tjson.len() as u64) < report.archive_bytes - written - 9 {
             tjson.push(b' ');
@@ -473,7 +509,11 @@ impl<'a> Reader<'a> {
         Error::archive(self.path, msg)
     }
     fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8]> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.bytes.len()).ok_or_else(|| self.bad(format!("truncated: the file ends inside the {what}")))?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.bytes.len())
+            .ok_or_else(|| self.bad(format!("truncated: the file ends inside the {what}")))?;
         let s = &self.bytes[self.pos..end];
         self.pos = end;
         Ok(s)
@@ -523,7 +563,10 @@ pub fn embedded_model(bytes: &[u8], path: &Path) -> Result<Option<Vec<u8>>> {
     if tag != TAG_MODEL {
         return Err(r.bad("embedded model block missing"));
     }
-    Ok(Some(zstd::bulk::decompress(payload, raw_len).map_err(|e| r.bad(format!("embedded model does not decompress ({e})")))?))
+    Ok(Some(
+        zstd::bulk::decompress(payload, raw_len)
+            .map_err(|e| r.bad(format!("embedded model does not decompress ({e})")))?,
+    ))
 }
 
 fn next_block<'a>(r: &mut Reader<'a>) -> Result<(u8, u32, usize, &'a [u8])> {
@@ -556,13 +599,22 @@ pub fn decompress(archive: &Path, model_path: Option<&Path>, out: &Path) -> Resu
     let (header, pos) = read_header(&bytes, archive)?;
     let model_bytes = match (model_path, header.embedded_model) {
         (Some(p), _) => std::fs::read(p).map_err(|e| Error::io(p, e))?,
-        (None, true) => embedded_model(&bytes, archive)?.ok_or_else(|| Error::archive(archive, "embedded model missing"))?,
-        (None, false) => return Err(Error::archive(archive, "this archive has no embedded decoder: give --model MODEL")),
+        (None, true) => {
+            embedded_model(&bytes, archive)?.ok_or_else(|| Error::archive(archive, "embedded model missing"))?
+        }
+        (None, false) => {
+            return Err(Error::archive(archive, "this archive has no embedded decoder: give --model MODEL"))
+        }
     };
     if sha256_hex(&model_bytes) != header.model_sha256 {
         return Err(Error::archive(
             archive,
-            format!("was written with another model (SHA-256 {}…, {} gives {}…)", &header.model_sha256[..12], model_path.map_or("the embedded one".into(), |p| p.display().to_string()), &sha256_hex(&model_bytes)[..12]),
+            format!(
+                "was written with another model (SHA-256 {}…, {} gives {}…)",
+                &header.model_sha256[..12],
+                model_path.map_or("the embedded one".into(), |p| p.display().to_string()),
+                &sha256_hex(&model_bytes)[..12]
+            ),
         ));
     }
     let model = SavedModel::from_bytes(&model_bytes, model_path.unwrap_or(archive))?;
@@ -588,7 +640,8 @@ pub fn decompress(archive: &Path, model_path: Option<&Path>, out: &Path) -> Resu
                 if n == 0 || n > header.block_rows || raw_len != n * l * header.latent_dtype.bytes() {
                     return Err(r.bad("latent block has an inconsistent size"));
                 }
-                let raw = zstd::bulk::decompress(payload, raw_len).map_err(|e| r.bad(format!("latent block does not decompress ({e})")))?;
+                let raw = zstd::bulk::decompress(payload, raw_len)
+                    .map_err(|e| r.bad(format!("latent block does not decompress ({e})")))?;
                 if raw.len() != raw_len {
                     return Err(r.bad("latent block has an inconsistent size"));
                 }
@@ -607,9 +660,11 @@ pub fn decompress(archive: &Path, model_path: Option<&Path>, out: &Path) -> Resu
                     (Some(b), Some(m)) if m == n => (b, m),
                     _ => return Err(r.bad("residual block without its latent block")),
                 };
-                let raw = zstd::bulk::decompress(payload, raw_len).map_err(|e| r.bad(format!("residual block does not decompress ({e})")))?;
+                let raw = zstd::bulk::decompress(payload, raw_len)
+                    .map_err(|e| r.bad(format!("residual block does not decompress ({e})")))?;
                 x.resize(m * d, 0.0);
-                decode_residuals(&raw, &p[..m * d], bounds, &mut x).ok_or_else(|| r.bad("residual block is corrupt"))?;
+                decode_residuals(&raw, &p[..m * d], bounds, &mut x)
+                    .ok_or_else(|| r.bad("residual block is corrupt"))?;
                 sink.write_rows(&x)?;
             }
             TAG_TRAILER => {
@@ -624,7 +679,8 @@ pub fn decompress(archive: &Path, model_path: Option<&Path>, out: &Path) -> Resu
                 if crc32fast::hash(&bytes[start..start + 5 + tl]) != crc {
                     return Err(r.bad("trailer checksum mismatch (the file is corrupt)"));
                 }
-                let report: SizeReport = serde_json::from_slice(t).map_err(|e| r.bad(format!("trailer is not valid ({e})")))?;
+                let report: SizeReport =
+                    serde_json::from_slice(t).map_err(|e| r.bad(format!("trailer is not valid ({e})")))?;
                 if r.pos != bytes.len() {
                     return Err(r.bad(format!("{} unexpected bytes after the trailer", bytes.len() - r.pos)));
                 }

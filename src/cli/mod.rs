@@ -3,6 +3,8 @@
 
 pub mod bench;
 pub mod compare;
+pub mod compress;
+pub mod decompress;
 pub mod demo;
 pub mod evaluate;
 pub mod generate;
@@ -38,6 +40,10 @@ pub enum Command {
     Reconstruct(reconstruct::ReconstructArgs),
     /// Encode/decode/training cost on this CPU: µs per jet and jets/s per core.
     Bench(bench::BenchArgs),
+    /// Compress jets to an archive of latents (optionally with a guaranteed error bound).
+    Compress(compress::CompressArgs),
+    /// Rebuild jets from an archive, checking every checksum and the model.
+    Decompress(decompress::DecompressArgs),
     /// Anomaly score per jet (reconstruction error, VAE reconstruction probability, …).
     Score(score::ScoreArgs),
     /// ROC, AUC and signal efficiency at fixed background rates, with bootstrap errors.
@@ -67,6 +73,8 @@ pub fn run(cli: Cli) -> crate::Result<()> {
         Command::Compare(a) => compare::run(&a),
         Command::Bench(a) => bench::run(&a),
         Command::Score(a) => score::run(&a),
+        Command::Compress(a) => compress::run(&a),
+        Command::Decompress(a) => decompress::run(&a),
         Command::Roc(a) => roc::run(&a),
         Command::Threshold(a) => threshold::run(&a),
         Command::Generate(a) => generate::run(&a),

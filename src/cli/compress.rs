@@ -1,0 +1,123 @@
+//! `hepae compress MODEL DATA -o OUT.hepz`: encode every jet and store the latents (and, with
+//! an error bound, the residuals that guarantee it), streamed in blocks with checksums.
+//! Prints and stores the size accounting, with and without the decoder's bytes.
+
+use crate::archive::{compress, default_bounds, CompressOptions, LatentDtype, SizeReport};
+use crate::data::npy::Dataset;
+use crate::error::{Error, Result};
+use crate::model_io::SavedModel;
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct CompressArgs {
+    pub model: PathBuf,
+    pub data: PathBuf,
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Stored precision of the latent values: f32, f16 or bf16.
+    #[arg(long, default_value = "f32")]
+    pub latent_dtype: LatentDtype,
+    /// Zero this many low mantissa bits of each stored latent value.
+    #[arg(long, default_value_t = 0)]
+    pub truncate_bits: u32,
+    /// Guarantee |out − in| ≤ R·|in| for every value (physical units); η and φ get R as an
+    /// absolute bound, integer-valued columns are stored exactly.
+    #[arg(long)]
+    pub max_rel_error: Option<f64>,
+    /// Absolute bounds: `X` for every column, or `eta=1e-3,phi=1e-3` per column.
+    #[arg(long)]
+    pub max_abs_error: Option<String>,
+    /// Store the model in the archive so decompress needs nothing else.
+    #[arg(long)]
+    pub embed_decoder: bool,
+    /// Jets per block.
+    #[arg(long, default_value_t = 65_536)]
+    pub block_rows: usize,
+    /// zstd level of the lossless stage (1–22).
+    #[arg(long, default_value_t = 9)]
+    pub level: i32,
+}
+
+/// Parses `--max-abs-error`: one number for all columns, or name=value pairs.
+pub fn parse_abs(spec: Option<&str>, columns: &[String]) -> Result<(Vec<(String, f64)>, Option<f64>)> {
+    let Some(spec) = spec else { return Ok((Vec::new(), None)) };
+    if let Ok(v) = spec.trim().parse::<f64>() {
+        return if v > 0.0 && v.is_finite() {
+            Ok((Vec::new(), Some(v)))
+        } else {
+            Err(Error::config("--max-abs-error must be positive"))
+        };
+    }
+    let mut out = Vec::new();
+    for part in spec.split(',').filter(|p| !p.trim().is_empty()) {
+        let (name, val) = part
+            .split_once('=')
+            .ok_or_else(|| Error::config(format!("--max-abs-error: '{part}' is not NAME=VALUE")))?;
+        let v: f64 =
+            val.trim().parse().map_err(|_| Error::config(format!("--max-abs-error: '{val}' is not a number")))?;
+        if !(v > 0.0 && v.is_finite()) {
+            return Err(Error::config(format!("--max-abs-error: {name} bound must be positive")));
+        }
+        if !columns.iter().any(|c| c == name.trim()) {
+            return Err(Error::config(format!(
+                "--max-abs-error: no column '{}' (columns: {})",
+                name.trim(),
+                columns.join(", ")
+            )));
+        }
+        out.push((name.trim().to_string(), v));
+    }
+    Ok((out, None))
+}
+
+/// Prints a size report.
+pub fn print_report(r: &SizeReport, out: &std::path::Path) {
+    let mb = |b: u64| b as f64 / 1e6;
+    eprintln!("wrote {} ({} jets in {} blocks)", out.display(), r.rows, r.blocks);
+    eprintln!(
+        "  original {:.3} MB (float32 rows)  archive {:.3} MB  (latents {:.3} MB, residuals {:.3} MB{})",
+        mb(r.original_bytes),
+        mb(r.archive_bytes),
+        mb(r.latent_bytes),
+        mb(r.residual_bytes),
+        if r.raw_values > 0 { format!(", {} values stored raw", r.raw_values) } else { String::new() }
+    );
+    eprintln!(
+        "  ratio {:.2}   with the decoder's bytes ({:.3} MB) {:.2}   with the whole model file {:.2}   (encoder {:.3} MB)",
+        r.ratio,
+        mb(r.decoder_bytes),
+        r.ratio_with_decoder,
+        r.ratio_with_model,
+        mb(r.encoder_bytes)
+    );
+}
+
+pub fn run(args: &CompressArgs) -> Result<()> {
+    let model_bytes = std::fs::read(&args.model).map_err(|e| Error::io(&args.model, e))?;
+    let model = SavedModel::from_bytes(&model_bytes, &args.model)?;
+    let data = Dataset::open(&args.data)?;
+    model.check_data(&data, &args.model)?;
+    data.check_finite()?;
+    if args.output == args.data {
+        return Err(Error::config(format!("{}: refusing to overwrite the input", args.output.display())));
+    }
+    if let Some(r) = args.max_rel_error {
+        if !(r > 0.0 && r < 1.0) {
+            return Err(Error::config(format!("--max-rel-error {r} must be in (0, 1)")));
+        }
+    }
+    let (abs, abs_all) = parse_abs(args.max_abs_error.as_deref(), data.columns())?;
+    let bounded = args.max_rel_error.is_some() || args.max_abs_error.is_some();
+    let bounds = bounded.then(|| default_bounds(&data, args.max_rel_error, &abs, abs_all));
+    let opt = CompressOptions {
+        latent_dtype: args.latent_dtype,
+        truncate_bits: args.truncate_bits,
+        bounds,
+        embed_model: args.embed_decoder,
+        block_rows: args.block_rows.max(1),
+        zstd_level: args.level.clamp(1, 22),
+    };
+    let report = compress(&model, &model_bytes, &data, &args.output, &opt)?;
+    print_report(&report, &args.output);
+    Ok(())
+}

@@ -1,0 +1,27 @@
+//! `hepae decompress OUT.hepz [--model MODEL] -o OUT.npy|.csv`: every checksum, the model's
+//! SHA-256 and the row count are checked; nothing is written unless all of it is right.
+
+use crate::archive::decompress;
+use crate::error::Result;
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct DecompressArgs {
+    pub archive: PathBuf,
+    /// The model the archive was written with (not needed if it embeds its decoder).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    #[arg(short, long)]
+    pub output: PathBuf,
+}
+
+pub fn run(args: &DecompressArgs) -> Result<()> {
+    let (h, rows) = decompress(&args.archive, args.model.as_deref(), &args.output)?;
+    eprintln!(
+        "wrote {} ({rows} jets, {} columns{})",
+        args.output.display(),
+        h.columns.len(),
+        if h.bounds.is_some() { ", every value within its stored bound" } else { ", reconstructed from the latents" }
+    );
+    Ok(())
+}
