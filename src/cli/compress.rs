@@ -38,8 +38,11 @@ pub struct CompressArgs {
     pub level: i32,
 }
 
+/// Per-column absolute bounds, and one bound for every column.
+pub type AbsBounds = (Vec<(String, f64)>, Option<f64>);
+
 /// Parses `--max-abs-error`: one number for all columns, or name=value pairs.
-pub fn parse_abs(spec: Option<&str>, columns: &[String]) -> Result<(Vec<(String, f64)>, Option<f64>)> {
+pub fn parse_abs(spec: Option<&str>, columns: &[String]) -> Result<AbsBounds> {
     let Some(spec) = spec else { return Ok((Vec::new(), None)) };
     if let Ok(v) = spec.trim().parse::<f64>() {
         return if v > 0.0 && v.is_finite() {
