@@ -191,7 +191,7 @@ pub fn evaluate(model: &SavedModel, data: &Dataset, rows: Option<&[u32]>, subset
         out_phys[..n * d].copy_from_slice(out);
         model.meta.normalizer.denormalize_rows(&mut out_phys[..n * d]);
         for r in 0..n {
-            let keep = (done + r) % stride == 0;
+            let keep = (done + r).is_multiple_of(stride);
             for c in 0..d {
                 let (i, o) = (phys[r * d + c] as f64, out_phys[r * d + c] as f64);
                 let mut delta = o - i;

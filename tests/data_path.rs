@@ -49,7 +49,7 @@ fn shared(name: &str) -> Option<PathBuf> {
 /// A raw NPY file with any header dict and data bytes.
 fn raw_npy(path: &Path, dict: &str, data: &[u8]) {
     let mut h = dict.to_string();
-    while (10 + h.len() + 1) % 64 != 0 {
+    while !(10 + h.len() + 1).is_multiple_of(64) {
         h.push(' ');
     }
     h.push('\n');
@@ -156,7 +156,7 @@ fn npy_any_dtypes_and_versions() {
     let p = dir.join("v2.npy");
     let dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2), }";
     let mut h = dict.to_string();
-    while (12 + h.len() + 1) % 64 != 0 {
+    while !(12 + h.len() + 1).is_multiple_of(64) {
         h.push(' ');
     }
     h.push('\n');

@@ -109,7 +109,7 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
         prior.sample(&mut z[..n * lat], &mut rng);
         dec.decode(&z[..n * lat], n, &mut x[..n * d]);
         for r in 0..n {
-            if (done as usize + r) % stride == 0 {
+            if (done as usize + r).is_multiple_of(stride) {
                 for (k, &v) in kept.iter_mut().zip(&x[r * d..(r + 1) * d]) {
                     k.push(v as f64);
                 }

@@ -395,7 +395,7 @@ impl NpyWriter {
     /// Appends whole rows (`rows.len()` must be a multiple of the column count).
     pub fn write_rows(&mut self, rows: &[f32]) -> Result<()> {
         let c = self.columns.len();
-        if rows.len() % c != 0 {
+        if !rows.len().is_multiple_of(c) {
             return Err(Error::config(format!(
                 "{}: {} values are not a whole number of {c}-column rows",
                 self.file.target().display(),
