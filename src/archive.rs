@@ -183,13 +183,22 @@ pub fn default_bounds(data: &Dataset, rel: Option<f64>, abs: &[(String, f64)], a
 pub fn integer_columns(data: &Dataset) -> Vec<bool> {
     let d = data.cols();
     let mut int = vec![true; d];
-    for (i, v) in data.as_slice().iter().enumerate() {
-        let c = i % d;
-        if int[c] && (v.fract() != 0.0 || v.abs() >= 16_777_216.0) {
-            int[c] = false;
+    let all = data.as_slice();
+    let block = crate::data::npy::RELEASE_BLOCK_ROWS;
+    for start in (0..data.rows()).step_by(block) {
+        let end = (start + block).min(data.rows());
+        for row in all[start * d..end * d].chunks_exact(d) {
+            for (flag, v) in int.iter_mut().zip(row) {
+                if *flag && (v.fract() != 0.0 || v.abs() >= 16_777_216.0) {
+                    *flag = false;
+                }
+            }
+        }
+        data.release_rows(start, end);
+        if !int.contains(&true) {
+            break;
         }
     }
-    data.release_rows(0, data.rows());
     int
 }
 

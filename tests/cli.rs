@@ -279,3 +279,41 @@ fn bench_reports_encode_decode_and_train_costs_as_json() {
     let line = fails(&["bench", s(&model), "--threads", "0"]);
     assert!(line.contains("positive"), "{line}");
 }
+
+#[test]
+fn compress_decompress_and_baseline_through_the_cli() {
+    let dir = tmpdir("zip");
+    let data = small_dataset(&dir);
+    let model = dir.join("m.safetensors");
+    let mut args = vec!["train", s(&data), "-o", s(&model), "--threads", "1", "--quiet"];
+    args.extend(SMALL_NET);
+    ok(&args);
+    let arch = dir.join("j.hepz");
+    let out = ok(&[
+        "compress",
+        s(&model),
+        s(&data),
+        "-o",
+        s(&arch),
+        "--max-rel-error",
+        "1e-3",
+        "--max-abs-error",
+        "eta=1e-4,phi=1e-4",
+        "--embed-decoder",
+    ]);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("ratio") && text.contains("with the decoder"), "{text}");
+    let back = dir.join("back.csv");
+    ok(&["decompress", s(&arch), "-o", s(&back)]);
+    assert_eq!(std::fs::read_to_string(&back).unwrap().lines().count(), 1 + 1636);
+    let line = fails(&["compress", s(&model), s(&data), "-o", s(&dir.join("x.hepz")), "--max-abs-error", "nope=1"]);
+    assert!(line.contains("no column 'nope'"), "{line}");
+    let json = dir.join("baseline.json");
+    ok(&["baseline", s(&data), "--model", s(&model), "--bounds", "1e-2", "--json", s(&json)]);
+    let rows: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 1 + 1 + 3 + 1 + 1, "truncation, lossless, 3 dtypes, AE bounded, PCA bounded");
+    for r in rows.iter().filter(|r| r["bound"].as_f64() == Some(1e-2)) {
+        assert!(r["max_rel_error"].as_f64().unwrap() <= 1e-2 + 1e-9, "{r}");
+    }
+}

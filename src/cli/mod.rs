@@ -1,6 +1,7 @@
 //! The command-line tool: one file per subcommand, each with its `Args` and `run`.
 //! Errors travel up as [`crate::Error`] and are printed once, by `main`.
 
+pub mod baseline;
 pub mod bench;
 pub mod compare;
 pub mod compress;
@@ -44,6 +45,8 @@ pub enum Command {
     Compress(compress::CompressArgs),
     /// Rebuild jets from an archive, checking every checksum and the model.
     Decompress(decompress::DecompressArgs),
+    /// Compression ratio vs error: float truncation + zstd, PCA and an AE at the same bounds.
+    Baseline(baseline::BaselineArgs),
     /// Anomaly score per jet (reconstruction error, VAE reconstruction probability, …).
     Score(score::ScoreArgs),
     /// ROC, AUC and signal efficiency at fixed background rates, with bootstrap errors.
@@ -73,6 +76,7 @@ pub fn run(cli: Cli) -> crate::Result<()> {
         Command::Compare(a) => compare::run(&a),
         Command::Bench(a) => bench::run(&a),
         Command::Score(a) => score::run(&a),
+        Command::Baseline(a) => baseline::run(&a),
         Command::Compress(a) => compress::run(&a),
         Command::Decompress(a) => decompress::run(&a),
         Command::Roc(a) => roc::run(&a),
