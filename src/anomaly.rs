@@ -3,7 +3,7 @@
 //! efficiency at a fixed background rate tell how well a score separates a signal sample.
 
 use crate::data::npy::Dataset;
-use crate::error::{Error, Location, Result};
+use crate::error::{Error, Result};
 use crate::model_io::SavedModel;
 use crate::models::ae::AeBuffers;
 use rand::{Rng, SeedableRng};
@@ -134,13 +134,7 @@ pub fn score_dataset(
             Some(r) => idx.extend_from_slice(&r[done..done + n]),
             None => idx.extend((done..done + n).map(|i| i as u32)),
         }
-        data.gather(&idx, &mut x[..n * d]);
-        if let Err(b) = model.meta.normalizer.normalize_rows(&mut x[..n * d]) {
-            return Err(Error::data(
-                Location::file(data.path()).row(idx[b.row] as u64 + 1).column(data.columns()[b.col].clone()),
-                "value is outside the domain of the model's normaliser",
-            ));
-        }
+        model.meta.normalizer.gather_normalized(data, &idx, &mut x[..n * d])?;
         score_batch(model, &x[..n * d], &mut buf, n, kind, opt, &mut rng, &mut out[done * width..(done + n) * width]);
         done += n;
     }

@@ -169,16 +169,10 @@ pub fn evaluate(model: &SavedModel, data: &Dataset, rows: Option<&[u32]>, subset
             Some(r) => idx.extend_from_slice(&r[done..done + n]),
             None => idx.extend((done..done + n).map(|i| i as u32)),
         }
+        model.meta.normalizer.gather_normalized(data, &idx, &mut x[..n * d])?;
         data.gather(&idx, &mut phys[..n * d]);
         if idx[0] > 0 && idx.windows(2).all(|w| w[0] < w[1]) {
             data.release_rows(0, idx[0] as usize); // ascending rows: earlier pages are done
-        }
-        x[..n * d].copy_from_slice(&phys[..n * d]);
-        if let Err(b) = model.meta.normalizer.normalize_rows(&mut x[..n * d]) {
-            return Err(Error::data(
-                Location::file(data.path()).row(idx[b.row] as u64 + 1).column(data.columns()[b.col].clone()),
-                "value is outside the domain of the model's normaliser",
-            ));
         }
         let out = model.ae.forward(&x, &mut buf, n);
         for r in 0..n {

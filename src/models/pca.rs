@@ -83,14 +83,8 @@ pub fn normalised_moments(data: &Dataset, norm: &Normalizer, rows: &[u32]) -> Re
         return Err(Error::data(Location::file(data.path()), "no rows to fit PCA on"));
     }
     for pass in 0..2 {
-        for &r in rows {
-            x.copy_from_slice(data.row(r as usize));
-            if let Err(b) = norm.normalize_rows(&mut x) {
-                return Err(Error::data(
-                    Location::file(data.path()).row(r as u64 + 1).column(data.columns()[b.col].clone()),
-                    "value is outside the domain of the normaliser",
-                ));
-            }
+        for r in rows {
+            norm.gather_normalized(data, std::slice::from_ref(r), &mut x)?;
             if pass == 0 {
                 for (m, &v) in mean.iter_mut().zip(&x) {
                     *m += v as f64 / n;
