@@ -104,6 +104,10 @@ pub struct ArchiveHeader {
     pub embedded_model: bool,
     pub zstd_level: i32,
     pub created_by: String,
+    /// Kernel set and GEMM backend of the compressing machine: error-bounded residuals are
+    /// relative to *its* decoder arithmetic, which another kernel set may round differently.
+    #[serde(default)]
+    pub decoder_arithmetic: String,
 }
 
 /// Sizes, written last (the trailer).
@@ -200,6 +204,20 @@ pub fn integer_columns(data: &Dataset) -> Vec<bool> {
         }
     }
     int
+}
+
+/// This process's decoder arithmetic: kernel set and GEMM backend.
+pub fn decoder_arithmetic() -> String {
+    format!("kernels={} gemm={}", hepae_kernels::kernels().isa.name(), crate::gemm::gemm_backend().name())
+}
+
+/// CRC32 of a block's predictions, to check that decompression reproduces them bit for bit.
+fn prediction_crc(p: &[f32]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    for v in p {
+        h.update(&v.to_bits().to_le_bytes());
+    }
+    h.finalize()
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -413,6 +431,7 @@ pub fn compress(
         embedded_model: opt.embed_model,
         zstd_level: opt.zstd_level,
         created_by: format!("hepae {}", env!("CARGO_PKG_VERSION")),
+        decoder_arithmetic: decoder_arithmetic(),
     };
     let hjson = serde_json::to_vec(&header).map_err(|e| Error::config(e.to_string()))?;
     let mut f = AtomicFile::create(out)?;
@@ -456,6 +475,8 @@ pub fn compress(
             unpack_latents(&packed, opt.latent_dtype, &mut zq);
             dec.decode(&zq, n, &mut p[..n * d]);
             raw_values += encode_residuals(x, &p[..n * d], bounds, &mut resid);
+            // The block starts with the CRC of the predictions it is relative to.
+            resid.splice(0..0, prediction_crc(&p[..n * d]).to_le_bytes());
             let rc = zstd::bulk::compress(&resid, opt.zstd_level).map_err(zerr)?;
             let w = write_block(&mut f, TAG_RESIDUAL, n as u32, resid.len(), &rc)?;
             residual_bytes += w;
@@ -671,8 +692,18 @@ pub fn decompress(archive: &Path, model_path: Option<&Path>, out: &Path) -> Resu
                 };
                 let raw = zstd::bulk::decompress(payload, raw_len)
                     .map_err(|e| r.bad(format!("residual block does not decompress ({e})")))?;
+                if raw.len() < 4 {
+                    return Err(r.bad("residual block is corrupt"));
+                }
+                if u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]) != prediction_crc(&p[..m * d]) {
+                    return Err(r.bad(format!(
+                        "this machine's decoder arithmetic ({}) does not reproduce the predictions the bounds were computed against ({}); decompress where the latter holds (HEPAE_ISA / HEPAE_GEMM force it)",
+                        decoder_arithmetic(),
+                        header.decoder_arithmetic
+                    )));
+                }
                 x.resize(m * d, 0.0);
-                decode_residuals(&raw, &p[..m * d], bounds, &mut x)
+                decode_residuals(&raw[4..], &p[..m * d], bounds, &mut x)
                     .ok_or_else(|| r.bad("residual block is corrupt"))?;
                 sink.write_rows(&x)?;
             }
