@@ -193,7 +193,10 @@ pub extern "C" fn hepae_encode(
             return HEPAE_OK;
         }
         if input.is_null() || out.is_null() {
-            return fail(HEPAE_ERR_NULL, "hepae_encode: input or output pointer is NULL");
+            return fail(
+                HEPAE_ERR_NULL,
+                "hepae_encode: input or output pointer is NULL",
+            );
         }
         let (d, l) = (h.enc.input_dim(), h.enc.latent_dim());
         let (Some(ni), Some(no)) = (rows.checked_mul(d), rows.checked_mul(l)) else {
@@ -285,7 +288,10 @@ pub extern "C" fn hepae_decode(
             return HEPAE_OK;
         }
         if latent.is_null() || out.is_null() {
-            return fail(HEPAE_ERR_NULL, "hepae_decode: input or output pointer is NULL");
+            return fail(
+                HEPAE_ERR_NULL,
+                "hepae_decode: input or output pointer is NULL",
+            );
         }
         let (l, d) = (h.dec.latent_dim(), h.dec.output_dim());
         let (Some(ni), Some(no)) = (rows.checked_mul(l), rows.checked_mul(d)) else {

@@ -108,7 +108,11 @@ fn c_program_matches_the_rust_encoder() {
         enc.encode(data.row(r), 1, &mut z[r * l..(r + 1) * l])
             .unwrap();
     }
-    let first_diff = |a: &[f32], b: &[f32]| a.iter().zip(b).position(|(x, y)| x.to_bits() != y.to_bits());
+    let first_diff = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .position(|(x, y)| x.to_bits() != y.to_bits())
+    };
     assert_eq!(
         first_diff(&z_c, &z),
         None,

@@ -111,7 +111,10 @@ fn read_branch(b: &Branch) -> std::result::Result<Col, String> {
         .and_then(|s| s.strip_suffix('>'))
     {
         by_elem!(slice, inner)
-    } else if let Some(inner) = interp.strip_prefix("Vec<").and_then(|s| s.strip_suffix('>')) {
+    } else if let Some(inner) = interp
+        .strip_prefix("Vec<")
+        .and_then(|s| s.strip_suffix('>'))
+    {
         by_elem!(vec, inner)
     } else {
         by_elem!(flat, interp.as_str())
