@@ -6,6 +6,8 @@
 //! and never unwinds into C: a panic is caught and reported as `HEPAE_ERR_INTERNAL`. The
 //! message of the last failure on the calling thread is at `hepae_last_error()`.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
 use crate::encoder::{Decoder, Encoder};
 use crate::model_io::SavedModel;
 use std::cell::RefCell;
@@ -119,8 +121,16 @@ fn c_strings(v: &[String]) -> Vec<CString> {
 
 /// Opens the model at `path` for encoding. NULL on failure, with `*status` (if not NULL) set
 /// and the message at `hepae_last_error()`.
+///
+/// # Safety
+/// Every pointer argument is NULL or valid as `include/hepae.h` describes: handles come from
+/// the matching `_open` and are not yet closed nor used by two threads at once; strings are
+/// NUL-terminated; arrays hold `rows × width` floats.
 #[no_mangle]
-pub extern "C" fn hepae_encoder_open(path: *const c_char, status: *mut c_int) -> *mut HepaeEncoder {
+pub unsafe extern "C" fn hepae_encoder_open(
+    path: *const c_char,
+    status: *mut c_int,
+) -> *mut HepaeEncoder {
     let mut out: *mut HepaeEncoder = std::ptr::null_mut();
     let code = guard("hepae_encoder_open", || {
         match load_model(path, "hepae_encoder_open") {
@@ -142,8 +152,13 @@ pub extern "C" fn hepae_encoder_open(path: *const c_char, status: *mut c_int) ->
 }
 
 /// Closes an encoder handle (NULL is a no-op).
+///
+/// # Safety
+/// Every pointer argument is NULL or valid as `include/hepae.h` describes: handles come from
+/// the matching `_open` and are not yet closed nor used by two threads at once; strings are
+/// NUL-terminated; arrays hold `rows × width` floats.
 #[no_mangle]
-pub extern "C" fn hepae_encoder_close(enc: *mut HepaeEncoder) {
+pub unsafe extern "C" fn hepae_encoder_close(enc: *mut HepaeEncoder) {
     if !enc.is_null() {
         // SAFETY: `enc` came from hepae_encoder_open (Box::into_raw) and is closed once.
         let _ = catch_unwind(AssertUnwindSafe(|| drop(unsafe { Box::from_raw(enc) })));
@@ -151,22 +166,40 @@ pub extern "C" fn hepae_encoder_close(enc: *mut HepaeEncoder) {
 }
 
 /// Variables per jet the encoder expects (0 if `enc` is NULL).
+///
+/// # Safety
+/// Every pointer argument is NULL or valid as `include/hepae.h` describes: handles come from
+/// the matching `_open` and are not yet closed nor used by two threads at once; strings are
+/// NUL-terminated; arrays hold `rows × width` floats.
 #[no_mangle]
-pub extern "C" fn hepae_encoder_input_dim(enc: *const HepaeEncoder) -> usize {
+pub unsafe extern "C" fn hepae_encoder_input_dim(enc: *const HepaeEncoder) -> usize {
     // SAFETY: NULL or a live handle from hepae_encoder_open.
     unsafe { enc.as_ref() }.map_or(0, |h| h.enc.input_dim())
 }
 
 /// Latent values per jet (0 if `enc` is NULL).
+///
+/// # Safety
+/// Every pointer argument is NULL or valid as `include/hepae.h` describes: handles come from
+/// the matching `_open` and are not yet closed nor used by two threads at once; strings are
+/// NUL-terminated; arrays hold `rows × width` floats.
 #[no_mangle]
-pub extern "C" fn hepae_encoder_latent_dim(enc: *const HepaeEncoder) -> usize {
+pub unsafe extern "C" fn hepae_encoder_latent_dim(enc: *const HepaeEncoder) -> usize {
     // SAFETY: NULL or a live handle from hepae_encoder_open.
     unsafe { enc.as_ref() }.map_or(0, |h| h.enc.latent_dim())
 }
 
 /// The name of input column `i` (owned by the handle), or NULL if out of range.
+///
+/// # Safety
+/// Every pointer argument is NULL or valid as `include/hepae.h` describes: handles come from
+/// the matching `_open` and are not yet closed nor used by two threads at once; strings are
+/// NUL-terminated; arrays hold `rows × width` floats.
 #[no_mangle]
-pub extern "C" fn hepae_encoder_column_name(enc: *const HepaeEncoder, i: usize) -> *const c_char {
+pub unsafe extern "C" fn hepae_encoder_column_name(
+    enc: *const HepaeEncoder,
+    i: usize,
+) -> *const c_char {
     // SAFETY: NULL or a live handle from hepae_encoder_open.
     match unsafe { enc.as_ref() }.and_then(|h| h.column_c.get(i)) {
         Some(c) => c.as_ptr(),
@@ -177,8 +210,13 @@ pub extern "C" fn hepae_encoder_column_name(enc: *const HepaeEncoder, i: usize) 
 /// Encodes `rows` jets from `input` [rows × input_dim] floats, physical units, row-major,
 /// into `out` [rows × latent_dim]. Returns HEPAE_OK or an error code (message at
 /// `hepae_last_error()`). Allocates nothing for rows ≤ 4 and takes no lock.
+///
+/// # Safety
+/// Every pointer argument is NULL or valid as `include/hepae.h` describes: handles come from
+/// the matching `_open` and are not yet closed nor used by two threads at once; strings are
+/// NUL-terminated; arrays hold `rows × width` floats.
 #[no_mangle]
-pub extern "C" fn hepae_encode(
+pub unsafe extern "C" fn hepae_encode(
     enc: *mut HepaeEncoder,
     input: *const f32,
     rows: usize,
@@ -229,8 +267,16 @@ pub extern "C" fn hepae_encode(
 }
 
 /// Opens the model at `path` for decoding. NULL on failure (see hepae_encoder_open).
+///
+/// # Safety
+/// Every pointer argument is NULL or valid as `include/hepae.h` describes: handles come from
+/// the matching `_open` and are not yet closed nor used by two threads at once; strings are
+/// NUL-terminated; arrays hold `rows × width` floats.
 #[no_mangle]
-pub extern "C" fn hepae_decoder_open(path: *const c_char, status: *mut c_int) -> *mut HepaeDecoder {
+pub unsafe extern "C" fn hepae_decoder_open(
+    path: *const c_char,
+    status: *mut c_int,
+) -> *mut HepaeDecoder {
     let mut out: *mut HepaeDecoder = std::ptr::null_mut();
     let code = guard("hepae_decoder_open", || {
         match load_model(path, "hepae_decoder_open") {
@@ -248,8 +294,13 @@ pub extern "C" fn hepae_decoder_open(path: *const c_char, status: *mut c_int) ->
 }
 
 /// Closes a decoder handle (NULL is a no-op).
+///
+/// # Safety
+/// Every pointer argument is NULL or valid as `include/hepae.h` describes: handles come from
+/// the matching `_open` and are not yet closed nor used by two threads at once; strings are
+/// NUL-terminated; arrays hold `rows × width` floats.
 #[no_mangle]
-pub extern "C" fn hepae_decoder_close(dec: *mut HepaeDecoder) {
+pub unsafe extern "C" fn hepae_decoder_close(dec: *mut HepaeDecoder) {
     if !dec.is_null() {
         // SAFETY: `dec` came from hepae_decoder_open (Box::into_raw) and is closed once.
         let _ = catch_unwind(AssertUnwindSafe(|| drop(unsafe { Box::from_raw(dec) })));
@@ -257,23 +308,38 @@ pub extern "C" fn hepae_decoder_close(dec: *mut HepaeDecoder) {
 }
 
 /// Latent values per jet the decoder reads (0 if `dec` is NULL).
+///
+/// # Safety
+/// Every pointer argument is NULL or valid as `include/hepae.h` describes: handles come from
+/// the matching `_open` and are not yet closed nor used by two threads at once; strings are
+/// NUL-terminated; arrays hold `rows × width` floats.
 #[no_mangle]
-pub extern "C" fn hepae_decoder_latent_dim(dec: *const HepaeDecoder) -> usize {
+pub unsafe extern "C" fn hepae_decoder_latent_dim(dec: *const HepaeDecoder) -> usize {
     // SAFETY: NULL or a live handle from hepae_decoder_open.
     unsafe { dec.as_ref() }.map_or(0, |h| h.dec.latent_dim())
 }
 
 /// Variables per jet the decoder writes (0 if `dec` is NULL).
+///
+/// # Safety
+/// Every pointer argument is NULL or valid as `include/hepae.h` describes: handles come from
+/// the matching `_open` and are not yet closed nor used by two threads at once; strings are
+/// NUL-terminated; arrays hold `rows × width` floats.
 #[no_mangle]
-pub extern "C" fn hepae_decoder_output_dim(dec: *const HepaeDecoder) -> usize {
+pub unsafe extern "C" fn hepae_decoder_output_dim(dec: *const HepaeDecoder) -> usize {
     // SAFETY: NULL or a live handle from hepae_decoder_open.
     unsafe { dec.as_ref() }.map_or(0, |h| h.dec.output_dim())
 }
 
 /// Decodes `rows` latent codes [rows × latent_dim] into `out` [rows × output_dim], physical
 /// units. Returns HEPAE_OK or an error code. Allocates nothing for rows ≤ 4.
+///
+/// # Safety
+/// Every pointer argument is NULL or valid as `include/hepae.h` describes: handles come from
+/// the matching `_open` and are not yet closed nor used by two threads at once; strings are
+/// NUL-terminated; arrays hold `rows × width` floats.
 #[no_mangle]
-pub extern "C" fn hepae_decode(
+pub unsafe extern "C" fn hepae_decode(
     dec: *mut HepaeDecoder,
     latent: *const f32,
     rows: usize,
