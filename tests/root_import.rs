@@ -251,3 +251,33 @@ fn cli_imports_root() {
         "{e}"
     );
 }
+
+/// A corrupt compressed basket makes oxyroot panic inside; the import still fails with one
+/// `error:` line naming the file and tree, and no panic message.
+#[test]
+fn corrupt_basket_is_one_error_line() {
+    let mut bytes = std::fs::read(data("nano_dy.root")).unwrap();
+    bytes[60_000..60_008].copy_from_slice(&[0xff, 0xff, 0xff, 0xff, 0, 0, 0, 1]);
+    let bad = tmp("corrupt.root");
+    std::fs::write(&bad, &bytes).unwrap();
+    let out = tmp("corrupt.npy");
+    let o = Command::new(env!("CARGO_BIN_EXE_hepae"))
+        .arg("import")
+        .arg(&bad)
+        .args(["-o", out.to_str().unwrap()])
+        .args([
+            "--branches",
+            "Jet_pt,Jet_eta,Jet_mass,Jet_phi,Jet_area,Jet_qgl,Jet_jetId",
+        ])
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{e}");
+    assert!(!e.contains("panicked"), "{e}");
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(
+        e.starts_with("error: ") && e.contains("corrupt.root") && e.contains("'Events'"),
+        "{e}"
+    );
+    assert!(!out.exists());
+}

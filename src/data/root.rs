@@ -55,6 +55,37 @@ impl Col {
     }
 }
 
+thread_local! {
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// While alive, panics on this thread skip the panic hook (they are caught and turned into an
+/// error by [`read_root`]). The hook is wrapped once per process; other threads' panics, and
+/// this thread's outside the guard, go to the previous hook unchanged.
+struct QuietPanics;
+
+impl QuietPanics {
+    fn enter() -> Self {
+        static WRAP: std::sync::Once = std::sync::Once::new();
+        WRAP.call_once(|| {
+            let prev = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                if !QUIET.with(|q| q.get()) {
+                    prev(info)
+                }
+            }));
+        });
+        QUIET.with(|q| q.set(true));
+        QuietPanics
+    }
+}
+
+impl Drop for QuietPanics {
+    fn drop(&mut self) {
+        QUIET.with(|q| q.set(false));
+    }
+}
+
 /// Reads one branch by its stored C++ type.
 fn read_branch(b: &Branch) -> std::result::Result<Col, String> {
     let interp = b.interpretation();
@@ -214,7 +245,9 @@ pub fn read_root(path: &Path, sel: &RootSelect) -> Result<RootTable> {
             std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
         ));
     }
-    // oxyroot unwraps internally on malformed input: keep its panics inside this call.
+    // oxyroot unwraps internally on malformed input (e.g. a corrupt compressed basket): keep its
+    // panics inside this call, silently, and report them as one error line.
+    let _quiet = QuietPanics::enter();
     let cols = std::panic::catch_unwind(std::panic::AssertUnwindSafe(
         || -> Result<(usize, Vec<Col>)> {
             let mut file = RootFile::open(path)
