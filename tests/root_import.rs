@@ -36,6 +36,7 @@ fn all_jets(branches: Vec<String>) -> RootSelect {
     RootSelect {
         tree: "Events".into(),
         branches,
+        collection: None,
         event_idx: true,
     }
 }
@@ -131,6 +132,7 @@ fn row_cuts_and_column_selection_work_on_root_input() {
         branches: ["Jet_pt", "Jet_eta", "Jet_phi", "Jet_mass", "Jet_jetId"]
             .map(String::from)
             .to_vec(),
+        collection: None,
         event_idx: true,
     };
     let opts = ImportOptions {
@@ -152,6 +154,7 @@ fn err(branches: &[&str], tree: &str) -> String {
     let sel = RootSelect {
         tree: tree.into(),
         branches: branches.iter().map(|s| s.to_string()).collect(),
+        collection: None,
         event_idx: false,
     };
     read_root(&data("nano_dy.root"), &sel)
@@ -195,6 +198,7 @@ fn flat_branches_give_events_or_repeat_per_jet() {
     let sel = RootSelect {
         tree: "Events".into(),
         branches: vec!["nJet".into(), "run".into()],
+        collection: None,
         event_idx: false,
     };
     let t = read_root(&data("nano_dy.root"), &sel).unwrap();
@@ -206,6 +210,7 @@ fn flat_branches_give_events_or_repeat_per_jet() {
     let sel = RootSelect {
         tree: "Events".into(),
         branches: vec!["Jet_pt".into(), "nJet".into()],
+        collection: None,
         event_idx: true,
     };
     let t = read_root(&data("nano_dy.root"), &sel).unwrap();
@@ -280,4 +285,35 @@ fn corrupt_basket_is_one_error_line() {
         "{e}"
     );
     assert!(!out.exists());
+}
+
+/// `--collection Jet`: all numeric `Jet_*` branches, in tree order; the same jets and values as
+/// the export, whose columns are a permutation of them.
+#[test]
+fn collection_reads_every_jet_branch() {
+    let sel = RootSelect {
+        tree: "Events".into(),
+        branches: vec![],
+        collection: Some("Jet".into()),
+        event_idx: true,
+    };
+    let t = read_root(&data("nano_dy.root"), &sel).unwrap();
+    let (rows, cols, want) = read_npy_any(&data("dy_nano_v6.npy")).unwrap();
+    assert_eq!((t.rows, t.columns.len()), (rows, cols));
+    let export = std::fs::read_to_string(data("dy_nano_v6.columns")).unwrap();
+    let export: Vec<&str> = export.lines().collect();
+    for (j, name) in t.columns.iter().enumerate() {
+        let k = export.iter().position(|c| c == name).unwrap();
+        for r in 0..rows {
+            assert_eq!(t.data[r * cols + j].to_bits(), want[r * cols + k].to_bits());
+        }
+    }
+    let sel = RootSelect {
+        collection: Some("Nope".into()),
+        ..sel
+    };
+    let e = read_root(&data("nano_dy.root"), &sel)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no numeric branch Nope_*"), "{e}");
 }

@@ -36,6 +36,10 @@ pub struct ImportArgs {
     /// the column names.
     #[arg(long, value_delimiter = ',')]
     pub branches: Vec<String>,
+    /// ROOT input instead of --branches: every numeric branch of a collection, e.g. `Jet` for
+    /// all `Jet_*` branches, in tree order.
+    #[arg(long, conflicts_with = "branches")]
+    pub collection: Option<String>,
     /// ROOT input: append the event's entry number as a last column `event_idx`.
     #[arg(long)]
     pub event_idx: bool,
@@ -77,6 +81,7 @@ fn import_root(
     let sel = crate::data::root::RootSelect {
         tree: args.tree.clone(),
         branches: args.branches.clone(),
+        collection: args.collection.clone(),
         event_idx: args.event_idx,
     };
     crate::data::csv::import_root(&args.input, &args.output, &sel, opts)

@@ -26,6 +26,9 @@ pub struct RootSelect {
     pub tree: String,
     /// Branch names, in output column order.
     pub branches: Vec<String>,
+    /// When `branches` is empty: every numeric branch named `C_*` or `C.*` (e.g. `Jet`), in
+    /// tree order. Branches of other types in the collection are skipped.
+    pub collection: Option<String>,
     /// Append the event's entry number as a last column `event_idx`.
     pub event_idx: bool,
 }
@@ -84,6 +87,36 @@ impl Drop for QuietPanics {
     fn drop(&mut self) {
         QUIET.with(|q| q.set(false));
     }
+}
+
+const ELEMENTS: [&str; 11] = [
+    "f32", "f64", "i8", "u8", "i16", "u16", "i32", "u32", "i64", "u64", "bool",
+];
+
+/// Whether [`read_branch`] reads this oxyroot interpretation.
+fn supported(interp: &str) -> bool {
+    let elem = interp
+        .strip_prefix("Slice<")
+        .or_else(|| interp.strip_prefix("Vec<"))
+        .and_then(|s| s.strip_suffix('>'))
+        .unwrap_or(interp);
+    ELEMENTS.contains(&elem)
+}
+
+/// The numeric branches `C_*` / `C.*` of the tree, in tree order; None if there are none.
+fn collection_branches(tree: &oxyroot::ReaderTree, c: &str) -> Option<Vec<String>> {
+    let (a, b) = (format!("{c}_"), format!("{c}."));
+    let mut names: Vec<String> = Vec::new();
+    for br in tree.branches_r() {
+        let n = br.name();
+        if (n.starts_with(&a) || n.starts_with(&b))
+            && supported(&br.interpretation())
+            && !names.iter().any(|m| m == n)
+        {
+            names.push(n.to_string());
+        }
+    }
+    (!names.is_empty()).then_some(names)
 }
 
 /// Reads one branch by its stored C++ type.
@@ -228,9 +261,9 @@ pub fn read_root(path: &Path, sel: &RootSelect) -> Result<RootTable> {
         }
         l
     };
-    if sel.branches.is_empty() {
+    if sel.branches.is_empty() && sel.collection.is_none() {
         return Err(Error::config(format!(
-            "{}: ROOT input needs --branches (e.g. Jet_pt,Jet_eta,Jet_phi,Jet_mass)",
+            "{}: ROOT input needs --branches (e.g. Jet_pt,Jet_eta,Jet_phi,Jet_mass) or --collection (e.g. Jet)",
             path.display()
         )));
     }
@@ -249,7 +282,7 @@ pub fn read_root(path: &Path, sel: &RootSelect) -> Result<RootTable> {
     // panics inside this call, silently, and report them as one error line.
     let _quiet = QuietPanics::enter();
     let cols = std::panic::catch_unwind(std::panic::AssertUnwindSafe(
-        || -> Result<(usize, Vec<Col>)> {
+        || -> Result<(usize, Vec<String>, Vec<Col>)> {
             let mut file = RootFile::open(path)
                 .map_err(|e| Error::data(at(None), format!("not a readable ROOT file ({e})")))?;
             let tree = file.get_tree(&sel.tree).map_err(|e| {
@@ -264,8 +297,18 @@ pub fn read_root(path: &Path, sel: &RootSelect) -> Result<RootTable> {
                 )
             })?;
             let entries = usize::try_from(tree.entries()).unwrap_or(0);
-            let mut cols = Vec::with_capacity(sel.branches.len());
-            for name in &sel.branches {
+            let names = match (&sel.collection, sel.branches.is_empty()) {
+                (Some(c), true) => collection_branches(&tree, c)
+                    .ok_or_else(|| {
+                        Error::data(
+                            at(None),
+                            format!("tree '{}' has no numeric branch {c}_* or {c}.*", sel.tree),
+                        )
+                    })?,
+                _ => sel.branches.clone(),
+            };
+            let mut cols = Vec::with_capacity(names.len());
+            for name in &names {
                 let b = tree.branch(name).ok_or_else(|| {
                     Error::data(at(Some(name)), "no such branch in the tree".to_string())
                 })?;
@@ -294,7 +337,7 @@ pub fn read_root(path: &Path, sel: &RootSelect) -> Result<RootTable> {
                 }
                 cols.push(col);
             }
-            Ok((entries, cols))
+            Ok((entries, names, cols))
         },
     ))
     .map_err(|p| {
@@ -308,9 +351,9 @@ pub fn read_root(path: &Path, sel: &RootSelect) -> Result<RootTable> {
             format!("the ROOT reader failed on tree '{}': {what}", sel.tree),
         )
     })??;
-    let (entries, cols) = cols;
+    let (entries, names, cols) = cols;
 
-    let mut columns = column_names(&sel.branches);
+    let mut columns = column_names(&names);
     if sel.event_idx {
         if entries > (1 << 24) {
             return Err(Error::data(
@@ -332,7 +375,7 @@ pub fn read_root(path: &Path, sel: &RootSelect) -> Result<RootTable> {
                     unreachable!()
                 };
                 let n = v[ev].len();
-                for (c, name) in cols.iter().zip(&sel.branches) {
+                for (c, name) in cols.iter().zip(&names) {
                     if let Col::Jagged(w) = c {
                         if w[ev].len() != n {
                             return Err(Error::data(
@@ -340,7 +383,7 @@ pub fn read_root(path: &Path, sel: &RootSelect) -> Result<RootTable> {
                                 format!(
                                     "event {ev}: {} values but {} has {n}",
                                     w[ev].len(),
-                                    sel.branches[r]
+                                    names[r]
                                 ),
                             ));
                         }
