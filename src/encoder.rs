@@ -163,6 +163,23 @@ impl Encoder {
 
     /// Encodes `rows` jets from `input` [rows × D] (physical units) into `out`
     /// [rows × latent]. Allocates nothing.
+    ///
+    /// ```
+    /// # use hepae::{Dataset, Model, TrainConfig, Trainer};
+    /// # let data = Dataset::open("tests/data/dy_nano_v6.npy".as_ref())?;
+    /// # let cfg = TrainConfig { hidden: vec![16], latent: 4, epochs: 1, ..TrainConfig::default() };
+    /// # let path = std::env::temp_dir().join(format!("hepae-doc-{}-{}.safetensors", std::process::id(), line!()));
+    /// # Trainer::new(cfg).fit(&data)?.save(&path)?;
+    /// use hepae::Encoder;
+    /// let model = Model::load(&path)?;
+    /// let mut enc = Encoder::new(&model, 1); // planned for batch 1, as in a trigger
+    /// let mut z = vec![0f32; enc.latent_dim()];
+    /// for i in 0..data.rows() {
+    ///     enc.encode(data.row(i), 1, &mut z).expect("finite jet");
+    /// }
+    /// # std::fs::remove_file(&path).ok();
+    /// # Ok::<(), hepae::Error>(())
+    /// ```
     pub fn encode(&mut self, input: &[f32], rows: usize, out: &mut [f32]) -> Result<(), BadInput> {
         let (d, l) = (self.input_dim(), self.latent_dim());
         assert!(input.len() >= rows * d && out.len() >= rows * l, "encode: buffers too small");

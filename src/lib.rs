@@ -12,6 +12,7 @@ pub mod atomic;
 pub mod data;
 pub mod encoder;
 pub mod error;
+pub mod ffi;
 pub mod gemm;
 pub mod metrics;
 pub mod model_io;
@@ -20,8 +21,16 @@ pub mod nn;
 pub mod plan;
 pub mod tensor;
 pub mod train;
+pub mod trainer;
 
 #[cfg(feature = "cli")]
 pub mod cli;
 
+pub use data::npy::Dataset;
+pub use encoder::{Decoder, Encoder};
 pub use error::{Error, Location, Result};
+pub use model_io::SavedModel;
+/// A trained model (weights, normaliser, column names): [`SavedModel`] by its short name.
+pub use model_io::SavedModel as Model;
+pub use train::TrainConfig;
+pub use trainer::Trainer;

@@ -177,7 +177,20 @@ impl SavedModel {
         write_atomic(path, &self.to_bytes()?)
     }
 
-    /// Reads and validates a model file.
+    /// Reads and validates a model file (also available as `hepae::Model::load`).
+    ///
+    /// ```
+    /// # use hepae::{Dataset, Model, TrainConfig, Trainer};
+    /// # let data = Dataset::open("tests/data/dy_nano_v6.npy".as_ref())?;
+    /// # let cfg = TrainConfig { hidden: vec![16], latent: 4, epochs: 1, ..TrainConfig::default() };
+    /// # let path = std::env::temp_dir().join(format!("hepae-doc-{}-{}.safetensors", std::process::id(), line!()));
+    /// # Trainer::new(cfg).fit(&data)?.save(&path)?;
+    /// let model = Model::load(&path)?;
+    /// assert_eq!(model.meta.columns[..4], ["pt", "eta", "phi", "mass"]);
+    /// println!("{} inputs -> {} latents", model.meta.columns.len(), model.meta.shape.latent);
+    /// # std::fs::remove_file(&path).ok();
+    /// # Ok::<(), hepae::Error>(())
+    /// ```
     pub fn load(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         Self::from_bytes(&bytes, path)

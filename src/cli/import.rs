@@ -1,4 +1,4 @@
-//! `hepae import INPUT -o OUT.npy`: CSV or NPY in, a 2-D `<f4` C-order NPY (plus `OUT.columns`)
+//! `hepae import INPUT -o OUT.npy`: CSV, NPY or ROOT (`--tree`, `--branches`) in, a 2-D `<f4` C-order NPY (plus `OUT.columns`)
 //! out, written atomically. Row cuts (`--filter`, `--where`) apply to the full input row before
 //! the columns are selected, so a label column can choose rows without becoming an input.
 
@@ -7,7 +7,8 @@ use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct ImportArgs {
-    /// Input table: a .csv with a header row, or a numeric .npy (names from NAME.columns if present).
+    /// Input table: a .csv with a header row, a numeric .npy (names from NAME.columns if present),
+    /// or a .root file (with --branches; one row per jet).
     pub input: PathBuf,
     /// Output dataset (.npy); OUT.columns is written beside it.
     #[arg(short = 'o', long = "output")]
@@ -27,6 +28,21 @@ pub struct ImportArgs {
     /// More row cuts, ANDed with --filter: e.g. 'hadronFlavour==5'.
     #[arg(long = "where")]
     pub where_: Option<String>,
+    /// ROOT input: the tree to read.
+    #[arg(long, default_value = "Events")]
+    pub tree: String,
+    /// ROOT input: branches to read, in column order (e.g. Jet_pt,Jet_eta,Jet_phi,Jet_mass).
+    /// Jagged branches give one row per jet; a shared `Jet_` (or `X.`) prefix is dropped from
+    /// the column names.
+    #[arg(long, value_delimiter = ',')]
+    pub branches: Vec<String>,
+    /// ROOT input instead of --branches: every numeric branch of a collection, e.g. `Jet` for
+    /// all `Jet_*` branches, in tree order.
+    #[arg(long, conflicts_with = "branches")]
+    pub collection: Option<String>,
+    /// ROOT input: append the event's entry number as a last column `event_idx`.
+    #[arg(long)]
+    pub event_idx: bool,
 }
 
 pub fn run(args: &ImportArgs) -> crate::Result<()> {
@@ -37,7 +53,8 @@ pub fn run(args: &ImportArgs) -> crate::Result<()> {
         filter: args.filter.clone(),
         where_: args.where_.clone(),
     };
-    let r = import_file(&args.input, &args.output, &opts)?;
+    let is_root = args.input.extension().is_some_and(|e| e.eq_ignore_ascii_case("root"));
+    let r = if is_root { import_root(args, &opts)? } else { import_file(&args.input, &args.output, &opts)? };
     println!(
         "imported {}: {} rows read, {} kept, {} columns -> {}",
         args.input.display(),
@@ -47,4 +64,23 @@ pub fn run(args: &ImportArgs) -> crate::Result<()> {
         args.output.display()
     );
     Ok(())
+}
+
+#[cfg(feature = "root")]
+fn import_root(args: &ImportArgs, opts: &ImportOptions) -> crate::Result<crate::data::csv::ImportReport> {
+    let sel = crate::data::root::RootSelect {
+        tree: args.tree.clone(),
+        branches: args.branches.clone(),
+        collection: args.collection.clone(),
+        event_idx: args.event_idx,
+    };
+    crate::data::csv::import_root(&args.input, &args.output, &sel, opts)
+}
+
+#[cfg(not(feature = "root"))]
+fn import_root(args: &ImportArgs, _opts: &ImportOptions) -> crate::Result<crate::data::csv::ImportReport> {
+    Err(crate::Error::config(format!(
+        "{}: this hepae was built without ROOT support (cargo feature `root`)",
+        args.input.display()
+    )))
 }

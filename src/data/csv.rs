@@ -249,7 +249,21 @@ pub struct ImportReport {
 /// Input rows, CSV or NPY.
 enum Source {
     Csv(CsvReader),
-    Npy { reader: NpyRowReader, path: PathBuf, chunk: Vec<f32>, pos: usize, row: u64 },
+    Npy {
+        reader: NpyRowReader,
+        path: PathBuf,
+        chunk: Vec<f32>,
+        pos: usize,
+        row: u64,
+    },
+    /// A table already in memory (ROOT input), `cols` values a row.
+    #[allow(dead_code)]
+    Mem {
+        path: PathBuf,
+        data: Vec<f32>,
+        pos: usize,
+        row: u64,
+    },
 }
 
 impl Source {
@@ -266,6 +280,16 @@ impl Source {
                     *pos = 0;
                 }
                 out.copy_from_slice(&chunk[*pos..*pos + c]);
+                *pos += c;
+                *row += 1;
+                Ok(Some(Location::file(path).row(*row)))
+            }
+            Source::Mem { path, data, pos, row } => {
+                let c = out.len();
+                if *pos + c > data.len() {
+                    return Ok(None);
+                }
+                out.copy_from_slice(&data[*pos..*pos + c]);
                 *pos += c;
                 *row += 1;
                 Ok(Some(Location::file(path).row(*row)))
@@ -303,22 +327,22 @@ fn find_col(columns: &[String], name: &str, what: &str) -> Result<usize> {
 /// then the columns are selected. Refuses NaN/Inf values (naming file, line/row and column), an
 /// import that keeps no rows, and writing over the input.
 pub fn import_file(input: &Path, out: &Path, opts: &ImportOptions) -> Result<ImportReport> {
-    let ext = |p: &Path| p.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
-    if ext(out) != "npy" {
-        return Err(Error::config(format!("{}: the output must be a .npy file", out.display())));
-    }
-    if same_file(input, out) || same_file(input, &crate::data::npy::columns_path(out)) {
-        return Err(Error::config(format!("{}: refusing to write the output over the input", out.display())));
-    }
-    let mut source = match ext(input).as_str() {
+    check_paths(input, out)?;
+    let source = match ext(input).as_str() {
         "csv" => Source::Csv(CsvReader::open(input)?),
         "npy" => {
             let reader = NpyRowReader::open(input)?;
             Source::Npy { reader, path: input.to_path_buf(), chunk: Vec::new(), pos: 0, row: 0 }
         }
+        "root" => {
+            return Err(Error::config(format!(
+                "{}: ROOT input needs a tree and branches (hepae import FILE.root --tree Events --branches Jet_pt,...)",
+                input.display()
+            )))
+        }
         _ => {
             return Err(Error::config(format!(
-                "{}: unknown input format (expected a .csv or .npy file)",
+                "{}: unknown input format (expected a .csv, .npy or .root file)",
                 input.display()
             )))
         }
@@ -326,8 +350,48 @@ pub fn import_file(input: &Path, out: &Path, opts: &ImportOptions) -> Result<Imp
     let all: Vec<String> = match &source {
         Source::Csv(r) => r.columns().to_vec(),
         Source::Npy { reader, .. } => read_column_names(input, reader.cols())?,
+        Source::Mem { .. } => unreachable!(),
     };
+    import_rows(input, out, opts, source, all)
+}
 
+/// Imports the branches `sel` of a ROOT tree (one row per jet, see [`crate::data::root`]) into
+/// `out` like [`import_file`]: the same column selection, row cuts and atomic output apply,
+/// with the branch-derived column names (`Jet_pt` → `pt`).
+#[cfg(feature = "root")]
+pub fn import_root(
+    input: &Path,
+    out: &Path,
+    sel: &crate::data::root::RootSelect,
+    opts: &ImportOptions,
+) -> Result<ImportReport> {
+    check_paths(input, out)?;
+    let t = crate::data::root::read_root(input, sel)?;
+    let source = Source::Mem { path: input.to_path_buf(), data: t.data, pos: 0, row: 0 };
+    import_rows(input, out, opts, source, t.columns)
+}
+
+fn ext(p: &Path) -> String {
+    p.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default()
+}
+
+fn check_paths(input: &Path, out: &Path) -> Result<()> {
+    if ext(out) != "npy" {
+        return Err(Error::config(format!("{}: the output must be a .npy file", out.display())));
+    }
+    if same_file(input, out) || same_file(input, &crate::data::npy::columns_path(out)) {
+        return Err(Error::config(format!("{}: refusing to write the output over the input", out.display())));
+    }
+    Ok(())
+}
+
+fn import_rows(
+    input: &Path,
+    out: &Path,
+    opts: &ImportOptions,
+    mut source: Source,
+    all: Vec<String>,
+) -> Result<ImportReport> {
     // Row cuts on the full row.
     let mut filter: Option<RowFilter> = None;
     for spec in [&opts.filter, &opts.where_].into_iter().flatten() {

@@ -1,8 +1,10 @@
-//! The data path: NPY datasets (memory-mapped, zero copy), CSV import, row filters,
+//! The data path: NPY datasets (memory-mapped, zero copy), CSV and ROOT import, row filters,
 //! normalisers, and the synthetic-jet generator for scale tests.
 
 pub mod csv;
 pub mod filter;
 pub mod normalize;
 pub mod npy;
+#[cfg(feature = "root")]
+pub mod root;
 pub mod synth;
