@@ -12,6 +12,8 @@ pub mod model_io;
 pub mod models;
 pub mod nn;
 pub mod plan;
+pub mod plot;
+pub mod report;
 pub mod tensor;
 pub mod train;
 
