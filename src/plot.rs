@@ -200,6 +200,17 @@ pub fn fmt_num(v: f64) -> String {
     }
 }
 
+/// Tick labels of a linear axis spanning `span`: rounding noise near zero prints as 0.
+fn axis_fmt(span: f64) -> impl Fn(&f64) -> String {
+    move |v: &f64| {
+        if v.abs() <= span.abs() * 1e-9 {
+            "0".to_string()
+        } else {
+            fmt_num(*v)
+        }
+    }
+}
+
 /// Tick label of a log10 coordinate: 10^k for whole k, else the value.
 fn fmt_pow10(x: f64) -> String {
     let r = x.round();
@@ -378,14 +389,18 @@ struct Compare<'a> {
 
 impl Plot for Compare<'_> {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DResult<DB> {
-        let bins = Binning::shared(self.a.1, self.b.1, 60);
+        // About 1.5 √n bins, 12 to 60.
+        let nb = ((self.a.1.len() as f64).sqrt() * 1.5).clamp(12.0, 60.0) as usize;
+        let bins = Binning::shared(self.a.1, self.b.1, nb);
         let ca = bins.counts(self.a.1);
         let cb = bins.counts(self.b.1);
         let max = ca.iter().chain(&cb).copied().max().unwrap_or(1).max(1) as f64;
         let (w, h) = root.dim_in_pixel();
         let (top, bottom) = root.split_vertically((h as f64 * 0.70) as u32);
         let log = bins.log;
-        let fx = move |x: &f64| if log { fmt_pow10(*x) } else { fmt_num(*x) };
+        let span = bins.edges[bins.edges.len() - 1] - bins.edges[0];
+        let lin = axis_fmt(span);
+        let fx = move |x: &f64| if log { fmt_pow10(*x) } else { lin(x) };
         let mut chart = ChartBuilder::on(&top)
             .caption(&self.title, font(TITLE))
             .margin(12)
@@ -529,7 +544,7 @@ impl Plot for Residual<'_> {
         if !(hi > lo) {
             (lo, hi) = widen(lo, hi);
         }
-        let bins = 80;
+        let bins = ((s.n as f64).sqrt() * 2.0).clamp(16.0, 80.0) as usize;
         let edges: Vec<f64> = (0..=bins).map(|i| lo + (hi - lo) * i as f64 / bins as f64).collect();
         let b = Binning { log: false, edges };
         let c = b.counts(self.values);
@@ -545,7 +560,7 @@ impl Plot for Residual<'_> {
         chart
             .configure_mesh()
             .x_labels(7)
-            .x_label_formatter(&|x| fmt_num(*x))
+            .x_label_formatter(&axis_fmt(hi - lo))
             .y_label_formatter(&|y| fmt_num(*y))
             .x_desc(&self.x_label)
             .y_desc("jets per bin")
@@ -665,17 +680,19 @@ impl Plot for Losses<'_> {
         let e_max = self.history.iter().map(|h| h.epoch).max().unwrap_or(1) as f64;
         let e_min = self.history.iter().map(|h| h.epoch).min().unwrap_or(1) as f64;
         let (x0, x1) = if e_max > e_min { (e_min, e_max) } else { (e_min - 0.5, e_max + 0.5) };
+        let (ylo, yhi) = (10f64.powf(lo), 10f64.powf(hi));
         let mut chart = ChartBuilder::on(root)
             .caption("Training history", font(TITLE))
             .margin(12)
             .margin_right(24)
             .x_label_area_size(62)
             .y_label_area_size(80)
-            .build_cartesian_2d(x0..x1, lo..hi)?;
+            .build_cartesian_2d(x0..x1, (ylo..yhi).log_scale())?;
         chart
             .configure_mesh()
+            .y_labels(6)
             .x_label_formatter(&|x| fmt_num(*x))
-            .y_label_formatter(&|y| fmt_pow10(*y))
+            .y_label_formatter(&|y| fmt_num(*y))
             .x_desc("epoch")
             .y_desc("MSE loss (normalised, log scale)")
             .label_style(font(TICK))
@@ -685,7 +702,7 @@ impl Plot for Losses<'_> {
         let series = |f: &dyn Fn(&EpochLoss) -> Option<f64>| -> Vec<(f64, f64)> {
             self.history
                 .iter()
-                .filter_map(|h| f(h).filter(|&v| ok(v)).map(|v| (h.epoch as f64, v.log10())))
+                .filter_map(|h| f(h).filter(|&v| ok(v)).map(|v| (h.epoch as f64, v)))
                 .collect()
         };
         let train = series(&|h| Some(h.train));
@@ -801,6 +818,7 @@ impl Plot for Latent<'_> {
                     ),
                 );
                 let (xl, xh) = ranges[j];
+                let fx = axis_fmt(xh - xl);
                 let mut b = ChartBuilder::on(&panel);
                 b.margin(3)
                     .x_label_area_size(if last_row { bottom - 3 } else { 0 })
@@ -816,7 +834,7 @@ impl Plot for Latent<'_> {
                     let mut m = ch.configure_mesh();
                     m.x_labels(3)
                         .y_labels(0)
-                        .x_label_formatter(&|x| fmt_num(*x))
+                        .x_label_formatter(&fx)
                         .y_label_formatter(&|_| String::new())
                         .label_style(font(12.0))
                         .axis_desc_style(font(AXIS))
@@ -845,10 +863,11 @@ impl Plot for Latent<'_> {
                     let max = grid.iter().copied().max().unwrap_or(1).max(1) as f64;
                     let mut ch = b.build_cartesian_2d(xl..xh, yl..yh)?;
                     let mut m = ch.configure_mesh();
+                    let fy = axis_fmt(yh - yl);
                     m.x_labels(3)
                         .y_labels(3)
-                        .x_label_formatter(&|x| fmt_num(*x))
-                        .y_label_formatter(&|y| fmt_num(*y))
+                        .x_label_formatter(&fx)
+                        .y_label_formatter(&fy)
                         .label_style(font(12.0))
                         .axis_desc_style(font(AXIS))
                         .light_line_style(WHITE.mix(0.0))
