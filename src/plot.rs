@@ -200,13 +200,31 @@ pub fn fmt_num(v: f64) -> String {
     }
 }
 
-/// Tick labels of a linear axis spanning `span`: rounding noise near zero prints as 0.
+/// Tick labels of a linear axis spanning `span`: enough digits to tell ticks about span/8
+/// apart, and rounding noise near zero printed as 0.
 fn axis_fmt(span: f64) -> impl Fn(&f64) -> String {
+    let step = if span.is_finite() && span > 0.0 { span / 8.0 } else { 1.0 };
     move |v: &f64| {
-        if v.abs() <= span.abs() * 1e-9 {
-            "0".to_string()
+        let a = v.abs();
+        if !v.is_finite() {
+            return format!("{v}");
+        }
+        if a <= step * 1e-8 {
+            return "0".to_string();
+        }
+        let s = if !(1e-3..1e5).contains(&a) {
+            let dec = ((a.log10().floor() - step.log10().floor()).max(0.0) as usize).min(6);
+            format!("{v:.dec$e}")
         } else {
-            fmt_num(*v)
+            let dec = (-step.log10().floor()).clamp(0.0, 8.0) as usize;
+            format!("{v:.dec$}")
+        };
+        match s.split_once('e') {
+            Some((m, e)) if m.contains('.') => {
+                format!("{}e{e}", m.trim_end_matches('0').trim_end_matches('.'))
+            }
+            None if s.contains('.') => s.trim_end_matches('0').trim_end_matches('.').to_string(),
+            _ => s,
         }
     }
 }
@@ -1232,11 +1250,12 @@ impl Plot for RatioErr<'_> {
             .margin_right(24)
             .x_label_area_size(62)
             .y_label_area_size(80)
-            .build_cartesian_2d(x0..x1, y0..y1)?;
+            .build_cartesian_2d(x0..x1, (10f64.powf(y0)..10f64.powf(y1)).log_scale())?;
         chart
             .configure_mesh()
+            .y_labels(6)
             .x_label_formatter(&|x| fmt_num(*x))
-            .y_label_formatter(&|y| fmt_pow10(*y))
+            .y_label_formatter(&|y| fmt_num(*y))
             .x_desc("compression ratio (input bytes / stored bytes)")
             .y_desc(format!("{} (log scale)", self.error_label))
             .label_style(font(TICK))
@@ -1246,11 +1265,11 @@ impl Plot for RatioErr<'_> {
         let mut sorted = p.clone();
         sorted.sort_by(|a, b| a.ratio.total_cmp(&b.ratio));
         chart.draw_series(LineSeries::new(
-            sorted.iter().map(|q| (q.ratio, q.error.log10())),
+            sorted.iter().map(|q| (q.ratio, q.error)),
             C_A.mix(0.5).stroke_width(1),
         ))?;
         for q in &sorted {
-            let pos = (q.ratio, q.error.log10());
+            let pos = (q.ratio, q.error);
             chart.draw_series(std::iter::once(Circle::new(pos, 5, C_A.filled())))?;
             chart.draw_series(std::iter::once(
                 EmptyElement::at(pos) + Text::new(q.label.clone(), (8, -20), font(13.0)),
@@ -1385,9 +1404,20 @@ mod tests {
     }
 
     #[test]
+    fn axis_ticks_resolve_narrow_ranges() {
+        let f = axis_fmt(0.025);
+        assert_eq!(f(&2.975), "2.975");
+        assert_eq!(f(&3.0), "3");
+        assert_eq!(f(&-5.55e-17), "0");
+        let g = axis_fmt(2e5);
+        assert_eq!(g(&150000.0), "1.5e5");
+        assert_eq!(axis_fmt(4.0)(&0.5), "0.5");
+    }
+
+    #[test]
     fn numbers() {
         assert_eq!(fmt_num(0.0), "0");
-        assert_eq!(fmt_num(1234.5), "1235");
+        assert_eq!(fmt_num(1234.6), "1235");
         assert_eq!(fmt_num(0.012345), "0.0123");
         assert_eq!(fmt_num(1e7), "1.00e7");
         assert_eq!(fmt_pow10(3.0), "10³");
@@ -1398,7 +1428,7 @@ mod tests {
     fn auc_and_correlation() {
         assert!((roc_auc(&[]) - 0.5).abs() < 1e-12);
         assert!((roc_auc(&[(0.0, 1.0)]) - 1.0).abs() < 1e-12);
-        let x = [1.0, 2.0, 5.0, 2.0, 3.0, 4.0, 4.0, 6.0, 5.0];
+        let x = [1.0, 2.0, 5.0, 2.0, 4.0, 5.0, 4.0, 8.0, 5.0];
         let c = correlation(&x, 3);
         assert!((c[0] - 1.0).abs() < 1e-12 && (c[1] - 1.0).abs() < 1e-12);
         assert!(c[2].is_nan(), "constant column has no correlation: {c:?}");

@@ -190,7 +190,7 @@ fn hooks_for_later_commands() {
     ];
     let auc = plot::roc_auc(&curves[0].points);
     assert!(auc > 0.9 && auc <= 1.0, "{auc}");
-    check_figure(&plot::roc_curve(&dir, "roc", "ROC: tt̄ vs QCD", &curves).unwrap());
+    check_figure(&plot::roc_curve(&dir, "roc", "ROC: ttbar vs QCD", &curves).unwrap());
     check_figure(&plot::roc_curve(&dir, "roc0", "no curves", &[]).unwrap());
 
     let pts: Vec<RatioPoint> = [2usize, 4, 8, 15]
