@@ -66,7 +66,10 @@ fn text_size(text: &str, size: f64) -> (u32, u32) {
     register_font();
     FontDesc::new(FontFamily::Name(FAMILY), size, FontStyle::Normal)
         .box_size(text)
-        .unwrap_or((text.chars().count() as u32 * size as u32 * 6 / 10, size as u32))
+        .unwrap_or((
+            text.chars().count() as u32 * size as u32 * 6 / 10,
+            size as u32,
+        ))
 }
 
 type DResult<DB> = std::result::Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
@@ -84,7 +87,13 @@ fn draw_error(path: &Path, e: impl std::fmt::Display) -> Error {
 }
 
 /// Draws `plot` into `dir/name.png` and `dir/name.svg`.
-fn render<P: Plot>(dir: &Path, name: &str, title: &str, size: (u32, u32), plot: &P) -> Result<Figure> {
+fn render<P: Plot>(
+    dir: &Path,
+    name: &str,
+    title: &str,
+    size: (u32, u32),
+    plot: &P,
+) -> Result<Figure> {
     register_font();
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let png_path = dir.join(format!("{name}.png"));
@@ -203,7 +212,11 @@ pub fn fmt_num(v: f64) -> String {
 /// Tick labels of a linear axis spanning `span`: enough digits to tell ticks about span/8
 /// apart, and rounding noise near zero printed as 0.
 fn axis_fmt(span: f64) -> impl Fn(&f64) -> String {
-    let step = if span.is_finite() && span > 0.0 { span / 8.0 } else { 1.0 };
+    let step = if span.is_finite() && span > 0.0 {
+        span / 8.0
+    } else {
+        1.0
+    };
     move |v: &f64| {
         let a = v.abs();
         if !v.is_finite() {
@@ -280,7 +293,11 @@ pub fn summarize(values: &[f64]) -> Summary {
     let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
     v.sort_by(f64::total_cmp);
     let n = v.len();
-    let mean = if n > 0 { v.iter().sum::<f64>() / n as f64 } else { f64::NAN };
+    let mean = if n > 0 {
+        v.iter().sum::<f64>() / n as f64
+    } else {
+        f64::NAN
+    };
     let std = if n > 1 {
         (v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1) as f64).sqrt()
     } else {
@@ -333,8 +350,14 @@ impl Binning {
     pub fn shared(a: &[f64], b: &[f64], bins: usize) -> Binning {
         let qa = quantiles(a, &[0.0, 1.0]);
         let qb = quantiles(b, &[0.001, 0.999]);
-        let lo = [qa[0], qb[0]].into_iter().filter(|x| x.is_finite()).fold(f64::INFINITY, f64::min);
-        let hi = [qa[1], qb[1]].into_iter().filter(|x| x.is_finite()).fold(f64::NEG_INFINITY, f64::max);
+        let lo = [qa[0], qb[0]]
+            .into_iter()
+            .filter(|x| x.is_finite())
+            .fold(f64::INFINITY, f64::min);
+        let hi = [qa[1], qb[1]]
+            .into_iter()
+            .filter(|x| x.is_finite())
+            .fold(f64::NEG_INFINITY, f64::max);
         let log = lo > 0.0 && hi / lo > 100.0;
         let (lo, hi) = if log {
             (lo.log10() - 0.02, hi.log10() + 0.02)
@@ -438,11 +461,17 @@ impl Plot for Compare<'_> {
             .draw()?;
         let floor = 0.5;
         chart
-            .draw_series(LineSeries::new(steps(&bins.edges, &ca, floor), C_A.stroke_width(2)))?
+            .draw_series(LineSeries::new(
+                steps(&bins.edges, &ca, floor),
+                C_A.stroke_width(2),
+            ))?
             .label(format!("{} ({} jets)", self.a.0, self.a.1.len()))
             .legend(legend_line(C_A));
         chart
-            .draw_series(LineSeries::new(steps(&bins.edges, &cb, floor), C_B.stroke_width(2)))?
+            .draw_series(LineSeries::new(
+                steps(&bins.edges, &cb, floor),
+                C_B.stroke_width(2),
+            ))?
             .label(format!("{} ({} jets)", self.b.0, self.b.1.len()))
             .legend(legend_line(C_B));
         chart
@@ -513,7 +542,13 @@ pub fn input_vs_output(
         b: ("reconstruction", output),
         ratio_label: "reco / input".into(),
     };
-    render(dir, name, &format!("{var}: input vs reconstruction"), (900, 680), &plot)
+    render(
+        dir,
+        name,
+        &format!("{var}: input vs reconstruction"),
+        (900, 680),
+        &plot,
+    )
 }
 
 /// Hook for generative models: real-vs-generated marginal of one variable, same layout as
@@ -533,7 +568,13 @@ pub fn marginals(
         b: ("generated", generated),
         ratio_label: "gen / real".into(),
     };
-    render(dir, name, &format!("{var}: real vs generated"), (900, 680), &plot)
+    render(
+        dir,
+        name,
+        &format!("{var}: real vs generated"),
+        (900, 680),
+        &plot,
+    )
 }
 
 // ---------------------------------------------------------------------------------------
@@ -550,7 +591,11 @@ impl Plot for Residual<'_> {
         let s = summarize(self.values);
         let q = quantiles(self.values, &[0.0, 0.005, 0.995, 1.0]);
         // Centre on the median, ±5 half-widths, inside the central 99 % and the data range.
-        let hw = if s.half_width_68 > 0.0 { s.half_width_68 } else { s.std };
+        let hw = if s.half_width_68 > 0.0 {
+            s.half_width_68
+        } else {
+            s.std
+        };
         let (mut lo, mut hi) = if hw > 0.0 && hw.is_finite() {
             (
                 (s.median - 5.0 * hw).max(q[1].min(s.median - hw)),
@@ -559,11 +604,13 @@ impl Plot for Residual<'_> {
         } else {
             (q[0], q[3])
         };
-        if !(hi > lo) {
+        if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
             (lo, hi) = widen(lo, hi);
         }
         let bins = ((s.n as f64).sqrt() * 2.0).clamp(16.0, 80.0) as usize;
-        let edges: Vec<f64> = (0..=bins).map(|i| lo + (hi - lo) * i as f64 / bins as f64).collect();
+        let edges: Vec<f64> = (0..=bins)
+            .map(|i| lo + (hi - lo) * i as f64 / bins as f64)
+            .collect();
         let b = Binning { log: false, edges };
         let c = b.counts(self.values);
         let outside = s.n as u64 - c.iter().sum::<u64>();
@@ -586,12 +633,14 @@ impl Plot for Residual<'_> {
             .axis_desc_style(font(AXIS))
             .light_line_style(WHITE.mix(0.0))
             .draw()?;
+        chart.draw_series(b.edges.windows(2).zip(&c).map(|(e, &n)| {
+            Rectangle::new([(e[0], 0.0), (e[1], n as f64)], C_A.mix(0.35).filled())
+        }))?;
         chart
-            .draw_series(b.edges.windows(2).zip(&c).map(|(e, &n)| {
-                Rectangle::new([(e[0], 0.0), (e[1], n as f64)], C_A.mix(0.35).filled())
-            }))?;
-        chart
-            .draw_series(LineSeries::new(steps(&b.edges, &c, 0.0), C_A.stroke_width(2)))?
+            .draw_series(LineSeries::new(
+                steps(&b.edges, &c, 0.0),
+                C_A.stroke_width(2),
+            ))?
             .label(format!("{} jets", s.n))
             .legend(legend_line(C_A));
         for line in [
@@ -658,7 +707,10 @@ pub fn parse_history(path: &Path, text: &str) -> Result<Vec<EpochLoss>> {
                 "not a number",
             )
         };
-        let epoch = f.first().and_then(|s| s.trim().parse().ok()).ok_or_else(|| bad("epoch"))?;
+        let epoch = f
+            .first()
+            .and_then(|s| s.trim().parse().ok())
+            .ok_or_else(|| bad("epoch"))?;
         let train = f
             .get(1)
             .and_then(|s| s.trim().parse().ok())
@@ -688,16 +740,26 @@ impl Plot for Losses<'_> {
             .collect();
         let (lo, hi) = all
             .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                (a.min(v), b.max(v))
+            });
         let (lo, hi) = if lo.is_finite() {
             (lo.log10() - 0.05, hi.log10() + 0.15)
         } else {
             (-1.0, 0.0)
         };
-        let (lo, hi) = if hi - lo < 0.3 { (lo - 0.15, hi + 0.15) } else { (lo, hi) };
+        let (lo, hi) = if hi - lo < 0.3 {
+            (lo - 0.15, hi + 0.15)
+        } else {
+            (lo, hi)
+        };
         let e_max = self.history.iter().map(|h| h.epoch).max().unwrap_or(1) as f64;
         let e_min = self.history.iter().map(|h| h.epoch).min().unwrap_or(1) as f64;
-        let (x0, x1) = if e_max > e_min { (e_min, e_max) } else { (e_min - 0.5, e_max + 0.5) };
+        let (x0, x1) = if e_max > e_min {
+            (e_min, e_max)
+        } else {
+            (e_min - 0.5, e_max + 0.5)
+        };
         let (ylo, yhi) = (10f64.powf(lo), 10f64.powf(hi));
         let mut chart = ChartBuilder::on(root)
             .caption("Training history", font(TITLE))
@@ -754,7 +816,13 @@ impl Plot for Losses<'_> {
 
 /// Train and validation loss per epoch, log y.
 pub fn loss_curves(dir: &Path, name: &str, history: &[EpochLoss]) -> Result<Figure> {
-    render(dir, name, "Training history: loss per epoch", (900, 600), &Losses { history })
+    render(
+        dir,
+        name,
+        "Training history: loss per epoch",
+        (900, 600),
+        &Losses { history },
+    )
 }
 
 // ---------------------------------------------------------------------------------------
@@ -772,11 +840,19 @@ fn viridis(t: f64) -> RGBColor {
         (160, 218, 57),
         (253, 231, 37),
     ];
-    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 } * 7.0;
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    } * 7.0;
     let i = (t.floor() as usize).min(6);
     let f = t - i as f64;
     let m = |a: u8, b: u8| (a as f64 + (b as f64 - a as f64) * f).round() as u8;
-    RGBColor(m(V[i].0, V[i + 1].0), m(V[i].1, V[i + 1].1), m(V[i].2, V[i + 1].2))
+    RGBColor(
+        m(V[i].0, V[i + 1].0),
+        m(V[i].1, V[i + 1].1),
+        m(V[i].2, V[i + 1].2),
+    )
 }
 
 /// Blue (−1) – white (0) – red (+1).
@@ -785,7 +861,11 @@ fn diverging(v: f64) -> RGBColor {
         return RGBColor(190, 190, 190);
     }
     let v = v.clamp(-1.0, 1.0);
-    let (r, g, b) = if v < 0.0 { (33.0, 102.0, 172.0) } else { (178.0, 24.0, 43.0) };
+    let (r, g, b) = if v < 0.0 {
+        (33.0, 102.0, 172.0)
+    } else {
+        (178.0, 24.0, 43.0)
+    };
     let t = v.abs();
     let m = |c: f64| (255.0 + (c - 255.0) * t).round() as u8;
     RGBColor(m(r), m(g), m(b))
@@ -800,9 +880,11 @@ struct Latent<'a> {
 impl Plot for Latent<'_> {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DResult<DB> {
         let k = self.shown;
-        let rows = if self.dim > 0 { self.latent.len() / self.dim } else { 0 };
+        let rows = self.latent.len().checked_div(self.dim).unwrap_or(0);
         let col = |j: usize| -> Vec<f64> {
-            (0..rows).map(|r| self.latent[r * self.dim + j] as f64).collect()
+            (0..rows)
+                .map(|r| self.latent[r * self.dim + j] as f64)
+                .collect()
         };
         let cols: Vec<Vec<f64>> = (0..k).map(col).collect();
         let ranges: Vec<(f64, f64)> = cols
@@ -821,7 +903,8 @@ impl Plot for Latent<'_> {
         let (left, bottom) = (70u32, 60u32);
         let pw = (w.saturating_sub(left + 16)) / k as u32;
         let ph = (h.saturating_sub(bottom + 8)) / k as u32;
-        let nb = 40usize;
+        // About 1.2 √n bins per axis, 10 to 40.
+        let nb = ((rows as f64).sqrt() * 1.2).clamp(10.0, 40.0) as usize;
         for i in 0..k {
             for j in 0..=i {
                 let x0 = (left + j as u32 * pw) as i32;
@@ -844,7 +927,9 @@ impl Plot for Latent<'_> {
                 if i == j {
                     let bins = Binning {
                         log: false,
-                        edges: (0..=nb).map(|t| xl + (xh - xl) * t as f64 / nb as f64).collect(),
+                        edges: (0..=nb)
+                            .map(|t| xl + (xh - xl) * t as f64 / nb as f64)
+                            .collect(),
                     };
                     let c = bins.counts(&cols[j]);
                     let max = c.iter().copied().max().unwrap_or(1).max(1) as f64;
@@ -903,7 +988,10 @@ impl Plot for Latent<'_> {
                             let (a, c) = ((t % nb) as f64, (t / nb) as f64);
                             let col = viridis(((n as f64).ln_1p()) / max.ln_1p());
                             Rectangle::new(
-                                [(xl + a * dx, yl + c * dy), (xl + (a + 1.0) * dx, yl + (c + 1.0) * dy)],
+                                [
+                                    (xl + a * dx, yl + c * dy),
+                                    (xl + (a + 1.0) * dx, yl + (c + 1.0) * dy),
+                                ],
                                 col.filled(),
                             )
                         },
@@ -922,7 +1010,11 @@ impl Plot for Latent<'_> {
                     viridis(t as f64 / kw as f64).filled(),
                 ))?;
             }
-            area.draw(&Text::new("log(1 + jets per cell)", (kx - kw, ky), font(13.0)))?;
+            area.draw(&Text::new(
+                "log(1 + jets per cell)",
+                (kx - kw, ky),
+                font(13.0),
+            ))?;
             area.draw(&Text::new("0", (kx - kw, ky + 40), font(12.0)))?;
             area.draw(&Text::new(
                 "max",
@@ -936,9 +1028,19 @@ impl Plot for Latent<'_> {
 
 /// Pairwise 2-D histograms (lower triangle) and 1-D histograms (diagonal) of the first
 /// `min(dim, max_dims)` latent dimensions; `latent` is row-major [rows × dim].
-pub fn latent_pairs(dir: &Path, name: &str, latent: &[f32], dim: usize, max_dims: usize) -> Result<Figure> {
+pub fn latent_pairs(
+    dir: &Path,
+    name: &str,
+    latent: &[f32],
+    dim: usize,
+    max_dims: usize,
+) -> Result<Figure> {
     let shown = dim.min(max_dims).max(1);
-    let plot = Latent { latent, dim: dim.max(1), shown };
+    let plot = Latent {
+        latent,
+        dim: dim.max(1),
+        shown,
+    };
     render(
         dir,
         name,
@@ -954,7 +1056,7 @@ pub fn latent_pairs(dir: &Path, name: &str, latent: &[f32], dim: usize, max_dims
 /// Pearson correlation matrix (row-major n × n) of the columns of `x` [rows × n];
 /// NaN where a column has zero variance.
 pub fn correlation(x: &[f64], n: usize) -> Vec<f64> {
-    let rows = if n > 0 { x.len() / n } else { 0 };
+    let rows = x.len().checked_div(n).unwrap_or(0);
     let mut mean = vec![0.0; n];
     for r in 0..rows {
         for c in 0..n {
@@ -978,7 +1080,11 @@ pub fn correlation(x: &[f64], n: usize) -> Vec<f64> {
     for a in 0..n {
         for b in a..n {
             let d = (cov[a * n + a] * cov[b * n + b]).sqrt();
-            let v = if d > 0.0 { (cov[a * n + b] / d).clamp(-1.0, 1.0) } else { f64::NAN };
+            let v = if d > 0.0 {
+                (cov[a * n + b] / d).clamp(-1.0, 1.0)
+            } else {
+                f64::NAN
+            };
             out[a * n + b] = v;
             out[b * n + a] = v;
         }
@@ -1011,14 +1117,20 @@ impl Plot for Corr<'_> {
             let (tw, th) = text_size(&label, fs);
             root.draw(&Text::new(
                 label,
-                (x0 - 8 - tw as i32, y0 + a as i32 * cell + (cell - th as i32) / 2),
+                (
+                    x0 - 8 - tw as i32,
+                    y0 + a as i32 * cell + (cell - th as i32) / 2,
+                ),
                 font(fs),
             ))?;
             let idx = a.to_string();
             let (tw, _) = text_size(&idx, fs);
             root.draw(&Text::new(
                 idx,
-                (x0 + a as i32 * cell + (cell - tw as i32) / 2, y0 - 6 - fs as i32),
+                (
+                    x0 + a as i32 * cell + (cell - tw as i32) / 2,
+                    y0 - 6 - fs as i32,
+                ),
                 font(fs),
             ))?;
             for b in 0..n {
@@ -1029,7 +1141,11 @@ impl Plot for Corr<'_> {
                     diverging(v).filled(),
                 ))?;
                 if cell >= 34 {
-                    let s = if v.is_finite() { format!("{v:.2}") } else { "n/a".into() };
+                    let s = if v.is_finite() {
+                        format!("{v:.2}")
+                    } else {
+                        "n/a".into()
+                    };
                     let vs = (cell as f64 * 0.3).min(13.0);
                     let (tw, th) = text_size(&s, vs);
                     let col = if v.abs() > 0.6 { WHITE } else { BLACK };
@@ -1042,7 +1158,10 @@ impl Plot for Corr<'_> {
             }
         }
         let side = cell * n as i32;
-        root.draw(&Rectangle::new([(x0, y0), (x0 + side, y0 + side)], BLACK.stroke_width(1)))?;
+        root.draw(&Rectangle::new(
+            [(x0, y0), (x0 + side, y0 + side)],
+            BLACK.stroke_width(1),
+        ))?;
         root.draw(&Text::new(
             "column index →",
             (x0, y0 - 12 - 2 * fs as i32),
@@ -1053,9 +1172,15 @@ impl Plot for Corr<'_> {
         let bh = side.max(120);
         for t in 0..bh {
             let v = 1.0 - 2.0 * t as f64 / (bh - 1) as f64;
-            root.draw(&Rectangle::new([(bx, y0 + t), (bx + 24, y0 + t + 1)], diverging(v).filled()))?;
+            root.draw(&Rectangle::new(
+                [(bx, y0 + t), (bx + 24, y0 + t + 1)],
+                diverging(v).filled(),
+            ))?;
         }
-        root.draw(&Rectangle::new([(bx, y0), (bx + 24, y0 + bh)], BLACK.stroke_width(1)))?;
+        root.draw(&Rectangle::new(
+            [(bx, y0), (bx + 24, y0 + bh)],
+            BLACK.stroke_width(1),
+        ))?;
         for v in [-1.0, -0.5, 0.0, 0.5, 1.0f64] {
             let y = y0 + ((1.0 - v) / 2.0 * (bh - 1) as f64).round() as i32;
             root.draw(&PathElement::new(vec![(bx + 24, y), (bx + 30, y)], BLACK))?;
@@ -1132,7 +1257,9 @@ pub fn roc_auc(points: &[(f64, f64)]) -> f64 {
     p.push((0.0, 0.0));
     p.push((1.0, 1.0));
     p.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
-    p.windows(2).map(|w| (w[1].0 - w[0].0) * (w[1].1 + w[0].1) / 2.0).sum()
+    p.windows(2)
+        .map(|w| (w[1].0 - w[0].0) * (w[1].1 + w[0].1) / 2.0)
+        .sum()
 }
 
 /// Lowest FPR drawn on the ROC's log axis.
@@ -1206,7 +1333,16 @@ impl Plot for Roc<'_> {
 /// Hook for `roc`: ROC curves on a log FPR axis down to [`ROC_MIN_FPR`], with AUC in the
 /// legend (FPR below the axis is drawn at its edge).
 pub fn roc_curve(dir: &Path, name: &str, title: &str, curves: &[RocCurve]) -> Result<Figure> {
-    render(dir, name, title, (900, 650), &Roc { title: title.to_string(), curves })
+    render(
+        dir,
+        name,
+        title,
+        (900, 650),
+        &Roc {
+            title: title.to_string(),
+            curves,
+        },
+    )
 }
 
 /// One model or codec: its compression ratio and its reconstruction error.
@@ -1230,12 +1366,16 @@ impl Plot for RatioErr<'_> {
             .iter()
             .filter(|p| p.ratio.is_finite() && p.error.is_finite() && p.error > 0.0)
             .collect();
-        let (rmin, rmax) = p.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), q| {
-            (a.min(q.ratio), b.max(q.ratio))
-        });
-        let (emin, emax) = p.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), q| {
-            (a.min(q.error.log10()), b.max(q.error.log10()))
-        });
+        let (rmin, rmax) = p
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), q| {
+                (a.min(q.ratio), b.max(q.ratio))
+            });
+        let (emin, emax) = p
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), q| {
+                (a.min(q.error.log10()), b.max(q.error.log10()))
+            });
         let (x0, x1) = if rmin.is_finite() {
             let (a, b) = widen(rmin, rmax);
             let pad = (b - a) * 0.08;
@@ -1243,7 +1383,11 @@ impl Plot for RatioErr<'_> {
         } else {
             (0.0, 1.0)
         };
-        let (y0, y1) = if emin.is_finite() { (emin - 0.3, emax + 0.5) } else { (-1.0, 0.0) };
+        let (y0, y1) = if emin.is_finite() {
+            (emin - 0.3, emax + 0.5)
+        } else {
+            (-1.0, 0.0)
+        };
         let mut chart = ChartBuilder::on(root)
             .caption(&self.title, font(TITLE))
             .margin(12)
@@ -1342,9 +1486,16 @@ impl Plot for Bars<'_> {
         let area = chart.plotting_area();
         for (i, b) in self.bars.iter().enumerate() {
             let y = (n - 1 - i) as f64;
-            let v = if b.value.is_finite() { b.value.max(0.0) } else { 0.0 };
+            let v = if b.value.is_finite() {
+                b.value.max(0.0)
+            } else {
+                0.0
+            };
             let col = PALETTE[i % PALETTE.len()];
-            area.draw(&Rectangle::new([(0.0, y + 0.2), (v, y + 0.8)], col.mix(0.8).filled()))?;
+            area.draw(&Rectangle::new(
+                [(0.0, y + 0.2), (v, y + 0.8)],
+                col.mix(0.8).filled(),
+            ))?;
             if let Some(e) = b.err.filter(|e| e.is_finite() && *e > 0.0) {
                 area.draw(&PathElement::new(
                     vec![((v - e).max(0.0), y + 0.5), (v + e, y + 0.5)],
@@ -1352,7 +1503,9 @@ impl Plot for Bars<'_> {
                 ))?;
             }
             let txt = match b.err {
-                Some(e) if e.is_finite() && e > 0.0 => format!("{} ± {}", fmt_num(b.value), fmt_num(e)),
+                Some(e) if e.is_finite() && e > 0.0 => {
+                    format!("{} ± {}", fmt_num(b.value), fmt_num(e))
+                }
                 _ => fmt_num(b.value),
             };
             area.draw(
@@ -1376,8 +1529,18 @@ impl Plot for Bars<'_> {
 
 /// Hook for `bench`: horizontal bars (e.g. encode cost per jet per kernel or batch size),
 /// with optional ± errors; `unit` titles the value axis.
-pub fn encode_cost_bars(dir: &Path, name: &str, title: &str, unit: &str, bars: &[Bar]) -> Result<Figure> {
-    let label_w = bars.iter().map(|b| text_size(&b.label, TICK).0).max().unwrap_or(0);
+pub fn encode_cost_bars(
+    dir: &Path,
+    name: &str,
+    title: &str,
+    unit: &str,
+    bars: &[Bar],
+) -> Result<Figure> {
+    let label_w = bars
+        .iter()
+        .map(|b| text_size(&b.label, TICK).0)
+        .max()
+        .unwrap_or(0);
     let h = (140 + 50 * bars.len().max(1) as u32).max(300);
     let plot = Bars {
         title: title.to_string(),

@@ -112,7 +112,12 @@ pub fn html(r: &ReportInput<'_>) -> String {
     s.push_str("<h2>Evaluation</h2>\n<table>\n<tr><th class=\"l\">variable</th><th>MSE (norm)</th><th>RMSE (norm)</th><th>mean |res| (norm)</th><th>rel. mean</th><th>rel. σ</th><th>rel. 68 % half-width</th><th>rel. n</th><th>abs. mean</th><th>abs. σ</th><th>abs. 68 % half-width</th></tr>\n");
     for v in &ev.variables {
         let (rm, rs, rw, rn) = match &v.relative {
-            Some(x) => (num(x.mean), num(x.std), num(x.half_width_68), x.n.to_string()),
+            Some(x) => (
+                num(x.mean),
+                num(x.std),
+                num(x.half_width_68),
+                x.n.to_string(),
+            ),
             None => ("–".into(), "–".into(), "–".into(), "0".into()),
         };
         let (am, as_, aw) = match &v.absolute {

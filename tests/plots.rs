@@ -33,7 +33,12 @@ fn tiny() -> TrainConfig {
 fn png_size(path: &Path) -> (u32, u32) {
     let b = std::fs::read(path).unwrap();
     assert!(b.len() > 33, "{} is too short", path.display());
-    assert_eq!(&b[..8], b"\x89PNG\r\n\x1a\n", "{} signature", path.display());
+    assert_eq!(
+        &b[..8],
+        b"\x89PNG\r\n\x1a\n",
+        "{} signature",
+        path.display()
+    );
     assert_eq!(&b[12..16], b"IHDR", "{} first chunk", path.display());
     let be = |i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
     (be(16), be(20))
@@ -85,10 +90,7 @@ fn real_jets_every_figure_and_the_report() {
         "latent",
         "residual_correlation",
     ] {
-        assert!(
-            set.figures.iter().any(|f| f.name == name),
-            "missing {name}"
-        );
+        assert!(set.figures.iter().any(|f| f.name == name), "missing {name}");
     }
     for f in &set.figures {
         check_figure(f);
@@ -130,10 +132,14 @@ fn extreme_values_draw() {
         let t = r as f64 / (rows - 1) as f64;
         x.push(10f64.powf(5.0 * t) as f32); // 1 GeV … 100 TeV
         x.push((((r * 37) % 100) as f32 / 100.0 - 0.5) * 5.0);
-        x.push((((r * 53) % 100) as f32 / 100.0 - 0.5) * 6.28);
+        x.push((((r * 53) % 100) as f32 / 100.0 - 0.5) * std::f32::consts::TAU);
         x.push(1.0 + (r % 50) as f32);
         x.push(3.0);
-        x.push(if r % 20 == 0 { 0.5 + (r % 7) as f32 } else { 0.0 });
+        x.push(if r % 20 == 0 {
+            0.5 + (r % 7) as f32
+        } else {
+            0.0
+        });
     }
     let data = dir.join("extreme.npy");
     write_npy(&data, names.len(), &x, Some(&names)).unwrap();
@@ -156,7 +162,9 @@ fn extreme_values_draw() {
     assert!(plot::Binning::shared(&pt, &pt, 40).log);
     let f = plot::input_vs_output(&dir, "pt", "pt", "pt [GeV]", &pt, &pt).unwrap();
     check_figure(&f);
-    assert!(std::fs::read_to_string(&f.svg).unwrap().contains("log scale"));
+    assert!(std::fs::read_to_string(&f.svg)
+        .unwrap()
+        .contains("log scale"));
     let c = vec![3.0; rows];
     check_figure(&plot::input_vs_output(&dir, "c", "const", "const", &c, &c).unwrap());
     check_figure(&plot::residual_hist(&dir, "rc", "const", "Δ", &vec![0.0; rows]).unwrap());
@@ -201,10 +209,14 @@ fn hooks_for_later_commands() {
             error: 1e-4 * (24.0 / l as f64).powi(2),
         })
         .collect();
-    check_figure(&plot::ratio_vs_error(&dir, "ratio", "Compression", "validation MSE", &pts).unwrap());
+    check_figure(
+        &plot::ratio_vs_error(&dir, "ratio", "Compression", "validation MSE", &pts).unwrap(),
+    );
     check_figure(&plot::ratio_vs_error(&dir, "ratio0", "none", "MSE", &[]).unwrap());
 
-    let real: Vec<f64> = (0..2000).map(|i| ((i * 7919) % 1000) as f64 / 10.0).collect();
+    let real: Vec<f64> = (0..2000)
+        .map(|i| ((i * 7919) % 1000) as f64 / 10.0)
+        .collect();
     let gen: Vec<f64> = real.iter().map(|v| v * 1.05 + 1.0).collect();
     check_figure(&plot::marginals(&dir, "marg", "mass", "mass [GeV]", &real, &gen).unwrap());
 
@@ -230,15 +242,20 @@ fn hooks_for_later_commands() {
             err: None,
         },
     ];
-    check_figure(&plot::encode_cost_bars(&dir, "bars", "Encode cost", "ns per jet", &bars).unwrap());
+    check_figure(
+        &plot::encode_cost_bars(&dir, "bars", "Encode cost", "ns per jet", &bars).unwrap(),
+    );
     check_figure(&plot::encode_cost_bars(&dir, "bars0", "none", "ns", &[]).unwrap());
 }
 
 #[test]
 fn bad_history_names_the_line() {
-    let e = plot::parse_history(Path::new("h.csv"), "epoch,train_loss,val_loss,seconds\n1,x,,0.1\n")
-        .unwrap_err()
-        .to_string();
+    let e = plot::parse_history(
+        Path::new("h.csv"),
+        "epoch,train_loss,val_loss,seconds\n1,x,,0.1\n",
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("h.csv") && e.contains("train_loss"), "{e}");
     let h = plot::parse_history(
         Path::new("h.csv"),

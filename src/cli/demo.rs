@@ -100,7 +100,8 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     }
 
     eprintln!("\n[report] figures and one HTML page");
-    let page = super::report::write_report(&model, &data, &dir.join("index.html"), "auto", 200_000)?;
+    let page =
+        super::report::write_report(&model, &data, &dir.join("index.html"), "auto", 200_000)?;
     println!("report: {}", page.display());
     Ok(())
 }

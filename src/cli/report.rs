@@ -45,7 +45,7 @@ fn model_info(model: &SavedModel) -> Vec<(String, String)> {
         ),
         (
             "normaliser".to_string(),
-            serde_json::to_value(&m.normalizer.kind)
+            serde_json::to_value(m.normalizer.kind)
                 .map(|v| v.as_str().map_or(v.to_string(), str::to_string))
                 .unwrap_or_default(),
         ),
@@ -73,7 +73,13 @@ pub fn write_report(
         _ => PathBuf::from("."),
     };
     std::fs::create_dir_all(&base).map_err(|e| Error::io(&base, e))?;
-    let set = plot_files(model_path, data_path, &base.join("figures"), subset, max_rows)?;
+    let set = plot_files(
+        model_path,
+        data_path,
+        &base.join("figures"),
+        subset,
+        max_rows,
+    )?;
     let model = SavedModel::load(model_path)?;
     let data = crate::data::npy::Dataset::open(data_path)?;
     let (rows, label) = super::evaluate::select_rows(&model, model_path, &data, subset)?;
