@@ -436,7 +436,7 @@ impl Plot for Compare<'_> {
         let ca = bins.counts(self.a.1);
         let cb = bins.counts(self.b.1);
         let max = ca.iter().chain(&cb).copied().max().unwrap_or(1).max(1) as f64;
-        let (w, h) = root.dim_in_pixel();
+        let (_, h) = root.dim_in_pixel();
         let (top, bottom) = root.split_vertically((h as f64 * 0.70) as u32);
         let log = bins.log;
         let span = bins.edges[bins.edges.len() - 1] - bins.edges[0];
@@ -509,18 +509,29 @@ impl Plot for Compare<'_> {
             vec![(x0, 1.0), (x1, 1.0)],
             BLACK.mix(0.6).stroke_width(1),
         ))?;
+        // Ratios above the axis are drawn as triangles at its top.
         let pts: Vec<(f64, f64)> = ca
             .iter()
             .zip(&cb)
             .enumerate()
             .filter(|(_, (&a, _))| a > 0)
             .map(|(i, (&a, &b))| {
-                let x = 0.5 * (bins.edges[i] + bins.edges[i + 1]);
-                (x, (b as f64 / a as f64).clamp(0.0, 1.98))
+                (
+                    0.5 * (bins.edges[i] + bins.edges[i + 1]),
+                    b as f64 / a as f64,
+                )
             })
             .collect();
-        rc.draw_series(pts.iter().map(|&p| Circle::new(p, 3, C_B.filled())))?;
-        let _ = w;
+        rc.draw_series(
+            pts.iter()
+                .filter(|p| p.1 <= 2.0)
+                .map(|&p| Circle::new(p, 3, C_B.filled())),
+        )?;
+        rc.draw_series(
+            pts.iter()
+                .filter(|p| p.1 > 2.0)
+                .map(|&(x, _)| TriangleMarker::new((x, 1.93), 5, C_B.filled())),
+        )?;
         Ok(())
     }
 }
