@@ -6,8 +6,9 @@
 //! Every figure is written twice, `DIR/NAME.png` (rendered into a buffer, encoded with `png`)
 //! and `DIR/NAME.svg`, each through [`crate::atomic::write_atomic`]. Text is drawn with the
 //! embedded DejaVu Sans (`assets/fonts/`, Bitstream Vera licence) through plotters' `ab_glyph`
-//! feature: no system font or font library is needed. Logarithmic axes are drawn in log10
-//! coordinates with labels 10ᵏ, so that one code path serves linear and log data.
+//! feature: no system font or font library is needed. Histogram x axes that may be linear or
+//! logarithmic (and the ROC's FPR axis) are drawn in log10 coordinates with labels 10ᵏ, so that
+//! one code path serves both; loss and error axes use plotters' own log scale.
 
 use crate::atomic::write_atomic;
 use crate::error::{Error, Result};
@@ -1483,7 +1484,6 @@ impl Plot for Bars<'_> {
             .x_label_area_size(62)
             .y_label_area_size(self.label_w + 20)
             .build_cartesian_2d(0.0..max * 1.3, 0.0..n as f64)?;
-        let labels: Vec<String> = self.bars.iter().map(|b| b.label.clone()).collect();
         chart
             .configure_mesh()
             .y_labels(0)
@@ -1533,7 +1533,6 @@ impl Plot for Bars<'_> {
                     )),
             )?;
         }
-        let _ = labels;
         Ok(())
     }
 }
