@@ -19,6 +19,8 @@ pub mod model_io;
 pub mod models;
 pub mod nn;
 pub mod plan;
+pub mod plot;
+pub mod report;
 pub mod tensor;
 pub mod train;
 pub mod trainer;

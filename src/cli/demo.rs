@@ -138,5 +138,9 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     ] {
         eprintln!("  {:<40} {what}", p.display());
     }
+
+    eprintln!("\n[report] figures and one HTML page");
+    let page = super::report::write_report(&model, &data, &dir.join("index.html"), "auto", 200_000)?;
+    println!("report: {}", page.display());
     Ok(())
 }

@@ -10,8 +10,10 @@ pub mod demo;
 pub mod evaluate;
 pub mod generate;
 pub mod import;
+pub mod plot;
 pub mod progress;
 pub mod reconstruct;
+pub mod report;
 pub mod roc;
 pub mod score;
 pub mod split;
@@ -61,6 +63,10 @@ pub enum Command {
     Split(split::SplitArgs),
     /// Synthetic jets that follow a real sample's marginals and correlations (for scale tests).
     Synth(synth::SynthArgs),
+    /// PNG and SVG figures of a model on a dataset (reconstruction, residuals, loss, latent space).
+    Plot(plot::PlotArgs),
+    /// One static HTML page with the evaluation table, the training configuration and the figures.
+    Report(report::ReportArgs),
     /// Import → train → evaluate → reconstruct on the embedded real CMS jets.
     Demo(demo::DemoArgs),
 }
@@ -83,6 +89,8 @@ pub fn run(cli: Cli) -> crate::Result<()> {
         Command::Threshold(a) => threshold::run(&a),
         Command::Generate(a) => generate::run(&a),
         Command::Synth(a) => synth::run(&a),
+        Command::Plot(a) => plot::run(&a),
+        Command::Report(a) => report::run(&a),
         Command::Demo(a) => demo::run(&a),
     }
 }
