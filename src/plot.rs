@@ -1113,16 +1113,53 @@ impl Plot for RatioErr<'_> {
             .axis_desc_style(font(AXIS))
             .light_line_style(BLACK.mix(0.05))
             .draw()?;
-        let mut sorted = p.clone();
-        sorted.sort_by(|a, b| a.ratio.total_cmp(&b.ratio));
-        chart.draw_series(LineSeries::new(sorted.iter().map(|q| (q.ratio, q.error)), C_A.mix(0.5).stroke_width(1)))?;
-        for q in &sorted {
-            let pos = (q.ratio, q.error);
-            chart.draw_series(std::iter::once(Circle::new(pos, 5, C_A.filled())))?;
-            chart.draw_series(std::iter::once(
-                EmptyElement::at(pos) + Text::new(q.label.clone(), (8, -20), font(13.0)),
-            ))?;
+        // One series per method: the label's text before " (" names it, the rest labels the point.
+        let split = |l: &str| -> (String, String) {
+            match l.find(" (") {
+                Some(i) => (l[..i].to_string(), l[i + 2..].trim_end_matches(')').to_string()),
+                None => (l.to_string(), String::new()),
+            }
+        };
+        let mut series: Vec<(String, Vec<(&RatioPoint, String)>)> = Vec::new();
+        for q in &p {
+            let (name, short) = split(&q.label);
+            match series.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, v)) => v.push((q, short)),
+                None => series.push((name, vec![(q, short)])),
+            }
         }
+        let palette = [C_A, C_B, C_C, RGBColor(255, 127, 14), RGBColor(148, 103, 189), RGBColor(140, 86, 75)];
+        let right = x0 + 0.75 * (x1 - x0);
+        for (i, (name, pts)) in series.iter_mut().enumerate() {
+            let col = palette[i % palette.len()];
+            pts.sort_by(|a, b| a.0.ratio.total_cmp(&b.0.ratio));
+            chart
+                .draw_series(LineSeries::new(
+                    pts.iter().map(|(q, _)| (q.ratio, q.error)),
+                    col.mix(0.6).stroke_width(2),
+                ))?
+                .label(name.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(3)));
+            for (q, short) in pts.iter() {
+                let pos = (q.ratio, q.error);
+                chart.draw_series(std::iter::once(Circle::new(pos, 5, col.filled())))?;
+                if !short.is_empty() {
+                    let dx = if q.ratio > right { -8 - 7 * short.chars().count() as i32 } else { 8 };
+                    // Alternate series put their labels below the point, so neighbours do not collide.
+                    let dy = if i % 2 == 0 { -18 } else { 6 };
+                    chart.draw_series(std::iter::once(
+                        EmptyElement::at(pos) + Text::new(short.clone(), (dx, dy), font(13.0)),
+                    ))?;
+                }
+            }
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK.mix(0.4))
+            .label_font(font(14.0))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()?;
         Ok(())
     }
 }

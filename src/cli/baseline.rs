@@ -34,6 +34,9 @@ pub struct BaselineArgs {
     pub level: i32,
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Draw compression ratio against max relative error (PNG and SVG) into this directory.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
 }
 
 /// One row of the table.
@@ -124,7 +127,7 @@ pub fn run(args: &BaselineArgs) -> Result<()> {
         let (bytes, t) = truncate_and_pack(x, keep, args.level)?;
         let (max, mean) = rel_errors(x, &t);
         rows.push(BaselineRow {
-            method: format!("float truncation ({keep} mantissa bits) + zstd"),
+            method: format!("float truncation + zstd, {keep} mantissa bits"),
             bound: Some(eps),
             ratio: original / bytes as f64,
             ratio_with_decoder: original / bytes as f64,
@@ -216,6 +219,26 @@ pub fn run(args: &BaselineArgs) -> Result<()> {
             r.max_rel_error,
             r.mean_rel_error
         );
+    }
+    if let Some(dir) = &args.plot {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let points: Vec<crate::plot::RatioPoint> = rows
+            .iter()
+            .filter(|r| r.bound.is_some())
+            .map(|r| crate::plot::RatioPoint {
+                label: format!("{} ({:.0e})", r.method.split(',').next().unwrap_or(&r.method), r.bound.unwrap_or(0.0)),
+                ratio: r.ratio,
+                error: r.max_rel_error,
+            })
+            .collect();
+        let f = crate::plot::ratio_vs_error(
+            dir,
+            "ratio_vs_error",
+            "Compression ratio vs error",
+            "max relative error",
+            &points,
+        )?;
+        eprintln!("wrote {} and {}", f.png.display(), f.svg.display());
     }
     if let Some(j) = &args.json {
         let s = serde_json::to_string_pretty(&rows).map_err(|e| Error::config(e.to_string()))?;

@@ -42,6 +42,9 @@ pub struct BenchArgs {
     pub no_train: bool,
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Draw the encode/decode cost per jet as bars (PNG and SVG) into this directory.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
 }
 
 /// One measured configuration.
@@ -192,6 +195,27 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         }
     }
     let report = BenchReport { rows, ..report_head };
+    if let Some(dir) = &args.plot {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let bars: Vec<crate::plot::Bar> = report
+            .rows
+            .iter()
+            .filter(|r| r.what != "train")
+            .map(|r| crate::plot::Bar {
+                label: format!("{} batch {} × {} thr", r.what, r.batch, r.threads),
+                value: r.us_per_jet * r.threads as f64,
+                err: None,
+            })
+            .collect();
+        let f = crate::plot::encode_cost_bars(
+            dir,
+            "encode_cost",
+            &format!("Cost per jet per thread ({})", report.cpu),
+            "µs per jet",
+            &bars,
+        )?;
+        eprintln!("wrote {} and {}", f.png.display(), f.svg.display());
+    }
     if let Some(j) = &args.json {
         let s = serde_json::to_string_pretty(&report).map_err(|e| Error::config(e.to_string()))?;
         write_atomic(j, s.as_bytes())?;

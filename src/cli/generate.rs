@@ -30,6 +30,9 @@ pub struct GenerateArgs {
     /// Write the marginal comparison (with 50-bin histograms) as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// With --like: draw generated against real marginals (PNG and SVG) into this directory.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
 }
 
 /// Summary of one variable's distribution, with a histogram over a shared range.
@@ -137,6 +140,26 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
             let mut rv: Vec<f64> = (0..real.rows()).step_by(rstride).map(|r| real.row(r)[c] as f64).collect();
             let lo = rv.iter().chain(gv.iter()).fold(f64::INFINITY, |a, &b| a.min(b));
             let hi = rv.iter().chain(gv.iter()).fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+            if let Some(dir) = &args.plot {
+                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+                let name = &model.meta.columns[c];
+                // Equal counts, so the two histograms compare as shapes (ratio panel near 1).
+                let step = (gv.len() / rv.len().max(1)).max(1);
+                let g_eq: Vec<f64> = gv.iter().step_by(step).copied().collect();
+                let unit = if model.meta.training.as_ref().is_some_and(|t| t.config.momentum_to_gev < 1.0) {
+                    "MeV"
+                } else {
+                    "GeV"
+                };
+                crate::plot::marginals(
+                    dir,
+                    &format!("marginal_{c:02}_{name}"),
+                    name,
+                    &crate::plot::axis_label(name, unit),
+                    &rv,
+                    &g_eq,
+                )?;
+            }
             let (g, r) = (marginal(gv, lo, hi), marginal(&mut rv, lo, hi));
             println!(
                 "{:<22} {:>11.4e} {:>11.4e} | {:>11.4e} {:>11.4e} | {:>11.4e} {:>11.4e}",

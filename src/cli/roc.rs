@@ -69,6 +69,9 @@ pub struct RocArgs {
     /// Write every summary (with the thinned curves) as JSON.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Draw the ROC curves (log FPR down to 1e-5) as PNG and SVG into this directory.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
 }
 
 /// One direction's figures for one score.
@@ -226,6 +229,18 @@ pub fn run(args: &RocArgs) -> Result<()> {
         roc_for(&model, model_path, bg, sg, &scores, args, "signal in background")?
     };
     print!("{}", format_results(&results));
+    if let Some(dir) = &args.plot {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let curves: Vec<crate::plot::RocCurve> = results
+            .iter()
+            .map(|r| crate::plot::RocCurve {
+                label: format!("{}: {}", r.direction, r.summary.score),
+                points: r.summary.curve.iter().map(|p| (p.fpr, p.tpr)).collect(),
+            })
+            .collect();
+        let f = crate::plot::roc_curve(dir, "roc", "Anomaly detection: ROC", &curves)?;
+        eprintln!("wrote {} and {}", f.png.display(), f.svg.display());
+    }
     if let Some(j) = &args.json {
         let s = serde_json::to_string_pretty(&results).map_err(|e| Error::config(e.to_string()))?;
         write_atomic(j, s.as_bytes())?;
