@@ -17,9 +17,9 @@
 //! be met that way (a zero under a relative bound, a prediction too far off) are stored raw.
 
 use crate::atomic::AtomicFile;
-use crate::cli::reconstruct::RowSink;
 use crate::data::normalize::{momentum_component, Momentum, Normalizer};
 use crate::data::npy::Dataset;
+use crate::data::sink::RowSink;
 use crate::encoder::{Decoder, Encoder};
 use crate::error::{Error, Location, Result};
 use crate::model_io::SavedModel;

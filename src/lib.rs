@@ -7,6 +7,7 @@
 #![allow(clippy::too_many_arguments)]
 
 pub mod anomaly;
+#[cfg(feature = "archive")]
 pub mod archive;
 pub mod atomic;
 pub mod data;
@@ -19,7 +20,9 @@ pub mod model_io;
 pub mod models;
 pub mod nn;
 pub mod plan;
+#[cfg(feature = "plot")]
 pub mod plot;
+#[cfg(feature = "plot")]
 pub mod report;
 pub mod tensor;
 pub mod train;

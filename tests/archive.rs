@@ -1,3 +1,4 @@
+#![cfg(feature = "archive")]
 //! The archive, as specifications: round trips for every latent dtype and option, the error
 //! bound checked on every decompressed value of the real jets, any flipped bit detected, a
 //! wrong model / truncation / unknown version refused with nothing written, and a seeded

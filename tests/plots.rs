@@ -1,3 +1,4 @@
+#![cfg(feature = "plot")]
 //! Figures and the HTML report: every file is written, PNGs have the stated pixel size,
 //! SVGs are complete, and awkward data (pT over five decades, a constant column, a column
 //! that is zero in 95 % of rows, empty inputs) draws without error.

@@ -1,11 +1,10 @@
 //! `hepae reconstruct MODEL DATA -o OUT.npy|.csv`: jets through encoder and decoder, written
 //! back in physical units, streamed in batches (memory does not grow with the file).
 
-use crate::atomic::AtomicFile;
-use crate::data::npy::{Dataset, NpyWriter};
+use crate::data::npy::Dataset;
+pub use crate::data::sink::RowSink;
 use crate::error::{Error, Location, Result};
 use crate::model_io::SavedModel;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug, Clone)]
@@ -15,56 +14,6 @@ pub struct ReconstructArgs {
     /// Output: .npy (f32 + .columns) or .csv (header row).
     #[arg(short, long)]
     pub output: PathBuf,
-}
-
-/// Where reconstructed rows go: a streaming NPY or an atomically written CSV.
-pub enum RowSink {
-    Npy(NpyWriter),
-    Csv { file: AtomicFile, cols: usize, line: String },
-}
-
-impl RowSink {
-    /// Chooses the format from the extension.
-    pub fn create(path: &Path, columns: &[String]) -> Result<Self> {
-        match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
-            Some("npy") => Ok(RowSink::Npy(NpyWriter::create(path, columns)?)),
-            Some("csv") => {
-                let mut file = AtomicFile::create(path)?;
-                file.write_all(format!("{}\n", columns.join(",")).as_bytes())?;
-                Ok(RowSink::Csv { file, cols: columns.len(), line: String::new() })
-            }
-            _ => Err(Error::config(format!("{}: output must end in .npy or .csv", path.display()))),
-        }
-    }
-
-    pub fn write_rows(&mut self, rows: &[f32]) -> Result<()> {
-        match self {
-            RowSink::Npy(w) => w.write_rows(rows),
-            RowSink::Csv { file, cols, line } => {
-                use std::fmt::Write as _;
-                for row in rows.chunks_exact(*cols) {
-                    line.clear();
-                    for (j, v) in row.iter().enumerate() {
-                        if j > 0 {
-                            line.push(',');
-                        }
-                        let _ = write!(line, "{v}");
-                    }
-                    line.push('\n');
-                    let target = file.target().to_path_buf();
-                    file.writer().write_all(line.as_bytes()).map_err(|e| Error::io(&target, e))?;
-                }
-                Ok(())
-            }
-        }
-    }
-
-    pub fn finish(self) -> Result<()> {
-        match self {
-            RowSink::Npy(w) => w.finish(),
-            RowSink::Csv { file, .. } => file.commit(),
-        }
-    }
 }
 
 /// Reconstructs every row of `data_path` into `out`; returns the row count.

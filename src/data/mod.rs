@@ -7,4 +7,5 @@ pub mod normalize;
 pub mod npy;
 #[cfg(feature = "root")]
 pub mod root;
+pub mod sink;
 pub mod synth;
