@@ -5,7 +5,7 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use hepae::data::normalize::Normalizer;
 use hepae::encoder::Encoder;
-use hepae::model_io::{ModelMeta, SavedModel, FORMAT_VERSION};
+use hepae::model_io::SavedModel;
 use hepae::models::ae::{AeShape, Autoencoder, ModelKind, OutputActivation};
 use std::time::Duration;
 
@@ -14,19 +14,7 @@ fn model() -> SavedModel {
     let mut ae = Autoencoder::new(AeShape::standard(d, vec![200, 100, 50], 15, 0.01, OutputActivation::Linear));
     ae.init(2);
     let columns: Vec<String> = (0..d).map(|i| format!("c{i}")).collect();
-    let meta = ModelMeta {
-        format: "hepae-model".into(),
-        format_version: FORMAT_VERSION,
-        kind: ModelKind::Ae,
-        shape: ae.shape.clone(),
-        layer_dims: ae.shape.layer_dims(),
-        activation: "leaky_relu".into(),
-        normalizer: Normalizer::identity(&columns),
-        columns,
-        training: None,
-        threshold: None,
-    };
-    SavedModel { meta, ae }
+    SavedModel::new(ModelKind::Ae, ae, columns.clone(), Normalizer::identity(&columns))
 }
 
 fn encode(c: &mut Criterion) {

@@ -129,11 +129,7 @@ pub fn score_dataset(
     let mut done = 0;
     while done < n_rows {
         let n = batch.min(n_rows - done);
-        idx.clear();
-        match rows {
-            Some(r) => idx.extend_from_slice(&r[done..done + n]),
-            None => idx.extend((done..done + n).map(|i| i as u32)),
-        }
+        crate::data::selected_rows(rows, done, n, &mut idx);
         model.meta.normalizer.gather_normalized(data, &idx, &mut x[..n * d])?;
         score_batch(model, &x[..n * d], &mut buf, n, kind, opt, &mut rng, &mut out[done * width..(done + n) * width]);
         done += n;

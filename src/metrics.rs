@@ -164,11 +164,7 @@ pub fn evaluate(model: &SavedModel, data: &Dataset, rows: Option<&[u32]>, subset
     let mut done = 0usize;
     while done < n_rows {
         let n = batch.min(n_rows - done);
-        idx.clear();
-        match rows {
-            Some(r) => idx.extend_from_slice(&r[done..done + n]),
-            None => idx.extend((done..done + n).map(|i| i as u32)),
-        }
+        crate::data::selected_rows(rows, done, n, &mut idx);
         model.meta.normalizer.gather_normalized(data, &idx, &mut x[..n * d])?;
         data.gather(&idx, &mut phys[..n * d]);
         if idx[0] > 0 && idx.windows(2).all(|w| w[0] < w[1]) {

@@ -109,31 +109,40 @@ pub struct SavedModel {
 }
 
 impl SavedModel {
-    /// Wraps a training outcome.
-    pub fn from_training(out: &TrainOutcome, cfg: &TrainConfig, data: &Dataset) -> Self {
+    /// A model without a training record (a PCA fitted on the side, a test or bench fixture):
+    /// `columns` are the input variables in order, `normalizer` is fitted on them.
+    pub fn new(kind: ModelKind, ae: Autoencoder, columns: Vec<String>, normalizer: Normalizer) -> Self {
+        let activation = if kind == ModelKind::Pca { "linear" } else { "leaky_relu" };
         let meta = ModelMeta {
             format: "hepae-model".into(),
             format_version: FORMAT_VERSION,
-            kind: out.kind,
-            shape: out.model.shape.clone(),
-            layer_dims: out.model.shape.layer_dims(),
-            activation: "leaky_relu".into(),
-            columns: data.columns().to_vec(),
-            normalizer: out.normalizer.clone(),
-            training: Some(TrainingRecord {
-                config: cfg.clone(),
-                data: DataFingerprint::of(data),
-                train_rows: out.train_rows,
-                val_rows: out.val_rows,
-                epochs_completed: out.history.len(),
-                final_train_loss: out.history.last().map(|h| h.train_loss),
-                final_val_loss: out.history.last().and_then(|h| h.val_loss),
-                stopped: out.stopped.clone(),
-                explained_variance: out.explained_variance,
-            }),
+            kind,
+            shape: ae.shape.clone(),
+            layer_dims: ae.shape.layer_dims(),
+            activation: activation.into(),
+            columns,
+            normalizer,
+            training: None,
             threshold: None,
         };
-        SavedModel { meta, ae: out.model.clone() }
+        SavedModel { meta, ae }
+    }
+
+    /// Wraps a training outcome.
+    pub fn from_training(out: &TrainOutcome, cfg: &TrainConfig, data: &Dataset) -> Self {
+        let mut model = Self::new(out.kind, out.model.clone(), data.columns().to_vec(), out.normalizer.clone());
+        model.meta.training = Some(TrainingRecord {
+            config: cfg.clone(),
+            data: DataFingerprint::of(data),
+            train_rows: out.train_rows,
+            val_rows: out.val_rows,
+            epochs_completed: out.history.len(),
+            final_train_loss: out.history.last().map(|h| h.train_loss),
+            final_val_loss: out.history.last().and_then(|h| h.val_loss),
+            stopped: out.stopped.clone(),
+            explained_variance: out.explained_variance,
+        });
+        model
     }
 
     /// The safetensors bytes: 8-byte little-endian header length, JSON header (keys sorted,

@@ -6,25 +6,13 @@ use hepae::models::ae::{AeShape, Autoencoder, OutputActivation};
 use hepae::nn::activation::{leaky_relu_backward, leaky_relu_forward, sigmoid_backward, sigmoid_forward, Activation};
 use hepae::nn::dense::{dense_backward, dense_forward};
 use hepae::nn::loss::mse_forward_backward;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 
-const H: f64 = 1e-6;
-
-fn rng(seed: u64) -> rand::rngs::StdRng {
-    rand::rngs::StdRng::seed_from_u64(seed)
-}
+mod common;
+use common::*;
 
 fn uniform(r: &mut impl Rng, n: usize, lo: f32, hi: f32) -> Vec<f32> {
     (0..n).map(|_| r.random_range(lo..hi)).collect()
-}
-
-/// |got − want| ≤ atol + rtol·|want|, with the failing index in the message.
-fn assert_close(got: &[f32], want: &[f64], atol: f64, rtol: f64, what: &str) {
-    assert_eq!(got.len(), want.len(), "{what}: length");
-    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-        let err = (g as f64 - w).abs();
-        assert!(err <= atol + rtol * w.abs(), "{what}[{i}]: analytic {g} vs numeric {w} (|err| {err:e})");
-    }
 }
 
 fn leaky64(u: f64, slope: f64) -> f64 {
@@ -51,17 +39,6 @@ fn min_abs_pre(inp: &[f32], w: &[f32], b: &[f32], n: usize, i: usize, o: usize) 
     let to64 = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<_>>();
     let lin = dense64(&to64(inp), &to64(w), &to64(b), n, i, o, 1.0);
     lin.iter().fold(f64::INFINITY, |m, v| m.min(v.abs()))
-}
-
-/// Central difference of f at x[k].
-fn numeric(x: &mut [f64], k: usize, f: &dyn Fn(&[f64]) -> f64) -> f64 {
-    let orig = x[k];
-    x[k] = orig + H;
-    let up = f(x);
-    x[k] = orig - H;
-    let down = f(x);
-    x[k] = orig;
-    (up - down) / (2.0 * H)
 }
 
 #[test]

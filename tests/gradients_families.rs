@@ -9,36 +9,10 @@ use hepae::models::ae::{
 use hepae::models::mlp::Mlp;
 use hepae::nn::activation::Activation;
 use hepae::nn::loss::{bce_with_logits_forward_backward, gaussian_nll_forward_backward};
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 
-const H: f64 = 1e-6;
-
-fn rng(seed: u64) -> rand::rngs::StdRng {
-    rand::rngs::StdRng::seed_from_u64(seed)
-}
-
-fn assert_close(got: &[f32], want: &[f64], atol: f64, rtol: f64, what: &str) {
-    assert_eq!(got.len(), want.len(), "{what}: length");
-    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-        let err = (g as f64 - w).abs();
-        assert!(err <= atol + rtol * w.abs(), "{what}[{i}]: analytic {g} vs numeric {w} (|err| {err:e})");
-    }
-}
-
-fn numeric(x: &mut [f64], k: usize, f: &dyn Fn(&[f64]) -> f64) -> f64 {
-    let orig = x[k];
-    x[k] = orig + H;
-    let up = f(x);
-    x[k] = orig - H;
-    let down = f(x);
-    x[k] = orig;
-    (up - down) / (2.0 * H)
-}
-
-fn grad_all(x: &[f64], f: &dyn Fn(&[f64]) -> f64) -> Vec<f64> {
-    let mut v = x.to_vec();
-    (0..v.len()).map(|k| numeric(&mut v, k, f)).collect()
-}
+mod common;
+use common::*;
 
 fn act64(a: Activation, u: f64) -> f64 {
     match a {

@@ -103,23 +103,11 @@ fn a_training_step_allocates_nothing() {
 #[test]
 fn a_batch_one_encode_allocates_nothing() {
     use hepae::data::normalize::Normalizer;
-    use hepae::model_io::{ModelMeta, SavedModel, FORMAT_VERSION};
+    use hepae::model_io::SavedModel;
     let d = 24;
     let ae = reference_model(d);
     let columns: Vec<String> = (0..d).map(|i| format!("c{i}")).collect();
-    let meta = ModelMeta {
-        format: "hepae-model".into(),
-        format_version: FORMAT_VERSION,
-        kind: ModelKind::Ae,
-        shape: ae.shape.clone(),
-        layer_dims: ae.shape.layer_dims(),
-        activation: "leaky_relu".into(),
-        columns: columns.clone(),
-        normalizer: Normalizer::identity(&columns),
-        training: None,
-        threshold: None,
-    };
-    let model = SavedModel { meta, ae };
+    let model = SavedModel::new(ModelKind::Ae, ae, columns.clone(), Normalizer::identity(&columns));
     let mut enc = hepae::encoder::Encoder::new(&model, 1);
     let jet: Vec<f32> = (0..d).map(|i| i as f32 / d as f32).collect();
     let mut z = [0.0f32; 15];

@@ -172,21 +172,7 @@ pub fn run(args: &BaselineArgs) -> Result<()> {
         .map(|(m, _)| m.meta.normalizer.clone())
         .map_or_else(|| Normalizer::fit(NormKind::Minmax, &data, &split.train, 1.0), Ok)?;
     let (pca, _) = fit_pca(&data, &norm, &split.train, k)?;
-    let pca_model = SavedModel {
-        meta: crate::model_io::ModelMeta {
-            format: "hepae-model".into(),
-            format_version: crate::model_io::FORMAT_VERSION,
-            kind: crate::models::ae::ModelKind::Pca,
-            shape: pca.shape.clone(),
-            layer_dims: pca.shape.layer_dims(),
-            activation: "linear".into(),
-            columns: data.columns().to_vec(),
-            normalizer: norm,
-            training: None,
-            threshold: None,
-        },
-        ae: pca,
-    };
+    let pca_model = SavedModel::new(crate::models::ae::ModelKind::Pca, pca, data.columns().to_vec(), norm);
     let pca_bytes = pca_model.to_bytes()?;
     for &eps in &bounds {
         rows.push(via_archive(

@@ -9,3 +9,13 @@ pub mod npy;
 pub mod root;
 pub mod sink;
 pub mod synth;
+
+/// Sets `idx` to positions `start..start + n` of a row selection: `rows[start..start + n]`
+/// when one is given, else the row numbers themselves (the whole dataset, in order).
+pub fn selected_rows(rows: Option<&[u32]>, start: usize, n: usize, idx: &mut Vec<u32>) {
+    idx.clear();
+    match rows {
+        Some(r) => idx.extend_from_slice(&r[start..start + n]),
+        None => idx.extend((start..start + n).map(|i| i as u32)),
+    }
+}
