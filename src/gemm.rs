@@ -106,32 +106,45 @@ pub fn gemm_bias_leaky(a: Matrix<'_>, b: Matrix<'_>, bias: &[f32], slope: f32, c
         assert_eq!(b.rows, k, "gemm: A is {m}x{k}, B is {}x{n}", b.rows);
         assert!(c.rows == m && c.cols == n && bias.len() >= n, "gemm: C or bias has the wrong shape");
         let epi = hepae_kernels::gemm::Epilogue { bias, slope };
-        let done = PACK.with(|ws| {
-            hepae_kernels::gemm::sgemm_packed_epilogue(
-                &mut ws.borrow_mut(),
-                m,
-                k,
-                n,
-                1.0,
-                a.data,
-                a.rs,
-                a.cs,
-                b.data,
-                b.rs,
-                b.cs,
-                0.0,
-                c.data,
-                c.rs,
-                c.cs,
-                Some(epi),
-            )
-        });
+        let done = packed(1.0, a, b, 0.0, c, Some(epi));
         if done {
             return;
         }
     }
     gemm(1.0, a, b, 0.0, c);
     (hepae_kernels::kernels().bias_leaky_forward)(&mut c.data[..m * n], &bias[..n], slope);
+}
+
+/// The packed AVX-512 GEMM on this thread's packing buffer, C ← epi(α·A·B + β·C); false
+/// where it does not run (no AVX-512F), and the caller falls back to matrixmultiply.
+fn packed(
+    alpha: f32,
+    a: Matrix<'_>,
+    b: Matrix<'_>,
+    beta: f32,
+    c: &mut MatrixMut<'_>,
+    epi: Option<hepae_kernels::gemm::Epilogue<'_>>,
+) -> bool {
+    PACK.with(|ws| {
+        hepae_kernels::gemm::sgemm_packed_epilogue(
+            &mut ws.borrow_mut(),
+            a.rows,
+            a.cols,
+            b.cols,
+            alpha,
+            a.data,
+            a.rs,
+            a.cs,
+            b.data,
+            b.rs,
+            b.cs,
+            beta,
+            c.data,
+            c.rs,
+            c.cs,
+            epi,
+        )
+    })
 }
 
 /// [`gemm`] with a chosen backend (benches compare them); `Packed` falls back to
@@ -157,25 +170,7 @@ pub fn gemm_using(backend: GemmBackend, alpha: f32, a: Matrix<'_>, b: Matrix<'_>
         return;
     }
     if backend == GemmBackend::Packed {
-        let done = PACK.with(|ws| {
-            hepae_kernels::gemm::sgemm_packed(
-                &mut ws.borrow_mut(),
-                m,
-                k,
-                n,
-                alpha,
-                a.data,
-                a.rs,
-                a.cs,
-                b.data,
-                b.rs,
-                b.cs,
-                beta,
-                c.data,
-                c.rs,
-                c.cs,
-            )
-        });
+        let done = packed(alpha, a, b, beta, c, None);
         if done {
             return;
         }

@@ -1,7 +1,9 @@
-//! SIMD kernels for hepae: a scalar reference (the specification), AVX2+FMA and AVX-512F
-//! versions, and one [`Kernels`] table of function pointers chosen once per process by CPU
-//! feature ([`kernels`]), with `HEPAE_ISA=scalar|avx2|avx512` forcing a set for tests and
-//! benches. No dependencies beyond std.
+//! SIMD kernels for hepae: a scalar reference (the specification, `scalar.rs`), one body per
+//! kernel written over the `Simd` vector operations (`simd.rs`) (`body.rs`), instantiated for
+//! AVX2+FMA (`avx2.rs`) and AVX-512F (`avx512.rs`) by thin `#[target_feature]` wrappers, and
+//! one [`Kernels`] table of function pointers chosen once per process by CPU feature
+//! ([`kernels`]), with `HEPAE_ISA=scalar|avx2|avx512` forcing a set for tests and benches.
+//! The packed GEMM (`gemm.rs`) has its own AVX-512 micro-kernels. No dependencies beyond std.
 //!
 //! Layout conventions: matrices are row-major f32; `dense_small` takes its weight
 //! *transposed* (input-major, [k×n]) so that a batch-1 product accumulates whole output
@@ -17,6 +19,10 @@ pub mod scalar;
 pub mod avx2;
 #[cfg(target_arch = "x86_64")]
 pub mod avx512;
+#[cfg(target_arch = "x86_64")]
+mod body;
+#[cfg(target_arch = "x86_64")]
+mod simd;
 
 /// An instruction-set level with its own kernel set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,0 +1,435 @@
+//! One body per kernel, written once over [`Simd`] and instantiated per instruction set by
+//! [`instantiate!`] (thin `#[target_feature]` wrappers in `avx2.rs` and `avx512.rs`). Each body
+//! computes what its namesake in `scalar.rs` specifies; ragged ends are masked loads and
+//! stores, so there are no scalar tail loops.
+//!
+//! Every body is `unsafe` for the same reason as every [`Simd`] method: it must be inlined
+//! into a function compiled for the ISA `S` stands for.
+
+use crate::simd::Simd;
+use crate::AdamStep;
+
+/// x[r, c] ← leaky(x[r, c] + bias[c]) over rows of `bias.len()` columns.
+#[inline(always)]
+pub(crate) unsafe fn bias_leaky_forward<S: Simd>(x: &mut [f32], bias: &[f32], slope: f32) {
+    let cols = bias.len();
+    // SAFETY (every block in this body): register-only, or `len` lanes from offset `c` inside
+    // `row` and `bias`; the ISA is enabled in the caller (module doc).
+    let s = unsafe { S::splat(slope) };
+    for row in x.chunks_exact_mut(cols) {
+        let mut c = 0;
+        while c < cols {
+            let len = (cols - c).min(S::W);
+            // SAFETY: as this body's first SAFETY note says.
+            unsafe {
+                let u = S::add(S::load(row.as_ptr().add(c), len), S::load(bias.as_ptr().add(c), len));
+                S::store(row.as_mut_ptr().add(c), S::select_pos(u, u, S::mul(u, s)), len);
+            }
+            c += S::W;
+        }
+    }
+}
+
+/// d[i] ← d[i] if y[i] > 0, else slope·d[i] (y is the layer output; same sign as its input).
+#[inline(always)]
+pub(crate) unsafe fn leaky_backward<S: Simd>(d: &mut [f32], y: &[f32], slope: f32) {
+    // SAFETY (every block in this body): register-only, or `len` lanes from offset `i` inside
+    // `d` and `y`; the ISA is enabled in the caller.
+    let s = unsafe { S::splat(slope) };
+    let n = d.len().min(y.len());
+    let mut i = 0;
+    while i < n {
+        let len = (n - i).min(S::W);
+        // SAFETY: as this body's first SAFETY note says.
+        unsafe {
+            let dv = S::load(d.as_ptr().add(i), len);
+            let yv = S::load(y.as_ptr().add(i), len);
+            S::store(d.as_mut_ptr().add(i), S::select_pos(yv, dv, S::mul(dv, s)), len);
+        }
+        i += S::W;
+    }
+}
+
+/// acc[c] += Σ_r x[r, c]. Up to 8 column vectors stay in registers while all rows stream
+/// past; rows are added in order, so each column's sum is the scalar code's sequence of f32
+/// additions.
+#[inline(always)]
+pub(crate) unsafe fn col_sums_add<S: Simd>(acc: &mut [f32], x: &[f32]) {
+    let cols = acc.len();
+    let rows = x.len() / cols.max(1);
+    let mut c0 = 0;
+    while c0 < cols {
+        let nv = (cols - c0).div_ceil(S::W).min(8);
+        // SAFETY: each vector v covers lanes [c0 + W·v, c0 + W·v + len) inside the row and
+        // `acc`; the ISA is enabled in the caller.
+        unsafe {
+            let mut a = [S::zero(); 8];
+            for (v, av) in a.iter_mut().enumerate().take(nv) {
+                let c = c0 + v * S::W;
+                *av = S::load(acc.as_ptr().add(c), (cols - c).min(S::W));
+            }
+            for r in 0..rows {
+                let row = x.as_ptr().add(r * cols);
+                for (v, av) in a.iter_mut().enumerate().take(nv) {
+                    let c = c0 + v * S::W;
+                    *av = S::add(*av, S::load(row.add(c), (cols - c).min(S::W)));
+                }
+            }
+            for (v, av) in a.iter().enumerate().take(nv) {
+                let c = c0 + v * S::W;
+                S::store(acc.as_mut_ptr().add(c), *av, (cols - c).min(S::W));
+            }
+        }
+        c0 += nv * S::W;
+    }
+}
+
+/// One Adam step over all parameters (see [`AdamStep`] for the update).
+#[inline(always)]
+pub(crate) unsafe fn adam_update<S: Simd>(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], hp: &AdamStep) {
+    // SAFETY (every block in this body): register-only, or `len` lanes from offset `i` inside
+    // the four equal-length slices; the ISA is enabled in the caller.
+    let (omb1, b2, omb2, step, bc2s, eps) = unsafe {
+        (
+            S::splat(hp.one_minus_beta1),
+            S::splat(hp.beta2),
+            S::splat(hp.one_minus_beta2),
+            S::splat(hp.step_size),
+            S::splat(hp.bc2_sqrt),
+            S::splat(hp.eps),
+        )
+    };
+    let n = p.len();
+    let mut i = 0;
+    while i < n {
+        let len = (n - i).min(S::W);
+        // SAFETY: as this body's first SAFETY note says.
+        unsafe {
+            let gv = S::load(g.as_ptr().add(i), len);
+            let mv = S::load(m.as_ptr().add(i), len);
+            let mv = S::add(mv, S::mul(omb1, S::sub(gv, mv)));
+            let vv = S::add(S::mul(b2, S::load(v.as_ptr().add(i), len)), S::mul(S::mul(omb2, gv), gv));
+            let denom = S::add(S::div(S::sqrt(vv), bc2s), eps);
+            let pv = S::sub(S::load(p.as_ptr().add(i), len), S::div(S::mul(step, mv), denom));
+            S::store(m.as_mut_ptr().add(i), mv, len);
+            S::store(v.as_mut_ptr().add(i), vv, len);
+            S::store(p.as_mut_ptr().add(i), pv, len);
+        }
+        i += S::W;
+    }
+}
+
+/// grad ← scale·(out − target); returns Σ (out − target)² in f64.
+#[inline(always)]
+pub(crate) unsafe fn mse_grad<S: Simd>(grad: &mut [f32], out: &[f32], target: &[f32], scale: f32) -> f64 {
+    // SAFETY (every block in this body): register-only, or `len` lanes from offset `i` inside
+    // the three equal-length slices; the ISA is enabled in the caller.
+    let (s, mut acc) = unsafe { (S::splat(scale), S::acc_zero()) };
+    let n = grad.len();
+    let mut i = 0;
+    while i < n {
+        let len = (n - i).min(S::W);
+        // SAFETY: as this body's first SAFETY note says.
+        unsafe {
+            let d = S::sub(S::load(out.as_ptr().add(i), len), S::load(target.as_ptr().add(i), len));
+            S::store(grad.as_mut_ptr().add(i), S::mul(s, d), len);
+            acc = S::acc_add_sq(acc, d); // masked lanes are 0 − 0
+        }
+        i += S::W;
+    }
+    // SAFETY: as this body's first SAFETY note says.
+    unsafe { S::acc_sum(acc) }
+}
+
+/// z = μ + e^{½·logvar}·ε.
+#[inline(always)]
+pub(crate) unsafe fn reparam_forward<S: Simd>(z: &mut [f32], mu: &[f32], logvar: &[f32], eps: &[f32]) {
+    // SAFETY (every block in this body): register-only, or `len` lanes from offset `i` inside
+    // the four equal-length slices; the ISA is enabled in the caller.
+    let half = unsafe { S::splat(0.5) };
+    let n = z.len();
+    let mut i = 0;
+    while i < n {
+        let len = (n - i).min(S::W);
+        // SAFETY: as this body's first SAFETY note says.
+        unsafe {
+            let sd = S::exp(S::mul(half, S::load(logvar.as_ptr().add(i), len)));
+            let zv = S::fmadd(sd, S::load(eps.as_ptr().add(i), len), S::load(mu.as_ptr().add(i), len));
+            S::store(z.as_mut_ptr().add(i), zv, len);
+        }
+        i += S::W;
+    }
+}
+
+/// dμ += dz; dlogvar += dz·½·e^{½·logvar}·ε (the derivative of z = μ + e^{½·logvar}·ε).
+#[inline(always)]
+pub(crate) unsafe fn reparam_backward<S: Simd>(
+    dmu: &mut [f32],
+    dlogvar: &mut [f32],
+    dz: &[f32],
+    logvar: &[f32],
+    eps: &[f32],
+) {
+    // SAFETY (every block in this body): register-only, or `len` lanes from offset `i` inside
+    // the five equal-length slices; the ISA is enabled in the caller.
+    let half = unsafe { S::splat(0.5) };
+    let n = dz.len();
+    let mut i = 0;
+    while i < n {
+        let len = (n - i).min(S::W);
+        // SAFETY: as this body's first SAFETY note says.
+        unsafe {
+            let g = S::load(dz.as_ptr().add(i), len);
+            S::store(dmu.as_mut_ptr().add(i), S::add(S::load(dmu.as_ptr().add(i), len), g), len);
+            let sd = S::exp(S::mul(half, S::load(logvar.as_ptr().add(i), len)));
+            let t = S::mul(S::mul(S::mul(g, half), sd), S::load(eps.as_ptr().add(i), len));
+            S::store(dlogvar.as_mut_ptr().add(i), S::add(S::load(dlogvar.as_ptr().add(i), len), t), len);
+        }
+        i += S::W;
+    }
+}
+
+/// KL(N(μ, e^{logvar}) ‖ N(0, 1)) = Σ ½(μ² + e^{logvar} − 1 − logvar), returned in f64;
+/// dμ += scale·μ, dlogvar += scale·½(e^{logvar} − 1).
+#[inline(always)]
+pub(crate) unsafe fn kl_normal<S: Simd>(
+    dmu: &mut [f32],
+    dlogvar: &mut [f32],
+    mu: &[f32],
+    logvar: &[f32],
+    scale: f32,
+) -> f64 {
+    // SAFETY (every block in this body): register-only, or `len` lanes from offset `i` inside
+    // the four equal-length slices; the ISA is enabled in the caller.
+    let (half, one, s, mut acc) = unsafe { (S::splat(0.5), S::splat(1.0), S::splat(scale), S::acc_zero()) };
+    let n = mu.len();
+    let mut i = 0;
+    while i < n {
+        let len = (n - i).min(S::W);
+        // SAFETY: as this body's first SAFETY note says.
+        unsafe {
+            let (m, lv) = (S::load(mu.as_ptr().add(i), len), S::load(logvar.as_ptr().add(i), len));
+            let e = S::exp(lv);
+            // Masked lanes: m = lv = 0 gives a term of ½(0 + 1 − 1 − 0) = 0.
+            let term = S::mul(half, S::sub(S::sub(S::fmadd(m, m, e), one), lv));
+            acc = S::acc_add(acc, term);
+            S::store(dmu.as_mut_ptr().add(i), S::fmadd(s, m, S::load(dmu.as_ptr().add(i), len)), len);
+            let g = S::mul(S::mul(s, half), S::sub(e, one));
+            S::store(dlogvar.as_mut_ptr().add(i), S::add(S::load(dlogvar.as_ptr().add(i), len), g), len);
+        }
+        i += S::W;
+    }
+    // SAFETY: as this body's first SAFETY note says.
+    unsafe { S::acc_sum(acc) }
+}
+
+/// Σ|a| in f64; da += scale·sign(a) (0 at a = 0).
+#[inline(always)]
+pub(crate) unsafe fn l1_penalty<S: Simd>(da: &mut [f32], a: &[f32], scale: f32) -> f64 {
+    // SAFETY (every block in this body): register-only, or `len` lanes from offset `i` inside
+    // both slices; the ISA is enabled in the caller.
+    let (s, ns, mut acc) = unsafe { (S::splat(scale), S::splat(-scale), S::acc_zero()) };
+    let n = a.len();
+    let mut i = 0;
+    while i < n {
+        let len = (n - i).min(S::W);
+        // SAFETY: as this body's first SAFETY note says.
+        unsafe {
+            let av = S::load(a.as_ptr().add(i), len);
+            acc = S::acc_add(acc, S::abs(av));
+            let step = S::sign_step(av, s, ns);
+            S::store(da.as_mut_ptr().add(i), S::add(S::load(da.as_ptr().add(i), len), step), len);
+        }
+        i += S::W;
+    }
+    // SAFETY: as this body's first SAFETY note says.
+    unsafe { S::acc_sum(acc) }
+}
+
+/// Σ_j KL(ρ ‖ ρ̂_j) = ρ·ln(ρ/ρ̂) + (1−ρ)·ln((1−ρ)/(1−ρ̂)) in f64;
+/// drho ← scale·((1−ρ)/(1−ρ̂) − ρ/ρ̂).
+#[inline(always)]
+pub(crate) unsafe fn kl_sparsity<S: Simd>(drho: &mut [f32], rho_hat: &[f32], rho: f32, scale: f32) -> f64 {
+    // SAFETY (every block in this body): register-only, or `len` lanes from offset `i` inside
+    // both slices; the ISA is enabled in the caller.
+    let (r, omr, s, one, lnr, lnomr, mut acc) = unsafe {
+        (
+            S::splat(rho),
+            S::splat(1.0 - rho),
+            S::splat(scale),
+            S::splat(1.0),
+            S::splat(rho.ln()),
+            S::splat((1.0 - rho).ln()),
+            S::acc_zero(),
+        )
+    };
+    let n = rho_hat.len();
+    let mut i = 0;
+    while i < n {
+        let len = (n - i).min(S::W);
+        // SAFETY: as this body's first SAFETY note says.
+        unsafe {
+            // Masked lanes read q = ρ, whose KL term is 0 (and is masked out of the sum).
+            let q = S::load_or(rho_hat.as_ptr().add(i), len, r);
+            let omq = S::sub(one, q);
+            let t = S::add(S::mul(r, S::sub(lnr, S::ln(q))), S::mul(omr, S::sub(lnomr, S::ln(omq))));
+            acc = S::acc_add(acc, S::keep(t, len));
+            let g = S::mul(s, S::sub(S::div(omr, omq), S::div(r, q)));
+            S::store(drho.as_mut_ptr().add(i), g, len);
+        }
+        i += S::W;
+    }
+    // SAFETY: as this body's first SAFETY note says.
+    unsafe { S::acc_sum(acc) }
+}
+
+/// One block of up to `NV` output vectors from column `j0` of one row: the accumulators stay
+/// in registers while the k inputs are broadcast against rows of wᵀ.
+///
+/// Safety: columns [j0, min(j0 + W·NV, n)) exist in every row of wᵀ [k×n], in `o` and in
+/// `bias`, and `a` holds k values.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn dense_block<S: Simd, const NV: usize>(
+    o: *mut f32,
+    a: *const f32,
+    wt: *const f32,
+    bias: *const f32,
+    k: usize,
+    n: usize,
+    j0: usize,
+    slope: f32,
+) {
+    // SAFETY: the caller's contract above; masks restrict the last vector to column n.
+    unsafe {
+        let mut acc = [S::zero(); NV];
+        let lens: [usize; NV] = std::array::from_fn(|v| n.saturating_sub(j0 + v * S::W).min(S::W));
+        for (v, av) in acc.iter_mut().enumerate() {
+            *av = S::load(bias.add(j0 + v * S::W), lens[v]);
+        }
+        for q in 0..k {
+            let x = S::splat(*a.add(q));
+            let row = wt.add(q * n + j0);
+            for (v, av) in acc.iter_mut().enumerate() {
+                *av = S::fmadd(x, S::load(row.add(v * S::W), lens[v]), *av);
+            }
+        }
+        let s = S::splat(slope);
+        for (v, av) in acc.iter().enumerate() {
+            S::store(o.add(j0 + v * S::W), S::select_pos(*av, *av, S::mul(*av, s)), lens[v]);
+        }
+    }
+}
+
+/// out[m×n] = leaky(a[m×k]·W + bias) with W given transposed, wᵀ [k×n] (input-major), for
+/// the few rows of a trigger's batch.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn dense_small<S: Simd>(
+    out: &mut [f32],
+    a: &[f32],
+    wt: &[f32],
+    bias: &[f32],
+    m: usize,
+    k: usize,
+    n: usize,
+    slope: f32,
+) {
+    assert!(out.len() >= m * n && a.len() >= m * k && wt.len() >= k * n && bias.len() >= n);
+    let (wt, bias) = (wt.as_ptr(), bias.as_ptr());
+    for r in 0..m {
+        let (o, ar) = (out[r * n..].as_mut_ptr(), a[r * k..].as_ptr());
+        let mut j0 = 0;
+        while j0 < n {
+            let nv = (n - j0).div_ceil(S::W).min(8);
+            // SAFETY: bounds asserted above; dense_block masks to column n.
+            unsafe {
+                match nv {
+                    1 => dense_block::<S, 1>(o, ar, wt, bias, k, n, j0, slope),
+                    2 => dense_block::<S, 2>(o, ar, wt, bias, k, n, j0, slope),
+                    3 => dense_block::<S, 3>(o, ar, wt, bias, k, n, j0, slope),
+                    4 => dense_block::<S, 4>(o, ar, wt, bias, k, n, j0, slope),
+                    5 => dense_block::<S, 5>(o, ar, wt, bias, k, n, j0, slope),
+                    6 => dense_block::<S, 6>(o, ar, wt, bias, k, n, j0, slope),
+                    7 => dense_block::<S, 7>(o, ar, wt, bias, k, n, j0, slope),
+                    _ => dense_block::<S, 8>(o, ar, wt, bias, k, n, j0, slope),
+                }
+            }
+            j0 += nv * S::W;
+        }
+    }
+}
+
+/// Emits, in the invoking module, one `#[target_feature(enable = $feature)]` function per
+/// kernel that runs the body above for the [`Simd`] type `$S`. They are `unsafe`: the caller
+/// must have checked that the CPU has `$feature` (`crate::kernels_for` does).
+macro_rules! instantiate {
+    ($feature:literal, $S:ty) => {
+        #[target_feature(enable = $feature)]
+        pub unsafe fn bias_leaky_forward(x: &mut [f32], bias: &[f32], slope: f32) {
+            // SAFETY: the feature is enabled here, so the body's instructions may run.
+            unsafe { crate::body::bias_leaky_forward::<$S>(x, bias, slope) }
+        }
+        #[target_feature(enable = $feature)]
+        pub unsafe fn leaky_backward(d: &mut [f32], y: &[f32], slope: f32) {
+            // SAFETY: as above.
+            unsafe { crate::body::leaky_backward::<$S>(d, y, slope) }
+        }
+        #[target_feature(enable = $feature)]
+        pub unsafe fn col_sums_add(acc: &mut [f32], x: &[f32]) {
+            // SAFETY: as above.
+            unsafe { crate::body::col_sums_add::<$S>(acc, x) }
+        }
+        #[target_feature(enable = $feature)]
+        pub unsafe fn adam_update(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], hp: &crate::AdamStep) {
+            // SAFETY: as above.
+            unsafe { crate::body::adam_update::<$S>(p, g, m, v, hp) }
+        }
+        #[target_feature(enable = $feature)]
+        pub unsafe fn mse_grad(grad: &mut [f32], out: &[f32], target: &[f32], scale: f32) -> f64 {
+            // SAFETY: as above.
+            unsafe { crate::body::mse_grad::<$S>(grad, out, target, scale) }
+        }
+        #[target_feature(enable = $feature)]
+        pub unsafe fn reparam_forward(z: &mut [f32], mu: &[f32], logvar: &[f32], eps: &[f32]) {
+            // SAFETY: as above.
+            unsafe { crate::body::reparam_forward::<$S>(z, mu, logvar, eps) }
+        }
+        #[target_feature(enable = $feature)]
+        pub unsafe fn reparam_backward(dmu: &mut [f32], dlogvar: &mut [f32], dz: &[f32], logvar: &[f32], eps: &[f32]) {
+            // SAFETY: as above.
+            unsafe { crate::body::reparam_backward::<$S>(dmu, dlogvar, dz, logvar, eps) }
+        }
+        #[target_feature(enable = $feature)]
+        pub unsafe fn kl_normal(dmu: &mut [f32], dlogvar: &mut [f32], mu: &[f32], logvar: &[f32], scale: f32) -> f64 {
+            // SAFETY: as above.
+            unsafe { crate::body::kl_normal::<$S>(dmu, dlogvar, mu, logvar, scale) }
+        }
+        #[target_feature(enable = $feature)]
+        pub unsafe fn l1_penalty(da: &mut [f32], a: &[f32], scale: f32) -> f64 {
+            // SAFETY: as above.
+            unsafe { crate::body::l1_penalty::<$S>(da, a, scale) }
+        }
+        #[target_feature(enable = $feature)]
+        pub unsafe fn kl_sparsity(drho: &mut [f32], rho_hat: &[f32], rho: f32, scale: f32) -> f64 {
+            // SAFETY: as above.
+            unsafe { crate::body::kl_sparsity::<$S>(drho, rho_hat, rho, scale) }
+        }
+        #[target_feature(enable = $feature)]
+        #[allow(clippy::too_many_arguments)]
+        pub unsafe fn dense_small(
+            out: &mut [f32],
+            a: &[f32],
+            wt: &[f32],
+            bias: &[f32],
+            m: usize,
+            k: usize,
+            n: usize,
+            slope: f32,
+        ) {
+            // SAFETY: as above.
+            unsafe { crate::body::dense_small::<$S>(out, a, wt, bias, m, k, n, slope) }
+        }
+    };
+}
+pub(crate) use instantiate;

@@ -1,0 +1,37 @@
+//! Finite-difference helpers shared by the gradient tests.
+#![allow(dead_code)] // each test file uses its own subset
+
+use rand::SeedableRng;
+
+/// Step of the central difference (f64 reference, so 1e-6 is far above rounding).
+pub const H: f64 = 1e-6;
+
+pub fn rng(seed: u64) -> rand::rngs::StdRng {
+    rand::rngs::StdRng::seed_from_u64(seed)
+}
+
+/// |got − want| ≤ atol + rtol·|want|, with the failing index in the message.
+pub fn assert_close(got: &[f32], want: &[f64], atol: f64, rtol: f64, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        let err = (g as f64 - w).abs();
+        assert!(err <= atol + rtol * w.abs(), "{what}[{i}]: analytic {g} vs numeric {w} (|err| {err:e})");
+    }
+}
+
+/// Central difference of f at x[k]: (f(x + H·e_k) − f(x − H·e_k)) / 2H.
+pub fn numeric(x: &mut [f64], k: usize, f: &dyn Fn(&[f64]) -> f64) -> f64 {
+    let orig = x[k];
+    x[k] = orig + H;
+    let up = f(x);
+    x[k] = orig - H;
+    let down = f(x);
+    x[k] = orig;
+    (up - down) / (2.0 * H)
+}
+
+/// The central-difference gradient of f at x, every coordinate.
+pub fn grad_all(x: &[f64], f: &dyn Fn(&[f64]) -> f64) -> Vec<f64> {
+    let mut v = x.to_vec();
+    (0..v.len()).map(|k| numeric(&mut v, k, f)).collect()
+}
