@@ -1,10 +1,11 @@
 //! C ← α·A·B + β·C on strided row-major views. Transposes are expressed by the views'
 //! strides ([`Matrix::t`]), never by copying.
 //!
-//! Two backends, chosen once per process: the kernels crate's packed AVX-512 GEMM
-//! (`hepae_kernels::gemm`, faster on this workload's shapes and allocation-free: it packs into
-//! a per-thread buffer that grows once), and `matrixmultiply::sgemm` (any CPU; it allocates its
-//! packing buffer on every call). `HEPAE_GEMM=matrixmultiply` forces the latter. See
+//! Two backends, chosen once per process: the kernels crate's packed GEMM with AVX-512F or
+//! AVX2+FMA micro-kernels (`hepae_kernels::gemm`, faster on this workload's shapes and
+//! allocation-free: it packs into a per-thread buffer that grows once), and
+//! `matrixmultiply::sgemm` (any CPU, including those with neither; it allocates its packing
+//! buffer on every call). `HEPAE_GEMM=matrixmultiply` forces the latter. See
 //! benches/README.md for the per-shape measurements behind the choice.
 
 use crate::tensor::{span, Matrix, MatrixMut};
@@ -14,7 +15,7 @@ use std::sync::OnceLock;
 /// Which GEMM implementation runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GemmBackend {
-    /// hepae's packed AVX-512 micro-kernel (needs AVX-512F).
+    /// hepae's packed micro-kernels (AVX-512F or AVX2+FMA, as the kernel set in use).
     Packed,
     /// `matrixmultiply::sgemm`.
     Matrixmultiply,
@@ -23,20 +24,23 @@ pub enum GemmBackend {
 impl GemmBackend {
     pub fn name(self) -> &'static str {
         match self {
-            GemmBackend::Packed => "packed-avx512",
+            GemmBackend::Packed => match hepae_kernels::kernels().isa {
+                hepae_kernels::Isa::Avx512 => "packed-avx512",
+                _ => "packed-avx2",
+            },
             GemmBackend::Matrixmultiply => "matrixmultiply",
         }
     }
 }
 
-/// The backend of this process: packed where the CPU has AVX-512F and the kernel set in use
-/// is AVX-512, unless `HEPAE_GEMM=matrixmultiply`.
+/// The backend of this process: packed where the kernel set in use is AVX-512 or AVX2 (the
+/// CPU has it), unless `HEPAE_GEMM=matrixmultiply`; matrixmultiply under the scalar set.
 pub fn gemm_backend() -> GemmBackend {
     static CHOSEN: OnceLock<GemmBackend> = OnceLock::new();
     *CHOSEN.get_or_init(|| {
         let forced_mm = std::env::var("HEPAE_GEMM").is_ok_and(|v| v.eq_ignore_ascii_case("matrixmultiply"));
-        let avx512 = hepae_kernels::kernels().isa == hepae_kernels::Isa::Avx512;
-        if avx512 && !forced_mm {
+        let simd = hepae_kernels::kernels().isa != hepae_kernels::Isa::Scalar;
+        if simd && !forced_mm {
             GemmBackend::Packed
         } else {
             GemmBackend::Matrixmultiply
@@ -115,8 +119,8 @@ pub fn gemm_bias_leaky(a: Matrix<'_>, b: Matrix<'_>, bias: &[f32], slope: f32, c
     (hepae_kernels::kernels().bias_leaky_forward)(&mut c.data[..m * n], &bias[..n], slope);
 }
 
-/// The packed AVX-512 GEMM on this thread's packing buffer, C ← epi(α·A·B + β·C); false
-/// where it does not run (no AVX-512F), and the caller falls back to matrixmultiply.
+/// The packed GEMM on this thread's packing buffer, C ← epi(α·A·B + β·C); false where it
+/// does not run (the scalar kernel set), and the caller falls back to matrixmultiply.
 fn packed(
     alpha: f32,
     a: Matrix<'_>,
@@ -148,7 +152,7 @@ fn packed(
 }
 
 /// [`gemm`] with a chosen backend (benches compare them); `Packed` falls back to
-/// matrixmultiply where the CPU lacks AVX-512F or C is not row-contiguous.
+/// matrixmultiply under the scalar kernel set or where C is not row-contiguous.
 pub fn gemm_using(backend: GemmBackend, alpha: f32, a: Matrix<'_>, b: Matrix<'_>, beta: f32, c: &mut MatrixMut<'_>) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(b.rows, k, "gemm: A is {m}x{k}, B is {}x{n}", b.rows);

@@ -220,7 +220,7 @@ simd_table!(avx2_table, crate::Isa::Avx2, avx2);
 simd_table!(avx512_table, crate::Isa::Avx512, avx512);
 
 /// Whether this CPU can run `isa`'s kernels (the one place CPU features are read).
-fn cpu_has(isa: Isa) -> bool {
+pub(crate) fn cpu_has(isa: Isa) -> bool {
     match isa {
         Isa::Scalar => true,
         #[cfg(target_arch = "x86_64")]

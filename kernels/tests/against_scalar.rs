@@ -179,14 +179,12 @@ fn dense_small_matches_scalar_for_the_encoder_shapes_and_ragged_ones() {
 
 #[test]
 fn packed_gemm_matches_the_reference_for_every_transpose_and_ragged_shape() {
-    use hepae_kernels::gemm::{gemm_ref, sgemm_packed, KC, MC, MR, NC};
-    if !available_isas().contains(&Isa::Avx512) {
-        return; // (the ISA-expectation test above fails if AVX-512 should have been here)
-    }
+    use hepae_kernels::gemm::{gemm_ref, sgemm_packed_on, KC, MC, MR, NC};
     let mut r = rand::rngs::StdRng::seed_from_u64(4);
-    let mut ws = Vec::new();
     let shapes = [
         (1, 1, 1),
+        (5, 2, 7),
+        (7, 9, 9),
         (MR - 1, 3, 15),
         (MR + 1, 24, 17),
         (37, 50, 33),
@@ -196,22 +194,38 @@ fn packed_gemm_matches_the_reference_for_every_transpose_and_ragged_shape() {
         (MC + 5, 15, NC + 40),
         (13, 2 * KC + 1, 16),
     ];
-    for &(m, k, n) in &shapes {
-        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
-            for beta in [0.0f32, 1.0, 0.5] {
-                let a = rnd(&mut r, m * k, -1.0, 1.0);
-                let b = rnd(&mut r, k * n, -1.0, 1.0);
-                let (rsa, csa) = if ta { (1, m) } else { (k, 1) };
-                let (rsb, csb) = if tb { (1, k) } else { (n, 1) };
-                let c0 = rnd(&mut r, m * n, -1.0, 1.0);
-                let (mut want, mut got) = (c0.clone(), c0.clone());
-                gemm_ref(m, k, n, 0.75, &a, rsa, csa, &b, rsb, csb, beta, &mut want, n, 1);
-                assert!(sgemm_packed(&mut ws, m, k, n, 0.75, &a, rsa, csa, &b, rsb, csb, beta, &mut got, n, 1));
-                let tol = 1e-5 * (k as f64).sqrt();
-                assert_slices_close(&got, &want, tol, 1e-4, &format!("gemm {m}x{k}x{n} ta={ta} tb={tb} β={beta}"));
+    for set in simd_sets() {
+        let isa = set.isa;
+        let mut ws = Vec::new();
+        for &(m, k, n) in &shapes {
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                for beta in [0.0f32, 1.0, 0.5] {
+                    let a = rnd(&mut r, m * k, -1.0, 1.0);
+                    let b = rnd(&mut r, k * n, -1.0, 1.0);
+                    let (rsa, csa) = if ta { (1, m) } else { (k, 1) };
+                    let (rsb, csb) = if tb { (1, k) } else { (n, 1) };
+                    let c0 = rnd(&mut r, m * n, -1.0, 1.0);
+                    let (mut want, mut got) = (c0.clone(), c0.clone());
+                    gemm_ref(m, k, n, 0.75, &a, rsa, csa, &b, rsb, csb, beta, &mut want, n, 1);
+                    let ran = sgemm_packed_on(
+                        isa, &mut ws, m, k, n, 0.75, &a, rsa, csa, &b, rsb, csb, beta, &mut got, n, 1, None,
+                    );
+                    assert!(ran, "{isa:?}: the packed GEMM did not run");
+                    let tol = 1e-5 * (k as f64).sqrt();
+                    let what = format!("{isa:?} gemm {m}x{k}x{n} ta={ta} tb={tb} β={beta}");
+                    assert_slices_close(&got, &want, tol, 1e-4, &what);
+                }
             }
         }
     }
+    let Some(isa) = simd_sets().last().map(|s| s.isa) else {
+        return; // no SIMD set (the ISA-expectation test above fails if one should be here)
+    };
+    let mut ws = Vec::new();
+    let sgemm_packed =
+        |ws: &mut Vec<f32>, m, k, n, alpha, a: &[f32], rsa, csa, b: &[f32], rsb, csb, beta, c: &mut [f32], rsc, csc| {
+            sgemm_packed_on(isa, ws, m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc, None)
+        };
     // β = 0 must not read C: NaN in C stays out of the result.
     let mut c = vec![f32::NAN; 4];
     assert!(sgemm_packed(
@@ -243,13 +257,12 @@ fn packed_gemm_matches_the_reference_for_every_transpose_and_ragged_shape() {
 
 #[test]
 fn packed_gemm_epilogue_equals_gemm_then_bias_and_leaky() {
-    use hepae_kernels::gemm::{gemm_ref, sgemm_packed_epilogue, Epilogue};
-    if !available_isas().contains(&Isa::Avx512) {
-        return;
-    }
+    use hepae_kernels::gemm::{gemm_ref, sgemm_packed_on, Epilogue};
     let mut r = rand::rngs::StdRng::seed_from_u64(5);
-    let mut ws = Vec::new();
-    for &(m, k, n) in &[(1, 1, 1), (13, 24, 200), (512, 200, 15), (37, 300, 33), (4, 50, 16)] {
+    for (isa, &(m, k, n)) in simd_sets().iter().map(|s| s.isa).flat_map(|isa| {
+        [(1, 1, 1), (13, 24, 200), (512, 200, 15), (37, 300, 33), (4, 50, 16), (7, 24, 9)].iter().map(move |s| (isa, s))
+    }) {
+        let mut ws = Vec::new();
         for slope in [0.01f32, 1.0] {
             let a = rnd(&mut r, m * k, -1.0, 1.0);
             let b = rnd(&mut r, k * n, -1.0, 1.0);
@@ -258,7 +271,8 @@ fn packed_gemm_epilogue_equals_gemm_then_bias_and_leaky() {
             gemm_ref(m, k, n, 1.0, &a, k, 1, &b, 1, k, 0.0, &mut want, n, 1);
             (scalar().bias_leaky_forward)(&mut want, &bias, slope);
             let mut got = vec![f32::NAN; m * n];
-            assert!(sgemm_packed_epilogue(
+            assert!(sgemm_packed_on(
+                isa,
                 &mut ws,
                 m,
                 k,
@@ -281,7 +295,7 @@ fn packed_gemm_epilogue_equals_gemm_then_bias_and_leaky() {
                 &want,
                 1e-5 * (k as f64).sqrt(),
                 1e-4,
-                &format!("epilogue {m}x{k}x{n} slope {slope}"),
+                &format!("{isa:?} epilogue {m}x{k}x{n} slope {slope}"),
             );
         }
     }
