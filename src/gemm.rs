@@ -130,7 +130,8 @@ fn packed(
     epi: Option<hepae_kernels::gemm::Epilogue<'_>>,
 ) -> bool {
     PACK.with(|ws| {
-        hepae_kernels::gemm::sgemm_packed_epilogue(
+        hepae_kernels::gemm::sgemm_packed_on(
+            hepae_kernels::kernels().isa,
             &mut ws.borrow_mut(),
             a.rows,
             a.cols,

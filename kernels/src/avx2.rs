@@ -225,4 +225,4 @@ impl Simd for Avx2 {
     }
 }
 
-crate::body::instantiate!("avx2,fma", Avx2);
+crate::body::instantiate!("avx2,fma", crate::Isa::Avx2, Avx2);

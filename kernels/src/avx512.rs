@@ -197,4 +197,4 @@ impl Simd for Avx512 {
     }
 }
 
-crate::body::instantiate!("avx512f", Avx512);
+crate::body::instantiate!("avx512f", crate::Isa::Avx512, Avx512);

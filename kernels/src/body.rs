@@ -361,10 +361,11 @@ pub(crate) unsafe fn dense_small<S: Simd>(
 }
 
 /// Emits, in the invoking module, one `#[target_feature(enable = $feature)]` function per
-/// kernel that runs the body above for the [`Simd`] type `$S`. They are `unsafe`: the caller
-/// must have checked that the CPU has `$feature` (`crate::kernels_for` does).
+/// kernel that runs the body above for the [`Simd`] type `$S` (`unsafe`: the CPU must have
+/// `$feature`), and `TABLE`, the [`crate::Kernels`] of safe wrappers around them that
+/// `crate::kernels_for` hands out only after checking the CPU's features.
 macro_rules! instantiate {
-    ($feature:literal, $S:ty) => {
+    ($feature:literal, $isa:expr, $S:ty) => {
         #[target_feature(enable = $feature)]
         pub unsafe fn bias_leaky_forward(x: &mut [f32], bias: &[f32], slope: f32) {
             // SAFETY: the feature is enabled here, so the body's instructions may run.
@@ -430,6 +431,25 @@ macro_rules! instantiate {
             // SAFETY: as above.
             unsafe { crate::body::dense_small::<$S>(out, a, wt, bias, m, k, n, slope) }
         }
+
+        /// This set's kernels as safe function pointers. Reachable only through
+        /// `crate::kernels_for`, which checks the CPU features first: that check is the SAFETY
+        /// argument of every `unsafe` call below.
+        pub static TABLE: crate::Kernels = crate::Kernels {
+            isa: $isa,
+            // SAFETY (each closure): see `TABLE`'s doc.
+            bias_leaky_forward: |x, b, s| unsafe { bias_leaky_forward(x, b, s) },
+            leaky_backward: |d, y, s| unsafe { leaky_backward(d, y, s) },
+            col_sums_add: |acc, x| unsafe { col_sums_add(acc, x) },
+            adam_update: |p, g, m, v, hp| unsafe { adam_update(p, g, m, v, hp) },
+            mse_grad: |g, o, t, s| unsafe { mse_grad(g, o, t, s) },
+            reparam_forward: |z, mu, lv, e| unsafe { reparam_forward(z, mu, lv, e) },
+            reparam_backward: |dmu, dlv, dz, lv, e| unsafe { reparam_backward(dmu, dlv, dz, lv, e) },
+            kl_normal: |dmu, dlv, mu, lv, s| unsafe { kl_normal(dmu, dlv, mu, lv, s) },
+            l1_penalty: |da, a, s| unsafe { l1_penalty(da, a, s) },
+            kl_sparsity: |dr, q, rho, s| unsafe { kl_sparsity(dr, q, rho, s) },
+            dense_small: |o, a, wt, b, m, k, n, s| unsafe { dense_small(o, a, wt, b, m, k, n, s) },
+        };
     };
 }
 pub(crate) use instantiate;

@@ -159,58 +159,11 @@ fn span(rows: usize, cols: usize, rs: usize, cs: usize) -> usize {
     }
 }
 
-/// C ← α·A·B + β·C on this process's kernel set (`crate::kernels`: AVX-512F or AVX2+FMA),
-/// packing into `ws` (grown to [`WORKSPACE`] on first use, never again). Returns false (doing
-/// nothing) under the scalar kernel set, or when C is not row-contiguous (csc ≠ 1); the caller
-/// then uses another GEMM.
-#[allow(clippy::too_many_arguments)]
-pub fn sgemm_packed(
-    ws: &mut Vec<f32>,
-    m: usize,
-    k: usize,
-    n: usize,
-    alpha: f32,
-    a: &[f32],
-    rsa: usize,
-    csa: usize,
-    b: &[f32],
-    rsb: usize,
-    csb: usize,
-    beta: f32,
-    c: &mut [f32],
-    rsc: usize,
-    csc: usize,
-) -> bool {
-    sgemm_packed_epilogue(ws, m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc, None)
-}
-
-/// [`sgemm_packed`] with an [`Epilogue`] applied as the last K-block is stored:
-/// C ← act(α·A·B + β·C + bias). Needs k ≥ 1 (the epilogue rides on a store).
-#[allow(clippy::too_many_arguments)]
-pub fn sgemm_packed_epilogue(
-    ws: &mut Vec<f32>,
-    m: usize,
-    k: usize,
-    n: usize,
-    alpha: f32,
-    a: &[f32],
-    rsa: usize,
-    csa: usize,
-    b: &[f32],
-    rsb: usize,
-    csb: usize,
-    beta: f32,
-    c: &mut [f32],
-    rsc: usize,
-    csc: usize,
-    epi: Option<Epilogue<'_>>,
-) -> bool {
-    let isa = crate::kernels().isa;
-    sgemm_packed_on(isa, ws, m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc, epi)
-}
-
-/// [`sgemm_packed_epilogue`] on a chosen instruction set (tests compare them). Returns false
-/// (doing nothing) when `isa` is `Scalar` or this CPU lacks it, or C is not row-contiguous.
+/// C ← epi(α·A·B + β·C) with `isa`'s micro-kernels (AVX-512F or AVX2+FMA; callers pass
+/// `crate::kernels().isa`, tests each set), packing into `ws` (grown to [`WORKSPACE`] on first
+/// use, never again). With an [`Epilogue`] (needs k ≥ 1) bias and LeakyReLU are applied as the
+/// last K-block is stored. Returns false (doing nothing) when `isa` is `Scalar` or this CPU
+/// lacks it, or C is not row-contiguous (csc ≠ 1); the caller then uses another GEMM.
 #[allow(clippy::too_many_arguments)]
 pub fn sgemm_packed_on(
     isa: Isa,

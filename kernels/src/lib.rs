@@ -146,79 +146,6 @@ static SCALAR: Kernels = Kernels {
 
 /// Builds the safe table of one SIMD module. Each wrapper is safe to call because the table
 /// is only handed out by [`kernels_for`] after the CPU was found to have the features.
-#[cfg(target_arch = "x86_64")]
-macro_rules! simd_table {
-    ($name:ident, $isa:expr, $m:ident) => {
-        mod $name {
-            use crate::AdamStep;
-            // SAFETY (every block below): the table is reachable only through `kernels_for`,
-            // which checks the CPU features this module's `#[target_feature]`s require.
-            pub fn bias_leaky_forward(x: &mut [f32], bias: &[f32], slope: f32) {
-                unsafe { crate::$m::bias_leaky_forward(x, bias, slope) }
-            }
-            pub fn leaky_backward(d: &mut [f32], y: &[f32], slope: f32) {
-                unsafe { crate::$m::leaky_backward(d, y, slope) }
-            }
-            pub fn col_sums_add(acc: &mut [f32], x: &[f32]) {
-                unsafe { crate::$m::col_sums_add(acc, x) }
-            }
-            pub fn adam_update(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], hp: &AdamStep) {
-                unsafe { crate::$m::adam_update(p, g, m, v, hp) }
-            }
-            pub fn mse_grad(grad: &mut [f32], out: &[f32], target: &[f32], scale: f32) -> f64 {
-                unsafe { crate::$m::mse_grad(grad, out, target, scale) }
-            }
-            pub fn reparam_forward(z: &mut [f32], mu: &[f32], logvar: &[f32], eps: &[f32]) {
-                unsafe { crate::$m::reparam_forward(z, mu, logvar, eps) }
-            }
-            pub fn reparam_backward(dmu: &mut [f32], dlogvar: &mut [f32], dz: &[f32], logvar: &[f32], eps: &[f32]) {
-                unsafe { crate::$m::reparam_backward(dmu, dlogvar, dz, logvar, eps) }
-            }
-            pub fn kl_normal(dmu: &mut [f32], dlogvar: &mut [f32], mu: &[f32], logvar: &[f32], scale: f32) -> f64 {
-                unsafe { crate::$m::kl_normal(dmu, dlogvar, mu, logvar, scale) }
-            }
-            pub fn l1_penalty(da: &mut [f32], a: &[f32], scale: f32) -> f64 {
-                unsafe { crate::$m::l1_penalty(da, a, scale) }
-            }
-            pub fn kl_sparsity(drho: &mut [f32], rho_hat: &[f32], rho: f32, scale: f32) -> f64 {
-                unsafe { crate::$m::kl_sparsity(drho, rho_hat, rho, scale) }
-            }
-            #[allow(clippy::too_many_arguments)]
-            pub fn dense_small(
-                out: &mut [f32],
-                a: &[f32],
-                wt: &[f32],
-                bias: &[f32],
-                m: usize,
-                k: usize,
-                n: usize,
-                slope: f32,
-            ) {
-                unsafe { crate::$m::dense_small(out, a, wt, bias, m, k, n, slope) }
-            }
-            pub static TABLE: crate::Kernels = crate::Kernels {
-                isa: $isa,
-                bias_leaky_forward,
-                leaky_backward,
-                col_sums_add,
-                adam_update,
-                mse_grad,
-                reparam_forward,
-                reparam_backward,
-                kl_normal,
-                l1_penalty,
-                kl_sparsity,
-                dense_small,
-            };
-        }
-    };
-}
-
-#[cfg(target_arch = "x86_64")]
-simd_table!(avx2_table, crate::Isa::Avx2, avx2);
-#[cfg(target_arch = "x86_64")]
-simd_table!(avx512_table, crate::Isa::Avx512, avx512);
-
 /// Whether this CPU can run `isa`'s kernels (the one place CPU features are read).
 pub(crate) fn cpu_has(isa: Isa) -> bool {
     match isa {
@@ -240,9 +167,9 @@ pub fn kernels_for(isa: Isa) -> Option<&'static Kernels> {
     match isa {
         Isa::Scalar => Some(&SCALAR),
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => Some(&avx2_table::TABLE),
+        Isa::Avx2 => Some(&avx2::TABLE),
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => Some(&avx512_table::TABLE),
+        Isa::Avx512 => Some(&avx512::TABLE),
         #[cfg(not(target_arch = "x86_64"))]
         _ => None,
     }
