@@ -334,7 +334,7 @@ pub fn read_root(path: &Path, sel: &RootSelect) -> Result<RootTable> {
     let keys: Vec<String> = guard(|| file.keys_name().map(str::to_string).collect()).unwrap_or_default();
     let tree = match guard(|| file.get_tree(&sel.tree)) {
         Some(Ok(t)) => t,
-        _ if !keys.iter().any(|k| *k == sel.tree) => {
+        _ if !keys.contains(&sel.tree) => {
             return Err(Error::data(at(None), format!("no tree '{}'; the file holds: {}", sel.tree, keys.join(", "))))
         }
         _ => return Err(corrupt(None, &format!("tree '{}' cannot be read", sel.tree))),
