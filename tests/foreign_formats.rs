@@ -1,11 +1,11 @@
 //! Foreign input formats fail clearly (issue 13, item 8). A corrupt ROOT file, of any of the
-//! corpus's kinds (truncated, bytes flipped or randomised at many offsets, a 4 KiB block
-//! zeroed, wrong tree or branch names), either imports exactly what the intact file gives
-//! (the damage missed every byte read) or fails with ONE line naming the file (and the tree
-//! and branch where it can), with none of the ROOT reader's internals, no panic text, no
-//! abort, and no output left behind; through the library entry point and the `hepae` binary.
-//! A CSV without a header row says so; ragged rows, NaN/Inf and non-numeric cells name the
-//! line and the column.
+//! corpus's kinds (truncated; bytes flipped or randomised at many offsets; a 4 KiB block
+//! zeroed; basket headers with absurd sizes; wrong tree or branch names), either imports
+//! exactly what the intact file gives (the damage missed every byte read) or fails with ONE
+//! line naming the file (and the tree and branch where it can), with none of the ROOT
+//! reader's internals, no panic text, no abort, and no output left behind; through the
+//! library entry point and the `hepae` binary. A CSV without a header row says so; ragged
+//! rows, NaN/Inf and non-numeric cells name the line and the column.
 
 use hepae::data::csv::{import_file, ImportOptions};
 use std::path::{Path, PathBuf};
@@ -208,6 +208,41 @@ mod root {
             .collect()
     }
 
+    /// The offsets of the first `count` basket records (TKey headers of class TBasket).
+    fn basket_keys(src: &[u8], count: usize) -> Vec<usize> {
+        let tag = b"\x07TBasket";
+        // The class name follows the 26-byte header of a record with 8-byte offsets (version
+        // 1004, as in both test files), so the header starts 34 bytes before its length byte.
+        (0..src.len() - tag.len())
+            .filter(|&i| &src[i..i + tag.len()] == tag && i >= 34)
+            .map(|i| i - 34)
+            .filter(|&k| i16::from_be_bytes([src[k + 4], src[k + 5]]) > 1000)
+            .take(count)
+            .collect()
+    }
+
+    /// A basket record's fNbytes (offset 0), fObjlen (4 + 2) or fKeylen (4 + 2 + 4 + 4) set to
+    /// absurd values: what the reader allocates by.
+    fn key_fields(src: &[u8], count: usize) -> Vec<Variant> {
+        let mut v = Vec::new();
+        for k in basket_keys(src, count) {
+            for (field, at, value) in [
+                ("fNbytes", 0, 0x7fff_fff0i32.to_be_bytes().to_vec()),
+                ("fNbytes", 0, 0i32.to_be_bytes().to_vec()),
+                ("fObjlen", 6, 0x7fff_fff0i32.to_be_bytes().to_vec()),
+                ("fObjlen", 6, (-5i32).to_be_bytes().to_vec()),
+                ("fObjlen", 6, 1_000i32.to_be_bytes().to_vec()),
+                ("fKeylen", 14, (-30_000i16).to_be_bytes().to_vec()),
+                ("fKeylen", 14, 5_000i16.to_be_bytes().to_vec()),
+            ] {
+                let mut bytes = src.to_vec();
+                bytes[k + at..k + at + value.len()].copy_from_slice(&value);
+                v.push(Variant { name: format!("basket at {k}: {field} = {value:?}"), bytes });
+            }
+        }
+        v
+    }
+
     fn jets(branches: &[&str]) -> RootSelect {
         RootSelect {
             tree: "Events".into(),
@@ -301,6 +336,26 @@ mod root {
         assert!(errors >= 20, "the corpus must hit what the reader reads ({errors} of {} failed)", v.len());
     }
 
+    /// A basket header claiming 2 GiB (or a negative or inconsistent size) is refused by
+    /// the record check, before the reader allocates by it: such an allocation aborts the
+    /// process where memory is limited (batch farms), and an abort cannot be caught.
+    #[test]
+    fn absurd_basket_sizes_are_refused_before_the_reader_allocates() {
+        let src = std::fs::read(data("nano_dy.root")).unwrap();
+        let v = key_fields(&src, 30);
+        assert!(v.len() >= 7 * 30, "found only {} basket variants", v.len());
+        assert_eq!(check_library("keys", "nano_dy.root", &collection(), &v), v.len(), "a damaged basket imported");
+        let dir = tmpdir("key-message");
+        let input = dir.join("in.root");
+        let k = basket_keys(&src, 1)[0];
+        let mut bytes = src.clone();
+        bytes[k + 6..k + 10].copy_from_slice(&0x7fff_fff0i32.to_be_bytes());
+        std::fs::write(&input, bytes).unwrap();
+        let e = import_root(&input, &dir.join("o.npy"), &collection(), &ImportOptions::default()).unwrap_err();
+        let e = e.to_string();
+        assert!(e.contains(&format!("the record at byte {k} says it holds 2147483632 bytes")), "{e}");
+    }
+
     #[test]
     fn a_corrupt_basket_names_its_branch() {
         // Inside Jet_* baskets of the DY file: the error names tree and branch.
@@ -348,9 +403,10 @@ mod root {
         assert_eq!(listing(&dir), ["in.root"]);
     }
 
-    /// The binary on part of the corpus, as a child process: exit 1 (a signal such as SIGABRT
-    /// gives no exit code) or exit 0 with the intact result, one `error:` line, nothing left.
-    #[cfg(feature = "cli")]
+    /// The binary on part of the corpus, as a child process under a memory limit: exit 1 (a
+    /// signal such as SIGABRT gives no exit code) or exit 0 with the intact result, one
+    /// `error:` line, nothing left.
+    #[cfg(all(feature = "cli", target_os = "linux"))]
     #[test]
     fn the_binary_never_aborts_or_panics_on_the_corpus() {
         use std::process::{Command, Stdio};
@@ -360,13 +416,17 @@ mod root {
         v.extend(flips(&src, 120).into_iter().step_by(3));
         v.extend(randomised(&src, 40, 29));
         v.extend(zeroed(&src, 12));
+        v.extend(key_fields(&src, 2));
         let want = clean("cli", "nano_dy.root", &collection()).0;
         let dir = tmpdir("cli-corpus");
         let (input, out) = (dir.join("in.root"), dir.join("out.npy"));
         let mut errors = 0;
         for v in &v {
             std::fs::write(&input, &v.bytes).unwrap();
-            let mut child = Command::new(env!("CARGO_BIN_EXE_hepae"))
+            // Under a 1.5 GB address-space limit, as on a batch farm: a 2 GiB allocation by
+            // the reader would abort here.
+            let mut child = Command::new("sh")
+                .args(["-c", "ulimit -v 1500000 && exec \"$0\" \"$@\"", env!("CARGO_BIN_EXE_hepae")])
                 .arg("import")
                 .arg(&input)
                 .arg("-o")
