@@ -1,11 +1,48 @@
 //! The `hepae` binary: parse arguments, run, print one error line, set the exit code.
 
 use clap::Parser;
+use std::sync::Mutex;
+
+/// Where the last panic happened, and its backtrace when RUST_BACKTRACE asks for one (for
+/// the report of a bug; see `main`).
+static PANIC_AT: Mutex<Option<(String, std::backtrace::Backtrace)>> = Mutex::new(None);
 
 fn main() {
+    // Panics never print Rust's multi-line message: the library catches the ROOT reader's
+    // panics on corrupt files and returns an error (reported below as one line); any other
+    // panic is a bug that reaches `main`, reported as one `error: internal error` line with
+    // its location (and, with RUST_BACKTRACE set, the backtrace after it), exit 101.
+    std::panic::set_hook(Box::new(|info| {
+        if let Ok(mut at) = PANIC_AT.lock() {
+            let loc = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
+            // (Frames only: symbols are resolved if the panic turns out to be a bug.)
+            *at = Some((loc, std::backtrace::Backtrace::capture()));
+        }
+    }));
+
     let cli = hepae::cli::Cli::parse();
-    if let Err(e) = hepae::cli::run(cli) {
-        eprintln!("error: {e}");
-        std::process::exit(1);
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hepae::cli::run(cli))) {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| payload.downcast_ref::<&str>().copied())
+                .unwrap_or("panic");
+            let (at, trace) = match PANIC_AT.lock().ok().and_then(|mut a| a.take()) {
+                Some((at, trace)) => (at, trace.to_string()),
+                None => ("an unknown location".to_string(), String::new()),
+            };
+            let msg = msg.lines().collect::<Vec<_>>().join(" ");
+            eprintln!("error: internal error at {at}: {msg} (a bug in hepae; please report it)");
+            if !trace.is_empty() {
+                eprint!("{trace}");
+            }
+            std::process::exit(101);
+        }
     }
 }

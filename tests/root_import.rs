@@ -214,7 +214,8 @@ fn corrupt_basket_is_one_error_line() {
     assert_eq!(o.status.code(), Some(1), "{e}");
     assert!(!e.contains("panicked"), "{e}");
     assert_eq!(e.lines().count(), 1, "{e}");
-    assert!(e.starts_with("error: ") && e.contains("corrupt.root") && e.contains("'Events'"), "{e}");
+    assert!(e.starts_with("error: ") && e.contains("corrupt.root") && e.contains("Events/Jet_"), "{e}");
+    assert!(e.contains("corrupt or truncated ROOT file"), "{e}");
     assert!(!out.exists());
 }
 

@@ -4,15 +4,22 @@
 //! stores, so there are no scalar tail loops.
 //!
 //! Every body is `unsafe` for the same reason as every [`Simd`] method: it must be inlined
-//! into a function compiled for the ISA `S` stands for.
+//! into a function compiled for the ISA `S` stands for. Memory safety is the body's own job:
+//! each first checks its slice lengths (`crate::check`, the contract on its `crate::Kernels`
+//! type) and panics on a mismatch, so its raw loads and stores stay inside the slices.
 
-use crate::simd::Simd;
+use crate::check;
+use crate::simd::{self, Simd};
 use crate::AdamStep;
 
 /// x[r, c] ← leaky(x[r, c] + bias[c]) over rows of `bias.len()` columns.
 #[inline(always)]
 pub(crate) unsafe fn bias_leaky_forward<S: Simd>(x: &mut [f32], bias: &[f32], slope: f32) {
+    check::whole_rows("bias_leaky_forward", ("x", x.len()), ("bias", bias.len()));
     let cols = bias.len();
+    if cols == 0 {
+        return; // x is empty too (checked above)
+    }
     // SAFETY (every block in this body): register-only, or `len` lanes from offset `c` inside
     // `row` and `bias`; the ISA is enabled in the caller (module doc).
     let s = unsafe { S::splat(slope) };
@@ -33,10 +40,11 @@ pub(crate) unsafe fn bias_leaky_forward<S: Simd>(x: &mut [f32], bias: &[f32], sl
 /// d[i] ← d[i] if y[i] > 0, else slope·d[i] (y is the layer output; same sign as its input).
 #[inline(always)]
 pub(crate) unsafe fn leaky_backward<S: Simd>(d: &mut [f32], y: &[f32], slope: f32) {
+    check::equal("leaky_backward", &[("d", d.len()), ("y", y.len())]);
     // SAFETY (every block in this body): register-only, or `len` lanes from offset `i` inside
     // `d` and `y`; the ISA is enabled in the caller.
     let s = unsafe { S::splat(slope) };
-    let n = d.len().min(y.len());
+    let n = d.len();
     let mut i = 0;
     while i < n {
         let len = (n - i).min(S::W);
@@ -55,6 +63,7 @@ pub(crate) unsafe fn leaky_backward<S: Simd>(d: &mut [f32], y: &[f32], slope: f3
 /// additions.
 #[inline(always)]
 pub(crate) unsafe fn col_sums_add<S: Simd>(acc: &mut [f32], x: &[f32]) {
+    check::whole_rows("col_sums_add", ("x", x.len()), ("acc", acc.len()));
     let cols = acc.len();
     let rows = x.len() / cols.max(1);
     let mut c0 = 0;
@@ -87,6 +96,7 @@ pub(crate) unsafe fn col_sums_add<S: Simd>(acc: &mut [f32], x: &[f32]) {
 /// One Adam step over all parameters (see [`AdamStep`] for the update).
 #[inline(always)]
 pub(crate) unsafe fn adam_update<S: Simd>(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], hp: &AdamStep) {
+    check::equal("adam_update", &[("p", p.len()), ("g", g.len()), ("m", m.len()), ("v", v.len())]);
     // SAFETY (every block in this body): register-only, or `len` lanes from offset `i` inside
     // the four equal-length slices; the ISA is enabled in the caller.
     let (omb1, b2, omb2, step, bc2s, eps) = unsafe {
@@ -122,6 +132,7 @@ pub(crate) unsafe fn adam_update<S: Simd>(p: &mut [f32], g: &[f32], m: &mut [f32
 /// grad ← scale·(out − target); returns Σ (out − target)² in f64.
 #[inline(always)]
 pub(crate) unsafe fn mse_grad<S: Simd>(grad: &mut [f32], out: &[f32], target: &[f32], scale: f32) -> f64 {
+    check::equal("mse_grad", &[("grad", grad.len()), ("out", out.len()), ("target", target.len())]);
     // SAFETY (every block in this body): register-only, or `len` lanes from offset `i` inside
     // the three equal-length slices; the ISA is enabled in the caller.
     let (s, mut acc) = unsafe { (S::splat(scale), S::acc_zero()) };
@@ -144,6 +155,7 @@ pub(crate) unsafe fn mse_grad<S: Simd>(grad: &mut [f32], out: &[f32], target: &[
 /// z = μ + e^{½·logvar}·ε.
 #[inline(always)]
 pub(crate) unsafe fn reparam_forward<S: Simd>(z: &mut [f32], mu: &[f32], logvar: &[f32], eps: &[f32]) {
+    check::equal("reparam_forward", &[("z", z.len()), ("mu", mu.len()), ("logvar", logvar.len()), ("eps", eps.len())]);
     // SAFETY (every block in this body): register-only, or `len` lanes from offset `i` inside
     // the four equal-length slices; the ISA is enabled in the caller.
     let half = unsafe { S::splat(0.5) };
@@ -153,7 +165,7 @@ pub(crate) unsafe fn reparam_forward<S: Simd>(z: &mut [f32], mu: &[f32], logvar:
         let len = (n - i).min(S::W);
         // SAFETY: as this body's first SAFETY note says.
         unsafe {
-            let sd = S::exp(S::mul(half, S::load(logvar.as_ptr().add(i), len)));
+            let sd = simd::exp::<S>(S::mul(half, S::load(logvar.as_ptr().add(i), len)));
             let zv = S::fmadd(sd, S::load(eps.as_ptr().add(i), len), S::load(mu.as_ptr().add(i), len));
             S::store(z.as_mut_ptr().add(i), zv, len);
         }
@@ -170,6 +182,16 @@ pub(crate) unsafe fn reparam_backward<S: Simd>(
     logvar: &[f32],
     eps: &[f32],
 ) {
+    check::equal(
+        "reparam_backward",
+        &[
+            ("dmu", dmu.len()),
+            ("dlogvar", dlogvar.len()),
+            ("dz", dz.len()),
+            ("logvar", logvar.len()),
+            ("eps", eps.len()),
+        ],
+    );
     // SAFETY (every block in this body): register-only, or `len` lanes from offset `i` inside
     // the five equal-length slices; the ISA is enabled in the caller.
     let half = unsafe { S::splat(0.5) };
@@ -181,7 +203,7 @@ pub(crate) unsafe fn reparam_backward<S: Simd>(
         unsafe {
             let g = S::load(dz.as_ptr().add(i), len);
             S::store(dmu.as_mut_ptr().add(i), S::add(S::load(dmu.as_ptr().add(i), len), g), len);
-            let sd = S::exp(S::mul(half, S::load(logvar.as_ptr().add(i), len)));
+            let sd = simd::exp::<S>(S::mul(half, S::load(logvar.as_ptr().add(i), len)));
             let t = S::mul(S::mul(S::mul(g, half), sd), S::load(eps.as_ptr().add(i), len));
             S::store(dlogvar.as_mut_ptr().add(i), S::add(S::load(dlogvar.as_ptr().add(i), len), t), len);
         }
@@ -199,6 +221,10 @@ pub(crate) unsafe fn kl_normal<S: Simd>(
     logvar: &[f32],
     scale: f32,
 ) -> f64 {
+    check::equal(
+        "kl_normal",
+        &[("dmu", dmu.len()), ("dlogvar", dlogvar.len()), ("mu", mu.len()), ("logvar", logvar.len())],
+    );
     // SAFETY (every block in this body): register-only, or `len` lanes from offset `i` inside
     // the four equal-length slices; the ISA is enabled in the caller.
     let (half, one, s, mut acc) = unsafe { (S::splat(0.5), S::splat(1.0), S::splat(scale), S::acc_zero()) };
@@ -209,7 +235,7 @@ pub(crate) unsafe fn kl_normal<S: Simd>(
         // SAFETY: as this body's first SAFETY note says.
         unsafe {
             let (m, lv) = (S::load(mu.as_ptr().add(i), len), S::load(logvar.as_ptr().add(i), len));
-            let e = S::exp(lv);
+            let e = simd::exp::<S>(lv);
             // Masked lanes: m = lv = 0 gives a term of ½(0 + 1 − 1 − 0) = 0.
             let term = S::mul(half, S::sub(S::sub(S::fmadd(m, m, e), one), lv));
             acc = S::acc_add(acc, term);
@@ -226,6 +252,7 @@ pub(crate) unsafe fn kl_normal<S: Simd>(
 /// Σ|a| in f64; da += scale·sign(a) (0 at a = 0).
 #[inline(always)]
 pub(crate) unsafe fn l1_penalty<S: Simd>(da: &mut [f32], a: &[f32], scale: f32) -> f64 {
+    check::equal("l1_penalty", &[("da", da.len()), ("a", a.len())]);
     // SAFETY (every block in this body): register-only, or `len` lanes from offset `i` inside
     // both slices; the ISA is enabled in the caller.
     let (s, ns, mut acc) = unsafe { (S::splat(scale), S::splat(-scale), S::acc_zero()) };
@@ -250,6 +277,7 @@ pub(crate) unsafe fn l1_penalty<S: Simd>(da: &mut [f32], a: &[f32], scale: f32) 
 /// drho ← scale·((1−ρ)/(1−ρ̂) − ρ/ρ̂).
 #[inline(always)]
 pub(crate) unsafe fn kl_sparsity<S: Simd>(drho: &mut [f32], rho_hat: &[f32], rho: f32, scale: f32) -> f64 {
+    check::equal("kl_sparsity", &[("drho", drho.len()), ("rho_hat", rho_hat.len())]);
     // SAFETY (every block in this body): register-only, or `len` lanes from offset `i` inside
     // both slices; the ISA is enabled in the caller.
     let (r, omr, s, one, lnr, lnomr, mut acc) = unsafe {
@@ -272,7 +300,7 @@ pub(crate) unsafe fn kl_sparsity<S: Simd>(drho: &mut [f32], rho_hat: &[f32], rho
             // Masked lanes read q = ρ, whose KL term is 0 (and is masked out of the sum).
             let q = S::load_or(rho_hat.as_ptr().add(i), len, r);
             let omq = S::sub(one, q);
-            let t = S::add(S::mul(r, S::sub(lnr, S::ln(q))), S::mul(omr, S::sub(lnomr, S::ln(omq))));
+            let t = S::add(S::mul(r, S::sub(lnr, simd::ln::<S>(q))), S::mul(omr, S::sub(lnomr, simd::ln::<S>(omq))));
             acc = S::acc_add(acc, S::keep(t, len));
             let g = S::mul(s, S::sub(S::div(omr, omq), S::div(r, q)));
             S::store(drho.as_mut_ptr().add(i), g, len);
@@ -335,14 +363,14 @@ pub(crate) unsafe fn dense_small<S: Simd>(
     n: usize,
     slope: f32,
 ) {
-    assert!(out.len() >= m * n && a.len() >= m * k && wt.len() >= k * n && bias.len() >= n);
+    check::dense_small(out.len(), a.len(), wt.len(), bias.len(), m, k, n);
     let (wt, bias) = (wt.as_ptr(), bias.as_ptr());
     for r in 0..m {
         let (o, ar) = (out[r * n..].as_mut_ptr(), a[r * k..].as_ptr());
         let mut j0 = 0;
         while j0 < n {
             let nv = (n - j0).div_ceil(S::W).min(8);
-            // SAFETY: bounds asserted above; dense_block masks to column n.
+            // SAFETY: shapes checked above; dense_block masks to column n.
             unsafe {
                 match nv {
                     1 => dense_block::<S, 1>(o, ar, wt, bias, k, n, j0, slope),
@@ -433,7 +461,8 @@ macro_rules! instantiate {
         }
 
         /// This set's kernels as safe function pointers. Reachable only through
-        /// `crate::kernels_for`, which checks the CPU features first: that check is the SAFETY
+        /// `crate::kernels_for`, which checks the CPU features first: that check, and the
+        /// body's own length check (`crate::check`) before it touches memory, are the SAFETY
         /// argument of every `unsafe` call below.
         pub static TABLE: crate::Kernels = crate::Kernels {
             isa: $isa,

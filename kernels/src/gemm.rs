@@ -51,6 +51,7 @@ pub fn gemm_ref(
     rsc: usize,
     csc: usize,
 ) {
+    check_views(m, k, n, (a.len(), rsa, csa), (b.len(), rsb, csb), (c.len(), rsc, csc));
     for i in 0..m {
         for j in 0..n {
             let mut s = 0.0f32;
@@ -151,11 +152,34 @@ fn pack_b_ragged_only(
     count
 }
 
+/// Elements a rows×cols view with strides (rs, cs) spans: its last index + 1 (0 when empty);
+/// `usize::MAX` when that overflows, which no slice can hold, so the bounds check fails.
 fn span(rows: usize, cols: usize, rs: usize, cs: usize) -> usize {
     if rows == 0 || cols == 0 {
-        0
-    } else {
-        (rows - 1) * rs + (cols - 1) * cs + 1
+        return 0;
+    }
+    (rows - 1)
+        .checked_mul(rs)
+        .and_then(|r| (cols - 1).checked_mul(cs).and_then(|c| r.checked_add(c)))
+        .and_then(|last| last.checked_add(1))
+        .unwrap_or(usize::MAX)
+}
+
+/// Panics unless the A, B and C views of an m×k·k×n product lie inside their slices.
+fn check_views(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: (usize, usize, usize),
+    b: (usize, usize, usize),
+    c: (usize, usize, usize),
+) {
+    for (name, rows, cols, (len, rs, cs)) in [("A", m, k, a), ("B", k, n, b), ("C", m, n, c)] {
+        let need = span(rows, cols, rs, cs);
+        assert!(
+            need <= len,
+            "hepae-kernels::gemm: {name} view {rows}×{cols} with strides ({rs}, {cs}) needs {need} elements, the slice has {len}"
+        );
     }
 }
 
@@ -185,14 +209,16 @@ pub fn sgemm_packed_on(
     epi: Option<Epilogue<'_>>,
 ) -> bool {
     if let Some(e) = &epi {
-        assert!(e.bias.len() >= n && k > 0, "sgemm: epilogue needs n biases and k ≥ 1");
+        assert!(
+            e.bias.len() >= n && k > 0,
+            "hepae-kernels::gemm: the epilogue needs n = {n} biases (has {}) and k ≥ 1 (k = {k})",
+            e.bias.len()
+        );
     }
     if csc != 1 || isa == Isa::Scalar || !crate::cpu_has(isa) {
         return false;
     }
-    assert!(span(m, k, rsa, csa) <= a.len(), "sgemm: A view out of bounds");
-    assert!(span(k, n, rsb, csb) <= b.len(), "sgemm: B view out of bounds");
-    assert!(span(m, n, rsc, csc) <= c.len(), "sgemm: C view out of bounds");
+    check_views(m, k, n, (a.len(), rsa, csa), (b.len(), rsb, csb), (c.len(), rsc, csc));
     if m == 0 || n == 0 {
         return true;
     }

@@ -1,9 +1,16 @@
-//! SIMD kernels for hepae: a scalar reference (the specification, `scalar.rs`), one body per
-//! kernel written over the `Simd` vector operations (`simd.rs`) (`body.rs`), instantiated for
-//! AVX2+FMA (`avx2.rs`) and AVX-512F (`avx512.rs`) by thin `#[target_feature]` wrappers, and
-//! one [`Kernels`] table of function pointers chosen once per process by CPU feature
-//! ([`kernels`]), with `HEPAE_ISA=scalar|avx2|avx512` forcing a set for tests and benches.
-//! The packed GEMM (`gemm.rs`) has its own AVX-512 micro-kernels. No dependencies beyond std.
+//! SIMD kernels for hepae: a scalar reference (the specification, `scalar.rs`); one body per
+//! kernel (`body.rs`) written over the `Simd` vector operations (`simd.rs`, which also holds
+//! exp and ln, written once); the instruction sets AVX2+FMA (`x86/avx2.rs`) and AVX-512F
+//! (`x86/avx512.rs`), each only vector primitives plus one `instantiate!` line that emits its
+//! thin `#[target_feature]` wrappers; the packed GEMM (`gemm.rs`, tile and driver over
+//! `Simd`); and one [`Kernels`] table of function pointers chosen once per process by CPU
+//! feature ([`kernels`]), with `HEPAE_ISA=scalar|avx2|avx512` forcing a set for tests and
+//! benches. No dependencies beyond std.
+//!
+//! Safety contract: every safe entry point checks its slice lengths against the contract in
+//! its doc comment (equal lengths, or whole rows, or exact matrix shapes) and panics naming
+//! the kernel and the lengths on a mismatch, before touching any element. Callers pass exact
+//! slices; nothing is truncated to the shortest.
 //!
 //! Layout conventions: matrices are row-major f32; `dense_small` takes its weight
 //! *transposed* (input-major, [k×n]) so that a batch-1 product accumulates whole output
@@ -11,14 +18,20 @@
 
 use std::sync::OnceLock;
 
+mod check;
 pub mod close;
 pub mod gemm;
 pub mod scalar;
 
+/// The x86-64 instruction sets: each file holds only its vector primitives (the `Simd` impl)
+/// and the one `instantiate!` line that builds its kernel table from `body.rs`.
 #[cfg(target_arch = "x86_64")]
-pub mod avx2;
+mod x86 {
+    pub mod avx2;
+    pub mod avx512;
+}
 #[cfg(target_arch = "x86_64")]
-pub mod avx512;
+pub use x86::{avx2, avx512};
 #[cfg(target_arch = "x86_64")]
 mod body;
 #[cfg(target_arch = "x86_64")]
@@ -79,31 +92,36 @@ impl AdamStep {
     }
 }
 
-/// Element-wise pass over `x` [rows × bias.len()].
+/// Element-wise pass over `x` [rows × bias.len()]; `x.len()` must be a multiple of
+/// `bias.len()` (both may be 0).
 pub type BiasActFn = fn(x: &mut [f32], bias: &[f32], slope: f32);
-/// In-place gradient scaling by an activation's derivative.
+/// In-place gradient scaling by an activation's derivative; `d` and `y` of equal length.
 pub type ActBackFn = fn(d: &mut [f32], y: &[f32], slope: f32);
-/// Column sums added into an accumulator.
+/// Column sums of `x` [rows × acc.len()] added into `acc`; `x.len()` must be a multiple of
+/// `acc.len()` (both may be 0).
 pub type ColSumsFn = fn(acc: &mut [f32], x: &[f32]);
-/// One Adam update over a flat parameter buffer.
+/// One Adam update over a flat parameter buffer; `p`, `g`, `m`, `v` of equal length.
 pub type AdamFn = fn(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], hp: &AdamStep);
-/// A loss gradient that also returns the f64 sum.
+/// A loss gradient that also returns the f64 sum; `grad`, `out`, `target` of equal length.
 pub type MseFn = fn(grad: &mut [f32], out: &[f32], target: &[f32], scale: f32) -> f64;
-/// z = μ + e^(½lv)·ε.
+/// z = μ + e^(½lv)·ε; all four slices of equal length.
 pub type ReparamFn = fn(z: &mut [f32], mu: &[f32], logvar: &[f32], eps: &[f32]);
-/// The reparameterisation's backward.
+/// The reparameterisation's backward; all five slices of equal length.
 pub type ReparamBackFn = fn(dmu: &mut [f32], dlogvar: &mut [f32], dz: &[f32], logvar: &[f32], eps: &[f32]);
-/// KL(N(μ, e^lv) ‖ N(0, 1)) and its gradients.
+/// KL(N(μ, e^lv) ‖ N(0, 1)) and its gradients; all four slices of equal length.
 pub type KlNormalFn = fn(dmu: &mut [f32], dlogvar: &mut [f32], mu: &[f32], logvar: &[f32], scale: f32) -> f64;
-/// A penalty on activations: value (f64) and gradient added into `da`.
+/// A penalty on activations: value (f64) and gradient added into `da`; `da`, `a` of equal
+/// length.
 pub type PenaltyFn = fn(da: &mut [f32], a: &[f32], scale: f32) -> f64;
-/// Sparsity KL over mean activations.
+/// Sparsity KL over mean activations; `drho`, `rho_hat` of equal length.
 pub type KlSparsityFn = fn(drho: &mut [f32], rho_hat: &[f32], rho: f32, scale: f32) -> f64;
-/// Small-M dense layer: out[m×n] = leaky(a[m×k]·wt[k×n] + bias).
+/// Small-M dense layer: out[m×n] = leaky(a[m×k]·wt[k×n] + bias[n]); each slice exactly
+/// that long (m·n, m·k, k·n, n elements).
 pub type DenseSmallFn =
     fn(out: &mut [f32], a: &[f32], wt: &[f32], bias: &[f32], m: usize, k: usize, n: usize, slope: f32);
 
-/// Every kernel of one instruction set.
+/// Every kernel of one instruction set. Each entry panics if its slices break the length
+/// contract on its type (checked once, in the kernel, for every ISA alike).
 pub struct Kernels {
     pub isa: Isa,
     /// x[r,c] = leaky(x[r,c] + bias[c]); slope 1 is a plain bias add.
@@ -144,8 +162,6 @@ static SCALAR: Kernels = Kernels {
     dense_small: scalar::dense_small,
 };
 
-/// Builds the safe table of one SIMD module. Each wrapper is safe to call because the table
-/// is only handed out by [`kernels_for`] after the CPU was found to have the features.
 /// Whether this CPU can run `isa`'s kernels (the one place CPU features are read).
 pub(crate) fn cpu_has(isa: Isa) -> bool {
     match isa {

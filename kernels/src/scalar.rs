@@ -1,10 +1,15 @@
 //! The reference implementation of every kernel: plain loops, the specification the SIMD
 //! versions are tested against. Sums that are returned accumulate in f64.
 
+use crate::check;
 use crate::AdamStep;
 
 /// x[r,c] = leaky(x[r,c] + bias[c]), leaky(u) = u if u > 0 else slope·u.
 pub fn bias_leaky_forward(x: &mut [f32], bias: &[f32], slope: f32) {
+    check::whole_rows("bias_leaky_forward", ("x", x.len()), ("bias", bias.len()));
+    if bias.is_empty() {
+        return; // x is empty too (checked above)
+    }
     for row in x.chunks_exact_mut(bias.len()) {
         for (v, &b) in row.iter_mut().zip(bias) {
             let u = *v + b;
@@ -15,6 +20,7 @@ pub fn bias_leaky_forward(x: &mut [f32], bias: &[f32], slope: f32) {
 
 /// d[i] *= 1 if y[i] > 0 else slope.
 pub fn leaky_backward(d: &mut [f32], y: &[f32], slope: f32) {
+    check::equal("leaky_backward", &[("d", d.len()), ("y", y.len())]);
     for (d, &y) in d.iter_mut().zip(y) {
         if y <= 0.0 {
             *d *= slope;
@@ -24,6 +30,10 @@ pub fn leaky_backward(d: &mut [f32], y: &[f32], slope: f32) {
 
 /// acc[c] += Σ_r x[r, c], rows in order.
 pub fn col_sums_add(acc: &mut [f32], x: &[f32]) {
+    check::whole_rows("col_sums_add", ("x", x.len()), ("acc", acc.len()));
+    if acc.is_empty() {
+        return; // x is empty too (checked above)
+    }
     for row in x.chunks_exact(acc.len()) {
         for (a, &v) in acc.iter_mut().zip(row) {
             *a += v;
@@ -34,6 +44,7 @@ pub fn col_sums_add(acc: &mut [f32], x: &[f32]) {
 /// PyTorch's Adam update: m += (1−β1)(g − m); v = β2·v + (1−β2)·g²;
 /// p −= step_size · m / (√v / √bc2 + ε).
 pub fn adam_update(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], hp: &AdamStep) {
+    check::equal("adam_update", &[("p", p.len()), ("g", g.len()), ("m", m.len()), ("v", v.len())]);
     for i in 0..p.len() {
         m[i] += hp.one_minus_beta1 * (g[i] - m[i]);
         v[i] = hp.beta2 * v[i] + hp.one_minus_beta2 * g[i] * g[i];
@@ -43,6 +54,7 @@ pub fn adam_update(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], hp: &
 
 /// grad = scale·(out − target); returns Σ (out − target)².
 pub fn mse_grad(grad: &mut [f32], out: &[f32], target: &[f32], scale: f32) -> f64 {
+    check::equal("mse_grad", &[("grad", grad.len()), ("out", out.len()), ("target", target.len())]);
     let mut sum = 0.0f64;
     for i in 0..grad.len() {
         let d = out[i] - target[i];
@@ -54,6 +66,7 @@ pub fn mse_grad(grad: &mut [f32], out: &[f32], target: &[f32], scale: f32) -> f6
 
 /// z = μ + exp(½·logσ²)·ε.
 pub fn reparam_forward(z: &mut [f32], mu: &[f32], logvar: &[f32], eps: &[f32]) {
+    check::equal("reparam_forward", &[("z", z.len()), ("mu", mu.len()), ("logvar", logvar.len()), ("eps", eps.len())]);
     for i in 0..z.len() {
         z[i] = mu[i] + (0.5 * logvar[i]).exp() * eps[i];
     }
@@ -61,6 +74,16 @@ pub fn reparam_forward(z: &mut [f32], mu: &[f32], logvar: &[f32], eps: &[f32]) {
 
 /// dμ += dz; dlogσ² += dz·½·exp(½·logσ²)·ε.
 pub fn reparam_backward(dmu: &mut [f32], dlogvar: &mut [f32], dz: &[f32], logvar: &[f32], eps: &[f32]) {
+    check::equal(
+        "reparam_backward",
+        &[
+            ("dmu", dmu.len()),
+            ("dlogvar", dlogvar.len()),
+            ("dz", dz.len()),
+            ("logvar", logvar.len()),
+            ("eps", eps.len()),
+        ],
+    );
     for i in 0..dz.len() {
         dmu[i] += dz[i];
         dlogvar[i] += dz[i] * 0.5 * (0.5 * logvar[i]).exp() * eps[i];
@@ -69,6 +92,10 @@ pub fn reparam_backward(dmu: &mut [f32], dlogvar: &mut [f32], dz: &[f32], logvar
 
 /// Returns ½·Σ(μ² + e^lv − 1 − lv); dμ += scale·μ; dlv += scale·½·(e^lv − 1).
 pub fn kl_normal(dmu: &mut [f32], dlogvar: &mut [f32], mu: &[f32], logvar: &[f32], scale: f32) -> f64 {
+    check::equal(
+        "kl_normal",
+        &[("dmu", dmu.len()), ("dlogvar", dlogvar.len()), ("mu", mu.len()), ("logvar", logvar.len())],
+    );
     let mut sum = 0.0f64;
     for i in 0..mu.len() {
         let e = logvar[i].exp();
@@ -81,6 +108,7 @@ pub fn kl_normal(dmu: &mut [f32], dlogvar: &mut [f32], mu: &[f32], logvar: &[f32
 
 /// Returns Σ|a|; da += scale·sign(a) (sign(0) = 0).
 pub fn l1_penalty(da: &mut [f32], a: &[f32], scale: f32) -> f64 {
+    check::equal("l1_penalty", &[("da", da.len()), ("a", a.len())]);
     let mut sum = 0.0f64;
     for i in 0..a.len() {
         sum += a[i].abs() as f64;
@@ -95,6 +123,7 @@ pub fn l1_penalty(da: &mut [f32], a: &[f32], scale: f32) -> f64 {
 
 /// Returns Σ_j [ρ ln(ρ/ρ̂_j) + (1−ρ) ln((1−ρ)/(1−ρ̂_j))]; drho_j = scale·(−ρ/ρ̂_j + (1−ρ)/(1−ρ̂_j)).
 pub fn kl_sparsity(drho: &mut [f32], rho_hat: &[f32], rho: f32, scale: f32) -> f64 {
+    check::equal("kl_sparsity", &[("drho", drho.len()), ("rho_hat", rho_hat.len())]);
     let mut sum = 0.0f64;
     for j in 0..rho_hat.len() {
         let q = rho_hat[j];
@@ -107,6 +136,7 @@ pub fn kl_sparsity(drho: &mut [f32], rho_hat: &[f32], rho: f32, scale: f32) -> f
 /// out[m×n] = leaky(a[m×k] · wt[k×n] + bias), wt the weight *transposed* (input-major).
 #[allow(clippy::too_many_arguments)]
 pub fn dense_small(out: &mut [f32], a: &[f32], wt: &[f32], bias: &[f32], m: usize, k: usize, n: usize, slope: f32) {
+    check::dense_small(out.len(), a.len(), wt.len(), bias.len(), m, k, n);
     for r in 0..m {
         let o = &mut out[r * n..(r + 1) * n];
         o.copy_from_slice(&bias[..n]);

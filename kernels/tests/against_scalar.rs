@@ -300,3 +300,26 @@ fn packed_gemm_epilogue_equals_gemm_then_bias_and_leaky() {
         }
     }
 }
+
+#[test]
+fn exp_and_ln_match_the_standard_library_across_their_range() {
+    // exp through reparam_forward (μ = 0, ε = 1: z = e^{½lv}) over arguments −85…85, whose
+    // results stay normal; ln through one-element kl_sparsity sums for ρ̂ from 1e-6 to 1 − 1e-6.
+    let lv: Vec<f32> = (0..=3400).map(|i| -170.0 + i as f32 * 0.1).collect();
+    let (mu, eps) = (vec![0.0f32; lv.len()], vec![1.0f32; lv.len()]);
+    let q: Vec<f32> = (0..=600).map(|i| 10f32.powf(-6.0 + i as f32 * 0.01)).filter(|&q| q < 1.0 - 1e-6).collect();
+    let q: Vec<f32> = q.iter().copied().chain(q.iter().map(|&q| 1.0 - q)).collect();
+    for k in simd_sets() {
+        let isa = k.isa.name();
+        let (mut za, mut zb) = (vec![0.0; lv.len()], vec![0.0; lv.len()]);
+        (scalar().reparam_forward)(&mut za, &mu, &lv, &eps);
+        (k.reparam_forward)(&mut zb, &mu, &lv, &eps);
+        assert_slices_close(&zb, &za, 0.0, 4e-7, &format!("{isa} exp"));
+        for &qj in &q {
+            let (mut ra, mut rb) = ([0.0f32], [0.0f32]);
+            let sa = (scalar().kl_sparsity)(&mut ra, &[qj], 0.05, 1.0);
+            let sb = (k.kl_sparsity)(&mut rb, &[qj], 0.05, 1.0);
+            assert!(is_close(sb, sa, 1e-6, 1e-6), "{isa} ln via kl_sparsity at ρ̂ = {qj}: {sb} vs {sa}");
+        }
+    }
+}

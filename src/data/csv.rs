@@ -104,9 +104,15 @@ impl CsvReader {
             columns.push(name);
         }
         if columns.iter().all(|c| c.parse::<f64>().is_ok()) {
+            let shown: Vec<String> = columns.iter().take(3).map(|c| shorten(c)).collect();
+            let more = if columns.len() > 3 { ", …" } else { "" };
             return Err(Error::data(
-                Location::file(path).line(line),
-                "the first line looks like numbers, not a header; add a header row of column names",
+                Location::file(path),
+                format!(
+                    "line {line} looks like data, not a header row (every field is a number: {}{more}); \
+                     add a first line of column names, e.g. pt,eta,phi,mass",
+                    shown.join(", ")
+                ),
             ));
         }
         r.columns = columns;
@@ -170,9 +176,11 @@ impl CsvReader {
             let ncols = self.columns.len();
             if fields.len() != ncols {
                 let mut at = Location::file(&self.path).line(line);
-                if fields.len() < ncols {
-                    at = at.column(self.columns[fields.len()].clone());
-                }
+                at = if fields.len() < ncols {
+                    at.column(self.columns[fields.len()].clone()) // the first missing one
+                } else {
+                    at.column(format!("#{}", ncols + 1)) // the first field beyond the header
+                };
                 return Err(Error::data(at, format!("line {line} has {} fields, header has {ncols}", fields.len())));
             }
             for ((dst, f), name) in out.iter_mut().zip(&fields).zip(&self.columns) {

@@ -58,35 +58,167 @@ impl Col {
     }
 }
 
-thread_local! {
-    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+/// Runs one call into oxyroot, which panics (index out of range, `unwrap` on a failed
+/// decompression, `assert_eq!`, `unimplemented!`, capacity overflow) on malformed input
+/// instead of returning an error: the panic is caught here and becomes `None`, for the caller
+/// to report as one error line naming file, tree and branch. The panic's own text (oxyroot's
+/// internals) is dropped. No panic hook is touched: the `hepae` binary installs its own, once,
+/// in `main`, which keeps Rust's panic message off the terminal.
+fn guard<T>(f: impl FnOnce() -> T) -> Option<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok()
 }
 
-/// While alive, panics on this thread skip the panic hook (they are caught and turned into an
-/// error by [`read_root`]). The hook is wrapped once per process; other threads' panics, and
-/// this thread's outside the guard, go to the previous hook unchanged.
-struct QuietPanics;
+/// What a corrupt file's error says after naming file, tree and branch.
+const CORRUPT: &str = "corrupt or truncated ROOT file";
 
-impl QuietPanics {
-    fn enter() -> Self {
-        static WRAP: std::sync::Once = std::sync::Once::new();
-        WRAP.call_once(|| {
-            let prev = std::panic::take_hook();
-            std::panic::set_hook(Box::new(move |info| {
-                if !QUIET.with(|q| q.get()) {
-                    prev(info)
+/// Checks the ROOT file header and the top directory record (the sizes and offsets oxyroot
+/// trusts when it allocates and seeks) against the file's length, so a truncated or corrupt
+/// header is reported plainly and never reaches the reader as an absurd allocation.
+/// Layout: `root`, version, fBEGIN, then fEND, fSeekFree, fNbytesFree, nfree, fNbytesName,
+/// fUnits, fCompress, fSeekInfo, fNbytesInfo (offsets 8 bytes wide from version 1000000).
+fn check_header(bytes: &[u8], file_len: u64) -> std::result::Result<(i64, i64), String> {
+    if bytes.len() < 4 || &bytes[..4] != b"root" {
+        return Err("not a ROOT file (it does not begin with the ROOT signature 'root')".into());
+    }
+    let short = || format!("truncated ROOT file: {file_len} bytes, shorter than its header");
+    let mut c = Cursor { bytes, at: 4 };
+    let version = c.int(4).ok_or_else(short)?;
+    let w = if version >= 1_000_000 { 8 } else { 4 };
+    let begin = c.int(4).ok_or_else(short)?;
+    let end = c.int(w).ok_or_else(short)?;
+    let (seek_free, nbytes_free) = (c.int(w).ok_or_else(short)?, c.int(4).ok_or_else(short)?);
+    let (_nfree, nbytes_name) = (c.int(4).ok_or_else(short)?, c.int(4).ok_or_else(short)?);
+    c.at += 1 + 4; // fUnits, fCompress
+    let (seek_info, nbytes_info) = (c.int(w).ok_or_else(short)?, c.int(4).ok_or_else(short)?);
+    let len = i64::try_from(file_len).unwrap_or(i64::MAX);
+    if end > len {
+        return Err(format!("truncated ROOT file: its header says {end} bytes, the file has {len}"));
+    }
+    let inside = |seek: i64, n: i64| seek > 0 && n >= 0 && seek.checked_add(n).is_some_and(|e| e <= end);
+    if !(begin > 0 && nbytes_name > 0 && inside(begin, nbytes_name)) {
+        return Err(format!("{CORRUPT}: its header's top directory lies outside the file"));
+    }
+    if !inside(seek_info, nbytes_info) || (seek_free != 0 && !inside(seek_free, nbytes_free)) {
+        return Err(format!("{CORRUPT}: its header's records lie outside the file"));
+    }
+    // The top directory (at fBEGIN + fNbytesName): version (2 bytes), two dates, fNbytesKeys,
+    // fNbytesName, fSeekDir, fSeekParent, fSeekKeys (8-byte offsets from version 1000).
+    let mut c = Cursor { bytes, at: (begin + nbytes_name) as usize };
+    let keys = (|| {
+        let w = if c.int(2)? > 1000 { 8 } else { 4 };
+        c.at += 8;
+        let nbytes_keys = c.int(4)?;
+        c.at += 4 + 2 * w;
+        Some((c.int(w)?, nbytes_keys))
+    })();
+    match keys {
+        Some((seek_keys, nbytes_keys)) if inside(seek_keys, nbytes_keys) => Ok((begin, end)),
+        _ => Err(format!("{CORRUPT}: its list of keys lies outside the file")),
+    }
+}
+
+/// Big-endian integers read in sequence from a byte slice.
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl Cursor<'_> {
+    /// The next `w`-byte (2, 4 or 8) signed big-endian integer; None past the end.
+    fn int(&mut self, w: usize) -> Option<i64> {
+        let b = self.bytes.get(self.at..self.at.checked_add(w)?)?;
+        self.at += w;
+        Some(match w {
+            2 => i16::from_be_bytes(b.try_into().ok()?) as i64,
+            4 => i32::from_be_bytes(b.try_into().ok()?) as i64,
+            _ => i64::from_be_bytes(b.try_into().ok()?),
+        })
+    }
+}
+
+/// Walks the file's records from fBEGIN to fEND, as ROOT's `TFile::Map` does (each record a
+/// TKey header whose fNbytes leads to the next; a negative fNbytes marks a free gap), and
+/// checks each record's sizes before oxyroot allocates by them: the record fits in the file,
+/// and a compressed record's blocks (9-byte headers: algorithm, method, compressed and
+/// uncompressed sizes, 3 bytes each little-endian) fill it exactly and add up to its fObjlen.
+/// A corrupt fObjlen or fNbytes would otherwise make the reader allocate up to 2 GiB per
+/// basket, which aborts the process where memory is limited. The walk stops, accepting the
+/// rest, at a record that does not name its own offset (fSeekKey): past that point it cannot
+/// tell records from data.
+fn check_records(file: &mut std::fs::File, begin: i64, end: i64) -> std::result::Result<(), String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut read_at = |at: i64, buf: &mut [u8]| -> bool {
+        file.seek(SeekFrom::Start(at as u64)).is_ok() && file.read_exact(buf).is_ok()
+    };
+    let bad = |at: i64, what: &str| format!("{CORRUPT}: the record at byte {at} {what}");
+    let mut pos = begin;
+    while pos < end {
+        let mut head = [0u8; 26];
+        let n = head.len().min((end - pos) as usize);
+        if n < 4 || !read_at(pos, &mut head[..n]) {
+            return Err(bad(pos, "is cut short"));
+        }
+        let mut c = Cursor { bytes: &head[..n], at: 0 };
+        let nbytes = c.int(4).unwrap_or(0);
+        if nbytes < 0 {
+            pos = pos.saturating_add(-nbytes); // a free gap
+            continue;
+        }
+        let header = (|| {
+            let version = c.int(2)?;
+            let objlen = c.int(4)?;
+            c.at += 4; // fDatime
+            let keylen = c.int(2)?;
+            c.at += 2; // fCycle
+            let seek_key = c.int(if version > 1000 { 8 } else { 4 })?;
+            Some((objlen, keylen, seek_key))
+        })();
+        let Some((objlen, keylen, _)) = header.filter(|h| h.2 == pos) else {
+            return Ok(()); // not a record header we can trust: stop checking here
+        };
+        if nbytes == 0 {
+            return Err(bad(pos, "has a size of 0"));
+        }
+        if pos.saturating_add(nbytes) > end {
+            return Err(bad(pos, &format!("claims {nbytes} bytes, past the end of the file")));
+        }
+        if keylen < 18 || keylen > nbytes || objlen < 0 {
+            return Err(bad(pos, "has impossible sizes in its header"));
+        }
+        if objlen != nbytes - keylen {
+            // Compressed: the blocks must tile the record and add up to fObjlen.
+            let (mut at, mut left, mut total) = (pos + keylen, nbytes - keylen, 0i64);
+            while left > 0 {
+                let mut h = [0u8; 9];
+                if left < 9 || !read_at(at, &mut h) {
+                    return Err(bad(pos, "ends inside a compressed block's header"));
                 }
-            }));
-        });
-        QUIET.with(|q| q.set(true));
-        QuietPanics
+                let size3 = |b: &[u8]| b[0] as i64 | (b[1] as i64) << 8 | (b[2] as i64) << 16;
+                let (csize, usize) = (size3(&h[3..6]), size3(&h[6..9]));
+                if 9 + csize > left {
+                    return Err(bad(pos, "has a compressed block larger than the record"));
+                }
+                total += usize;
+                at += 9 + csize;
+                left -= 9 + csize;
+            }
+            if total != objlen {
+                return Err(bad(pos, &format!("says it holds {objlen} bytes, its compressed blocks hold {total}")));
+            }
+        }
+        pos += nbytes;
     }
+    Ok(())
 }
 
-impl Drop for QuietPanics {
-    fn drop(&mut self) {
-        QUIET.with(|q| q.set(false));
-    }
+/// The first bytes of `path` (enough for the header and the top directory record).
+fn read_head(path: &Path) -> std::io::Result<(Vec<u8>, u64)> {
+    use std::io::Read;
+    let f = std::fs::File::open(path)?;
+    let len = f.metadata()?.len();
+    let mut head = Vec::with_capacity(4096);
+    f.take(4096).read_to_end(&mut head)?;
+    Ok((head, len))
 }
 
 const ELEMENTS: [&str; 11] = ["f32", "f64", "i8", "u8", "i16", "u16", "i32", "u32", "i64", "u64", "bool"];
@@ -126,7 +258,7 @@ fn read_branch(b: &Branch) -> std::result::Result<Col, String> {
         (@flat, $t:ty, $conv:ident) => {
             Col::Flat(
                 b.as_iter::<$t>()
-                    .map_err(|e| e.to_string())?
+                    .map_err(|_| format!("{CORRUPT}: its baskets cannot be read"))?
                     .map($conv)
                     .collect(),
             )
@@ -134,7 +266,7 @@ fn read_branch(b: &Branch) -> std::result::Result<Col, String> {
         (@slice, $t:ty, $conv:ident) => {
             Col::Jagged(
                 b.as_iter::<Slice<$t>>()
-                    .map_err(|e| e.to_string())?
+                    .map_err(|_| format!("{CORRUPT}: its baskets cannot be read"))?
                     .map(|s| s.into_vec().into_iter().map($conv).collect())
                     .collect(),
             )
@@ -142,7 +274,7 @@ fn read_branch(b: &Branch) -> std::result::Result<Col, String> {
         (@vec, $t:ty, $conv:ident) => {
             Col::Jagged(
                 b.as_iter::<Vec<$t>>()
-                    .map_err(|e| e.to_string())?
+                    .map_err(|_| format!("{CORRUPT}: its baskets cannot be read"))?
                     .map(|s| s.into_iter().map($conv).collect())
                     .collect(),
             )
@@ -178,20 +310,33 @@ fn read_branch(b: &Branch) -> std::result::Result<Col, String> {
 
 /// The per-event counts of the jagged branch `name` from its count branch, by the naming
 /// conventions `nJet` (NanoAOD), `nJet_pt` (files rewritten by uproot) and `NJet` (older
-/// flat ntuples), when such a flat integer branch exists.
-fn count_branch(tree: &oxyroot::ReaderTree, name: &str, entries: usize) -> Option<(String, Vec<usize>)> {
-    let stem = name.split('_').next().filter(|s| s.len() < name.len())?;
+/// flat ntuples), when such a flat integer branch exists. `Err(count branch)` when that
+/// branch exists but cannot be decoded.
+fn count_branch(
+    tree: &oxyroot::ReaderTree,
+    name: &str,
+    entries: usize,
+) -> std::result::Result<Option<(String, Vec<usize>)>, String> {
+    let Some(stem) = name.split('_').next().filter(|s| s.len() < name.len()) else {
+        return Ok(None);
+    };
     for cname in [format!("n{name}"), format!("n{stem}"), format!("N{stem}")] {
-        let Some(b) = tree.branch(&cname) else {
+        let Some(b) = guard(|| tree.branch(&cname)).ok_or_else(|| cname.clone())? else {
             continue;
         };
-        if let Ok(Col::Flat(v)) = read_branch(b) {
-            if v.len() == entries && v.iter().all(|&c| c >= 0.0 && c.fract() == 0.0) {
-                return Some((cname, v.iter().map(|&c| c as usize).collect()));
+        match guard(|| read_branch(b)) {
+            Some(Ok(Col::Flat(v))) => {
+                if v.len() == entries && v.iter().all(|&c| c >= 0.0 && c.fract() == 0.0) {
+                    return Ok(Some((cname, v.iter().map(|&c| c as usize).collect())));
+                }
             }
+            Some(Ok(Col::Jagged(_))) => {}
+            // An unsupported type is not a count branch; a failed decode is a corrupt file.
+            Some(Err(_)) if !supported(&b.interpretation()) => {}
+            _ => return Err(cname),
         }
     }
-    None
+    Ok(None)
 }
 
 /// Splits the values of all events again by `counts`. oxyroot 0.1.25 puts every value of a
@@ -254,64 +399,63 @@ pub fn read_root(path: &Path, sel: &RootSelect) -> Result<RootTable> {
             return Err(Error::config(format!("--branches: '{b}' is listed twice")));
         }
     }
-    if !path.exists() {
-        return Err(Error::io(path, std::io::Error::new(std::io::ErrorKind::NotFound, "no such file")));
-    }
-    // oxyroot unwraps internally on malformed input (e.g. a corrupt compressed basket): keep its
-    // panics inside this call, silently, and report them as one error line.
-    let _quiet = QuietPanics::enter();
-    let cols = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<(usize, Vec<String>, Vec<Col>)> {
-        let mut file =
-            RootFile::open(path).map_err(|e| Error::data(at(None), format!("not a readable ROOT file ({e})")))?;
-        let tree = file.get_tree(&sel.tree).map_err(|e| {
-            let keys: Vec<&str> = file.keys_name().collect();
-            Error::data(at(None), format!("no tree '{}' ({e}); the file holds: {}", sel.tree, keys.join(", ")))
-        })?;
-        let entries = usize::try_from(tree.entries()).unwrap_or(0);
-        let names = match (&sel.collection, sel.branches.is_empty()) {
-            (Some(c), true) => collection_branches(&tree, c).ok_or_else(|| {
-                Error::data(at(None), format!("tree '{}' has no numeric branch {c}_* or {c}.*", sel.tree))
-            })?,
-            _ => sel.branches.clone(),
-        };
-        let mut cols = Vec::with_capacity(names.len());
-        for name in &names {
-            let b = tree
-                .branch(name)
-                .ok_or_else(|| Error::data(at(Some(name)), "no such branch in the tree".to_string()))?;
-            let mut col = read_branch(b).map_err(|m| Error::data(at(Some(name)), m))?;
-            if let Col::Jagged(v) = &col {
-                if let Some((cname, counts)) = count_branch(&tree, name, entries) {
-                    col = Col::Jagged(regroup(v, &counts).map_err(|total| {
-                        Error::data(
-                            at(Some(name)),
-                            format!(
-                                "{total} values in all, but its count branch {cname} sums to {}",
-                                counts.iter().sum::<usize>()
-                            ),
-                        )
-                    })?);
-                }
-            }
-            if col.entries() != entries {
-                return Err(Error::data(
-                    at(Some(name)),
-                    format!("branch has {} entries but the tree has {entries}", col.entries()),
-                ));
-            }
-            cols.push(col);
+    let (head, file_len) = read_head(path).map_err(|e| Error::io(path, e))?;
+    let (begin, end) = check_header(&head, file_len).map_err(|m| Error::data(at(None), m))?;
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    check_records(&mut f, begin, end).map_err(|m| Error::data(at(None), m))?;
+    drop(f);
+    let corrupt = |branch: Option<&str>, what: &str| Error::data(at(branch), format!("{CORRUPT}: {what}"));
+    let mut file = match guard(|| RootFile::open(path)) {
+        Some(Ok(f)) => f,
+        _ => return Err(corrupt(None, "its top directory cannot be read")),
+    };
+    let keys: Vec<String> = guard(|| file.keys_name().map(str::to_string).collect()).unwrap_or_default();
+    let tree = match guard(|| file.get_tree(&sel.tree)) {
+        Some(Ok(t)) => t,
+        _ if !keys.contains(&sel.tree) => {
+            return Err(Error::data(at(None), format!("no tree '{}'; the file holds: {}", sel.tree, keys.join(", "))))
         }
-        Ok((entries, names, cols))
-    }))
-    .map_err(|p| {
-        let what = p
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| p.downcast_ref::<&str>().copied())
-            .unwrap_or("unknown failure");
-        Error::data(at(None), format!("the ROOT reader failed on tree '{}': {what}", sel.tree))
-    })??;
-    let (entries, names, cols) = cols;
+        _ => return Err(corrupt(None, &format!("tree '{}' cannot be read", sel.tree))),
+    };
+    let tree_corrupt = || corrupt(None, &format!("the branch list of tree '{}' cannot be read", sel.tree));
+    let entries = usize::try_from(guard(|| tree.entries()).ok_or_else(tree_corrupt)?).unwrap_or(0);
+    let names = match (&sel.collection, sel.branches.is_empty()) {
+        (Some(c), true) => guard(|| collection_branches(&tree, c)).ok_or_else(tree_corrupt)?.ok_or_else(|| {
+            Error::data(at(None), format!("tree '{}' has no numeric branch {c}_* or {c}.*", sel.tree))
+        })?,
+        _ => sel.branches.clone(),
+    };
+    let mut cols = Vec::with_capacity(names.len());
+    for name in &names {
+        let b = guard(|| tree.branch(name))
+            .ok_or_else(tree_corrupt)?
+            .ok_or_else(|| Error::data(at(Some(name)), "no such branch in the tree".to_string()))?;
+        let mut col = guard(|| read_branch(b))
+            .ok_or_else(|| corrupt(Some(name), "its baskets cannot be decoded"))?
+            .map_err(|m| Error::data(at(Some(name)), m))?;
+        if let Col::Jagged(v) = &col {
+            let counts = count_branch(&tree, name, entries)
+                .map_err(|cname| corrupt(Some(&cname), "its baskets cannot be decoded"))?;
+            if let Some((cname, counts)) = counts {
+                col = Col::Jagged(regroup(v, &counts).map_err(|total| {
+                    Error::data(
+                        at(Some(name)),
+                        format!(
+                            "{total} values in all, but its count branch {cname} sums to {}",
+                            counts.iter().sum::<usize>()
+                        ),
+                    )
+                })?);
+            }
+        }
+        if col.entries() != entries {
+            return Err(Error::data(
+                at(Some(name)),
+                format!("branch has {} entries but the tree has {entries}", col.entries()),
+            ));
+        }
+        cols.push(col);
+    }
 
     let mut columns = column_names(&names);
     if sel.event_idx {

@@ -131,23 +131,30 @@ impl Simd for Avx2 {
         unsafe { _mm256_and_ps(v, _mm256_castsi256_ps(tail_mask(len))) }
     }
     #[inline(always)]
-    unsafe fn exp(x: __m256) -> __m256 {
+    unsafe fn min(a: __m256, b: __m256) -> __m256 {
+        // SAFETY: register-only (see the note above the impl).
+        unsafe { _mm256_min_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn max(a: __m256, b: __m256) -> __m256 {
+        // SAFETY: register-only (see the note above the impl).
+        unsafe { _mm256_max_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn fnmadd(a: __m256, b: __m256, c: __m256) -> __m256 {
+        // SAFETY: register-only (see the note above the impl).
+        unsafe { _mm256_fnmadd_ps(a, b, c) }
+    }
+    #[inline(always)]
+    unsafe fn round(a: __m256) -> __m256 {
+        // SAFETY: register-only (see the note above the impl).
+        unsafe { _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC) }
+    }
+    #[inline(always)]
+    unsafe fn scale_pow2(y: __m256, n: __m256) -> __m256 {
         // SAFETY: register-only (see the note above the impl).
         unsafe {
-            let x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.33654)), _mm256_set1_ps(88.72283));
-            let n = _mm256_round_ps(
-                _mm256_mul_ps(x, _mm256_set1_ps(std::f32::consts::LOG2_E)),
-                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC,
-            );
-            let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693_359_4), x);
-            let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.121_944_4e-4), r);
-            let mut y = _mm256_set1_ps(1.987_569_1e-4);
-            for c in [1.398_2e-3f32, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 0.5] {
-                y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(c));
-            }
-            let r2 = _mm256_mul_ps(r, r);
-            let y = _mm256_add_ps(_mm256_fmadd_ps(y, r2, r), _mm256_set1_ps(1.0));
-            // 2^n for n in [-126, 128]: split as 2^(n/2)·2^(n − n/2) so both halves stay normal.
+            // 2ⁿ for n in [−126, 128]: split as 2^(n/2)·2^(n − n/2) so both halves stay normal.
             let ni = _mm256_cvtps_epi32(n);
             let h = _mm256_srai_epi32(ni, 1);
             let p1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(h, _mm256_set1_epi32(127)), 23));
@@ -159,40 +166,17 @@ impl Simd for Avx2 {
         }
     }
     #[inline(always)]
-    unsafe fn ln(x: __m256) -> __m256 {
+    unsafe fn frexp(x: __m256) -> (__m256, __m256) {
         // SAFETY: register-only (see the note above the impl).
         unsafe {
-            // x = m·2^e with m in [0.5, 1), read from the exponent and mantissa bits.
+            // Read from the exponent and mantissa bits (x positive and normal).
             let bits = _mm256_castps_si256(x);
             let e = _mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(126));
             let m = _mm256_castsi256_ps(_mm256_or_si256(
                 _mm256_and_si256(bits, _mm256_set1_epi32(0x007f_ffff)),
                 _mm256_set1_epi32(0x3f00_0000),
             ));
-            let mut e = _mm256_cvtepi32_ps(e);
-            let small = _mm256_cmp_ps(m, _mm256_set1_ps(std::f32::consts::FRAC_1_SQRT_2), _CMP_LT_OQ);
-            e = _mm256_sub_ps(e, _mm256_and_ps(small, _mm256_set1_ps(1.0)));
-            let m = _mm256_add_ps(m, _mm256_and_ps(small, m));
-            let x = _mm256_sub_ps(m, _mm256_set1_ps(1.0));
-            let z = _mm256_mul_ps(x, x);
-            let mut y = _mm256_set1_ps(7.037_683_6e-2);
-            for c in [
-                -1.151_461e-1f32,
-                1.167_699_9e-1,
-                -1.242_014_1e-1,
-                1.424_932_3e-1,
-                -1.666_805_8e-1,
-                2.000_071_5e-1,
-                -2.499_999_4e-1,
-                3.333_333e-1,
-            ] {
-                y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(c));
-            }
-            let y = _mm256_mul_ps(_mm256_mul_ps(y, x), z);
-            let y = _mm256_fmadd_ps(e, _mm256_set1_ps(-2.121_944_4e-4), y);
-            let y = _mm256_fnmadd_ps(z, _mm256_set1_ps(0.5), y);
-            let x = _mm256_add_ps(x, y);
-            _mm256_fmadd_ps(e, _mm256_set1_ps(0.693_359_4), x)
+            (m, _mm256_cvtepi32_ps(e))
         }
     }
     #[inline(always)]

@@ -118,55 +118,37 @@ impl Simd for Avx512 {
         unsafe { _mm512_maskz_mov_ps(tail_mask(len), v) }
     }
     #[inline(always)]
-    unsafe fn exp(x: __m512) -> __m512 {
+    unsafe fn min(a: __m512, b: __m512) -> __m512 {
         // SAFETY: register-only (see the note above the impl).
-        unsafe {
-            let x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.33654)), _mm512_set1_ps(88.72283));
-            let n = _mm512_roundscale_ps(
-                _mm512_mul_ps(x, _mm512_set1_ps(std::f32::consts::LOG2_E)),
-                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC,
-            );
-            let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693_359_4), x);
-            let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.121_944_4e-4), r);
-            let mut y = _mm512_set1_ps(1.987_569_1e-4);
-            for c in [1.398_2e-3f32, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 0.5] {
-                y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(c));
-            }
-            let r2 = _mm512_mul_ps(r, r);
-            let y = _mm512_add_ps(_mm512_fmadd_ps(y, r2, r), _mm512_set1_ps(1.0));
-            _mm512_scalef_ps(y, n)
-        }
+        unsafe { _mm512_min_ps(a, b) }
     }
     #[inline(always)]
-    unsafe fn ln(x: __m512) -> __m512 {
+    unsafe fn max(a: __m512, b: __m512) -> __m512 {
+        // SAFETY: register-only (see the note above the impl).
+        unsafe { _mm512_max_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn fnmadd(a: __m512, b: __m512, c: __m512) -> __m512 {
+        // SAFETY: register-only (see the note above the impl).
+        unsafe { _mm512_fnmadd_ps(a, b, c) }
+    }
+    #[inline(always)]
+    unsafe fn round(a: __m512) -> __m512 {
+        // SAFETY: register-only (see the note above the impl).
+        unsafe { _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC) }
+    }
+    #[inline(always)]
+    unsafe fn scale_pow2(y: __m512, n: __m512) -> __m512 {
+        // SAFETY: register-only (see the note above the impl).
+        unsafe { _mm512_scalef_ps(y, n) }
+    }
+    #[inline(always)]
+    unsafe fn frexp(x: __m512) -> (__m512, __m512) {
         // SAFETY: register-only (see the note above the impl).
         unsafe {
-            // x = m·2^e with m in [0.5, 1).
+            // getexp gives floor(log₂ x) (mantissa in [1, 2)); the [0.5, 1) form has one more.
             let e = _mm512_add_ps(_mm512_getexp_ps(x), _mm512_set1_ps(1.0));
-            let m = _mm512_getmant_ps(x, _MM_MANT_NORM_P5_1, _MM_MANT_SIGN_SRC);
-            let small = _mm512_cmp_ps_mask(m, _mm512_set1_ps(std::f32::consts::FRAC_1_SQRT_2), _CMP_LT_OQ);
-            let e = _mm512_mask_sub_ps(e, small, e, _mm512_set1_ps(1.0));
-            let m = _mm512_mask_add_ps(m, small, m, m);
-            let x = _mm512_sub_ps(m, _mm512_set1_ps(1.0));
-            let z = _mm512_mul_ps(x, x);
-            let mut y = _mm512_set1_ps(7.037_683_6e-2);
-            for c in [
-                -1.151_461e-1f32,
-                1.167_699_9e-1,
-                -1.242_014_1e-1,
-                1.424_932_3e-1,
-                -1.666_805_8e-1,
-                2.000_071_5e-1,
-                -2.499_999_4e-1,
-                3.333_333e-1,
-            ] {
-                y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(c));
-            }
-            let y = _mm512_mul_ps(_mm512_mul_ps(y, x), z);
-            let y = _mm512_fmadd_ps(e, _mm512_set1_ps(-2.121_944_4e-4), y);
-            let y = _mm512_fnmadd_ps(z, _mm512_set1_ps(0.5), y);
-            let x = _mm512_add_ps(x, y);
-            _mm512_fmadd_ps(e, _mm512_set1_ps(0.693_359_4), x)
+            (_mm512_getmant_ps(x, _MM_MANT_NORM_P5_1, _MM_MANT_SIGN_SRC), e)
         }
     }
     #[inline(always)]
