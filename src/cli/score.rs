@@ -5,7 +5,8 @@
 use crate::anomaly::{check_score, score_dataset, score_width, ScoreKind, ScoreOptions};
 use crate::cli::reconstruct::RowSink;
 use crate::data::npy::Dataset;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::metrics::NonFinite;
 use crate::model_io::SavedModel;
 use std::path::PathBuf;
 
@@ -44,6 +45,10 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
     } else {
         data.columns().iter().map(|c| format!("sqerr_{c}")).collect()
     };
+    // A score that is not finite (an overflowing model) is refused before anything is written.
+    let mut bad = NonFinite::default();
+    bad.scan(&scores, &scores, width, |r| r);
+    bad.check(data.path(), &format!("{} score", kind.name()), |c| columns[c].clone())?;
     let mut rows = scores.clone();
     if let Some(t) = thr {
         columns.push("pass".into());
@@ -60,8 +65,5 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
         kind.name(),
         flagged.map_or(String::new(), |f| format!("; {f} pass the stored threshold"))
     );
-    if scores.iter().any(|v| !v.is_finite()) {
-        return Err(Error::Numeric(format!("{}: some scores are not finite", args.output.display())));
-    }
     Ok(())
 }
