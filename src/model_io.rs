@@ -338,7 +338,7 @@ impl SavedModel {
         let mut ae = Autoencoder::new(meta.shape.clone());
         if let Some(extra) = st.names().into_iter().find(|n| !ae.params.tensors.iter().any(|t| &t.name == *n)) {
             return Err(bad(format!(
-                "tensor {extra} is not part of a {} with layers {:?} (the metadata and the tensors disagree)",
+                "tensor {extra} is not part of the model the metadata describes (kind {}, layers {:?})",
                 meta.kind,
                 meta.shape.layer_dims()
             )));
