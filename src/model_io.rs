@@ -336,7 +336,7 @@ impl SavedModel {
         }
         check_meta(&meta).map_err(bad)?;
         let mut ae = Autoencoder::new(meta.shape.clone());
-        if let Some(extra) = st.names().into_iter().find(|n| !ae.params.tensors.iter().any(|t| &t.name == *n)) {
+        if let Some(extra) = st.names().into_iter().find(|n| !ae.params.tensors.iter().any(|t| t.name == **n)) {
             return Err(bad(format!(
                 "tensor {extra} is not part of the model the metadata describes (kind {}, layers {:?})",
                 meta.kind,

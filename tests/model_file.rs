@@ -98,7 +98,7 @@ impl ModelFile {
             offset += b.len();
         }
         let mut h = Value::Object(header).to_string();
-        while h.len() % 8 != 0 {
+        while !h.len().is_multiple_of(8) {
             h.push(' ');
         }
         let mut out = (h.len() as u64).to_le_bytes().to_vec();
