@@ -232,6 +232,11 @@ fn metadata_that_contradicts_the_tensors_is_refused() {
         &["36 columns", "input width is 37"],
     );
     case(
+        "infinite-weight",
+        &|f| f.tensor("decoder.2.weight").2[..4].copy_from_slice(&f32::INFINITY.to_le_bytes()),
+        &["tensor decoder.2.weight contains NaN or Inf"],
+    );
+    case(
         "normaliser-length",
         &|f| {
             f.meta["normalizer"]["transforms"].as_array_mut().unwrap().pop();
@@ -248,6 +253,11 @@ fn a_normaliser_with_scale_zero_blames_the_model() {
     f.meta["normalizer"]["transforms"][2]["scale"] = json!(0.0);
     let err = load_error(&dir, "scale0.safetensors", &f.encode(true));
     assert!(err.contains("normaliser") && err.contains("column phi") && err.contains("scale: 0.0"), "{err}");
+    // A shift beyond f32 (read as ∞) is refused the same way.
+    let mut f = ModelFile::decode(&base_model().to_bytes().unwrap());
+    f.meta["normalizer"]["transforms"][0]["shift"] = json!(1e39);
+    let err = load_error(&dir, "shift-inf.safetensors", &f.encode(true));
+    assert!(err.contains("normaliser") && err.contains("column pt") && err.contains("inf"), "{err}");
     // The CLI names the model, not the data, and writes nothing.
     let m = dir.join("scale0.safetensors");
     let before = listing(&dir);
