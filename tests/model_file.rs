@@ -425,3 +425,33 @@ fn the_training_data_is_recognised_by_content_not_by_name() {
     old.meta.training.as_mut().unwrap().data.content_sha256 = None;
     assert!(old.meta.training.as_ref().unwrap().data.matches(&Dataset::open(&renamed).unwrap()));
 }
+
+#[test]
+fn a_large_file_is_fingerprinted_from_spread_chunks_and_its_exact_size() {
+    use hepae::model_io::{DataFingerprint, CONTENT_SAMPLE_BYTES};
+    let dir = tmpdir("large");
+    let (rows, cols) = (40_000usize, 37usize);
+    assert!(rows * cols * 4 > CONTENT_SAMPLE_BYTES, "large enough to be sampled");
+    let values: Vec<f32> = (0..rows * cols).map(|i| (i % 1009) as f32 * 0.5).collect();
+    let write = |name: &str, v: &[f32], r: usize| {
+        let p = dir.join(name);
+        hepae::data::npy::write_npy(&p, cols, &v[..r * cols], None).unwrap();
+        Dataset::open(&p).unwrap()
+    };
+    let fp = DataFingerprint::of(&write("a.npy", &values, rows));
+    assert!(fp.matches(&write("copy.npy", &values, rows)), "a copy under another name");
+    let mut last = values.clone();
+    *last.last_mut().unwrap() += 1.0;
+    assert!(!fp.matches(&write("last.npy", &last, rows)), "the last value is read");
+    let mut first = values.clone();
+    first[0] += 1.0;
+    assert!(!fp.matches(&write("first.npy", &first, rows)), "the first value is read");
+    assert!(!fp.matches(&write("short.npy", &values, rows - 1)), "one row fewer");
+    // Between two chunks a change is not seen: the price of reading 4 MiB of any file.
+    let step = (rows * cols * 4 - 16 * 1024) / 255;
+    assert!(step > 16 * 1024 + 128, "the 256 chunks of 16 KiB leave gaps");
+    let mut gap = values.clone();
+    gap[(step + 16 * 1024 + 64) / 4] += 1.0;
+    assert!(fp.matches(&write("gap.npy", &gap, rows)));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
