@@ -296,16 +296,18 @@ fn a_model_whose_outputs_overflow_writes_nothing() {
     let data_bytes = std::fs::read(DATA).unwrap();
     let model_bytes = std::fs::read(&m).unwrap();
     let before = listing(&dir);
-    let runs: [(&str, Vec<String>, bool); 4] = [
-        ("reconstruct", vec!["-o".into(), s(&dir.join("r.npy")).into()], true),
-        ("reconstruct", vec!["-o".into(), s(&dir.join("r.csv")).into()], true),
-        ("evaluate", vec!["--json".into(), s(&dir.join("e.json")).into()], true),
-        ("score", vec!["-o".into(), s(&dir.join("s.npy")).into()], false),
+    let (r_npy, r_csv, e_json, s_npy) = (dir.join("r.npy"), dir.join("r.csv"), dir.join("e.json"), dir.join("s.npy"));
+    let runs: [(&str, Vec<&str>, bool); 6] = [
+        ("reconstruct", vec![s(&m), DATA, "-o", s(&r_npy)], true),
+        ("reconstruct", vec![s(&m), DATA, "-o", s(&r_csv)], true),
+        ("evaluate", vec![s(&m), DATA, "--json", s(&e_json)], true),
+        ("score", vec![s(&m), DATA, "-o", s(&s_npy)], false),
+        // threshold would rewrite the model, roc would print figures: neither happens.
+        ("threshold", vec![s(&m), DATA, "--fpr", "0.1"], false),
+        ("roc", vec![s(&m), "--background", DATA, "--signal", DATA], false),
     ];
     for (cmd, extra, exact) in &runs {
-        let mut args = vec![*cmd, s(&m), DATA];
-        args.extend(extra.iter().map(String::as_str));
-        let out = hepae(&args);
+        let out = hepae(&[&[*cmd][..], extra].concat());
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{cmd}: {err}");
         assert!(err.contains("is not finite") && err.contains("nothing was written"), "{cmd}: {err}");

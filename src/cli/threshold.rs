@@ -12,7 +12,6 @@ use super::evaluate::select_rows;
 use crate::anomaly::{check_score, score_dataset, tpr_at_fpr, ScoreKind, ScoreOptions};
 use crate::data::npy::Dataset;
 use crate::error::{Error, Result};
-use crate::metrics::NonFinite;
 use crate::model_io::{SavedModel, ThresholdMeta};
 use std::path::PathBuf;
 
@@ -47,9 +46,6 @@ pub fn run(args: &ThresholdArgs) -> Result<()> {
     let (rows, subset) = select_rows(&model, &args.model, &data, "auto")?;
     let opt = ScoreOptions { samples: args.samples, seed: args.seed };
     let scores = score_dataset(&model, &data, rows.as_deref(), args.score, &opt)?;
-    let mut bad = NonFinite::default();
-    bad.scan(&scores, &scores, 1, |r| rows.as_ref().map_or(r, |v| v[r] as usize));
-    bad.check(data.path(), &format!("{} score", args.score.name()), |_| format!("score_{}", args.score.name()))?;
     let (value, _) = tpr_at_fpr(&scores, &[], args.fpr).ok_or_else(|| {
         Error::data(
             crate::Location::file(&args.background),
