@@ -167,7 +167,8 @@ impl NonFinite {
         match self.first {
             None => Ok(()),
             Some((r, c)) => Err(Error::Numeric(format!(
-                "{}: the model's {what} is not finite ({} non-finite value{} in all); nothing was written",
+                "{}: the model's {what} is not finite ({} non-finite value{} in all: the model overflows on \
+                 this data); nothing was written",
                 Location::file(data).row(r as u64 + 1).column(column(c)),
                 self.count,
                 if self.count == 1 { "" } else { "s" }

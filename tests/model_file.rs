@@ -163,6 +163,7 @@ fn a_flipped_weight_bit_is_refused_naming_the_file() {
     assert_eq!(std::fs::read(&m).unwrap(), bad, "the model is left as it was");
     assert_eq!(std::fs::read(DATA).unwrap(), data_bytes, "the data is left as it was");
     assert_eq!(listing(&dir), before, "no output and no stray file");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -244,6 +245,7 @@ fn metadata_that_contradicts_the_tensors_is_refused() {
         },
         &["normaliser has 36 transforms", "37 columns"],
     );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -266,6 +268,7 @@ fn a_normaliser_with_scale_zero_blames_the_model() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.starts_with(&format!("error: {}: model:", m.display())) && !err.contains("dy_nano_v6"), "{err}");
     assert_eq!(listing(&dir), before);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -291,7 +294,7 @@ fn a_model_whose_outputs_overflow_writes_nothing() {
     assert!(!overflowing.is_empty() && overflowing.len() < pt.len(), "some jets overflow, not all");
     // An overflowing row poisons every output column (0·∞ = NaN in the next layers).
     let first = format!("dy_nano_v6.npy, row {}, column pt", overflowing[0] + 1);
-    let count = format!("({} non-finite values in all)", overflowing.len() * data.cols());
+    let count = format!("({} non-finite values in all", overflowing.len() * data.cols());
 
     let data_bytes = std::fs::read(DATA).unwrap();
     let model_bytes = std::fs::read(&m).unwrap();
@@ -327,6 +330,7 @@ fn a_model_whose_outputs_overflow_writes_nothing() {
     let model = SavedModel::load(&m).unwrap();
     let err = hepae::metrics::evaluate(&model, &data, None, "all rows").unwrap_err().to_string();
     assert!(err.contains(&first) && err.contains(&count), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Trains a small model on a copy of the test jets in `dir`; returns (model, data) paths.
@@ -381,6 +385,7 @@ fn the_identity_an_archive_depends_on_survives_threshold() {
     let mut n = after.clone();
     n.meta.normalizer.columns[0] = "renamed".into();
     assert_ne!(n.identity_sha256(), id);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// The first line of `hepae evaluate`: "DATA (SUBSET, N rows)".
@@ -426,6 +431,7 @@ fn the_training_data_is_recognised_by_content_not_by_name() {
     let mut old = model.clone();
     old.meta.training.as_mut().unwrap().data.content_sha256 = None;
     assert!(old.meta.training.as_ref().unwrap().data.matches(&Dataset::open(&renamed).unwrap()));
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
