@@ -148,7 +148,7 @@ pub struct NonFinite {
 
 impl NonFinite {
     /// Counts value i (of rows × `width`) when `norm[i]` or `phys[i]` is not finite (a value
-    /// can overflow only on the way back to physical units, or become finite there: 10^−∞ = 0);
+    /// can overflow on the way back to physical units, or turn finite there: 10^−∞ = 0);
     /// `row_of(r)` is output row r's 0-based row in the data. Pass one slice twice for scores.
     pub fn scan(&mut self, norm: &[f32], phys: &[f32], width: usize, row_of: impl Fn(usize) -> usize) {
         for (i, (a, b)) in norm.iter().zip(phys).enumerate() {
