@@ -4,6 +4,7 @@
 
 use crate::data::npy::Dataset;
 use crate::error::{Error, Result};
+use crate::metrics::NonFinite;
 use crate::model_io::SavedModel;
 use crate::models::ae::AeBuffers;
 use rand::{Rng, SeedableRng};
@@ -110,6 +111,8 @@ pub fn score_width(kind: ScoreKind, d: usize) -> usize {
 }
 
 /// Scores `rows` of `data` (all if None); returns rows × width values, larger = more anomalous.
+/// A score that is not finite (an overflowing model) is an error naming the first row, the
+/// column (`score_KIND`, or the variable for per-variable) and the count.
 pub fn score_dataset(
     model: &SavedModel,
     data: &Dataset,
@@ -126,14 +129,24 @@ pub fn score_dataset(
     let mut x = vec![0.0f32; batch * d];
     let mut idx: Vec<u32> = Vec::with_capacity(batch);
     let mut rng = rand::rngs::StdRng::seed_from_u64(opt.seed);
+    let mut bad = NonFinite::default();
     let mut done = 0;
     while done < n_rows {
         let n = batch.min(n_rows - done);
         crate::data::selected_rows(rows, done, n, &mut idx);
         model.meta.normalizer.gather_normalized(data, &idx, &mut x[..n * d])?;
-        score_batch(model, &x[..n * d], &mut buf, n, kind, opt, &mut rng, &mut out[done * width..(done + n) * width]);
+        let scores = &mut out[done * width..(done + n) * width];
+        score_batch(model, &x[..n * d], &mut buf, n, kind, opt, &mut rng, scores);
+        bad.scan(scores, scores, width, |r| idx[r] as usize);
         done += n;
     }
+    bad.check(data.path(), &format!("{} score", kind.name()), |c| {
+        if width == 1 {
+            format!("score_{}", kind.name().replace('-', "_"))
+        } else {
+            data.columns()[c].clone()
+        }
+    })?;
     Ok(out)
 }
 

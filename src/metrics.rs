@@ -7,6 +7,7 @@ use crate::data::npy::Dataset;
 use crate::error::{Error, Location, Result};
 use crate::model_io::SavedModel;
 use serde::{Deserialize, Serialize};
+use std::path::Path;
 
 /// Values kept per variable for quantiles; larger inputs are sampled with a fixed stride.
 const QUANTILE_SAMPLE: usize = 200_000;
@@ -136,13 +137,54 @@ pub struct Evaluation {
     pub variables: Vec<VariableMetrics>,
 }
 
+/// Non-finite values met in a model's outputs (reconstructions or scores): how many, and where
+/// the first one is, so that nothing is written and the error names it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NonFinite {
+    pub count: u64,
+    /// (0-based data row, column index) of the first in data order.
+    pub first: Option<(usize, usize)>,
+}
+
+impl NonFinite {
+    /// Counts value i (of rows × `width`) when `norm[i]` or `phys[i]` is not finite (a value
+    /// can overflow on the way back to physical units, or turn finite there: 10^−∞ = 0);
+    /// `row_of(r)` is output row r's 0-based row in the data. Pass one slice twice for scores.
+    pub fn scan(&mut self, norm: &[f32], phys: &[f32], width: usize, row_of: impl Fn(usize) -> usize) {
+        for (i, (a, b)) in norm.iter().zip(phys).enumerate() {
+            if !(a.is_finite() && b.is_finite()) {
+                self.count += 1;
+                if self.first.is_none() {
+                    self.first = Some((row_of(i / width), i % width));
+                }
+            }
+        }
+    }
+
+    /// Ok when there were none; else one line naming `data`, the first row (1-based) and column
+    /// (`column(c)` names column c) and the count.
+    pub fn check(&self, data: &Path, what: &str, column: impl Fn(usize) -> String) -> Result<()> {
+        match self.first {
+            None => Ok(()),
+            Some((r, c)) => Err(Error::Numeric(format!(
+                "{}: the model's {what} is not finite ({} non-finite value{} in all: the model overflows on \
+                 this data); nothing was written",
+                Location::file(data).row(r as u64 + 1).column(column(c)),
+                self.count,
+                if self.count == 1 { "" } else { "s" }
+            ))),
+        }
+    }
+}
+
 /// Whether a column name is an azimuthal angle (its residual wraps at ±π).
 pub fn is_phi(name: &str) -> bool {
     let base = name.rsplit(['_', '.']).next().unwrap_or(name);
     base.eq_ignore_ascii_case("phi")
 }
 
-/// Evaluates `model` on `rows` of `data` (all rows if `rows` is None).
+/// Evaluates `model` on `rows` of `data` (all rows if `rows` is None). A reconstruction that is
+/// not finite (an overflowing model) is an error naming the first row and column.
 pub fn evaluate(model: &SavedModel, data: &Dataset, rows: Option<&[u32]>, subset: &str) -> Result<Evaluation> {
     let d = data.cols();
     let n_rows = rows.map_or(data.rows(), <[u32]>::len);
@@ -161,6 +203,7 @@ pub fn evaluate(model: &SavedModel, data: &Dataset, rows: Option<&[u32]>, subset
     let mut rel: Vec<ResidualAcc> = (0..d).map(|_| ResidualAcc::new(-1.0, 1.0)).collect();
     let mut abs: Vec<ResidualAcc> = (0..d).map(|_| ResidualAcc::new(-1.0, 1.0)).collect();
     let phi: Vec<bool> = data.columns().iter().map(|c| is_phi(c)).collect();
+    let mut bad = NonFinite::default();
     let mut done = 0usize;
     while done < n_rows {
         let n = batch.min(n_rows - done);
@@ -180,6 +223,7 @@ pub fn evaluate(model: &SavedModel, data: &Dataset, rows: Option<&[u32]>, subset
         }
         out_phys[..n * d].copy_from_slice(out);
         model.meta.normalizer.denormalize_rows(&mut out_phys[..n * d]);
+        bad.scan(&out[..n * d], &out_phys[..n * d], d, |r| idx[r] as usize);
         for r in 0..n {
             let keep = (done + r).is_multiple_of(stride);
             for c in 0..d {
@@ -197,6 +241,7 @@ pub fn evaluate(model: &SavedModel, data: &Dataset, rows: Option<&[u32]>, subset
         }
         done += n;
     }
+    bad.check(data.path(), "reconstruction", |c| data.columns()[c].clone())?;
     let nf = n_rows as f64;
     let variables: Vec<VariableMetrics> = data
         .columns()

@@ -4,6 +4,13 @@
 //!
 //! The writer is ours (a sorted JSON header, tensors laid out in name order) so the same model
 //! always gives the same bytes; the reader is the `safetensors` crate, which validates offsets.
+//!
+//! Files are self-checking: `__metadata__["hepae_sha256"]` holds a SHA-256 over the metadata and
+//! every tensor ([`file_checksum`]), verified at load; files written before it load without one.
+//! At load the metadata must also agree with the tensors (kind, shapes, the set of tensors,
+//! columns, normaliser), so a corrupt or edited file is refused naming the file and the tensor.
+//! [`SavedModel::identity_sha256`] names the model itself (what an archive depends on): it
+//! leaves out the threshold and the training record, so `hepae threshold` keeps it.
 
 use crate::atomic::write_atomic;
 use crate::data::normalize::Normalizer;
@@ -12,19 +19,60 @@ use crate::error::{Error, Result};
 use crate::models::ae::{AeShape, Autoencoder, ModelKind};
 use crate::train::{TrainConfig, TrainOutcome};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use std::path::Path;
 
 /// Version of the metadata layout; readers refuse newer ones.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// Identifies the dataset a model was trained on (to pick the validation split on evaluate).
+/// Key of the file checksum in `__metadata__`, beside `hepae`.
+pub const CHECKSUM_KEY: &str = "hepae_sha256";
+
+/// Identifies the dataset a model was trained on by its content (to pick the validation split
+/// on evaluate, roc, threshold): a renamed copy is recognised, another file of that name is not.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DataFingerprint {
+    /// The file's name at training time (for people; [`DataFingerprint::matches`] ignores it).
     pub file_name: String,
     pub rows: usize,
     pub cols: usize,
-    /// FNV-1a over the shape and 64 evenly spaced rows, hex.
+    /// FNV-1a over the shape and 64 evenly spaced rows, hex (all that files written before
+    /// `content_sha256` hold).
     pub sample_hash: String,
+    /// SHA-256 over the shape, the data's byte length and its bytes: all of them up to
+    /// [`CONTENT_SAMPLE_BYTES`], else that many in evenly spaced chunks, hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_sha256: Option<String>,
+}
+
+/// Data bytes the content hash reads at most (4 MiB: a few ms, however large the file).
+pub const CONTENT_SAMPLE_BYTES: usize = CONTENT_CHUNKS * CONTENT_CHUNK_BYTES;
+const CONTENT_CHUNKS: usize = 256;
+const CONTENT_CHUNK_BYTES: usize = 16 * 1024;
+
+/// SHA-256 (hex) of a dataset's content as [`DataFingerprint::content_sha256`] defines it.
+fn content_sha256(data: &Dataset) -> String {
+    let bytes: &[u8] = bytemuck::cast_slice(data.as_slice());
+    let mut h = Sha256::new();
+    h.update(b"hepae-data-content-v1");
+    for n in [data.rows(), data.cols(), bytes.len()] {
+        h.update((n as u64).to_le_bytes());
+    }
+    if bytes.len() <= CONTENT_SAMPLE_BYTES {
+        h.update(bytes);
+    } else {
+        // Chunk i starts at i/(n−1) of the way through: the first and the last bytes are read.
+        let span = (bytes.len() - CONTENT_CHUNK_BYTES) as u128;
+        for i in 0..CONTENT_CHUNKS {
+            let start = (span * i as u128 / (CONTENT_CHUNKS - 1) as u128) as usize;
+            h.update(&bytes[start..start + CONTENT_CHUNK_BYTES]);
+        }
+    }
+    hex(&h.finalize())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl DataFingerprint {
@@ -47,6 +95,20 @@ impl DataFingerprint {
             rows: data.rows(),
             cols: data.cols(),
             sample_hash: format!("{h:016x}"),
+            content_sha256: Some(content_sha256(data)),
+        }
+    }
+
+    /// Whether `data` has the content this fingerprint was taken of, whatever its file name:
+    /// same shape and same content hash (the sampled-row hash for fingerprints without one).
+    pub fn matches(&self, data: &Dataset) -> bool {
+        if self.rows != data.rows() || self.cols != data.cols() {
+            return false;
+        }
+        let now = DataFingerprint::of(data);
+        match &self.content_sha256 {
+            Some(h) => now.content_sha256.as_ref() == Some(h),
+            None => now.sample_hash == self.sample_hash,
         }
     }
 }
@@ -91,7 +153,7 @@ pub struct ModelMeta {
 pub struct ThresholdMeta {
     /// Score kind (`hepae score --score`).
     pub score: String,
-    /// Jets with score ≥ this value are flagged.
+    /// Jets with score ≥ this value are flagged as anomalous (pass the trigger).
     pub value: f64,
     /// Target background rate.
     pub fpr: f64,
@@ -99,6 +161,9 @@ pub struct ThresholdMeta {
     pub achieved_fpr: f64,
     pub background_jets: usize,
     pub background_file: String,
+    /// Which rows of the background file: "validation split" when it is the training data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub background_rows: Option<String>,
 }
 
 /// A model with everything needed to use it on physical data.
@@ -146,24 +211,25 @@ impl SavedModel {
     }
 
     /// The safetensors bytes: 8-byte little-endian header length, JSON header (keys sorted,
-    /// padded with spaces to a multiple of 8), then the tensors in name order.
+    /// padded with spaces to a multiple of 8), then the tensors in name order. The header's
+    /// `__metadata__` holds the metadata JSON and its checksum ([`file_checksum`]).
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let meta_json = serde_json::to_string(&self.meta)
             .map_err(|e| Error::config(format!("cannot encode model metadata: {e}")))?;
-        let mut tensors: Vec<_> = self.ae.params.tensors.iter().collect();
-        tensors.sort_by(|a, b| a.name.cmp(&b.name));
+        let tensors = self.tensors_in_store_order();
+        let checksum = file_checksum(&meta_json, tensors.iter().map(|(n, s, b)| (*n, "F32", *s, b.as_slice())));
         let mut header = serde_json::Map::new();
         let mut md = serde_json::Map::new();
         md.insert("hepae".into(), serde_json::Value::String(meta_json));
+        md.insert(CHECKSUM_KEY.into(), serde_json::Value::String(checksum));
         header.insert("__metadata__".into(), serde_json::Value::Object(md));
         let mut offset = 0usize;
-        for t in &tensors {
-            let bytes = 4 * t.len();
+        for (name, shape, bytes) in &tensors {
             header.insert(
-                t.name.clone(),
-                serde_json::json!({"dtype": "F32", "shape": t.shape, "data_offsets": [offset, offset + bytes]}),
+                name.to_string(),
+                serde_json::json!({"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + bytes.len()]}),
             );
-            offset += bytes;
+            offset += bytes.len();
         }
         let mut h =
             serde_json::to_string(&serde_json::Value::Object(header)).map_err(|e| Error::config(e.to_string()))?;
@@ -173,12 +239,44 @@ impl SavedModel {
         let mut out = Vec::with_capacity(8 + h.len() + offset);
         out.extend_from_slice(&(h.len() as u64).to_le_bytes());
         out.extend_from_slice(h.as_bytes());
-        for t in &tensors {
-            for v in &self.ae.params.data[t.range()] {
-                out.extend_from_slice(&v.to_le_bytes());
-            }
+        for (_, _, bytes) in &tensors {
+            out.extend_from_slice(bytes);
         }
         Ok(out)
+    }
+
+    /// Every tensor as stored: (name, shape, little-endian f32 bytes), in name order.
+    fn tensors_in_store_order(&self) -> Vec<(&str, &[usize], Vec<u8>)> {
+        let mut tensors: Vec<_> = self.ae.params.tensors.iter().collect();
+        tensors.sort_by(|a, b| a.name.cmp(&b.name));
+        tensors
+            .into_iter()
+            .map(|t| {
+                let bytes = self.ae.params.data[t.range()].iter().flat_map(|v| v.to_le_bytes()).collect();
+                (t.name.as_str(), t.shape.as_slice(), bytes)
+            })
+            .collect()
+    }
+
+    /// SHA-256 (hex) of what this model computes: its tensors (name, shape, bytes, in store
+    /// order) and its metadata without the training record, the threshold and the container's
+    /// format fields, i.e. kind, architecture, columns and normaliser. Saving, loading and
+    /// `hepae threshold` keep it; an archive names its model by it.
+    pub fn identity_sha256(&self) -> String {
+        // A derived Serialize over strings, numbers, enums and vectors cannot fail.
+        let mut meta = serde_json::to_value(&self.meta).expect("model metadata serialises to JSON");
+        if let Some(m) = meta.as_object_mut() {
+            for key in ["training", "threshold", "format", "format_version"] {
+                m.remove(key);
+            }
+        }
+        let mut h = Sha256::new();
+        put(&mut h, b"hepae-model-identity-v1");
+        put(&mut h, meta.to_string().as_bytes());
+        for (name, shape, bytes) in self.tensors_in_store_order() {
+            put_tensor(&mut h, name, "F32", shape, &bytes);
+        }
+        hex(&h.finalize())
     }
 
     /// Writes the model atomically.
@@ -205,7 +303,8 @@ impl SavedModel {
         Self::from_bytes(&bytes, path)
     }
 
-    /// Parses model bytes; `path` names the source in errors.
+    /// Parses model bytes; `path` names the source in errors. The checksum (when the file has
+    /// one) is verified first, then the metadata against the tensors.
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self> {
         let bad = |msg: String| Error::model(path, msg);
         let (_, md) = safetensors::SafeTensors::read_metadata(bytes)
@@ -215,6 +314,10 @@ impl SavedModel {
             .as_ref()
             .and_then(|m| m.get("hepae"))
             .ok_or_else(|| bad("no hepae metadata in the safetensors header".into()))?;
+        let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| bad(format!("corrupt tensor data ({e})")))?;
+        if let Some(stored) = md.metadata().as_ref().and_then(|m| m.get(CHECKSUM_KEY)) {
+            verify_checksum(json, &st, stored).map_err(bad)?;
+        }
         let probe: serde_json::Value =
             serde_json::from_str(json).map_err(|e| bad(format!("metadata is not JSON ({e})")))?;
         let version = probe.get("format_version").and_then(|v| v.as_u64()).unwrap_or(0);
@@ -228,14 +331,18 @@ impl SavedModel {
         if meta.shape.discriminator.contains(&0) {
             return Err(bad("metadata has a zero-width discriminator layer".into()));
         }
-        if meta.shape.input != meta.columns.len() || meta.normalizer.transforms.len() != meta.columns.len() {
-            return Err(bad("metadata is inconsistent: input width, columns and normaliser disagree".into()));
-        }
         if meta.shape.latent == 0 || meta.shape.hidden.contains(&0) || meta.shape.input == 0 {
             return Err(bad("metadata has a zero-width layer".into()));
         }
-        let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| bad(format!("corrupt tensor data ({e})")))?;
+        check_meta(&meta).map_err(bad)?;
         let mut ae = Autoencoder::new(meta.shape.clone());
+        if let Some(extra) = st.names().into_iter().find(|n| !ae.params.tensors.iter().any(|t| t.name == **n)) {
+            return Err(bad(format!(
+                "tensor {extra} is not part of the model the metadata describes (kind {}, layers {:?})",
+                meta.kind,
+                meta.shape.layer_dims()
+            )));
+        }
         for spec in ae.params.tensors.clone() {
             let view = st.tensor(&spec.name).map_err(|_| bad(format!("tensor {} is missing", spec.name)))?;
             if view.dtype() != safetensors::Dtype::F32 {
@@ -254,8 +361,8 @@ impl SavedModel {
                 *d = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
             }
         }
-        if ae.params.data.iter().any(|v| !v.is_finite()) {
-            return Err(bad("weights contain NaN or Inf".into()));
+        if let Some(t) = ae.params.tensors.iter().find(|t| ae.params.data[t.range()].iter().any(|v| !v.is_finite())) {
+            return Err(bad(format!("tensor {} contains NaN or Inf", t.name)));
         }
         Ok(SavedModel { meta, ae })
     }
@@ -282,4 +389,98 @@ impl SavedModel {
         }
         Ok(())
     }
+}
+
+/// SHA-256 (hex) over the metadata JSON exactly as stored and every tensor in name order
+/// (name, dtype, shape, bytes), each part length-prefixed: the checksum under [`CHECKSUM_KEY`].
+pub fn file_checksum<'a>(
+    meta_json: &str,
+    tensors: impl Iterator<Item = (&'a str, &'a str, &'a [usize], &'a [u8])>,
+) -> String {
+    let mut h = Sha256::new();
+    put(&mut h, b"hepae-model-file-v1");
+    put(&mut h, meta_json.as_bytes());
+    for (name, dtype, shape, bytes) in tensors {
+        put_tensor(&mut h, name, dtype, shape, bytes);
+    }
+    hex(&h.finalize())
+}
+
+/// Feeds `bytes` with its length in front, so that parts cannot shift into each other.
+fn put(h: &mut Sha256, bytes: &[u8]) {
+    h.update((bytes.len() as u64).to_le_bytes());
+    h.update(bytes);
+}
+
+fn put_tensor(h: &mut Sha256, name: &str, dtype: &str, shape: &[usize], bytes: &[u8]) {
+    put(h, name.as_bytes());
+    put(h, dtype.as_bytes());
+    h.update((shape.len() as u64).to_le_bytes());
+    for &d in shape {
+        h.update((d as u64).to_le_bytes());
+    }
+    put(h, bytes);
+}
+
+/// Recomputes the checksum of a parsed file and compares it with the stored one.
+fn verify_checksum(
+    meta_json: &str,
+    st: &safetensors::SafeTensors<'_>,
+    stored: &str,
+) -> std::result::Result<(), String> {
+    let mut tensors = st.tensors();
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    let dtypes: Vec<String> = tensors.iter().map(|(_, v)| format!("{:?}", v.dtype())).collect();
+    let got = file_checksum(
+        meta_json,
+        tensors.iter().zip(&dtypes).map(|((n, v), d)| (n.as_str(), d.as_str(), v.shape(), v.data())),
+    );
+    if got == stored {
+        Ok(())
+    } else {
+        Err(format!(
+            "checksum mismatch: the file is corrupt or was edited (stored SHA-256 {}…, contents give {}…)",
+            stored.get(..12).unwrap_or(stored),
+            &got[..12]
+        ))
+    }
+}
+
+/// Checks that the metadata agrees with itself: kind and architecture, layer widths, columns
+/// and input width, and a normaliser with one valid transform per column.
+fn check_meta(meta: &ModelMeta) -> std::result::Result<(), String> {
+    let s = &meta.shape;
+    let kind = meta.kind;
+    let fits = |has: bool, needs: bool, what: &str| -> std::result::Result<(), String> {
+        match (has, needs) {
+            (false, true) => Err(format!("metadata says kind {kind} but the architecture has no {what}")),
+            (true, false) => Err(format!("metadata says kind {kind} but the architecture has a {what}")),
+            _ => Ok(()),
+        }
+    };
+    fits(s.variational, kind == ModelKind::Vae, "variational encoder (μ, log σ²)")?;
+    fits(!s.discriminator.is_empty(), kind == ModelKind::Aae, "discriminator")?;
+    fits(s.whitening, kind == ModelKind::AePca, "whitening layers")?;
+    if s.gaussian_decoder && !s.variational {
+        return Err(format!("metadata says kind {kind} with a Gaussian decoder, which only a VAE has"));
+    }
+    if kind == ModelKind::Pca && !s.hidden.is_empty() {
+        return Err(format!("metadata says kind pca but the architecture has hidden layers {:?}", s.hidden));
+    }
+    if meta.layer_dims != s.layer_dims() {
+        return Err(format!("metadata lists layers {:?} but its shape gives {:?}", meta.layer_dims, s.layer_dims()));
+    }
+    if s.input != meta.columns.len() {
+        return Err(format!("metadata names {} columns but the input width is {}", meta.columns.len(), s.input));
+    }
+    let n = &meta.normalizer;
+    if n.transforms.len() != meta.columns.len() || n.columns.len() != meta.columns.len() {
+        return Err(format!(
+            "the normaliser has {} transforms for {} columns but the model has {} columns",
+            n.transforms.len(),
+            n.columns.len(),
+            meta.columns.len()
+        ));
+    }
+    n.validate().map_err(|e| format!("the stored normaliser is invalid: {e}"))
 }

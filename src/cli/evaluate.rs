@@ -4,7 +4,7 @@ use crate::atomic::write_atomic;
 use crate::data::npy::Dataset;
 use crate::error::{Error, Result};
 use crate::metrics::{evaluate, Evaluation};
-use crate::model_io::{DataFingerprint, SavedModel};
+use crate::model_io::SavedModel;
 use crate::train::split_rows;
 use std::path::{Path, PathBuf};
 
@@ -20,7 +20,9 @@ pub struct EvaluateArgs {
     pub subset: String,
 }
 
-/// Picks the rows: the model's own validation split when `data` is its training file.
+/// Picks the rows: the model's own validation split when `data` is its training data, known by
+/// content ([`crate::model_io::DataFingerprint::matches`]), not by name. The one split decision
+/// of evaluate, roc, threshold, plot and report.
 pub fn select_rows(
     model: &SavedModel,
     model_path: &Path,
@@ -28,7 +30,7 @@ pub fn select_rows(
     subset: &str,
 ) -> Result<(Option<Vec<u32>>, String)> {
     let training = model.meta.training.as_ref();
-    let same_file = training.is_some_and(|t| t.data == DataFingerprint::of(data));
+    let same_file = training.is_some_and(|t| t.data.matches(data));
     let val = |t: &crate::model_io::TrainingRecord| split_rows(data.rows(), t.config.val_fraction, t.config.seed).val;
     match (subset, training) {
         ("all", _) => Ok((None, "all rows".into())),

@@ -4,6 +4,7 @@
 use crate::data::npy::Dataset;
 pub use crate::data::sink::RowSink;
 use crate::error::{Error, Location, Result};
+use crate::metrics::NonFinite;
 use crate::model_io::SavedModel;
 use std::path::{Path, PathBuf};
 
@@ -16,7 +17,9 @@ pub struct ReconstructArgs {
     pub output: PathBuf,
 }
 
-/// Reconstructs every row of `data_path` into `out`; returns the row count.
+/// Reconstructs every row of `data_path` into `out`; returns the row count. A reconstruction
+/// that is not finite stops the writing: the rest is scanned to count the bad values, the error
+/// names the first one's row and column, and `out` is not created.
 pub fn reconstruct_file(model_path: &Path, data_path: &Path, out: &Path) -> Result<usize> {
     let model = SavedModel::load(model_path)?;
     let data = Dataset::open(data_path)?;
@@ -29,6 +32,7 @@ pub fn reconstruct_file(model_path: &Path, data_path: &Path, out: &Path) -> Resu
     let mut buf = model.ae.plan(batch, false);
     let mut x = vec![0.0f32; batch * d];
     let mut sink = RowSink::create(out, data.columns())?;
+    let mut bad = NonFinite::default();
     for start in (0..data.rows()).step_by(batch) {
         let n = batch.min(data.rows() - start);
         let rows = &data.as_slice()[start * d..(start + n) * d];
@@ -48,9 +52,14 @@ pub fn reconstruct_file(model_path: &Path, data_path: &Path, out: &Path) -> Resu
         let out_rows = model.ae.forward(&x, &mut buf, n);
         x[..n * d].copy_from_slice(out_rows);
         model.meta.normalizer.denormalize_rows(&mut x[..n * d]);
-        sink.write_rows(&x[..n * d])?;
+        bad.scan(out_rows, &x[..n * d], d, |r| start + r);
+        if bad.count == 0 {
+            sink.write_rows(&x[..n * d])?;
+        }
         data.release_rows(start, start + n);
     }
+    // Dropping the sink unfinished removes its temporary file.
+    bad.check(data.path(), "reconstruction", |c| data.columns()[c].clone())?;
     sink.finish()?;
     Ok(data.rows())
 }

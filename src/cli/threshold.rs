@@ -1,7 +1,14 @@
 //! `hepae threshold MODEL B.npy --fpr 1e-3 [--score …]`: the score cut that lets through at
 //! most the target fraction of background jets, stored in the model (rewritten atomically)
-//! so that a trigger can apply it and `hepae score` reports pass/fail.
+//! so that a trigger can apply it and `hepae score` reports pass/fail. Jets with score ≥ the
+//! cut are flagged as anomalous (they pass the trigger: `pass` = 1 in `hepae score`).
+//!
+//! When B is the model's training data (known by content), the cut is measured on its held-out
+//! split, as `roc` does ([`select_rows`]): training jets rebuild better than unseen ones, so a
+//! cut on them flags more unseen background than the target. The model's identity
+//! ([`SavedModel::identity_sha256`]), which archives depend on, is unchanged.
 
+use super::evaluate::select_rows;
 use crate::anomaly::{check_score, score_dataset, tpr_at_fpr, ScoreKind, ScoreOptions};
 use crate::data::npy::Dataset;
 use crate::error::{Error, Result};
@@ -36,13 +43,14 @@ pub fn run(args: &ThresholdArgs) -> Result<()> {
     if args.score == ScoreKind::PerVariable {
         return Err(Error::config("a threshold needs a single score per jet (not per-variable)"));
     }
-    let scores =
-        score_dataset(&model, &data, None, args.score, &ScoreOptions { samples: args.samples, seed: args.seed })?;
+    let (rows, subset) = select_rows(&model, &args.model, &data, "auto")?;
+    let opt = ScoreOptions { samples: args.samples, seed: args.seed };
+    let scores = score_dataset(&model, &data, rows.as_deref(), args.score, &opt)?;
     let (value, _) = tpr_at_fpr(&scores, &[], args.fpr).ok_or_else(|| {
         Error::data(
             crate::Location::file(&args.background),
             format!(
-                "{} background jets cannot resolve a rate of {:e} (needs ≥ {})",
+                "{} background jets ({subset}) cannot resolve a rate of {:e} (needs ≥ {})",
                 scores.len(),
                 args.fpr,
                 (1.0 / args.fpr).ceil() as u64
@@ -58,13 +66,16 @@ pub fn run(args: &ThresholdArgs) -> Result<()> {
         achieved_fpr: achieved,
         background_jets: scores.len(),
         background_file: args.background.display().to_string(),
+        background_rows: Some(subset.clone()),
     });
     model.save(&args.model)?;
     eprintln!(
-        "{}: threshold {value:.6e} on {} (background rate {achieved:.3e} on {} jets, target {:e}); stored in the model",
+        "{}: jets with {} score ≥ {value:.6e} are flagged as anomalous (pass the trigger; pass = 1 in `hepae score`); \
+         background rate {achieved:.3e} on {} jets ({subset} of {}), target {:e}; stored in the model",
         args.model.display(),
         args.score.name(),
         scores.len(),
+        args.background.display(),
         args.fpr
     );
     Ok(())
