@@ -464,7 +464,13 @@ impl ContainerReader {
         if h.finalize() != crc {
             return Err(self.bad(format!("trailer (byte {start}): checksum mismatch (the file is corrupt)")));
         }
-        self.check_seq(stored_seq, &format!("trailer (byte {start})"))?;
+        if stored_seq != self.seq {
+            return Err(self.bad(format!(
+                "trailer (byte {start}): written after {} blocks, but the file holds {} (blocks dropped or duplicated)",
+                stored_seq.wrapping_sub(1),
+                self.seq - 1
+            )));
+        }
         let report: SizeReport =
             serde_json::from_slice(&t).map_err(|e| self.bad(format!("trailer is not valid ({e})")))?;
         let mut extra = [0u8; 1];
