@@ -279,6 +279,22 @@ impl ContainerReader {
         }
     }
 
+    /// The next byte, or `None` at the end of the file.
+    fn read_byte(&mut self) -> Result<Option<u8>> {
+        let mut b = [0u8; 1];
+        loop {
+            match self.r.read(&mut b) {
+                Ok(0) => return Ok(None),
+                Ok(_) => {
+                    self.pos += 1;
+                    return Ok(Some(b[0]));
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::io(&self.path, e)),
+            }
+        }
+    }
+
     fn u32(&mut self, what: &dyn Fn() -> String) -> Result<u32> {
         let mut b = [0u8; 4];
         self.fill(&mut b, what)?;
@@ -330,12 +346,13 @@ impl ContainerReader {
         if header.bounds.as_ref().is_some_and(|b| b.len() != d) {
             return Err(self.bad("header has a bound count that differs from its column count"));
         }
+        let sha256_hex = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
         if version >= 2 {
             self.id = parse_id(&header.archive_id).ok_or_else(|| self.bad("header has no valid archive id"))?;
-            if header.model_identity.len() != 64 {
+            if !sha256_hex(&header.model_identity) {
                 return Err(self.bad("header has no valid model identity"));
             }
-        } else if header.model_sha256.len() != 64 {
+        } else if !sha256_hex(&header.model_sha256) {
             return Err(self.bad("header has no valid model SHA-256"));
         }
         self.max_raw = [
@@ -350,15 +367,9 @@ impl ContainerReader {
     pub fn next(&mut self) -> Result<Frame> {
         let seq = self.seq;
         let start = self.pos;
-        let mut tag = [0u8; 1];
-        match self.r.read(&mut tag) {
-            Ok(0) => {
-                return Err(self.bad(format!("truncated: the file ends after block {} without its trailer", seq - 1)))
-            }
-            Ok(_) => self.pos += 1,
-            Err(e) => return Err(Error::io(&self.path, e)),
-        }
-        let tag = tag[0];
+        let Some(tag) = self.read_byte()? else {
+            return Err(self.bad(format!("truncated: the file ends after block {} without its trailer", seq - 1)));
+        };
         let v2 = self.version >= 2;
         let mut head = [0u8; 17];
         head[0] = tag;
@@ -473,11 +484,8 @@ impl ContainerReader {
         }
         let report: SizeReport =
             serde_json::from_slice(&t).map_err(|e| self.bad(format!("trailer is not valid ({e})")))?;
-        let mut extra = [0u8; 1];
-        match self.r.read(&mut extra) {
-            Ok(0) => {}
-            Ok(_) => return Err(self.bad(format!("{} unexpected bytes after the trailer", self.len - self.pos))),
-            Err(e) => return Err(Error::io(&self.path, e)),
+        if self.read_byte()?.is_some() {
+            return Err(self.bad(format!("{} unexpected bytes after the trailer", self.len - self.pos + 1)));
         }
         let blocks = (self.seq - 1) as u64;
         let counts = [
