@@ -329,3 +329,50 @@ fn format_1_archives_still_decompress_by_the_model_files_sha256() {
     assert!(e.contains("another model") && e.contains("SHA-256"), "{e}");
     assert!(!dir.join("x.npy").exists());
 }
+
+#[test]
+fn mutations_behind_valid_checksums_are_refused_without_a_panic() {
+    use rand::{Rng, SeedableRng};
+    let f = fixture("recrc");
+    let bad = f.dir.join("bad.hepz");
+    std::fs::write(&bad, &f.a).unwrap();
+    let id = archive_id(&bad);
+    let l = layout(&f.a);
+    let mut r = rand::rngs::StdRng::seed_from_u64(20261201);
+    let good = f.dir.join("good.npy");
+    decompress(&bad, Some(&f.model_path), &good).unwrap();
+    let good = std::fs::read(&good).unwrap();
+    let out = f.out_dir.join("x.npy");
+    let mut passed = 0;
+    for _ in 0..200 {
+        // Damage one frame's contents (never its length field), then give it a valid CRC.
+        let k = r.random_range(0..=l.blocks.len());
+        let range = if k == l.blocks.len() { l.trailer.clone() } else { l.blocks[k].clone() };
+        let (first, end) = (if k == l.blocks.len() { range.start + 9 } else { range.start + 17 }, range.end - 4);
+        let mut b = f.a.clone();
+        for _ in 0..r.random_range(1..4) {
+            let i = r.random_range(first..end);
+            b[i] ^= 1 << r.random_range(0..8);
+        }
+        let mut h = crc32fast::Hasher::new();
+        h.update(&id);
+        h.update(&b[range.start..end]);
+        let crc = h.finalize();
+        b[end..range.end].copy_from_slice(&crc.to_le_bytes());
+        std::fs::write(&bad, &b).unwrap();
+        if let Err(e) = decompress(&bad, Some(&f.model_path), &out) {
+            let text = e.to_string();
+            assert!(text.contains("bad.hepz") && !text.contains('\n'), "{text}");
+        } else {
+            // Only a change that leaves every decoded value the same (a ratio's digits in the
+            // trailer) may pass.
+            assert_eq!(std::fs::read(&out).unwrap(), good, "a damaged archive decoded to other values");
+            passed += 1;
+            std::fs::remove_file(&out).unwrap();
+            std::fs::remove_file(out.with_extension("columns")).unwrap();
+        }
+        assert_eq!(std::fs::read_dir(&f.out_dir).unwrap().count(), 0);
+    }
+    eprintln!("{passed} of 200 re-framed mutations decoded to the same values");
+    assert!(passed < 20, "{passed} of 200 damaged archives passed");
+}
