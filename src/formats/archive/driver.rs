@@ -88,11 +88,6 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// Float32 bytes of a net's weights and biases.
-fn param_bytes(layers: &[crate::models::mlp::Layer]) -> u64 {
-    4 * layers.iter().map(|la| (la.inp + 1) * la.out).sum::<usize>() as u64
-}
-
 /// Compresses every row of `data` with `model` into `out`; returns the size report.
 /// `model_bytes` is the model file (embedded with `embed_model`).
 pub fn compress(
@@ -187,14 +182,17 @@ pub fn compress(
     }
     let original = (data.rows() * d * 4) as u64;
     let model_file = model_bytes.len() as u64;
+    // Float32 weights and biases of each half.
+    let decoder_params = 4 * model.ae.decoder.layers.iter().map(|la| (la.inp + 1) * la.out).sum::<usize>() as u64;
+    let encoder_bytes = 4 * model.ae.encoder.layers.iter().map(|la| (la.inp + 1) * la.out).sum::<usize>() as u64;
     let mut report = SizeReport {
         rows: data.rows() as u64,
         blocks: w.blocks(),
         original_bytes: original,
         latent_bytes,
         residual_bytes,
-        decoder_bytes: if opt.embed_model { 0 } else { param_bytes(&model.ae.decoder.layers) },
-        encoder_bytes: param_bytes(&model.ae.encoder.layers),
+        decoder_bytes: if opt.embed_model { 0 } else { decoder_params },
+        encoder_bytes,
         raw_values,
         latents_sha256: hex_digest(latents_hash),
         rows_sha256: opt.bounds.is_some().then(|| hex_digest(rows_hash)),
