@@ -373,16 +373,12 @@ impl ContainerReader {
         let v2 = self.version >= 2;
         let mut head = [0u8; 17];
         head[0] = tag;
-        let head_len = if tag == TAG_TRAILER {
-            if v2 {
-                9
-            } else {
-                5
-            }
-        } else if v2 {
-            17
-        } else {
-            13
+        // Frame head: tag, [seq], then (trailer) len or (block) rows, raw_len, stored_len.
+        let head_len = match (tag == TAG_TRAILER, v2) {
+            (true, true) => 9,
+            (true, false) => 5,
+            (false, true) => 17,
+            (false, false) => 13,
         };
         let what = if tag == TAG_TRAILER { "the trailer".to_string() } else { format!("block {seq}") };
         self.fill(&mut head[1..head_len], &|| what.clone())?;
