@@ -7,13 +7,15 @@
 #![allow(clippy::too_many_arguments)]
 
 pub mod anomaly;
+/// The archive lives in `formats::archive`; `hepae::archive` keeps naming it.
 #[cfg(feature = "archive")]
-pub mod archive;
+pub use formats::archive;
 pub mod atomic;
 pub mod data;
 pub mod encoder;
 pub mod error;
 pub mod ffi;
+pub mod formats;
 pub mod gemm;
 pub mod metrics;
 pub mod model_io;

@@ -1,9 +1,11 @@
 #![cfg(feature = "archive")]
 //! The archive, as specifications: round trips for every latent dtype and option, the error
 //! bound checked on every decompressed value of the real jets, any flipped bit detected, a
-//! wrong model / truncation / unknown version refused with nothing written, and a seeded
+//! wrong model / truncation / unknown version refused with nothing written, a seeded
 //! mutation run over the three readers of untrusted bytes (archive, NPY, model) that must
-//! never panic (`HEPAE_FUZZ_ITERS` raises its length).
+//! never panic (`HEPAE_FUZZ_ITERS` raises its length), and the archive verified as a whole:
+//! blocks reordered, duplicated, spliced from another archive or dropped are refused naming the
+//! file and the block (`archive/whole.rs`).
 
 use hepae::archive::{compress, decompress, default_bounds, Bound, CompressOptions, LatentDtype};
 use hepae::data::csv::{import_file, ImportOptions};
@@ -12,6 +14,9 @@ use hepae::model_io::SavedModel;
 use hepae::train::{train_autoencoder, TrainConfig};
 use rand::{Rng, SeedableRng};
 use std::path::{Path, PathBuf};
+
+#[path = "archive/whole.rs"]
+mod whole;
 
 fn tmpdir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("hepae-arch-{name}-{}", std::process::id()));
@@ -128,8 +133,11 @@ fn any_flipped_bit_is_detected_and_bad_archives_are_refused_with_nothing_written
         let mut b = good.clone();
         b[i] ^= 1 << (i % 8);
         std::fs::write(&bad, &b).unwrap();
-        let r = decompress(&bad, Some(&model_path), &out);
-        assert!(r.is_err(), "a flipped bit at byte {i} of {} went unnoticed", good.len());
+        let e = match decompress(&bad, Some(&model_path), &out) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("a flipped bit at byte {i} of {} went unnoticed", good.len()),
+        };
+        assert!(e.contains("bad.hepz") && !e.contains('\n'), "byte {i}: {e}");
     }
     for cut in [0, 3, 10, good.len() / 2, good.len() - 1] {
         std::fs::write(&bad, &good[..cut]).unwrap();

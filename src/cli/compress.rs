@@ -117,8 +117,9 @@ pub fn run(args: &CompressArgs) -> Result<()> {
         truncate_bits: args.truncate_bits,
         bounds,
         embed_model: args.embed_decoder,
-        block_rows: args.block_rows.max(1),
+        block_rows: args.block_rows,
         zstd_level: args.level.clamp(1, 22),
+        archive_id: None,
     };
     let report = compress(&model, &model_bytes, &data, &args.output, &opt)?;
     print_report(&report, &args.output);

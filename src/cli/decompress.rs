@@ -1,5 +1,6 @@
-//! `hepae decompress OUT.hepz [--model MODEL] -o OUT.npy|.csv`: every checksum, the model's
-//! SHA-256 and the row count are checked; nothing is written unless all of it is right.
+//! `hepae decompress OUT.hepz [--model MODEL] -o OUT.npy|.csv`: streamed block by block; every
+//! checksum, the block sequence, the model's identity, the trailer's counts and the SHA-256 of
+//! the decoded content are checked; nothing is written unless all of it is right.
 
 use crate::archive::decompress;
 use crate::error::Result;
@@ -23,5 +24,8 @@ pub fn run(args: &DecompressArgs) -> Result<()> {
         h.columns.len(),
         if h.bounds.is_some() { ", every value within its stored bound" } else { ", reconstructed from the latents" }
     );
+    if h.version < 2 {
+        eprintln!("  (a format-{} archive: its blocks were checked one by one, not as a whole)", h.version);
+    }
     Ok(())
 }

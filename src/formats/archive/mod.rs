@@ -1,0 +1,20 @@
+//! The compressed-jet archive (`.hepz`): what a trigger stores instead of the jets.
+//!
+//! Blocks: `1` latents of up to `block_rows` jets (dtype-converted, mantissa-truncated,
+//! byte-shuffled, zstd), `2` the residuals of the same rows in error-bounded mode, `3` the
+//! embedded model (zstd). The archive is verified as a whole, not only block by block: every
+//! block carries its sequence number and the archive's id inside its CRC, the trailer's counts
+//! and a SHA-256 of the decoded content are checked, and a latent block without its residual
+//! block is an error. Both directions stream one block at a time.
+//!
+//! * [`container`]: framing, block numbering, CRCs, trailer (formats 2 and 1);
+//! * [`codec`]: latent packing, bounds, residual quantisation and varints;
+//! * [`driver`]: compress and decompress.
+
+pub mod codec;
+pub mod container;
+pub mod driver;
+
+pub use codec::{default_bounds, integer_columns, shuffle, unshuffle, within, Bound, LatentDtype};
+pub use container::{ArchiveHeader, SizeReport, MAGIC, MAX_BLOCK_ROWS, OLDEST_VERSION, VERSION};
+pub use driver::{compress, decoder_arithmetic, decompress, embedded_model, read_header, read_report, CompressOptions};
