@@ -1,7 +1,6 @@
-//! File formats hepae writes and reads beside the NPY datasets: the compressed archive, and
-//! the identity by which an archive names its model.
+//! File formats hepae writes and reads beside the NPY datasets: the compressed archive (the
+//! model file is `crate::model_io`; an archive names its model by
+//! `SavedModel::identity_sha256`).
 
 #[cfg(feature = "archive")]
 pub mod archive;
-#[cfg(feature = "archive")]
-pub mod model_identity;
