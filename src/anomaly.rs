@@ -117,6 +117,18 @@ pub fn score_dataset(
     kind: ScoreKind,
     opt: &ScoreOptions,
 ) -> Result<Vec<f32>> {
+    score_dataset_with(model, data, rows, kind, opt, &mut |_| {})
+}
+
+/// [`score_dataset`], calling `on_rows` with the rows scored so far after each batch.
+pub fn score_dataset_with(
+    model: &SavedModel,
+    data: &Dataset,
+    rows: Option<&[u32]>,
+    kind: ScoreKind,
+    opt: &ScoreOptions,
+    on_rows: &mut dyn FnMut(u64),
+) -> Result<Vec<f32>> {
     let d = data.cols();
     let n_rows = rows.map_or(data.rows(), <[u32]>::len);
     let width = score_width(kind, d);
@@ -133,6 +145,7 @@ pub fn score_dataset(
         model.meta.normalizer.gather_normalized(data, &idx, &mut x[..n * d])?;
         score_batch(model, &x[..n * d], &mut buf, n, kind, opt, &mut rng, &mut out[done * width..(done + n) * width]);
         done += n;
+        on_rows(done as u64);
     }
     Ok(out)
 }

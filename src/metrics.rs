@@ -144,6 +144,17 @@ pub fn is_phi(name: &str) -> bool {
 
 /// Evaluates `model` on `rows` of `data` (all rows if `rows` is None).
 pub fn evaluate(model: &SavedModel, data: &Dataset, rows: Option<&[u32]>, subset: &str) -> Result<Evaluation> {
+    evaluate_with(model, data, rows, subset, &mut |_| {})
+}
+
+/// [`evaluate`], calling `on_rows` with the rows evaluated so far after each batch.
+pub fn evaluate_with(
+    model: &SavedModel,
+    data: &Dataset,
+    rows: Option<&[u32]>,
+    subset: &str,
+    on_rows: &mut dyn FnMut(u64),
+) -> Result<Evaluation> {
     let d = data.cols();
     let n_rows = rows.map_or(data.rows(), <[u32]>::len);
     if n_rows == 0 {
@@ -196,6 +207,7 @@ pub fn evaluate(model: &SavedModel, data: &Dataset, rows: Option<&[u32]>, subset
             }
         }
         done += n;
+        on_rows(done as u64);
     }
     let nf = n_rows as f64;
     let variables: Vec<VariableMetrics> = data
