@@ -137,8 +137,6 @@ pub(super) fn superscript(k: i32) -> String {
         .collect()
 }
 
-/// Mean, sample σ and central-68 % half-width (q84 − q16)/2 of finite values.
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,6 @@
 //! Statistics behind the figures: summaries, quantiles, shared binning and histogram steps.
 
+/// Mean, sample σ and central-68 % half-width (q84 − q16)/2 of finite values.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Summary {
     pub n: usize,
