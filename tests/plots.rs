@@ -150,8 +150,8 @@ fn hooks_for_later_commands() {
             .collect()
     };
     let curves = vec![
-        RocCurve { label: "AE score".into(), points: curve(0.1) },
-        RocCurve { label: "pT cut".into(), points: curve(0.6) },
+        RocCurve { label: "AE score".into(), points: curve(0.1), background: 1_000_000 },
+        RocCurve { label: "pT cut".into(), points: curve(0.6), background: 0 },
     ];
     let auc = plot::roc_auc(&curves[0].points);
     assert!(auc > 0.9 && auc <= 1.0, "{auc}");

@@ -69,7 +69,7 @@ pub struct RocArgs {
     /// Write every summary (with the thinned curves) as JSON.
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// Draw the ROC curves (log FPR down to 1e-5) as PNG and SVG into this directory.
+    /// Draw the ROC curves (log FPR down to 1/N background jets) as PNG and SVG into this directory.
     #[arg(long)]
     pub plot: Option<PathBuf>,
 }
@@ -236,6 +236,7 @@ pub fn run(args: &RocArgs) -> Result<()> {
             .map(|r| crate::plot::RocCurve {
                 label: format!("{}: {}", r.direction, r.summary.score),
                 points: r.summary.curve.iter().map(|p| (p.fpr, p.tpr)).collect(),
+                background: r.summary.background_jets,
             })
             .collect();
         let f = crate::plot::roc_curve(dir, "roc", "Anomaly detection: ROC", &curves)?;

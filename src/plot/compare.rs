@@ -78,18 +78,44 @@ impl Plot for Compare<'_> {
             .draw()?;
         let (x0, x1) = (bins.edges[0], bins.edges[bins.edges.len() - 1]);
         rc.draw_series(LineSeries::new(vec![(x0, 1.0), (x1, 1.0)], BLACK.mix(0.6).stroke_width(1)))?;
-        // Ratios above the axis are drawn as triangles at its top.
-        let pts: Vec<(f64, f64)> = ca
-            .iter()
-            .zip(&cb)
-            .enumerate()
-            .filter(|(_, (&a, _))| a > 0)
-            .map(|(i, (&a, &b))| (0.5 * (bins.edges[i] + bins.edges[i + 1]), b as f64 / a as f64))
-            .collect();
-        rc.draw_series(pts.iter().filter(|p| p.1 <= 2.0).map(|&p| Circle::new(p, 3, C_B.filled())))?;
-        rc.draw_series(
-            pts.iter().filter(|p| p.1 > 2.0).map(|&(x, _)| TriangleMarker::new((x, 1.93), 5, C_B.filled())),
-        )?;
+        // Each bin: b/a with its Poisson error bar (clipped to the axis; ratios above it are
+        // triangles at its top). A bin where one sample is empty is shaded grey and carries a
+        // hollow marker (△ at the top: reference empty; ○ at the bottom: sample empty) rather
+        // than a ratio of ∞ or 0.
+        let (ylo, yhi) = (0.0, 2.0);
+        let mut empty_shown = false;
+        for (i, r) in bin_ratios(&ca, &cb).into_iter().enumerate() {
+            let (e0, e1) = (bins.edges[i], bins.edges[i + 1]);
+            let xc = 0.5 * (e0 + e1);
+            match r {
+                BinRatio::Value { ratio, err } if ratio <= yhi => {
+                    let (lo, hi) = ((ratio - err).max(ylo), (ratio + err).min(yhi));
+                    rc.draw_series(std::iter::once(PathElement::new(vec![(xc, lo), (xc, hi)], C_B.stroke_width(1))))?;
+                    rc.draw_series(std::iter::once(Circle::new((xc, ratio), 3, C_B.filled())))?;
+                }
+                BinRatio::Value { .. } => {
+                    rc.draw_series(std::iter::once(TriangleMarker::new((xc, yhi - 0.07), 5, C_B.filled())))?;
+                }
+                BinRatio::NoReference | BinRatio::NoSample => {
+                    empty_shown = true;
+                    rc.draw_series(std::iter::once(Rectangle::new([(e0, ylo), (e1, yhi)], BLACK.mix(0.08).filled())))?;
+                    if r == BinRatio::NoReference {
+                        rc.draw_series(std::iter::once(TriangleMarker::new((xc, yhi - 0.07), 5, C_B.stroke_width(1))))?;
+                    } else {
+                        rc.draw_series(std::iter::once(Circle::new((xc, ylo + 0.07), 4, C_B.stroke_width(1))))?;
+                    }
+                }
+                BinRatio::Empty => {}
+            }
+        }
+        let note = if empty_shown {
+            "error bars: Poisson, r·√(1/a + 1/b); grey: one sample empty".to_string()
+        } else {
+            "error bars: Poisson, r·√(1/a + 1/b)".to_string()
+        };
+        rc.draw_series(std::iter::once(
+            EmptyElement::at((x0, yhi)) + Text::new(note, (6, 4), font(13.0).color(&BLACK.mix(0.7))),
+        ))?;
         Ok(())
     }
 }

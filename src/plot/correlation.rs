@@ -2,6 +2,7 @@
 
 use super::*;
 
+/// Blue (−1) – white (0) – red (+1).
 pub(super) fn diverging(v: f64) -> RGBColor {
     if !v.is_finite() {
         return RGBColor(190, 190, 190);
@@ -135,4 +136,19 @@ pub fn correlation_matrix(dir: &Path, name: &str, title: &str, names: &[String],
     let h = CORR_TOP + CORR_HEAD + side.max(120) + 40;
     let plot = Corr { title: title.to_string(), names, matrix, cell, label_w };
     render(dir, name, title, (w, h), &plot)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pearson_matrix_with_a_constant_column() {
+        // Column 1 = 2·column 0 + 0; column 2 constant.
+        let x = [1.0, 2.0, 5.0, 2.0, 4.0, 5.0, 4.0, 8.0, 5.0];
+        let c = correlation(&x, 3);
+        assert!((c[0] - 1.0).abs() < 1e-12 && (c[1] - 1.0).abs() < 1e-12);
+        assert_eq!(c[1], c[3], "symmetric");
+        assert!(c[2].is_nan(), "constant column has no correlation: {c:?}");
+    }
 }

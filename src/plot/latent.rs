@@ -21,8 +21,6 @@ pub(super) fn viridis(t: f64) -> RGBColor {
     RGBColor(m(V[i].0, V[i + 1].0), m(V[i].1, V[i + 1].1), m(V[i].2, V[i + 1].2))
 }
 
-/// Blue (−1) – white (0) – red (+1).
-
 struct Latent<'a> {
     latent: &'a [f32],
     dim: usize,
@@ -42,14 +40,21 @@ impl Plot for Latent<'_> {
                 widen(q[0], q[1])
             })
             .collect();
+        // One colour scale for every panel, so that the key's numbers hold for all of them.
+        let nb = ((rows as f64).sqrt() * 1.2).clamp(10.0, 40.0) as usize;
+        let mut grids: Vec<Vec<u64>> = vec![Vec::new(); k * k];
+        for i in 0..k {
+            for j in 0..i {
+                grids[i * k + j] = pair_grid(&cols[j], &cols[i], ranges[j], ranges[i], nb);
+            }
+        }
+        let global_max = grids.iter().flatten().copied().max().unwrap_or(1).max(1);
         let title = format!("Latent space: {k} of {} dimensions, {rows} jets (central 99 % per axis)", self.dim);
         let area = root.titled(&title, font(TITLE))?;
         let (w, h) = area.dim_in_pixel();
         let (left, bottom) = (70u32, 60u32);
         let pw = (w.saturating_sub(left + 16)) / k as u32;
         let ph = (h.saturating_sub(bottom + 8)) / k as u32;
-        // About 1.2 √n bins per axis, 10 to 40.
-        let nb = ((rows as f64).sqrt() * 1.2).clamp(10.0, 40.0) as usize;
         for i in 0..k {
             for j in 0..=i {
                 let x0 = (left + j as u32 * pw) as i32;
@@ -100,15 +105,8 @@ impl Plot for Latent<'_> {
                     )?;
                 } else {
                     let (yl, yh) = ranges[i];
-                    let mut grid = vec![0u64; nb * nb];
-                    for (&x, &y) in cols[j].iter().zip(&cols[i]) {
-                        if x >= xl && x < xh && y >= yl && y < yh {
-                            let a = ((x - xl) / (xh - xl) * nb as f64) as usize;
-                            let c = ((y - yl) / (yh - yl) * nb as f64) as usize;
-                            grid[c.min(nb - 1) * nb + a.min(nb - 1)] += 1;
-                        }
-                    }
-                    let max = grid.iter().copied().max().unwrap_or(1).max(1) as f64;
+                    let grid = &grids[i * k + j];
+                    let max = global_max as f64;
                     let mut ch = b.build_cartesian_2d(xl..xh, yl..yh)?;
                     let mut m = ch.configure_mesh();
                     let fy = axis_fmt(yh - yl);
@@ -150,12 +148,33 @@ impl Plot for Latent<'_> {
                     viridis(t as f64 / kw as f64).filled(),
                 ))?;
             }
-            area.draw(&Text::new("log(1 + jets per cell)", (kx - kw, ky), font(13.0)))?;
-            area.draw(&Text::new("0", (kx - kw, ky + 40), font(12.0)))?;
-            area.draw(&Text::new("max", (kx - text_size("max", 12.0).0 as i32, ky + 40), font(12.0)))?;
+            area.draw(&Text::new("jets per cell (log scale)", (kx - kw, ky), font(13.0)))?;
+            let (lo, hi) = colour_key_labels(global_max);
+            area.draw(&Text::new(lo, (kx - kw, ky + 40), font(12.0)))?;
+            area.draw(&Text::new(hi.clone(), (kx - text_size(&hi, 12.0).0 as i32, ky + 40), font(12.0)))?;
         }
         Ok(())
     }
+}
+
+/// Counts of (x, y) in an nb × nb grid over `xr` × `yr` (row-major by y); points outside are
+/// not counted.
+pub fn pair_grid(x: &[f64], y: &[f64], xr: (f64, f64), yr: (f64, f64), nb: usize) -> Vec<u64> {
+    let ((xl, xh), (yl, yh)) = (xr, yr);
+    let mut grid = vec![0u64; nb * nb];
+    for (&x, &y) in x.iter().zip(y) {
+        if x >= xl && x < xh && y >= yl && y < yh {
+            let a = ((x - xl) / (xh - xl) * nb as f64) as usize;
+            let c = ((y - yl) / (yh - yl) * nb as f64) as usize;
+            grid[c.min(nb - 1) * nb + a.min(nb - 1)] += 1;
+        }
+    }
+    grid
+}
+
+/// The colour key's end labels: 0 and the largest cell count, in jets.
+pub fn colour_key_labels(max: u64) -> (String, String) {
+    ("0".to_string(), format!("{max} jets"))
 }
 
 /// Pairwise 2-D histograms (lower triangle) and 1-D histograms (diagonal) of the first
@@ -164,4 +183,19 @@ pub fn latent_pairs(dir: &Path, name: &str, latent: &[f32], dim: usize, max_dims
     let shown = dim.min(max_dims).max(1);
     let plot = Latent { latent, dim: dim.max(1), shown };
     render(dir, name, &format!("Latent space: pairwise histograms of {shown} of {dim} dimensions"), (1000, 1000), &plot)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pair_grid_counts_and_the_key_names_its_maximum() {
+        let x = [0.1, 0.1, 0.9, 2.0];
+        let y = [0.1, 0.2, 0.9, 0.5];
+        let g = pair_grid(&x, &y, (0.0, 1.0), (0.0, 1.0), 2);
+        assert_eq!(g, vec![2, 0, 0, 1], "the point at x = 2 is outside");
+        let max = g.iter().copied().max().unwrap();
+        assert_eq!(colour_key_labels(max), ("0".to_string(), "2 jets".to_string()));
+    }
 }
