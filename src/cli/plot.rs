@@ -121,7 +121,7 @@ pub fn plot_files_with(model_path: &Path, data_path: &Path, dir: &Path, opt: &Pl
     let mut input: Vec<Vec<f64>> = vec![Vec::with_capacity(n); d];
     let mut output: Vec<Vec<f64>> = vec![Vec::with_capacity(n); d];
     let mut latent: Vec<f32> = Vec::with_capacity(n * k);
-    let mut progress = Progress::new("plot: running the model", "jets", n as u64, opt.quiet)?;
+    let mut progress = Progress::new("plot (model)", "jets", n as u64, opt.quiet)?;
     for chunk in picked.chunks(batch) {
         let m = chunk.len();
         data.gather(chunk, &mut x[..m * d]);
