@@ -27,9 +27,11 @@ pub fn is_eta(name: &str) -> bool {
     base.eq_ignore_ascii_case("eta")
 }
 
-/// Whether a column gets only the absolute residual (η and φ).
+/// Whether a column gets only the absolute residual: η, φ and their differences (Δη, Δφ, which
+/// sit around zero).
 pub fn absolute_only(name: &str) -> bool {
-    is_eta(name) || is_phi(name)
+    let base = name.rsplit(['_', '.']).next().unwrap_or(name).to_ascii_lowercase();
+    is_eta(name) || is_phi(name) || ["deltaeta", "deltaphi", "deta", "dphi"].iter().any(|d| base.ends_with(d))
 }
 
 /// The relative-residual floor of a column from its typical scale `mean_abs_nonzero` (the
@@ -425,16 +427,19 @@ impl Evaluation {
         if !abs.is_empty() {
             let _ = writeln!(s, "{}: absolute residual Δ = out − in only (they cross zero)", abs.join(", "));
         }
-        for v in &self.variables {
-            if let Some(m) = v.relative_method.as_ref().filter(|m| m.fraction < 1.0) {
-                let _ = writeln!(
-                    s,
-                    "{}: {} ({} % of its mean |x| ≠ 0; smaller values enter the absolute residual only)",
-                    v.name,
-                    m.describe(),
-                    RELATIVE_FLOOR * 100.0
-                );
-            }
+        let partial: Vec<String> = self
+            .variables
+            .iter()
+            .filter_map(|v| v.relative_method.as_ref().filter(|m| m.fraction < 0.995).map(|m| (v, m)))
+            .map(|(v, m)| format!("{} {}", v.name, percent(m.fraction)))
+            .collect();
+        if !partial.is_empty() {
+            let _ = writeln!(
+                s,
+                "rel rows: share of rows with |x| above {} % of the column's mean |x| ≠ 0 (the others enter only the absolute residual; floors in --json); below 100 %: {}",
+                RELATIVE_FLOOR * 100.0,
+                partial.join(", ")
+            );
         }
         s
     }
@@ -488,10 +493,10 @@ mod tests {
 
     #[test]
     fn eta_and_phi_are_absolute_only() {
-        for name in ["eta", "Jet_eta", "phi", "FatJet.phi"] {
+        for name in ["eta", "Jet_eta", "phi", "FatJet.phi", "muonSubtrDeltaEta", "Jet_muonSubtrDeltaPhi", "dPhi"] {
             assert!(absolute_only(name), "{name}");
         }
-        for name in ["pt", "mass", "beta", "muonSubtrFactor"] {
+        for name in ["pt", "mass", "beta", "theta", "muonSubtrFactor", "hfsigmaEtaEta"] {
             assert!(!absolute_only(name), "{name}");
         }
         assert_eq!(relative_floor(0.0), 0.0);

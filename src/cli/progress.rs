@@ -56,7 +56,9 @@ pub fn fmt_duration(s: f64) -> String {
         return "?".into();
     }
     let t = s.max(0.0).round() as u64;
-    if s < 10.0 {
+    if s < 1.0 {
+        format!("{s:.2} s")
+    } else if s < 10.0 {
         format!("{s:.1} s")
     } else if t < 60 {
         format!("{t} s")
