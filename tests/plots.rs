@@ -141,11 +141,11 @@ fn extreme_values_draw() {
     let b = plot::Binning::shared(&mass, &mass, 60);
     assert_eq!((b.edges[0], b.edges.len()), (0.5, 51));
     let svg = std::fs::read_to_string(dir.join("figs/recon_03_mass.svg")).unwrap();
-    assert!(svg.contains("error bars: Poisson"), "ratio panel without its error note");
+    assert!(svg.contains("ratio: Poisson errors"), "ratio panel without its error note");
     // A reconstruction that misses a region: the empty bins are named, not drawn as 0 or ∞.
     let shifted: Vec<f64> = mass.iter().map(|m| m + 20.0).collect();
     let f = plot::input_vs_output(&dir, "gap", "mass", "mass [GeV]", &mass, &shifted).unwrap();
-    assert!(std::fs::read_to_string(&f.svg).unwrap().contains("grey: one sample empty"));
+    assert!(std::fs::read_to_string(&f.svg).unwrap().contains("grey: bin empty in one sample"));
     // The latent colour key is labelled at both ends with numbers, not "max".
     let latent = std::fs::read_to_string(dir.join("figs/latent.svg")).unwrap();
     assert!(latent.contains("jets per cell") && latent.contains(" jets\n</text>") && !latent.contains("\nmax\n"));

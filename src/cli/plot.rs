@@ -148,10 +148,7 @@ pub fn plot_files_with(model_path: &Path, data_path: &Path, dir: &Path, opt: &Pl
     let mut notes = Vec::new();
     let shown = d.min(opt.max_vars);
     if shown < d {
-        notes.push(format!(
-            "{d} variables: figures for the first {shown} only (--max-vars {} draws more)",
-            opt.max_vars.max(d)
-        ));
+        notes.push(format!("{d} variables: figures for the first {shown} only (--max-vars {d} draws them all)"));
     }
     let pi = std::f64::consts::PI;
     let mut progress = Progress::new("plot", "figures", (2 * shown + 3) as u64, opt.quiet)?;

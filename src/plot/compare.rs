@@ -50,6 +50,18 @@ impl Plot for Compare<'_> {
             .draw_series(LineSeries::new(steps(&bins.edges, &cb, floor), C_B.stroke_width(2)))?
             .label(format!("{} ({} jets)", self.b.0, self.b.1.len()))
             .legend(legend_line(C_B));
+        let ratios = bin_ratios(&ca, &cb);
+        let empty_shown = ratios.iter().any(|r| matches!(r, BinRatio::NoReference | BinRatio::NoSample));
+        let mut notes = vec!["ratio: Poisson errors r·√(1/a + 1/b)".to_string()];
+        if empty_shown {
+            notes.push("grey: bin empty in one sample".to_string());
+        }
+        for line in notes {
+            chart
+                .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())?
+                .label(line)
+                .legend(|(x, y)| EmptyElement::at((x, y)));
+        }
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::UpperRight)
@@ -83,8 +95,7 @@ impl Plot for Compare<'_> {
         // hollow marker (△ at the top: reference empty; ○ at the bottom: sample empty) rather
         // than a ratio of ∞ or 0.
         let (ylo, yhi) = (0.0, 2.0);
-        let mut empty_shown = false;
-        for (i, r) in bin_ratios(&ca, &cb).into_iter().enumerate() {
+        for (i, r) in ratios.into_iter().enumerate() {
             let (e0, e1) = (bins.edges[i], bins.edges[i + 1]);
             let xc = 0.5 * (e0 + e1);
             match r {
@@ -97,7 +108,6 @@ impl Plot for Compare<'_> {
                     rc.draw_series(std::iter::once(TriangleMarker::new((xc, yhi - 0.07), 5, C_B.filled())))?;
                 }
                 BinRatio::NoReference | BinRatio::NoSample => {
-                    empty_shown = true;
                     rc.draw_series(std::iter::once(Rectangle::new([(e0, ylo), (e1, yhi)], BLACK.mix(0.08).filled())))?;
                     if r == BinRatio::NoReference {
                         rc.draw_series(std::iter::once(TriangleMarker::new((xc, yhi - 0.07), 5, C_B.stroke_width(1))))?;
@@ -108,14 +118,6 @@ impl Plot for Compare<'_> {
                 BinRatio::Empty => {}
             }
         }
-        let note = if empty_shown {
-            "error bars: Poisson, r·√(1/a + 1/b); grey: one sample empty".to_string()
-        } else {
-            "error bars: Poisson, r·√(1/a + 1/b)".to_string()
-        };
-        rc.draw_series(std::iter::once(
-            EmptyElement::at((x0, yhi)) + Text::new(note, (6, 4), font(13.0).color(&BLACK.mix(0.7))),
-        ))?;
         Ok(())
     }
 }
