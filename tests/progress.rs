@@ -1,6 +1,7 @@
 //! Progress of long commands in a log: with stderr redirected (not a terminal) every long
 //! command prints plain lines `LABEL: DONE / TOTAL UNIT (P %), RATE UNIT/s, ETA T` at most every
 //! HEPAE_PROGRESS_INTERVAL_S seconds and one summary `LABEL: N UNIT in T (RATE UNIT/s)`;
+//! import, which cannot know a CSV's length, prints `LABEL: DONE UNIT, RATE UNIT/s`;
 //! training prints an epoch line at most that often, always the first and the last;
 //! `--quiet` prints none of it.
 
@@ -75,7 +76,10 @@ fn has_summary(err: &str, label: &str, unit: &str, n: &str) -> bool {
 fn long_commands_log_plain_progress_lines_and_a_summary() {
     let dir = tmpdir("lines");
     let real = dir.join("real.npy");
-    ok("10", &["import", DEMO_CSV, "-o", s(&real), "--first-columns", "8"]);
+    // Import does not know a CSV's row count in advance: count and rate, then the summary.
+    let err = ok("0", &["import", DEMO_CSV, "-o", s(&real), "--first-columns", "8"]);
+    assert!(err.lines().any(|l| l.starts_with("import: 1024 rows, ") && l.ends_with(" rows/s")), "{err}");
+    assert!(has_summary(&err, "import", "rows", "1636"), "{err}");
     // 40 000 synthetic rows: several batches for every loop.
     let data = dir.join("synth.npy");
     let err = ok("0", &["synth", "--like", s(&real), "--rows", "40000", "-o", s(&data)]);
@@ -164,6 +168,8 @@ fn quiet_prints_no_progress_and_a_bad_interval_is_one_error_line() {
     let real = dir.join("real.npy");
     ok("10", &["import", DEMO_CSV, "-o", s(&real), "--first-columns", "8"]);
     let data = dir.join("synth.npy");
+    let err = ok("0", &["import", DEMO_CSV, "-o", s(&dir.join("again.npy")), "--quiet"]);
+    assert!(err.trim().is_empty(), "import --quiet wrote:\n{err}");
     let err = ok("0", &["synth", "--like", s(&real), "--rows", "20000", "-o", s(&data), "--quiet"]);
     assert!(err.trim().is_empty(), "synth --quiet wrote:\n{err}");
     let model = dir.join("ae.safetensors");

@@ -82,6 +82,12 @@ pub fn progress_line(label: &str, unit: &str, done: u64, total: u64, seconds: f6
     )
 }
 
+/// The plain line when the total is not known in advance: `LABEL: DONE UNIT, RATE UNIT/s`.
+pub fn count_line(label: &str, unit: &str, done: u64, seconds: f64) -> String {
+    let rate = if seconds > 0.0 { fmt_count(done as f64 / seconds) } else { "?".into() };
+    format!("{label}: {} {unit}, {rate} {unit}/s", fmt_count(done as f64))
+}
+
 /// The closing line: `LABEL: DONE UNIT in T (RATE UNIT/s)`.
 pub fn summary_line(label: &str, unit: &str, done: u64, seconds: f64) -> String {
     let rate = if seconds > 0.0 { format!(" ({} {unit}/s)", fmt_count(done as f64 / seconds)) } else { String::new() };
@@ -98,7 +104,8 @@ enum Mode {
 pub struct Progress {
     label: String,
     unit: &'static str,
-    total: u64,
+    /// None: not known in advance (a CSV being read); lines then show the count and rate.
+    total: Option<u64>,
     done: u64,
     start: Instant,
     mode: Mode,
@@ -108,11 +115,25 @@ pub struct Progress {
 impl Progress {
     /// Starts showing progress of `label` over `total` `unit`s (nothing at all when `quiet`).
     pub fn new(label: &str, unit: &'static str, total: u64, quiet: bool) -> Result<Progress> {
+        Progress::start(label, unit, Some(total), quiet)
+    }
+
+    /// Progress over a count not known in advance (a spinner on a terminal).
+    pub fn counting(label: &str, unit: &'static str, quiet: bool) -> Result<Progress> {
+        Progress::start(label, unit, None, quiet)
+    }
+
+    fn start(label: &str, unit: &'static str, total: Option<u64>, quiet: bool) -> Result<Progress> {
         let mode = if quiet {
             Mode::Quiet
         } else if std::io::stderr().is_terminal() {
-            let bar = ProgressBar::new(total);
-            let template = format!("{label}: {{bar:40}} {{human_pos}}/{{human_len}} {unit}  {{per_sec}}  ETA {{eta}}");
+            let (bar, template) = match total {
+                Some(t) => (
+                    ProgressBar::new(t),
+                    format!("{label}: {{bar:40}} {{human_pos}}/{{human_len}} {unit}  {{per_sec}}  ETA {{eta}}"),
+                ),
+                None => (ProgressBar::new_spinner(), format!("{label}: {{spinner}} {{human_pos}} {unit}  {{per_sec}}")),
+            };
             if let Ok(style) = ProgressStyle::with_template(&template) {
                 bar.set_style(style);
             }
@@ -140,10 +161,13 @@ impl Progress {
                     None => now.duration_since(self.start) >= *every,
                     Some(t) => now.duration_since(*t) >= *every,
                 };
-                if due && self.done < self.total {
+                if due && self.total.is_none_or(|t| self.done < t) {
                     *last = Some(now);
                     let secs = now.duration_since(self.start).as_secs_f64();
-                    eprintln!("{}", progress_line(&self.label, self.unit, self.done, self.total, secs));
+                    match self.total {
+                        Some(t) => eprintln!("{}", progress_line(&self.label, self.unit, self.done, t, secs)),
+                        None => eprintln!("{}", count_line(&self.label, self.unit, self.done, secs)),
+                    }
                 }
             }
         }
@@ -292,5 +316,7 @@ mod tests {
         assert_eq!(s, "compress: 10.0 M rows in 9.1 s (1.1 M rows/s)");
         // Nothing done yet: no rate, no ETA, and no division by zero.
         assert_eq!(progress_line("score", "jets", 0, 100, 0.0), "score: 0 / 100 jets (0 %), ? jets/s, ETA ?");
+        // An unknown total (a CSV being read): the count and the rate.
+        assert_eq!(count_line("import", "rows", 2_500_000, 2.0), "import: 2.5 M rows, 1.2 M rows/s");
     }
 }
