@@ -120,6 +120,18 @@ pub fn score_dataset(
     kind: ScoreKind,
     opt: &ScoreOptions,
 ) -> Result<Vec<f32>> {
+    score_dataset_with(model, data, rows, kind, opt, &mut |_| {})
+}
+
+/// [`score_dataset`], calling `on_rows` with the rows scored so far after each batch.
+pub fn score_dataset_with(
+    model: &SavedModel,
+    data: &Dataset,
+    rows: Option<&[u32]>,
+    kind: ScoreKind,
+    opt: &ScoreOptions,
+    on_rows: &mut dyn FnMut(u64),
+) -> Result<Vec<f32>> {
     let d = data.cols();
     let n_rows = rows.map_or(data.rows(), <[u32]>::len);
     let width = score_width(kind, d);
@@ -139,6 +151,7 @@ pub fn score_dataset(
         score_batch(model, &x[..n * d], &mut buf, n, kind, opt, &mut rng, scores);
         bad.scan(scores, scores, width, |r| idx[r] as usize);
         done += n;
+        on_rows(done as u64);
     }
     bad.check(data.path(), &format!("{} score", kind.name()), |c| {
         if width == 1 {

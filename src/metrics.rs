@@ -1,7 +1,13 @@
 //! Figures of merit for a reconstruction, per variable and overall: MSE, RMSE and mean
 //! absolute residual in normalised space; in physical units the relative residual
 //! (out − in)/in (mean, σ, central-68 % half-width, histogram) and the absolute residual
-//! out − in (Δφ wrapped into (−π, π]), which is the meaningful one for η and φ that cross zero.
+//! out − in (Δφ wrapped into (−π, π]).
+//!
+//! η and φ cross zero: they get ONLY the absolute residual. Any other column's relative
+//! residual is taken over the rows with |in| above a floor, [`RELATIVE_FLOOR`] × the column's
+//! mean |in| over its non-zero rows (from a strided sample of at most 20 000 rows), so that masses of ~0 or a mostly-zero factor
+//! (muonSubtrFactor) do not divide by almost nothing and print σ = 3·10⁴; the floor and the
+//! share of rows above it are reported with the figure.
 
 use crate::data::npy::Dataset;
 use crate::error::{Error, Location, Result};
@@ -11,6 +17,105 @@ use std::path::Path;
 
 /// Values kept per variable for quantiles; larger inputs are sampled with a fixed stride.
 const QUANTILE_SAMPLE: usize = 200_000;
+
+/// The relative residual's floor as a fraction of the column's typical scale (its mean |x|
+/// over rows with x ≠ 0): rows with |x| at or below it enter only the absolute residual.
+pub const RELATIVE_FLOOR: f64 = 0.05;
+
+/// Whether a column name is a pseudorapidity (η crosses zero: absolute residual only).
+pub fn is_eta(name: &str) -> bool {
+    let base = name.rsplit(['_', '.']).next().unwrap_or(name);
+    base.eq_ignore_ascii_case("eta")
+}
+
+/// Whether a column gets only the absolute residual: η, φ and their differences (Δη, Δφ, which
+/// sit around zero).
+pub fn absolute_only(name: &str) -> bool {
+    let base = name.rsplit(['_', '.']).next().unwrap_or(name).to_ascii_lowercase();
+    is_eta(name) || is_phi(name) || ["deltaeta", "deltaphi", "deta", "dphi"].iter().any(|d| base.ends_with(d))
+}
+
+/// The relative-residual floor of a column from its typical scale `mean_abs_nonzero` (the
+/// mean |x| over rows with x ≠ 0); 0 when the column is all zero.
+pub fn relative_floor(mean_abs_nonzero: f64) -> f64 {
+    if mean_abs_nonzero.is_finite() && mean_abs_nonzero > 0.0 {
+        RELATIVE_FLOOR * mean_abs_nonzero
+    } else {
+        0.0
+    }
+}
+
+/// The mean |x| over the non-zero finite values (NaN if there are none).
+pub fn mean_abs_nonzero(values: impl IntoIterator<Item = f64>) -> f64 {
+    let (mut s, mut n) = (0.0, 0u64);
+    for v in values {
+        if v != 0.0 && v.is_finite() {
+            s += v.abs();
+            n += 1;
+        }
+    }
+    if n > 0 {
+        s / n as f64
+    } else {
+        f64::NAN
+    }
+}
+
+/// The relative residuals (out − in)/in of one column over the rows with |in| above its
+/// floor, and how they were taken: the same rule as [`evaluate`], for slices in memory (the
+/// figures). `input` and `output` are in physical units.
+pub fn relative_residuals(input: &[f64], output: &[f64]) -> (Vec<f64>, RelativeMethod) {
+    let floor = relative_floor(mean_abs_nonzero(input.iter().copied()));
+    let rel: Vec<f64> = input.iter().zip(output).filter(|(i, _)| i.abs() > floor).map(|(&i, &o)| (o - i) / i).collect();
+    let fraction = if input.is_empty() { 0.0 } else { rel.len() as f64 / input.len() as f64 };
+    (rel, RelativeMethod { floor, fraction })
+}
+
+/// How a column's relative residual was taken.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RelativeMethod {
+    /// Rows with |in| above this (physical units) enter the relative residual.
+    pub floor: f64,
+    /// Share of the evaluated rows above the floor, in [0, 1].
+    pub fraction: f64,
+}
+
+impl RelativeMethod {
+    /// "rel. over 83 % of rows with |x| > 0.1", or "rel. over all rows with x ≠ 0".
+    pub fn describe(&self) -> String {
+        if self.fraction >= 1.0 {
+            "rel. over all rows".to_string()
+        } else {
+            format!("rel. over {} of rows with |x| > {}", percent(self.fraction), short(self.floor))
+        }
+    }
+}
+
+fn percent(f: f64) -> String {
+    let p = 100.0 * f;
+    if p > 0.0 && p < 1.0 {
+        format!("{p:.2} %")
+    } else {
+        format!("{p:.0} %")
+    }
+}
+
+fn short(v: f64) -> String {
+    let a = v.abs();
+    if a == 0.0 {
+        "0".into()
+    } else if !(1e-3..1e5).contains(&a) {
+        format!("{v:.2e}")
+    } else {
+        let digits = (2 - a.log10().floor() as i32).clamp(0, 6) as usize;
+        let s = format!("{v:.digits$}");
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s
+        }
+    }
+}
 
 /// A fixed-range histogram with under- and overflow counts.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -118,8 +223,12 @@ pub struct VariableMetrics {
     pub rmse: f64,
     /// Mean |out − in|, normalised space.
     pub mean_abs_residual: f64,
-    /// (out − in)/in in physical units, over rows with in ≠ 0.
+    /// (out − in)/in in physical units, over rows with |in| above the floor in
+    /// `relative_method`; None for η and φ (absolute residual only) or when no row is above it.
     pub relative: Option<ResidualStats>,
+    /// Which rows the relative residual is over; None for η and φ.
+    #[serde(default)]
+    pub relative_method: Option<RelativeMethod>,
     /// out − in in physical units (Δφ wrapped for φ columns).
     pub absolute: Option<ResidualStats>,
 }
@@ -186,6 +295,17 @@ pub fn is_phi(name: &str) -> bool {
 /// Evaluates `model` on `rows` of `data` (all rows if `rows` is None). A reconstruction that is
 /// not finite (an overflowing model) is an error naming the first row and column.
 pub fn evaluate(model: &SavedModel, data: &Dataset, rows: Option<&[u32]>, subset: &str) -> Result<Evaluation> {
+    evaluate_with(model, data, rows, subset, &mut |_| {})
+}
+
+/// [`evaluate`], calling `on_rows` with the rows evaluated so far after each batch.
+pub fn evaluate_with(
+    model: &SavedModel,
+    data: &Dataset,
+    rows: Option<&[u32]>,
+    subset: &str,
+    on_rows: &mut dyn FnMut(u64),
+) -> Result<Evaluation> {
     let d = data.cols();
     let n_rows = rows.map_or(data.rows(), <[u32]>::len);
     if n_rows == 0 {
@@ -204,6 +324,9 @@ pub fn evaluate(model: &SavedModel, data: &Dataset, rows: Option<&[u32]>, subset
     let mut abs: Vec<ResidualAcc> = (0..d).map(|_| ResidualAcc::new(-1.0, 1.0)).collect();
     let phi: Vec<bool> = data.columns().iter().map(|c| is_phi(c)).collect();
     let mut bad = NonFinite::default();
+    let abs_only: Vec<bool> = data.columns().iter().map(|c| absolute_only(c)).collect();
+    let floor = column_floors(data, rows, n_rows);
+    let mut above = vec![0u64; d];
     let mut done = 0usize;
     while done < n_rows {
         let n = batch.min(n_rows - done);
@@ -234,12 +357,14 @@ pub fn evaluate(model: &SavedModel, data: &Dataset, rows: Option<&[u32]>, subset
                         (delta + std::f64::consts::PI).rem_euclid(2.0 * std::f64::consts::PI) - std::f64::consts::PI;
                 }
                 abs[c].push(delta, keep);
-                if i != 0.0 {
+                if !abs_only[c] && i.abs() > floor[c] {
+                    above[c] += 1;
                     rel[c].push(delta / i, keep);
                 }
             }
         }
         done += n;
+        on_rows(done as u64);
     }
     bad.check(data.path(), "reconstruction", |c| data.columns()[c].clone())?;
     let nf = n_rows as f64;
@@ -253,7 +378,8 @@ pub fn evaluate(model: &SavedModel, data: &Dataset, rows: Option<&[u32]>, subset
             mse: sq[c] / nf,
             rmse: (sq[c] / nf).sqrt(),
             mean_abs_residual: ab[c] / nf,
-            relative: r.finish(),
+            relative: if abs_only[c] { None } else { r.finish() },
+            relative_method: (!abs_only[c]).then(|| RelativeMethod { floor: floor[c], fraction: above[c] as f64 / nf }),
             absolute: a.finish(),
         })
         .collect();
@@ -267,6 +393,31 @@ pub fn evaluate(model: &SavedModel, data: &Dataset, rows: Option<&[u32]>, subset
         mean_abs_residual: ab.iter().sum::<f64>() / (nf * d as f64),
         variables,
     })
+}
+
+/// Rows sampled (evenly strided) for a column's typical scale: enough for a mean to a few
+/// per cent, and few enough that the extra pass touches a small share of a large file's pages.
+const SCALE_SAMPLE: usize = 20_000;
+
+/// Each column's relative-residual floor from a first pass over a strided sample of at most
+/// [`SCALE_SAMPLE`] of the evaluated rows (physical units).
+fn column_floors(data: &Dataset, rows: Option<&[u32]>, n_rows: usize) -> Vec<f64> {
+    let d = data.cols();
+    let stride = n_rows.div_ceil(SCALE_SAMPLE).max(1);
+    let (mut sum, mut n) = (vec![0.0f64; d], vec![0u64; d]);
+    let mut row = vec![0.0f32; d];
+    for k in (0..n_rows).step_by(stride) {
+        let r = rows.map_or(k as u32, |rs| rs[k]);
+        data.gather(&[r], &mut row);
+        for c in 0..d {
+            let v = row[c] as f64;
+            if v != 0.0 && v.is_finite() {
+                sum[c] += v.abs();
+                n[c] += 1;
+            }
+        }
+    }
+    (0..d).map(|c| relative_floor(if n[c] > 0 { sum[c] / n[c] as f64 } else { f64::NAN })).collect()
 }
 
 impl Evaluation {
@@ -285,7 +436,7 @@ impl Evaluation {
             "rel mean",
             "rel σ",
             "rel 68%",
-            "rel n",
+            "rel rows",
             "abs mean",
             "abs σ"
         );
@@ -295,9 +446,10 @@ impl Evaluation {
                     format!("{:.3e}", r.mean),
                     format!("{:.3e}", r.std),
                     format!("{:.3e}", r.half_width_68),
-                    r.n.to_string(),
+                    v.relative_method.as_ref().map_or(r.n.to_string(), |m| percent(m.fraction)),
                 ),
-                None => ("-".into(), "-".into(), "-".into(), "0".into()),
+                None if v.relative_method.is_none() => ("-".into(), "-".into(), "-".into(), "abs only".into()),
+                None => ("-".into(), "-".into(), "-".into(), "0 %".into()),
             };
             let (am, as_) = match &v.absolute {
                 Some(a) => (format!("{:.3e}", a.mean), format!("{:.3e}", a.std)),
@@ -319,6 +471,25 @@ impl Evaluation {
             );
         }
         let _ = writeln!(s, "{:<22} {:>11.4e} {:>11.4e} {:>11.4e}", "all", self.mse, self.rmse, self.mean_abs_residual);
+        let abs: Vec<&str> =
+            self.variables.iter().filter(|v| v.relative_method.is_none()).map(|v| v.name.as_str()).collect();
+        if !abs.is_empty() {
+            let _ = writeln!(s, "{}: absolute residual Δ = out − in only (they cross zero)", abs.join(", "));
+        }
+        let partial: Vec<String> = self
+            .variables
+            .iter()
+            .filter_map(|v| v.relative_method.as_ref().filter(|m| m.fraction < 0.995).map(|m| (v, m)))
+            .map(|(v, m)| format!("{} {}", v.name, percent(m.fraction)))
+            .collect();
+        if !partial.is_empty() {
+            let _ = writeln!(
+                s,
+                "rel rows: share of rows with |x| above {} % of the column's mean |x| ≠ 0 (the others enter only the absolute residual; floors in --json); below 100 %: {}",
+                RELATIVE_FLOOR * 100.0,
+                partial.join(", ")
+            );
+        }
         s
     }
 }
@@ -328,5 +499,56 @@ fn truncate(s: &str, n: usize) -> String {
         s.to_string()
     } else {
         s.chars().take(n - 1).chain(std::iter::once('…')).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sigma(v: &[f64]) -> f64 {
+        let m = v.iter().sum::<f64>() / v.len() as f64;
+        (v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (v.len() - 1) as f64).sqrt()
+    }
+
+    #[test]
+    fn near_zero_column_keeps_a_sane_sigma_and_names_the_rows() {
+        // A muonSubtrFactor-like column: 80 % exact zeros, 10 % at 1e-6, 10 % around 0.5;
+        // the reconstruction is off by 0.01 everywhere.
+        let input: Vec<f64> = (0..1000)
+            .map(|r| match r % 10 {
+                0 => 1e-6,
+                1 => 0.4 + 0.2 * (r as f64 / 1000.0),
+                _ => 0.0,
+            })
+            .collect();
+        let output: Vec<f64> = input.iter().map(|x| x + 0.01).collect();
+        // Dividing by every non-zero input is what printed σ = 3·10⁴.
+        let naive: Vec<f64> = input.iter().zip(&output).filter(|(i, _)| **i != 0.0).map(|(i, o)| (o - i) / i).collect();
+        assert!(sigma(&naive) > 1e3, "{}", sigma(&naive));
+        let (rel, m) = relative_residuals(&input, &output);
+        assert_eq!(rel.len(), 100, "only the rows around 0.5 are above the floor");
+        assert!(sigma(&rel) < 0.01 && rel.iter().all(|r| (0.016..0.026).contains(r)), "σ = {}", sigma(&rel));
+        // floor = 5 % of the mean |x| over non-zero rows ≈ 0.05 · 0.25.
+        assert!((m.floor - 0.05 * (100.0 * 1e-6 + 100.0 * 0.5) / 200.0).abs() < 1e-3, "{}", m.floor);
+        assert!((m.fraction - 0.1).abs() < 1e-12);
+        assert_eq!(m.describe(), "rel. over 10 % of rows with |x| > 0.0125");
+        // A column far from zero keeps every row.
+        let pt: Vec<f64> = (0..100).map(|r| 30.0 + r as f64).collect();
+        let (rel, m) = relative_residuals(&pt, &pt);
+        assert_eq!((rel.len(), m.fraction), (100, 1.0));
+        assert_eq!(m.describe(), "rel. over all rows");
+    }
+
+    #[test]
+    fn eta_and_phi_are_absolute_only() {
+        for name in ["eta", "Jet_eta", "phi", "FatJet.phi", "muonSubtrDeltaEta", "Jet_muonSubtrDeltaPhi", "dPhi"] {
+            assert!(absolute_only(name), "{name}");
+        }
+        for name in ["pt", "mass", "beta", "theta", "muonSubtrFactor", "hfsigmaEtaEta"] {
+            assert!(!absolute_only(name), "{name}");
+        }
+        assert_eq!(relative_floor(0.0), 0.0);
+        assert!(mean_abs_nonzero([0.0, 0.0]).is_nan());
     }
 }

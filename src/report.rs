@@ -100,8 +100,13 @@ pub fn html(r: &ReportInput<'_>) -> String {
     }
     s.push_str("<h2>Evaluation</h2>\n<table>\n<tr><th class=\"l\">variable</th><th>MSE (norm)</th><th>RMSE (norm)</th><th>mean |res| (norm)</th><th>rel. mean</th><th>rel. σ</th><th>rel. 68 % half-width</th><th>rel. n</th><th>abs. mean</th><th>abs. σ</th><th>abs. 68 % half-width</th></tr>\n");
     for v in &ev.variables {
+        let rows = |x: &crate::metrics::ResidualStats| match &v.relative_method {
+            Some(m) if m.fraction < 1.0 => format!("{} ({})", x.n, esc(&m.describe())),
+            _ => x.n.to_string(),
+        };
         let (rm, rs, rw, rn) = match &v.relative {
-            Some(x) => (num(x.mean), num(x.std), num(x.half_width_68), x.n.to_string()),
+            Some(x) => (num(x.mean), num(x.std), num(x.half_width_68), rows(x)),
+            None if v.relative_method.is_none() => ("–".into(), "–".into(), "–".into(), "absolute only".into()),
             None => ("–".into(), "–".into(), "–".into(), "0".into()),
         };
         let (am, as_, aw) = match &v.absolute {
@@ -124,7 +129,11 @@ pub fn html(r: &ReportInput<'_>) -> String {
         num(ev.rmse),
         num(ev.mean_abs_residual)
     );
-    s.push_str("<p>Relative residual: (out − in)/in in physical units over jets with in ≠ 0; absolute: out − in (Δφ wrapped into (−π, π]).</p>\n");
+    let _ = writeln!(
+        s,
+        "<p>Relative residual: (out − in)/in in physical units over the jets with |in| above {} % of the variable's mean |in| ≠ 0 (the share is given where it is not all of them); η and φ cross zero and get only the absolute residual out − in (Δφ wrapped into (−π, π]).</p>",
+        crate::metrics::RELATIVE_FLOOR * 100.0
+    );
     s.push_str("<h2>Model and training configuration</h2>\n<table>\n");
     for (k, v) in r.model_info {
         let _ = writeln!(s, "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>", esc(k), esc(v));

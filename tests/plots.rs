@@ -135,6 +135,51 @@ fn extreme_values_draw() {
     check_figure(&plot::residual_hist(&dir, "re", "empty", "Δ", &[]).unwrap());
     check_figure(&plot::latent_pairs(&dir, "l1", &[0.5; 10], 1, 6).unwrap());
     check_figure(&plot::correlation_matrix(&dir, "cm0", "none", &[], &[]).unwrap());
+
+    // mass (1 … 50) is integral: integer-aligned bins; every ratio panel states its errors.
+    let mass: Vec<f64> = (0..rows).map(|r| x[r * names.len() + 3] as f64).collect();
+    let b = plot::Binning::shared(&mass, &mass, 60);
+    assert_eq!((b.edges[0], b.edges.len()), (0.5, 51));
+    let svg = std::fs::read_to_string(dir.join("figs/recon_03_mass.svg")).unwrap();
+    assert!(svg.contains("ratio: Poisson errors"), "ratio panel without its error note");
+    // A reconstruction that misses a region: the empty bins are named, not drawn as 0 or ∞.
+    let shifted: Vec<f64> = mass.iter().map(|m| m + 20.0).collect();
+    let f = plot::input_vs_output(&dir, "gap", "mass", "mass [GeV]", &mass, &shifted).unwrap();
+    assert!(std::fs::read_to_string(&f.svg).unwrap().contains("grey: bin empty in one sample"));
+    // The latent colour key is labelled at both ends with numbers, not "max".
+    let latent = std::fs::read_to_string(dir.join("figs/latent.svg")).unwrap();
+    assert!(latent.contains("jets per cell") && latent.contains(" jets\n</text>") && !latent.contains("\nmax\n"));
+
+    // η and φ: absolute residual only; the mostly-zero column: relative over its 5 % of
+    // non-zero rows, said so, with a σ that stays sane.
+    let ev = hepae::metrics::evaluate(
+        &hepae::SavedModel::load(&model).unwrap(),
+        &hepae::Dataset::open(&data).unwrap(),
+        None,
+        "all rows",
+    )
+    .unwrap();
+    let var = |n: &str| ev.variables.iter().find(|v| v.name == n).unwrap();
+    for n in ["eta", "phi"] {
+        assert!(var(n).relative.is_none() && var(n).relative_method.is_none() && var(n).absolute.is_some(), "{n}");
+    }
+    let z = var("mostly_zero");
+    let m = z.relative_method.as_ref().unwrap();
+    assert!((m.fraction - 0.05).abs() < 1e-9, "{m:?}");
+    assert!(z.relative.as_ref().unwrap().n == 30 && z.relative.as_ref().unwrap().std < 10.0, "{z:?}");
+    let table = ev.table();
+    assert!(table.contains("eta, phi: absolute residual") && table.contains("mostly_zero 5 %"), "{table}");
+    let json = serde_json::to_string(&ev).unwrap();
+    assert!(json.contains("\"relative_method\"") && json.contains("\"fraction\""));
+    let resid = std::fs::read_to_string(dir.join("figs/resid_05_mostly_zero.svg")).unwrap();
+    // The figures use the validation split (90 jets): the title names the rows above the floor.
+    assert!(resid.contains("mostly_zero: relative residual over ") && resid.contains("% with |mostly_zero| &gt; "));
+
+    // A table wider than --max-vars: figures for the first ones only, and a note saying so.
+    let opt = hepae::cli::plot::PlotOptions { max_vars: 3, ..hepae::cli::plot::PlotOptions::new("auto", 1000) };
+    let set = hepae::cli::plot::plot_files_with(&model, &data, &dir.join("figs3"), &opt).unwrap();
+    assert_eq!(set.figures.len(), 3 * 2 + 3);
+    assert!(set.notes.iter().any(|n| n.contains("first 3")), "{:?}", set.notes);
 }
 
 #[test]
@@ -150,12 +195,15 @@ fn hooks_for_later_commands() {
             .collect()
     };
     let curves = vec![
-        RocCurve { label: "AE score".into(), points: curve(0.1) },
-        RocCurve { label: "pT cut".into(), points: curve(0.6) },
+        RocCurve { label: "AE score".into(), points: curve(0.1), background: 1_000_000 },
+        RocCurve { label: "pT cut".into(), points: curve(0.6), background: 0 },
     ];
     let auc = plot::roc_auc(&curves[0].points);
     assert!(auc > 0.9 && auc <= 1.0, "{auc}");
-    check_figure(&plot::roc_curve(&dir, "roc", "ROC: ttbar vs QCD", &curves).unwrap());
+    let f = plot::roc_curve(&dir, "roc", "ROC: ttbar vs QCD", &curves).unwrap();
+    check_figure(&f);
+    // 1 000 000 background jets: the first curve stops at FPR 1e-6 and says so.
+    assert!(std::fs::read_to_string(&f.svg).unwrap().contains("stops at 1/N_bkg = 1.00e-6"));
     check_figure(&plot::roc_curve(&dir, "roc0", "no curves", &[]).unwrap());
 
     let pts: Vec<RatioPoint> = [2usize, 4, 8, 15]

@@ -1,9 +1,10 @@
 //! `hepae evaluate MODEL DATA [--json F]`: per-variable figures of merit.
 
 use crate::atomic::write_atomic;
+use crate::cli::progress::Progress;
 use crate::data::npy::Dataset;
 use crate::error::{Error, Result};
-use crate::metrics::{evaluate, Evaluation};
+use crate::metrics::{evaluate_with, Evaluation};
 use crate::model_io::SavedModel;
 use crate::train::split_rows;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,9 @@ pub struct EvaluateArgs {
     /// Rows to use: auto (the validation split if DATA is the training file, else all), val, all.
     #[arg(long, default_value = "auto")]
     pub subset: String,
+    /// No progress lines.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// Picks the rows: the model's own validation split when `data` is its training data, known by
@@ -47,16 +51,25 @@ pub fn select_rows(
 
 /// Loads, checks and evaluates; shared by `evaluate` and `demo`.
 pub fn evaluate_files(model_path: &Path, data_path: &Path, subset: &str) -> Result<Evaluation> {
+    evaluate_files_with(model_path, data_path, subset, true)
+}
+
+/// [`evaluate_files`] with progress on stderr unless `quiet`.
+pub fn evaluate_files_with(model_path: &Path, data_path: &Path, subset: &str, quiet: bool) -> Result<Evaluation> {
     let model = SavedModel::load(model_path)?;
     let data = Dataset::open(data_path)?;
     model.check_data(&data, model_path)?;
     data.check_finite()?;
     let (rows, label) = select_rows(&model, model_path, &data, subset)?;
-    evaluate(&model, &data, rows.as_deref(), &label)
+    let n = rows.as_ref().map_or(data.rows(), Vec::len) as u64;
+    let mut progress = Progress::new("evaluate", "jets", n, quiet)?;
+    let ev = evaluate_with(&model, &data, rows.as_deref(), &label, &mut |r| progress.set(r))?;
+    progress.finish();
+    Ok(ev)
 }
 
 pub fn run(args: &EvaluateArgs) -> Result<()> {
-    let ev = evaluate_files(&args.model, &args.data, &args.subset)?;
+    let ev = evaluate_files_with(&args.model, &args.data, &args.subset, args.quiet)?;
     print!("{}", ev.table());
     if let Some(j) = &args.json {
         let s = serde_json::to_string_pretty(&ev).map_err(|e| Error::config(e.to_string()))?;

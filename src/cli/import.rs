@@ -2,7 +2,8 @@
 //! out, written atomically. Row cuts (`--filter`, `--where`) apply to the full input row before
 //! the columns are selected, so a label column can choose rows without becoming an input.
 
-use crate::data::csv::{import_file, ImportOptions};
+use crate::cli::progress::Progress;
+use crate::data::csv::{import_file_with, ImportOptions};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -43,6 +44,9 @@ pub struct ImportArgs {
     /// ROOT input: append the event's entry number as a last column `event_idx`.
     #[arg(long)]
     pub event_idx: bool,
+    /// No progress lines.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 pub fn run(args: &ImportArgs) -> crate::Result<()> {
@@ -54,7 +58,14 @@ pub fn run(args: &ImportArgs) -> crate::Result<()> {
         where_: args.where_.clone(),
     };
     let is_root = args.input.extension().is_some_and(|e| e.eq_ignore_ascii_case("root"));
-    let r = if is_root { import_root(args, &opts)? } else { import_file(&args.input, &args.output, &opts)? };
+    let mut progress = Progress::counting("import", "rows", args.quiet)?;
+    let r = if is_root {
+        import_root(args, &opts, &mut |r| progress.set(r))?
+    } else {
+        import_file_with(&args.input, &args.output, &opts, &mut |r| progress.set(r))?
+    };
+    progress.set(r.rows_read);
+    progress.finish();
     println!(
         "imported {}: {} rows read, {} kept, {} columns -> {}",
         args.input.display(),
@@ -67,18 +78,26 @@ pub fn run(args: &ImportArgs) -> crate::Result<()> {
 }
 
 #[cfg(feature = "root")]
-fn import_root(args: &ImportArgs, opts: &ImportOptions) -> crate::Result<crate::data::csv::ImportReport> {
+fn import_root(
+    args: &ImportArgs,
+    opts: &ImportOptions,
+    on_rows: &mut dyn FnMut(u64),
+) -> crate::Result<crate::data::csv::ImportReport> {
     let sel = crate::data::root::RootSelect {
         tree: args.tree.clone(),
         branches: args.branches.clone(),
         collection: args.collection.clone(),
         event_idx: args.event_idx,
     };
-    crate::data::csv::import_root(&args.input, &args.output, &sel, opts)
+    crate::data::csv::import_root_with(&args.input, &args.output, &sel, opts, on_rows)
 }
 
 #[cfg(not(feature = "root"))]
-fn import_root(args: &ImportArgs, _opts: &ImportOptions) -> crate::Result<crate::data::csv::ImportReport> {
+fn import_root(
+    args: &ImportArgs,
+    _opts: &ImportOptions,
+    _on_rows: &mut dyn FnMut(u64),
+) -> crate::Result<crate::data::csv::ImportReport> {
     Err(crate::Error::config(format!(
         "{}: this hepae was built without ROOT support (cargo feature `root`)",
         args.input.display()

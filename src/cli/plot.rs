@@ -4,10 +4,11 @@
 
 use super::evaluate::select_rows;
 use super::sidecar;
+use crate::cli::progress::Progress;
 use crate::data::npy::Dataset;
 use crate::encoder::{Decoder, Encoder};
 use crate::error::{Error, Location, Result};
-use crate::metrics::is_phi;
+use crate::metrics::{absolute_only, is_phi, relative_residuals};
 use crate::model_io::SavedModel;
 use crate::plot::{self, axis_label, var_kind, Figure, VarKind};
 use std::path::{Path, PathBuf};
@@ -25,6 +26,33 @@ pub struct PlotArgs {
     /// At most this many jets are plotted (an evenly strided sample of the chosen rows).
     #[arg(long, default_value_t = 200_000)]
     pub max_rows: usize,
+    /// At most this many variables get per-variable figures and a row in the correlation
+    /// matrix (the first ones; a table with thousands of columns would draw for minutes).
+    #[arg(long, default_value_t = DEFAULT_MAX_VARS)]
+    pub max_vars: usize,
+    /// No progress lines.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Variables drawn per run unless `--max-vars` says otherwise.
+pub const DEFAULT_MAX_VARS: usize = 64;
+
+/// What to draw and how loudly.
+#[derive(Clone, Debug)]
+pub struct PlotOptions {
+    /// auto, val or all (see [`PlotArgs::subset`]).
+    pub subset: String,
+    pub max_rows: usize,
+    pub max_vars: usize,
+    pub quiet: bool,
+}
+
+impl PlotOptions {
+    /// `subset` and `max_rows` with the default variable cap and no progress output.
+    pub fn new(subset: &str, max_rows: usize) -> Self {
+        PlotOptions { subset: subset.to_string(), max_rows, max_vars: DEFAULT_MAX_VARS, quiet: true }
+    }
 }
 
 /// What `plot_files` drew.
@@ -53,8 +81,21 @@ fn momentum_unit(model: &SavedModel) -> &'static str {
     }
 }
 
-/// Loads, checks, runs the model and draws every figure into `dir`.
+/// Loads, checks, runs the model and draws every figure into `dir` (quietly, at most
+/// [`DEFAULT_MAX_VARS`] variables).
 pub fn plot_files(model_path: &Path, data_path: &Path, dir: &Path, subset: &str, max_rows: usize) -> Result<PlotSet> {
+    plot_files_with(model_path, data_path, dir, &PlotOptions::new(subset, max_rows))
+}
+
+/// [`plot_files`] with every option.
+pub fn plot_files_with(model_path: &Path, data_path: &Path, dir: &Path, opt: &PlotOptions) -> Result<PlotSet> {
+    let (subset, max_rows) = (opt.subset.as_str(), opt.max_rows);
+    if max_rows == 0 {
+        return Err(Error::config("--max-rows must be at least 1"));
+    }
+    if opt.max_vars == 0 {
+        return Err(Error::config("--max-vars must be at least 1"));
+    }
     let model = SavedModel::load(model_path)?;
     let data = Dataset::open(data_path)?;
     model.check_data(&data, model_path)?;
@@ -80,6 +121,7 @@ pub fn plot_files(model_path: &Path, data_path: &Path, dir: &Path, subset: &str,
     let mut input: Vec<Vec<f64>> = vec![Vec::with_capacity(n); d];
     let mut output: Vec<Vec<f64>> = vec![Vec::with_capacity(n); d];
     let mut latent: Vec<f32> = Vec::with_capacity(n * k);
+    let mut progress = Progress::new("plot (model)", "jets", n as u64, opt.quiet)?;
     for chunk in picked.chunks(batch) {
         let m = chunk.len();
         data.gather(chunk, &mut x[..m * d]);
@@ -97,15 +139,22 @@ pub fn plot_files(model_path: &Path, data_path: &Path, dir: &Path, subset: &str,
                 output[c].push(y[r * d + c] as f64);
             }
         }
+        progress.inc(m as u64);
     }
+    progress.finish();
 
     let unit = momentum_unit(&model);
     let mut figures = Vec::new();
     let mut notes = Vec::new();
+    let shown = d.min(opt.max_vars);
+    if shown < d {
+        notes.push(format!("{d} variables: figures for the first {shown} only (--max-vars {d} draws them all)"));
+    }
     let pi = std::f64::consts::PI;
+    let mut progress = Progress::new("plot", "figures", (2 * shown + 3) as u64, opt.quiet)?;
     // Residuals out − in per jet (Δφ wrapped), row-major for the correlation matrix.
-    let mut resid = vec![0f64; n * d];
-    for (c, name) in columns.iter().enumerate() {
+    let mut resid = vec![0f64; n * shown];
+    for (c, name) in columns.iter().enumerate().take(shown) {
         let stem = format!("{c:02}_{}", safe(name));
         let xl = axis_label(name, unit);
         figures.push(plot::input_vs_output(dir, &format!("recon_{stem}"), name, &xl, &input[c], &output[c])?);
@@ -122,11 +171,12 @@ pub fn plot_files(model_path: &Path, data_path: &Path, dir: &Path, subset: &str,
             })
             .collect();
         for (r, v) in abs.iter().enumerate() {
-            resid[r * d + c] = *v;
+            resid[r * shown + c] = *v;
         }
-        let rel: Vec<f64> = input[c].iter().zip(&abs).filter(|(&i, _)| i != 0.0).map(|(&i, &a)| a / i).collect();
+        // The same rule as `evaluate`: η and φ absolute only; others relative over |in| > floor.
+        let (rel, method) = relative_residuals(&input[c], &output[c]);
         let kind = var_kind(name);
-        let use_abs = matches!(kind, VarKind::Eta | VarKind::Phi) || rel.is_empty();
+        let use_abs = absolute_only(name) || matches!(kind, VarKind::Eta | VarKind::Phi) || rel.is_empty();
         let fig = if use_abs {
             let sym = match kind {
                 VarKind::Eta => format!("Δ{name}"),
@@ -146,9 +196,16 @@ pub fn plot_files(model_path: &Path, data_path: &Path, dir: &Path, subset: &str,
                 &abs,
             )?
         } else {
-            let skipped = n - rel.len();
-            let title = if skipped > 0 {
-                format!("{name}: relative residual, {} jets ({skipped} with input 0 left out)", rel.len())
+            let title = if rel.len() < n {
+                let floor = match kind {
+                    VarKind::Momentum => format!("{} {unit}", plot::fmt_num(method.floor)),
+                    _ => plot::fmt_num(method.floor),
+                };
+                format!(
+                    "{name}: relative residual over {} of {n} jets ({:.0} % with |{name}| > {floor})",
+                    rel.len(),
+                    100.0 * method.fraction
+                )
             } else {
                 format!("{name}: relative residual, {} jets", rel.len())
             };
@@ -161,6 +218,7 @@ pub fn plot_files(model_path: &Path, data_path: &Path, dir: &Path, subset: &str,
             )?
         };
         figures.push(fig);
+        progress.inc(2);
     }
 
     let hist_path = sidecar(model_path, "history.csv");
@@ -175,20 +233,30 @@ pub fn plot_files(model_path: &Path, data_path: &Path, dir: &Path, subset: &str,
         }
         Err(e) => notes.push(format!("no loss curves: cannot read {}: {e}", hist_path.display())),
     }
+    progress.inc(1);
     figures.push(plot::latent_pairs(dir, "latent", &latent, k, 6)?);
-    let corr = plot::correlation(&resid, d);
+    progress.inc(1);
+    let corr = plot::correlation(&resid, shown);
     figures.push(plot::correlation_matrix(
         dir,
         "residual_correlation",
         &format!("Correlation of residuals out − in ({n} jets, {label})"),
-        &columns,
+        &columns[..shown],
         &corr,
     )?);
+    progress.inc(1);
+    progress.finish();
     Ok(PlotSet { figures, subset: label, rows_selected: selected.len(), rows_plotted: n, notes })
 }
 
 pub fn run(args: &PlotArgs) -> Result<()> {
-    let set = plot_files(&args.model, &args.data, &args.output, &args.subset, args.max_rows)?;
+    let opt = PlotOptions {
+        subset: args.subset.clone(),
+        max_rows: args.max_rows,
+        max_vars: args.max_vars,
+        quiet: args.quiet,
+    };
+    let set = plot_files_with(&args.model, &args.data, &args.output, &opt)?;
     for note in &set.notes {
         eprintln!("note: {note}");
     }

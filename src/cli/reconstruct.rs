@@ -15,12 +15,20 @@ pub struct ReconstructArgs {
     /// Output: .npy (f32 + .columns) or .csv (header row).
     #[arg(short, long)]
     pub output: PathBuf,
+    /// No progress lines.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// Reconstructs every row of `data_path` into `out`; returns the row count. A reconstruction
 /// that is not finite stops the writing: the rest is scanned to count the bad values, the error
 /// names the first one's row and column, and `out` is not created.
 pub fn reconstruct_file(model_path: &Path, data_path: &Path, out: &Path) -> Result<usize> {
+    reconstruct_file_with(model_path, data_path, out, true)
+}
+
+/// [`reconstruct_file`] with progress on stderr unless `quiet`.
+pub fn reconstruct_file_with(model_path: &Path, data_path: &Path, out: &Path, quiet: bool) -> Result<usize> {
     let model = SavedModel::load(model_path)?;
     let data = Dataset::open(data_path)?;
     model.check_data(&data, model_path)?;
@@ -33,6 +41,7 @@ pub fn reconstruct_file(model_path: &Path, data_path: &Path, out: &Path) -> Resu
     let mut x = vec![0.0f32; batch * d];
     let mut sink = RowSink::create(out, data.columns())?;
     let mut bad = NonFinite::default();
+    let mut progress = super::progress::Progress::new("reconstruct", "jets", data.rows() as u64, quiet)?;
     for start in (0..data.rows()).step_by(batch) {
         let n = batch.min(data.rows() - start);
         let rows = &data.as_slice()[start * d..(start + n) * d];
@@ -57,15 +66,17 @@ pub fn reconstruct_file(model_path: &Path, data_path: &Path, out: &Path) -> Resu
             sink.write_rows(&x[..n * d])?;
         }
         data.release_rows(start, start + n);
+        progress.set((start + n) as u64);
     }
     // Dropping the sink unfinished removes its temporary file.
     bad.check(data.path(), "reconstruction", |c| data.columns()[c].clone())?;
     sink.finish()?;
+    progress.finish();
     Ok(data.rows())
 }
 
 pub fn run(args: &ReconstructArgs) -> Result<()> {
-    let n = reconstruct_file(&args.model, &args.data, &args.output)?;
+    let n = reconstruct_file_with(&args.model, &args.data, &args.output, args.quiet)?;
     eprintln!("wrote {} ({n} reconstructed jets, physical units)", args.output.display());
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! network) with the `evaluate` table, the model's training configuration and the figures of
 //! `hepae plot`, written to `DIR/figures/` and referenced by relative path.
 
-use super::plot::plot_files;
+use super::plot::{plot_files_with, PlotOptions};
 use crate::atomic::write_atomic;
 use crate::error::{Error, Result};
 use crate::metrics::evaluate;
@@ -23,6 +23,9 @@ pub struct ReportArgs {
     /// At most this many jets are plotted (the table uses every chosen row).
     #[arg(long, default_value_t = 200_000)]
     pub max_rows: usize,
+    /// No progress lines.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// Model facts and training configuration as table rows.
@@ -52,12 +55,18 @@ fn model_info(model: &SavedModel) -> Vec<(String, String)> {
 
 /// Writes the figures and the page; returns the page's path.
 pub fn write_report(model_path: &Path, data_path: &Path, out: &Path, subset: &str, max_rows: usize) -> Result<PathBuf> {
+    write_report_with(model_path, data_path, out, &PlotOptions::new(subset, max_rows))
+}
+
+/// [`write_report`] with every figure option (and progress unless `opt.quiet`).
+pub fn write_report_with(model_path: &Path, data_path: &Path, out: &Path, opt: &PlotOptions) -> Result<PathBuf> {
+    let subset = opt.subset.as_str();
     let base = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
     std::fs::create_dir_all(&base).map_err(|e| Error::io(&base, e))?;
-    let set = plot_files(model_path, data_path, &base.join("figures"), subset, max_rows)?;
+    let set = plot_files_with(model_path, data_path, &base.join("figures"), opt)?;
     let model = SavedModel::load(model_path)?;
     let data = crate::data::npy::Dataset::open(data_path)?;
     let (rows, label) = super::evaluate::select_rows(&model, model_path, &data, subset)?;
@@ -84,7 +93,8 @@ pub fn write_report(model_path: &Path, data_path: &Path, out: &Path, subset: &st
 }
 
 pub fn run(args: &ReportArgs) -> Result<()> {
-    let p = write_report(&args.model, &args.data, &args.output, &args.subset, args.max_rows)?;
+    let opt = PlotOptions { quiet: args.quiet, ..PlotOptions::new(&args.subset, args.max_rows) };
+    let p = write_report_with(&args.model, &args.data, &args.output, &opt)?;
     eprintln!("wrote {}", p.display());
     Ok(())
 }

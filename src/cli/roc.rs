@@ -69,9 +69,12 @@ pub struct RocArgs {
     /// Write every summary (with the thinned curves) as JSON.
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// Draw the ROC curves (log FPR down to 1e-5) as PNG and SVG into this directory.
+    /// Draw the ROC curves (log FPR down to 1/N background jets) as PNG and SVG into this directory.
     #[arg(long)]
     pub plot: Option<PathBuf>,
+    /// No training progress (with --both).
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// One direction's figures for one score.
@@ -132,7 +135,9 @@ fn train_on(path: &Path, args: &RocArgs, out: &Path) -> Result<()> {
         ..TrainConfig::default()
     };
     eprintln!("training {} on {} ({} epochs)", args.train_model, path.display(), args.epochs);
-    let outcome = train_autoencoder(&data, &cfg, &mut |_| {})?;
+    let bar = super::progress::EpochBar::new(args.quiet);
+    let outcome = train_autoencoder(&data, &cfg, &mut |p| bar.update(&p))?;
+    bar.finish();
     SavedModel::from_training(&outcome, &cfg, &data).save(out)
 }
 
@@ -236,6 +241,7 @@ pub fn run(args: &RocArgs) -> Result<()> {
             .map(|r| crate::plot::RocCurve {
                 label: format!("{}: {}", r.direction, r.summary.score),
                 points: r.summary.curve.iter().map(|p| (p.fpr, p.tpr)).collect(),
+                background: r.summary.background_jets,
             })
             .collect();
         let f = crate::plot::roc_curve(dir, "roc", "Anomaly detection: ROC", &curves)?;

@@ -2,7 +2,8 @@
 //! more anomalous); with a threshold stored in the model (`hepae threshold`), a second column
 //! holds pass (1) / fail (0) against it.
 
-use crate::anomaly::{check_score, score_dataset, score_width, ScoreKind, ScoreOptions};
+use crate::anomaly::{check_score, score_dataset_with, score_width, ScoreKind, ScoreOptions};
+use crate::cli::progress::Progress;
 use crate::cli::reconstruct::RowSink;
 use crate::data::npy::Dataset;
 use crate::error::Result;
@@ -25,6 +26,9 @@ pub struct ScoreArgs {
     pub samples: usize,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// No progress lines.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 pub fn run(args: &ScoreArgs) -> Result<()> {
@@ -37,7 +41,10 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
         .unwrap_or_else(|| model.meta.threshold.as_ref().and_then(|t| t.score.parse().ok()).unwrap_or_default());
     check_score(&model, kind, &args.model)?;
     // Refuses non-finite scores (naming row, column and count) before anything is written.
-    let scores = score_dataset(&model, &data, None, kind, &ScoreOptions { samples: args.samples, seed: args.seed })?;
+    let opt = ScoreOptions { samples: args.samples, seed: args.seed };
+    let mut progress = Progress::new("score", "jets", data.rows() as u64, args.quiet)?;
+    let scores = score_dataset_with(&model, &data, None, kind, &opt, &mut |r| progress.set(r))?;
+    progress.finish();
     let width = score_width(kind, data.cols());
     let thr = model.meta.threshold.as_ref().filter(|t| t.score == kind.name() && width == 1);
     let mut columns: Vec<String> = if width == 1 {

@@ -1,8 +1,9 @@
 //! `hepae synth --like DATA.npy --rows N -o OUT.npy`: SYNTHETIC jets for scale and speed tests,
 //! resampled from a real sample with jitter (see `data::synth`). Not physics data.
 
+use crate::cli::progress::Progress;
 use crate::data::npy::Dataset;
-use crate::data::synth::synth_like;
+use crate::data::synth::synth_like_with;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -22,6 +23,9 @@ pub struct SynthArgs {
     /// Relative jitter applied to continuous columns.
     #[arg(long, default_value_t = 0.02)]
     pub jitter: f32,
+    /// No progress lines.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 pub fn run(args: &SynthArgs) -> crate::Result<()> {
@@ -29,7 +33,9 @@ pub fn run(args: &SynthArgs) -> crate::Result<()> {
     if args.output.extension().is_none_or(|e| !e.eq_ignore_ascii_case("npy")) {
         return Err(crate::Error::config(format!("{}: the output must be a .npy file", args.output.display())));
     }
-    let n = synth_like(&like, args.rows, args.seed, args.jitter, &args.output)?;
+    let mut progress = Progress::new("synth", "rows", args.rows, args.quiet)?;
+    let n = synth_like_with(&like, args.rows, args.seed, args.jitter, &args.output, &mut |r| progress.set(r))?;
+    progress.finish();
     println!(
         "wrote {n} SYNTHETIC rows x {} columns to {} (resampled from {} with jitter {}, seed {}; not real data)",
         like.cols(),

@@ -335,6 +335,16 @@ fn find_col(columns: &[String], name: &str, what: &str) -> Result<usize> {
 /// then the columns are selected. Refuses NaN/Inf values (naming file, line/row and column), an
 /// import that keeps no rows, and writing over the input.
 pub fn import_file(input: &Path, out: &Path, opts: &ImportOptions) -> Result<ImportReport> {
+    import_file_with(input, out, opts, &mut |_| {})
+}
+
+/// [`import_file`], calling `on_rows` with the input rows read so far every 1 024 kept rows.
+pub fn import_file_with(
+    input: &Path,
+    out: &Path,
+    opts: &ImportOptions,
+    on_rows: &mut dyn FnMut(u64),
+) -> Result<ImportReport> {
     check_paths(input, out)?;
     let source = match ext(input).as_str() {
         "csv" => Source::Csv(CsvReader::open(input)?),
@@ -360,7 +370,7 @@ pub fn import_file(input: &Path, out: &Path, opts: &ImportOptions) -> Result<Imp
         Source::Npy { reader, .. } => read_column_names(input, reader.cols())?,
         Source::Mem { .. } => unreachable!(),
     };
-    import_rows(input, out, opts, source, all)
+    import_rows(input, out, opts, source, all, on_rows)
 }
 
 /// Imports the branches `sel` of a ROOT tree (one row per jet, see [`crate::data::root`]) into
@@ -373,10 +383,22 @@ pub fn import_root(
     sel: &crate::data::root::RootSelect,
     opts: &ImportOptions,
 ) -> Result<ImportReport> {
+    import_root_with(input, out, sel, opts, &mut |_| {})
+}
+
+/// [`import_root`], calling `on_rows` with the jets converted so far (after the tree is read).
+#[cfg(feature = "root")]
+pub fn import_root_with(
+    input: &Path,
+    out: &Path,
+    sel: &crate::data::root::RootSelect,
+    opts: &ImportOptions,
+    on_rows: &mut dyn FnMut(u64),
+) -> Result<ImportReport> {
     check_paths(input, out)?;
     let t = crate::data::root::read_root(input, sel)?;
     let source = Source::Mem { path: input.to_path_buf(), data: t.data, pos: 0, row: 0 };
-    import_rows(input, out, opts, source, t.columns)
+    import_rows(input, out, opts, source, t.columns, on_rows)
 }
 
 fn ext(p: &Path) -> String {
@@ -399,6 +421,7 @@ fn import_rows(
     opts: &ImportOptions,
     mut source: Source,
     all: Vec<String>,
+    on_rows: &mut dyn FnMut(u64),
 ) -> Result<ImportReport> {
     // Row cuts on the full row.
     let mut filter: Option<RowFilter> = None;
@@ -466,6 +489,7 @@ fn import_rows(
         if picked.len() >= selected.len() * 1024 {
             writer.write_rows(&picked)?;
             picked.clear();
+            on_rows(read);
         }
     }
     writer.write_rows(&picked)?;

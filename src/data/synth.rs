@@ -138,6 +138,18 @@ fn fill_chunk(like: &Dataset, rules: &[ColumnRule], jitter: f32, seed: u64, chun
 /// Writes `rows` synthetic rows like `like` to `out` (+ `out.columns`, same column names);
 /// returns the number of rows written. See the module docs.
 pub fn synth_like(like: &Dataset, rows: u64, seed: u64, jitter: f32, out: &Path) -> Result<u64> {
+    synth_like_with(like, rows, seed, jitter, out, &mut |_| {})
+}
+
+/// [`synth_like`], calling `on_rows` with the rows written so far after each group of chunks.
+pub fn synth_like_with(
+    like: &Dataset,
+    rows: u64,
+    seed: u64,
+    jitter: f32,
+    out: &Path,
+    on_rows: &mut dyn FnMut(u64),
+) -> Result<u64> {
     if rows == 0 {
         return Err(Error::config("--rows must be at least 1"));
     }
@@ -171,6 +183,7 @@ pub fn synth_like(like: &Dataset, rows: u64, seed: u64, jitter: f32, out: &Path)
         for buf in &bufs {
             writer.write_rows(buf)?;
         }
+        on_rows(writer.rows_written());
         first = last;
     }
     let written = writer.rows_written();
