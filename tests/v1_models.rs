@@ -7,17 +7,8 @@ use hepae::data::npy::Dataset;
 use hepae::{Decoder, Encoder, Model, Trainer};
 use std::path::{Path, PathBuf};
 
-const MODELS: [&str; 9] = [
-    "ae-t1",
-    "ae-gemm-t2",
-    "vae-t2",
-    "sparse-l1-t1",
-    "sparse-kl-t2",
-    "aae-t2",
-    "denoising-t2",
-    "pca-t1",
-    "aepca-t2",
-];
+const MODELS: [&str; 9] =
+    ["ae-t1", "ae-gemm-t2", "vae-t2", "sparse-l1-t1", "sparse-kl-t2", "aae-t2", "denoising-t2", "pca-t1", "aepca-t2"];
 
 fn v1(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/v1").join(name)
@@ -61,11 +52,19 @@ fn v1_models_encode_and_decode_the_recorded_latents_bit_for_bit() {
             let mut enc = Encoder::new(&model, max_batch);
             let mut z = vec![0.0f32; n * enc.latent_dim()];
             enc.encode(rows.as_slice(), n, &mut z).unwrap();
-            same_bits(&z, &want_z[(max_batch > 1) as usize * z.len()..][..z.len()], &format!("{name} latent batch {max_batch}"));
+            same_bits(
+                &z,
+                &want_z[(max_batch > 1) as usize * z.len()..][..z.len()],
+                &format!("{name} latent batch {max_batch}"),
+            );
             let mut dec = Decoder::new(&model, max_batch);
             let mut x = vec![0.0f32; n * dec.output_dim()];
             dec.decode(&z, n, &mut x);
-            same_bits(&x, &want_x[(max_batch > 1) as usize * x.len()..][..x.len()], &format!("{name} decoded batch {max_batch}"));
+            same_bits(
+                &x,
+                &want_x[(max_batch > 1) as usize * x.len()..][..x.len()],
+                &format!("{name} decoded batch {max_batch}"),
+            );
         }
     }
 }

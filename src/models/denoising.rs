@@ -1,8 +1,30 @@
-//! The denoising autoencoder's corruption: the encoder sees a noisy copy of the normalised
-//! input and the loss compares the reconstruction with the clean input.
+//! The denoising autoencoder: the encoder sees a corrupted copy of the normalised input
+//! (Gaussian noise of σ `noise`, and masking: each value zeroed with probability `mask`) and
+//! the loss compares the reconstruction with the clean input.
 
+use super::ae::{reconstruction_backward, reconstruction_forward};
+use super::autoencoder::{AeBuffers, Autoencoder, EncoderInput};
+use super::family::{Family, Step};
+use super::shape::ModelKind;
 use rand::Rng;
 use rand_distr::StandardNormal;
+
+/// The family and its noise.
+#[derive(Clone, Copy, Debug)]
+pub struct Denoising {
+    pub noise: f32,
+    pub mask: f32,
+}
+
+impl Denoising {
+    fn input(&self) -> EncoderInput {
+        if self.noise > 0.0 || self.mask > 0.0 {
+            EncoderInput::Corrupted
+        } else {
+            EncoderInput::Clean
+        }
+    }
+}
 
 /// x̃ = x + σ·ε (ε ~ N(0, 1)) and, with probability `mask`, x̃ = 0 (masking noise). Both act in
 /// normalised space, so σ is a fraction of each variable's normalised range.
@@ -17,5 +39,41 @@ pub fn corrupt<R: Rng>(out: &mut [f32], x: &[f32], noise: f32, mask: f32, rng: &
             y = 0.0;
         }
         *o = y;
+    }
+}
+
+impl Family for Denoising {
+    fn kind(&self) -> ModelKind {
+        ModelKind::Denoising
+    }
+    fn forward(
+        &self,
+        _phase: usize,
+        model: &Autoencoder,
+        buf: &mut AeBuffers,
+        x: &[f32],
+        n: usize,
+        step: &Step,
+        rng: &mut rand::rngs::StdRng,
+    ) -> f64 {
+        let d = model.shape.input;
+        let input = self.input();
+        if input == EncoderInput::Corrupted {
+            corrupt(&mut buf.xin[..n * d], &x[..n * d], self.noise, self.mask, rng);
+        }
+        reconstruction_forward(model, buf, x, n, step, input)
+    }
+    fn backward(
+        &self,
+        _phase: usize,
+        model: &Autoencoder,
+        buf: &mut AeBuffers,
+        grads: &mut [f32],
+        x: &[f32],
+        n: usize,
+        _step: &Step,
+    ) -> f64 {
+        reconstruction_backward(model, buf, grads, x, n, self.input());
+        0.0
     }
 }

@@ -35,3 +35,24 @@ pub fn grad_all(x: &[f64], f: &dyn Fn(&[f64]) -> f64) -> Vec<f64> {
     let mut v = x.to_vec();
     (0..v.len()).map(|k| numeric(&mut v, k, f)).collect()
 }
+
+/// One phase of a family's training step on a single shard that is the whole batch
+/// (forward, the batch-wide term, backward), as the training loop runs it. Returns (the
+/// forward's loss sum, the penalty terms' sum).
+pub fn run_phase(
+    family: &mut dyn hepae::models::Family,
+    phase: usize,
+    model: &hepae::models::Autoencoder,
+    buf: &mut hepae::models::AeBuffers,
+    grads: &mut [f32],
+    x: &[f32],
+    n: usize,
+    rng: &mut rand::rngs::StdRng,
+) -> (f64, f64) {
+    let step = hepae::models::family::Step { epoch: 1, batch_rows: n, batch_elems: n * model.shape.input };
+    family.begin_epoch(1);
+    let loss = family.forward(phase, model, buf, x, n, &step, rng);
+    let batch_term = family.combine(phase, &mut std::iter::once(&*buf), &step);
+    let penalty = family.backward(phase, model, buf, grads, x, n, &step);
+    (loss, batch_term + penalty)
+}
