@@ -302,7 +302,7 @@ fn model_nets(meta: &ModelMeta) -> std::result::Result<Autoencoder, String> {
         && ae.encoder.out_dim() == enc_out
         && ae.decoder.in_dim() == s.latent
         && ae.decoder.out_dim() == dec_out
-        && ae.discriminator.is_some() == !s.discriminator.is_empty()
+        && ae.discriminator.is_some() != s.discriminator.is_empty()
         && ae.whiten.is_some() == s.whitening
         && ae.unwhiten.is_some() == s.whitening
         && [&ae.encoder, &ae.decoder].into_iter().chain(&ae.discriminator).all(|n| n.layers.iter().all(|l| l.out > 0));

@@ -45,33 +45,9 @@ pub(crate) fn code_grad_to_encoder(model: &Autoencoder, buf: &mut AeBuffers, n: 
     buf.enc.out_grad_mut()[..n * l].copy_from_slice(&buf.work.dz[..n * l]);
 }
 
+/// Everything is the trait's default: the reconstruction step above.
 impl Family for Ae {
     fn kind(&self) -> ModelKind {
         ModelKind::Ae
-    }
-    fn forward(
-        &self,
-        _phase: usize,
-        model: &Autoencoder,
-        buf: &mut AeBuffers,
-        x: &[f32],
-        n: usize,
-        step: &Step,
-        _rng: &mut rand::rngs::StdRng,
-    ) -> f64 {
-        reconstruction_forward(model, buf, x, n, step, EncoderInput::Clean)
-    }
-    fn backward(
-        &self,
-        _phase: usize,
-        model: &Autoencoder,
-        buf: &mut AeBuffers,
-        grads: &mut [f32],
-        x: &[f32],
-        n: usize,
-        _step: &Step,
-    ) -> f64 {
-        reconstruction_backward(model, buf, grads, x, n, EncoderInput::Clean);
-        0.0
     }
 }

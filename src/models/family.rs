@@ -3,7 +3,8 @@
 //! (each with the parameters it updates), and per phase the forward with its loss terms and
 //! the backward. The loop runs the phases a family gives it and knows nothing else about it.
 
-use super::autoencoder::{AeBuffers, Autoencoder};
+use super::ae::{reconstruction_backward, reconstruction_forward};
+use super::autoencoder::{AeBuffers, Autoencoder, EncoderInput};
 use super::shape::{AeShape, ModelKind};
 use crate::data::normalize::Normalizer;
 use crate::data::npy::Dataset;
@@ -75,32 +76,39 @@ pub trait Family: Send + Sync {
     fn begin_epoch(&mut self, _epoch: usize) {}
     /// Phase `phase`'s forward on one shard of `n` normalised rows `x`: returns its loss sum
     /// (the reconstruction's, in units of Σ squared error) and leaves the gradient of the loss
-    /// with respect to the nets' outputs in their plans.
+    /// with respect to the nets' outputs in their plans. By default the standard
+    /// autoencoder's reconstruction ([`super::ae`]).
     fn forward(
         &self,
-        phase: usize,
+        _phase: usize,
         model: &Autoencoder,
         buf: &mut AeBuffers,
         x: &[f32],
         n: usize,
         step: &Step,
-        rng: &mut rand::rngs::StdRng,
-    ) -> f64;
+        _rng: &mut rand::rngs::StdRng,
+    ) -> f64 {
+        reconstruction_forward(model, buf, x, n, step, EncoderInput::Clean)
+    }
     /// Between forward and backward of a `batch_stats` phase: the batch-wide term from every
     /// shard that ran; returns its loss (scaled like the forward's).
     fn combine(&mut self, _phase: usize, _shards: &mut dyn Iterator<Item = &AeBuffers>, _step: &Step) -> f64 {
         0.0
     }
     /// Phase `phase`'s backward on the same shard: adds parameter gradients into `grads` and
-    /// returns the shard's penalty terms (scaled like the forward's loss).
+    /// returns the shard's penalty terms (scaled like the forward's loss). By default the
+    /// standard autoencoder's.
     fn backward(
         &self,
-        phase: usize,
+        _phase: usize,
         model: &Autoencoder,
         buf: &mut AeBuffers,
         grads: &mut [f32],
         x: &[f32],
         n: usize,
-        step: &Step,
-    ) -> f64;
+        _step: &Step,
+    ) -> f64 {
+        reconstruction_backward(model, buf, grads, x, n, EncoderInput::Clean);
+        0.0
+    }
 }

@@ -8,7 +8,7 @@
 //! decoder x̂ = Wᵀ·z + m.
 
 use super::autoencoder::Autoencoder;
-use super::family::{Family, Fit, Step};
+use super::family::{Family, Fit};
 use super::shape::{AeShape, LatentActivation, ModelKind, OutputActivation};
 use crate::data::normalize::Normalizer;
 use crate::data::npy::Dataset;
@@ -167,30 +167,6 @@ impl Family for Pca {
     }
     fn phases(&self, _model: &Autoencoder) -> Vec<super::family::Phase> {
         Vec::new()
-    }
-    fn forward(
-        &self,
-        _: usize,
-        _: &Autoencoder,
-        _: &mut super::autoencoder::AeBuffers,
-        _: &[f32],
-        _: usize,
-        _: &Step,
-        _: &mut rand::rngs::StdRng,
-    ) -> f64 {
-        unreachable!("PCA has no training phases")
-    }
-    fn backward(
-        &self,
-        _: usize,
-        _: &Autoencoder,
-        _: &mut super::autoencoder::AeBuffers,
-        _: &mut [f32],
-        _: &[f32],
-        _: usize,
-        _: &Step,
-    ) -> f64 {
-        unreachable!("PCA has no training phases")
     }
 }
 

@@ -6,7 +6,7 @@
 //!
 //! Both are expressed in units of the reconstruction's squared-error sum (× N·D).
 
-use super::ae::{code_grad_to_encoder, reconstruction_forward};
+use super::ae::code_grad_to_encoder;
 use super::autoencoder::{AeBuffers, Autoencoder, EncoderInput};
 use super::family::{Family, Phase, Step};
 use super::shape::{AeShape, LatentActivation, ModelKind};
@@ -21,18 +21,6 @@ pub struct SparseL1 {
 impl Family for SparseL1 {
     fn kind(&self) -> ModelKind {
         ModelKind::SparseL1
-    }
-    fn forward(
-        &self,
-        _phase: usize,
-        model: &Autoencoder,
-        buf: &mut AeBuffers,
-        x: &[f32],
-        n: usize,
-        step: &Step,
-        _rng: &mut rand::rngs::StdRng,
-    ) -> f64 {
-        reconstruction_forward(model, buf, x, n, step, EncoderInput::Clean)
     }
     fn backward(
         &self,

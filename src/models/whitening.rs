@@ -5,14 +5,13 @@
 //! [`super::autoencoder::Autoencoder`]'s encode and decode; gradients pass through the
 //! un-whitening stage without touching its weights.
 
-use super::ae::{reconstruction_backward, reconstruction_forward};
-use super::autoencoder::{AeBuffers, Autoencoder, EncoderInput};
-use super::family::{Family, Fit, Step};
+use super::autoencoder::Autoencoder;
+use super::family::{Family, Fit};
 use super::pca::set_whitening;
 use super::shape::{AeShape, ModelKind, OutputActivation};
 use crate::error::Result;
 
-/// The family.
+/// The family: the standard reconstruction step (the trait's default) on whitened inputs.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Whitening;
 
@@ -25,30 +24,5 @@ impl Family for Whitening {
     }
     fn prepare(&self, model: &mut Autoencoder, fit: &Fit<'_>) -> Result<()> {
         set_whitening(model, fit.data, fit.normalizer, fit.rows)
-    }
-    fn forward(
-        &self,
-        _phase: usize,
-        model: &Autoencoder,
-        buf: &mut AeBuffers,
-        x: &[f32],
-        n: usize,
-        step: &Step,
-        _rng: &mut rand::rngs::StdRng,
-    ) -> f64 {
-        reconstruction_forward(model, buf, x, n, step, EncoderInput::Clean)
-    }
-    fn backward(
-        &self,
-        _phase: usize,
-        model: &Autoencoder,
-        buf: &mut AeBuffers,
-        grads: &mut [f32],
-        x: &[f32],
-        n: usize,
-        _step: &Step,
-    ) -> f64 {
-        reconstruction_backward(model, buf, grads, x, n, EncoderInput::Clean);
-        0.0
     }
 }

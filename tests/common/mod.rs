@@ -39,6 +39,7 @@ pub fn grad_all(x: &[f64], f: &dyn Fn(&[f64]) -> f64) -> Vec<f64> {
 /// One phase of a family's training step on a single shard that is the whole batch
 /// (forward, the batch-wide term, backward), as the training loop runs it. Returns (the
 /// forward's loss sum, the penalty terms' sum).
+#[allow(clippy::too_many_arguments)] // the family trait's own arguments, plus the family and phase
 pub fn run_phase(
     family: &mut dyn hepae::models::Family,
     phase: usize,
