@@ -35,8 +35,10 @@ pub struct Layer {
 impl Layer {
     /// The dense op's spec, for a dense layer.
     pub fn dense(&self) -> Option<&crate::nn::dense::Dense> {
+        #[allow(unreachable_patterns)] // one op today; convolutions are not dense
         match &self.op {
             OpSpec::Dense(d) => Some(d),
+            _ => None,
         }
     }
     /// Offset of a dense layer's weight [O×I] in the parameter buffer.

@@ -9,8 +9,8 @@
 //! BCE on logits, written stably ([`crate::nn::loss::bce_with_logits_forward_backward`]).
 
 use super::ae::{code_grad_to_encoder, reconstruction_backward, reconstruction_forward};
-use super::autoencoder::{AeBuffers, Autoencoder, EncoderInput};
-use super::family::{Family, Phase, Step};
+use super::autoencoder::{Autoencoder, EncoderInput};
+use super::family::{Family, Pass, Phase};
 use super::shape::{AeShape, LatentActivation, ModelKind, Prior};
 use crate::nn::loss::bce_with_logits_forward_backward;
 
@@ -43,68 +43,52 @@ impl Family for Adversarial {
             Phase { name: "generator", params: 0..model.encoder_end, is_loss: false, batch_stats: false },
         ]
     }
-    fn forward(
-        &self,
-        phase: usize,
-        model: &Autoencoder,
-        buf: &mut AeBuffers,
-        x: &[f32],
-        n: usize,
-        step: &Step,
-        rng: &mut rand::rngs::StdRng,
-    ) -> f64 {
+    fn forward(&self, phase: usize, s: &mut Pass<'_>, rng: &mut rand::rngs::StdRng) -> f64 {
         if phase == RECONSTRUCTION {
-            return reconstruction_forward(model, buf, x, n, step, EncoderInput::Clean);
+            return reconstruction_forward(s, EncoderInput::Clean);
         }
+        let (model, n) = (s.model, s.n);
         let disc = model.discriminator.as_ref().expect("an AAE has a discriminator");
-        let (l, p) = (model.shape.latent, &model.params.data);
-        model.encode_train(x, buf, n, EncoderInput::Clean);
-        let w = &mut buf.work;
-        let db = buf.disc.as_mut().expect("planned with a discriminator");
+        let (nl, p) = (n * model.shape.latent, &model.params.data);
+        model.encode_train(s.x, s.buf, n, EncoderInput::Clean);
+        let w = &mut s.buf.work;
+        let real = s.buf.disc.as_mut().expect("planned with a discriminator");
         if phase == DISCRIMINATOR {
-            self.prior.sample(&mut w.eps[..n * l], rng);
-            let scale = 0.5 / step.batch_rows as f32;
-            let fake = buf.disc_fake.as_mut().expect("planned with a discriminator");
+            self.prior.sample(&mut w.eps[..nl], rng);
+            let scale = 0.5 / s.step.batch_rows as f32;
+            let fake = s.buf.disc_fake.as_mut().expect("planned with a discriminator");
             let mut sum = 0.0;
-            for (z, target, plan) in [(&w.eps, 1.0f32, db), (&w.z, 0.0f32, fake)] {
-                disc.forward(p, &z[..n * l], plan, n);
+            for (z, target, plan) in [(&w.eps, 1.0f32, real), (&w.z, 0.0f32, fake)] {
+                disc.forward(p, &z[..nl], plan, n);
                 let (logit, dlogit) = plan.output_and_grad_mut();
                 sum += bce_with_logits_forward_backward(&mut dlogit[..n], &logit[..n], target, scale);
             }
             sum
         } else {
-            disc.forward(p, &w.z[..n * l], db, n);
-            let (logit, dlogit) = db.output_and_grad_mut();
-            bce_with_logits_forward_backward(&mut dlogit[..n], &logit[..n], 1.0, 1.0 / step.batch_rows as f32)
+            disc.forward(p, &w.z[..nl], real, n);
+            let (logit, dlogit) = real.output_and_grad_mut();
+            bce_with_logits_forward_backward(&mut dlogit[..n], &logit[..n], 1.0, 1.0 / s.step.batch_rows as f32)
         }
     }
-    fn backward(
-        &self,
-        phase: usize,
-        model: &Autoencoder,
-        buf: &mut AeBuffers,
-        grads: &mut [f32],
-        x: &[f32],
-        n: usize,
-        _step: &Step,
-    ) -> f64 {
+    fn backward(&self, phase: usize, s: &mut Pass<'_>, grads: &mut [f32]) -> f64 {
         if phase == RECONSTRUCTION {
-            reconstruction_backward(model, buf, grads, x, n, EncoderInput::Clean);
+            reconstruction_backward(s, grads, EncoderInput::Clean);
             return 0.0;
         }
+        let (model, n) = (s.model, s.n);
         let disc = model.discriminator.as_ref().expect("an AAE has a discriminator");
-        let (l, p) = (model.shape.latent, &model.params.data);
-        let w = &mut buf.work;
-        let db = buf.disc.as_mut().expect("planned with a discriminator");
+        let (nl, p) = (n * model.shape.latent, &model.params.data);
+        let w = &mut s.buf.work;
+        let real = s.buf.disc.as_mut().expect("planned with a discriminator");
         if phase == DISCRIMINATOR {
-            let fake = buf.disc_fake.as_mut().expect("planned with a discriminator");
-            disc.backward(p, Some(&mut *grads), &w.eps[..n * l], db, None, n);
-            disc.backward(p, Some(grads), &w.z[..n * l], fake, None, n);
+            let fake = s.buf.disc_fake.as_mut().expect("planned with a discriminator");
+            disc.backward(p, Some(&mut *grads), &w.eps[..nl], real, None, n);
+            disc.backward(p, Some(grads), &w.z[..nl], fake, None, n);
         } else {
             // dL_G/dz through the discriminator, its weights untouched; then the encoder.
-            disc.backward(p, None, &w.z[..n * l], db, Some(&mut w.dz[..]), n);
-            code_grad_to_encoder(model, buf, n);
-            model.backward_encoder(grads, x, buf, n, EncoderInput::Clean);
+            disc.backward(p, None, &w.z[..nl], real, Some(&mut w.dz[..]), n);
+            code_grad_to_encoder(s);
+            model.backward_encoder(grads, s.x, s.buf, n, EncoderInput::Clean);
         }
         0.0
     }

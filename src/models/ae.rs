@@ -3,7 +3,7 @@
 //! the reconstruction step the other families build on.
 
 use super::autoencoder::EncoderInput;
-use super::family::{Family, Step};
+use super::family::{Family, Pass};
 // The paths these had before the families got their own files.
 pub use super::autoencoder::{AeBuffers, Autoencoder, LatentWork};
 pub use super::shape::{AeShape, LatentActivation, ModelKind, OutputActivation, Prior};
@@ -13,36 +13,22 @@ pub use super::shape::{AeShape, LatentActivation, ModelKind, OutputActivation, P
 pub struct Ae;
 
 /// Encode (from `input`), decode, MSE (or Gaussian NLL): returns the loss sum.
-pub(crate) fn reconstruction_forward(
-    model: &Autoencoder,
-    buf: &mut AeBuffers,
-    x: &[f32],
-    n: usize,
-    step: &Step,
-    input: EncoderInput,
-) -> f64 {
-    model.encode_train(x, buf, n, input);
-    model.decode_loss(x, buf, n, step.batch_elems)
+pub(crate) fn reconstruction_forward(s: &mut Pass<'_>, input: EncoderInput) -> f64 {
+    s.model.encode_train(s.x, s.buf, s.n, input);
+    s.model.decode_loss(s.x, s.buf, s.n, s.step.batch_elems)
 }
 
 /// Decoder backward, dL/dz straight into the encoder, encoder backward.
-pub(crate) fn reconstruction_backward(
-    model: &Autoencoder,
-    buf: &mut AeBuffers,
-    grads: &mut [f32],
-    x: &[f32],
-    n: usize,
-    input: EncoderInput,
-) {
-    model.backward_to_code(grads, buf, n);
-    code_grad_to_encoder(model, buf, n);
-    model.backward_encoder(grads, x, buf, n, input);
+pub(crate) fn reconstruction_backward(s: &mut Pass<'_>, grads: &mut [f32], input: EncoderInput) {
+    s.model.backward_to_code(grads, s.buf, s.n);
+    code_grad_to_encoder(s);
+    s.model.backward_encoder(grads, s.x, s.buf, s.n, input);
 }
 
 /// Copies dL/dz (`work.dz`) into the encoder's output gradient.
-pub(crate) fn code_grad_to_encoder(model: &Autoencoder, buf: &mut AeBuffers, n: usize) {
-    let l = model.shape.latent;
-    buf.enc.out_grad_mut()[..n * l].copy_from_slice(&buf.work.dz[..n * l]);
+pub(crate) fn code_grad_to_encoder(s: &mut Pass<'_>) {
+    let nl = s.n * s.model.shape.latent;
+    s.buf.enc.out_grad_mut()[..nl].copy_from_slice(&s.buf.work.dz[..nl]);
 }
 
 /// Everything is the trait's default: the reconstruction step above.

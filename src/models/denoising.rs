@@ -3,8 +3,8 @@
 //! the loss compares the reconstruction with the clean input.
 
 use super::ae::{reconstruction_backward, reconstruction_forward};
-use super::autoencoder::{AeBuffers, Autoencoder, EncoderInput};
-use super::family::{Family, Step};
+use super::autoencoder::EncoderInput;
+use super::family::{Family, Pass};
 use super::shape::ModelKind;
 use rand::Rng;
 use rand_distr::StandardNormal;
@@ -46,34 +46,16 @@ impl Family for Denoising {
     fn kind(&self) -> ModelKind {
         ModelKind::Denoising
     }
-    fn forward(
-        &self,
-        _phase: usize,
-        model: &Autoencoder,
-        buf: &mut AeBuffers,
-        x: &[f32],
-        n: usize,
-        step: &Step,
-        rng: &mut rand::rngs::StdRng,
-    ) -> f64 {
-        let d = model.shape.input;
+    fn forward(&self, _phase: usize, s: &mut Pass<'_>, rng: &mut rand::rngs::StdRng) -> f64 {
+        let nd = s.n * s.model.shape.input;
         let input = self.input();
         if input == EncoderInput::Corrupted {
-            corrupt(&mut buf.xin[..n * d], &x[..n * d], self.noise, self.mask, rng);
+            corrupt(&mut s.buf.xin[..nd], &s.x[..nd], self.noise, self.mask, rng);
         }
-        reconstruction_forward(model, buf, x, n, step, input)
+        reconstruction_forward(s, input)
     }
-    fn backward(
-        &self,
-        _phase: usize,
-        model: &Autoencoder,
-        buf: &mut AeBuffers,
-        grads: &mut [f32],
-        x: &[f32],
-        n: usize,
-        _step: &Step,
-    ) -> f64 {
-        reconstruction_backward(model, buf, grads, x, n, self.input());
+    fn backward(&self, _phase: usize, s: &mut Pass<'_>, grads: &mut [f32]) -> f64 {
+        reconstruction_backward(s, grads, self.input());
         0.0
     }
 }

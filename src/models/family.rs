@@ -22,6 +22,16 @@ pub struct Step {
     pub batch_elems: usize,
 }
 
+/// One shard of a step as a family's forward and backward see it: the model, the shard's
+/// workspace, its `n` normalised rows `x` (N×D), and the batch they belong to.
+pub struct Pass<'a> {
+    pub model: &'a Autoencoder,
+    pub buf: &'a mut AeBuffers,
+    pub x: &'a [f32],
+    pub n: usize,
+    pub step: Step,
+}
+
 /// A training phase: a forward and a backward on every shard, a gradient reduction, and an
 /// Adam step (with the phase's own moments) on `params`.
 #[derive(Clone, Debug, PartialEq)]
@@ -74,21 +84,12 @@ pub trait Family: Send + Sync {
     }
     /// Called before each epoch (a VAE's KL warm-up).
     fn begin_epoch(&mut self, _epoch: usize) {}
-    /// Phase `phase`'s forward on one shard of `n` normalised rows `x`: returns its loss sum
-    /// (the reconstruction's, in units of Σ squared error) and leaves the gradient of the loss
-    /// with respect to the nets' outputs in their plans. By default the standard
-    /// autoencoder's reconstruction ([`super::ae`]).
-    fn forward(
-        &self,
-        _phase: usize,
-        model: &Autoencoder,
-        buf: &mut AeBuffers,
-        x: &[f32],
-        n: usize,
-        step: &Step,
-        _rng: &mut rand::rngs::StdRng,
-    ) -> f64 {
-        reconstruction_forward(model, buf, x, n, step, EncoderInput::Clean)
+    /// Phase `phase`'s forward on one shard: returns its loss sum (the reconstruction's, in
+    /// units of Σ squared error) and leaves the gradient of the loss with respect to the nets'
+    /// outputs in their plans. By default the standard autoencoder's reconstruction
+    /// ([`super::ae`]).
+    fn forward(&self, _phase: usize, s: &mut Pass<'_>, _rng: &mut rand::rngs::StdRng) -> f64 {
+        reconstruction_forward(s, EncoderInput::Clean)
     }
     /// Between forward and backward of a `batch_stats` phase: the batch-wide term from every
     /// shard that ran; returns its loss (scaled like the forward's).
@@ -98,17 +99,8 @@ pub trait Family: Send + Sync {
     /// Phase `phase`'s backward on the same shard: adds parameter gradients into `grads` and
     /// returns the shard's penalty terms (scaled like the forward's loss). By default the
     /// standard autoencoder's.
-    fn backward(
-        &self,
-        _phase: usize,
-        model: &Autoencoder,
-        buf: &mut AeBuffers,
-        grads: &mut [f32],
-        x: &[f32],
-        n: usize,
-        _step: &Step,
-    ) -> f64 {
-        reconstruction_backward(model, buf, grads, x, n, EncoderInput::Clean);
+    fn backward(&self, _phase: usize, s: &mut Pass<'_>, grads: &mut [f32]) -> f64 {
+        reconstruction_backward(s, grads, EncoderInput::Clean);
         0.0
     }
 }

@@ -8,7 +8,7 @@
 
 use super::ae::code_grad_to_encoder;
 use super::autoencoder::{AeBuffers, Autoencoder, EncoderInput};
-use super::family::{Family, Phase, Step};
+use super::family::{Family, Pass, Phase, Step};
 use super::shape::{AeShape, LatentActivation, ModelKind};
 use crate::nn::latent::{kl_sparsity, l1_penalty, mean_backward};
 
@@ -22,24 +22,15 @@ impl Family for SparseL1 {
     fn kind(&self) -> ModelKind {
         ModelKind::SparseL1
     }
-    fn backward(
-        &self,
-        _phase: usize,
-        model: &Autoencoder,
-        buf: &mut AeBuffers,
-        grads: &mut [f32],
-        x: &[f32],
-        n: usize,
-        step: &Step,
-    ) -> f64 {
-        let l = model.shape.latent;
-        model.backward_to_code(grads, buf, n);
-        let w = &mut buf.work;
-        let scale = self.lambda / step.batch_rows as f32;
-        let l1 = l1_penalty(&mut w.dz[..n * l], &w.z[..n * l], scale);
-        code_grad_to_encoder(model, buf, n);
-        model.backward_encoder(grads, x, buf, n, EncoderInput::Clean);
-        self.lambda as f64 * l1 * (step.batch_elems as f64 / step.batch_rows as f64)
+    fn backward(&self, _phase: usize, s: &mut Pass<'_>, grads: &mut [f32]) -> f64 {
+        let nl = s.n * s.model.shape.latent;
+        s.model.backward_to_code(grads, s.buf, s.n);
+        let w = &mut s.buf.work;
+        let (rows, elems) = (s.step.batch_rows, s.step.batch_elems);
+        let l1 = l1_penalty(&mut w.dz[..nl], &w.z[..nl], self.lambda / rows as f32);
+        code_grad_to_encoder(s);
+        s.model.backward_encoder(grads, s.x, s.buf, s.n, EncoderInput::Clean);
+        self.lambda as f64 * l1 * (elems as f64 / rows as f64)
     }
 }
 
@@ -68,22 +59,13 @@ impl Family for SparseKl {
     fn phases(&self, model: &Autoencoder) -> Vec<Phase> {
         vec![Phase { batch_stats: true, ..Phase::reconstruction(model) }]
     }
-    fn forward(
-        &self,
-        _phase: usize,
-        model: &Autoencoder,
-        buf: &mut AeBuffers,
-        x: &[f32],
-        n: usize,
-        step: &Step,
-        _rng: &mut rand::rngs::StdRng,
-    ) -> f64 {
-        let l = model.shape.latent;
-        model.encode_train(x, buf, n, EncoderInput::Clean);
-        let w = &mut buf.work;
+    fn forward(&self, _phase: usize, s: &mut Pass<'_>, _rng: &mut rand::rngs::StdRng) -> f64 {
+        let nl = s.n * s.model.shape.latent;
+        s.model.encode_train(s.x, s.buf, s.n, EncoderInput::Clean);
+        let w = &mut s.buf.work;
         w.col_sums.fill(0.0);
-        (hepae_kernels::kernels().col_sums_add)(&mut w.col_sums, &w.z[..n * l]);
-        model.decode_loss(x, buf, n, step.batch_elems)
+        (hepae_kernels::kernels().col_sums_add)(&mut w.col_sums, &w.z[..nl]);
+        s.model.decode_loss(s.x, s.buf, s.n, s.step.batch_elems)
     }
     /// ρ̂_j = (Σ over shards of Σ_rows z_nj) / N, clamped to [1e-6, 1 − 1e-6]; dL/dρ̂ for the
     /// backward; returns λ·Σ_j KL(ρ‖ρ̂_j)·N·D.
@@ -100,21 +82,12 @@ impl Family for SparseKl {
         let kl = kl_sparsity(&mut self.drho, &self.rho_hat, self.rho, self.lambda);
         self.lambda as f64 * kl * step.batch_elems as f64
     }
-    fn backward(
-        &self,
-        _phase: usize,
-        model: &Autoencoder,
-        buf: &mut AeBuffers,
-        grads: &mut [f32],
-        x: &[f32],
-        n: usize,
-        step: &Step,
-    ) -> f64 {
-        let l = model.shape.latent;
-        model.backward_to_code(grads, buf, n);
-        mean_backward(&mut buf.work.dz[..n * l], &self.drho, step.batch_rows);
-        code_grad_to_encoder(model, buf, n);
-        model.backward_encoder(grads, x, buf, n, EncoderInput::Clean);
+    fn backward(&self, _phase: usize, s: &mut Pass<'_>, grads: &mut [f32]) -> f64 {
+        let nl = s.n * s.model.shape.latent;
+        s.model.backward_to_code(grads, s.buf, s.n);
+        mean_backward(&mut s.buf.work.dz[..nl], &self.drho, s.step.batch_rows);
+        code_grad_to_encoder(s);
+        s.model.backward_encoder(grads, s.x, s.buf, s.n, EncoderInput::Clean);
         0.0
     }
 }

@@ -4,8 +4,8 @@
 //! `kl_warmup` epochs. With a Gaussian decoder, the decoder emits [x̂ | log σ²ₓ] and the
 //! squared error becomes the Gaussian NLL. Compression and evaluation use μ.
 
-use super::autoencoder::{AeBuffers, Autoencoder, EncoderInput};
-use super::family::{Family, Step};
+use super::autoencoder::EncoderInput;
+use super::family::{Family, Pass};
 use super::shape::{AeShape, LatentActivation, ModelKind};
 use crate::nn::latent::{join_heads, kl_normal, reparam_backward, reparam_forward, sample_normal};
 
@@ -43,50 +43,27 @@ impl Family for Vae {
         self.beta_now =
             if self.kl_warmup > 0 { self.beta * (epoch as f32 / self.kl_warmup as f32).min(1.0) } else { self.beta };
     }
-    fn forward(
-        &self,
-        _phase: usize,
-        model: &Autoencoder,
-        buf: &mut AeBuffers,
-        x: &[f32],
-        n: usize,
-        step: &Step,
-        rng: &mut rand::rngs::StdRng,
-    ) -> f64 {
-        let l = model.shape.latent;
-        model.encode_train(x, buf, n, EncoderInput::Clean);
-        let w = &mut buf.work;
-        sample_normal(&mut w.eps[..n * l], rng);
-        reparam_forward(&mut w.z[..n * l], &w.mu[..n * l], &w.logvar[..n * l], &w.eps[..n * l]);
-        model.decode_loss(x, buf, n, step.batch_elems)
+    fn forward(&self, _phase: usize, s: &mut Pass<'_>, rng: &mut rand::rngs::StdRng) -> f64 {
+        let nl = s.n * s.model.shape.latent;
+        s.model.encode_train(s.x, s.buf, s.n, EncoderInput::Clean);
+        let w = &mut s.buf.work;
+        sample_normal(&mut w.eps[..nl], rng);
+        reparam_forward(&mut w.z[..nl], &w.mu[..nl], &w.logvar[..nl], &w.eps[..nl]);
+        s.model.decode_loss(s.x, s.buf, s.n, s.step.batch_elems)
     }
-    fn backward(
-        &self,
-        _phase: usize,
-        model: &Autoencoder,
-        buf: &mut AeBuffers,
-        grads: &mut [f32],
-        x: &[f32],
-        n: usize,
-        step: &Step,
-    ) -> f64 {
-        let l = model.shape.latent;
-        model.backward_to_code(grads, buf, n);
+    fn backward(&self, _phase: usize, s: &mut Pass<'_>, grads: &mut [f32]) -> f64 {
+        let (n, l) = (s.n, s.model.shape.latent);
+        let nl = n * l;
+        s.model.backward_to_code(grads, s.buf, n);
         // loss += β·Σ KL / (N·D): the ELBO per sample, scaled by 1/D like the MSE.
-        let w = &mut buf.work;
-        w.dmu[..n * l].fill(0.0);
-        w.dlogvar[..n * l].fill(0.0);
-        let scale = self.beta_now / step.batch_elems as f32;
-        let kl = kl_normal(&mut w.dmu[..n * l], &mut w.dlogvar[..n * l], &w.mu[..n * l], &w.logvar[..n * l], scale);
-        reparam_backward(
-            &mut w.dmu[..n * l],
-            &mut w.dlogvar[..n * l],
-            &w.dz[..n * l],
-            &w.logvar[..n * l],
-            &w.eps[..n * l],
-        );
-        join_heads(buf.enc.out_grad_mut(), &w.dmu, &w.dlogvar, n, l);
-        model.backward_encoder(grads, x, buf, n, EncoderInput::Clean);
+        let w = &mut s.buf.work;
+        w.dmu[..nl].fill(0.0);
+        w.dlogvar[..nl].fill(0.0);
+        let scale = self.beta_now / s.step.batch_elems as f32;
+        let kl = kl_normal(&mut w.dmu[..nl], &mut w.dlogvar[..nl], &w.mu[..nl], &w.logvar[..nl], scale);
+        reparam_backward(&mut w.dmu[..nl], &mut w.dlogvar[..nl], &w.dz[..nl], &w.logvar[..nl], &w.eps[..nl]);
+        join_heads(s.buf.enc.out_grad_mut(), &w.dmu, &w.dlogvar, n, l);
+        s.model.backward_encoder(grads, s.x, s.buf, n, EncoderInput::Clean);
         self.beta_now as f64 * kl
     }
 }

@@ -19,3 +19,9 @@ pub mod init;
 pub mod latent;
 pub mod loss;
 pub mod op;
+
+// The registry: every op a net spec can name (adding an op: its file, its `mod` line above,
+// its line here).
+crate::ops! {
+    Dense(dense::Dense),
+}

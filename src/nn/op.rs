@@ -1,7 +1,8 @@
 //! What an op is: a forward and a backward side by side, with its output shape, its parameter
 //! tensors and its workspace needs. A [`crate::net::Net`] is a sequence of ops; it only ever
 //! calls them through this trait, so a new op (conv2d, pooling, upsampling) is one new file
-//! under `nn/` plus one line in [`ops!`](crate::ops)'s list below.
+//! under `nn/` plus its registration in `nn/mod.rs` (its `mod` line and its line in the
+//! [`ops!`](crate::ops) list).
 
 use crate::engine::gemm::Gemm;
 use crate::engine::tensor::{Shape, Tensor, TensorMut};
@@ -62,6 +63,7 @@ pub trait Op {
 macro_rules! ops {
     ($($name:ident($ty:ty)),* $(,)?) => {
         /// One op of a net spec (serialisable).
+        #[non_exhaustive]
         #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
         #[serde(tag = "op", rename_all = "snake_case")]
         pub enum OpSpec {
@@ -78,6 +80,4 @@ macro_rules! ops {
     };
 }
 
-ops! {
-    Dense(super::dense::Dense),
-}
+pub use super::OpSpec;

@@ -18,7 +18,7 @@ use crate::data::normalize::Normalizer;
 use crate::data::npy::Dataset;
 use crate::engine::gemm::Gemm;
 use crate::error::{Error, Location, Result};
-use crate::models::family::{Family, Fit, Phase, Step};
+use crate::models::family::{Family, Fit, Pass, Phase, Step};
 use crate::models::shape::{AeShape, ModelKind};
 use crate::models::{family_for, AeBuffers, Autoencoder};
 use crate::nn::adam::Adam;
@@ -286,6 +286,13 @@ impl<'d> Session<'d> {
         })
     }
 
+    /// Sets the learning rate of every phase's Adam from the next step on (a schedule's hook).
+    pub fn set_lr(&mut self, lr: f64) {
+        for adam in &mut self.adams {
+            adam.lr = lr;
+        }
+    }
+
     /// Starts epoch `epoch` (1-based): the family hears of it (a VAE's KL warm-up).
     pub fn begin_epoch(&mut self, epoch: usize) {
         self.epoch = epoch;
@@ -324,9 +331,10 @@ impl<'d> Session<'d> {
                     }
                 }
                 let mut rng = step_rng(seed, k as u64, steps, t);
-                s.loss = family.forward(k, model, &mut s.buf, &s.x, rows, &step, &mut rng);
+                let mut pass = Pass { model, buf: &mut s.buf, x: &s.x, n: rows, step };
+                s.loss = family.forward(k, &mut pass, &mut rng);
                 if !split {
-                    s.extra = family.backward(k, model, &mut s.buf, g, &s.x, rows, &step);
+                    s.extra = family.backward(k, &mut pass, g);
                 }
             });
             if k == 0 {
@@ -345,7 +353,8 @@ impl<'d> Session<'d> {
                 for_each_shard(pool, &mut self.shards, &mut self.grads, |t, s, g| {
                     let r = shard_range(n, n_shards, t);
                     if !r.is_empty() {
-                        s.extra = family.backward(k, model, &mut s.buf, g, &s.x, r.len(), &step);
+                        let mut pass = Pass { model, buf: &mut s.buf, x: &s.x, n: r.len(), step };
+                        s.extra = family.backward(k, &mut pass, g);
                     }
                 });
             }

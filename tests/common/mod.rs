@@ -50,10 +50,11 @@ pub fn run_phase(
     n: usize,
     rng: &mut rand::rngs::StdRng,
 ) -> (f64, f64) {
-    let step = hepae::models::family::Step { epoch: 1, batch_rows: n, batch_elems: n * model.shape.input };
+    use hepae::models::family::{Pass, Step};
+    let step = Step { epoch: 1, batch_rows: n, batch_elems: n * model.shape.input };
     family.begin_epoch(1);
-    let loss = family.forward(phase, model, buf, x, n, &step, rng);
+    let loss = family.forward(phase, &mut Pass { model, buf: &mut *buf, x, n, step }, rng);
     let batch_term = family.combine(phase, &mut std::iter::once(&*buf), &step);
-    let penalty = family.backward(phase, model, buf, grads, x, n, &step);
+    let penalty = family.backward(phase, &mut Pass { model, buf, x, n, step }, grads);
     (loss, batch_term + penalty)
 }
