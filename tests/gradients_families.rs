@@ -7,26 +7,11 @@ use hepae::models::adversarial::Adversarial;
 use hepae::models::ae::{AeBuffers, AeShape, Autoencoder, LatentActivation, ModelKind, OutputActivation, Prior};
 use hepae::models::Family;
 use hepae::net::Net;
-use hepae::nn::activation::Activation;
 use hepae::nn::loss::{bce_with_logits_forward_backward, gaussian_nll_forward_backward};
 use rand::Rng;
 
 mod common;
 use common::*;
-
-fn act64(a: Activation, u: f64) -> f64 {
-    match a {
-        Activation::Linear => u,
-        Activation::Leaky { slope } => {
-            if u > 0.0 {
-                u
-            } else {
-                slope as f64 * u
-            }
-        }
-        Activation::Sigmoid => 1.0 / (1.0 + (-u).exp()),
-    }
-}
 
 /// f64 forward of a dense net from (f64) parameters.
 fn mlp64(m: &Net, p: &[f64], x: &[f64], n: usize) -> Vec<f64> {

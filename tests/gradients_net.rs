@@ -28,20 +28,6 @@ fn spec(input: usize, layers: &[(usize, Activation)]) -> NetSpec {
     }
 }
 
-fn act64(a: Activation, u: f64) -> f64 {
-    match a {
-        Activation::Linear => u,
-        Activation::Leaky { slope } => {
-            if u > 0.0 {
-                u
-            } else {
-                slope as f64 * u
-            }
-        }
-        Activation::Sigmoid => 1.0 / (1.0 + (-u).exp()),
-    }
-}
-
 /// f64 forward of a dense net.
 fn net64(net: &Net, p: &[f64], x: &[f64], n: usize) -> Vec<f64> {
     let mut h = x.to_vec();

@@ -58,3 +58,19 @@ pub fn run_phase(
     let penalty = family.backward(phase, &mut Pass { model, buf, x, n, step }, grads);
     (loss, batch_term + penalty)
 }
+
+/// The f64 reference of an activation at pre-activation `u`.
+pub fn act64(a: hepae::nn::activation::Activation, u: f64) -> f64 {
+    use hepae::nn::activation::Activation;
+    match a {
+        Activation::Linear => u,
+        Activation::Leaky { slope } => {
+            if u > 0.0 {
+                u
+            } else {
+                slope as f64 * u
+            }
+        }
+        Activation::Sigmoid => 1.0 / (1.0 + (-u).exp()),
+    }
+}
