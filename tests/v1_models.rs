@@ -79,3 +79,26 @@ fn the_engine_trains_the_v1_weights_bit_for_bit_from_their_configuration() {
         same_bits(&new.ae.params.data, &old.ae.params.data, &format!("{name} weights"));
     }
 }
+
+#[test]
+fn new_model_files_store_the_net_specs_and_refuse_specs_that_contradict_the_shape() {
+    let data = Dataset::open(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/dy_nano_v6.npy")).unwrap();
+    let cfg = hepae::TrainConfig { hidden: vec![8], latent: 3, epochs: 1, batch: 64, ..Default::default() };
+    let model = Trainer::new(cfg).fit(&data).unwrap();
+    let here = Path::new("new.safetensors");
+    let back = Model::from_bytes(&model.to_bytes().unwrap(), here).unwrap();
+    assert_eq!(back.meta.format_version, hepae::model_io::FORMAT_VERSION);
+    let nets = back.meta.nets.as_ref().expect("the file stores the net specs");
+    assert_eq!(nets, &model.ae.net_specs());
+    assert_eq!(nets.encoder.ops.len(), 2, "37 → 8 → 3");
+    assert_eq!(back.ae, model.ae);
+    // A v1 file has no specs; its nets come from the shape.
+    assert!(Model::load(&v1("ae-t1.safetensors")).unwrap().meta.nets.is_none());
+    // An encoder spec whose code is wider than the stored latent width is refused.
+    let mut bad = model.clone();
+    if let Some(hepae::nn::op::OpSpec::Dense(last)) = bad.meta.nets.as_mut().unwrap().encoder.ops.last_mut() {
+        last.out = 4;
+    }
+    let err = Model::from_bytes(&bad.to_bytes().unwrap(), here).unwrap_err().to_string();
+    assert!(err.contains("new.safetensors") && err.contains("net specs disagree"), "{err}");
+}
