@@ -12,23 +12,25 @@ pub mod anomaly;
 pub use formats::archive;
 pub mod atomic;
 pub mod data;
-pub mod encoder;
+pub mod engine;
 pub mod error;
-pub mod ffi;
 pub mod formats;
-pub mod gemm;
+pub mod infer;
 pub mod metrics;
 pub mod model_io;
 pub mod models;
+pub mod net;
 pub mod nn;
-pub mod plan;
 #[cfg(feature = "plot")]
 pub mod plot;
 #[cfg(feature = "plot")]
 pub mod report;
-pub mod tensor;
 pub mod train;
 pub mod trainer;
+
+// The modules' paths before the engine/ and infer/ directories.
+pub use engine::{gemm, plan, tensor};
+pub use infer::{encoder, ffi};
 
 #[cfg(feature = "cli")]
 pub mod cli;

@@ -16,14 +16,16 @@ use crate::atomic::write_atomic;
 use crate::data::normalize::Normalizer;
 use crate::data::npy::Dataset;
 use crate::error::{Error, Result};
-use crate::models::ae::{AeShape, Autoencoder, ModelKind};
+use crate::models::shape::{AeShape, ModelKind, NetSpecs};
+use crate::models::Autoencoder;
 use crate::train::{TrainConfig, TrainOutcome};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
-/// Version of the metadata layout; readers refuse newer ones.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the metadata layout; readers refuse newer ones. Version 2 adds the net specs
+/// (`nets`); version-1 files (no specs) load with the nets their `shape` describes.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Key of the file checksum in `__metadata__`, beside `hepae`.
 pub const CHECKSUM_KEY: &str = "hepae_sha256";
@@ -137,6 +139,9 @@ pub struct ModelMeta {
     /// Model family.
     pub kind: ModelKind,
     pub shape: AeShape,
+    /// The nets (ops in order, with their options); absent in format-version-1 files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nets: Option<NetSpecs>,
     /// Every layer width, input to output.
     pub layer_dims: Vec<usize>,
     pub activation: String,
@@ -183,6 +188,7 @@ impl SavedModel {
             format_version: FORMAT_VERSION,
             kind,
             shape: ae.shape.clone(),
+            nets: Some(ae.net_specs()),
             layer_dims: ae.shape.layer_dims(),
             activation: activation.into(),
             columns,
@@ -335,7 +341,7 @@ impl SavedModel {
             return Err(bad("metadata has a zero-width layer".into()));
         }
         check_meta(&meta).map_err(bad)?;
-        let mut ae = Autoencoder::new(meta.shape.clone());
+        let mut ae = model_nets(&meta).map_err(bad)?;
         if let Some(extra) = st.names().into_iter().find(|n| !ae.params.tensors.iter().any(|t| t.name == **n)) {
             return Err(bad(format!(
                 "tensor {extra} is not part of the model the metadata describes (kind {}, layers {:?})",
@@ -483,4 +489,26 @@ fn check_meta(meta: &ModelMeta) -> std::result::Result<(), String> {
         ));
     }
     n.validate().map_err(|e| format!("the stored normaliser is invalid: {e}"))
+}
+
+/// The model the metadata describes: from its net specs (format 2), or from its shape
+/// (format 1). Refuses specs whose widths contradict the shape.
+fn model_nets(meta: &ModelMeta) -> std::result::Result<Autoencoder, String> {
+    let Some(nets) = meta.nets.clone() else { return Ok(Autoencoder::new(meta.shape.clone())) };
+    let ae = Autoencoder::from_specs(meta.shape.clone(), nets);
+    let s = &meta.shape;
+    let enc_out = if s.variational { 2 * s.latent } else { s.latent };
+    let dec_out = if s.gaussian_decoder { 2 * s.input } else { s.input };
+    let widths_ok = ae.encoder.in_dim() == s.input
+        && ae.encoder.out_dim() == enc_out
+        && ae.decoder.in_dim() == s.latent
+        && ae.decoder.out_dim() == dec_out
+        && ae.discriminator.is_some() != s.discriminator.is_empty()
+        && ae.whiten.is_some() == s.whitening
+        && ae.unwhiten.is_some() == s.whitening
+        && [&ae.encoder, &ae.decoder].into_iter().chain(&ae.discriminator).all(|n| n.layers.iter().all(|l| l.out > 0));
+    if !widths_ok {
+        return Err("metadata is inconsistent: the net specs disagree with the model shape".into());
+    }
+    Ok(ae)
 }

@@ -2,6 +2,7 @@
 //! against central differences of an f64 reference forward, at ragged shapes (not multiples
 //! of 8 or 16), at points away from LeakyReLU's kink.
 
+use hepae::gemm::Gemm;
 use hepae::models::ae::{AeShape, Autoencoder, OutputActivation};
 use hepae::nn::activation::{leaky_relu_backward, leaky_relu_forward, sigmoid_backward, sigmoid_forward, Activation};
 use hepae::nn::dense::{dense_backward, dense_forward};
@@ -60,12 +61,24 @@ fn dense_backward_matches_finite_differences_at_ragged_shapes() {
         let c: Vec<f64> = (0..n * o).map(|_| r.random_range(-1.0..1.0)).collect();
         let mut out = vec![0.0f32; n * o];
         let act = if slope == 1.0 { Activation::Linear } else { Activation::Leaky { slope } };
-        dense_forward(&mut out, &inp, &w, &b, n, i, o, act);
+        dense_forward(Gemm::detect(), &mut out, &inp, &w, &b, n, i, o, act);
         let mut dout: Vec<f32> = c.iter().map(|&v| v as f32).collect();
         let mut dinp = vec![f32::NAN; n * i];
         let mut dw = vec![0.0f32; o * i];
         let mut db = vec![0.0f32; o];
-        dense_backward(Some(&mut dinp), &mut dw, &mut db, &mut dout, &out, &inp, &w, n, i, o, act);
+        dense_backward(
+            Gemm::detect(),
+            Some(&mut dinp),
+            Some((&mut dw, &mut db)),
+            &mut dout,
+            &out,
+            &inp,
+            &w,
+            n,
+            i,
+            o,
+            act,
+        );
 
         let s = slope as f64;
         let (inp64, w64, b64): (Vec<f64>, Vec<f64>, Vec<f64>) = (
@@ -97,10 +110,10 @@ fn dense_backward_adds_into_parameter_gradients() {
     let w = uniform(&mut r, o * i, -1.0, 1.0);
     let b = uniform(&mut r, o, -1.0, 1.0);
     let mut out = vec![0.0; n * o];
-    dense_forward(&mut out, &inp, &w, &b, n, i, o, Activation::Linear);
+    dense_forward(Gemm::detect(), &mut out, &inp, &w, &b, n, i, o, Activation::Linear);
     let run = |dw: &mut [f32], db: &mut [f32]| {
         let mut dout = vec![1.0f32; n * o];
-        dense_backward(None, dw, db, &mut dout, &out, &inp, &w, n, i, o, Activation::Linear);
+        dense_backward(Gemm::detect(), None, Some((dw, db)), &mut dout, &out, &inp, &w, n, i, o, Activation::Linear);
     };
     let (mut dw1, mut db1) = (vec![0.0; o * i], vec![0.0; o]);
     run(&mut dw1, &mut db1);
@@ -175,9 +188,9 @@ fn mse_gradient_matches_finite_differences_and_pytorch_mean_convention() {
 fn ae_loss64(model: &Autoencoder, params: &[f64], x: &[f64], n: usize) -> f64 {
     let mut h = x.to_vec();
     for layer in model.encoder.layers.iter().chain(&model.decoder.layers) {
-        let w = &params[layer.w..layer.w + layer.out * layer.inp];
-        let b = &params[layer.b..layer.b + layer.out];
-        let slope = match layer.act {
+        let w = &params[layer.w()..layer.w() + layer.out * layer.inp];
+        let b = &params[layer.b()..layer.b() + layer.out];
+        let slope = match layer.dense().expect("dense layers").act {
             Activation::Leaky { slope } => slope as f64,
             _ => 1.0,
         };
@@ -203,14 +216,7 @@ fn whole_autoencoder_gradient_matches_finite_differences() {
         let x = uniform(&mut r, n * d, 0.0, 1.0);
         let mut buf = model.plan(n, true);
         let mut grads = vec![0.0f32; model.params.len()];
-        let opt = hepae::models::ae::StepOptions {
-            kind: hepae::models::ae::ModelKind::Ae,
-            beta: 0.0,
-            lambda: 0.0,
-            noise: 0.0,
-            mask: 0.0,
-        };
-        let sse = model.train_shard(&mut grads, &x, &mut buf, n, n * d, n, &opt, &mut rng(0)).recon;
+        let sse = run_phase(&mut hepae::models::ae::Ae, 0, &model, &mut buf, &mut grads, &x, n, &mut rng(0)).0;
         let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
         let mut p64: Vec<f64> = model.params.data.iter().map(|&v| v as f64).collect();
         let base = ae_loss64(&model, &p64, &x64, n);

@@ -3,40 +3,26 @@
 //! penalties, BCE-with-logits, the Gaussian NLL, and whole VAE, sparse, denoising and AAE
 //! steps.
 
-use hepae::models::ae::{
-    AeBuffers, AeShape, Autoencoder, LatentActivation, ModelKind, OutputActivation, Prior, StepOptions,
-};
-use hepae::models::mlp::Mlp;
-use hepae::nn::activation::Activation;
+use hepae::models::adversarial::Adversarial;
+use hepae::models::ae::{AeBuffers, AeShape, Autoencoder, LatentActivation, ModelKind, OutputActivation, Prior};
+use hepae::models::Family;
+use hepae::net::Net;
 use hepae::nn::loss::{bce_with_logits_forward_backward, gaussian_nll_forward_backward};
 use rand::Rng;
 
 mod common;
 use common::*;
 
-fn act64(a: Activation, u: f64) -> f64 {
-    match a {
-        Activation::Linear => u,
-        Activation::Leaky { slope } => {
-            if u > 0.0 {
-                u
-            } else {
-                slope as f64 * u
-            }
-        }
-        Activation::Sigmoid => 1.0 / (1.0 + (-u).exp()),
-    }
-}
-
-/// f64 forward of an MLP from (f64) parameters.
-fn mlp64(m: &Mlp, p: &[f64], x: &[f64], n: usize) -> Vec<f64> {
+/// f64 forward of a dense net from (f64) parameters.
+fn mlp64(m: &Net, p: &[f64], x: &[f64], n: usize) -> Vec<f64> {
     let mut h = x.to_vec();
     for l in &m.layers {
         let mut out = vec![0.0; n * l.out];
+        let (lw, lb, act) = (l.w(), l.b(), l.dense().expect("dense layers").act);
         for r in 0..n {
             for j in 0..l.out {
-                let pre = p[l.b + j] + (0..l.inp).map(|q| h[r * l.inp + q] * p[l.w + j * l.inp + q]).sum::<f64>();
-                out[r * l.out + j] = act64(l.act, pre);
+                let pre = p[lb + j] + (0..l.inp).map(|q| h[r * l.inp + q] * p[lw + j * l.inp + q]).sum::<f64>();
+                out[r * l.out + j] = act64(act, pre);
             }
         }
         h = out;
@@ -44,8 +30,22 @@ fn mlp64(m: &Mlp, p: &[f64], x: &[f64], n: usize) -> Vec<f64> {
     h
 }
 
-fn opts(kind: ModelKind) -> StepOptions {
-    StepOptions { kind, beta: 0.7, lambda: 0.05, noise: 0.1, mask: 0.2 }
+/// The family of `kind` with the options these checks use: β 0.7, λ 0.05, ρ 0.05, noise σ 0.1,
+/// masking 0.2, a 5-wide discriminator.
+fn family(kind: ModelKind, gaussian: bool) -> Box<dyn Family> {
+    let cfg = hepae::TrainConfig {
+        model: kind,
+        latent: 3,
+        beta: 0.7,
+        lambda: 0.05,
+        rho: 0.05,
+        noise: 0.1,
+        mask: 0.2,
+        gaussian_decoder: gaussian,
+        disc_hidden: vec![5],
+        ..Default::default()
+    };
+    hepae::models::family_for(&cfg)
 }
 
 #[test]
@@ -200,11 +200,11 @@ fn whole_vae_step_matches_finite_differences_with_eps_fixed() {
         let x: Vec<f32> = (0..n * d).map(|_| r.random_range(0.0..1.0)).collect();
         let mut buf: AeBuffers = model.plan(n, true);
         let mut grads = vec![0.0f32; model.params.len()];
-        let o = opts(ModelKind::Vae);
-        let loss = model.train_shard(&mut grads, &x, &mut buf, n, n * d, n, &o, &mut rng(9));
+        let (recon, penalty) =
+            run_phase(&mut *family(ModelKind::Vae, gaussian), 0, &model, &mut buf, &mut grads, &x, n, &mut rng(9));
         let eps: Vec<f64> = buf.work.eps[..n * l].iter().map(|&v| v as f64).collect();
         let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
-        let beta = o.beta as f64;
+        let beta = 0.7f32 as f64;
         let f = |p: &[f64]| -> f64 {
             let h = mlp64(&model.encoder, p, &x64, n);
             let mut z = vec![0.0; n * l];
@@ -232,7 +232,7 @@ fn whole_vae_step_matches_finite_differences_with_eps_fixed() {
             (rec + beta * kl) / (n * d) as f64
         };
         let p64: Vec<f64> = model.params.data.iter().map(|&v| v as f64).collect();
-        let total = (loss.recon + loss.penalty) / (n * d) as f64;
+        let total = (recon + penalty) / (n * d) as f64;
         assert!((total - f(&p64)).abs() <= 1e-5 * f(&p64).abs().max(1e-3), "VAE loss {total} vs {}", f(&p64));
         check_params(&model, &grads, model.trainable, &f, &format!("VAE gaussian={gaussian}"));
     }
@@ -246,28 +246,19 @@ fn whole_sparse_and_denoising_steps_match_finite_differences() {
     let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
     for kind in [ModelKind::SparseL1, ModelKind::SparseKl, ModelKind::Denoising] {
         let model = small_model(kind, false, 21);
-        let o = opts(kind);
         let mut buf = model.plan(n, true);
         let mut grads = vec![0.0f32; model.params.len()];
         let rho = 0.05f64;
-        // Sparse-KL needs the batch-mean activation first: one shard is the whole batch here.
-        let (recon, penalty) = if kind == ModelKind::SparseKl {
-            let rec = model.forward_train(&x, &mut buf, n, n * d, &o, &mut rng(4));
-            let rho_hat: Vec<f32> = buf.work.col_sums.iter().map(|s| s / n as f32).collect();
-            let mut drho = vec![0.0f32; l];
-            let kl = (hepae_kernels::kernels().kl_sparsity)(&mut drho, &rho_hat, rho as f32, o.lambda);
-            model.backward_train(&mut grads, &x, &mut buf, n, n * d, n, &o, Some(&drho));
-            (rec, o.lambda as f64 * kl * (n * d) as f64)
-        } else {
-            let s = model.train_shard(&mut grads, &x, &mut buf, n, n * d, n, &o, &mut rng(4));
-            (s.recon, s.penalty)
-        };
+        // Sparse-KL needs the batch-mean activation between forward and backward (the
+        // family's combine): one shard is the whole batch here.
+        let (recon, penalty) =
+            run_phase(&mut *family(kind, false), 0, &model, &mut buf, &mut grads, &x, n, &mut rng(4));
         let xin: Vec<f64> = if kind == ModelKind::Denoising {
             buf.xin[..n * d].iter().map(|&v| v as f64).collect()
         } else {
             x64.clone()
         };
-        let lam = o.lambda as f64;
+        let lam = 0.05f32 as f64;
         let f = |p: &[f64]| -> f64 {
             let z = mlp64(&model.encoder, p, &xin, n);
             let y = mlp64(&model.decoder, p, &z, n);
@@ -306,7 +297,8 @@ fn aae_discriminator_and_generator_steps_match_finite_differences() {
     // Phase 2: gradients of the discriminator's parameters.
     let mut buf = model.plan(n, true);
     let mut grads = vec![0.0f32; model.params.len()];
-    let sum = model.discriminator_shard(&mut grads, &x, &mut buf, n, n, Prior::Normal, &mut rng(12));
+    let mut aae = Adversarial { prior: Prior::Normal, disc_hidden: vec![5] };
+    let (sum, _) = run_phase(&mut aae, 1, &model, &mut buf, &mut grads, &x, n, &mut rng(12));
     let prior: Vec<f64> = buf.work.eps[..n * l].iter().map(|&v| v as f64).collect();
     let f_disc = |p: &[f64]| -> f64 {
         let z = mlp64(&model.encoder, p, &x64, n);
@@ -323,7 +315,7 @@ fn aae_discriminator_and_generator_steps_match_finite_differences() {
 
     // Phase 3: gradients of the encoder's parameters (generator loss).
     let mut grads = vec![0.0f32; model.params.len()];
-    model.generator_shard(&mut grads, &x, &mut buf, n, n);
+    run_phase(&mut aae, 2, &model, &mut buf, &mut grads, &x, n, &mut rng(0));
     let f_gen = |p: &[f64]| -> f64 {
         let z = mlp64(&model.encoder, p, &x64, n);
         mlp64(&disc, p, &z, n).iter().map(|&v| bce(v, 1.0)).sum::<f64>() / n as f64
@@ -334,7 +326,7 @@ fn aae_discriminator_and_generator_steps_match_finite_differences() {
 
     // Phase 1 is the plain reconstruction step.
     let mut grads = vec![0.0f32; model.params.len()];
-    model.train_shard(&mut grads, &x, &mut buf, n, n * d, n, &opts(ModelKind::Aae), &mut rng(1));
+    run_phase(&mut aae, 0, &model, &mut buf, &mut grads, &x, n, &mut rng(1));
     let f_rec = |p: &[f64]| -> f64 {
         let y = mlp64(&model.decoder, p, &mlp64(&model.encoder, p, &x64, n), n);
         y.iter().zip(&x64).map(|(a, b)| (a - b).powi(2)).sum::<f64>() / (n * d) as f64

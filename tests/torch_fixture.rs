@@ -13,15 +13,9 @@ fn fixture() -> Value {
     serde_json::from_str(&text).expect("fixture is JSON")
 }
 
-fn ae_opts() -> hepae::models::ae::StepOptions {
-    hepae::models::ae::StepOptions {
-        kind: hepae::models::ae::ModelKind::Ae,
-        beta: 0.0,
-        lambda: 0.0,
-        noise: 0.0,
-        mask: 0.0,
-    }
-}
+mod common;
+use common::run_phase;
+use hepae::models::ae::Ae;
 
 fn floats(v: &Value) -> Vec<f32> {
     v.as_array().expect("array").iter().map(|x| x.as_f64().expect("number") as f32).collect()
@@ -61,9 +55,7 @@ fn forward_loss_and_gradients_match_pytorch() {
     let out = model.forward(&x, &mut buf, n).to_vec();
     close(&out, &floats(&f["output"]), 1e-6, 1e-5, "output");
     let mut grads = vec![0.0f32; model.params.len()];
-    let sse = model
-        .train_shard(&mut grads, &x, &mut buf, n, x.len(), n, &ae_opts(), &mut rand::rngs::StdRng::seed_from_u64(0))
-        .recon;
+    let sse = run_phase(&mut Ae, 0, &model, &mut buf, &mut grads, &x, n, &mut rand::rngs::StdRng::seed_from_u64(0)).0;
     let loss = f["loss"].as_f64().unwrap();
     assert!((sse / x.len() as f64 - loss).abs() <= 1e-6 * loss, "loss {} vs PyTorch {loss}", sse / x.len() as f64);
     for spec in &model.params.tensors {
@@ -82,16 +74,7 @@ fn three_adam_steps_match_pytorch() {
     let mut grads = vec![0.0f32; model.params.len()];
     for _ in 0..3 {
         grads.fill(0.0);
-        model.train_shard(
-            &mut grads,
-            &x,
-            &mut buf,
-            n,
-            x.len(),
-            n,
-            &ae_opts(),
-            &mut rand::rngs::StdRng::seed_from_u64(0),
-        );
+        run_phase(&mut Ae, 0, &model, &mut buf, &mut grads, &x, n, &mut rand::rngs::StdRng::seed_from_u64(0));
         adam.step(&mut model.params.data, &grads);
     }
     for spec in &model.params.tensors {

@@ -1,80 +1,95 @@
-//! The adversarial autoencoder's two extra phases (Makhzani et al. 2016), after the
-//! reconstruction phase that trains encoder and decoder:
-//! 2. the discriminator learns to tell prior samples (label 1) from encoded jets (label 0);
-//! 3. the encoder, as generator, learns to make the discriminator call its codes prior samples.
+//! The adversarial autoencoder (Makhzani et al. 2016): a discriminator on the (linear) latent
+//! and three phases per step, each with its own Adam state:
+//! 0. reconstruction: encoder and decoder, MSE;
+//! 1. discriminator: tell prior samples (label 1) from encoded jets (label 0),
+//!    L_D = ½·[mean BCE(D(z_prior), 1) + mean BCE(D(z_enc), 0)];
+//! 2. generator: the encoder learns to make the discriminator call its codes prior samples,
+//!    L_G = mean BCE(D(z_enc), 1), through the discriminator's input gradient only.
 //!
-//! Both use binary cross-entropy on logits, averaged over the batch.
+//! BCE on logits, written stably ([`crate::nn::loss::bce_with_logits_forward_backward`]).
 
-use super::ae::{AeBuffers, Autoencoder, Prior};
+use super::ae::{code_grad_to_encoder, reconstruction_backward, reconstruction_forward};
+use super::autoencoder::{Autoencoder, EncoderInput};
+use super::family::{Family, Pass, Phase};
+use super::shape::{AeShape, LatentActivation, ModelKind, Prior};
 use crate::nn::loss::bce_with_logits_forward_backward;
-use rand::Rng;
 
-impl Autoencoder {
-    /// Encodes `n` rows of `x` and copies the codes into `buf.work.z`.
-    fn encode_into_work(&self, x: &[f32], buf: &mut AeBuffers, n: usize) {
-        let l = self.shape.latent;
-        self.encode(x, buf, n);
-        let last = buf.enc.acts.len() - 1;
-        buf.work.z[..n * l].copy_from_slice(&buf.enc.acts[last][..n * l]);
+/// The family: the prior and the discriminator's hidden widths.
+#[derive(Clone, Debug)]
+pub struct Adversarial {
+    pub prior: Prior,
+    pub disc_hidden: Vec<usize>,
+}
+
+const RECONSTRUCTION: usize = 0;
+const DISCRIMINATOR: usize = 1;
+
+impl Family for Adversarial {
+    fn kind(&self) -> ModelKind {
+        ModelKind::Aae
     }
-
-    /// Phase 2 on `n` rows of normalised `x`: adds the discriminator's gradients of
-    /// L_D = ½·[mean BCE(D(z_prior), 1) + mean BCE(D(z_enc), 0)] into `grads`; returns the
-    /// shard's Σ BCE (both halves), for L_D = Σ/(2·batch_rows).
-    pub fn discriminator_shard<R: Rng>(
-        &self,
-        grads: &mut [f32],
-        x: &[f32],
-        buf: &mut AeBuffers,
-        n: usize,
-        batch_rows: usize,
-        prior: Prior,
-        rng: &mut R,
-    ) -> f64 {
-        let disc = self.discriminator.as_ref().expect("an AAE has a discriminator");
-        let l = self.shape.latent;
-        let p = &self.params.data;
-        let scale = 0.5 / batch_rows as f32;
-        self.encode_into_work(x, buf, n);
-        prior.sample(&mut buf.work.eps[..n * l], rng);
-        let db = buf.disc.as_mut().expect("planned with a discriminator");
-        let last = db.dacts.len() - 1;
-        let mut sum = 0.0;
-        for (z, target) in [(&buf.work.eps, 1.0f32), (&buf.work.z, 0.0f32)] {
-            disc.forward(p, &z[..n * l], db, n);
-            sum += bce_with_logits_forward_backward(&mut db.dacts[last][..n], &db.acts[last][..n], target, scale);
-            disc.backward(p, grads, &z[..n * l], db, None, n);
+    fn shape(&self, base: AeShape) -> AeShape {
+        AeShape { latent_activation: LatentActivation::Linear, discriminator: self.disc_hidden.clone(), ..base }
+    }
+    fn phases(&self, model: &Autoencoder) -> Vec<Phase> {
+        vec![
+            Phase { params: 0..model.decoder_end, ..Phase::reconstruction(model) },
+            Phase {
+                name: "discriminator",
+                params: model.decoder_end..model.trainable,
+                is_loss: false,
+                batch_stats: false,
+            },
+            Phase { name: "generator", params: 0..model.encoder_end, is_loss: false, batch_stats: false },
+        ]
+    }
+    fn forward(&self, phase: usize, s: &mut Pass<'_>, rng: &mut rand::rngs::StdRng) -> f64 {
+        if phase == RECONSTRUCTION {
+            return reconstruction_forward(s, EncoderInput::Clean);
         }
-        sum
+        let (model, n) = (s.model, s.n);
+        let disc = model.discriminator.as_ref().expect("an AAE has a discriminator");
+        let (nl, p) = (n * model.shape.latent, &model.params.data);
+        model.encode_train(s.x, s.buf, n, EncoderInput::Clean);
+        let w = &mut s.buf.work;
+        let real = s.buf.disc.as_mut().expect("planned with a discriminator");
+        if phase == DISCRIMINATOR {
+            self.prior.sample(&mut w.eps[..nl], rng);
+            let scale = 0.5 / s.step.batch_rows as f32;
+            let fake = s.buf.disc_fake.as_mut().expect("planned with a discriminator");
+            let mut sum = 0.0;
+            for (z, target, plan) in [(&w.eps, 1.0f32, real), (&w.z, 0.0f32, fake)] {
+                disc.forward(p, &z[..nl], plan, n);
+                let (logit, dlogit) = plan.output_and_grad_mut();
+                sum += bce_with_logits_forward_backward(&mut dlogit[..n], &logit[..n], target, scale);
+            }
+            sum
+        } else {
+            disc.forward(p, &w.z[..nl], real, n);
+            let (logit, dlogit) = real.output_and_grad_mut();
+            bce_with_logits_forward_backward(&mut dlogit[..n], &logit[..n], 1.0, 1.0 / s.step.batch_rows as f32)
+        }
     }
-
-    /// Phase 3: the encoder's gradients of L_G = mean BCE(D(z_enc), 1) into `grads` (the
-    /// discriminator's own gradients land there too and are not applied). Returns Σ BCE.
-    pub fn generator_shard(
-        &self,
-        grads: &mut [f32],
-        x: &[f32],
-        buf: &mut AeBuffers,
-        n: usize,
-        batch_rows: usize,
-    ) -> f64 {
-        let disc = self.discriminator.as_ref().expect("an AAE has a discriminator");
-        let l = self.shape.latent;
-        let p = &self.params.data;
-        self.encode_into_work(x, buf, n);
-        let db = buf.disc.as_mut().expect("planned with a discriminator");
-        let last = db.dacts.len() - 1;
-        disc.forward(p, &buf.work.z[..n * l], db, n);
-        let sum = bce_with_logits_forward_backward(
-            &mut db.dacts[last][..n],
-            &db.acts[last][..n],
-            1.0,
-            1.0 / batch_rows as f32,
-        );
-        disc.backward(p, grads, &buf.work.z[..n * l], db, Some(&mut buf.work.dz[..]), n);
-        let enc_last = buf.enc.dacts.len() - 1;
-        buf.enc.dacts[enc_last][..n * l].copy_from_slice(&buf.work.dz[..n * l]);
-        self.encoder.backward(p, grads, x, &mut buf.enc, None, n);
-        sum
+    fn backward(&self, phase: usize, s: &mut Pass<'_>, grads: &mut [f32]) -> f64 {
+        if phase == RECONSTRUCTION {
+            reconstruction_backward(s, grads, EncoderInput::Clean);
+            return 0.0;
+        }
+        let (model, n) = (s.model, s.n);
+        let disc = model.discriminator.as_ref().expect("an AAE has a discriminator");
+        let (nl, p) = (n * model.shape.latent, &model.params.data);
+        let w = &mut s.buf.work;
+        let real = s.buf.disc.as_mut().expect("planned with a discriminator");
+        if phase == DISCRIMINATOR {
+            let fake = s.buf.disc_fake.as_mut().expect("planned with a discriminator");
+            disc.backward(p, Some(&mut *grads), &w.eps[..nl], real, None, n);
+            disc.backward(p, Some(grads), &w.z[..nl], fake, None, n);
+        } else {
+            // dL_G/dz through the discriminator, its weights untouched; then the encoder.
+            disc.backward(p, None, &w.z[..nl], real, Some(&mut w.dz[..]), n);
+            code_grad_to_encoder(s);
+            model.backward_encoder(grads, s.x, s.buf, n, EncoderInput::Clean);
+        }
+        0.0
     }
 }

@@ -7,7 +7,9 @@
 //! encoder z = W·(x − m) (weight W = top-k eigenvectors as rows, bias −W·m),
 //! decoder x̂ = Wᵀ·z + m.
 
-use super::ae::{AeShape, Autoencoder, LatentActivation, OutputActivation};
+use super::autoencoder::Autoencoder;
+use super::family::{Family, Fit};
+use super::shape::{AeShape, LatentActivation, ModelKind, OutputActivation};
 use crate::data::normalize::Normalizer;
 use crate::data::npy::Dataset;
 use crate::error::{Error, Location, Result};
@@ -123,24 +125,49 @@ pub fn fit_pca(data: &Dataset, norm: &Normalizer, rows: &[u32], k: usize) -> Res
         ..AeShape::standard(d, Vec::new(), k, 0.01, OutputActivation::Linear)
     };
     let mut ae = Autoencoder::new(shape);
-    let (enc, dec) = (ae.encoder.layers[0].clone(), ae.decoder.layers[0].clone());
+    let (enc, dec) = (&ae.encoder.layers[0], &ae.decoder.layers[0]);
+    let (enc_w, enc_b, dec_w, dec_b) = (enc.w(), enc.b(), dec.w(), dec.b());
     let p = &mut ae.params.data;
     for c in 0..k {
         let w = &vectors[c * d..(c + 1) * d];
         let mut b = 0.0;
         for i in 0..d {
-            p[enc.w + c * d + i] = w[i] as f32;
-            p[dec.w + i * k + c] = w[i] as f32;
+            p[enc_w + c * d + i] = w[i] as f32;
+            p[dec_w + i * k + c] = w[i] as f32;
             b -= w[i] * mean[i];
         }
-        p[enc.b + c] = b as f32;
+        p[enc_b + c] = b as f32;
     }
     for i in 0..d {
-        p[dec.b + i] = mean[i] as f32;
+        p[dec_b + i] = mean[i] as f32;
     }
     let total: f64 = values.iter().map(|v| v.max(0.0)).sum();
     let kept: f64 = values[..k].iter().map(|v| v.max(0.0)).sum();
     Ok((ae, if total > 0.0 { kept / total } else { 1.0 }))
+}
+
+/// The PCA family: fitted in closed form, no training steps.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Pca;
+
+impl Family for Pca {
+    fn kind(&self) -> ModelKind {
+        ModelKind::Pca
+    }
+    fn shape(&self, base: AeShape) -> AeShape {
+        AeShape {
+            hidden: Vec::new(),
+            latent_activation: LatentActivation::Linear,
+            output_activation: OutputActivation::Linear,
+            ..base
+        }
+    }
+    fn closed_form(&self, fit: &Fit<'_>, latent: usize) -> Option<Result<(Autoencoder, f64)>> {
+        Some(fit_pca(fit.data, fit.normalizer, fit.rows, latent))
+    }
+    fn phases(&self, _model: &Autoencoder) -> Vec<super::family::Phase> {
+        Vec::new()
+    }
 }
 
 /// Writes PCA-whitening into `ae`'s frozen `whiten`/`unwhiten` layers:
@@ -151,8 +178,8 @@ pub fn set_whitening(ae: &mut Autoencoder, data: &Dataset, norm: &Normalizer, ro
     let (mean, cov) = normalised_moments(data, norm, rows)?;
     let (values, vectors) = symmetric_eigen(&cov, d);
     let floor = 1e-6 * values.iter().map(|v| v.max(0.0)).sum::<f64>() / d as f64 + 1e-12;
-    let (w, u) = match (&ae.whiten, &ae.unwhiten) {
-        (Some(w), Some(u)) => (w.layers[0].clone(), u.layers[0].clone()),
+    let (ww, wb, uw, ub) = match (&ae.whiten, &ae.unwhiten) {
+        (Some(w), Some(u)) => (w.layers[0].w(), w.layers[0].b(), u.layers[0].w(), u.layers[0].b()),
         _ => return Err(Error::config("model has no whitening layers")),
     };
     let p = &mut ae.params.data;
@@ -161,14 +188,14 @@ pub fn set_whitening(ae: &mut Autoencoder, data: &Dataset, norm: &Normalizer, ro
         let vc = &vectors[c * d..(c + 1) * d];
         let mut b = 0.0;
         for i in 0..d {
-            p[w.w + c * d + i] = (vc[i] / s) as f32;
-            p[u.w + i * d + c] = (vc[i] * s) as f32;
+            p[ww + c * d + i] = (vc[i] / s) as f32;
+            p[uw + i * d + c] = (vc[i] * s) as f32;
             b -= vc[i] / s * mean[i];
         }
-        p[w.b + c] = b as f32;
+        p[wb + c] = b as f32;
     }
     for i in 0..d {
-        p[u.b + i] = mean[i] as f32;
+        p[ub + i] = mean[i] as f32;
     }
     Ok(())
 }

@@ -3,6 +3,9 @@
 
 use hepae_kernels::AdamStep;
 
+/// Parameters per task of [`Adam::step_parallel`] (a multiple of every SIMD width).
+pub const ADAM_CHUNK: usize = 8192;
+
 /// Adam's hyper-parameters and moment buffers (allocated once, as long as the parameters).
 #[derive(Clone, Debug)]
 pub struct Adam {
@@ -43,21 +46,23 @@ impl Adam {
         (hepae_kernels::kernels().adam_update)(params, grads, &mut self.m, &mut self.v, &hp);
     }
 
-    /// Advances the step counter and returns this step's constants, for callers that update
-    /// the parameters in slices ([`Adam::update_slice`]) rather than in one [`Adam::step`].
-    pub fn next_step(&mut self) -> AdamStep {
+    /// [`Adam::step`] with the update split by parameter slices of [`ADAM_CHUNK`] across
+    /// `pool`'s threads (same bits: the update is element-wise).
+    pub fn step_parallel(&mut self, pool: Option<&rayon::ThreadPool>, params: &mut [f32], grads: &[f32]) {
+        use rayon::prelude::*;
+        let Some(pool) = pool else { return self.step(params, grads) };
+        assert!(params.len() == self.m.len() && grads.len() == self.m.len());
         self.t += 1;
-        AdamStep::new(self.lr, self.beta1, self.beta2, self.eps, self.t)
-    }
-
-    /// The moment buffers, mutable, for slice-wise updates.
-    pub fn moments_mut(&mut self) -> (&mut [f32], &mut [f32]) {
-        (&mut self.m, &mut self.v)
-    }
-
-    /// One step's update of a slice of the parameters with its slices of the moments.
-    pub fn update_slice(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], hp: &AdamStep) {
-        (hepae_kernels::kernels().adam_update)(params, grads, m, v, hp);
+        let hp = AdamStep::new(self.lr, self.beta1, self.beta2, self.eps, self.t);
+        let k = hepae_kernels::kernels();
+        pool.install(|| {
+            params
+                .par_chunks_mut(ADAM_CHUNK)
+                .zip(grads.par_chunks(ADAM_CHUNK))
+                .zip(self.m.par_chunks_mut(ADAM_CHUNK))
+                .zip(self.v.par_chunks_mut(ADAM_CHUNK))
+                .for_each(|(((p, g), m), v)| (k.adam_update)(p, g, m, v, &hp))
+        });
     }
 
     /// The moment buffers (first, second), e.g. for checkpoints and tests.

@@ -1,4 +1,6 @@
-//! Losses: value and gradient with respect to the network output in one pass.
+//! Losses: value and gradient with respect to the network output in one pass, and the
+//! per-row values alone (`*_rows`: one call gives an anomaly score or an energy per jet).
+//! Shapes: out, target N×D (row-major); per-row outputs N.
 
 /// Mean squared error over all `N·D` elements, as PyTorch's `nn.MSELoss()`:
 /// L = (1/count) Σ (out − target)².
@@ -21,6 +23,13 @@ pub fn sum_squared_error(out: &[f32], target: &[f32]) -> f64 {
             d * d
         })
         .sum()
+}
+
+/// Per-row sum of squared errors: out[r] = Σ_c (y[r,c] − t[r,c])² over D values (f64).
+pub fn mse_rows(rows_out: &mut [f64], y: &[f32], target: &[f32], d: usize) {
+    for (r, o) in rows_out.iter_mut().enumerate() {
+        *o = sum_squared_error(&y[r * d..(r + 1) * d], &target[r * d..(r + 1) * d]);
+    }
 }
 
 /// ln(2π), the constant of the Gaussian log-density.
@@ -51,6 +60,18 @@ pub fn gaussian_nll_forward_backward(
     sum
 }
 
+/// Per-row Gaussian NLL: out[r] = Σ_c ½·(log σ² + (x − μ)²·e^(−log σ²) + ln 2π) (f64).
+pub fn gaussian_nll_rows(rows_out: &mut [f64], mean: &[f32], logvar: &[f32], target: &[f32], d: usize) {
+    for (r, o) in rows_out.iter_mut().enumerate() {
+        *o = (r * d..(r + 1) * d)
+            .map(|i| {
+                let res = (target[i] - mean[i]) as f64;
+                0.5 * (logvar[i] as f64 + res * res * (-(logvar[i] as f64)).exp() + LN_2PI)
+            })
+            .sum();
+    }
+}
+
 /// Binary cross-entropy on logits, written stably:
 /// ℓ(x, y) = max(x, 0) − x·y + ln(1 + e^(−|x|)) (= −y·ln σ(x) − (1−y)·ln(1 − σ(x))).
 ///
@@ -64,4 +85,12 @@ pub fn bce_with_logits_forward_backward(dlogit: &mut [f32], logit: &[f32], targe
         *d = scale * (sig - target);
     }
     sum
+}
+
+/// Per-row BCE on one logit per row: out[r] = max(x, 0) − x·y + ln(1 + e^(−|x|)) (f64).
+pub fn bce_with_logits_rows(rows_out: &mut [f64], logit: &[f32], target: f32) {
+    for (o, &x) in rows_out.iter_mut().zip(logit) {
+        let x = x as f64;
+        *o = x.max(0.0) - x * target as f64 + (-x.abs()).exp().ln_1p();
+    }
 }

@@ -1,9 +1,11 @@
-//! The pieces a network is built from, each with its forward and backward side by side.
+//! The ops a network is built from, each with its forward and backward side by side in one
+//! file ([`op::Op`] says what an op provides; [`op::OpSpec`] lists them).
 //!
 //! Dimension letters, used in every doc comment below:
 //! - `N` rows in the batch (jets),
 //! - `I` features into a layer, `O` features out of it,
-//! - `D` variables per jet (the autoencoder's input and output width).
+//! - `D` variables per jet (the autoencoder's input and output width),
+//! - `L` latent width; `C, H, W` channels, height and width of an image row.
 //!
 //! All matrices are row-major f32. Conventions (llm.c style): outputs first, then what the
 //! forward cached, then inputs and weights, then sizes; gradients carry a `d` prefix.
@@ -14,4 +16,12 @@ pub mod activation;
 pub mod adam;
 pub mod dense;
 pub mod init;
+pub mod latent;
 pub mod loss;
+pub mod op;
+
+// The registry: every op a net spec can name (adding an op: its file, its `mod` line above,
+// its line here).
+crate::ops! {
+    Dense(dense::Dense),
+}

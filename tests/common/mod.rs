@@ -35,3 +35,42 @@ pub fn grad_all(x: &[f64], f: &dyn Fn(&[f64]) -> f64) -> Vec<f64> {
     let mut v = x.to_vec();
     (0..v.len()).map(|k| numeric(&mut v, k, f)).collect()
 }
+
+/// One phase of a family's training step on a single shard that is the whole batch
+/// (forward, the batch-wide term, backward), as the training loop runs it. Returns (the
+/// forward's loss sum, the penalty terms' sum).
+#[allow(clippy::too_many_arguments)] // the family trait's own arguments, plus the family and phase
+pub fn run_phase(
+    family: &mut dyn hepae::models::Family,
+    phase: usize,
+    model: &hepae::models::Autoencoder,
+    buf: &mut hepae::models::AeBuffers,
+    grads: &mut [f32],
+    x: &[f32],
+    n: usize,
+    rng: &mut rand::rngs::StdRng,
+) -> (f64, f64) {
+    use hepae::models::family::{Pass, Step};
+    let step = Step { epoch: 1, batch_rows: n, batch_elems: n * model.shape.input };
+    family.begin_epoch(1);
+    let loss = family.forward(phase, &mut Pass { model, buf: &mut *buf, x, n, step }, rng);
+    let batch_term = family.combine(phase, &mut std::iter::once(&*buf), &step);
+    let penalty = family.backward(phase, &mut Pass { model, buf, x, n, step }, grads);
+    (loss, batch_term + penalty)
+}
+
+/// The f64 reference of an activation at pre-activation `u`.
+pub fn act64(a: hepae::nn::activation::Activation, u: f64) -> f64 {
+    use hepae::nn::activation::Activation;
+    match a {
+        Activation::Linear => u,
+        Activation::Leaky { slope } => {
+            if u > 0.0 {
+                u
+            } else {
+                slope as f64 * u
+            }
+        }
+        Activation::Sigmoid => 1.0 / (1.0 + (-u).exp()),
+    }
+}

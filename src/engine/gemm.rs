@@ -1,16 +1,16 @@
 //! C ← α·A·B + β·C on strided row-major views. Transposes are expressed by the views'
 //! strides ([`Matrix::t`]), never by copying.
 //!
-//! Two backends, chosen once per process: the kernels crate's packed GEMM with AVX-512F or
+//! Two backends, chosen when a net is planned ([`Gemm::detect`]) and passed down with the
+//! row-split setting as one [`Gemm`] value: the kernels crate's packed GEMM with AVX-512F or
 //! AVX2+FMA micro-kernels (`hepae_kernels::gemm`, faster on this workload's shapes and
 //! allocation-free: it packs into a per-thread buffer that grows once), and
 //! `matrixmultiply::sgemm` (any CPU, including those with neither; it allocates its packing
 //! buffer on every call). `HEPAE_GEMM=matrixmultiply` forces the latter. See
 //! benches/README.md for the per-shape measurements behind the choice.
 
-use crate::tensor::{span, Matrix, MatrixMut};
+use crate::engine::tensor::{span, Matrix, MatrixMut};
 use std::cell::RefCell;
-use std::sync::OnceLock;
 
 /// Which GEMM implementation runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,13 +31,11 @@ impl GemmBackend {
             GemmBackend::Matrixmultiply => "matrixmultiply",
         }
     }
-}
 
-/// The backend of this process: packed where the kernel set in use is AVX-512 or AVX2 (the
-/// CPU has it), unless `HEPAE_GEMM=matrixmultiply`; matrixmultiply under the scalar set.
-pub fn gemm_backend() -> GemmBackend {
-    static CHOSEN: OnceLock<GemmBackend> = OnceLock::new();
-    *CHOSEN.get_or_init(|| {
+    /// The backend for this CPU: packed where the kernel set in use is AVX-512 or AVX2 (the
+    /// CPU has it), unless `HEPAE_GEMM=matrixmultiply`; matrixmultiply under the scalar set.
+    /// Reads the environment on every call: call it when planning, never inside a step.
+    pub fn detect() -> GemmBackend {
         let forced_mm = std::env::var("HEPAE_GEMM").is_ok_and(|v| v.eq_ignore_ascii_case("matrixmultiply"));
         let simd = hepae_kernels::kernels().isa != hepae_kernels::Isa::Scalar;
         if simd && !forced_mm {
@@ -45,17 +43,33 @@ pub fn gemm_backend() -> GemmBackend {
         } else {
             GemmBackend::Matrixmultiply
         }
-    })
+    }
 }
 
-/// When non-zero, [`gemm`] splits the rows of C across this many rayon tasks (the
-/// "split each GEMM" strategy, kept for the comparison in benches/README.md; training splits
-/// the batch instead).
-static ROW_SPLIT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// The backend [`GemmBackend::detect`] picks (for reports: `hepae bench`, archive headers).
+pub fn gemm_backend() -> GemmBackend {
+    GemmBackend::detect()
+}
 
-/// Sets the number of row chunks each large GEMM is split into (0 or 1: no split).
-pub fn set_row_split(chunks: usize) {
-    ROW_SPLIT.store(chunks, std::sync::atomic::Ordering::Relaxed);
+/// How GEMMs run: which backend, and how many rayon tasks split the rows of each large C
+/// (0 or 1: none; the "split each GEMM" strategy, kept for the comparison in
+/// benches/README.md; training splits the batch instead). A value carried by a plan and
+/// passed down to every product: there is no process-wide setting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Gemm {
+    pub backend: GemmBackend,
+    pub row_split: usize,
+}
+
+impl Gemm {
+    /// This CPU's backend, no row split.
+    pub fn detect() -> Gemm {
+        Gemm { backend: GemmBackend::detect(), row_split: 0 }
+    }
+    /// The same backend, each large GEMM's rows split into `chunks` tasks.
+    pub fn with_row_split(self, chunks: usize) -> Gemm {
+        Gemm { row_split: chunks, ..self }
+    }
 }
 
 thread_local! {
@@ -63,17 +77,16 @@ thread_local! {
     static PACK: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
-/// C[m×n] ← α·A[m×k]·B[k×n] + β·C with this process's backend. β = 0 overwrites C without
-/// reading it (NaN-safe).
+/// C[m×n] ← α·A[m×k]·B[k×n] + β·C. β = 0 overwrites C without reading it (NaN-safe).
 ///
 /// Panics if the shapes disagree or a view's strides reach past its slice (programming errors).
-pub fn gemm(alpha: f32, a: Matrix<'_>, b: Matrix<'_>, beta: f32, c: &mut MatrixMut<'_>) {
-    let chunks = ROW_SPLIT.load(std::sync::atomic::Ordering::Relaxed);
+pub fn gemm(g: Gemm, alpha: f32, a: Matrix<'_>, b: Matrix<'_>, beta: f32, c: &mut MatrixMut<'_>) {
+    let chunks = g.row_split;
     let (m, k, n) = (a.rows, a.cols, b.cols);
     if chunks > 1 && m >= 2 * chunks && m * k * n >= 1 << 16 && c.cs == 1 {
         // Rows of C (and A) in `chunks` contiguous pieces, one rayon task each.
         let per = m.div_ceil(chunks);
-        let backend = gemm_backend();
+        let backend = g.backend;
         let rs = c.rs;
         let mut pieces: Vec<(usize, &mut [f32])> = Vec::with_capacity(chunks);
         let mut rest: &mut [f32] = &mut c.data[..];
@@ -97,16 +110,16 @@ pub fn gemm(alpha: f32, a: Matrix<'_>, b: Matrix<'_>, beta: f32, c: &mut MatrixM
         });
         return;
     }
-    gemm_using(gemm_backend(), alpha, a, b, beta, c)
+    gemm_using(g.backend, alpha, a, b, beta, c)
 }
 
 /// out[m×n] = act(A·B + bias): the dense layer's forward in one pass where the packed GEMM
 /// runs (bias and LeakyReLU applied as each tile is stored), else GEMM then the fused
 /// bias+LeakyReLU kernel. `slope` 1 is a plain bias add.
-pub fn gemm_bias_leaky(a: Matrix<'_>, b: Matrix<'_>, bias: &[f32], slope: f32, c: &mut MatrixMut<'_>) {
+pub fn gemm_bias_leaky(g: Gemm, a: Matrix<'_>, b: Matrix<'_>, bias: &[f32], slope: f32, c: &mut MatrixMut<'_>) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
-    let row_split = ROW_SPLIT.load(std::sync::atomic::Ordering::Relaxed) > 1;
-    if gemm_backend() == GemmBackend::Packed && k > 0 && !row_split && c.cs == 1 && c.rs == n {
+    let row_split = g.row_split > 1;
+    if g.backend == GemmBackend::Packed && k > 0 && !row_split && c.cs == 1 && c.rs == n {
         assert_eq!(b.rows, k, "gemm: A is {m}x{k}, B is {}x{n}", b.rows);
         assert!(c.rows == m && c.cols == n && bias.len() >= n, "gemm: C or bias has the wrong shape");
         let epi = hepae_kernels::gemm::Epilogue { bias, slope };
@@ -115,7 +128,7 @@ pub fn gemm_bias_leaky(a: Matrix<'_>, b: Matrix<'_>, bias: &[f32], slope: f32, c
             return;
         }
     }
-    gemm(1.0, a, b, 0.0, c);
+    gemm(g, 1.0, a, b, 0.0, c);
     (hepae_kernels::kernels().bias_leaky_forward)(&mut c.data[..m * n], &bias[..n], slope);
 }
 
@@ -230,7 +243,7 @@ mod tests {
         for va in views_a {
             for vb in views_b {
                 let mut c = vec![1.0f32; m * n];
-                gemm(1.0, va, vb, 0.0, &mut MatrixMut::new(&mut c, m, n));
+                gemm(Gemm::detect(), 1.0, va, vb, 0.0, &mut MatrixMut::new(&mut c, m, n));
                 for (g, w) in c.iter().zip(&want) {
                     assert!((*g as f64 - w).abs() <= 1e-5 + 1e-5 * w.abs(), "{g} vs {w}");
                 }
@@ -243,10 +256,17 @@ mod tests {
         let a = [1.0f32, 2.0];
         let b = [3.0f32, 4.0];
         let mut c = [10.0f32];
-        gemm(1.0, Matrix::new(&a, 1, 2), Matrix::new(&b, 2, 1), 1.0, &mut MatrixMut::new(&mut c, 1, 1));
+        gemm(Gemm::detect(), 1.0, Matrix::new(&a, 1, 2), Matrix::new(&b, 2, 1), 1.0, &mut MatrixMut::new(&mut c, 1, 1));
         assert_eq!(c[0], 21.0);
         let mut c2 = [f32::NAN; 4];
-        gemm(1.0, Matrix::new(&[], 2, 0), Matrix::new(&[], 0, 2), 0.0, &mut MatrixMut::new(&mut c2, 2, 2));
+        gemm(
+            Gemm::detect(),
+            1.0,
+            Matrix::new(&[], 2, 0),
+            Matrix::new(&[], 0, 2),
+            0.0,
+            &mut MatrixMut::new(&mut c2, 2, 2),
+        );
         assert_eq!(c2, [0.0; 4]);
     }
 }

@@ -64,3 +64,67 @@ impl<'a> MatrixMut<'a> {
         Matrix { data: self.data, rows: self.rows, cols: self.cols, rs: self.rs, cs: self.cs }
     }
 }
+
+/// The shape of one row (one jet) of a tensor: a feature vector, or channels × height × width
+/// (jet images). A batch is N rows of this shape, stored row after row; a row's values are
+/// contiguous, C-order for images.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Shape {
+    /// (N, F): F features per row.
+    Features(usize),
+    /// (N, C, H, W).
+    Image { c: usize, h: usize, w: usize },
+}
+
+impl Shape {
+    /// Values per row.
+    pub fn len(self) -> usize {
+        match self {
+            Shape::Features(f) => f,
+            Shape::Image { c, h, w } => c * h * w,
+        }
+    }
+    /// Whether a row holds no values.
+    pub fn is_empty(self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A batch of `n` rows of `shape`, read-only: `data[..n · shape.len()]`.
+#[derive(Clone, Copy, Debug)]
+pub struct Tensor<'a> {
+    pub data: &'a [f32],
+    pub n: usize,
+    pub shape: Shape,
+}
+
+impl<'a> Tensor<'a> {
+    /// The first `n` rows of `data` as rows of `shape`. Panics if `data` is too short.
+    pub fn new(data: &'a [f32], n: usize, shape: Shape) -> Self {
+        let len = n * shape.len();
+        assert!(data.len() >= len, "tensor of {n} rows × {shape:?} over a slice of {}", data.len());
+        Tensor { data: &data[..len], n, shape }
+    }
+    /// The rows as an N × (values per row) matrix.
+    pub fn matrix(self) -> Matrix<'a> {
+        Matrix::new(self.data, self.n, self.shape.len())
+    }
+}
+
+/// A batch of `n` rows of `shape`, writable.
+#[derive(Debug)]
+pub struct TensorMut<'a> {
+    pub data: &'a mut [f32],
+    pub n: usize,
+    pub shape: Shape,
+}
+
+impl<'a> TensorMut<'a> {
+    /// The first `n` rows of `data` as rows of `shape`. Panics if `data` is too short.
+    pub fn new(data: &'a mut [f32], n: usize, shape: Shape) -> Self {
+        let len = n * shape.len();
+        assert!(data.len() >= len, "tensor of {n} rows × {shape:?} over a slice of {}", data.len());
+        TensorMut { data: &mut data[..len], n, shape }
+    }
+}

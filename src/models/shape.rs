@@ -1,0 +1,281 @@
+//! What a model is made of: its family ([`ModelKind`]), its shape ([`AeShape`]: widths,
+//! activations, the optional heads and stages a family adds) and the net specs that shape
+//! gives ([`AeShape::net_specs`]). Format-version-1 model files store only the shape; newer
+//! ones store the specs too.
+
+use crate::engine::tensor::Shape;
+use crate::net::NetSpec;
+use crate::nn::activation::Activation;
+use crate::nn::dense::Dense;
+use crate::nn::op::OpSpec;
+use rand::Rng;
+use rand_distr::StandardNormal;
+use serde::{Deserialize, Serialize};
+
+/// Model families.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum ModelKind {
+    #[default]
+    #[serde(rename = "ae")]
+    Ae,
+    #[serde(rename = "vae")]
+    Vae,
+    #[serde(rename = "sparse-l1")]
+    SparseL1,
+    #[serde(rename = "sparse-kl")]
+    SparseKl,
+    #[serde(rename = "aae")]
+    Aae,
+    #[serde(rename = "denoising")]
+    Denoising,
+    #[serde(rename = "pca")]
+    Pca,
+    #[serde(rename = "ae+pca")]
+    AePca,
+}
+
+impl ModelKind {
+    pub const ALL: [ModelKind; 8] = [
+        ModelKind::Ae,
+        ModelKind::Vae,
+        ModelKind::SparseL1,
+        ModelKind::SparseKl,
+        ModelKind::Aae,
+        ModelKind::Denoising,
+        ModelKind::Pca,
+        ModelKind::AePca,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Ae => "ae",
+            ModelKind::Vae => "vae",
+            ModelKind::SparseL1 => "sparse-l1",
+            ModelKind::SparseKl => "sparse-kl",
+            ModelKind::Aae => "aae",
+            ModelKind::Denoising => "denoising",
+            ModelKind::Pca => "pca",
+            ModelKind::AePca => "ae+pca",
+        }
+    }
+}
+
+impl std::fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for ModelKind {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> crate::Result<Self> {
+        ModelKind::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
+            crate::Error::config(format!(
+                "unknown model '{s}' (choose {})",
+                ModelKind::ALL.map(|k| k.name()).join(", ")
+            ))
+        })
+    }
+}
+
+/// What follows the decoder's last dense layer.
+///
+/// The default is `Linear`: normalised targets can be negative (standard and custom4
+/// normalisers, and η/φ in every scheme), which a LeakyReLU output can reach only through its
+/// 0.01 slope, and it is the PyTorch reference harness's default. `Leaky` reproduces the seed
+/// study's network exactly (LeakyReLU after every layer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputActivation {
+    #[default]
+    Linear,
+    Leaky,
+}
+
+impl std::str::FromStr for OutputActivation {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> crate::Result<Self> {
+        match s {
+            "linear" => Ok(OutputActivation::Linear),
+            "leaky" => Ok(OutputActivation::Leaky),
+            _ => Err(crate::Error::config(format!("unknown output activation '{s}' (choose linear or leaky)"))),
+        }
+    }
+}
+
+/// What follows the encoder's last layer (the latent code).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LatentActivation {
+    /// LeakyReLU, as every other layer (the seed study's network).
+    #[default]
+    Leaky,
+    /// Linear: VAE heads, AAE (to match a symmetric prior), PCA.
+    Linear,
+    /// σ(·): sparse-KL, whose penalty needs activations in (0, 1).
+    Sigmoid,
+}
+
+/// The prior an AAE matches and `generate` samples.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Prior {
+    /// N(0, I).
+    #[default]
+    Normal,
+    /// U(−1, 1) per dimension.
+    Uniform,
+}
+
+impl std::str::FromStr for Prior {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> crate::Result<Self> {
+        match s {
+            "normal" => Ok(Prior::Normal),
+            "uniform" => Ok(Prior::Uniform),
+            _ => Err(crate::Error::config(format!("unknown prior '{s}' (choose normal or uniform)"))),
+        }
+    }
+}
+
+impl Prior {
+    /// Fills `z` with independent draws.
+    pub fn sample<R: Rng>(self, z: &mut [f32], rng: &mut R) {
+        for v in z.iter_mut() {
+            *v = match self {
+                Prior::Normal => rng.sample(StandardNormal),
+                Prior::Uniform => rng.random_range(-1.0f32..1.0),
+            };
+        }
+    }
+}
+
+/// The shape of an autoencoder.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AeShape {
+    /// Variables per jet, D.
+    pub input: usize,
+    /// Encoder hidden widths, e.g. [200, 100, 50]; the decoder mirrors them.
+    pub hidden: Vec<usize>,
+    /// Latent (bottleneck) width.
+    pub latent: usize,
+    /// LeakyReLU negative slope.
+    pub slope: f32,
+    pub output_activation: OutputActivation,
+    #[serde(default)]
+    pub latent_activation: LatentActivation,
+    #[serde(default)]
+    pub variational: bool,
+    #[serde(default)]
+    pub gaussian_decoder: bool,
+    /// Hidden widths of the AAE discriminator (empty: none).
+    #[serde(default)]
+    pub discriminator: Vec<usize>,
+    #[serde(default)]
+    pub whitening: bool,
+}
+
+impl AeShape {
+    /// A standard autoencoder of this size.
+    pub fn standard(
+        input: usize,
+        hidden: Vec<usize>,
+        latent: usize,
+        slope: f32,
+        output_activation: OutputActivation,
+    ) -> Self {
+        AeShape {
+            input,
+            hidden,
+            latent,
+            slope,
+            output_activation,
+            latent_activation: LatentActivation::Leaky,
+            variational: false,
+            gaussian_decoder: false,
+            discriminator: Vec::new(),
+            whitening: false,
+        }
+    }
+    /// Encoder widths D, h1, …, latent (2·latent when variational).
+    pub fn encoder_dims(&self) -> Vec<usize> {
+        let mut d = vec![self.input];
+        d.extend(&self.hidden);
+        d.push(if self.variational { 2 * self.latent } else { self.latent });
+        d
+    }
+    /// Decoder widths latent, …, h1, D (2·D with a Gaussian decoder).
+    pub fn decoder_dims(&self) -> Vec<usize> {
+        let mut d = vec![self.latent];
+        d.extend(self.hidden.iter().rev());
+        d.push(if self.gaussian_decoder { 2 * self.input } else { self.input });
+        d
+    }
+    /// Every layer width end to end, D … latent … D (as the reference net is written).
+    pub fn layer_dims(&self) -> Vec<usize> {
+        let mut d = vec![self.input];
+        d.extend(&self.hidden);
+        d.push(self.latent);
+        d.extend(self.hidden.iter().rev());
+        d.push(self.input);
+        d
+    }
+    /// The nets this shape describes.
+    pub fn net_specs(&self) -> NetSpecs {
+        let dense = |dims: &[usize], acts: &[Activation]| NetSpec {
+            input: Shape::Features(dims[0]),
+            ops: dims[1..].iter().zip(acts).map(|(&out, &act)| OpSpec::Dense(Dense { out, act })).collect(),
+        };
+        let discriminator = (!self.discriminator.is_empty()).then(|| {
+            let mut dims = vec![self.latent];
+            dims.extend(&self.discriminator);
+            dims.push(1);
+            let mut acts = vec![Activation::Leaky { slope: 0.2 }; self.discriminator.len()];
+            acts.push(Activation::Linear);
+            dense(&dims, &acts)
+        });
+        let d = self.input;
+        let frozen = || self.whitening.then(|| dense(&[d, d], &[Activation::Linear]));
+        NetSpecs {
+            encoder: dense(&self.encoder_dims(), &self.encoder_acts()),
+            decoder: dense(&self.decoder_dims(), &self.decoder_acts()),
+            discriminator,
+            whiten: frozen(),
+            unwhiten: frozen(),
+        }
+    }
+    fn leaky(&self) -> Activation {
+        Activation::Leaky { slope: self.slope }
+    }
+    fn encoder_acts(&self) -> Vec<Activation> {
+        let mut a = vec![self.leaky(); self.hidden.len()];
+        a.push(match (self.variational, self.latent_activation) {
+            (true, _) | (false, LatentActivation::Linear) => Activation::Linear,
+            (false, LatentActivation::Leaky) => self.leaky(),
+            (false, LatentActivation::Sigmoid) => Activation::Sigmoid,
+        });
+        a
+    }
+    fn decoder_acts(&self) -> Vec<Activation> {
+        let mut a = vec![self.leaky(); self.hidden.len()];
+        a.push(if self.output_activation == OutputActivation::Leaky && !self.gaussian_decoder {
+            self.leaky()
+        } else {
+            Activation::Linear
+        });
+        a
+    }
+}
+
+/// The nets of a model, as stored in the model file: encoder and decoder, and the optional
+/// discriminator (AAE) and frozen whitening / un-whitening stages (AE+PCA).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NetSpecs {
+    pub encoder: NetSpec,
+    pub decoder: NetSpec,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discriminator: Option<NetSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub whiten: Option<NetSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unwhiten: Option<NetSpec>,
+}

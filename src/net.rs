@@ -1,0 +1,179 @@
+//! A net: a sequence of ops ([`NetSpec`], serialisable) over a slice of a model's flat
+//! parameter buffer. [`Net::forward`] is the one forward pass of the engine: training,
+//! validation, evaluation, [`crate::Encoder`]/[`crate::Decoder`] and the C ABI all run it; the
+//! batch-1 fast path is inside the dense op, taken where the plan holds packed weights.
+//! [`Net::backward`] gives parameter gradients, input gradients, or both.
+
+use crate::engine::gemm::Gemm;
+use crate::engine::plan::Plan;
+use crate::engine::tensor::{Shape, Tensor, TensorMut};
+use crate::models::params::ParamStore;
+use crate::nn::op::{Ctx, OpSpec};
+use serde::{Deserialize, Serialize};
+use std::ops::Range;
+
+/// What a net is: its per-row input shape and its ops in order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NetSpec {
+    pub input: Shape,
+    pub ops: Vec<OpSpec>,
+}
+
+/// One op of a built net, with its shapes and where its parameters live.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Layer {
+    pub op: OpSpec,
+    pub in_shape: Shape,
+    pub out_shape: Shape,
+    /// Values per row in and out.
+    pub inp: usize,
+    pub out: usize,
+    /// The op's parameters in the model's flat buffer (its tensors one after another).
+    pub params: Range<usize>,
+}
+
+impl Layer {
+    /// The dense op's spec, for a dense layer.
+    pub fn dense(&self) -> Option<&crate::nn::dense::Dense> {
+        #[allow(unreachable_patterns)] // one op today; convolutions are not dense
+        match &self.op {
+            OpSpec::Dense(d) => Some(d),
+            _ => None,
+        }
+    }
+    /// Offset of a dense layer's weight [O×I] in the parameter buffer.
+    pub fn w(&self) -> usize {
+        self.params.start
+    }
+    /// Offset of a dense layer's bias [O] in the parameter buffer.
+    pub fn b(&self) -> usize {
+        self.params.start + self.inp * self.out
+    }
+}
+
+/// A net built from its spec over a [`ParamStore`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Net {
+    pub spec: NetSpec,
+    pub layers: Vec<Layer>,
+}
+
+impl Net {
+    /// Adds the ops' parameters to `store` under PyTorch `nn.Sequential` names:
+    /// `{prefix}.{2j}.{weight,bias}` for op j (activations take the odd indices of an
+    /// activation-interleaved Sequential, so its state-dict keys are the same).
+    pub fn new(store: &mut ParamStore, prefix: &str, spec: NetSpec) -> Self {
+        let mut shape = spec.input;
+        let mut layers = Vec::with_capacity(spec.ops.len());
+        for (j, op) in spec.ops.iter().enumerate() {
+            let out_shape = op.op().out_shape(shape);
+            let start = store.len();
+            for p in op.op().params(shape) {
+                store.add(format!("{prefix}.{}.{}", 2 * j, p.name), p.shape);
+            }
+            layers.push(Layer {
+                op: op.clone(),
+                in_shape: shape,
+                out_shape,
+                inp: shape.len(),
+                out: out_shape.len(),
+                params: start..store.len(),
+            });
+            shape = out_shape;
+        }
+        Net { spec, layers }
+    }
+
+    pub fn in_dim(&self) -> usize {
+        self.spec.input.len()
+    }
+    pub fn out_dim(&self) -> usize {
+        self.layers.last().map_or(self.in_dim(), |l| l.out)
+    }
+    /// Parameters of the whole net.
+    pub fn param_count(&self) -> usize {
+        self.layers.iter().map(|l| l.params.len()).sum()
+    }
+
+    /// PyTorch's default initialisation of every op, in order, from one generator.
+    pub fn init(&self, params: &mut [f32], rng: &mut rand::rngs::StdRng) {
+        for l in &self.layers {
+            l.op.op().init(l.in_shape, &mut params[l.params.clone()], rng);
+        }
+    }
+
+    /// A workspace for batches of up to `batch` rows (`with_grads` for training).
+    pub fn plan(&self, batch: usize, with_grads: bool, gemm: Gemm) -> Plan {
+        let rows: Vec<usize> = self.layers.iter().map(|l| l.out).collect();
+        Plan::new(batch, &rows, with_grads, &vec![0; rows.len()], gemm)
+    }
+
+    /// An inference workspace with the ops' packed weights taken from `params` now, so that
+    /// batches of a few rows take the ops' small-batch paths. The packed copy is a snapshot:
+    /// pack again after the parameters change.
+    pub fn plan_packed(&self, batch: usize, params: &[f32], gemm: Gemm) -> Plan {
+        let rows: Vec<usize> = self.layers.iter().map(|l| l.out).collect();
+        let packed: Vec<usize> = self.layers.iter().map(|l| l.op.op().packed_len(l.in_shape)).collect();
+        let mut plan = Plan::new(batch, &rows, false, &packed, gemm);
+        self.pack(params, &mut plan);
+        plan
+    }
+
+    /// Copies the ops' packed weights from `params` into `plan`.
+    pub fn pack(&self, params: &[f32], plan: &mut Plan) {
+        for (j, l) in self.layers.iter().enumerate() {
+            l.op.op().pack(l.in_shape, &params[l.params.clone()], plan.packed_mut(j));
+        }
+        plan.is_packed = true;
+    }
+
+    /// Forward over the first `n` rows of `x` (N × in); op l's output lands in `plan.act(l)`,
+    /// the net's in [`Plan::output`].
+    pub fn forward(&self, params: &[f32], x: &[f32], plan: &mut Plan, n: usize) {
+        debug_assert!(n <= plan.batch);
+        for (j, l) in self.layers.iter().enumerate() {
+            let gemm = plan.gemm;
+            let (inp, out, packed) = plan.forward_bufs(j);
+            let cx = Ctx { gemm, packed };
+            let inp = Tensor::new(inp.unwrap_or(x), n, l.in_shape);
+            l.op.op().forward(&cx, &params[l.params.clone()], inp, TensorMut::new(out, n, l.out_shape));
+        }
+    }
+
+    /// Backward after [`Net::forward`] on the same rows. On entry the plan's output gradient
+    /// ([`Plan::out_grad_mut`]) holds dL/d(output). Parameter gradients are added into `grads`
+    /// (same layout as the parameters) if given; dL/dx (N × in) is written into `dx` if given.
+    /// With neither for the first op, its backward is skipped.
+    pub fn backward(
+        &self,
+        params: &[f32],
+        grads: Option<&mut [f32]>,
+        x: &[f32],
+        plan: &mut Plan,
+        dx: Option<&mut [f32]>,
+        n: usize,
+    ) {
+        let mut grads = grads;
+        let mut dx = dx;
+        for (j, l) in self.layers.iter().enumerate().rev() {
+            let gemm = plan.gemm;
+            let (inp, out, dout, dinp) = plan.backward_bufs(j);
+            let inp = inp.unwrap_or(x);
+            let dinp = if j == 0 { dx.as_deref_mut() } else { dinp };
+            let dparams = grads.as_deref_mut().map(|g| &mut g[l.params.clone()]);
+            if dinp.is_none() && dparams.is_none() {
+                continue;
+            }
+            let cx = Ctx { gemm, packed: None };
+            l.op.op().backward(
+                &cx,
+                dparams,
+                dinp.map(|d| &mut d[..n * l.inp]),
+                dout,
+                Tensor::new(out, n, l.out_shape),
+                Tensor::new(inp, n, l.in_shape),
+                &params[l.params.clone()],
+            );
+        }
+    }
+}

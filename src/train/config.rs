@@ -1,0 +1,176 @@
+//! [`TrainConfig`]: everything that decides a training run, its defaults (the seed study's
+//! reference net) and the checks of the options a user can get wrong.
+
+use crate::data::normalize::NormKind;
+use crate::error::{Error, Result};
+use crate::models::shape::{ModelKind, OutputActivation, Prior};
+use serde::{Deserialize, Serialize};
+
+/// Everything that decides a training run. The defaults are the seed study's reference net.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub hidden: Vec<usize>,
+    pub latent: usize,
+    pub epochs: usize,
+    pub batch: usize,
+    pub lr: f32,
+    pub norm: NormKind,
+    pub seed: u64,
+    pub threads: usize,
+    pub val_fraction: f64,
+    pub output_activation: OutputActivation,
+    pub slope: f32,
+    /// Multiplies pT and mass before the custom4 log transforms: 1 for GeV data, 1e-3 for MeV.
+    pub momentum_to_gev: f32,
+    /// Rows per shuffling window; `None` shuffles the whole training split each epoch.
+    /// Large datasets use windows so that only a window's pages of the memory map are
+    /// resident at a time (see [`auto_shuffle_window`]).
+    pub shuffle_window: Option<usize>,
+    /// Model family.
+    #[serde(default)]
+    pub model: ModelKind,
+    /// VAE: weight β of the KL term.
+    #[serde(default = "default_beta")]
+    pub beta: f32,
+    /// VAE: epochs over which β rises linearly from 0 (0 = no warm-up).
+    #[serde(default)]
+    pub kl_warmup: usize,
+    /// VAE: Gaussian decoder that also predicts log σ²ₓ (per-variable NLL loss).
+    #[serde(default)]
+    pub gaussian_decoder: bool,
+    /// Sparse AEs: penalty weight λ.
+    #[serde(default = "default_lambda")]
+    pub lambda: f32,
+    /// Sparse-KL: target mean activation ρ.
+    #[serde(default = "default_rho")]
+    pub rho: f32,
+    /// Denoising: σ of the Gaussian noise on the normalised input.
+    #[serde(default = "default_noise")]
+    pub noise: f32,
+    /// Denoising: masking probability.
+    #[serde(default)]
+    pub mask: f32,
+    /// AAE: the prior the latent is matched to.
+    #[serde(default)]
+    pub prior: Prior,
+    /// AAE: discriminator hidden widths.
+    #[serde(default = "default_disc")]
+    pub disc_hidden: Vec<usize>,
+    /// How threads share a step: split the batch (default), or split each GEMM's rows
+    /// (kept to measure the difference; see benches/README.md).
+    #[serde(default)]
+    pub parallel: Parallel,
+}
+
+/// How a training step uses several threads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Parallel {
+    /// Each thread runs forward/backward on its share of the batch with its own buffers; one
+    /// gradient reduction per step.
+    #[default]
+    Batch,
+    /// One shard; every large GEMM splits its rows across the threads.
+    Gemm,
+}
+
+impl std::str::FromStr for Parallel {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "batch" => Ok(Parallel::Batch),
+            "gemm" => Ok(Parallel::Gemm),
+            _ => Err(Error::config(format!("--parallel '{s}' is not batch or gemm"))),
+        }
+    }
+}
+
+fn default_beta() -> f32 {
+    1.0
+}
+fn default_lambda() -> f32 {
+    1e-3
+}
+fn default_rho() -> f32 {
+    0.05
+}
+fn default_noise() -> f32 {
+    0.05
+}
+fn default_disc() -> Vec<usize> {
+    vec![64, 64]
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            hidden: vec![200, 100, 50],
+            latent: 15,
+            epochs: 50,
+            batch: 512,
+            lr: 1e-3,
+            norm: NormKind::Minmax,
+            seed: 1,
+            threads: 1,
+            val_fraction: 0.15,
+            output_activation: OutputActivation::Linear,
+            slope: crate::nn::activation::LEAKY_SLOPE,
+            momentum_to_gev: 1.0,
+            shuffle_window: None,
+            model: ModelKind::Ae,
+            beta: default_beta(),
+            kl_warmup: 0,
+            gaussian_decoder: false,
+            lambda: default_lambda(),
+            rho: default_rho(),
+            noise: default_noise(),
+            mask: 0.0,
+            prior: Prior::Normal,
+            disc_hidden: default_disc(),
+            parallel: Parallel::Batch,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Checks the options a user can get wrong.
+    pub fn validate(&self) -> Result<()> {
+        if self.batch == 0 {
+            return Err(Error::config("--batch must be at least 1"));
+        }
+        if self.latent == 0 || self.hidden.contains(&0) {
+            return Err(Error::config("layer widths must be at least 1"));
+        }
+        if !(0.0..1.0).contains(&self.val_fraction) {
+            return Err(Error::config(format!("--val-fraction {} must be in [0, 1)", self.val_fraction)));
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(Error::config(format!("--lr {} must be a positive number", self.lr)));
+        }
+        if self.threads == 0 {
+            return Err(Error::config("--threads must be at least 1"));
+        }
+        if !(self.slope.is_finite() && self.slope > 0.0) {
+            return Err(Error::config("the LeakyReLU slope must be positive"));
+        }
+        if !(self.beta.is_finite() && self.beta >= 0.0) {
+            return Err(Error::config(format!("--beta {} must be ≥ 0", self.beta)));
+        }
+        if !(self.lambda.is_finite() && self.lambda >= 0.0) {
+            return Err(Error::config(format!("--lambda {} must be ≥ 0", self.lambda)));
+        }
+        if !(self.rho > 0.0 && self.rho < 1.0) {
+            return Err(Error::config(format!("--rho {} must be in (0, 1)", self.rho)));
+        }
+        if !(self.noise.is_finite() && self.noise >= 0.0 && (0.0..1.0).contains(&self.mask)) {
+            return Err(Error::config("--noise must be ≥ 0 and --mask in [0, 1)"));
+        }
+        if self.model == ModelKind::Aae && (self.disc_hidden.is_empty() || self.disc_hidden.contains(&0)) {
+            return Err(Error::config("--disc-hidden needs at least one non-zero width"));
+        }
+        if self.gaussian_decoder && self.model != ModelKind::Vae {
+            return Err(Error::config("--gaussian-decoder applies to --model vae only"));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,149 @@
+//! The training loop: the seeded split and shuffling ([`super::split`]), batches gathered from
+//! the memory-mapped dataset and normalised on the fly, the phases the model's family gives
+//! ([`crate::models::family::Family`]) run on every shard, the gradients reduced
+//! ([`super::reduce::GradReduce`]) and one Adam step per phase; validation loss per epoch,
+//! progress, and a NaN/Inf guard that keeps the last good model. The loop knows nothing of the
+//! families beyond their phases.
+//!
+//! Parallelism splits each batch across threads: every thread owns a planned workspace and a
+//! slice of one gradient buffer for its contiguous share of the batch's rows, and after the
+//! parallel forward/backward the slices are summed in thread order (a fixed order, so a given
+//! seed and thread count always give the same bits) before the Adam step. See
+//! benches/README.md for why this beats splitting each GEMM across threads on this network.
+
+use super::config::TrainConfig;
+pub use super::session::Session;
+use super::split::{auto_shuffle_window, WindowSpan};
+use crate::data::normalize::Normalizer;
+use crate::data::npy::Dataset;
+use crate::error::Result;
+use crate::models::shape::ModelKind;
+use crate::models::Autoencoder;
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+
+/// One epoch's figures.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    pub epoch: usize,
+    /// Mean MSE over the epoch's training batches (normalised space).
+    pub train_loss: f64,
+    /// MSE over the validation split after the epoch (normalised space); None without one.
+    pub val_loss: Option<f64>,
+    pub seconds: f64,
+}
+
+/// What the loop reports as it goes (the CLI draws a progress bar from it).
+#[derive(Debug)]
+pub enum Progress<'a> {
+    Start { epochs: usize, batches_per_epoch: usize, train_rows: usize, val_rows: usize },
+    Batch { epoch: usize, batch: usize },
+    Epoch(&'a EpochRecord),
+}
+
+/// The trained model and how it got there.
+#[derive(Clone, Debug)]
+pub struct TrainOutcome {
+    pub kind: ModelKind,
+    /// PCA: fraction of the normalised variance the kept components explain.
+    pub explained_variance: Option<f64>,
+    pub model: Autoencoder,
+    pub normalizer: Normalizer,
+    pub history: Vec<EpochRecord>,
+    /// Why training stopped early (a non-finite loss), if it did.
+    pub stopped: Option<String>,
+    pub train_rows: usize,
+    pub val_rows: usize,
+}
+
+/// Trains a model of the family `cfg.model` on `data`. `on` hears about progress.
+pub fn train_autoencoder(data: &Dataset, cfg: &TrainConfig, on: &mut dyn FnMut(Progress<'_>)) -> Result<TrainOutcome> {
+    let t0 = Instant::now();
+    let mut s = Session::new(data, cfg)?;
+    let d = data.cols();
+    let (train_rows, val_rows) = (s.split.train.len(), s.split.val.len());
+    if let Some(explained) = s.explained_variance {
+        on(Progress::Start { epochs: 1, batches_per_epoch: 0, train_rows, val_rows });
+        let train_loss = s.validation_loss(false)?.unwrap_or(f64::NAN);
+        let val_loss = s.validation_loss(true)?;
+        let rec = EpochRecord { epoch: 1, train_loss, val_loss, seconds: t0.elapsed().as_secs_f64() };
+        on(Progress::Epoch(&rec));
+        return Ok(TrainOutcome {
+            kind: cfg.model,
+            explained_variance: Some(explained),
+            model: s.model,
+            normalizer: s.normalizer,
+            history: vec![rec],
+            stopped: None,
+            train_rows,
+            val_rows,
+        });
+    }
+
+    let mut last_good = s.model.params.data.clone();
+    let mut order: Vec<u32> = Vec::with_capacity(train_rows);
+    let mut spans: Vec<WindowSpan> = Vec::new();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed.wrapping_add(1));
+    let window = cfg.shuffle_window.or_else(|| auto_shuffle_window(train_rows, d));
+    let batches_per_epoch = train_rows.div_ceil(cfg.batch);
+    on(Progress::Start { epochs: cfg.epochs, batches_per_epoch, train_rows, val_rows });
+
+    let mut history = Vec::with_capacity(cfg.epochs);
+    let mut stopped = None;
+    'epochs: for epoch in 1..=cfg.epochs {
+        let t0 = Instant::now();
+        s.epoch_order(&mut order, &mut spans, window, &mut rng);
+        s.begin_epoch(epoch);
+        let mut epoch_loss = 0.0;
+        let mut next_span = 0;
+        for (b, batch) in order.chunks(cfg.batch).enumerate() {
+            // Windowed shuffle: a window whose rows are all visited gives its pages back.
+            while next_span < spans.len() && spans[next_span].end <= b * cfg.batch {
+                data.release_rows(spans[next_span].lo as usize, spans[next_span].hi as usize + 1);
+                next_span += 1;
+            }
+            let loss = s.step(batch)?;
+            if !loss.is_finite() {
+                s.model.params.data.copy_from_slice(&last_good);
+                stopped = Some(format!(
+                    "training loss became {} at epoch {epoch}, batch {}; kept the model from the end of epoch {}",
+                    loss,
+                    b + 1,
+                    epoch - 1
+                ));
+                break 'epochs;
+            }
+            epoch_loss += loss;
+            on(Progress::Batch { epoch, batch: b + 1 });
+        }
+        let val_loss = s.validation_loss(true)?;
+        if val_loss.is_some_and(|v| !v.is_finite()) || s.model.params.data.iter().any(|p| !p.is_finite()) {
+            s.model.params.data.copy_from_slice(&last_good);
+            stopped = Some(format!(
+                "validation loss became non-finite after epoch {epoch}; kept the model from the end of epoch {}",
+                epoch - 1
+            ));
+            break;
+        }
+        last_good.copy_from_slice(&s.model.params.data);
+        let rec = EpochRecord {
+            epoch,
+            train_loss: epoch_loss / (train_rows * d) as f64,
+            val_loss,
+            seconds: t0.elapsed().as_secs_f64(),
+        };
+        on(Progress::Epoch(&rec));
+        history.push(rec);
+    }
+    Ok(TrainOutcome {
+        kind: cfg.model,
+        explained_variance: None,
+        model: s.model,
+        normalizer: s.normalizer,
+        history,
+        stopped,
+        train_rows,
+        val_rows,
+    })
+}

@@ -1,0 +1,242 @@
+//! [`Session`]: one training run's state and its step. The step gathers a batch, runs every
+//! phase the model's family gives on every shard, reduces the gradients and steps Adam.
+
+use super::config::{Parallel, TrainConfig};
+use super::reduce::{GradReduce, LocalShards};
+use super::shard::{for_each_shard, gather_normalised, shard_range, step_rng, take_bad, validation_loss, Shard};
+use super::split::{epoch_order, split_rows, Split, WindowSpan};
+use crate::data::normalize::Normalizer;
+use crate::data::npy::Dataset;
+use crate::engine::gemm::Gemm;
+use crate::error::{Error, Location, Result};
+use crate::models::family::{Family, Fit, Pass, Phase, Step};
+use crate::models::shape::AeShape;
+use crate::models::{family_for, Autoencoder};
+use crate::nn::adam::Adam;
+use std::sync::Arc;
+
+/// One training run's state, built once: the split, the normaliser, the model and its
+/// family's phases, an Adam state per phase, every shard's workspace and gradient slice, the
+/// thread pool and the gradient reducer. [`Session::step`] is the training step
+/// [`train_autoencoder`] runs for each batch (and what the no-allocation test drives).
+pub struct Session<'d> {
+    data: &'d Dataset,
+    pub split: Split,
+    pub normalizer: Normalizer,
+    pub model: Autoencoder,
+    /// PCA: the explained-variance fraction of a closed-form model (no steps to run).
+    pub explained_variance: Option<f64>,
+    family: Box<dyn Family>,
+    phases: Vec<Phase>,
+    adams: Vec<Adam>,
+    shards: Vec<Shard>,
+    /// Every shard's gradient, one after another (`shard_len` values each).
+    grads: Vec<f32>,
+    shard_len: usize,
+    pool: Option<Arc<rayon::ThreadPool>>,
+    reducer: Box<dyn GradReduce>,
+    batch: usize,
+    seed: u64,
+    steps: u64,
+    epoch: usize,
+}
+
+impl<'d> Session<'d> {
+    /// Validates `cfg` and `data`, splits and fits the normaliser, builds the family's model
+    /// (initialised, with its fitted parts; or fitted in closed form) and plans every buffer.
+    pub fn new(data: &'d Dataset, cfg: &TrainConfig) -> Result<Self> {
+        cfg.validate()?;
+        let d = data.cols();
+        if data.rows() == 0 || d == 0 {
+            return Err(Error::data(Location::file(data.path()), "the dataset is empty"));
+        }
+        data.check_finite()?;
+        let split = split_rows(data.rows(), cfg.val_fraction, cfg.seed);
+        if split.train.is_empty() {
+            return Err(Error::data(
+                Location::file(data.path()),
+                "no rows left for training after the validation split",
+            ));
+        }
+        let normalizer = Normalizer::fit(cfg.norm, data, &split.train, cfg.momentum_to_gev)?;
+        let family = family_for(cfg);
+
+        // One shard per thread, each for its share of a full batch (or one shard whose GEMMs
+        // split their rows, for the comparison).
+        let (n_shards, gemm) = match cfg.parallel {
+            Parallel::Gemm => (1, Gemm::detect().with_row_split(cfg.threads)),
+            Parallel::Batch => (cfg.threads.min(cfg.batch).max(1), Gemm::detect()),
+        };
+        let per = cfg.batch.div_ceil(n_shards);
+        let pool = if n_shards > 1 {
+            Some(Arc::new(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(n_shards)
+                    .build()
+                    .map_err(|e| Error::config(format!("cannot start {n_shards} threads: {e}")))?,
+            ))
+        } else {
+            None
+        };
+
+        let fit = Fit { data, normalizer: &normalizer, rows: &split.train };
+        let (model, explained_variance) = match family.closed_form(&fit, cfg.latent) {
+            Some(fitted) => {
+                let (model, explained) = fitted?;
+                (model, Some(explained))
+            }
+            None => {
+                let base = AeShape::standard(d, cfg.hidden.clone(), cfg.latent, cfg.slope, cfg.output_activation);
+                let mut model = Autoencoder::new(family.shape(base));
+                model.init(cfg.seed);
+                family.prepare(&mut model, &fit)?;
+                (model, None)
+            }
+        };
+        let phases = if explained_variance.is_some() { Vec::new() } else { family.phases(&model) };
+        let adams = phases.iter().map(|p| Adam::new(p.params.len(), cfg.lr)).collect();
+        let shards = (0..n_shards)
+            .map(|_| Shard {
+                x: vec![0.0; per * d],
+                buf: model.plan_with(per, true, gemm),
+                loss: 0.0,
+                extra: 0.0,
+                bad: None,
+            })
+            .collect();
+        let shard_len = model.params.len().max(1);
+        Ok(Session {
+            data,
+            split,
+            normalizer,
+            family,
+            phases,
+            adams,
+            shards,
+            grads: vec![0.0; n_shards * shard_len],
+            shard_len,
+            reducer: Box::new(LocalShards { pool: pool.clone() }),
+            pool,
+            model,
+            explained_variance,
+            batch: cfg.batch,
+            seed: cfg.seed,
+            steps: 0,
+            epoch: 1,
+        })
+    }
+
+    /// Sets the learning rate of every phase's Adam from the next step on (a schedule's hook).
+    pub fn set_lr(&mut self, lr: f64) {
+        for adam in &mut self.adams {
+            adam.lr = lr;
+        }
+    }
+
+    /// Starts epoch `epoch` (1-based): the family hears of it (a VAE's KL warm-up).
+    pub fn begin_epoch(&mut self, epoch: usize) {
+        self.epoch = epoch;
+        self.family.begin_epoch(epoch);
+    }
+
+    /// One training step on the dataset rows `batch` (at most the configured batch size):
+    /// gather and normalise, then every phase of the family (forward and backward on each
+    /// shard, reduction, Adam). Returns the training loss sum (Σ squared error units); when
+    /// it is not finite, no parameter has been updated. Allocates nothing.
+    pub fn step(&mut self, batch: &[u32]) -> Result<f64> {
+        self.steps += 1;
+        let n = batch.len();
+        let n_shards = self.shards.len();
+        let step = Step { epoch: self.epoch, batch_rows: n, batch_elems: n * self.data.cols() };
+        let (data, norm, seed, steps) = (self.data, &self.normalizer, self.seed, self.steps);
+        let pool = self.pool.as_deref();
+        let mut loss = 0.0;
+        for k in 0..self.phases.len() {
+            let phase = &self.phases[k];
+            let (family, model) = (&*self.family, &self.model);
+            let split = phase.batch_stats;
+            for_each_shard(pool, &mut self.shards, &mut self.grads, |t, s, g| {
+                g.fill(0.0);
+                s.loss = 0.0;
+                s.extra = 0.0;
+                let r = shard_range(n, n_shards, t);
+                if r.is_empty() {
+                    return;
+                }
+                let rows = r.len();
+                if k == 0 {
+                    gather_normalised(data, norm, &batch[r], &mut s.x, &mut s.bad);
+                    if s.bad.is_some() {
+                        return;
+                    }
+                }
+                let mut rng = step_rng(seed, k as u64, steps, t);
+                let mut pass = Pass { model, buf: &mut s.buf, x: &s.x, n: rows, step };
+                s.loss = family.forward(k, &mut pass, &mut rng);
+                if !split {
+                    s.extra = family.backward(k, &mut pass, g);
+                }
+            });
+            if k == 0 {
+                take_bad(&mut self.shards, data, batch)?;
+            }
+            let mut penalty = 0.0;
+            if split {
+                let mut ran = self
+                    .shards
+                    .iter()
+                    .enumerate()
+                    .filter(|(t, _)| !shard_range(n, n_shards, *t).is_empty())
+                    .map(|(_, s)| &s.buf);
+                penalty = self.family.combine(k, &mut ran, &step);
+                let (family, model) = (&*self.family, &self.model);
+                for_each_shard(pool, &mut self.shards, &mut self.grads, |t, s, g| {
+                    let r = shard_range(n, n_shards, t);
+                    if !r.is_empty() {
+                        let mut pass = Pass { model, buf: &mut s.buf, x: &s.x, n: r.len(), step };
+                        s.extra = family.backward(k, &mut pass, g);
+                    }
+                });
+            }
+            let phase = &self.phases[k];
+            if phase.is_loss {
+                let l = self.shards.iter().map(|s| s.loss + s.extra).sum::<f64>() + penalty;
+                if !l.is_finite() {
+                    return Ok(l);
+                }
+                loss += l;
+            }
+            let range = phase.params.clone();
+            self.reducer.reduce(&mut self.grads, self.shard_len, range.clone());
+            self.adams[k].step_parallel(pool, &mut self.model.params.data[range.clone()], &self.grads[range]);
+        }
+        Ok(loss)
+    }
+
+    /// Mean squared error (normalised space) of the model's deterministic reconstruction on
+    /// the validation split (`validation`) or the training split; None for an empty split.
+    pub fn validation_loss(&mut self, validation: bool) -> Result<Option<f64>> {
+        let rows = if validation { &self.split.val } else { &self.split.train };
+        validation_loss(
+            &self.model,
+            self.data,
+            &self.normalizer,
+            rows,
+            self.batch,
+            &mut self.shards,
+            self.pool.as_deref(),
+        )
+    }
+
+    /// Writes this epoch's visiting order of the training rows into `order` (windows into
+    /// `spans`).
+    pub(super) fn epoch_order(
+        &self,
+        order: &mut Vec<u32>,
+        spans: &mut Vec<WindowSpan>,
+        window: Option<usize>,
+        rng: &mut rand::rngs::StdRng,
+    ) {
+        epoch_order(&self.split.train, order, spans, window, rng);
+    }
+}
