@@ -26,6 +26,7 @@ pub mod plot;
 pub mod report;
 pub mod tensor;
 pub mod train;
+pub mod train_schedule;
 pub mod trainer;
 
 #[cfg(feature = "cli")]

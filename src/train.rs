@@ -18,6 +18,7 @@ use crate::models::ae::{
 use crate::models::pca::{fit_pca, set_whitening};
 use crate::nn::adam::Adam;
 use crate::nn::loss::sum_squared_error;
+use crate::train_schedule::{Decision, EarlyStopTracker, LrSchedule, ResolvedSchedule};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rayon::prelude::*;
@@ -29,9 +30,20 @@ use std::time::Instant;
 pub struct TrainConfig {
     pub hidden: Vec<usize>,
     pub latent: usize,
-    pub epochs: usize,
-    pub batch: usize,
+    /// Epochs; `None`: automatic (a budget sized by the sample, early stopping, cosine lr;
+    /// see [`crate::train_schedule`]). `Some(n)`: exactly n epochs.
+    pub epochs: Option<usize>,
+    /// Rows per optimiser step; `None`: automatic (grows with the sample, at most 512).
+    pub batch: Option<usize>,
+    /// Adam learning rate (the peak of a cosine schedule).
     pub lr: f32,
+    /// `None`: cosine with automatic epochs, constant with explicit ones.
+    #[serde(default)]
+    pub lr_schedule: Option<LrSchedule>,
+    /// Early-stopping patience in epochs (0: off); `None`: automatic with automatic epochs, off
+    /// with explicit ones.
+    #[serde(default)]
+    pub patience: Option<usize>,
     pub norm: NormKind,
     pub seed: u64,
     pub threads: usize,
@@ -124,9 +136,11 @@ impl Default for TrainConfig {
         TrainConfig {
             hidden: vec![200, 100, 50],
             latent: 15,
-            epochs: 50,
-            batch: 512,
+            epochs: None,
+            batch: None,
             lr: 1e-3,
+            lr_schedule: None,
+            patience: None,
             norm: NormKind::Minmax,
             seed: 1,
             threads: 1,
@@ -153,7 +167,7 @@ impl Default for TrainConfig {
 impl TrainConfig {
     /// Checks the options a user can get wrong.
     pub fn validate(&self) -> Result<()> {
-        if self.batch == 0 {
+        if self.batch == Some(0) {
             return Err(Error::config("--batch must be at least 1"));
         }
         if self.latent == 0 || self.hidden.contains(&0) {
@@ -300,6 +314,23 @@ pub struct TrainOutcome {
     pub stopped: Option<String>,
     pub train_rows: usize,
     pub val_rows: usize,
+    /// The schedule the run followed.
+    pub schedule: ResolvedSchedule,
+    /// With early stopping: the epoch whose parameters `model` holds (lowest validation loss).
+    pub best_epoch: Option<usize>,
+    /// The epoch after which early stopping ended the run, if it did.
+    pub early_stopped: Option<usize>,
+}
+
+impl TrainOutcome {
+    /// The record of the epoch whose parameters the model holds: the best epoch with early
+    /// stopping, else the last.
+    pub fn kept_record(&self) -> Option<&EpochRecord> {
+        match self.best_epoch {
+            Some(e) => self.history.iter().find(|h| h.epoch == e),
+            None => self.history.last(),
+        }
+    }
 }
 
 /// One thread's share of a batch: its input rows, workspace, gradient buffer and generator.
@@ -508,12 +539,15 @@ pub fn train_autoencoder(data: &Dataset, cfg: &TrainConfig, on: &mut dyn FnMut(P
     }
     let normalizer = Normalizer::fit(cfg.norm, data, &split.train, cfg.momentum_to_gev)?;
     let shape = shape_for(cfg, d);
+    // schedule: batch, epochs, lr per step and early stopping, resolved once (train_schedule.rs).
+    let sched = ResolvedSchedule::resolve(cfg, split.train.len(), split.val.len());
+    let batch_size = sched.batch;
 
     // Plan every buffer once: one shard per thread, each for its share of a full batch (or
     // one shard whose GEMMs split their rows, for the comparison).
-    let n_shards = if cfg.parallel == Parallel::Gemm { 1 } else { cfg.threads.min(cfg.batch).max(1) };
+    let n_shards = if cfg.parallel == Parallel::Gemm { 1 } else { cfg.threads.min(batch_size).max(1) };
     crate::gemm::set_row_split(if cfg.parallel == Parallel::Gemm { cfg.threads } else { 0 });
-    let per = cfg.batch.div_ceil(n_shards);
+    let per = batch_size.div_ceil(n_shards);
     let pool = if n_shards > 1 {
         Some(
             rayon::ThreadPoolBuilder::new()
@@ -536,9 +570,9 @@ pub fn train_autoencoder(data: &Dataset, cfg: &TrainConfig, on: &mut dyn FnMut(P
         });
         let mut shards: Vec<Shard> = (0..n_shards).map(|_| new_shard(&model, per, d)).collect();
         let train_loss =
-            validation_loss(&model, data, &normalizer, &split.train, cfg.batch, &mut shards, pool.as_ref())?
+            validation_loss(&model, data, &normalizer, &split.train, batch_size, &mut shards, pool.as_ref())?
                 .unwrap_or(f64::NAN);
-        let val_loss = validation_loss(&model, data, &normalizer, &split.val, cfg.batch, &mut shards, pool.as_ref())?;
+        let val_loss = validation_loss(&model, data, &normalizer, &split.val, batch_size, &mut shards, pool.as_ref())?;
         let rec = EpochRecord { epoch: 1, train_loss, val_loss, seconds: t0.elapsed().as_secs_f64() };
         on(Progress::Epoch(&rec));
         return Ok(TrainOutcome {
@@ -548,6 +582,9 @@ pub fn train_autoencoder(data: &Dataset, cfg: &TrainConfig, on: &mut dyn FnMut(P
             normalizer,
             history: vec![rec],
             stopped: None,
+            schedule: sched,
+            best_epoch: None,
+            early_stopped: None,
             train_rows: split.train.len(),
             val_rows: split.val.len(),
         });
@@ -574,27 +611,31 @@ pub fn train_autoencoder(data: &Dataset, cfg: &TrainConfig, on: &mut dyn FnMut(P
     let mut spans: Vec<WindowSpan> = Vec::new();
     let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed.wrapping_add(1));
     let window = cfg.shuffle_window.or_else(|| auto_shuffle_window(split.train.len(), d));
-    let batches_per_epoch = split.train.len().div_ceil(cfg.batch);
+    let batches_per_epoch = split.train.len().div_ceil(batch_size);
     on(Progress::Start {
-        epochs: cfg.epochs,
+        epochs: sched.max_epochs,
         batches_per_epoch,
         train_rows: split.train.len(),
         val_rows: split.val.len(),
     });
 
-    let mut history = Vec::with_capacity(cfg.epochs);
+    let mut history = Vec::with_capacity(sched.max_epochs);
     let mut stopped = None;
+    // schedule: the early-stopping tracker and the best epoch's parameters (allocated once).
+    let mut tracker = sched.early_stop.map(EarlyStopTracker::new);
+    let mut best = if tracker.is_some() { model.params.data.clone() } else { Vec::new() };
+    let mut early_stopped = None;
     let mut step: u64 = 0;
-    'epochs: for epoch in 1..=cfg.epochs {
+    'epochs: for epoch in 1..=sched.max_epochs {
         let t0 = Instant::now();
         epoch_order(&split.train, &mut order, &mut spans, window, &mut rng);
         let beta = if cfg.kl_warmup > 0 { cfg.beta * (epoch as f32 / cfg.kl_warmup as f32).min(1.0) } else { cfg.beta };
         let opt = StepOptions { kind: cfg.model, beta, lambda: cfg.lambda, noise: cfg.noise, mask: cfg.mask };
         let mut epoch_loss = 0.0;
         let mut next_span = 0;
-        for (b, batch) in order.chunks(cfg.batch).enumerate() {
+        for (b, batch) in order.chunks(batch_size).enumerate() {
             // Windowed shuffle: a window whose rows are all visited gives its pages back.
-            while next_span < spans.len() && spans[next_span].end <= b * cfg.batch {
+            while next_span < spans.len() && spans[next_span].end <= b * batch_size {
                 data.release_rows(spans[next_span].lo as usize, spans[next_span].hi as usize + 1);
                 next_span += 1;
             }
@@ -661,6 +702,9 @@ pub fn train_autoencoder(data: &Dataset, cfg: &TrainConfig, on: &mut dyn FnMut(P
                 ));
                 break 'epochs;
             }
+            // schedule: this step's learning rate (exactly cfg.lr when constant).
+            let lr = sched.lr_at(step - 1);
+            (adam.lr, adam_disc.lr, adam_gen.lr) = (lr, lr, lr);
             reduce_and_adam(pool.as_ref(), &mut shards, &mut model.params.data, &mut adam, 0..main_end);
             if aae {
                 let (enc_end, dec_end, tr_end) = (model.encoder_end, model.decoder_end, model.trainable);
@@ -692,7 +736,7 @@ pub fn train_autoencoder(data: &Dataset, cfg: &TrainConfig, on: &mut dyn FnMut(P
             epoch_loss += loss;
             on(Progress::Batch { epoch, batch: b + 1 });
         }
-        let val_loss = validation_loss(&model, data, &normalizer, &split.val, cfg.batch, &mut shards, pool.as_ref())?;
+        let val_loss = validation_loss(&model, data, &normalizer, &split.val, batch_size, &mut shards, pool.as_ref())?;
         if val_loss.is_some_and(|v| !v.is_finite()) || model.params.data.iter().any(|p| !p.is_finite()) {
             model.params.data.copy_from_slice(&last_good);
             stopped = Some(format!(
@@ -710,6 +754,22 @@ pub fn train_autoencoder(data: &Dataset, cfg: &TrainConfig, on: &mut dyn FnMut(P
         };
         on(Progress::Epoch(&rec));
         history.push(rec);
+        // schedule: keep the best epoch's parameters; stop when the patience is spent.
+        if let (Some(t), Some(v)) = (tracker.as_mut(), val_loss) {
+            match t.observe(epoch, v) {
+                Decision::NewBest => best.copy_from_slice(&model.params.data),
+                Decision::Continue => {}
+                Decision::Stop => {
+                    early_stopped = Some(epoch);
+                    break;
+                }
+            }
+        }
+    }
+    // schedule: the model returned is the best epoch's.
+    let best_epoch = tracker.as_ref().and_then(EarlyStopTracker::best_epoch);
+    if best_epoch.is_some() {
+        model.params.data.copy_from_slice(&best);
     }
     Ok(TrainOutcome {
         kind: cfg.model,
@@ -718,6 +778,9 @@ pub fn train_autoencoder(data: &Dataset, cfg: &TrainConfig, on: &mut dyn FnMut(P
         normalizer,
         history,
         stopped,
+        schedule: sched,
+        best_epoch,
+        early_stopped,
         train_rows: split.train.len(),
         val_rows: split.val.len(),
     })
