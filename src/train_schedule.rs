@@ -6,9 +6,11 @@
 //! run by the work instead:
 //! - **batch** = n/16 rounded down to a power of two, in [32, 512] (512 is the reference net's
 //!   batch, kept on large samples so that a step costs what it always did);
-//! - **epochs** (a maximum) = enough for [`MIN_STEPS`] optimiser steps, at least
-//!   [`REFERENCE_EPOCHS`], at most [`MAX_AUTO_EPOCHS`]. On samples of ≥ 41 k training rows this
-//!   is the reference 50 epochs at batch 512: never more work than the old default;
+//! - **epochs** (a maximum) = the reference [`REFERENCE_EPOCHS`], raised on small samples until
+//!   the run has [`MIN_STEPS`] optimiser steps (at most [`MAX_AUTO_EPOCHS`]), lowered on large
+//!   ones to at most [`MAX_STEPS`] steps (at least one epoch). From 102 k training rows on, the
+//!   batch is the reference 512 and the epochs at most 50: never more work than the old default
+//!   (716 k jets: 25 epochs);
 //! - **learning rate**: cosine decay per step from `lr` to `lr`·[`COSINE_FLOOR`] over the whole
 //!   budget;
 //! - **early stopping** on the validation loss, patience max(10, epochs/10), the best epoch's
@@ -23,7 +25,10 @@ use crate::train::TrainConfig;
 use serde::{Deserialize, Serialize};
 
 /// Optimiser steps an automatic schedule gives any sample, however small (before early stopping).
-pub const MIN_STEPS: usize = 4000;
+pub const MIN_STEPS: usize = 10_000;
+/// Optimiser steps beyond which an automatic schedule takes fewer epochs than the reference 50
+/// (a cosine decay over 30 000 steps beats 60 000 at a constant rate on 716 k jets).
+pub const MAX_STEPS: usize = 30_000;
 /// Epochs of the reference schedule (the seed study's 50 at batch 512): the automatic budget on
 /// large samples.
 pub const REFERENCE_EPOCHS: usize = 50;
@@ -33,7 +38,7 @@ pub const MAX_AUTO_BATCH: usize = 512;
 pub const MIN_AUTO_BATCH: usize = 32;
 /// Automatic batch ≈ training rows / this (rounded down to a power of two).
 pub const ROWS_PER_BATCH_DIVISOR: usize = 16;
-/// The most epochs an automatic schedule takes (reached only below ~500 training rows).
+/// The most epochs an automatic schedule takes (reached only below ~300 training rows).
 pub const MAX_AUTO_EPOCHS: usize = 1000;
 /// The cosine schedule ends at `lr` times this.
 pub const COSINE_FLOOR: f64 = 0.01;
@@ -114,10 +119,17 @@ pub fn auto_batch(n_train: usize) -> usize {
     pow2.clamp(MIN_AUTO_BATCH, MAX_AUTO_BATCH)
 }
 
-/// The automatic epoch budget for `steps_per_epoch`: ⌈MIN_STEPS/steps⌉ within
-/// [REFERENCE_EPOCHS, MAX_AUTO_EPOCHS].
+/// The automatic epoch budget for `steps_per_epoch`: REFERENCE_EPOCHS, raised to
+/// ⌈MIN_STEPS/steps⌉ (at most MAX_AUTO_EPOCHS) or lowered to ⌊MAX_STEPS/steps⌋ (at least 1).
 pub fn auto_epochs(steps_per_epoch: usize) -> usize {
-    MIN_STEPS.div_ceil(steps_per_epoch.max(1)).clamp(REFERENCE_EPOCHS, MAX_AUTO_EPOCHS)
+    let spe = steps_per_epoch.max(1);
+    if REFERENCE_EPOCHS * spe < MIN_STEPS {
+        MIN_STEPS.div_ceil(spe).min(MAX_AUTO_EPOCHS)
+    } else if REFERENCE_EPOCHS * spe > MAX_STEPS {
+        (MAX_STEPS / spe).max(1)
+    } else {
+        REFERENCE_EPOCHS
+    }
 }
 
 impl ResolvedSchedule {
@@ -138,7 +150,7 @@ impl ResolvedSchedule {
             Some(e) => e,
             None => {
                 why.push(format!(
-                    "epochs for ≥ {MIN_STEPS} steps, within [{REFERENCE_EPOCHS}, {MAX_AUTO_EPOCHS}]"
+                    "epochs {REFERENCE_EPOCHS}, raised for ≥ {MIN_STEPS} steps (≤ {MAX_AUTO_EPOCHS} epochs) or lowered for ≤ {MAX_STEPS}"
                 ));
                 auto_epochs(steps_per_epoch)
             }
@@ -169,7 +181,15 @@ impl ResolvedSchedule {
         if why.is_empty() {
             why.push("as given".into());
         }
-        ResolvedSchedule { batch, max_epochs, steps_per_epoch, lr: cfg.lr, lr_schedule, early_stop, why: why.join("; ") }
+        ResolvedSchedule {
+            batch,
+            max_epochs,
+            steps_per_epoch,
+            lr: cfg.lr,
+            lr_schedule,
+            early_stop,
+            why: why.join("; "),
+        }
     }
 
     /// Optimiser steps if every epoch runs.
@@ -195,7 +215,7 @@ impl ResolvedSchedule {
     pub fn summary(&self) -> String {
         let lr = match self.lr_schedule {
             LrSchedule::Constant => format!("lr {:e} constant", self.lr),
-            LrSchedule::Cosine => format!("lr {:e} cosine → {:e}", self.lr, self.lr as f64 * COSINE_FLOOR),
+            LrSchedule::Cosine => format!("lr {:e} cosine → {}", self.lr, short_e(self.lr as f64 * COSINE_FLOOR)),
         };
         let stop = match self.early_stop {
             Some(e) => format!("early stop after {} epochs without improvement (best model kept)", e.patience),
@@ -209,6 +229,15 @@ impl ResolvedSchedule {
             self.total_steps(),
             self.why
         )
+    }
+}
+
+/// `v` in exponent form with at most three significant digits: 1e-5, 1.5e-5.
+fn short_e(v: f64) -> String {
+    let s = format!("{v:.2e}");
+    match s.split_once('e') {
+        Some((m, e)) => format!("{}e{e}", m.trim_end_matches('0').trim_end_matches('.')),
+        None => s,
     }
 }
 
@@ -292,27 +321,35 @@ mod tests {
         assert!(s.max_epochs > REFERENCE_EPOCHS);
         assert_eq!(s.lr_schedule, LrSchedule::Cosine);
         assert!(s.early_stop.is_some());
-        // 160 rows: the smallest batch, many epochs, still ≥ MIN_STEPS.
+        // 600 and 3 000 rows: batch and epochs both adapt, steps ≥ MIN_STEPS.
+        for (n, batch) in [(600, 32), (3000, 128)] {
+            let s = ResolvedSchedule::resolve(&auto(), n, n / 5);
+            assert_eq!(s.batch, batch, "{n} rows");
+            assert!(s.total_steps() >= MIN_STEPS && s.max_epochs <= MAX_AUTO_EPOCHS, "{n} rows");
+        }
+        // 160 rows: the smallest batch, and the epoch cap.
         let s = ResolvedSchedule::resolve(&auto(), 160, 28);
-        assert_eq!(s.batch, MIN_AUTO_BATCH);
-        assert!(s.total_steps() >= MIN_STEPS && s.max_epochs <= MAX_AUTO_EPOCHS);
-        // 10 rows: capped at MAX_AUTO_EPOCHS.
-        assert_eq!(ResolvedSchedule::resolve(&auto(), 10, 2).max_epochs, MAX_AUTO_EPOCHS);
+        assert_eq!((s.batch, s.max_epochs), (MIN_AUTO_BATCH, MAX_AUTO_EPOCHS));
     }
 
     #[test]
     fn large_sample_never_does_more_work_than_the_fixed_50_epoch_schedule() {
         let reference = TrainConfig { epochs: Some(50), batch: Some(512), ..auto() };
-        for n in [41_000, 100_000, 608_978, 10_000_000] {
+        for n in [101_889, 200_000, 608_978, 10_000_000] {
             let s = ResolvedSchedule::resolve(&auto(), n, n / 5);
             let r = ResolvedSchedule::resolve(&reference, n, n / 5);
             assert!(s.batch >= r.batch, "{n}: batch {} < {}", s.batch, r.batch);
             assert!(s.max_epochs * n <= r.max_epochs * n, "{n}: {} epochs", s.max_epochs);
             assert!(s.total_steps() <= r.total_steps());
-            assert!(s.total_steps() >= MIN_STEPS);
+            assert!(s.total_steps() >= MIN_STEPS && s.total_steps() <= MAX_STEPS.max(s.steps_per_epoch));
         }
+        // 716 k jets (608 600 training rows): batch 512, 25 epochs, half the old work.
+        let s = ResolvedSchedule::resolve(&auto(), 608_600, 107_400);
+        assert_eq!((s.batch, s.max_epochs, s.steps_per_epoch), (512, 25, 1189));
+        // 10 M jets: one epoch is already past MAX_STEPS.
+        assert_eq!(ResolvedSchedule::resolve(&auto(), 10_000_000, 0).max_epochs, 1);
         // In between, the work is at most that of MIN_STEPS steps plus one epoch.
-        for n in [2_000, 5_000, 20_000, 40_000] {
+        for n in [2_000, 5_000, 20_000, 101_888] {
             let s = ResolvedSchedule::resolve(&auto(), n, n / 5);
             let samples = s.max_epochs * n;
             assert!(samples <= (REFERENCE_EPOCHS * n).max((MIN_STEPS + s.steps_per_epoch) * s.batch), "{n}");
@@ -367,6 +404,15 @@ mod tests {
             assert!(v <= last && v >= lr * COSINE_FLOOR, "step {step}: {v}");
             last = v;
         }
+    }
+
+    #[test]
+    fn summary_says_every_choice() {
+        let s = ResolvedSchedule::resolve(&auto(), 1391, 245).summary();
+        assert!(s.starts_with("schedule: batch 64, up to 455 epochs × 22 steps = 10010 steps, lr 1e-3 cosine → 1e-5, early stop after 45 epochs"), "{s}");
+        assert!(s.contains("1391 rows/16") && s.contains("≥ 10000 steps") && s.contains("≤ 30000"), "{s}");
+        assert_eq!(short_e(1.5e-5), "1.5e-5");
+        assert_eq!(short_e(1.2345e-3), "1.23e-3");
     }
 
     #[test]

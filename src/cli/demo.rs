@@ -3,9 +3,9 @@
 //! architecture for a short run → evaluate on the validation split → reconstruct.
 
 use super::{sidecar, train::train_to_file, train::TrainOptions, Cli};
-use crate::models::ae::ModelKind;
 use crate::atomic::write_atomic;
 use crate::error::{Error, Result};
+use crate::models::ae::ModelKind;
 use clap::Parser;
 use std::path::PathBuf;
 

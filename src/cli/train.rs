@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::model_io::SavedModel;
 use crate::models::ae::{ModelKind, OutputActivation, Prior};
 use crate::train::{train_autoencoder, EpochRecord, TrainConfig};
-use crate::train_schedule::{ResolvedSchedule, LrSchedule};
+use crate::train_schedule::{LrSchedule, ResolvedSchedule};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug, Clone)]
@@ -41,8 +41,8 @@ pub struct TrainOptions {
     #[arg(long, default_value_t = 15)]
     pub latent: usize,
     /// Exactly this many epochs (constant lr, no early stop unless asked). Default: automatic,
-    /// at least 4000 optimiser steps and at most the 50-epoch budget on large samples, early
-    /// stopping on the validation loss with the best epoch kept.
+    /// 50 epochs raised to reach 10 000 optimiser steps on small samples and lowered to at most
+    /// 30 000 on large ones, with early stopping on the validation loss (best epoch kept).
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Rows per optimiser step. Default: training rows/16 as a power of two in [32, 512].
@@ -180,7 +180,9 @@ pub fn early_stop_line(out: &crate::train::TrainOutcome) -> Option<String> {
             "stopped early after epoch {e} ({} epochs without improvement); kept epoch {best} (validation MSE {val})",
             e - best
         )),
-        None if best != out.history.len() => Some(format!("kept epoch {best} of {} (validation MSE {val})", out.history.len())),
+        None if best != out.history.len() => {
+            Some(format!("kept epoch {best} of {} (validation MSE {val})", out.history.len()))
+        }
         None => None,
     }
 }
