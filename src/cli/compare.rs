@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::metrics::evaluate;
 use crate::model_io::SavedModel;
 use crate::models::ae::ModelKind;
-use crate::train::{split_rows, train_autoencoder, TrainConfig};
+use crate::train::{split_rows, train_autoencoder, Progress, TrainConfig};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -92,15 +92,20 @@ pub fn run(args: &CompareArgs) -> Result<()> {
     if let Some(dir) = &args.models {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
-    if configs.iter().any(|c| c.0 != ModelKind::Pca) {
-        eprintln!("{}", schedule_for(&base, data.rows()).summary());
-    }
+    // Said once, when the first trained (not fitted) configuration starts.
+    let mut say = Some(schedule_for(&base, data.rows()).summary());
     let mut table = Vec::new();
     for (i, (kind, norm, latent)) in configs.iter().enumerate() {
         eprintln!("[{}/{}] {kind} {norm:?} latent {latent}", i + 1, configs.len());
         let cfg = TrainConfig { norm: *norm, latent: *latent, ..args.train.config(*kind)? };
         let t0 = Instant::now();
-        let out = train_autoencoder(&data, &cfg, &mut |_| {})?;
+        let out = train_autoencoder(&data, &cfg, &mut |p| {
+            if matches!(p, Progress::Start { .. }) && *kind != ModelKind::Pca {
+                if let Some(line) = say.take() {
+                    eprintln!("{line}");
+                }
+            }
+        })?;
         let seconds = t0.elapsed().as_secs_f64();
         let model = SavedModel::from_training(&out, &cfg, &data);
         if let Some(dir) = &args.models {

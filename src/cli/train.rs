@@ -7,7 +7,7 @@ use crate::data::npy::Dataset;
 use crate::error::Result;
 use crate::model_io::SavedModel;
 use crate::models::ae::{ModelKind, OutputActivation, Prior};
-use crate::train::{train_autoencoder, EpochRecord, TrainConfig};
+use crate::train::{train_autoencoder, EpochRecord, Progress, TrainConfig};
 use crate::train_schedule::{LrSchedule, ResolvedSchedule};
 use std::path::{Path, PathBuf};
 
@@ -206,11 +206,17 @@ pub fn train_to_file(
     quiet: bool,
 ) -> Result<SavedModel> {
     let data = Dataset::open(data_path)?;
-    if !quiet && cfg.model != crate::models::ae::ModelKind::Pca {
-        eprintln!("{}", schedule_for(cfg, data.rows()).summary());
-    }
     let bar = super::progress::EpochBar::new(quiet);
-    let outcome = train_autoencoder(&data, cfg, &mut |p| bar.update(&p))?;
+    // The schedule line comes with the start of training, after every check of the input (so
+    // that bad input still gives one error line).
+    let say =
+        (!quiet && cfg.model != crate::models::ae::ModelKind::Pca).then(|| schedule_for(cfg, data.rows()).summary());
+    let outcome = train_autoencoder(&data, cfg, &mut |p| {
+        if let (Progress::Start { .. }, Some(line)) = (&p, &say) {
+            eprintln!("{line}");
+        }
+        bar.update(&p)
+    })?;
     bar.finish();
     let saved = SavedModel::from_training(&outcome, cfg, &data);
     saved.save(out)?;
