@@ -416,6 +416,23 @@ mod tests {
     }
 
     #[test]
+    fn a_config_saved_before_the_schedule_existed_still_means_its_fixed_schedule() {
+        // `training.config` of a model file written by the previous release.
+        let old = r#"{"hidden": [200, 100, 50], "latent": 15, "epochs": 50, "batch": 512, "lr": 0.001, "norm": "minmax",
+            "seed": 1, "threads": 2, "val_fraction": 0.15, "output_activation": "linear", "slope": 0.01,
+            "momentum_to_gev": 1.0, "shuffle_window": null, "model": "ae", "beta": 1.0, "kl_warmup": 0,
+            "gaussian_decoder": false, "lambda": 0.001, "rho": 0.05, "noise": 0.05, "mask": 0.0, "prior": "normal",
+            "disc_hidden": [64, 64], "parallel": "batch"}"#;
+        let cfg: TrainConfig = serde_json::from_str(old).unwrap();
+        assert_eq!((cfg.epochs, cfg.batch, cfg.lr_schedule, cfg.patience), (Some(50), Some(512), None, None));
+        let s = ResolvedSchedule::resolve(&cfg, 1391, 245);
+        assert_eq!((s.batch, s.max_epochs, s.lr_schedule, s.early_stop), (512, 50, LrSchedule::Constant, None));
+        // And the new fields round-trip.
+        let cfg = TrainConfig { lr_schedule: Some(LrSchedule::Cosine), patience: Some(4), ..auto() };
+        assert_eq!(serde_json::from_str::<TrainConfig>(&serde_json::to_string(&cfg).unwrap()).unwrap(), cfg);
+    }
+
+    #[test]
     fn train_rows_matches_the_split() {
         for (rows, f) in [(1636, 0.15), (188, 0.15), (10, 0.0), (7, 0.5), (716_445, 0.15)] {
             assert_eq!(train_rows(rows, f), crate::train::split_rows(rows, f, 3).train.len(), "{rows} {f}");
