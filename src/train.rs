@@ -768,8 +768,11 @@ pub fn train_autoencoder(data: &Dataset, cfg: &TrainConfig, on: &mut dyn FnMut(P
     }
     // schedule: the model returned is the best epoch's.
     let best_epoch = tracker.as_ref().and_then(EarlyStopTracker::best_epoch);
-    if best_epoch.is_some() {
+    if let Some(e) = best_epoch {
         model.params.data.copy_from_slice(&best);
+        if let Some(why) = stopped.as_mut() {
+            why.push_str(&format!(" (early stopping keeps the best epoch, {e})"));
+        }
     }
     Ok(TrainOutcome {
         kind: cfg.model,
