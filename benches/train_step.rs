@@ -15,7 +15,7 @@ fn step(c: &mut Criterion) {
     let x: Vec<f32> = (0..rows * d).map(|i| ((i * 37 % 101) as f32) / 101.0 + (i % d) as f32).collect();
     write_npy(&path, d, &x, None).expect("temp dataset");
     let data = Dataset::open(&path).expect("temp dataset");
-    let cfg = TrainConfig { batch, threads: 1, val_fraction: 0.0, ..TrainConfig::default() };
+    let cfg = TrainConfig { batch: Some(batch), threads: 1, val_fraction: 0.0, ..TrainConfig::default() };
     let mut session = Session::new(&data, &cfg).expect("session");
     let batch_rows: Vec<u32> = session.split.train[..batch].to_vec();
     session.begin_epoch(1);

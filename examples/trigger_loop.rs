@@ -31,7 +31,7 @@ fn main() -> hepae::Result<()> {
         import_file(&csv, &npy, &opts)?;
         let data = Dataset::open(&npy)?;
         let cfg = TrainConfig {
-            epochs: 5,
+            epochs: Some(5),
             ..TrainConfig::default() // the reference net 24-200-100-50-15
         };
         let model = tmp.join("ae.safetensors");

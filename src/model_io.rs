@@ -129,6 +129,12 @@ pub struct TrainingRecord {
     /// PCA: fraction of the normalised variance the components explain.
     #[serde(default)]
     pub explained_variance: Option<f64>,
+    /// The schedule followed (batch, epochs, lr, early stopping); absent in older files.
+    #[serde(default)]
+    pub schedule: Option<crate::train::schedule::ResolvedSchedule>,
+    /// With early stopping: the epoch whose parameters were kept (the final losses are its).
+    #[serde(default)]
+    pub best_epoch: Option<usize>,
 }
 
 /// The JSON stored in `__metadata__["hepae"]`.
@@ -208,10 +214,12 @@ impl SavedModel {
             train_rows: out.train_rows,
             val_rows: out.val_rows,
             epochs_completed: out.history.len(),
-            final_train_loss: out.history.last().map(|h| h.train_loss),
-            final_val_loss: out.history.last().and_then(|h| h.val_loss),
+            final_train_loss: out.kept_record().map(|h| h.train_loss),
+            final_val_loss: out.kept_record().and_then(|h| h.val_loss),
             stopped: out.stopped.clone(),
             explained_variance: out.explained_variance,
+            schedule: Some(out.schedule.clone()),
+            best_epoch: out.best_epoch,
         });
         model
     }
@@ -295,7 +303,7 @@ impl SavedModel {
     /// ```
     /// # use hepae::{Dataset, Model, TrainConfig, Trainer};
     /// # let data = Dataset::open("tests/data/dy_nano_v6.npy".as_ref())?;
-    /// # let cfg = TrainConfig { hidden: vec![16], latent: 4, epochs: 1, ..TrainConfig::default() };
+    /// # let cfg = TrainConfig { hidden: vec![16], latent: 4, epochs: Some(1), ..TrainConfig::default() };
     /// # let path = std::env::temp_dir().join(format!("hepae-doc-{}-{}.safetensors", std::process::id(), line!()));
     /// # Trainer::new(cfg).fit(&data)?.save(&path)?;
     /// let model = Model::load(&path)?;
@@ -508,7 +516,16 @@ fn model_nets(meta: &ModelMeta) -> std::result::Result<Autoencoder, String> {
         && ae.unwhiten.is_some() == s.whitening
         && [&ae.encoder, &ae.decoder].into_iter().chain(&ae.discriminator).all(|n| n.layers.iter().all(|l| l.out > 0));
     if !widths_ok {
-        return Err("metadata is inconsistent: the net specs disagree with the model shape".into());
+        return Err(format!(
+            "metadata is inconsistent: the net specs (encoder {} → {}, decoder {} → {}) disagree with \
+             the model shape (encoder {} → {enc_out}, decoder {} → {dec_out})",
+            ae.encoder.in_dim(),
+            ae.encoder.out_dim(),
+            ae.decoder.in_dim(),
+            ae.decoder.out_dim(),
+            s.input,
+            s.latent
+        ));
     }
     Ok(ae)
 }

@@ -16,8 +16,8 @@ use crate::train::{train_autoencoder, Progress, TrainConfig};
 /// let config = TrainConfig {
 ///     hidden: vec![32, 16],
 ///     latent: 4,
-///     epochs: 3,
-///     batch: 64,
+///     epochs: Some(3),
+///     batch: Some(64),
 ///     ..TrainConfig::default()
 /// };
 /// let model: Model = Trainer::new(config).fit(&data)?;

@@ -31,7 +31,7 @@ fn setup(dir: &Path, hidden: Vec<usize>, latent: usize) -> (Dataset, SavedModel,
     let csv = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/datasets/ttbar_nano_v15.csv"));
     import_file(csv, &data_path, &ImportOptions { first_columns: Some(24), ..Default::default() }).unwrap();
     let data = Dataset::open(&data_path).unwrap();
-    let cfg = TrainConfig { hidden, latent, epochs: 5, batch: 128, threads: 1, ..Default::default() };
+    let cfg = TrainConfig { hidden, latent, epochs: Some(5), batch: Some(128), threads: 1, ..Default::default() };
     let out = train_autoencoder(&data, &cfg, &mut |_| {}).unwrap();
     let model = SavedModel::from_training(&out, &cfg, &data);
     let bytes = model.to_bytes().unwrap();

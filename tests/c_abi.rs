@@ -38,7 +38,8 @@ fn c_program_matches_the_rust_encoder() {
 
     // A real model: 188 Drell-Yan jets × 37 NanoAOD variables.
     let data = Dataset::open(&root.join("tests/data/dy_nano_v6.npy")).unwrap();
-    let cfg = TrainConfig { hidden: vec![32, 16], latent: 6, epochs: 5, batch: 32, ..TrainConfig::default() };
+    let cfg =
+        TrainConfig { hidden: vec![32, 16], latent: 6, epochs: Some(5), batch: Some(32), ..TrainConfig::default() };
     let model = Trainer::new(cfg).fit(&data).unwrap();
     let model_path = dir.join("ae.safetensors");
     model.save(&model_path).unwrap();

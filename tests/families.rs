@@ -95,8 +95,8 @@ fn every_family_round_trips_through_the_model_file_and_evaluate() {
             model: kind,
             hidden: vec![16, 8],
             latent: 4,
-            epochs: 3,
-            batch: 128,
+            epochs: Some(3),
+            batch: Some(128),
             threads: 2,
             gaussian_decoder: kind == ModelKind::Vae,
             ..Default::default()

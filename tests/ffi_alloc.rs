@@ -36,7 +36,7 @@ static A: Counting = Counting;
 fn encode_and_decode_of_up_to_four_rows_allocate_nothing() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let data = Dataset::open(&root.join("tests/data/dy_nano_v6.npy")).unwrap();
-    let cfg = TrainConfig { hidden: vec![32, 16], latent: 6, epochs: 1, ..TrainConfig::default() };
+    let cfg = TrainConfig { hidden: vec![32, 16], latent: 6, epochs: Some(1), ..TrainConfig::default() };
     let path = std::env::temp_dir().join(format!("hepae-ffi-alloc-{}.safetensors", std::process::id()));
     Trainer::new(cfg).fit(&data).unwrap().save(&path).unwrap();
     let c = CString::new(path.to_str().unwrap()).unwrap();

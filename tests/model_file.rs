@@ -193,12 +193,24 @@ fn metadata_that_contradicts_the_tensors_is_refused() {
         }
     };
     case("vae-kind", &|f| f.meta["kind"] = json!("vae"), &["kind vae", "variational"]);
-    // Kind and architecture both say VAE, but the weights are a plain AE's (μ without log σ²).
+    // Kind and shape both say VAE, but the stored net specs are a plain AE's.
+    case(
+        "vae-specs",
+        &|f| {
+            f.meta["kind"] = json!("vae");
+            f.meta["shape"]["variational"] = json!(true);
+        },
+        &["net specs", "encoder 37 → 3", "encoder 37 → 6"],
+    );
+    // A format-1 file (no net specs) whose kind and shape say VAE, but whose weights are a plain
+    // AE's (μ without log σ²).
     case(
         "vae-weights",
         &|f| {
             f.meta["kind"] = json!("vae");
             f.meta["shape"]["variational"] = json!(true);
+            f.meta["format_version"] = json!(1);
+            f.meta.as_object_mut().unwrap().remove("nets");
         },
         &["tensor encoder.2.weight", "shape [3, 8]", "expected [6, 8]"],
     );

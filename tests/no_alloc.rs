@@ -81,7 +81,7 @@ fn the_training_step_allocates_nothing_for_every_family() {
     for model in ModelKind::ALL.into_iter().filter(|&k| k != ModelKind::Pca) {
         let cfg = TrainConfig {
             model,
-            batch: 64,
+            batch: Some(64),
             threads: 1,
             gaussian_decoder: model == ModelKind::Vae,
             ..Default::default()

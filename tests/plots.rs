@@ -20,7 +20,7 @@ fn tmpdir(name: &str) -> PathBuf {
 }
 
 fn tiny() -> TrainConfig {
-    TrainConfig { hidden: vec![16], latent: 4, epochs: 3, batch: 64, threads: 1, ..TrainConfig::default() }
+    TrainConfig { hidden: vec![16], latent: 4, epochs: Some(3), batch: Some(64), threads: 1, ..TrainConfig::default() }
 }
 
 /// Width and height from the IHDR chunk.

@@ -83,7 +83,7 @@ fn the_engine_trains_the_v1_weights_bit_for_bit_from_their_configuration() {
 #[test]
 fn new_model_files_store_the_net_specs_and_refuse_specs_that_contradict_the_shape() {
     let data = Dataset::open(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/dy_nano_v6.npy")).unwrap();
-    let cfg = hepae::TrainConfig { hidden: vec![8], latent: 3, epochs: 1, batch: 64, ..Default::default() };
+    let cfg = hepae::TrainConfig { hidden: vec![8], latent: 3, epochs: Some(1), batch: Some(64), ..Default::default() };
     let model = Trainer::new(cfg).fit(&data).unwrap();
     let here = Path::new("new.safetensors");
     let back = Model::from_bytes(&model.to_bytes().unwrap(), here).unwrap();

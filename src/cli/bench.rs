@@ -237,8 +237,8 @@ fn train_epoch_seconds(model: &SavedModel, args: &BenchArgs, threads: usize) -> 
         let cfg = TrainConfig {
             hidden: shape.hidden.clone(),
             latent: shape.latent,
-            epochs: 1,
-            batch: args.train_batch,
+            epochs: Some(1),
+            batch: Some(args.train_batch),
             threads,
             val_fraction: 0.0,
             slope: shape.slope,

@@ -5,7 +5,7 @@
 //! (central-68 % half-width) of the relative residual of each 4-momentum variable, and the
 //! training time. Configurations run one after another, each on all threads.
 
-use super::parse_usize_list;
+use super::train::{schedule_for, TrainOptions};
 use crate::atomic::write_atomic;
 use crate::data::normalize::{momentum_component, NormKind};
 use crate::data::npy::Dataset;
@@ -13,42 +13,20 @@ use crate::error::{Error, Result};
 use crate::metrics::evaluate;
 use crate::model_io::SavedModel;
 use crate::models::ae::ModelKind;
-use crate::train::{split_rows, train_autoencoder, TrainConfig};
+use crate::train::{split_rows, train_autoencoder, Progress, TrainConfig};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::time::Instant;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct CompareArgs {
+    /// Dataset (f32 NPY from `hepae import`).
     pub data: PathBuf,
     /// Comma-separated `model[:norm[:latent]]` entries; norm and latent default to --norm and --latent.
     #[arg(long, default_value = "ae,vae,sparse-l1,sparse-kl,aae,denoising,pca,ae+pca")]
     pub configs: String,
-    #[arg(long, default_value_t = 15)]
-    pub latent: usize,
-    #[arg(long, default_value = "minmax")]
-    pub norm: NormKind,
-    #[arg(long, default_value = "200,100,50")]
-    pub hidden: String,
-    #[arg(long, default_value_t = 50)]
-    pub epochs: usize,
-    #[arg(long, default_value_t = 512)]
-    pub batch: usize,
-    #[arg(long, default_value_t = 1e-3)]
-    pub lr: f32,
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    #[arg(long, default_value_t = 0.15)]
-    pub val_fraction: f64,
-    /// Worker threads per configuration. Default: all cores.
-    #[arg(long)]
-    pub threads: Option<usize>,
-    /// VAE β.
-    #[arg(long, default_value_t = 1.0)]
-    pub beta: f32,
-    /// Sparse penalty weight λ.
-    #[arg(long, default_value_t = 1e-3)]
-    pub lambda: f32,
+    #[command(flatten)]
+    pub train: TrainOptions,
     /// Write the table as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -84,14 +62,14 @@ fn parse_config(entry: &str, args: &CompareArgs) -> Result<(ModelKind, NormKind,
     let kind: ModelKind = parts.next().unwrap_or("").trim().parse()?;
     let norm = match parts.next() {
         Some(n) if !n.is_empty() => n.parse()?,
-        _ => args.norm,
+        _ => args.train.norm,
     };
     let latent = match parts.next() {
         Some(l) => l
             .trim()
             .parse()
             .map_err(|_| Error::config(format!("--configs: latent '{l}' in '{entry}' is not a number")))?,
-        None => args.latent,
+        None => args.train.latent,
     };
     if parts.next().is_some() {
         return Err(Error::config(format!("--configs: '{entry}' has more than model:norm:latent")));
@@ -107,34 +85,27 @@ pub fn run(args: &CompareArgs) -> Result<()> {
         .filter(|s| !s.trim().is_empty())
         .map(|e| parse_config(e.trim(), args))
         .collect::<Result<_>>()?;
-    let hidden = parse_usize_list(&args.hidden).map_err(|e| Error::config(format!("--hidden: {e}")))?;
-    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let split = split_rows(data.rows(), args.val_fraction, args.seed);
+    let base = args.train.config(ModelKind::Ae)?;
+    let split = split_rows(data.rows(), base.val_fraction, base.seed);
     let (rows, subset) =
         if split.val.is_empty() { (None, "all rows") } else { (Some(split.val.as_slice()), "validation split") };
     if let Some(dir) = &args.models {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
+    // Said once, when the first trained (not fitted) configuration starts.
+    let mut say = Some(schedule_for(&base, data.rows()).summary());
     let mut table = Vec::new();
     for (i, (kind, norm, latent)) in configs.iter().enumerate() {
         eprintln!("[{}/{}] {kind} {norm:?} latent {latent}", i + 1, configs.len());
-        let cfg = TrainConfig {
-            model: *kind,
-            norm: *norm,
-            latent: *latent,
-            hidden: hidden.clone(),
-            epochs: args.epochs,
-            batch: args.batch,
-            lr: args.lr,
-            seed: args.seed,
-            val_fraction: args.val_fraction,
-            threads,
-            beta: args.beta,
-            lambda: args.lambda,
-            ..TrainConfig::default()
-        };
+        let cfg = TrainConfig { norm: *norm, latent: *latent, ..args.train.config(*kind)? };
         let t0 = Instant::now();
-        let out = train_autoencoder(&data, &cfg, &mut |_| {})?;
+        let out = train_autoencoder(&data, &cfg, &mut |p| {
+            if matches!(p, Progress::Start { .. }) && *kind != ModelKind::Pca {
+                if let Some(line) = say.take() {
+                    eprintln!("{line}");
+                }
+            }
+        })?;
         let seconds = t0.elapsed().as_secs_f64();
         let model = SavedModel::from_training(&out, &cfg, &data);
         if let Some(dir) = &args.models {

@@ -2,10 +2,10 @@
 //! `datasets/ttbar_nano_v15.csv`): import the first 24 variables → train the reference
 //! architecture for a short run → evaluate on the validation split → reconstruct.
 
-use super::{sidecar, train::train_to_file, Cli};
+use super::{sidecar, train::train_to_file, train::TrainOptions, Cli};
 use crate::atomic::write_atomic;
 use crate::error::{Error, Result};
-use crate::train::TrainConfig;
+use crate::models::ae::ModelKind;
 use clap::Parser;
 use std::path::PathBuf;
 
@@ -17,14 +17,10 @@ pub struct DemoArgs {
     /// Directory for everything the demo writes.
     #[arg(short, long, default_value = "hepae-demo")]
     pub output: PathBuf,
-    /// Training epochs (the sample is small, so batches are small and epochs many).
-    #[arg(long, default_value_t = 150)]
-    pub epochs: usize,
-    #[arg(long, default_value_t = 64)]
-    pub batch: usize,
-    /// Worker threads. Default: all cores.
-    #[arg(long)]
-    pub threads: Option<usize>,
+    /// Training options (the defaults size the schedule by the sample: small batches, many epochs).
+    #[command(flatten)]
+    pub train: TrainOptions,
+    /// No progress bar or per-epoch lines.
     #[arg(long, short)]
     pub quiet: bool,
     /// Instead: the anomaly-detection demo. Light jets (hadronFlavour == 0) against b jets
@@ -109,13 +105,9 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     .map_err(|e| Error::config(e.to_string()))?;
     super::run(import)?;
 
-    eprintln!("[2/4] train: 24-200-100-50-15-50-100-200-24, LeakyReLU, Adam, min-max");
-    let cfg = TrainConfig {
-        epochs: args.epochs,
-        batch: args.batch,
-        threads: args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
-        ..TrainConfig::default()
-    };
+    let cfg = args.train.config(ModelKind::Ae)?;
+    let widths: Vec<String> = cfg.hidden.iter().chain([&cfg.latent]).map(|w| w.to_string()).collect();
+    eprintln!("[2/4] train: 24-{} autoencoder (mirrored decoder), LeakyReLU, Adam, {:?}", widths.join("-"), cfg.norm);
     train_to_file(&data, &model, None, &cfg, args.quiet)?;
 
     eprintln!("[3/4] evaluate on the validation split");

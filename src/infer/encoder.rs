@@ -61,7 +61,7 @@ impl Encoder {
     /// ```
     /// # use hepae::{Dataset, Model, TrainConfig, Trainer};
     /// # let data = Dataset::open("tests/data/dy_nano_v6.npy".as_ref())?;
-    /// # let cfg = TrainConfig { hidden: vec![16], latent: 4, epochs: 1, ..TrainConfig::default() };
+    /// # let cfg = TrainConfig { hidden: vec![16], latent: 4, epochs: Some(1), ..TrainConfig::default() };
     /// # let path = std::env::temp_dir().join(format!("hepae-doc-{}-{}.safetensors", std::process::id(), line!()));
     /// # Trainer::new(cfg).fit(&data)?.save(&path)?;
     /// use hepae::Encoder;

@@ -1,6 +1,7 @@
 //! [`TrainConfig`]: everything that decides a training run, its defaults (the seed study's
 //! reference net) and the checks of the options a user can get wrong.
 
+use super::schedule::LrSchedule;
 use crate::data::normalize::NormKind;
 use crate::error::{Error, Result};
 use crate::models::shape::{ModelKind, OutputActivation, Prior};
@@ -11,9 +12,20 @@ use serde::{Deserialize, Serialize};
 pub struct TrainConfig {
     pub hidden: Vec<usize>,
     pub latent: usize,
-    pub epochs: usize,
-    pub batch: usize,
+    /// Epochs; `None`: automatic (a budget sized by the sample, early stopping, cosine lr;
+    /// see [`super::schedule`]). `Some(n)`: exactly n epochs.
+    pub epochs: Option<usize>,
+    /// Rows per optimiser step; `None`: automatic (grows with the sample, at most 512).
+    pub batch: Option<usize>,
+    /// Adam learning rate (the peak of a cosine schedule).
     pub lr: f32,
+    /// `None`: cosine with automatic epochs, constant with explicit ones.
+    #[serde(default)]
+    pub lr_schedule: Option<LrSchedule>,
+    /// Early-stopping patience in epochs (0: off); `None`: automatic with automatic epochs, off
+    /// with explicit ones.
+    #[serde(default)]
+    pub patience: Option<usize>,
     pub norm: NormKind,
     pub seed: u64,
     pub threads: usize,
@@ -106,9 +118,11 @@ impl Default for TrainConfig {
         TrainConfig {
             hidden: vec![200, 100, 50],
             latent: 15,
-            epochs: 50,
-            batch: 512,
+            epochs: None,
+            batch: None,
             lr: 1e-3,
+            lr_schedule: None,
+            patience: None,
             norm: NormKind::Minmax,
             seed: 1,
             threads: 1,
@@ -135,7 +149,7 @@ impl Default for TrainConfig {
 impl TrainConfig {
     /// Checks the options a user can get wrong.
     pub fn validate(&self) -> Result<()> {
-        if self.batch == 0 {
+        if self.batch == Some(0) {
             return Err(Error::config("--batch must be at least 1"));
         }
         if self.latent == 0 || self.hidden.contains(&0) {

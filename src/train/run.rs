@@ -12,6 +12,7 @@
 //! benches/README.md for why this beats splitting each GEMM across threads on this network.
 
 use super::config::TrainConfig;
+use super::schedule::{Decision, EarlyStopTracker, ResolvedSchedule};
 pub use super::session::Session;
 use super::split::{auto_shuffle_window, WindowSpan};
 use crate::data::normalize::Normalizer;
@@ -55,6 +56,23 @@ pub struct TrainOutcome {
     pub stopped: Option<String>,
     pub train_rows: usize,
     pub val_rows: usize,
+    /// The schedule the run followed.
+    pub schedule: ResolvedSchedule,
+    /// With early stopping: the epoch whose parameters `model` holds (lowest validation loss).
+    pub best_epoch: Option<usize>,
+    /// The epoch after which early stopping ended the run, if it did.
+    pub early_stopped: Option<usize>,
+}
+
+impl TrainOutcome {
+    /// The record of the epoch whose parameters the model holds: the best epoch with early
+    /// stopping, else the last.
+    pub fn kept_record(&self) -> Option<&EpochRecord> {
+        match self.best_epoch {
+            Some(e) => self.history.iter().find(|h| h.epoch == e),
+            None => self.history.last(),
+        }
+    }
 }
 
 /// Trains a model of the family `cfg.model` on `data`. `on` hears about progress.
@@ -78,6 +96,9 @@ pub fn train_autoencoder(data: &Dataset, cfg: &TrainConfig, on: &mut dyn FnMut(P
             stopped: None,
             train_rows,
             val_rows,
+            schedule: s.schedule,
+            best_epoch: None,
+            early_stopped: None,
         });
     }
 
@@ -86,23 +107,33 @@ pub fn train_autoencoder(data: &Dataset, cfg: &TrainConfig, on: &mut dyn FnMut(P
     let mut spans: Vec<WindowSpan> = Vec::new();
     let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed.wrapping_add(1));
     let window = cfg.shuffle_window.or_else(|| auto_shuffle_window(train_rows, d));
-    let batches_per_epoch = train_rows.div_ceil(cfg.batch);
-    on(Progress::Start { epochs: cfg.epochs, batches_per_epoch, train_rows, val_rows });
+    let sched = s.schedule.clone();
+    let batch_size = sched.batch;
+    let batches_per_epoch = train_rows.div_ceil(batch_size);
+    on(Progress::Start { epochs: sched.max_epochs, batches_per_epoch, train_rows, val_rows });
 
-    let mut history = Vec::with_capacity(cfg.epochs);
+    let mut history = Vec::with_capacity(sched.max_epochs);
     let mut stopped = None;
-    'epochs: for epoch in 1..=cfg.epochs {
+    // schedule: the early-stopping tracker and the best epoch's parameters (allocated once).
+    let mut tracker = sched.early_stop.map(EarlyStopTracker::new);
+    let mut best = if tracker.is_some() { s.model.params.data.clone() } else { Vec::new() };
+    let mut early_stopped = None;
+    let mut steps_done: u64 = 0;
+    'epochs: for epoch in 1..=sched.max_epochs {
         let t0 = Instant::now();
         s.epoch_order(&mut order, &mut spans, window, &mut rng);
         s.begin_epoch(epoch);
         let mut epoch_loss = 0.0;
         let mut next_span = 0;
-        for (b, batch) in order.chunks(cfg.batch).enumerate() {
+        for (b, batch) in order.chunks(batch_size).enumerate() {
             // Windowed shuffle: a window whose rows are all visited gives its pages back.
-            while next_span < spans.len() && spans[next_span].end <= b * cfg.batch {
+            while next_span < spans.len() && spans[next_span].end <= b * batch_size {
                 data.release_rows(spans[next_span].lo as usize, spans[next_span].hi as usize + 1);
                 next_span += 1;
             }
+            // schedule: this step's learning rate (exactly --lr when constant).
+            s.set_lr(sched.lr_at(steps_done));
+            steps_done += 1;
             let loss = s.step(batch)?;
             if !loss.is_finite() {
                 s.model.params.data.copy_from_slice(&last_good);
@@ -135,6 +166,25 @@ pub fn train_autoencoder(data: &Dataset, cfg: &TrainConfig, on: &mut dyn FnMut(P
         };
         on(Progress::Epoch(&rec));
         history.push(rec);
+        // schedule: keep the best epoch's parameters; stop when the patience is spent.
+        if let (Some(t), Some(v)) = (tracker.as_mut(), val_loss) {
+            match t.observe(epoch, v) {
+                Decision::NewBest => best.copy_from_slice(&s.model.params.data),
+                Decision::Continue => {}
+                Decision::Stop => {
+                    early_stopped = Some(epoch);
+                    break;
+                }
+            }
+        }
+    }
+    // schedule: the model returned is the best epoch's.
+    let best_epoch = tracker.as_ref().and_then(EarlyStopTracker::best_epoch);
+    if let Some(e) = best_epoch {
+        s.model.params.data.copy_from_slice(&best);
+        if let Some(why) = stopped.as_mut() {
+            why.push_str(&format!(" (early stopping keeps the best epoch, {e})"));
+        }
     }
     Ok(TrainOutcome {
         kind: cfg.model,
@@ -145,5 +195,8 @@ pub fn train_autoencoder(data: &Dataset, cfg: &TrainConfig, on: &mut dyn FnMut(P
         stopped,
         train_rows,
         val_rows,
+        schedule: sched,
+        best_epoch,
+        early_stopped,
     })
 }

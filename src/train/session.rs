@@ -3,6 +3,7 @@
 
 use super::config::{Parallel, TrainConfig};
 use super::reduce::{GradReduce, LocalShards};
+use super::schedule::ResolvedSchedule;
 use super::shard::{for_each_shard, gather_normalised, shard_range, step_rng, take_bad, validation_loss, Shard};
 use super::split::{epoch_order, split_rows, Split, WindowSpan};
 use crate::data::normalize::Normalizer;
@@ -26,6 +27,8 @@ pub struct Session<'d> {
     pub model: Autoencoder,
     /// PCA: the explained-variance fraction of a closed-form model (no steps to run).
     pub explained_variance: Option<f64>,
+    /// The resolved schedule (batch, epochs, learning rate per step, early stopping).
+    pub schedule: ResolvedSchedule,
     family: Box<dyn Family>,
     phases: Vec<Phase>,
     adams: Vec<Adam>,
@@ -60,14 +63,17 @@ impl<'d> Session<'d> {
         }
         let normalizer = Normalizer::fit(cfg.norm, data, &split.train, cfg.momentum_to_gev)?;
         let family = family_for(cfg);
+        // Batch, epochs, learning rate and early stopping, resolved once for this sample.
+        let schedule = ResolvedSchedule::resolve(cfg, split.train.len(), split.val.len());
+        let batch = schedule.batch;
 
         // One shard per thread, each for its share of a full batch (or one shard whose GEMMs
         // split their rows, for the comparison).
         let (n_shards, gemm) = match cfg.parallel {
             Parallel::Gemm => (1, Gemm::detect().with_row_split(cfg.threads)),
-            Parallel::Batch => (cfg.threads.min(cfg.batch).max(1), Gemm::detect()),
+            Parallel::Batch => (cfg.threads.min(batch).max(1), Gemm::detect()),
         };
-        let per = cfg.batch.div_ceil(n_shards);
+        let per = batch.div_ceil(n_shards);
         let pool = if n_shards > 1 {
             Some(Arc::new(
                 rayon::ThreadPoolBuilder::new()
@@ -119,7 +125,8 @@ impl<'d> Session<'d> {
             pool,
             model,
             explained_variance,
-            batch: cfg.batch,
+            batch,
+            schedule,
             seed: cfg.seed,
             steps: 0,
             epoch: 1,
