@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod model_io;
 pub mod models;
 pub mod nn;
+pub mod outputs;
 pub mod plan;
 #[cfg(feature = "plot")]
 pub mod plot;

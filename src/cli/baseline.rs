@@ -20,6 +20,7 @@ use std::path::PathBuf;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct BaselineArgs {
+    /// Dataset (f32 NPY) to compress every way.
     pub data: PathBuf,
     /// A trained autoencoder to include.
     #[arg(long)]
@@ -29,9 +30,13 @@ pub struct BaselineArgs {
     pub bounds: String,
     /// PCA components (default: the model's latent size, else a third of the variables).
     #[arg(long)]
+    #[arg(value_parser = super::values::latent)]
     pub pca_latent: Option<usize>,
+    /// zstd level of the lossless stages (1–22).
     #[arg(long, default_value_t = 9)]
+    #[arg(value_parser = super::values::zstd_level)]
     pub level: i32,
+    /// Write the table as JSON here (`-` for standard output).
     #[arg(long)]
     pub json: Option<PathBuf>,
     /// Draw compression ratio against max relative error (PNG and SVG) into this directory.
@@ -75,6 +80,12 @@ fn truncate_and_pack(x: &[f32], keep: u32, level: i32) -> Result<(usize, Vec<f32
 }
 
 pub fn run(args: &BaselineArgs) -> Result<()> {
+    crate::outputs::Guard::new()
+        .data(args.data.as_path())
+        .model(args.model.as_deref())
+        .text("--json", args.json.as_deref())
+        .dir("--plot", args.plot.as_deref())
+        .check()?;
     let data = Dataset::open(&args.data)?;
     data.check_finite()?;
     let bounds: Vec<f64> = args

@@ -20,34 +20,51 @@ use std::time::Instant;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct CompareArgs {
+    /// Dataset (f32 NPY); every configuration trains and validates on the same split.
     pub data: PathBuf,
     /// Comma-separated `model[:norm[:latent]]` entries; norm and latent default to --norm and --latent.
     #[arg(long, default_value = "ae,vae,sparse-l1,sparse-kl,aae,denoising,pca,ae+pca")]
     pub configs: String,
+    /// Latent width for entries that do not give one.
     #[arg(long, default_value_t = 15)]
+    #[arg(value_parser = super::values::latent)]
     pub latent: usize,
+    /// Normaliser for entries that do not give one: minmax, standard or custom4.
     #[arg(long, default_value = "minmax")]
     pub norm: NormKind,
+    /// Encoder hidden widths; the decoder mirrors them.
     #[arg(long, default_value = "200,100,50")]
     pub hidden: String,
+    /// Training epochs per configuration.
     #[arg(long, default_value_t = 50)]
+    #[arg(value_parser = super::values::epochs)]
     pub epochs: usize,
+    /// Rows per optimiser step.
     #[arg(long, default_value_t = 512)]
+    #[arg(value_parser = super::values::batch)]
     pub batch: usize,
+    /// Adam learning rate.
     #[arg(long, default_value_t = 1e-3)]
+    #[arg(value_parser = super::values::positive)]
     pub lr: f32,
+    /// Random seed of the split, the initial weights and the shuffling.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Fraction of rows held out for validation.
     #[arg(long, default_value_t = 0.15)]
+    #[arg(value_parser = super::values::fraction)]
     pub val_fraction: f64,
     /// Worker threads per configuration. Default: all cores.
     #[arg(long)]
+    #[arg(value_parser = super::values::threads)]
     pub threads: Option<usize>,
     /// VAE β.
     #[arg(long, default_value_t = 1.0)]
+    #[arg(value_parser = super::values::non_negative)]
     pub beta: f32,
     /// Sparse penalty weight λ.
     #[arg(long, default_value_t = 1e-3)]
+    #[arg(value_parser = super::values::non_negative)]
     pub lambda: f32,
     /// Write the table as JSON here.
     #[arg(long)]
@@ -107,7 +124,32 @@ pub fn run(args: &CompareArgs) -> Result<()> {
         .filter(|s| !s.trim().is_empty())
         .map(|e| parse_config(e.trim(), args))
         .collect::<Result<_>>()?;
+    if configs.is_empty() {
+        return Err(Error::config("--configs: no configuration given (e.g. --configs ae,pca)"));
+    }
+    let model_files: Vec<PathBuf> = match &args.models {
+        Some(dir) => configs
+            .iter()
+            .map(|(kind, norm, latent)| {
+                dir.join(format!("{}_{:?}_{latent}.safetensors", kind.name().replace('+', "_"), norm).to_lowercase())
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let mut guard = crate::outputs::Guard::new()
+        .data(args.data.as_path())
+        .text("--json", args.json.as_deref())
+        .text("--csv", args.csv.as_deref())
+        .dir("--models", args.models.as_deref());
+    for f in &model_files {
+        guard = guard.file_in_new_dir("--models", f.as_path());
+    }
+    guard.check()?;
+    for (kind, _, latent) in &configs {
+        super::values::check_latent(&format!("--configs {kind}: latent"), *latent, *kind, &data)?;
+    }
     let hidden = parse_usize_list(&args.hidden).map_err(|e| Error::config(format!("--hidden: {e}")))?;
+    super::values::check_widths("--hidden", &hidden)?;
     let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let split = split_rows(data.rows(), args.val_fraction, args.seed);
     let (rows, subset) =

@@ -19,12 +19,17 @@ pub struct DemoArgs {
     pub output: PathBuf,
     /// Training epochs (the sample is small, so batches are small and epochs many).
     #[arg(long, default_value_t = 150)]
+    #[arg(value_parser = super::values::epochs)]
     pub epochs: usize,
+    /// Rows per optimiser step.
     #[arg(long, default_value_t = 64)]
+    #[arg(value_parser = super::values::batch)]
     pub batch: usize,
     /// Worker threads. Default: all cores.
     #[arg(long)]
+    #[arg(value_parser = super::values::threads)]
     pub threads: Option<usize>,
+    /// No progress bar or per-epoch lines.
     #[arg(long, short)]
     pub quiet: bool,
     /// Instead: the anomaly-detection demo. Light jets (hadronFlavour == 0) against b jets
@@ -84,6 +89,7 @@ fn run_anomaly(args: &DemoArgs) -> Result<()> {
 }
 
 pub fn run(args: &DemoArgs) -> Result<()> {
+    crate::outputs::Guard::new().dir("-o", args.output.as_path()).check()?;
     if args.anomaly {
         return run_anomaly(args);
     }

@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct EvaluateArgs {
+    /// Trained model (safetensors).
     pub model: PathBuf,
+    /// Dataset (f32 NPY) to evaluate on.
     pub data: PathBuf,
     /// Write the full figures (with residual histograms) as JSON here.
     #[arg(long)]
@@ -54,6 +56,11 @@ pub fn evaluate_files(model_path: &Path, data_path: &Path, subset: &str) -> Resu
 }
 
 pub fn run(args: &EvaluateArgs) -> Result<()> {
+    crate::outputs::Guard::new()
+        .model(args.model.as_path())
+        .data(args.data.as_path())
+        .text("--json", args.json.as_deref())
+        .check()?;
     let ev = evaluate_files(&args.model, &args.data, &args.subset)?;
     print!("{}", ev.table());
     if let Some(j) = &args.json {

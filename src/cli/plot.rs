@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct PlotArgs {
+    /// Trained model (safetensors); its loss history is read from MODEL.history.csv.
     pub model: PathBuf,
+    /// Dataset (f32 NPY) to plot.
     pub data: PathBuf,
     /// Directory for the figures (created if missing).
     #[arg(short, long)]
@@ -24,6 +26,7 @@ pub struct PlotArgs {
     pub subset: String,
     /// At most this many jets are plotted (an evenly strided sample of the chosen rows).
     #[arg(long, default_value_t = 200_000)]
+    #[arg(value_parser = super::values::at_least_one)]
     pub max_rows: usize,
 }
 
@@ -188,6 +191,11 @@ pub fn plot_files(model_path: &Path, data_path: &Path, dir: &Path, subset: &str,
 }
 
 pub fn run(args: &PlotArgs) -> Result<()> {
+    crate::outputs::Guard::new()
+        .model(args.model.as_path())
+        .data(args.data.as_path())
+        .dir("-o", args.output.as_path())
+        .check()?;
     let set = plot_files(&args.model, &args.data, &args.output, &args.subset, args.max_rows)?;
     for note in &set.notes {
         eprintln!("note: {note}");

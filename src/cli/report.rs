@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct ReportArgs {
+    /// Trained model (safetensors).
     pub model: PathBuf,
+    /// Dataset (f32 NPY) to evaluate and plot.
     pub data: PathBuf,
     /// The HTML file to write; figures go to `figures/` beside it.
     #[arg(short, long)]
@@ -22,6 +24,7 @@ pub struct ReportArgs {
     pub subset: String,
     /// At most this many jets are plotted (the table uses every chosen row).
     #[arg(long, default_value_t = 200_000)]
+    #[arg(value_parser = super::values::at_least_one)]
     pub max_rows: usize,
 }
 
@@ -84,6 +87,16 @@ pub fn write_report(model_path: &Path, data_path: &Path, out: &Path, subset: &st
 }
 
 pub fn run(args: &ReportArgs) -> Result<()> {
+    let figures = match args.output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.join("figures"),
+        _ => PathBuf::from("figures"),
+    };
+    crate::outputs::Guard::new()
+        .model(args.model.as_path())
+        .data(args.data.as_path())
+        .file_in_new_dir("-o", args.output.as_path())
+        .dir("-o (its figures)", figures.as_path())
+        .check()?;
     let p = write_report(&args.model, &args.data, &args.output, &args.subset, args.max_rows)?;
     eprintln!("wrote {}", p.display());
     Ok(())

@@ -25,36 +25,47 @@ pub struct TrainArgs {
     pub hidden: String,
     /// Latent (bottleneck) width.
     #[arg(long, default_value_t = 15)]
+    #[arg(value_parser = super::values::latent)]
     pub latent: usize,
+    /// Training epochs (passes over the training rows).
     #[arg(long, default_value_t = 50)]
+    #[arg(value_parser = super::values::epochs)]
     pub epochs: usize,
+    /// Rows per optimiser step.
     #[arg(long, default_value_t = 512)]
+    #[arg(value_parser = super::values::batch)]
     pub batch: usize,
     /// Adam learning rate.
     #[arg(long, default_value_t = 1e-3)]
+    #[arg(value_parser = super::values::positive)]
     pub lr: f32,
     /// Normaliser: minmax, standard or custom4 (log pT, log m, η/5, φ/3; min-max for the rest).
     #[arg(long, default_value = "minmax")]
     pub norm: NormKind,
+    /// Random seed of the split, the initial weights and the shuffling.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Worker threads (results are identical for the same seed and thread count). Default: all cores.
     #[arg(long)]
+    #[arg(value_parser = super::values::threads)]
     pub threads: Option<usize>,
     /// Fraction of rows held out for validation.
     #[arg(long, default_value_t = 0.15)]
+    #[arg(value_parser = super::values::fraction)]
     pub val_fraction: f64,
     /// Output layer activation: linear (default; reaches negative normalised values) or leaky (the seed study's).
     #[arg(long, default_value = "linear")]
     pub output_activation: OutputActivation,
     /// LeakyReLU negative slope.
     #[arg(long, default_value_t = 0.01)]
+    #[arg(value_parser = super::values::positive)]
     pub slope: f32,
     /// Unit of pT and mass in the data (custom4 is defined in GeV): gev or mev.
     #[arg(long, default_value = "gev")]
     pub momentum_unit: String,
     /// VAE: weight β of the KL term (the loss is (Σ squared error + β·Σ KL)/(N·D)).
     #[arg(long, default_value_t = 1.0)]
+    #[arg(value_parser = super::values::non_negative)]
     pub beta: f32,
     /// VAE: epochs over which β rises linearly from 0.
     #[arg(long, default_value_t = 0)]
@@ -65,15 +76,19 @@ pub struct TrainArgs {
     pub gaussian_decoder: bool,
     /// Sparse AEs: penalty weight λ.
     #[arg(long, default_value_t = 1e-3)]
+    #[arg(value_parser = super::values::non_negative)]
     pub lambda: f32,
     /// Sparse-KL: target mean activation ρ of the sigmoid latent.
     #[arg(long, default_value_t = 0.05)]
+    #[arg(value_parser = super::values::open_fraction_f32)]
     pub rho: f32,
     /// Denoising: σ of Gaussian noise added to the normalised input.
     #[arg(long, default_value_t = 0.05)]
+    #[arg(value_parser = super::values::non_negative)]
     pub noise: f32,
     /// Denoising: probability that an input value is zeroed (masking noise).
     #[arg(long, default_value_t = 0.0)]
+    #[arg(value_parser = super::values::fraction_f32)]
     pub mask: f32,
     /// AAE: prior matched by the latent (normal or uniform).
     #[arg(long, default_value = "normal")]
@@ -148,6 +163,7 @@ pub fn train_to_file(
     quiet: bool,
 ) -> Result<SavedModel> {
     let data = Dataset::open(data_path)?;
+    super::values::check_latent("--latent", cfg.latent, cfg.model, &data)?;
     let bar = super::progress::EpochBar::new(quiet);
     let outcome = train_autoencoder(&data, cfg, &mut |p| bar.update(&p))?;
     bar.finish();
@@ -177,6 +193,15 @@ pub fn train_to_file(
 }
 
 pub fn run(args: &TrainArgs) -> Result<()> {
+    let history = args.history.clone().unwrap_or_else(|| sidecar(&args.output, "history.csv"));
+    let hist_opt = if args.history.is_some() { "--history" } else { "-o (its loss history)" };
+    crate::outputs::Guard::new()
+        .data(args.data.as_path())
+        .file("-o", args.output.as_path())
+        .text(hist_opt, history.as_path())
+        .check()?;
     let cfg = args.config()?;
+    super::values::check_widths("--hidden", &cfg.hidden)?;
+    super::values::check_widths("--disc-hidden", &cfg.disc_hidden)?;
     train_to_file(&args.data, &args.output, args.history.as_deref(), &cfg, args.quiet).map(|_| ())
 }
