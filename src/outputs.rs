@@ -237,6 +237,30 @@ impl Guard {
     }
 }
 
+/// A scratch directory under the system's temporary directory, removed with its contents when
+/// dropped, so a command that fails half-way leaves none of its intermediate files behind.
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    /// Creates `hepae-WHAT-PID` (emptied first if a previous run with this PID left one).
+    pub fn new(what: &str) -> Result<Self> {
+        let p = std::env::temp_dir().join(format!("hepae-{what}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).map_err(|e| Error::io(&p, e))?;
+        Ok(Scratch(p))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// The deepest existing ancestor of `p` (or `.` for a relative path with none).
 fn nearest_existing(p: &Path) -> Option<PathBuf> {
     let mut cur = p;

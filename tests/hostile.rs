@@ -396,6 +396,30 @@ fn options_out_of_range_are_refused_up_front_with_the_range() {
     let names: Vec<String> = ["pt", "eta", "phi", "mass", "a", "b"].iter().map(|s| s.to_string()).collect();
     hepae::data::npy::write_npy(&few, 6, &x, Some(&names)).unwrap();
     refused(&w, &["roc", m, "--background", s(&few), "--signal", d], &["few.npy", "5 background jets", "at least 10"]);
+    // With --both the check comes before any training: 5 rows leave 1 validation jet.
+    let both = ["roc", "--both", "--a", s(&few), "--b", d, "--latent", "2", "--epochs", "1"];
+    refused(&w, &both, &["few.npy", "at least 10"]);
+    refused(&w, &["bench", m, "--batch", "2000000", "--no-train"], &["--batch 2000000", "1..=1048576"]);
+    let _ = std::fs::remove_dir_all(&w);
+}
+
+#[test]
+fn a_failing_run_leaves_no_scratch_files() {
+    let w = workdir("scratch");
+    let d = w.join("d.npy");
+    // baseline copies archives and models into a scratch directory; here the --model is not one.
+    let child = Command::new(BIN)
+        .args(["baseline", s(&d), "--model", s(&d), "--bounds", "1e-2"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    let line = one_line(&out, "baseline with a dataset as --model");
+    assert!(line.contains("d.npy"), "{line}");
+    let scratch = std::env::temp_dir().join(format!("hepae-baseline-{pid}"));
+    assert!(!scratch.exists(), "{} survived the failure", scratch.display());
     let _ = std::fs::remove_dir_all(&w);
 }
 

@@ -103,8 +103,9 @@ pub fn run(args: &BaselineArgs) -> Result<()> {
     let d = data.cols();
     let x = data.as_slice();
     let original = (x.len() * 4) as f64;
-    let tmp = std::env::temp_dir().join(format!("hepae-baseline-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    // Removed on every exit, so a failing run leaves no archive or model copy behind.
+    let scratch = crate::outputs::Scratch::new("baseline")?;
+    let tmp = scratch.path().to_path_buf();
     let mut rows = Vec::new();
     let uniform = |eps: f64| Some(vec![Bound::Rel { value: eps }; d]);
     // The archive path for a model (AE or PCA), measured by decompressing.
@@ -194,7 +195,7 @@ pub fn run(args: &BaselineArgs) -> Result<()> {
             Some(eps),
         )?);
     }
-    let _ = std::fs::remove_dir_all(&tmp);
+    drop(scratch);
     println!(
         "{} ({} jets × {} variables, {:.3} MB as float32); relative errors over non-zero values",
         data.path().display(),

@@ -128,6 +128,12 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if threads.contains(&0) || batches.contains(&0) || args.rows == 0 || args.reps == 0 {
         return Err(Error::config("--threads, --batch, --rows and --reps must be positive"));
     }
+    if let Some(b) = batches.iter().find(|&&b| b > 1 << 20) {
+        return Err(Error::config(format!("--batch {b} is out of range: each must be in 1..=1048576")));
+    }
+    if let Some(t) = threads.iter().find(|&&t| t > 1024) {
+        return Err(Error::config(format!("--threads {t} is out of range: each must be in 1..=1024")));
+    }
     let d = model.meta.columns.len();
     let l = model.ae.shape.latent;
     let jets = sample_jets(&model, args.rows, 7);

@@ -152,10 +152,12 @@ const MIN_BACKGROUND: usize = 10;
 fn train_on(path: &Path, args: &RocArgs, out: &Path) -> Result<()> {
     let data = Dataset::open(path)?;
     super::values::check_latent("--latent", args.latent, args.train_model, &data)?;
+    let hidden = parse_usize_list(&args.hidden).map_err(|e| Error::config(format!("--hidden: {e}")))?;
+    super::values::check_widths("--hidden", &hidden)?;
     let cfg = TrainConfig {
         model: args.train_model,
         norm: args.norm,
-        hidden: parse_usize_list(&args.hidden).map_err(|e| Error::config(format!("--hidden: {e}")))?,
+        hidden,
         latent: args.latent,
         epochs: args.epochs,
         batch: args.batch,
@@ -222,8 +224,29 @@ pub fn run(args: &RocArgs) -> Result<()> {
             (Some(a), Some(b)) => (a.clone(), b.clone()),
             _ => return Err(Error::config("--both needs --a A.npy and --b B.npy")),
         };
+        // Before any training: each sample a model is trained on must fit the latent and leave
+        // enough validation jets to be the other direction's background.
+        for (p, given) in [(&a, &args.model_a), (&b, &args.model_b)] {
+            if given.is_none() {
+                let data = Dataset::open(p)?;
+                super::values::check_latent("--latent", args.latent, args.train_model, &data)?;
+                let val = crate::train::split_rows(data.rows(), TrainConfig::default().val_fraction, args.seed).val;
+                if val.len() < MIN_BACKGROUND {
+                    return Err(Error::data(
+                        crate::Location::file(p),
+                        format!(
+                            "{} rows leave {} validation jets as background; a ROC needs at least {MIN_BACKGROUND}",
+                            data.rows(),
+                            val.len()
+                        ),
+                    ));
+                }
+            }
+        }
         let name = |p: &Path| p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        let tmp = std::env::temp_dir();
+        // Models trained here live in a scratch directory removed on every exit.
+        let scratch = crate::outputs::Scratch::new("roc")?;
+        let tmp = scratch.path();
         let ma = match &args.model_a {
             Some(m) => m.clone(),
             None => {
