@@ -303,6 +303,48 @@ fn temporaries_of_killed_runs_are_removed_once_their_process_is_gone() {
     let _ = std::fs::remove_dir_all(&w);
 }
 
+#[test]
+fn a_killed_write_leaves_only_a_temporary_that_the_next_run_removes() {
+    let w = workdir("killed");
+    let (d, big) = (w.join("d.npy"), w.join("big.npy"));
+    let mut child = Command::new(BIN)
+        .args(["synth", "--like", s(&d), "--rows", "20000000", "-o", s(&big)])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let temp = format!(".big.npy.tmp-{}-", child.id());
+    let t0 = std::time::Instant::now();
+    let seen = loop {
+        let names: Vec<String> =
+            std::fs::read_dir(&w).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        if let Some(n) = names.iter().find(|n| n.starts_with(&temp)) {
+            break Some(n.clone());
+        }
+        if t0.elapsed().as_secs() > 20 || child.try_wait().unwrap().is_some() {
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    let Some(name) = seen else {
+        eprintln!("SKIPPED: synth finished before it could be killed ({status})");
+        let _ = std::fs::remove_dir_all(&w);
+        return;
+    };
+    if status.success() {
+        eprintln!("SKIPPED: synth finished before the kill");
+        let _ = std::fs::remove_dir_all(&w);
+        return;
+    }
+    assert!(w.join(&name).exists() && !big.exists(), "a kill -9 leaves the temporary, never a partial big.npy");
+    ok(&["synth", "--like", s(&d), "--rows", "10", "-o", s(&big)]);
+    assert!(!w.join(&name).exists(), "the next run of the same output removed {name}");
+    assert_eq!(hepae::Dataset::open(&big).unwrap().rows(), 10);
+    let _ = std::fs::remove_dir_all(&w);
+}
+
 /// A raw NPY: header dict `dict` then `data`.
 fn raw_npy(path: &Path, dict: &str, data: &[u8]) {
     let mut h = dict.to_string();

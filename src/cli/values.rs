@@ -162,7 +162,7 @@ pub fn check_latent(option: &str, latent: usize, kind: ModelKind, data: &Dataset
     );
     match kind {
         ModelKind::SparseL1 | ModelKind::SparseKl | ModelKind::Denoising => {
-            eprintln!("warning: {what}; kept because the {kind} penalty or noise prevents the identity");
+            eprintln!("warning: {what}; allowed for {kind}, whose penalty or noise is what keeps it from doing so");
             Ok(())
         }
         _ => Err(Error::config(format!("{what}; choose 1..={}", d.saturating_sub(1).max(1)))),
