@@ -243,20 +243,28 @@ fn a_full_disk_leaves_no_temporary_and_names_the_output() {
     let (d, m) = (w.join("d.npy"), w.join("m.safetensors"));
     // /dev/full: written straight through, ENOSPC reported on the user's path.
     refused(&w, &["evaluate", s(&m), s(&d), "--json", "/dev/full"], &["/dev/full", "No space left"]);
-    // A 4 KiB tmpfs: the 12 kB CSV does not fit; nothing may remain in it afterwards.
+    // A 4 KiB tmpfs: none of these outputs fits; nothing may remain in it afterwards.
     let t = w.join("tiny");
     std::fs::create_dir(&t).unwrap();
     let script = r#"mount -t tmpfs -o size=4k t "$1" || exit 99
-"$2" reconstruct "$3" "$4" -o "$1/r.csv"; rc=$?; ls -A "$1"; exit $rc"#;
-    match in_namespace(script, &[s(&t), BIN, s(&m), s(&d)]) {
-        Some(out) => {
-            assert_ne!(out.status.code(), Some(99), "mount failed: {}", String::from_utf8_lossy(&out.stderr));
-            let line = one_line(&out, "reconstruct onto a full disk");
-            assert!(line.contains("tiny/r.csv") && line.contains("No space left"), "{line}");
-            let left = String::from_utf8_lossy(&out.stdout);
-            assert!(left.trim().is_empty(), "files left on the full disk: {left}");
-        }
-        None => eprintln!("SKIPPED tmpfs ENOSPC case: no user namespaces here"),
+out="$1/$2"; shift 2; "$@" -o "$out"; rc=$?; ls -A "$(dirname "$out")"; exit $rc"#;
+    let cases: [(&str, &[&str]); 3] = [
+        ("r.csv", &["reconstruct", s(&m), s(&d)]),
+        ("r.npy", &["reconstruct", s(&m), s(&d)]),
+        ("a.hepz", &["compress", s(&m), s(&d), "--embed-decoder", "--max-rel-error", "1e-6"]),
+    ];
+    for (name, cmd) in cases {
+        let mut args = vec![s(&t), name, BIN];
+        args.extend(cmd);
+        let Some(out) = in_namespace(script, &args) else {
+            eprintln!("SKIPPED tmpfs ENOSPC cases: no user namespaces here");
+            break;
+        };
+        assert_ne!(out.status.code(), Some(99), "mount failed: {}", String::from_utf8_lossy(&out.stderr));
+        let line = one_line(&out, &format!("{name} onto a full disk"));
+        assert!(line.contains(&format!("tiny/{name}")) && line.contains("No space left"), "{line}");
+        let left = String::from_utf8_lossy(&out.stdout);
+        assert!(left.trim().is_empty(), "{name}: files left on the full disk: {left}");
     }
     let _ = std::fs::remove_dir_all(&w);
 }
