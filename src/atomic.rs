@@ -87,6 +87,8 @@ impl AtomicFile {
         if is_direct(target) {
             let file = if target.as_os_str() == "-" {
                 use std::os::fd::AsFd;
+                // What was printed before goes first: our writes bypass std's stdout buffer.
+                let _ = std::io::stdout().flush();
                 let fd = std::io::stdout().as_fd().try_clone_to_owned().map_err(|e| Error::io(target, e))?;
                 File::from(fd)
             } else {
