@@ -5,6 +5,8 @@
 //! killed process (`.NAME.tmp-PID-N`) is removed by the next [`AtomicFile::create`] of the same
 //! target once that PID no longer runs.
 //!
+//! A symlink at the target is kept: the file it points to is replaced, beside itself.
+//!
 //! A target that is not a regular file (a device such as `/dev/null` or `/dev/full`, a pipe,
 //! `/dev/stdout`, or `-` for standard output) is written straight through: it is never replaced
 //! by a regular file through rename.
@@ -16,7 +18,10 @@ use std::path::{Path, PathBuf};
 
 /// A file being written; it appears at `target` only when [`AtomicFile::commit`] succeeds.
 pub struct AtomicFile {
+    /// The path as the caller gave it (for messages).
     target: PathBuf,
+    /// What is replaced: `target`, or the file a symlink at `target` points to (the link stays).
+    dest: PathBuf,
     /// The temporary beside the target; `None` when writing straight through (see module docs).
     tmp: Option<PathBuf>,
     writer: Option<BufWriter<File>>,
@@ -97,6 +102,7 @@ impl AtomicFile {
             };
             return Ok(AtomicFile {
                 target: target.to_path_buf(),
+                dest: target.to_path_buf(),
                 tmp: None,
                 writer: Some(BufWriter::with_capacity(1 << 16, file)),
                 committed: false,
@@ -105,13 +111,20 @@ impl AtomicFile {
         if std::fs::metadata(target).is_ok_and(|m| m.is_dir()) {
             return Err(Error::config(format!("{}: is a directory, not a file", target.display())));
         }
-        let (dir, name) = dir_and_name(target)?;
-        remove_stale_temps(target);
+        // A symlink to an existing file: replace that file, beside it, and keep the link.
+        let is_link = std::fs::symlink_metadata(target).is_ok_and(|m| m.file_type().is_symlink());
+        let dest = match is_link.then(|| std::fs::canonicalize(target)) {
+            Some(Ok(real)) => real,
+            _ => target.to_path_buf(),
+        };
+        let (dir, name) = dir_and_name(&dest)?;
+        remove_stale_temps(&dest);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let tmp = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
         let file = File::create_new(&tmp).map_err(|e| Error::io(target, e))?;
         Ok(AtomicFile {
             target: target.to_path_buf(),
+            dest,
             tmp: Some(tmp),
             writer: Some(BufWriter::with_capacity(1 << 20, file)),
             committed: false,
@@ -152,9 +165,9 @@ impl AtomicFile {
         };
         file.sync_all().map_err(|e| Error::io(&self.target, e))?;
         drop(file);
-        std::fs::rename(&tmp, &self.target).map_err(|e| Error::io(&self.target, e))?;
+        std::fs::rename(&tmp, &self.dest).map_err(|e| Error::io(&self.target, e))?;
         self.committed = true;
-        if let Some(dir) = self.target.parent() {
+        if let Some(dir) = self.dest.parent() {
             let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
             if let Ok(d) = File::open(dir) {
                 let _ = d.sync_all();
@@ -239,6 +252,21 @@ mod tests {
         let err = f.commit().map(|_| ()).unwrap_err().to_string();
         assert!(err.starts_with("/dev/full:"), "{err}");
         assert!(!names(Path::new("/dev")).iter().any(|n| n.starts_with(".full.tmp-")));
+    }
+
+    #[test]
+    fn a_symlinked_target_replaces_the_file_it_points_to_and_keeps_the_link() {
+        let dir = tmpdir("link");
+        std::fs::create_dir(dir.join("real")).unwrap();
+        let real = dir.join("real/out.json");
+        std::fs::write(&real, b"old").unwrap();
+        let link = dir.join("out.json");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        write_atomic(&link, b"new").unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link was replaced");
+        assert_eq!(std::fs::read(&real).unwrap(), b"new");
+        assert_eq!(names(&dir.join("real")), vec!["out.json".to_string()]);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
