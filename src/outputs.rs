@@ -216,7 +216,12 @@ impl Guard {
                 if meta.as_ref().is_some_and(|m| m.is_dir()) {
                     return Err(err("is a directory; name a file".into()));
                 }
-                let parent = parent_of(&o.path);
+                // A symlink to an existing file is written beside the file it points to.
+                let real = std::fs::symlink_metadata(&o.path)
+                    .is_ok_and(|m| m.file_type().is_symlink())
+                    .then(|| std::fs::canonicalize(&o.path).ok())
+                    .flatten();
+                let parent = real.as_deref().map_or_else(|| parent_of(&o.path), parent_of);
                 match std::fs::metadata(parent) {
                     Ok(m) if m.is_dir() => parent.to_path_buf(),
                     Ok(_) => return Err(err(format!("{} is not a directory", parent.display()))),

@@ -284,8 +284,11 @@ fn devices_pipes_and_stdout_are_written_through() {
     let null_is_device = std::fs::metadata("/dev/null").is_ok_and(|m| m.file_type().is_char_device());
     ok(&["evaluate", m, d, "--json", "/dev/null"]);
     if null_is_device {
+        // A model thrown away: no /dev/null.history.csv beside it either.
+        ok(&["train", d, "-o", "/dev/null", "--hidden", "8", "--latent", "3", "--epochs", "1", "--quiet"]);
         let after = std::fs::metadata("/dev/null").unwrap();
         assert!(after.file_type().is_char_device(), "/dev/null was replaced by a regular file");
+        assert!(!Path::new("/dev/null.history.csv").exists());
     }
     assert_eq!(snapshot(&w), before, "no file named '-' or other output appeared");
     let _ = std::fs::remove_dir_all(&w);

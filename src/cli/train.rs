@@ -154,6 +154,12 @@ pub fn history_csv(history: &[EpochRecord]) -> String {
     s
 }
 
+/// MODEL.history.csv beside the model, or none when the model goes to a device or pipe
+/// (`-o /dev/null` must not create `/dev/null.history.csv`).
+fn default_history(model: &Path) -> Option<PathBuf> {
+    (!crate::atomic::is_direct(model)).then(|| sidecar(model, "history.csv"))
+}
+
 /// Trains and writes model + history; returns the saved model. Shared by `train` and `demo`.
 pub fn train_to_file(
     data_path: &Path,
@@ -169,8 +175,10 @@ pub fn train_to_file(
     bar.finish();
     let saved = SavedModel::from_training(&outcome, cfg, &data);
     saved.save(out)?;
-    let hist_path = history.map(Path::to_path_buf).unwrap_or_else(|| sidecar(out, "history.csv"));
-    write_atomic(&hist_path, history_csv(&outcome.history).as_bytes())?;
+    let hist_path = history.map(Path::to_path_buf).or_else(|| default_history(out));
+    if let Some(p) = &hist_path {
+        write_atomic(p, history_csv(&outcome.history).as_bytes())?;
+    }
     if let Some(why) = &outcome.stopped {
         eprintln!("warning: {why}");
     }
@@ -187,18 +195,21 @@ pub fn train_to_file(
             last.map_or("-".into(), |h| format!("{:.4e}", h.train_loss)),
             last.and_then(|h| h.val_loss).map_or("-".into(), |v| format!("{v:.4e}")),
         );
-        eprintln!("wrote {} and {}", out.display(), hist_path.display());
+        match &hist_path {
+            Some(h) => eprintln!("wrote {} and {}", out.display(), h.display()),
+            None => eprintln!("wrote {}", out.display()),
+        }
     }
     Ok(saved)
 }
 
 pub fn run(args: &TrainArgs) -> Result<()> {
-    let history = args.history.clone().unwrap_or_else(|| sidecar(&args.output, "history.csv"));
+    let history = args.history.clone().or_else(|| default_history(&args.output));
     let hist_opt = if args.history.is_some() { "--history" } else { "-o (its loss history)" };
     crate::outputs::Guard::new()
         .data(args.data.as_path())
         .file("-o", args.output.as_path())
-        .text(hist_opt, history.as_path())
+        .text(hist_opt, history.as_deref())
         .check()?;
     let cfg = args.config()?;
     super::values::check_widths("--hidden", &cfg.hidden)?;
