@@ -418,6 +418,7 @@ fn options_out_of_range_are_refused_up_front_with_the_range() {
     train(&["--threads", "0"], &["--threads", "1..=1024"]);
     train(&["--hidden", "8,0"], &["--hidden", "1..=65536"]);
     train(&["--hidden", "100000000"], &["--hidden", "1..=65536"]);
+    train(&["--hidden", "65536,65536", "--latent", "3"], &["--hidden 65536,65536", "GB"]);
     train(&["--val-fraction", "1"], &["--val-fraction", "[0, 1)"]);
     train(&["--beta", "-0.5"], &["--beta", "≥ 0"]);
     train(&["--no-such-option"], &["--no-such-option"]);

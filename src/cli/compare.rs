@@ -150,6 +150,9 @@ pub fn run(args: &CompareArgs) -> Result<()> {
     }
     let hidden = parse_usize_list(&args.hidden).map_err(|e| Error::config(format!("--hidden: {e}")))?;
     super::values::check_widths("--hidden", &hidden)?;
+    for (_, _, latent) in &configs {
+        super::values::check_training_memory(args.batch, data.rows(), data.cols(), &hidden, *latent)?;
+    }
     let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let split = split_rows(data.rows(), args.val_fraction, args.seed);
     let (rows, subset) =

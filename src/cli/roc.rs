@@ -154,6 +154,7 @@ fn train_on(path: &Path, args: &RocArgs, out: &Path) -> Result<()> {
     super::values::check_latent("--latent", args.latent, args.train_model, &data)?;
     let hidden = parse_usize_list(&args.hidden).map_err(|e| Error::config(format!("--hidden: {e}")))?;
     super::values::check_widths("--hidden", &hidden)?;
+    super::values::check_training_memory(args.batch, data.rows(), data.cols(), &hidden, args.latent)?;
     let cfg = TrainConfig {
         model: args.train_model,
         norm: args.norm,

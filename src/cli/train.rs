@@ -170,6 +170,7 @@ pub fn train_to_file(
 ) -> Result<SavedModel> {
     let data = Dataset::open(data_path)?;
     super::values::check_latent("--latent", cfg.latent, cfg.model, &data)?;
+    super::values::check_training_memory(cfg.batch, data.rows(), data.cols(), &cfg.hidden, cfg.latent)?;
     let bar = super::progress::EpochBar::new(quiet);
     let outcome = train_autoencoder(&data, cfg, &mut |p| bar.update(&p))?;
     bar.finish();

@@ -177,6 +177,43 @@ pub fn check_widths(option: &str, widths: &[usize]) -> Result<()> {
     }
 }
 
+/// Physical memory in bytes (MemTotal), or 16 GiB where it cannot be read.
+fn memory_bytes() -> u128 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("MemTotal:"))?;
+            line.split_whitespace().nth(1)?.parse::<u128>().ok()
+        })
+        .map_or(16 << 30, |kb| kb * 1024)
+}
+
+/// Refuses a network whose training buffers would not fit in this machine's memory, before
+/// they are allocated (an abort otherwise): parameters with their gradients and two Adam
+/// moments (16 bytes each) plus activations and their gradients for one batch of at most
+/// `rows` rows, for the encoder `inputs → hidden → latent` and its mirror.
+pub fn check_training_memory(batch: usize, rows: usize, inputs: usize, hidden: &[usize], latent: usize) -> Result<()> {
+    let mut widths = vec![inputs];
+    widths.extend_from_slice(hidden);
+    widths.push(latent);
+    widths.extend(hidden.iter().rev());
+    widths.push(inputs);
+    let w: Vec<u128> = widths.iter().map(|&x| x as u128).collect();
+    let params: u128 = w.windows(2).map(|p| p[0] * p[1] + p[1]).sum();
+    let acts: u128 = w.iter().sum::<u128>() * batch.min(rows.max(1)) as u128;
+    let need = params * 16 + acts * 12;
+    let limit = memory_bytes();
+    if need > limit {
+        return Err(Error::config(format!(
+            "--batch {batch} with --hidden {} needs about {:.1} GB of training buffers, more than this machine's {:.1} GB; use smaller widths or batch",
+            hidden.iter().map(|h| h.to_string()).collect::<Vec<_>>().join(","),
+            need as f64 / 1e9,
+            limit as f64 / 1e9
+        )));
+    }
+    Ok(())
+}
+
 /// Refuses a buffer of `count × bytes_each` over `limit` bytes, naming the option that sets it.
 pub fn check_alloc(option: &str, value: usize, count: u128, bytes_each: u128, limit: u128) -> Result<()> {
     let need = count.saturating_mul(bytes_each);
