@@ -67,6 +67,10 @@ pub enum Error {
     Config(String),
     /// Training diverged or a numeric transform produced a non-finite value.
     Numeric(String),
+    /// An output path is refused before any work: it is an input (or an input's sidecar) of the
+    /// same command, another output of it, a directory, or in a directory that cannot be written.
+    /// `option` is how the user named it (`-o`, `--json`, …), `path` exactly as typed.
+    Output { option: String, path: PathBuf, msg: String },
 }
 
 impl Error {
@@ -85,6 +89,9 @@ impl Error {
     pub fn config(msg: impl Into<String>) -> Self {
         Error::Config(msg.into())
     }
+    pub fn output(option: &str, path: &Path, msg: impl Into<String>) -> Self {
+        Error::Output { option: option.to_string(), path: path.to_path_buf(), msg: msg.into() }
+    }
 }
 
 impl fmt::Display for Error {
@@ -96,6 +103,7 @@ impl fmt::Display for Error {
             Error::Archive { path, msg } => write!(f, "{}: archive: {msg}", path.display()),
             Error::Config(msg) => write!(f, "{msg}"),
             Error::Numeric(msg) => write!(f, "{msg}"),
+            Error::Output { option, path, msg } => write!(f, "{option} {}: {msg}", path.display()),
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod model_io;
 pub mod models;
 pub mod net;
 pub mod nn;
+pub mod outputs;
 #[cfg(feature = "plot")]
 pub mod plot;
 #[cfg(feature = "plot")]

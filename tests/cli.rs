@@ -191,8 +191,18 @@ fn bad_inputs_fail_with_one_line_and_leave_no_output() {
     std::fs::write(&zero_pt, "pt,eta,phi,mass\n50,0.1,0.2,5\n0,0.3,0.1,4\n40,1,1,3\n").unwrap();
     let zp = dir.join("zero_pt.npy");
     ok(&["import", s(&zero_pt), "-o", s(&zp)]);
-    let line =
-        fails(&["train", s(&zp), "-o", s(&out_dir.join("z.safetensors")), "--norm", "custom4", "--val-fraction", "0"]);
+    let line = fails(&[
+        "train",
+        s(&zp),
+        "-o",
+        s(&out_dir.join("z.safetensors")),
+        "--norm",
+        "custom4",
+        "--val-fraction",
+        "0",
+        "--latent",
+        "2",
+    ]);
     assert!(line.contains("zero_pt.npy") && line.contains("row 2") && line.contains("pt"), "{line}");
 
     // Bad options.

@@ -20,6 +20,7 @@ use std::path::PathBuf;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct BaselineArgs {
+    /// Dataset (f32 NPY) to compress every way.
     pub data: PathBuf,
     /// A trained autoencoder to include.
     #[arg(long)]
@@ -29,9 +30,13 @@ pub struct BaselineArgs {
     pub bounds: String,
     /// PCA components (default: the model's latent size, else a third of the variables).
     #[arg(long)]
+    #[arg(value_parser = super::values::latent)]
     pub pca_latent: Option<usize>,
+    /// zstd level of the lossless stages (1–22).
     #[arg(long, default_value_t = 9)]
+    #[arg(value_parser = super::values::zstd_level)]
     pub level: i32,
+    /// Write the table as JSON here (`-` for standard output).
     #[arg(long)]
     pub json: Option<PathBuf>,
     /// Draw compression ratio against max relative error (PNG and SVG) into this directory.
@@ -75,6 +80,12 @@ fn truncate_and_pack(x: &[f32], keep: u32, level: i32) -> Result<(usize, Vec<f32
 }
 
 pub fn run(args: &BaselineArgs) -> Result<()> {
+    crate::outputs::Guard::new()
+        .data(args.data.as_path())
+        .model(args.model.as_deref())
+        .text("--json", args.json.as_deref())
+        .dir("--plot", args.plot.as_deref())
+        .check()?;
     let data = Dataset::open(&args.data)?;
     data.check_finite()?;
     let bounds: Vec<f64> = args
@@ -92,8 +103,9 @@ pub fn run(args: &BaselineArgs) -> Result<()> {
     let d = data.cols();
     let x = data.as_slice();
     let original = (x.len() * 4) as f64;
-    let tmp = std::env::temp_dir().join(format!("hepae-baseline-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    // Removed on every exit, so a failing run leaves no archive or model copy behind.
+    let scratch = crate::outputs::Scratch::new("baseline")?;
+    let tmp = scratch.path().to_path_buf();
     let mut rows = Vec::new();
     let uniform = |eps: f64| Some(vec![Bound::Rel { value: eps }; d]);
     // The archive path for a model (AE or PCA), measured by decompressing.
@@ -183,7 +195,7 @@ pub fn run(args: &BaselineArgs) -> Result<()> {
             Some(eps),
         )?);
     }
-    let _ = std::fs::remove_dir_all(&tmp);
+    drop(scratch);
     println!(
         "{} ({} jets × {} variables, {:.3} MB as float32); relative errors over non-zero values",
         data.path().display(),

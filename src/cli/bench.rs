@@ -21,6 +21,7 @@ use std::time::Instant;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct BenchArgs {
+    /// Trained model (safetensors) whose architecture is measured.
     pub model: PathBuf,
     /// Thread counts to measure.
     #[arg(long, default_value = "1,2")]
@@ -30,16 +31,20 @@ pub struct BenchArgs {
     pub batch: String,
     /// Training batch size.
     #[arg(long, default_value_t = 512)]
+    #[arg(value_parser = super::values::batch)]
     pub train_batch: usize,
     /// Jets per timed repetition (encode/decode) and rows of the training epoch.
     #[arg(long, default_value_t = 102_400)]
+    #[arg(value_parser = super::values::bench_rows)]
     pub rows: usize,
     /// Timed repetitions (the median is reported).
     #[arg(long, default_value_t = 5)]
+    #[arg(value_parser = super::values::at_least_one)]
     pub reps: usize,
     /// Skip the training measurement.
     #[arg(long)]
     pub no_train: bool,
+    /// Write the measurements as JSON here (`-` for standard output).
     #[arg(long)]
     pub json: Option<PathBuf>,
     /// Draw the encode/decode cost per jet as bars (PNG and SVG) into this directory.
@@ -112,11 +117,22 @@ fn time_parallel(threads: usize, rows: usize, work: &(dyn Fn(std::ops::Range<usi
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
+    crate::outputs::Guard::new()
+        .model(args.model.as_path())
+        .text("--json", args.json.as_deref())
+        .dir("--plot", args.plot.as_deref())
+        .check()?;
     let model = SavedModel::load(&args.model)?;
     let threads = parse_usize_list(&args.threads).map_err(|e| Error::config(format!("--threads: {e}")))?;
     let batches = parse_usize_list(&args.batch).map_err(|e| Error::config(format!("--batch: {e}")))?;
     if threads.contains(&0) || batches.contains(&0) || args.rows == 0 || args.reps == 0 {
         return Err(Error::config("--threads, --batch, --rows and --reps must be positive"));
+    }
+    if let Some(b) = batches.iter().find(|&&b| b > 1 << 20) {
+        return Err(Error::config(format!("--batch {b} is out of range: each must be in 1..=1048576")));
+    }
+    if let Some(t) = threads.iter().find(|&&t| t > 1024) {
+        return Err(Error::config(format!("--threads {t} is out of range: each must be in 1..=1024")));
     }
     let d = model.meta.columns.len();
     let l = model.ae.shape.latent;

@@ -20,7 +20,7 @@ use std::time::Instant;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct CompareArgs {
-    /// Dataset (f32 NPY from `hepae import`).
+    /// Dataset (f32 NPY); every configuration trains and validates on the same split.
     pub data: PathBuf,
     /// Comma-separated `model[:norm[:latent]]` entries; norm and latent default to --norm and --latent.
     #[arg(long, default_value = "ae,vae,sparse-l1,sparse-kl,aae,denoising,pca,ae+pca")]
@@ -85,7 +85,35 @@ pub fn run(args: &CompareArgs) -> Result<()> {
         .filter(|s| !s.trim().is_empty())
         .map(|e| parse_config(e.trim(), args))
         .collect::<Result<_>>()?;
+    if configs.is_empty() {
+        return Err(Error::config("--configs: no configuration given (e.g. --configs ae,pca)"));
+    }
+    let model_files: Vec<PathBuf> = match &args.models {
+        Some(dir) => configs
+            .iter()
+            .map(|(kind, norm, latent)| {
+                dir.join(format!("{}_{:?}_{latent}.safetensors", kind.name().replace('+', "_"), norm).to_lowercase())
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let mut guard = crate::outputs::Guard::new()
+        .data(args.data.as_path())
+        .text("--json", args.json.as_deref())
+        .text("--csv", args.csv.as_deref())
+        .dir("--models", args.models.as_deref());
+    for f in &model_files {
+        guard = guard.file_in_new_dir("--models", f.as_path());
+    }
+    guard.check()?;
+    for (kind, _, latent) in &configs {
+        super::values::check_latent(&format!("--configs {kind}: latent"), *latent, *kind, &data)?;
+    }
     let base = args.train.config(ModelKind::Ae)?;
+    super::values::check_widths("--hidden", &base.hidden)?;
+    for (_, _, latent) in &configs {
+        super::values::check_training_memory(base.batch.unwrap_or(512), data.rows(), data.cols(), &base.hidden, *latent)?;
+    }
     let split = split_rows(data.rows(), base.val_fraction, base.seed);
     let (rows, subset) =
         if split.val.is_empty() { (None, "all rows") } else { (Some(split.val.as_slice()), "validation split") };

@@ -10,8 +10,11 @@ use std::path::PathBuf;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct CompressArgs {
+    /// Trained model (safetensors) that encodes the jets.
     pub model: PathBuf,
+    /// Dataset (f32 NPY) to compress.
     pub data: PathBuf,
+    /// Archive to write (.hepz).
     #[arg(short, long)]
     pub output: PathBuf,
     /// Stored precision of the latent values: f32, f16 or bf16.
@@ -19,6 +22,7 @@ pub struct CompressArgs {
     pub latent_dtype: LatentDtype,
     /// Zero this many low mantissa bits of each stored latent value.
     #[arg(long, default_value_t = 0)]
+    #[arg(value_parser = super::values::truncate_bits)]
     pub truncate_bits: u32,
     /// Guarantee |out − in| ≤ R·|in| for every value (physical units); η and φ get R as an
     /// absolute bound, integer-valued columns are stored exactly.
@@ -32,9 +36,11 @@ pub struct CompressArgs {
     pub embed_decoder: bool,
     /// Jets per block.
     #[arg(long, default_value_t = 65_536)]
+    #[arg(value_parser = super::values::block_rows)]
     pub block_rows: usize,
     /// zstd level of the lossless stage (1–22).
     #[arg(long, default_value_t = 9)]
+    #[arg(value_parser = super::values::zstd_level)]
     pub level: i32,
 }
 
@@ -96,10 +102,33 @@ pub fn print_report(r: &SizeReport, out: &std::path::Path) {
 }
 
 pub fn run(args: &CompressArgs) -> Result<()> {
+    crate::outputs::Guard::new()
+        .model(args.model.as_path())
+        .data(args.data.as_path())
+        .file("-o", args.output.as_path())
+        .check()?;
+    let mantissa = match args.latent_dtype {
+        LatentDtype::F32 => 23,
+        LatentDtype::F16 => 10,
+        LatentDtype::Bf16 => 7,
+    };
+    if args.truncate_bits > mantissa {
+        return Err(Error::config(format!(
+            "--truncate-bits {} is out of range: must be in 0..={mantissa} for --latent-dtype {:?}",
+            args.truncate_bits, args.latent_dtype
+        )));
+    }
     let model_bytes = std::fs::read(&args.model).map_err(|e| Error::io(&args.model, e))?;
     let model = SavedModel::from_bytes(&model_bytes, &args.model)?;
     let data = Dataset::open(&args.data)?;
     model.check_data(&data, &args.model)?;
+    super::values::check_alloc(
+        "--block-rows",
+        args.block_rows,
+        args.block_rows as u128 * data.cols() as u128,
+        16,
+        1 << 31,
+    )?;
     data.check_finite()?;
     if args.output == args.data {
         return Err(Error::config(format!("{}: refusing to overwrite the input", args.output.display())));

@@ -8,15 +8,22 @@ use std::path::PathBuf;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct DecompressArgs {
+    /// Archive to read (.hepz from `hepae compress`).
     pub archive: PathBuf,
     /// The model the archive was written with (not needed if it embeds its decoder).
     #[arg(long)]
     pub model: Option<PathBuf>,
+    /// Output: .npy (f32 + .columns) or .csv (header row).
     #[arg(short, long)]
     pub output: PathBuf,
 }
 
 pub fn run(args: &DecompressArgs) -> Result<()> {
+    crate::outputs::Guard::new()
+        .input(args.archive.as_path())
+        .model(args.model.as_deref())
+        .rows("-o", args.output.as_path())
+        .check()?;
     let (h, rows) = decompress(&args.archive, args.model.as_deref(), &args.output)?;
     eprintln!(
         "wrote {} ({rows} jets, {} columns{})",

@@ -80,6 +80,7 @@ fn run_anomaly(args: &DemoArgs) -> Result<()> {
 }
 
 pub fn run(args: &DemoArgs) -> Result<()> {
+    crate::outputs::Guard::new().dir("-o", args.output.as_path()).check()?;
     if args.anomaly {
         return run_anomaly(args);
     }

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct EvaluateArgs {
+    /// Trained model (safetensors).
     pub model: PathBuf,
+    /// Dataset (f32 NPY) to evaluate on.
     pub data: PathBuf,
     /// Write the full figures (with residual histograms) as JSON here.
     #[arg(long)]
@@ -69,6 +71,11 @@ pub fn evaluate_files_with(model_path: &Path, data_path: &Path, subset: &str, qu
 }
 
 pub fn run(args: &EvaluateArgs) -> Result<()> {
+    crate::outputs::Guard::new()
+        .model(args.model.as_path())
+        .data(args.data.as_path())
+        .text("--json", args.json.as_deref())
+        .check()?;
     let ev = evaluate_files_with(&args.model, &args.data, &args.subset, args.quiet)?;
     print!("{}", ev.table());
     if let Some(j) = &args.json {

@@ -16,12 +16,16 @@ use std::path::PathBuf;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct GenerateArgs {
+    /// Trained VAE or AAE model (safetensors).
     pub model: PathBuf,
     /// Number of jets to generate.
     #[arg(short = 'n', long)]
+    #[arg(value_parser = super::values::rows)]
     pub rows: u64,
+    /// Output dataset (.npy); OUT.columns is written beside it.
     #[arg(short, long)]
     pub output: PathBuf,
+    /// Random seed of the prior draws.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Real jets to compare the generated marginals with (e.g. the training data).
@@ -76,6 +80,13 @@ fn marginal(values: &mut [f64], lo: f64, hi: f64) -> Marginal {
 }
 
 pub fn run(args: &GenerateArgs) -> Result<()> {
+    crate::outputs::Guard::new()
+        .model(args.model.as_path())
+        .data(args.like.as_deref())
+        .rows("-o", args.output.as_path())
+        .text("--json", args.json.as_deref())
+        .dir("--plot", args.plot.as_deref())
+        .check()?;
     let model = SavedModel::load(&args.model)?;
     let prior = match model.meta.kind {
         ModelKind::Vae => Prior::Normal,

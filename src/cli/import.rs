@@ -19,6 +19,7 @@ pub struct ImportArgs {
     pub columns: Option<Vec<String>>,
     /// Keep only the first N columns.
     #[arg(long)]
+    #[arg(value_parser = super::values::at_least_one)]
     pub first_columns: Option<usize>,
     /// Remove these columns (comma separated).
     #[arg(long, value_delimiter = ',')]
@@ -50,6 +51,10 @@ pub struct ImportArgs {
 }
 
 pub fn run(args: &ImportArgs) -> crate::Result<()> {
+    let is_npy = args.input.extension().is_some_and(|e| e.eq_ignore_ascii_case("npy"));
+    let guard = crate::outputs::Guard::new();
+    let guard = if is_npy { guard.data(args.input.as_path()) } else { guard.input(args.input.as_path()) };
+    guard.rows("-o", args.output.as_path()).check()?;
     let opts = ImportOptions {
         columns: args.columns.clone(),
         first_columns: args.first_columns,

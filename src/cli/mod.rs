@@ -20,10 +20,13 @@ pub mod split;
 pub mod synth;
 pub mod threshold;
 pub mod train;
+pub mod values;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// hepae: train and run deep autoencoders that compress and score particle-physics jets.
+/// Input: CSV, NPY or ROOT files (`hepae import`, ROOT with --tree and --branches), turned into
+/// a float32 NPY dataset that every other subcommand reads.
 #[derive(Parser, Debug)]
 #[command(name = "hepae", version, about, long_about = None)]
 pub struct Cli {
@@ -33,7 +36,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Convert CSV or NPY into a native dataset (f32 NPY + .columns), with column selection and cuts.
+    /// Convert CSV, NPY or ROOT into a native dataset (f32 NPY + .columns), with column selection and cuts.
     Import(import::ImportArgs),
     /// Train an autoencoder on a dataset and write the model (safetensors).
     Train(train::TrainArgs),
@@ -69,6 +72,22 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Import → train → evaluate → reconstruct on the embedded real CMS jets.
     Demo(demo::DemoArgs),
+}
+
+/// The command tree the binary parses: [`Cli`] with every option that takes a value accepting a
+/// negative number (`--lr -1` reaches the option's range check instead of a clap tip).
+pub fn command() -> clap::Command {
+    fn negatives(c: clap::Command) -> clap::Command {
+        c.mut_args(|a| {
+            if !a.is_positional() && matches!(a.get_action(), clap::ArgAction::Set | clap::ArgAction::Append) {
+                a.allow_negative_numbers(true)
+            } else {
+                a
+            }
+        })
+        .mut_subcommands(negatives)
+    }
+    negatives(Cli::command())
 }
 
 /// Parses the command line and runs the subcommand.

@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct PlotArgs {
+    /// Trained model (safetensors); its loss history is read from MODEL.history.csv.
     pub model: PathBuf,
+    /// Dataset (f32 NPY) to plot.
     pub data: PathBuf,
     /// Directory for the figures (created if missing).
     #[arg(short, long)]
@@ -25,6 +27,7 @@ pub struct PlotArgs {
     pub subset: String,
     /// At most this many jets are plotted (an evenly strided sample of the chosen rows).
     #[arg(long, default_value_t = 200_000)]
+    #[arg(value_parser = super::values::at_least_one)]
     pub max_rows: usize,
     /// At most this many variables get per-variable figures and a row in the correlation
     /// matrix (the first ones; a table with thousands of columns would draw for minutes).
@@ -250,6 +253,11 @@ pub fn plot_files_with(model_path: &Path, data_path: &Path, dir: &Path, opt: &Pl
 }
 
 pub fn run(args: &PlotArgs) -> Result<()> {
+    crate::outputs::Guard::new()
+        .model(args.model.as_path())
+        .data(args.data.as_path())
+        .dir("-o", args.output.as_path())
+        .check()?;
     let opt = PlotOptions {
         subset: args.subset.clone(),
         max_rows: args.max_rows,

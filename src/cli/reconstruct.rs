@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct ReconstructArgs {
+    /// Trained model (safetensors).
     pub model: PathBuf,
+    /// Dataset (f32 NPY) to reconstruct.
     pub data: PathBuf,
     /// Output: .npy (f32 + .columns) or .csv (header row).
     #[arg(short, long)]
@@ -76,6 +78,11 @@ pub fn reconstruct_file_with(model_path: &Path, data_path: &Path, out: &Path, qu
 }
 
 pub fn run(args: &ReconstructArgs) -> Result<()> {
+    crate::outputs::Guard::new()
+        .model(args.model.as_path())
+        .data(args.data.as_path())
+        .rows("-o", args.output.as_path())
+        .check()?;
     let n = reconstruct_file_with(&args.model, &args.data, &args.output, args.quiet)?;
     eprintln!("wrote {} ({n} reconstructed jets, physical units)", args.output.display());
     Ok(())

@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct ReportArgs {
+    /// Trained model (safetensors).
     pub model: PathBuf,
+    /// Dataset (f32 NPY) to evaluate and plot.
     pub data: PathBuf,
     /// The HTML file to write; figures go to `figures/` beside it.
     #[arg(short, long)]
@@ -22,6 +24,7 @@ pub struct ReportArgs {
     pub subset: String,
     /// At most this many jets are plotted (the table uses every chosen row).
     #[arg(long, default_value_t = 200_000)]
+    #[arg(value_parser = super::values::at_least_one)]
     pub max_rows: usize,
     /// No progress lines.
     #[arg(long, short)]
@@ -93,6 +96,16 @@ pub fn write_report_with(model_path: &Path, data_path: &Path, out: &Path, opt: &
 }
 
 pub fn run(args: &ReportArgs) -> Result<()> {
+    let figures = match args.output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.join("figures"),
+        _ => PathBuf::from("figures"),
+    };
+    crate::outputs::Guard::new()
+        .model(args.model.as_path())
+        .data(args.data.as_path())
+        .file_in_new_dir("-o", args.output.as_path())
+        .dir("-o (its figures)", figures.as_path())
+        .check()?;
     let opt = PlotOptions { quiet: args.quiet, ..PlotOptions::new(&args.subset, args.max_rows) };
     let p = write_report_with(&args.model, &args.data, &args.output, &opt)?;
     eprintln!("wrote {}", p.display());

@@ -23,48 +23,68 @@ use std::path::{Path, PathBuf};
 pub struct RocArgs {
     /// Model trained on background jets (not needed with --both).
     pub model: Option<PathBuf>,
+    /// Background (ordinary) jets, f32 NPY; its validation split when it is the model's training file.
     #[arg(long)]
     pub background: Option<PathBuf>,
+    /// Signal (anomalous) jets, f32 NPY.
     #[arg(long)]
     pub signal: Option<PathBuf>,
     /// Both directions: a model on each of --a and --b, each sample the other's signal.
     #[arg(long)]
     pub both: bool,
+    /// With --both: the first sample (f32 NPY).
     #[arg(long)]
     pub a: Option<PathBuf>,
+    /// With --both: the second sample (f32 NPY).
     #[arg(long)]
     pub b: Option<PathBuf>,
     /// With --both: a model already trained on A (else one is trained).
     #[arg(long)]
     pub model_a: Option<PathBuf>,
+    /// With --both: a model already trained on B (else one is trained).
     #[arg(long)]
     pub model_b: Option<PathBuf>,
     /// Scores to report (comma-separated).
     #[arg(long, default_value = "mse")]
     pub score: String,
+    /// Bootstrap replicas for the errors (10–100 000).
     #[arg(long, default_value_t = 200)]
+    #[arg(value_parser = super::values::bootstrap)]
     pub bootstrap: usize,
+    /// Random seed of the bootstrap, the VAE draws and the training.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// vae-recon-prob: draws of z per jet.
     #[arg(long, default_value_t = 16)]
+    #[arg(value_parser = super::values::at_least_one)]
     pub samples: usize,
     /// With --both, training: model family, normaliser, widths, epochs, batch.
     #[arg(long, default_value = "ae")]
     pub train_model: ModelKind,
+    /// With --both, training: normaliser (minmax, standard, custom4).
     #[arg(long, default_value = "minmax")]
     pub norm: NormKind,
+    /// With --both, training: encoder hidden widths.
     #[arg(long, default_value = "200,100,50")]
     pub hidden: String,
+    /// With --both, training: latent width.
     #[arg(long, default_value_t = 8)]
+    #[arg(value_parser = super::values::latent)]
     pub latent: usize,
+    /// With --both, training: epochs.
     #[arg(long, default_value_t = 200)]
+    #[arg(value_parser = super::values::epochs)]
     pub epochs: usize,
+    /// With --both, training: batch size.
     #[arg(long, default_value_t = 64)]
+    #[arg(value_parser = super::values::batch)]
     pub batch: usize,
+    /// With --both, training a VAE: Gaussian decoder (needed for vae-recon-prob).
     #[arg(long)]
     pub gaussian_decoder: bool,
+    /// With --both, training a VAE: weight β of the KL term.
     #[arg(long, default_value_t = 1.0)]
+    #[arg(value_parser = super::values::non_negative)]
     pub beta: f32,
     /// Write every summary (with the thinned curves) as JSON.
     #[arg(long)]
@@ -102,6 +122,16 @@ pub fn roc_for(
     bg.check_finite()?;
     sg.check_finite()?;
     let (rows, _) = select_rows(model, model_path, &bg, "auto")?;
+    let n_bg = rows.as_ref().map_or(bg.rows(), Vec::len);
+    if n_bg < MIN_BACKGROUND {
+        return Err(Error::data(
+            crate::Location::file(background),
+            format!("{n_bg} background jets to score; a ROC needs at least {MIN_BACKGROUND}"),
+        ));
+    }
+    if sg.rows() == 0 {
+        return Err(Error::data(crate::Location::file(signal), "no signal jets to score"));
+    }
     let opt = ScoreOptions { samples: args.samples, seed: args.seed };
     let mut out = Vec::new();
     for &k in scores {
@@ -119,12 +149,19 @@ pub fn roc_for(
     Ok(out)
 }
 
+/// Fewer background jets than this give no meaningful ROC (the smallest rate is 1/N).
+const MIN_BACKGROUND: usize = 10;
+
 fn train_on(path: &Path, args: &RocArgs, out: &Path) -> Result<()> {
     let data = Dataset::open(path)?;
+    super::values::check_latent("--latent", args.latent, args.train_model, &data)?;
+    let hidden = parse_usize_list(&args.hidden).map_err(|e| Error::config(format!("--hidden: {e}")))?;
+    super::values::check_widths("--hidden", &hidden)?;
+    super::values::check_training_memory(args.batch, data.rows(), data.cols(), &hidden, args.latent)?;
     let cfg = TrainConfig {
         model: args.train_model,
         norm: args.norm,
-        hidden: parse_usize_list(&args.hidden).map_err(|e| Error::config(format!("--hidden: {e}")))?,
+        hidden,
         latent: args.latent,
         epochs: Some(args.epochs),
         batch: Some(args.batch),
@@ -175,6 +212,17 @@ pub fn format_results(results: &[RocResult]) -> String {
 }
 
 pub fn run(args: &RocArgs) -> Result<()> {
+    crate::outputs::Guard::new()
+        .model(args.model.as_deref())
+        .data(args.background.as_deref())
+        .data(args.signal.as_deref())
+        .data(args.a.as_deref())
+        .data(args.b.as_deref())
+        .model(args.model_a.as_deref())
+        .model(args.model_b.as_deref())
+        .text("--json", args.json.as_deref())
+        .dir("--plot", args.plot.as_deref())
+        .check()?;
     let scores: Vec<ScoreKind> =
         args.score.split(',').filter(|t| !t.trim().is_empty()).map(|t| t.trim().parse()).collect::<Result<_>>()?;
     let results = if args.both {
@@ -182,8 +230,29 @@ pub fn run(args: &RocArgs) -> Result<()> {
             (Some(a), Some(b)) => (a.clone(), b.clone()),
             _ => return Err(Error::config("--both needs --a A.npy and --b B.npy")),
         };
+        // Before any training: each sample a model is trained on must fit the latent and leave
+        // enough validation jets to be the other direction's background.
+        for (p, given) in [(&a, &args.model_a), (&b, &args.model_b)] {
+            if given.is_none() {
+                let data = Dataset::open(p)?;
+                super::values::check_latent("--latent", args.latent, args.train_model, &data)?;
+                let val = crate::train::split_rows(data.rows(), TrainConfig::default().val_fraction, args.seed).val;
+                if val.len() < MIN_BACKGROUND {
+                    return Err(Error::data(
+                        crate::Location::file(p),
+                        format!(
+                            "{} rows leave {} validation jets as background; a ROC needs at least {MIN_BACKGROUND}",
+                            data.rows(),
+                            val.len()
+                        ),
+                    ));
+                }
+            }
+        }
         let name = |p: &Path| p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        let tmp = std::env::temp_dir();
+        // Models trained here live in a scratch directory removed on every exit.
+        let scratch = crate::outputs::Scratch::new("roc")?;
+        let tmp = scratch.path();
         let ma = match &args.model_a {
             Some(m) => m.clone(),
             None => {

@@ -12,7 +12,9 @@ use std::path::PathBuf;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct ScoreArgs {
+    /// Trained model (safetensors).
     pub model: PathBuf,
+    /// Dataset (f32 NPY) to score.
     pub data: PathBuf,
     /// Output: .npy or .csv.
     #[arg(short, long)]
@@ -23,7 +25,9 @@ pub struct ScoreArgs {
     pub score: Option<ScoreKind>,
     /// vae-recon-prob: draws of z per jet.
     #[arg(long, default_value_t = 16)]
+    #[arg(value_parser = super::values::at_least_one)]
     pub samples: usize,
+    /// Random seed of the VAE draws.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// No progress lines.
@@ -32,6 +36,11 @@ pub struct ScoreArgs {
 }
 
 pub fn run(args: &ScoreArgs) -> Result<()> {
+    crate::outputs::Guard::new()
+        .model(args.model.as_path())
+        .data(args.data.as_path())
+        .rows("-o", args.output.as_path())
+        .check()?;
     let model = SavedModel::load(&args.model)?;
     let data = Dataset::open(&args.data)?;
     model.check_data(&data, &args.model)?;

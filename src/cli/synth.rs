@@ -13,6 +13,7 @@ pub struct SynthArgs {
     pub like: PathBuf,
     /// Number of synthetic rows to write.
     #[arg(long)]
+    #[arg(value_parser = super::values::rows)]
     pub rows: u64,
     /// Output dataset (.npy); OUT.columns is written beside it.
     #[arg(short = 'o', long = "output")]
@@ -22,6 +23,7 @@ pub struct SynthArgs {
     pub seed: u64,
     /// Relative jitter applied to continuous columns.
     #[arg(long, default_value_t = 0.02)]
+    #[arg(value_parser = super::values::non_negative)]
     pub jitter: f32,
     /// No progress lines.
     #[arg(long, short)]
@@ -29,6 +31,7 @@ pub struct SynthArgs {
 }
 
 pub fn run(args: &SynthArgs) -> crate::Result<()> {
+    crate::outputs::Guard::new().data(args.like.as_path()).rows("-o", args.output.as_path()).check()?;
     let like = Dataset::open(&args.like)?;
     if args.output.extension().is_none_or(|e| !e.eq_ignore_ascii_case("npy")) {
         return Err(crate::Error::config(format!("{}: the output must be a .npy file", args.output.display())));

@@ -17,21 +17,29 @@ use std::path::PathBuf;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct ThresholdArgs {
+    /// Trained model (safetensors); the threshold is stored in it.
     pub model: PathBuf,
     /// Background (ordinary) jets.
     pub background: PathBuf,
     /// Target background rate.
     #[arg(long)]
+    #[arg(value_parser = super::values::open_fraction)]
     pub fpr: f64,
+    /// Score to cut on: mse, mae, vae-recon-prob, vae-elbo or latent-norm.
     #[arg(long, default_value = "mse")]
     pub score: ScoreKind,
+    /// vae-recon-prob: draws of z per jet.
     #[arg(long, default_value_t = 16)]
+    #[arg(value_parser = super::values::at_least_one)]
     pub samples: usize,
+    /// Random seed of the VAE draws.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
 }
 
 pub fn run(args: &ThresholdArgs) -> Result<()> {
+    // MODEL is rewritten in place on purpose; it must not be the background file.
+    crate::outputs::Guard::new().data(args.background.as_path()).file("MODEL", args.model.as_path()).check()?;
     if !(args.fpr > 0.0 && args.fpr < 1.0) {
         return Err(Error::config(format!("--fpr {} must be in (0, 1)", args.fpr)));
     }

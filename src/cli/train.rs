@@ -39,17 +39,21 @@ pub struct TrainOptions {
     pub hidden: String,
     /// Latent (bottleneck) width.
     #[arg(long, default_value_t = 15)]
+    #[arg(value_parser = super::values::latent)]
     pub latent: usize,
     /// Exactly this many epochs (constant lr, no early stop unless asked). Default: automatic,
     /// 50 epochs raised to reach 10 000 optimiser steps on small samples and lowered to at most
     /// 30 000 on large ones, with early stopping on the validation loss (best epoch kept).
     #[arg(long)]
+    #[arg(value_parser = super::values::epochs)]
     pub epochs: Option<usize>,
     /// Rows per optimiser step. Default: training rows/16 as a power of two in [32, 512].
     #[arg(long)]
+    #[arg(value_parser = super::values::batch)]
     pub batch: Option<usize>,
     /// Adam learning rate (the peak of a cosine schedule).
     #[arg(long, default_value_t = 1e-3)]
+    #[arg(value_parser = super::values::positive)]
     pub lr: f32,
     /// Learning rate over the run: constant or cosine (to lr/100). Default: cosine with
     /// automatic epochs, constant with --epochs.
@@ -67,21 +71,25 @@ pub struct TrainOptions {
     pub seed: u64,
     /// Worker threads (results are identical for the same seed and thread count). Default: all cores.
     #[arg(long)]
+    #[arg(value_parser = super::values::threads)]
     pub threads: Option<usize>,
     /// Fraction of rows held out for validation.
     #[arg(long, default_value_t = 0.15)]
+    #[arg(value_parser = super::values::fraction)]
     pub val_fraction: f64,
     /// Output layer activation: linear (default; reaches negative normalised values) or leaky (the seed study's).
     #[arg(long, default_value = "linear")]
     pub output_activation: OutputActivation,
     /// LeakyReLU negative slope.
     #[arg(long, default_value_t = 0.01)]
+    #[arg(value_parser = super::values::positive)]
     pub slope: f32,
     /// Unit of pT and mass in the data (custom4 is defined in GeV): gev or mev.
     #[arg(long, default_value = "gev")]
     pub momentum_unit: String,
     /// VAE: weight β of the KL term (the loss is (Σ squared error + β·Σ KL)/(N·D)).
     #[arg(long, default_value_t = 1.0)]
+    #[arg(value_parser = super::values::non_negative)]
     pub beta: f32,
     /// VAE: epochs over which β rises linearly from 0.
     #[arg(long, default_value_t = 0)]
@@ -92,15 +100,19 @@ pub struct TrainOptions {
     pub gaussian_decoder: bool,
     /// Sparse AEs: penalty weight λ.
     #[arg(long, default_value_t = 1e-3)]
+    #[arg(value_parser = super::values::non_negative)]
     pub lambda: f32,
     /// Sparse-KL: target mean activation ρ of the sigmoid latent.
     #[arg(long, default_value_t = 0.05)]
+    #[arg(value_parser = super::values::open_fraction_f32)]
     pub rho: f32,
     /// Denoising: σ of Gaussian noise added to the normalised input.
     #[arg(long, default_value_t = 0.05)]
+    #[arg(value_parser = super::values::non_negative)]
     pub noise: f32,
     /// Denoising: probability that an input value is zeroed (masking noise).
     #[arg(long, default_value_t = 0.0)]
+    #[arg(value_parser = super::values::fraction_f32)]
     pub mask: f32,
     /// AAE: prior matched by the latent (normal or uniform).
     #[arg(long, default_value = "normal")]
@@ -197,6 +209,12 @@ pub fn history_csv(history: &[EpochRecord]) -> String {
     s
 }
 
+/// MODEL.history.csv beside the model, or none when the model goes to a device or pipe
+/// (`-o /dev/null` must not create `/dev/null.history.csv`).
+fn default_history(model: &Path) -> Option<PathBuf> {
+    (!crate::atomic::is_direct(model)).then(|| sidecar(model, "history.csv"))
+}
+
 /// Trains and writes model + history; returns the saved model. Shared by `train` and `demo`.
 pub fn train_to_file(
     data_path: &Path,
@@ -206,6 +224,8 @@ pub fn train_to_file(
     quiet: bool,
 ) -> Result<SavedModel> {
     let data = Dataset::open(data_path)?;
+    super::values::check_latent("--latent", cfg.latent, cfg.model, &data)?;
+    super::values::check_training_memory(cfg.batch.unwrap_or(512), data.rows(), data.cols(), &cfg.hidden, cfg.latent)?;
     let bar = super::progress::EpochBar::new(quiet);
     // The schedule line comes with the start of training, after every check of the input (so
     // that bad input still gives one error line).
@@ -220,8 +240,10 @@ pub fn train_to_file(
     bar.finish();
     let saved = SavedModel::from_training(&outcome, cfg, &data);
     saved.save(out)?;
-    let hist_path = history.map(Path::to_path_buf).unwrap_or_else(|| sidecar(out, "history.csv"));
-    write_atomic(&hist_path, history_csv(&outcome.history).as_bytes())?;
+    let hist_path = history.map(Path::to_path_buf).or_else(|| default_history(out));
+    if let Some(p) = &hist_path {
+        write_atomic(p, history_csv(&outcome.history).as_bytes())?;
+    }
     if let Some(why) = &outcome.stopped {
         eprintln!("warning: {why}");
     }
@@ -241,12 +263,24 @@ pub fn train_to_file(
             last.map_or("-".into(), |h| format!("{:.4e}", h.train_loss)),
             last.and_then(|h| h.val_loss).map_or("-".into(), |v| format!("{v:.4e}")),
         );
-        eprintln!("wrote {} and {}", out.display(), hist_path.display());
+        match &hist_path {
+            Some(h) => eprintln!("wrote {} and {}", out.display(), h.display()),
+            None => eprintln!("wrote {}", out.display()),
+        }
     }
     Ok(saved)
 }
 
 pub fn run(args: &TrainArgs) -> Result<()> {
+    let history = args.history.clone().or_else(|| default_history(&args.output));
+    let hist_opt = if args.history.is_some() { "--history" } else { "-o (its loss history)" };
+    crate::outputs::Guard::new()
+        .data(args.data.as_path())
+        .file("-o", args.output.as_path())
+        .text(hist_opt, history.as_deref())
+        .check()?;
     let cfg = args.config()?;
+    super::values::check_widths("--hidden", &cfg.hidden)?;
+    super::values::check_widths("--disc-hidden", &cfg.disc_hidden)?;
     train_to_file(&args.data, &args.output, args.history.as_deref(), &cfg, args.quiet).map(|_| ())
 }

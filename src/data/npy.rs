@@ -7,7 +7,8 @@
 //! file, bad magic, an unknown format version, a truncated header, a dtype other than `<f4` ("dtype
 //! <f8 is not float32; convert with `hepae import`"), `fortran_order: True`, a shape that is not
 //! 2-D, a data offset that is not 4-byte aligned, data shorter than the shape needs (naming the
-//! first incomplete row) or longer, and a `.columns` file whose count differs from the shape.
+//! first incomplete row) or longer (both byte counts named; [`NpyRowReader`] refuses the same,
+//! see [`check_data_size`]), and a `.columns` file whose count differs from the shape.
 //!
 //! Big-endian hosts are not supported (the data are read and written as native little-endian).
 
@@ -147,6 +148,32 @@ fn header_total(cols: usize) -> usize {
     (10 + widest.len() + 1).div_ceil(ALIGN) * ALIGN
 }
 
+/// Refuses data whose size disagrees with the header's shape (`have` bytes after the header):
+/// fewer bytes (truncated; names the first incomplete row) or more (trailing bytes), each with
+/// both numbers. Every reader ([`Dataset::open`], [`NpyRowReader::open`]) goes through here.
+pub fn check_data_size(path: &Path, descr: &str, rows: usize, cols: usize, item: usize, have: usize) -> Result<()> {
+    let need = rows
+        .checked_mul(cols)
+        .and_then(|n| n.checked_mul(item))
+        .ok_or_else(|| data_err(path, format!("shape ({rows}, {cols}) is too large")))?;
+    let row_bytes = (cols * item).max(1);
+    let shape = format!("header declares shape ({rows}, {cols}) of {descr}, {need} data bytes");
+    if have < need {
+        let full = have / row_bytes;
+        return Err(Error::data(
+            Location::file(path).row(full as u64 + 1),
+            format!("truncated: {shape}, but the file holds {have} ({full} whole rows)"),
+        ));
+    }
+    if have > need {
+        return Err(data_err(
+            path,
+            format!("{shape}, but the file holds {have}: {} unexpected bytes after the data", have - need),
+        ));
+    }
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Column names
 // ---------------------------------------------------------------------------------------------
@@ -253,24 +280,7 @@ impl Dataset {
         if h.data_offset % 4 != 0 {
             return Err(data_err(path, format!("data offset {} is not 4-byte aligned", h.data_offset)));
         }
-        let need = rows
-            .checked_mul(cols)
-            .and_then(|n| n.checked_mul(4))
-            .ok_or_else(|| data_err(path, format!("shape ({rows}, {cols}) is too large")))?;
-        let have = mmap.len() - h.data_offset;
-        if have < need {
-            let full = have / 4 / cols.max(1);
-            return Err(Error::data(
-                Location::file(path).row(full as u64 + 1),
-                format!("truncated: shape ({rows}, {cols}) needs {need} data bytes, file has {have}"),
-            ));
-        }
-        if have > need {
-            return Err(data_err(
-                path,
-                format!("{} unexpected bytes after the data of shape ({rows}, {cols})", have - need),
-            ));
-        }
+        check_data_size(path, &h.descr, rows, cols, 4, mmap.len().saturating_sub(h.data_offset))?;
         if bytemuck::try_cast_slice::<u8, f32>(&mmap[h.data_offset..]).is_err() {
             return Err(data_err(path, "data are not 4-byte aligned in memory"));
         }
@@ -399,6 +409,12 @@ impl NpyWriter {
         }
         let header_len = header_total(columns.len());
         let mut file = AtomicFile::create(path)?;
+        if file.is_direct() && !is_char_device(path) {
+            return Err(Error::config(format!(
+                "{}: an NPY output must be a regular file (its header is completed at the end), not a pipe or stdout",
+                path.display()
+            )));
+        }
         file.write_all(&build_header(0, columns.len(), header_len))?;
         Ok(NpyWriter { file, columns: columns.to_vec(), rows: 0, header_len })
     }
@@ -425,6 +441,10 @@ impl NpyWriter {
     /// Fixes the header's shape, then commits the data and `NAME.columns`.
     pub fn finish(mut self) -> Result<()> {
         let target = self.file.target().to_path_buf();
+        if self.file.is_direct() {
+            // A character device such as /dev/null: no header to fix, no `.columns` beside it.
+            return self.file.commit();
+        }
         let header = build_header(self.rows, self.columns.len(), self.header_len);
         {
             use std::io::Write;
@@ -445,6 +465,11 @@ impl NpyWriter {
         }
         Ok(())
     }
+}
+
+fn is_char_device(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata(path).is_ok_and(|m| m.file_type().is_char_device())
 }
 
 /// Writes `data` (row-major, `cols` columns) to `path` plus `NAME.columns` (names `c0`, `c1`, …
@@ -528,18 +553,7 @@ impl NpyRowReader {
             [r, c] => (*r, *c),
             s => return Err(data_err(path, format!("array is {}-D with shape {:?}; expected 1-D or 2-D", s.len(), s))),
         };
-        let need = rows
-            .checked_mul(cols)
-            .and_then(|n| n.checked_mul(size))
-            .ok_or_else(|| data_err(path, format!("shape ({rows}, {cols}) is too large")))?;
-        let have = (len as usize).saturating_sub(h.data_offset);
-        if have < need {
-            let full = have / size / cols.max(1);
-            return Err(Error::data(
-                Location::file(path).row(full as u64 + 1),
-                format!("truncated: shape ({rows}, {cols}) of {} needs {need} data bytes, file has {have}", h.descr),
-            ));
-        }
+        check_data_size(path, &h.descr, rows, cols, size, (len as usize).saturating_sub(h.data_offset))?;
         file.seek(SeekFrom::Start(h.data_offset as u64)).map_err(|e| Error::io(path, e))?;
         Ok(NpyRowReader {
             path: path.to_path_buf(),
