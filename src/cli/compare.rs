@@ -112,7 +112,13 @@ pub fn run(args: &CompareArgs) -> Result<()> {
     let base = args.train.config(ModelKind::Ae)?;
     super::values::check_widths("--hidden", &base.hidden)?;
     for (_, _, latent) in &configs {
-        super::values::check_training_memory(base.batch.unwrap_or(512), data.rows(), data.cols(), &base.hidden, *latent)?;
+        super::values::check_training_memory(
+            base.batch.unwrap_or(512),
+            data.rows(),
+            data.cols(),
+            &base.hidden,
+            *latent,
+        )?;
     }
     let split = split_rows(data.rows(), base.val_fraction, base.seed);
     let (rows, subset) =
