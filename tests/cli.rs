@@ -327,3 +327,29 @@ fn compress_decompress_and_baseline_through_the_cli() {
         assert!(r["max_rel_error"].as_f64().unwrap() <= 1e-2 + 1e-9, "{r}");
     }
 }
+
+#[test]
+fn a_closed_stdout_is_no_panic_and_the_command_still_writes_its_files() {
+    let dir = tmpdir("pipe");
+    let data = small_dataset(&dir);
+    let model = dir.join("pca.safetensors");
+    ok(&["train", s(&data), "--model", "pca", "--latent", "6", "-o", s(&model), "--quiet"]);
+    let json = dir.join("eval.json");
+    for args in [
+        vec!["evaluate", s(&model), s(&data), "--json", s(&json), "--quiet"],
+        vec!["import", DEMO_CSV, "-o", s(&dir.join("again.npy")), "--quiet"],
+    ] {
+        // stdout is a pipe whose reader is already gone: every write fails with EPIPE.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_hepae")).args(&args).stdout(writer).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(!err.contains("panicked") && !err.contains("internal error"), "{args:?}: {err}");
+    }
+    // The table was lost to the closed pipe, not the JSON beside it.
+    let j: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(j["mse"].as_f64().is_some_and(|v| v > 0.0), "{j}");
+    assert!(dir.join("again.npy").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -165,7 +165,7 @@ pub fn run(args: &CompareArgs) -> Result<()> {
             note: out.stopped.clone(),
         });
     }
-    print!("{}", format_table(&table, &data, subset));
+    super::print_out(&format_table(&table, &data, subset))?;
     if let Some(p) = &args.json {
         let s = serde_json::to_string_pretty(&table).map_err(|e| Error::config(e.to_string()))?;
         write_atomic(p, s.as_bytes())?;

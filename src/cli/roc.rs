@@ -302,7 +302,7 @@ pub fn run(args: &RocArgs) -> Result<()> {
         let model = SavedModel::load(model_path)?;
         roc_for(&model, model_path, bg, sg, &scores, args, "signal in background")?
     };
-    print!("{}", format_results(&results));
+    super::print_out(&format_results(&results))?;
     if let Some(dir) = &args.plot {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let curves: Vec<crate::plot::RocCurve> = results
