@@ -391,6 +391,46 @@ fn compare_reports_each_configuration_absolute_eta_phi_widths_and_the_epochs_run
 }
 
 #[test]
+fn roc_both_trains_with_the_automatic_schedule_of_train() {
+    let dir = tmpdir("roc-both");
+    let a = small_dataset(&dir);
+    let b = dir.join("other.npy");
+    ok(&["synth", "--like", s(&a), "--rows", "1500", "--jitter", "0.5", "-o", s(&b)]);
+    let out =
+        ok(&["roc", "--both", "--a", s(&a), "--b", s(&b), "--hidden", "16", "--latent", "4", "--bootstrap", "20"]);
+    let (err, table) = (String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
+    // No --epochs: each model says the automatic schedule it follows, as `hepae train` does.
+    let schedules: Vec<&str> = err.lines().filter(|l| l.starts_with("schedule: batch ")).collect();
+    assert_eq!(schedules.len(), 2, "{err}");
+    assert!(schedules.iter().all(|l| l.contains("early stop after")), "{err}");
+    assert!(
+        table.contains("other in jets (trained on jets)") && table.contains("jets in other (trained on other)"),
+        "{table}"
+    );
+    // --epochs still means exactly that many.
+    let out = ok(&[
+        "roc",
+        "--both",
+        "--a",
+        s(&a),
+        "--b",
+        s(&b),
+        "--hidden",
+        "16",
+        "--latent",
+        "4",
+        "--epochs",
+        "2",
+        "--bootstrap",
+        "20",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("up to 2 epochs") && err.contains("no early stop"), "{err}");
+    assert!(err.contains("epoch    2/2 ") && !err.contains("epoch    3/"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn a_closed_stdout_is_no_panic_and_the_command_still_writes_its_files() {
     let dir = tmpdir("pipe");
     let data = small_dataset(&dir);
