@@ -327,3 +327,131 @@ fn compress_decompress_and_baseline_through_the_cli() {
         assert!(r["max_rel_error"].as_f64().unwrap() <= 1e-2 + 1e-9, "{r}");
     }
 }
+
+/// The CSV at `p` as (header, rows of fields).
+fn read_csv(p: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let text = std::fs::read_to_string(p).unwrap();
+    let mut lines = text.lines().map(|l| l.split(',').map(str::to_string).collect::<Vec<_>>());
+    (lines.next().unwrap(), lines.collect())
+}
+
+#[test]
+fn compare_reports_each_configuration_absolute_eta_phi_widths_and_the_epochs_run() {
+    let dir = tmpdir("compare");
+    let data = small_dataset(&dir);
+    let (csv, json) = (dir.join("t.csv"), dir.join("t.json"));
+    let out = ok(&[
+        "compare",
+        s(&data),
+        "--configs",
+        "ae:minmax:6,pca:standard:6",
+        "--hidden",
+        "16",
+        "--epochs",
+        "3",
+        "--batch",
+        "128",
+        "--csv",
+        s(&csv),
+        "--json",
+        s(&json),
+    ]);
+    let (err, table) = (String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
+    // One line when each configuration starts and one when it ends, in a log.
+    assert!(err.contains("compare: 1/2 ae:minmax:6 …"), "{err}");
+    let done = |prefix: &str| err.lines().find(|l| l.starts_with(prefix)).map(str::to_string);
+    let ae = done("compare: 1/2 ae:minmax:6 validation split MSE ").unwrap_or_else(|| panic!("{err}"));
+    assert!(ae.contains(", 3 epochs in "), "{ae}");
+    let pca = done("compare: 2/2 pca:standard:6 validation split MSE ").unwrap_or_else(|| panic!("{err}"));
+    assert!(pca.contains(", fitted in "), "{pca}");
+    // η and φ sit around zero: their widths are absolute, and say so.
+    assert!(table.contains("Δη 68 %") && table.contains("Δφ 68 %") && table.contains("epochs"), "{table}");
+    assert!(!table.contains("rel68 η"), "{table}");
+    let (head, rows) = read_csv(&csv);
+    let col = |name: &str| head.iter().position(|h| h == name).unwrap_or_else(|| panic!("no {name} in {head:?}"));
+    assert_eq!(rows.len(), 2);
+    for r in &rows {
+        for name in ["rel68_pt", "abs68_eta", "abs68_phi", "rel68_mass"] {
+            let v: f64 = r[col(name)].parse().unwrap_or_else(|_| panic!("{name} empty in {r:?}"));
+            assert!(v > 0.0 && v.is_finite(), "{name} = {v}");
+        }
+    }
+    assert_eq!(rows[0][col("epochs")], "3");
+    assert_eq!(rows[1][col("epochs")], "1");
+    // The text table's epochs column holds the same counts.
+    let line = |cfg: &str| table.lines().find(|l| l.contains(cfg)).unwrap_or_else(|| panic!("{table}")).to_string();
+    let fields = |l: String| l.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+    let (ae_row, pca_row) = (fields(line("ae minmax")), fields(line("pca standard")));
+    assert_eq!(ae_row[ae_row.len() - 2], "3", "{ae_row:?}");
+    assert_eq!(pca_row[pca_row.len() - 2], "1", "{pca_row:?}");
+    let j: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(j[0]["abs_width_eta"].as_f64().is_some_and(|v| v > 0.0), "{j}");
+    assert!(j[0].get("rel_width_eta").is_none(), "{j}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn roc_both_trains_with_the_automatic_schedule_of_train() {
+    let dir = tmpdir("roc-both");
+    let a = small_dataset(&dir);
+    let b = dir.join("other.npy");
+    ok(&["synth", "--like", s(&a), "--rows", "1500", "--jitter", "0.5", "-o", s(&b)]);
+    let out =
+        ok(&["roc", "--both", "--a", s(&a), "--b", s(&b), "--hidden", "16", "--latent", "4", "--bootstrap", "20"]);
+    let (err, table) = (String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
+    // No --epochs: each model says the automatic schedule it follows, as `hepae train` does.
+    let schedules: Vec<&str> = err.lines().filter(|l| l.starts_with("schedule: batch ")).collect();
+    assert_eq!(schedules.len(), 2, "{err}");
+    assert!(schedules.iter().all(|l| l.contains("early stop after")), "{err}");
+    assert!(
+        table.contains("other in jets (trained on jets)") && table.contains("jets in other (trained on other)"),
+        "{table}"
+    );
+    // --epochs still means exactly that many.
+    let out = ok(&[
+        "roc",
+        "--both",
+        "--a",
+        s(&a),
+        "--b",
+        s(&b),
+        "--hidden",
+        "16",
+        "--latent",
+        "4",
+        "--epochs",
+        "2",
+        "--bootstrap",
+        "20",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("up to 2 epochs") && err.contains("no early stop"), "{err}");
+    assert!(err.contains("epoch    2/2 ") && !err.contains("epoch    3/"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_closed_stdout_is_no_panic_and_the_command_still_writes_its_files() {
+    let dir = tmpdir("pipe");
+    let data = small_dataset(&dir);
+    let model = dir.join("pca.safetensors");
+    ok(&["train", s(&data), "--model", "pca", "--latent", "6", "-o", s(&model), "--quiet"]);
+    let json = dir.join("eval.json");
+    for args in [
+        vec!["evaluate", s(&model), s(&data), "--json", s(&json), "--quiet"],
+        vec!["import", DEMO_CSV, "-o", s(&dir.join("again.npy")), "--quiet"],
+    ] {
+        // stdout is a pipe whose reader is already gone: every write fails with EPIPE.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_hepae")).args(&args).stdout(writer).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(!err.contains("panicked") && !err.contains("internal error"), "{args:?}: {err}");
+    }
+    // The table was lost to the closed pipe, not the JSON beside it.
+    let j: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(j["mse"].as_f64().is_some_and(|v| v > 0.0), "{j}");
+    assert!(dir.join("again.npy").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

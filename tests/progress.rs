@@ -124,6 +124,20 @@ fn long_commands_log_plain_progress_lines_and_a_summary() {
     assert!(!lines.is_empty() && lines.iter().all(|l| l.total == "19"), "{err}");
     assert!(has_summary(&err, "plot", "figures", "19"), "{err}");
 
+    // Compress and decompress: one update per block of 4 096 jets, then the summary.
+    let hepz = dir.join("jets.hepz");
+    let err = ok("0", &["compress", s(&model), s(&data), "-o", s(&hepz), "--block-rows", "4096"]);
+    let lines = progress_lines(&err, "compress", "jets");
+    assert!(lines.len() >= 5 && lines[0].done == "4096", "{err}");
+    assert!(lines.iter().all(|l| l.total == "40.0 k" && l.percent < 100.0), "{lines:?}");
+    assert!(has_summary(&err, "compress", "jets", "40.0 k"), "{err}");
+    let back = dir.join("back.npy");
+    let err = ok("0", &["decompress", s(&hepz), "--model", s(&model), "-o", s(&back)]);
+    let lines = progress_lines(&err, "decompress", "jets");
+    assert!(lines.len() >= 5 && lines[0].done == "4096", "{err}");
+    assert!(lines.windows(2).all(|w| w[0].percent <= w[1].percent), "{lines:?}");
+    assert!(has_summary(&err, "decompress", "jets", "40.0 k"), "{err}");
+
     // The default 10 s interval on this small work: no plain lines, only the summary.
     let err = ok("10", &["evaluate", s(&model), s(&data)]);
     assert!(progress_lines(&err, "evaluate", "jets").is_empty(), "{err}");
@@ -198,6 +212,8 @@ fn quiet_prints_no_progress_and_a_bad_interval_is_one_error_line() {
         vec!["score", s(&model), s(&data), "-o", s(&scores), "--quiet"],
         vec!["reconstruct", s(&model), s(&data), "-o", s(&dir.join("r.npy")), "--quiet"],
         vec!["plot", s(&model), s(&data), "-o", s(&dir.join("figs")), "--quiet"],
+        vec!["compress", s(&model), s(&data), "-o", s(&dir.join("q.hepz")), "--block-rows", "4096", "--quiet"],
+        vec!["decompress", s(&dir.join("q.hepz")), "--model", s(&model), "-o", s(&dir.join("q.npy")), "--quiet"],
     ] {
         let err = ok("0", &args);
         assert!(

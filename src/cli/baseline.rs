@@ -196,19 +196,24 @@ pub fn run(args: &BaselineArgs) -> Result<()> {
         )?);
     }
     drop(scratch);
-    println!(
+    outln!(
         "{} ({} jets × {} variables, {:.3} MB as float32); relative errors over non-zero values",
         data.path().display(),
         data.rows(),
         d,
         original / 1e6
-    );
-    println!(
+    )?;
+    outln!(
         "{:<44} {:>8} {:>9} {:>12} {:>12} {:>12}",
-        "method", "bound", "ratio", "ratio+dec", "max rel err", "mean rel err"
-    );
+        "method",
+        "bound",
+        "ratio",
+        "ratio+dec",
+        "max rel err",
+        "mean rel err"
+    )?;
     for r in &rows {
-        println!(
+        outln!(
             "{:<44} {:>8} {:>9.2} {:>12.2} {:>12.3e} {:>12.3e}",
             r.method,
             r.bound.map_or("-".into(), |b| format!("{b:.0e}")),
@@ -216,7 +221,7 @@ pub fn run(args: &BaselineArgs) -> Result<()> {
             r.ratio_with_decoder,
             r.max_rel_error,
             r.mean_rel_error
-        );
+        )?;
     }
     if let Some(dir) = &args.plot {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;

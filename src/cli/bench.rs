@@ -149,19 +149,24 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         layer_dims: model.meta.layer_dims.clone(),
         rows: Vec::new(),
     };
-    println!("CPU: {}   kernels: {}   GEMM: {}", report_head.cpu, report_head.isa, report_head.gemm);
-    println!(
+    outln!("CPU: {}   kernels: {}   GEMM: {}", report_head.cpu, report_head.isa, report_head.gemm)?;
+    outln!(
         "model: {} {} ({})",
         model.meta.kind,
         args.model.display(),
         model.meta.layer_dims.iter().map(|x| x.to_string()).collect::<Vec<_>>().join("-")
-    );
-    println!(
+    )?;
+    outln!(
         "{:<8} {:>7} {:>6} {:>12} {:>14} {:>16}",
-        "what", "threads", "batch", "µs/jet", "jets/s", "jets/s per core"
-    );
+        "what",
+        "threads",
+        "batch",
+        "µs/jet",
+        "jets/s",
+        "jets/s per core"
+    )?;
     let mut rows = Vec::new();
-    let push = |rows: &mut Vec<BenchRow>, what: &str, t: usize, b: usize, secs: f64, n: usize| {
+    let push = |rows: &mut Vec<BenchRow>, what: &str, t: usize, b: usize, secs: f64, n: usize| -> Result<()> {
         let row = BenchRow {
             what: what.into(),
             threads: t,
@@ -170,11 +175,17 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             jets_per_s: n as f64 / secs,
             jets_per_s_per_core: n as f64 / secs / t as f64,
         };
-        println!(
+        outln!(
             "{:<8} {:>7} {:>6} {:>12.4} {:>14.0} {:>16.0}",
-            row.what, t, b, row.us_per_jet, row.jets_per_s, row.jets_per_s_per_core
-        );
+            row.what,
+            t,
+            b,
+            row.us_per_jet,
+            row.jets_per_s,
+            row.jets_per_s_per_core
+        )?;
         rows.push(row);
+        Ok(())
     };
     for &t in &threads {
         for &b in &batches {
@@ -192,7 +203,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             };
             time_parallel(t, n, &enc);
             let secs = median((0..args.reps).map(|_| time_parallel(t, n, &enc)).collect());
-            push(&mut rows, "encode", t, b, secs, n);
+            push(&mut rows, "encode", t, b, secs, n)?;
             let dec = |r: std::ops::Range<usize>| {
                 let mut dd = Decoder::new(&model, b);
                 let mut x = vec![0.0f32; b * d];
@@ -203,11 +214,11 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             };
             time_parallel(t, n, &dec);
             let secs = median((0..args.reps).map(|_| time_parallel(t, n, &dec)).collect());
-            push(&mut rows, "decode", t, b, secs, n);
+            push(&mut rows, "decode", t, b, secs, n)?;
         }
         if !args.no_train {
             let secs = train_epoch_seconds(&model, args, t)?;
-            push(&mut rows, "train", t, args.train_batch, secs, args.rows);
+            push(&mut rows, "train", t, args.train_batch, secs, args.rows)?;
         }
     }
     let report = BenchReport { rows, ..report_head };

@@ -2,7 +2,8 @@
 //! an error bound, the residuals that guarantee it), streamed in blocks with checksums.
 //! Prints and stores the size accounting, with and without the decoder's bytes.
 
-use crate::archive::{compress, default_bounds, CompressOptions, LatentDtype, SizeReport};
+use super::progress::Progress;
+use crate::archive::{compress_with, default_bounds, CompressOptions, LatentDtype, SizeReport};
 use crate::data::npy::Dataset;
 use crate::error::{Error, Result};
 use crate::model_io::SavedModel;
@@ -42,6 +43,9 @@ pub struct CompressArgs {
     #[arg(long, default_value_t = 9)]
     #[arg(value_parser = super::values::zstd_level)]
     pub level: i32,
+    /// No progress lines.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// Per-column absolute bounds, and one bound for every column.
@@ -150,7 +154,9 @@ pub fn run(args: &CompressArgs) -> Result<()> {
         zstd_level: args.level.clamp(1, 22),
         archive_id: None,
     };
-    let report = compress(&model, &model_bytes, &data, &args.output, &opt)?;
+    let mut progress = Progress::new("compress", "jets", data.rows() as u64, args.quiet)?;
+    let report = compress_with(&model, &model_bytes, &data, &args.output, &opt, &mut |r| progress.set(r))?;
+    progress.finish();
     print_report(&report, &args.output);
     Ok(())
 }

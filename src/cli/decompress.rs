@@ -2,7 +2,8 @@
 //! checksum, the block sequence, the model's identity, the trailer's counts and the SHA-256 of
 //! the decoded content are checked; nothing is written unless all of it is right.
 
-use crate::archive::decompress;
+use super::progress::Progress;
+use crate::archive::{decompress_with, read_header};
 use crate::error::Result;
 use std::path::PathBuf;
 
@@ -16,6 +17,9 @@ pub struct DecompressArgs {
     /// Output: .npy (f32 + .columns) or .csv (header row).
     #[arg(short, long)]
     pub output: PathBuf,
+    /// No progress lines.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 pub fn run(args: &DecompressArgs) -> Result<()> {
@@ -24,7 +28,10 @@ pub fn run(args: &DecompressArgs) -> Result<()> {
         .model(args.model.as_deref())
         .rows("-o", args.output.as_path())
         .check()?;
-    let (h, rows) = decompress(&args.archive, args.model.as_deref(), &args.output)?;
+    let total = read_header(&args.archive)?.rows;
+    let mut progress = Progress::new("decompress", "jets", total, args.quiet)?;
+    let (h, rows) = decompress_with(&args.archive, args.model.as_deref(), &args.output, &mut |r| progress.set(r))?;
+    progress.finish();
     eprintln!(
         "wrote {} ({rows} jets, {} columns{})",
         args.output.display(),

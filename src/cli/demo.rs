@@ -113,7 +113,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
 
     eprintln!("[3/4] evaluate on the validation split");
     let ev = super::evaluate::evaluate_files(&model, &data, "auto")?;
-    print!("{}", ev.table());
+    super::print_out(&ev.table())?;
     let s = serde_json::to_string_pretty(&ev).map_err(|e| Error::config(e.to_string()))?;
     write_atomic(&eval_json, s.as_bytes())?;
 
@@ -134,6 +134,6 @@ pub fn run(args: &DemoArgs) -> Result<()> {
 
     eprintln!("\n[report] figures and one HTML page");
     let page = super::report::write_report(&model, &data, &dir.join("index.html"), "auto", 200_000)?;
-    println!("report: {}", page.display());
+    outln!("report: {}", page.display())?;
     Ok(())
 }

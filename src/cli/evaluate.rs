@@ -77,7 +77,7 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
         .text("--json", args.json.as_deref())
         .check()?;
     let ev = evaluate_files_with(&args.model, &args.data, &args.subset, args.quiet)?;
-    print!("{}", ev.table());
+    super::print_out(&ev.table())?;
     if let Some(j) = &args.json {
         let s = serde_json::to_string_pretty(&ev).map_err(|e| Error::config(e.to_string()))?;
         write_atomic(j, s.as_bytes())?;

@@ -143,10 +143,16 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
     if let Some(real) = &like {
         let rstride = real.rows().div_ceil(SAMPLE).max(1);
         let mut out = Vec::with_capacity(d);
-        println!(
+        outln!(
             "{:<22} {:>11} {:>11} | {:>11} {:>11} | {:>11} {:>11}",
-            "variable", "gen mean", "real mean", "gen σ", "real σ", "gen median", "real median"
-        );
+            "variable",
+            "gen mean",
+            "real mean",
+            "gen σ",
+            "real σ",
+            "gen median",
+            "real median"
+        )?;
         for (c, gv) in kept.iter_mut().enumerate() {
             let mut rv: Vec<f64> = (0..real.rows()).step_by(rstride).map(|r| real.row(r)[c] as f64).collect();
             let lo = rv.iter().chain(gv.iter()).fold(f64::INFINITY, |a, &b| a.min(b));
@@ -172,10 +178,16 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
                 )?;
             }
             let (g, r) = (marginal(gv, lo, hi), marginal(&mut rv, lo, hi));
-            println!(
+            outln!(
                 "{:<22} {:>11.4e} {:>11.4e} | {:>11.4e} {:>11.4e} | {:>11.4e} {:>11.4e}",
-                model.meta.columns[c], g.mean, r.mean, g.std, r.std, g.q50, r.q50
-            );
+                model.meta.columns[c],
+                g.mean,
+                r.mean,
+                g.std,
+                r.std,
+                g.q50,
+                r.q50
+            )?;
             out.push(MarginalComparison { variable: model.meta.columns[c].clone(), lo, hi, generated: g, real: r });
         }
         if let Some(j) = &args.json {

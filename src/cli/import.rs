@@ -71,14 +71,14 @@ pub fn run(args: &ImportArgs) -> crate::Result<()> {
     };
     progress.set(r.rows_read);
     progress.finish();
-    println!(
+    outln!(
         "imported {}: {} rows read, {} kept, {} columns -> {}",
         args.input.display(),
         r.rows_read,
         r.rows_kept,
         r.columns.len(),
         args.output.display()
-    );
+    )?;
     Ok(())
 }
 

@@ -1,5 +1,14 @@
 //! The command-line tool: one file per subcommand, each with its `Args` and `run`.
 //! Errors travel up as [`crate::Error`] and are printed once, by `main`.
+//! Tables and results go to stdout through [`print_out`] (and `outln!`), never `println!`,
+//! which panics when the reader has gone (`hepae evaluate … | head -1`).
+
+/// `println!` through [`print_out`]: a `Result` instead of a panic.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::cli::print_out(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
 
 pub mod baseline;
 pub mod bench;
@@ -126,4 +135,18 @@ pub fn parse_usize_list(s: &str) -> Result<Vec<usize>, String> {
 pub fn sidecar(model: &std::path::Path, suffix: &str) -> std::path::PathBuf {
     let stem = model.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
     model.with_file_name(format!("{stem}.{suffix}"))
+}
+
+/// Writes `text` to standard output. A reader that stopped reading (`| head -1`) is not a
+/// failure: the rest of the text is dropped and the command still finishes its other outputs.
+/// Any other failure (a full disk under `> table.txt`) is an error naming stdout.
+pub fn print_out(text: &str) -> crate::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(crate::Error::io(std::path::Path::new("standard output"), e))
+        }
+        _ => Ok(()),
+    }
 }

@@ -7,19 +7,20 @@
 //! training data, so no training jet is scored.
 
 use super::evaluate::select_rows;
-use super::parse_usize_list;
+use super::train::{schedule_for, TrainOptions};
 use crate::anomaly::{check_score, score_dataset, summarize, RocSummary, ScoreKind, ScoreOptions};
 use crate::atomic::write_atomic;
-use crate::data::normalize::NormKind;
 use crate::data::npy::Dataset;
 use crate::error::{Error, Result};
 use crate::model_io::SavedModel;
 use crate::models::ae::ModelKind;
-use crate::train::{train_autoencoder, TrainConfig};
+use crate::train::{train_autoencoder, Progress};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug, Clone)]
+#[command(mut_arg("latent", |a| a.default_value("8").help("With --both, training: latent (bottleneck) width.")))]
+#[command(mut_arg("seed", |a| a.help("Seed of the bootstrap, the VAE draws and (with --both) the training.")))]
 pub struct RocArgs {
     /// Model trained on background jets (not needed with --both).
     pub model: Option<PathBuf>,
@@ -51,41 +52,17 @@ pub struct RocArgs {
     #[arg(long, default_value_t = 200)]
     #[arg(value_parser = super::values::bootstrap)]
     pub bootstrap: usize,
-    /// Random seed of the bootstrap, the VAE draws and the training.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
     /// vae-recon-prob: draws of z per jet.
     #[arg(long, default_value_t = 16)]
     #[arg(value_parser = super::values::at_least_one)]
     pub samples: usize,
-    /// With --both, training: model family, normaliser, widths, epochs, batch.
+    /// With --both, training: model family (ae, vae, sparse-l1, sparse-kl, aae, denoising, pca, ae+pca).
     #[arg(long, default_value = "ae")]
     pub train_model: ModelKind,
-    /// With --both, training: normaliser (minmax, standard, custom4).
-    #[arg(long, default_value = "minmax")]
-    pub norm: NormKind,
-    /// With --both, training: encoder hidden widths.
-    #[arg(long, default_value = "200,100,50")]
-    pub hidden: String,
-    /// With --both, training: latent width.
-    #[arg(long, default_value_t = 8)]
-    #[arg(value_parser = super::values::latent)]
-    pub latent: usize,
-    /// With --both, training: epochs.
-    #[arg(long, default_value_t = 200)]
-    #[arg(value_parser = super::values::epochs)]
-    pub epochs: usize,
-    /// With --both, training: batch size.
-    #[arg(long, default_value_t = 64)]
-    #[arg(value_parser = super::values::batch)]
-    pub batch: usize,
-    /// With --both, training a VAE: Gaussian decoder (needed for vae-recon-prob).
-    #[arg(long)]
-    pub gaussian_decoder: bool,
-    /// With --both, training a VAE: weight β of the KL term.
-    #[arg(long, default_value_t = 1.0)]
-    #[arg(value_parser = super::values::non_negative)]
-    pub beta: f32,
+    /// With --both, training: the options of `hepae train` (the automatic schedule by default;
+    /// --seed also seeds the bootstrap and the VAE draws).
+    #[command(flatten)]
+    pub train: TrainOptions,
     /// Write every summary (with the thinned curves) as JSON.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -132,7 +109,7 @@ pub fn roc_for(
     if sg.rows() == 0 {
         return Err(Error::data(crate::Location::file(signal), "no signal jets to score"));
     }
-    let opt = ScoreOptions { samples: args.samples, seed: args.seed };
+    let opt = ScoreOptions { samples: args.samples, seed: args.train.seed };
     let mut out = Vec::new();
     for &k in scores {
         check_score(model, k, model_path)?;
@@ -143,7 +120,7 @@ pub fn roc_for(
         let s = score_dataset(model, &sg, None, k, &opt)?;
         out.push(RocResult {
             direction: direction.into(),
-            summary: summarize(&b, &s, k.name(), args.bootstrap, args.seed),
+            summary: summarize(&b, &s, k.name(), args.bootstrap, args.train.seed),
         });
     }
     Ok(out)
@@ -154,27 +131,29 @@ const MIN_BACKGROUND: usize = 10;
 
 fn train_on(path: &Path, args: &RocArgs, out: &Path) -> Result<()> {
     let data = Dataset::open(path)?;
-    super::values::check_latent("--latent", args.latent, args.train_model, &data)?;
-    let hidden = parse_usize_list(&args.hidden).map_err(|e| Error::config(format!("--hidden: {e}")))?;
-    super::values::check_widths("--hidden", &hidden)?;
-    super::values::check_training_memory(args.batch, data.rows(), data.cols(), &hidden, args.latent)?;
-    let cfg = TrainConfig {
-        model: args.train_model,
-        norm: args.norm,
-        hidden,
-        latent: args.latent,
-        epochs: Some(args.epochs),
-        batch: Some(args.batch),
-        seed: args.seed,
-        gaussian_decoder: args.gaussian_decoder,
-        beta: args.beta,
-        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        ..TrainConfig::default()
-    };
-    eprintln!("training {} on {} ({} epochs)", args.train_model, path.display(), args.epochs);
+    let cfg = args.train.config(args.train_model)?;
+    super::values::check_latent("--latent", cfg.latent, cfg.model, &data)?;
+    super::values::check_widths("--hidden", &cfg.hidden)?;
+    super::values::check_widths("--disc-hidden", &cfg.disc_hidden)?;
+    super::values::check_training_memory(cfg.batch.unwrap_or(512), data.rows(), data.cols(), &cfg.hidden, cfg.latent)?;
+    if !args.quiet {
+        eprintln!("training {} on {}", args.train_model, path.display());
+    }
+    let say = (!args.quiet && cfg.model != ModelKind::Pca).then(|| schedule_for(&cfg, data.rows()).summary());
     let bar = super::progress::EpochBar::new(args.quiet);
-    let outcome = train_autoencoder(&data, &cfg, &mut |p| bar.update(&p))?;
+    let outcome = train_autoencoder(&data, &cfg, &mut |p| {
+        if let (Progress::Start { .. }, Some(line)) = (&p, &say) {
+            eprintln!("{line}");
+        }
+        bar.update(&p)
+    })?;
     bar.finish();
+    if let Some(why) = &outcome.stopped {
+        eprintln!("warning: {why}");
+    }
+    if let (false, Some(line)) = (args.quiet, super::train::early_stop_line(&outcome)) {
+        eprintln!("{line}");
+    }
     SavedModel::from_training(&outcome, &cfg, &data).save(out)
 }
 
@@ -235,8 +214,8 @@ pub fn run(args: &RocArgs) -> Result<()> {
         for (p, given) in [(&a, &args.model_a), (&b, &args.model_b)] {
             if given.is_none() {
                 let data = Dataset::open(p)?;
-                super::values::check_latent("--latent", args.latent, args.train_model, &data)?;
-                let val = crate::train::split_rows(data.rows(), TrainConfig::default().val_fraction, args.seed).val;
+                super::values::check_latent("--latent", args.train.latent, args.train_model, &data)?;
+                let val = crate::train::split_rows(data.rows(), args.train.val_fraction, args.train.seed).val;
                 if val.len() < MIN_BACKGROUND {
                     return Err(Error::data(
                         crate::Location::file(p),
@@ -302,7 +281,7 @@ pub fn run(args: &RocArgs) -> Result<()> {
         let model = SavedModel::load(model_path)?;
         roc_for(&model, model_path, bg, sg, &scores, args, "signal in background")?
     };
-    print!("{}", format_results(&results));
+    super::print_out(&format_results(&results))?;
     if let Some(dir) = &args.plot {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let curves: Vec<crate::plot::RocCurve> = results

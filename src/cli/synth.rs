@@ -39,13 +39,13 @@ pub fn run(args: &SynthArgs) -> crate::Result<()> {
     let mut progress = Progress::new("synth", "rows", args.rows, args.quiet)?;
     let n = synth_like_with(&like, args.rows, args.seed, args.jitter, &args.output, &mut |r| progress.set(r))?;
     progress.finish();
-    println!(
+    outln!(
         "wrote {n} SYNTHETIC rows x {} columns to {} (resampled from {} with jitter {}, seed {}; not real data)",
         like.cols(),
         args.output.display(),
         args.like.display(),
         args.jitter,
         args.seed
-    );
+    )?;
     Ok(())
 }

@@ -97,6 +97,18 @@ pub fn compress(
     out: &Path,
     opt: &CompressOptions,
 ) -> Result<SizeReport> {
+    compress_with(model, model_bytes, data, out, opt, &mut |_| {})
+}
+
+/// [`compress`], calling `on_rows(rows done)` once per block written.
+pub fn compress_with(
+    model: &SavedModel,
+    model_bytes: &[u8],
+    data: &Dataset,
+    out: &Path,
+    opt: &CompressOptions,
+    on_rows: &mut dyn FnMut(u64),
+) -> Result<SizeReport> {
     let (d, l) = (data.cols(), model.ae.shape.latent);
     if model.meta.columns.as_slice() != data.columns() {
         return Err(Error::data(
@@ -179,6 +191,7 @@ pub fn compress(
             residual_bytes += w.block(TAG_RESIDUAL, n as u32, resid.len(), &zc.compress(&resid).map_err(zerr)?)?;
         }
         data.release_rows(start, start + n);
+        on_rows((start + n) as u64);
     }
     let original = (data.rows() * d * 4) as u64;
     let model_file = model_bytes.len() as u64;
@@ -268,6 +281,17 @@ fn unzstd(z: &mut zstd::bulk::Decompressor, payload: &[u8], raw_len: usize, raw:
 /// Decompresses `archive` into `out` (.npy or .csv), streaming block by block, and commits
 /// `out` only when every check (see the module docs) passed. Returns the header and the rows.
 pub fn decompress(archive: &Path, model_path: Option<&Path>, out: &Path) -> Result<(ArchiveHeader, u64)> {
+    decompress_with(archive, model_path, out, &mut |_| {})
+}
+
+/// [`decompress`], calling `on_rows(rows written)` once per block of rows (the total is the
+/// header's `rows`, from [`read_header`]).
+pub fn decompress_with(
+    archive: &Path,
+    model_path: Option<&Path>,
+    out: &Path,
+    on_rows: &mut dyn FnMut(u64),
+) -> Result<(ArchiveHeader, u64)> {
     if same_file(out, archive) || model_path.is_some_and(|m| same_file(out, m)) {
         return Err(Error::config(format!("{}: refusing to overwrite an input", out.display())));
     }
@@ -329,6 +353,7 @@ pub fn decompress(archive: &Path, model_path: Option<&Path>, out: &Path) -> Resu
                     pending = Some((seq, n));
                 } else {
                     sink.write_rows(&p)?;
+                    on_rows(rows);
                 }
             }
             TAG_RESIDUAL => {
@@ -359,6 +384,7 @@ pub fn decompress(archive: &Path, model_path: Option<&Path>, out: &Path) -> Resu
                     .ok_or_else(|| bad(format!("block {seq}: residual block is corrupt")))?;
                 hash_f32(&mut rows_hash, &x);
                 sink.write_rows(&x)?;
+                on_rows(rows);
             }
             _ => return Err(bad(format!("block {seq}: a model block where rows were expected"))),
         }

@@ -17,4 +17,7 @@ pub mod driver;
 
 pub use codec::{default_bounds, integer_columns, shuffle, unshuffle, within, Bound, LatentDtype};
 pub use container::{ArchiveHeader, SizeReport, MAGIC, MAX_BLOCK_ROWS, OLDEST_VERSION, VERSION};
-pub use driver::{compress, decoder_arithmetic, decompress, embedded_model, read_header, read_report, CompressOptions};
+pub use driver::{
+    compress, compress_with, decoder_arithmetic, decompress, decompress_with, embedded_model, read_header, read_report,
+    CompressOptions,
+};
