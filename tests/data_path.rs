@@ -2,8 +2,8 @@
 //! bit, one-line errors that name file + row/line + column and leave nothing behind, normalisers,
 //! row filters, and the synthetic-jet generator.
 
-use hepae::data::csv::{import_file, read_csv, CsvReader, ImportOptions};
 use hepae::data::filter::RowFilter;
+use hepae::data::import::csv::{import_file, read_csv, CsvReader, ImportOptions};
 use hepae::data::normalize::{BadValue, ColumnTransform, NormKind, Normalizer};
 use hepae::data::npy::{columns_path, read_npy_any, write_npy, Dataset, NpyWriter};
 use hepae::data::synth::synth_like;

@@ -6,7 +6,7 @@
 use hepae::cli::plot::plot_files;
 use hepae::cli::report::write_report;
 use hepae::cli::train::train_to_file;
-use hepae::data::csv::{import_file, ImportOptions};
+use hepae::data::import::csv::{import_file, ImportOptions};
 use hepae::data::npy::write_npy;
 use hepae::plot::{self, Bar, Figure, RatioPoint, RocCurve};
 use hepae::train::TrainConfig;
@@ -152,7 +152,7 @@ fn extreme_values_draw() {
 
     // η and φ: absolute residual only; the mostly-zero column: relative over its 5 % of
     // non-zero rows, said so, with a σ that stays sane.
-    let ev = hepae::metrics::evaluate(
+    let ev = hepae::analysis::metrics::evaluate(
         &hepae::SavedModel::load(&model).unwrap(),
         &hepae::Dataset::open(&data).unwrap(),
         None,

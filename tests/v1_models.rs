@@ -100,5 +100,8 @@ fn new_model_files_store_the_net_specs_and_refuse_specs_that_contradict_the_shap
         last.out = 4;
     }
     let err = Model::from_bytes(&bad.to_bytes().unwrap(), here).unwrap_err().to_string();
-    assert!(err.contains("new.safetensors") && err.contains("net specs (encoder 37 → 4") && err.contains("disagree"), "{err}");
+    assert!(
+        err.contains("new.safetensors") && err.contains("net specs (encoder 37 → 4") && err.contains("disagree"),
+        "{err}"
+    );
 }

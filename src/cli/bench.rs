@@ -8,11 +8,11 @@
 //! Every figure is the median of several timed repetitions after a warm-up.
 
 use super::parse_usize_list;
-use crate::atomic::write_atomic;
 use crate::data::npy::{write_npy, Dataset};
 use crate::encoder::{Decoder, Encoder};
 use crate::error::{Error, Result};
-use crate::model_io::SavedModel;
+use crate::formats::model_file::SavedModel;
+use crate::io::atomic::write_atomic;
 use crate::train::{train_autoencoder, TrainConfig};
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
@@ -117,7 +117,7 @@ fn time_parallel(threads: usize, rows: usize, work: &(dyn Fn(std::ops::Range<usi
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
-    crate::outputs::Guard::new()
+    crate::io::outputs::Guard::new()
         .model(args.model.as_path())
         .text("--json", args.json.as_deref())
         .dir("--plot", args.plot.as_deref())

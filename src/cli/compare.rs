@@ -6,12 +6,12 @@
 //! training time. Configurations run one after another, each on all threads.
 
 use super::train::{schedule_for, TrainOptions};
-use crate::atomic::write_atomic;
+use crate::analysis::metrics::evaluate;
 use crate::data::normalize::{momentum_component, NormKind};
 use crate::data::npy::Dataset;
 use crate::error::{Error, Result};
-use crate::metrics::evaluate;
-use crate::model_io::SavedModel;
+use crate::formats::model_file::SavedModel;
+use crate::io::atomic::write_atomic;
 use crate::models::ae::ModelKind;
 use crate::train::{split_rows, train_autoencoder, Progress, TrainConfig};
 use serde::Serialize;
@@ -97,7 +97,7 @@ pub fn run(args: &CompareArgs) -> Result<()> {
             .collect(),
         None => Vec::new(),
     };
-    let mut guard = crate::outputs::Guard::new()
+    let mut guard = crate::io::outputs::Guard::new()
         .data(args.data.as_path())
         .text("--json", args.json.as_deref())
         .text("--csv", args.csv.as_deref())
@@ -112,7 +112,13 @@ pub fn run(args: &CompareArgs) -> Result<()> {
     let base = args.train.config(ModelKind::Ae)?;
     super::values::check_widths("--hidden", &base.hidden)?;
     for (_, _, latent) in &configs {
-        super::values::check_training_memory(base.batch.unwrap_or(512), data.rows(), data.cols(), &base.hidden, *latent)?;
+        super::values::check_training_memory(
+            base.batch.unwrap_or(512),
+            data.rows(),
+            data.cols(),
+            &base.hidden,
+            *latent,
+        )?;
     }
     let split = split_rows(data.rows(), base.val_fraction, base.seed);
     let (rows, subset) =

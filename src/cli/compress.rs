@@ -5,7 +5,7 @@
 use crate::archive::{compress, default_bounds, CompressOptions, LatentDtype, SizeReport};
 use crate::data::npy::Dataset;
 use crate::error::{Error, Result};
-use crate::model_io::SavedModel;
+use crate::formats::model_file::SavedModel;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug, Clone)]
@@ -102,7 +102,7 @@ pub fn print_report(r: &SizeReport, out: &std::path::Path) {
 }
 
 pub fn run(args: &CompressArgs) -> Result<()> {
-    crate::outputs::Guard::new()
+    crate::io::outputs::Guard::new()
         .model(args.model.as_path())
         .data(args.data.as_path())
         .file("-o", args.output.as_path())

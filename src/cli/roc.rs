@@ -8,12 +8,12 @@
 
 use super::evaluate::select_rows;
 use super::parse_usize_list;
-use crate::anomaly::{check_score, score_dataset, summarize, RocSummary, ScoreKind, ScoreOptions};
-use crate::atomic::write_atomic;
+use crate::analysis::anomaly::{check_score, score_dataset, summarize, RocSummary, ScoreKind, ScoreOptions};
 use crate::data::normalize::NormKind;
 use crate::data::npy::Dataset;
 use crate::error::{Error, Result};
-use crate::model_io::SavedModel;
+use crate::formats::model_file::SavedModel;
+use crate::io::atomic::write_atomic;
 use crate::models::ae::ModelKind;
 use crate::train::{train_autoencoder, TrainConfig};
 use serde::Serialize;
@@ -212,7 +212,7 @@ pub fn format_results(results: &[RocResult]) -> String {
 }
 
 pub fn run(args: &RocArgs) -> Result<()> {
-    crate::outputs::Guard::new()
+    crate::io::outputs::Guard::new()
         .model(args.model.as_deref())
         .data(args.background.as_deref())
         .data(args.signal.as_deref())
@@ -251,7 +251,7 @@ pub fn run(args: &RocArgs) -> Result<()> {
         }
         let name = |p: &Path| p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         // Models trained here live in a scratch directory removed on every exit.
-        let scratch = crate::outputs::Scratch::new("roc")?;
+        let scratch = crate::io::outputs::Scratch::new("roc")?;
         let tmp = scratch.path();
         let ma = match &args.model_a {
             Some(m) => m.clone(),

@@ -12,8 +12,8 @@
 //!
 //! Big-endian hosts are not supported (the data are read and written as native little-endian).
 
-use crate::atomic::AtomicFile;
 use crate::error::{Error, Location, Result};
+use crate::io::atomic::AtomicFile;
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};

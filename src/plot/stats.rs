@@ -17,14 +17,14 @@ pub fn summarize(values: &[f64]) -> Summary {
     let mean = if n > 0 { v.iter().sum::<f64>() / n as f64 } else { f64::NAN };
     let std =
         if n > 1 { (v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1) as f64).sqrt() } else { 0.0 };
-    let q = |p| crate::metrics::quantile_sorted(&v, p);
+    let q = |p| crate::analysis::metrics::quantile_sorted(&v, p);
     Summary { n, mean, std, half_width_68: (q(0.841_344_746) - q(0.158_655_254)) / 2.0, median: q(0.5) }
 }
 
 pub(super) fn quantiles(values: &[f64], ps: &[f64]) -> Vec<f64> {
     let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
     v.sort_by(f64::total_cmp);
-    ps.iter().map(|&p| crate::metrics::quantile_sorted(&v, p)).collect()
+    ps.iter().map(|&p| crate::analysis::metrics::quantile_sorted(&v, p)).collect()
 }
 
 /// A non-empty, finite [lo, hi) around `lo..hi` (widened when degenerate).

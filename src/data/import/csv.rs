@@ -373,14 +373,14 @@ pub fn import_file_with(
     import_rows(input, out, opts, source, all, on_rows)
 }
 
-/// Imports the branches `sel` of a ROOT tree (one row per jet, see [`crate::data::root`]) into
+/// Imports the branches `sel` of a ROOT tree (one row per jet, see [`crate::data::import::root`]) into
 /// `out` like [`import_file`]: the same column selection, row cuts and atomic output apply,
 /// with the branch-derived column names (`Jet_pt` → `pt`).
 #[cfg(feature = "root")]
 pub fn import_root(
     input: &Path,
     out: &Path,
-    sel: &crate::data::root::RootSelect,
+    sel: &crate::data::import::root::RootSelect,
     opts: &ImportOptions,
 ) -> Result<ImportReport> {
     import_root_with(input, out, sel, opts, &mut |_| {})
@@ -391,12 +391,12 @@ pub fn import_root(
 pub fn import_root_with(
     input: &Path,
     out: &Path,
-    sel: &crate::data::root::RootSelect,
+    sel: &crate::data::import::root::RootSelect,
     opts: &ImportOptions,
     on_rows: &mut dyn FnMut(u64),
 ) -> Result<ImportReport> {
     check_paths(input, out)?;
-    let t = crate::data::root::read_root(input, sel)?;
+    let t = crate::data::import::root::read_root(input, sel)?;
     let source = Source::Mem { path: input.to_path_buf(), data: t.data, pos: 0, row: 0 };
     import_rows(input, out, opts, source, t.columns, on_rows)
 }

@@ -2,10 +2,10 @@
 //! jet by how badly it rebuilds it (larger = more anomalous); ROC curves, AUC and the signal
 //! efficiency at a fixed background rate tell how well a score separates a signal sample.
 
+use crate::analysis::metrics::NonFinite;
 use crate::data::npy::Dataset;
 use crate::error::{Error, Result};
-use crate::metrics::NonFinite;
-use crate::model_io::SavedModel;
+use crate::formats::model_file::SavedModel;
 use crate::models::ae::AeBuffers;
 use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;

@@ -11,7 +11,7 @@
 
 use crate::data::npy::Dataset;
 use crate::error::{Error, Location, Result};
-use crate::model_io::SavedModel;
+use crate::formats::model_file::SavedModel;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
