@@ -3,7 +3,7 @@
 //! `--like`, compares the generated marginals with the real ones (mean, σ, quantiles per
 //! variable), printed and written as plot-ready JSON.
 
-use crate::analysis::metrics::quantile_sorted;
+use crate::analysis::stats::quantile_sorted;
 use crate::data::npy::{Dataset, NpyWriter};
 use crate::encoder::Decoder;
 use crate::error::{Error, Result};
