@@ -3,7 +3,8 @@
 //! row filters, and the synthetic-jet generator.
 
 use hepae::data::filter::RowFilter;
-use hepae::data::import::csv::{import_file, read_csv, CsvReader, ImportOptions};
+use hepae::data::import::csv::{read_csv, CsvReader};
+use hepae::data::import::{import_file, ImportOptions};
 use hepae::data::normalize::{BadValue, ColumnTransform, NormKind, Normalizer};
 use hepae::data::npy::{columns_path, read_npy_any, write_npy, Dataset, NpyWriter};
 use hepae::data::synth::synth_like;

@@ -6,7 +6,7 @@
 use hepae::cli::plot::plot_files;
 use hepae::cli::report::write_report;
 use hepae::cli::train::train_to_file;
-use hepae::data::import::csv::{import_file, ImportOptions};
+use hepae::data::import::{import_file, ImportOptions};
 use hepae::data::npy::write_npy;
 use hepae::plot::{self, Bar, Figure, RatioPoint, RocCurve};
 use hepae::train::TrainConfig;

@@ -3,7 +3,7 @@
 //! the columns are selected, so a label column can choose rows without becoming an input.
 
 use crate::cli::progress::Progress;
-use crate::data::import::csv::{import_file_with, ImportOptions};
+use crate::data::import::{import_file_with, ImportOptions};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -87,14 +87,14 @@ fn import_root(
     args: &ImportArgs,
     opts: &ImportOptions,
     on_rows: &mut dyn FnMut(u64),
-) -> crate::Result<crate::data::import::csv::ImportReport> {
+) -> crate::Result<crate::data::import::ImportReport> {
     let sel = crate::data::import::root::RootSelect {
         tree: args.tree.clone(),
         branches: args.branches.clone(),
         collection: args.collection.clone(),
         event_idx: args.event_idx,
     };
-    crate::data::import::csv::import_root_with(&args.input, &args.output, &sel, opts, on_rows)
+    crate::data::import::import_root_with(&args.input, &args.output, &sel, opts, on_rows)
 }
 
 #[cfg(not(feature = "root"))]
@@ -102,7 +102,7 @@ fn import_root(
     args: &ImportArgs,
     _opts: &ImportOptions,
     _on_rows: &mut dyn FnMut(u64),
-) -> crate::Result<crate::data::import::csv::ImportReport> {
+) -> crate::Result<crate::data::import::ImportReport> {
     Err(crate::Error::config(format!(
         "{}: this hepae was built without ROOT support (cargo feature `root`)",
         args.input.display()

@@ -15,9 +15,10 @@
 //!   the shared CSV/NPY exports; otherwise the branch names are kept as they are.
 //! - `event_idx` (optional, last column): the event's entry number in the tree.
 
+use super::RowSource;
 use crate::error::{Error, Location, Result};
 use oxyroot::{Branch, RootFile, Slice};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Which tree and branches to read.
 #[derive(Clone, Debug)]
@@ -505,6 +506,37 @@ pub fn read_root(path: &Path, sel: &RootSelect) -> Result<RootTable> {
         rows += n;
     }
     Ok(RootTable { columns, rows, data, events: entries })
+}
+
+/// A ROOT table read whole ([`read_root`]), served row by row to the import driver.
+pub struct RootSource {
+    path: PathBuf,
+    table: RootTable,
+    pos: usize,
+    row: u64,
+}
+
+impl RootSource {
+    pub fn open(path: &Path, sel: &RootSelect) -> Result<Self> {
+        Ok(RootSource { path: path.to_path_buf(), table: read_root(path, sel)?, pos: 0, row: 0 })
+    }
+}
+
+impl RowSource for RootSource {
+    fn columns(&self) -> &[String] {
+        &self.table.columns
+    }
+
+    fn next_row(&mut self, out: &mut [f32]) -> Result<Option<Location>> {
+        let c = out.len();
+        if self.pos + c > self.table.data.len() {
+            return Ok(None);
+        }
+        out.copy_from_slice(&self.table.data[self.pos..self.pos + c]);
+        self.pos += c;
+        self.row += 1;
+        Ok(Some(Location::file(&self.path).row(self.row)))
+    }
 }
 
 #[cfg(test)]
