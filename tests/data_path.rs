@@ -4,9 +4,10 @@
 
 use hepae::data::filter::RowFilter;
 use hepae::data::import::csv::{read_csv, CsvReader};
+use hepae::data::import::npy::read_npy_any;
 use hepae::data::import::{import_file, ImportOptions};
 use hepae::data::normalize::{BadValue, ColumnTransform, NormKind, Normalizer};
-use hepae::data::npy::{columns_path, read_npy_any, write_npy, Dataset, NpyWriter};
+use hepae::data::npy::{columns_path, write_npy, Dataset, NpyWriter};
 use hepae::data::synth::synth_like;
 use std::path::{Path, PathBuf};
 

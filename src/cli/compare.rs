@@ -97,7 +97,7 @@ pub fn run(args: &CompareArgs) -> Result<()> {
             .collect(),
         None => Vec::new(),
     };
-    let mut guard = crate::io::outputs::Guard::new()
+    let mut guard = crate::outputs::Guard::new()
         .data(args.data.as_path())
         .text("--json", args.json.as_deref())
         .text("--csv", args.csv.as_deref())

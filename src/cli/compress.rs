@@ -102,7 +102,7 @@ pub fn print_report(r: &SizeReport, out: &std::path::Path) {
 }
 
 pub fn run(args: &CompressArgs) -> Result<()> {
-    crate::io::outputs::Guard::new()
+    crate::outputs::Guard::new()
         .model(args.model.as_path())
         .data(args.data.as_path())
         .file("-o", args.output.as_path())

@@ -19,7 +19,7 @@ pub struct DecompressArgs {
 }
 
 pub fn run(args: &DecompressArgs) -> Result<()> {
-    crate::io::outputs::Guard::new()
+    crate::outputs::Guard::new()
         .input(args.archive.as_path())
         .model(args.model.as_deref())
         .rows("-o", args.output.as_path())

@@ -212,7 +212,7 @@ pub fn format_results(results: &[RocResult]) -> String {
 }
 
 pub fn run(args: &RocArgs) -> Result<()> {
-    crate::io::outputs::Guard::new()
+    crate::outputs::Guard::new()
         .model(args.model.as_deref())
         .data(args.background.as_deref())
         .data(args.signal.as_deref())
@@ -251,7 +251,7 @@ pub fn run(args: &RocArgs) -> Result<()> {
         }
         let name = |p: &Path| p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         // Models trained here live in a scratch directory removed on every exit.
-        let scratch = crate::io::outputs::Scratch::new("roc")?;
+        let scratch = crate::outputs::Scratch::new("roc")?;
         let tmp = scratch.path();
         let ma = match &args.model_a {
             Some(m) => m.clone(),

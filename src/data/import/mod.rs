@@ -236,8 +236,8 @@ fn import_rows(
 
 #[cfg(test)]
 mod tests {
+    use super::npy::read_npy_any;
     use super::*;
-    use crate::data::npy::read_npy_any;
 
     /// A format in a dozen lines: rows held in memory, located by 1-based row.
     struct Rows {
