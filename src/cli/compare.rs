@@ -6,12 +6,12 @@
 //! training time. Configurations run one after another, each on all threads.
 
 use super::train::{schedule_for, TrainOptions};
-use crate::analysis::metrics::evaluate;
+use crate::atomic::write_atomic;
 use crate::data::normalize::{momentum_component, NormKind};
 use crate::data::npy::Dataset;
 use crate::error::{Error, Result};
-use crate::formats::model_file::SavedModel;
-use crate::io::atomic::write_atomic;
+use crate::metrics::evaluate;
+use crate::model_io::SavedModel;
 use crate::models::ae::ModelKind;
 use crate::train::{split_rows, train_autoencoder, Progress, TrainConfig};
 use serde::Serialize;

@@ -5,7 +5,7 @@
 use crate::archive::{compress, default_bounds, CompressOptions, LatentDtype, SizeReport};
 use crate::data::npy::Dataset;
 use crate::error::{Error, Result};
-use crate::formats::model_file::SavedModel;
+use crate::model_io::SavedModel;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug, Clone)]

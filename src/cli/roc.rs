@@ -8,12 +8,12 @@
 
 use super::evaluate::select_rows;
 use super::parse_usize_list;
-use crate::analysis::anomaly::{check_score, score_dataset, summarize, RocSummary, ScoreKind, ScoreOptions};
+use crate::anomaly::{check_score, score_dataset, summarize, RocSummary, ScoreKind, ScoreOptions};
+use crate::atomic::write_atomic;
 use crate::data::normalize::NormKind;
 use crate::data::npy::Dataset;
 use crate::error::{Error, Result};
-use crate::formats::model_file::SavedModel;
-use crate::io::atomic::write_atomic;
+use crate::model_io::SavedModel;
 use crate::models::ae::ModelKind;
 use crate::train::{train_autoencoder, TrainConfig};
 use serde::Serialize;
