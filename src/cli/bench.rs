@@ -89,9 +89,9 @@ pub fn cpu_model() -> String {
         .unwrap_or_else(|| std::env::consts::ARCH.to_string())
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+/// The median of the timed repetitions (interpolated between the middle two when even).
+fn median(v: Vec<f64>) -> f64 {
+    crate::analysis::stats::quantiles(&v, &[0.5])[0]
 }
 
 /// Jets in physical units whose normalised values are uniform in [0, 1).
