@@ -1,4 +1,4 @@
-//! The data path: NPY datasets (memory-mapped, zero copy), CSV and ROOT import, row filters,
+//! The data path: NPY datasets (memory-mapped, zero copy), `import/` (CSV, NPY, ROOT), row filters,
 //! normalisers, and the synthetic-jet generator for scale tests.
 
 pub mod filter;
