@@ -11,7 +11,7 @@
 //! Without arguments it imports the first 24 columns of `datasets/ttbar_nano_v15.csv` (1636
 //! real CMS jets), trains the reference 24-200-100-50-15 net for a few epochs and uses it.
 
-use hepae::data::csv::{import_file, ImportOptions};
+use hepae::data::import::csv::{import_file, ImportOptions};
 use hepae::data::npy::NpyWriter;
 use hepae::{Dataset, Encoder, Model, TrainConfig, Trainer};
 use std::path::PathBuf;

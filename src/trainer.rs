@@ -3,7 +3,7 @@
 
 use crate::data::npy::Dataset;
 use crate::error::Result;
-use crate::model_io::SavedModel;
+use crate::formats::model_file::SavedModel;
 use crate::train::{train_autoencoder, Progress, TrainConfig};
 
 /// Trains an autoencoder on a [`Dataset`] with a [`TrainConfig`].

@@ -3,7 +3,9 @@
 //! trained model, and the threshold stored in the model file (measured on the held-out split
 //! of the training file).
 
-use hepae::anomaly::{auc, bootstrap, roc_curve, score_dataset, summarize, tpr_at_fpr, ScoreKind, ScoreOptions};
+use hepae::analysis::anomaly::{
+    auc, bootstrap, roc_curve, score_dataset, summarize, tpr_at_fpr, ScoreKind, ScoreOptions,
+};
 use rand::{Rng, SeedableRng};
 use std::path::{Path, PathBuf};
 use std::process::Command;

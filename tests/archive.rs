@@ -8,7 +8,7 @@
 //! file and the block (`archive/whole.rs`).
 
 use hepae::archive::{compress, decompress, default_bounds, Bound, CompressOptions, LatentDtype};
-use hepae::data::csv::{import_file, ImportOptions};
+use hepae::data::import::{import_file, ImportOptions};
 use hepae::data::npy::Dataset;
 use hepae::model_io::SavedModel;
 use hepae::train::{train_autoencoder, TrainConfig};

@@ -2,10 +2,12 @@
 //! bit, one-line errors that name file + row/line + column and leave nothing behind, normalisers,
 //! row filters, and the synthetic-jet generator.
 
-use hepae::data::csv::{import_file, read_csv, CsvReader, ImportOptions};
 use hepae::data::filter::RowFilter;
+use hepae::data::import::csv::{read_csv, CsvReader};
+use hepae::data::import::npy::read_npy_any;
+use hepae::data::import::{import_file, ImportOptions};
 use hepae::data::normalize::{BadValue, ColumnTransform, NormKind, Normalizer};
-use hepae::data::npy::{columns_path, read_npy_any, write_npy, Dataset, NpyWriter};
+use hepae::data::npy::{columns_path, write_npy, Dataset, NpyWriter};
 use hepae::data::synth::synth_like;
 use std::path::{Path, PathBuf};
 

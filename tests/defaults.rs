@@ -3,8 +3,8 @@
 //! ahead of PCA on the shipped real jets (24 and 15 variables); early stopping returns the
 //! parameters of the epoch with the lowest validation loss; `--epochs N` runs exactly N epochs.
 
-use hepae::data::csv::{import_file, ImportOptions};
-use hepae::metrics::evaluate;
+use hepae::analysis::metrics::evaluate;
+use hepae::data::import::csv::{import_file, ImportOptions};
 use hepae::train::schedule::LrSchedule;
 use hepae::train::{split_rows, train_autoencoder, TrainConfig};
 use hepae::{Dataset, SavedModel};

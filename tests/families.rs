@@ -2,9 +2,9 @@
 //! decompositions, PCA at k = D reproducing the data, and every family trained, written,
 //! read back and evaluated.
 
-use hepae::data::csv::{import_file, ImportOptions};
+use hepae::analysis::metrics::evaluate;
+use hepae::data::import::csv::{import_file, ImportOptions};
 use hepae::data::npy::Dataset;
-use hepae::metrics::evaluate;
 use hepae::model_io::SavedModel;
 use hepae::models::ae::ModelKind;
 use hepae::models::pca::symmetric_eigen;

@@ -7,7 +7,7 @@
 //! library entry point and the `hepae` binary. A CSV without a header row says so; ragged
 //! rows, NaN/Inf and non-numeric cells name the line and the column.
 
-use hepae::data::csv::{import_file, ImportOptions};
+use hepae::data::import::csv::{import_file, ImportOptions};
 use std::path::{Path, PathBuf};
 
 /// A fresh, empty directory for one case.
@@ -135,8 +135,8 @@ fn the_binary_reports_a_headerless_csv_in_one_line_with_exit_1() {
 #[cfg(feature = "root")]
 mod root {
     use super::*;
-    use hepae::data::csv::import_root;
-    use hepae::data::root::RootSelect;
+    use hepae::data::import::csv::import_root;
+    use hepae::data::import::root::RootSelect;
     use rand::{Rng, SeedableRng};
 
     fn data(name: &str) -> PathBuf {

@@ -340,7 +340,7 @@ fn a_model_whose_outputs_overflow_writes_nothing() {
     assert_eq!(std::fs::read(&m).unwrap(), model_bytes);
     // The library says the same.
     let model = SavedModel::load(&m).unwrap();
-    let err = hepae::metrics::evaluate(&model, &data, None, "all rows").unwrap_err().to_string();
+    let err = hepae::analysis::metrics::evaluate(&model, &data, None, "all rows").unwrap_err().to_string();
     assert!(err.contains(&first) && err.contains(&count), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

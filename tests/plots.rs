@@ -6,7 +6,7 @@
 use hepae::cli::plot::plot_files;
 use hepae::cli::report::write_report;
 use hepae::cli::train::train_to_file;
-use hepae::data::csv::{import_file, ImportOptions};
+use hepae::data::import::{import_file, ImportOptions};
 use hepae::data::npy::write_npy;
 use hepae::plot::{self, Bar, Figure, RatioPoint, RocCurve};
 use hepae::train::TrainConfig;
@@ -152,7 +152,7 @@ fn extreme_values_draw() {
 
     // η and φ: absolute residual only; the mostly-zero column: relative over its 5 % of
     // non-zero rows, said so, with a σ that stays sane.
-    let ev = hepae::metrics::evaluate(
+    let ev = hepae::analysis::metrics::evaluate(
         &hepae::SavedModel::load(&model).unwrap(),
         &hepae::Dataset::open(&data).unwrap(),
         None,
@@ -195,13 +195,15 @@ fn hooks_for_later_commands() {
             .collect()
     };
     let curves = vec![
-        RocCurve { label: "AE score".into(), points: curve(0.1), background: 1_000_000 },
-        RocCurve { label: "pT cut".into(), points: curve(0.6), background: 0 },
+        RocCurve { label: "AE score".into(), points: curve(0.1), background: 1_000_000, auc: 0.9314 },
+        RocCurve { label: "pT cut".into(), points: curve(0.6), background: 0, auc: f64::NAN },
     ];
-    let auc = plot::roc_auc(&curves[0].points);
-    assert!(auc > 0.9 && auc <= 1.0, "{auc}");
     let f = plot::roc_curve(&dir, "roc", "ROC: ttbar vs QCD", &curves).unwrap();
     check_figure(&f);
+    // The legend shows the AUC it is given (computed from the scores), and none when unknown.
+    let svg = std::fs::read_to_string(&f.svg).unwrap();
+    assert!(svg.contains("AE score (AUC = 0.9314"), "legend AUC missing");
+    assert!(svg.contains("pT cut") && !svg.contains("pT cut (AUC"), "no AUC for an unknown one");
     // 1 000 000 background jets: the first curve stops at FPR 1e-6 and says so.
     assert!(std::fs::read_to_string(&f.svg).unwrap().contains("stops at 1/N_bkg = 1.00e-6"));
     check_figure(&plot::roc_curve(&dir, "roc0", "no curves", &[]).unwrap());

@@ -3,9 +3,9 @@
 //! rounding to the 7 significant digits the CSV was written with.
 #![cfg(feature = "root")]
 
-use hepae::data::csv::{import_root, ImportOptions};
-use hepae::data::npy::read_npy_any;
-use hepae::data::root::{read_root, RootSelect};
+use hepae::data::import::npy::read_npy_any;
+use hepae::data::import::root::{read_root, RootSelect};
+use hepae::data::import::{import_root, ImportOptions};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

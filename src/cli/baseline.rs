@@ -12,7 +12,7 @@ use crate::archive::{compress, decompress, shuffle, Bound, CompressOptions, Late
 use crate::data::normalize::{NormKind, Normalizer};
 use crate::data::npy::Dataset;
 use crate::error::{Error, Result};
-use crate::model_io::SavedModel;
+use crate::formats::model_file::SavedModel;
 use crate::models::pca::fit_pca;
 use crate::train::split_rows;
 use serde::Serialize;
@@ -80,7 +80,7 @@ fn truncate_and_pack(x: &[f32], keep: u32, level: i32) -> Result<(usize, Vec<f32
 }
 
 pub fn run(args: &BaselineArgs) -> Result<()> {
-    crate::outputs::Guard::new()
+    crate::io::outputs::Guard::new()
         .data(args.data.as_path())
         .model(args.model.as_deref())
         .text("--json", args.json.as_deref())
@@ -104,7 +104,7 @@ pub fn run(args: &BaselineArgs) -> Result<()> {
     let x = data.as_slice();
     let original = (x.len() * 4) as f64;
     // Removed on every exit, so a failing run leaves no archive or model copy behind.
-    let scratch = crate::outputs::Scratch::new("baseline")?;
+    let scratch = crate::io::outputs::Scratch::new("baseline")?;
     let tmp = scratch.path().to_path_buf();
     let mut rows = Vec::new();
     let uniform = |eps: f64| Some(vec![Bound::Rel { value: eps }; d]);
@@ -245,7 +245,7 @@ pub fn run(args: &BaselineArgs) -> Result<()> {
     }
     if let Some(j) = &args.json {
         let s = serde_json::to_string_pretty(&rows).map_err(|e| Error::config(e.to_string()))?;
-        crate::atomic::write_atomic(j, s.as_bytes())?;
+        crate::io::atomic::write_atomic(j, s.as_bytes())?;
     }
     Ok(())
 }

@@ -8,11 +8,11 @@
 //! Every figure is the median of several timed repetitions after a warm-up.
 
 use super::parse_usize_list;
-use crate::atomic::write_atomic;
 use crate::data::npy::{write_npy, Dataset};
 use crate::encoder::{Decoder, Encoder};
 use crate::error::{Error, Result};
-use crate::model_io::SavedModel;
+use crate::formats::model_file::SavedModel;
+use crate::io::atomic::write_atomic;
 use crate::train::{train_autoencoder, TrainConfig};
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
@@ -89,9 +89,9 @@ pub fn cpu_model() -> String {
         .unwrap_or_else(|| std::env::consts::ARCH.to_string())
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+/// The median of the timed repetitions (interpolated between the middle two when even).
+fn median(v: Vec<f64>) -> f64 {
+    crate::analysis::stats::quantiles(&v, &[0.5])[0]
 }
 
 /// Jets in physical units whose normalised values are uniform in [0, 1).
@@ -117,7 +117,7 @@ fn time_parallel(threads: usize, rows: usize, work: &(dyn Fn(std::ops::Range<usi
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
-    crate::outputs::Guard::new()
+    crate::io::outputs::Guard::new()
         .model(args.model.as_path())
         .text("--json", args.json.as_deref())
         .dir("--plot", args.plot.as_deref())

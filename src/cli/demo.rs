@@ -3,8 +3,8 @@
 //! architecture for a short run → evaluate on the validation split → reconstruct.
 
 use super::{sidecar, train::train_to_file, train::TrainOptions, Cli};
-use crate::atomic::write_atomic;
 use crate::error::{Error, Result};
+use crate::io::atomic::write_atomic;
 use crate::models::ae::ModelKind;
 use clap::Parser;
 use std::path::PathBuf;
@@ -80,7 +80,7 @@ fn run_anomaly(args: &DemoArgs) -> Result<()> {
 }
 
 pub fn run(args: &DemoArgs) -> Result<()> {
-    crate::outputs::Guard::new().dir("-o", args.output.as_path()).check()?;
+    crate::io::outputs::Guard::new().dir("-o", args.output.as_path()).check()?;
     if args.anomaly {
         return run_anomaly(args);
     }

@@ -1,11 +1,11 @@
 //! `hepae evaluate MODEL DATA [--json F]`: per-variable figures of merit.
 
-use crate::atomic::write_atomic;
+use crate::analysis::metrics::{evaluate_with, Evaluation};
 use crate::cli::progress::Progress;
 use crate::data::npy::Dataset;
 use crate::error::{Error, Result};
-use crate::metrics::{evaluate_with, Evaluation};
-use crate::model_io::SavedModel;
+use crate::formats::model_file::SavedModel;
+use crate::io::atomic::write_atomic;
 use crate::train::split_rows;
 use std::path::{Path, PathBuf};
 
@@ -27,7 +27,7 @@ pub struct EvaluateArgs {
 }
 
 /// Picks the rows: the model's own validation split when `data` is its training data, known by
-/// content ([`crate::model_io::DataFingerprint::matches`]), not by name. The one split decision
+/// content ([`crate::formats::model_file::DataFingerprint::matches`]), not by name. The one split decision
 /// of evaluate, roc, threshold, plot and report.
 pub fn select_rows(
     model: &SavedModel,
@@ -37,7 +37,9 @@ pub fn select_rows(
 ) -> Result<(Option<Vec<u32>>, String)> {
     let training = model.meta.training.as_ref();
     let same_file = training.is_some_and(|t| t.data.matches(data));
-    let val = |t: &crate::model_io::TrainingRecord| split_rows(data.rows(), t.config.val_fraction, t.config.seed).val;
+    let val = |t: &crate::formats::model_file::TrainingRecord| {
+        split_rows(data.rows(), t.config.val_fraction, t.config.seed).val
+    };
     match (subset, training) {
         ("all", _) => Ok((None, "all rows".into())),
         ("auto", Some(t)) if same_file && t.val_rows > 0 => Ok((Some(val(t)), "validation split".into())),
@@ -71,7 +73,7 @@ pub fn evaluate_files_with(model_path: &Path, data_path: &Path, subset: &str, qu
 }
 
 pub fn run(args: &EvaluateArgs) -> Result<()> {
-    crate::outputs::Guard::new()
+    crate::io::outputs::Guard::new()
         .model(args.model.as_path())
         .data(args.data.as_path())
         .text("--json", args.json.as_deref())

@@ -3,12 +3,12 @@
 //! `--like`, compares the generated marginals with the real ones (mean, σ, quantiles per
 //! variable), printed and written as plot-ready JSON.
 
-use crate::atomic::write_atomic;
+use crate::analysis::stats::quantile_sorted;
 use crate::data::npy::{Dataset, NpyWriter};
 use crate::encoder::Decoder;
 use crate::error::{Error, Result};
-use crate::metrics::quantile_sorted;
-use crate::model_io::SavedModel;
+use crate::formats::model_file::SavedModel;
+use crate::io::atomic::write_atomic;
 use crate::models::ae::{ModelKind, Prior};
 use rand::SeedableRng;
 use serde::Serialize;
@@ -80,7 +80,7 @@ fn marginal(values: &mut [f64], lo: f64, hi: f64) -> Marginal {
 }
 
 pub fn run(args: &GenerateArgs) -> Result<()> {
-    crate::outputs::Guard::new()
+    crate::io::outputs::Guard::new()
         .model(args.model.as_path())
         .data(args.like.as_deref())
         .rows("-o", args.output.as_path())

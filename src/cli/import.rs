@@ -3,7 +3,7 @@
 //! the columns are selected, so a label column can choose rows without becoming an input.
 
 use crate::cli::progress::Progress;
-use crate::data::csv::{import_file_with, ImportOptions};
+use crate::data::import::{import_file_with, ImportOptions};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -52,7 +52,7 @@ pub struct ImportArgs {
 
 pub fn run(args: &ImportArgs) -> crate::Result<()> {
     let is_npy = args.input.extension().is_some_and(|e| e.eq_ignore_ascii_case("npy"));
-    let guard = crate::outputs::Guard::new();
+    let guard = crate::io::outputs::Guard::new();
     let guard = if is_npy { guard.data(args.input.as_path()) } else { guard.input(args.input.as_path()) };
     guard.rows("-o", args.output.as_path()).check()?;
     let opts = ImportOptions {
@@ -87,14 +87,14 @@ fn import_root(
     args: &ImportArgs,
     opts: &ImportOptions,
     on_rows: &mut dyn FnMut(u64),
-) -> crate::Result<crate::data::csv::ImportReport> {
-    let sel = crate::data::root::RootSelect {
+) -> crate::Result<crate::data::import::ImportReport> {
+    let sel = crate::data::import::root::RootSelect {
         tree: args.tree.clone(),
         branches: args.branches.clone(),
         collection: args.collection.clone(),
         event_idx: args.event_idx,
     };
-    crate::data::csv::import_root_with(&args.input, &args.output, &sel, opts, on_rows)
+    crate::data::import::import_root_with(&args.input, &args.output, &sel, opts, on_rows)
 }
 
 #[cfg(not(feature = "root"))]
@@ -102,7 +102,7 @@ fn import_root(
     args: &ImportArgs,
     _opts: &ImportOptions,
     _on_rows: &mut dyn FnMut(u64),
-) -> crate::Result<crate::data::csv::ImportReport> {
+) -> crate::Result<crate::data::import::ImportReport> {
     Err(crate::Error::config(format!(
         "{}: this hepae was built without ROOT support (cargo feature `root`)",
         args.input.display()

@@ -4,12 +4,12 @@
 
 use super::evaluate::select_rows;
 use super::sidecar;
+use crate::analysis::metrics::{absolute_only, is_phi, relative_residuals};
 use crate::cli::progress::Progress;
 use crate::data::npy::Dataset;
 use crate::encoder::{Decoder, Encoder};
 use crate::error::{Error, Location, Result};
-use crate::metrics::{absolute_only, is_phi, relative_residuals};
-use crate::model_io::SavedModel;
+use crate::formats::model_file::SavedModel;
 use crate::plot::{self, axis_label, var_kind, Figure, VarKind};
 use std::path::{Path, PathBuf};
 
@@ -253,7 +253,7 @@ pub fn plot_files_with(model_path: &Path, data_path: &Path, dir: &Path, opt: &Pl
 }
 
 pub fn run(args: &PlotArgs) -> Result<()> {
-    crate::outputs::Guard::new()
+    crate::io::outputs::Guard::new()
         .model(args.model.as_path())
         .data(args.data.as_path())
         .dir("-o", args.output.as_path())

@@ -1,11 +1,11 @@
 //! `hepae reconstruct MODEL DATA -o OUT.npy|.csv`: jets through encoder and decoder, written
 //! back in physical units, streamed in batches (memory does not grow with the file).
 
+use crate::analysis::metrics::NonFinite;
 use crate::data::npy::Dataset;
 pub use crate::data::sink::RowSink;
 use crate::error::{Error, Location, Result};
-use crate::metrics::NonFinite;
-use crate::model_io::SavedModel;
+use crate::formats::model_file::SavedModel;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug, Clone)]
@@ -78,7 +78,7 @@ pub fn reconstruct_file_with(model_path: &Path, data_path: &Path, out: &Path, qu
 }
 
 pub fn run(args: &ReconstructArgs) -> Result<()> {
-    crate::outputs::Guard::new()
+    crate::io::outputs::Guard::new()
         .model(args.model.as_path())
         .data(args.data.as_path())
         .rows("-o", args.output.as_path())

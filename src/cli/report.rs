@@ -3,11 +3,11 @@
 //! `hepae plot`, written to `DIR/figures/` and referenced by relative path.
 
 use super::plot::{plot_files_with, PlotOptions};
-use crate::atomic::write_atomic;
+use crate::analysis::metrics::evaluate;
 use crate::error::{Error, Result};
-use crate::metrics::evaluate;
-use crate::model_io::SavedModel;
-use crate::report::{flatten_json, html, ReportInput};
+use crate::formats::model_file::SavedModel;
+use crate::io::atomic::write_atomic;
+use crate::plot::report::{flatten_json, html, ReportInput};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug, Clone)]
@@ -100,7 +100,7 @@ pub fn run(args: &ReportArgs) -> Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p.join("figures"),
         _ => PathBuf::from("figures"),
     };
-    crate::outputs::Guard::new()
+    crate::io::outputs::Guard::new()
         .model(args.model.as_path())
         .data(args.data.as_path())
         .file_in_new_dir("-o", args.output.as_path())

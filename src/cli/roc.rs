@@ -290,6 +290,7 @@ pub fn run(args: &RocArgs) -> Result<()> {
                 label: format!("{}: {}", r.direction, r.summary.score),
                 points: r.summary.curve.iter().map(|p| (p.fpr, p.tpr)).collect(),
                 background: r.summary.background_jets,
+                auc: r.summary.auc,
             })
             .collect();
         let f = crate::plot::roc_curve(dir, "roc", "Anomaly detection: ROC", &curves)?;

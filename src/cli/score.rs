@@ -2,12 +2,12 @@
 //! more anomalous); with a threshold stored in the model (`hepae threshold`), a second column
 //! holds pass (1) / fail (0) against it.
 
-use crate::anomaly::{check_score, score_dataset_with, score_width, ScoreKind, ScoreOptions};
+use crate::analysis::anomaly::{check_score, score_dataset_with, score_width, ScoreKind, ScoreOptions};
 use crate::cli::progress::Progress;
 use crate::cli::reconstruct::RowSink;
 use crate::data::npy::Dataset;
 use crate::error::Result;
-use crate::model_io::SavedModel;
+use crate::formats::model_file::SavedModel;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug, Clone)]
@@ -36,7 +36,7 @@ pub struct ScoreArgs {
 }
 
 pub fn run(args: &ScoreArgs) -> Result<()> {
-    crate::outputs::Guard::new()
+    crate::io::outputs::Guard::new()
         .model(args.model.as_path())
         .data(args.data.as_path())
         .rows("-o", args.output.as_path())

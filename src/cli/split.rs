@@ -23,7 +23,7 @@ pub struct SplitArgs {
 }
 
 pub fn run(args: &SplitArgs) -> Result<()> {
-    let mut guard = crate::outputs::Guard::new().data(args.data.as_path()).dir("-o", args.output.as_path());
+    let mut guard = crate::io::outputs::Guard::new().data(args.data.as_path()).dir("-o", args.output.as_path());
     for f in ["train.npy", "train.columns", "val.npy", "val.columns"] {
         guard = guard.file_in_new_dir("-o", args.output.join(f).as_path());
     }

@@ -31,7 +31,7 @@ pub struct SynthArgs {
 }
 
 pub fn run(args: &SynthArgs) -> crate::Result<()> {
-    crate::outputs::Guard::new().data(args.like.as_path()).rows("-o", args.output.as_path()).check()?;
+    crate::io::outputs::Guard::new().data(args.like.as_path()).rows("-o", args.output.as_path()).check()?;
     let like = Dataset::open(&args.like)?;
     if args.output.extension().is_none_or(|e| !e.eq_ignore_ascii_case("npy")) {
         return Err(crate::Error::config(format!("{}: the output must be a .npy file", args.output.display())));

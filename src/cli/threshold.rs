@@ -9,10 +9,10 @@
 //! ([`SavedModel::identity_sha256`]), which archives depend on, is unchanged.
 
 use super::evaluate::select_rows;
-use crate::anomaly::{check_score, score_dataset, tpr_at_fpr, ScoreKind, ScoreOptions};
+use crate::analysis::anomaly::{check_score, score_dataset, tpr_at_fpr, ScoreKind, ScoreOptions};
 use crate::data::npy::Dataset;
 use crate::error::{Error, Result};
-use crate::model_io::{SavedModel, ThresholdMeta};
+use crate::formats::model_file::{SavedModel, ThresholdMeta};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug, Clone)]
@@ -39,7 +39,7 @@ pub struct ThresholdArgs {
 
 pub fn run(args: &ThresholdArgs) -> Result<()> {
     // MODEL is rewritten in place on purpose; it must not be the background file.
-    crate::outputs::Guard::new().data(args.background.as_path()).file("MODEL", args.model.as_path()).check()?;
+    crate::io::outputs::Guard::new().data(args.background.as_path()).file("MODEL", args.model.as_path()).check()?;
     if !(args.fpr > 0.0 && args.fpr < 1.0) {
         return Err(Error::config(format!("--fpr {} must be in (0, 1)", args.fpr)));
     }

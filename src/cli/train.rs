@@ -1,11 +1,11 @@
 //! `hepae train DATA.npy -o MODEL.safetensors`: the reference autoencoder by default.
 
 use super::{parse_usize_list, sidecar};
-use crate::atomic::write_atomic;
 use crate::data::normalize::NormKind;
 use crate::data::npy::Dataset;
 use crate::error::Result;
-use crate::model_io::SavedModel;
+use crate::formats::model_file::SavedModel;
+use crate::io::atomic::write_atomic;
 use crate::models::ae::{ModelKind, OutputActivation, Prior};
 use crate::train::schedule::{LrSchedule, ResolvedSchedule};
 use crate::train::{train_autoencoder, EpochRecord, Progress, TrainConfig};
@@ -212,7 +212,7 @@ pub fn history_csv(history: &[EpochRecord]) -> String {
 /// MODEL.history.csv beside the model, or none when the model goes to a device or pipe
 /// (`-o /dev/null` must not create `/dev/null.history.csv`).
 fn default_history(model: &Path) -> Option<PathBuf> {
-    (!crate::atomic::is_direct(model)).then(|| sidecar(model, "history.csv"))
+    (!crate::io::atomic::is_direct(model)).then(|| sidecar(model, "history.csv"))
 }
 
 /// Trains and writes model + history; returns the saved model. Shared by `train` and `demo`.
@@ -274,7 +274,7 @@ pub fn train_to_file(
 pub fn run(args: &TrainArgs) -> Result<()> {
     let history = args.history.clone().or_else(|| default_history(&args.output));
     let hist_opt = if args.history.is_some() { "--history" } else { "-o (its loss history)" };
-    crate::outputs::Guard::new()
+    crate::io::outputs::Guard::new()
         .data(args.data.as_path())
         .file("-o", args.output.as_path())
         .text(hist_opt, history.as_deref())

@@ -1,12 +1,14 @@
-//! The data path: NPY datasets (memory-mapped, zero copy), CSV and ROOT import, row filters,
+//! The data path: NPY datasets (memory-mapped, zero copy), `import/` (CSV, NPY, ROOT), row filters,
 //! normalisers, and the synthetic-jet generator for scale tests.
 
-pub mod csv;
 pub mod filter;
+pub mod import;
+// The importers' paths before `import/`.
+pub use import::csv;
+#[cfg(feature = "root")]
+pub use import::root;
 pub mod normalize;
 pub mod npy;
-#[cfg(feature = "root")]
-pub mod root;
 pub mod sink;
 pub mod synth;
 

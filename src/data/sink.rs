@@ -1,9 +1,9 @@
 //! Where rows of jets go: a streaming NPY (with its .columns) or an atomically written CSV,
 //! chosen by the output's extension. Nothing appears at the target unless `finish` succeeds.
 
-use crate::atomic::AtomicFile;
 use crate::data::npy::NpyWriter;
 use crate::error::{Error, Result};
+use crate::io::atomic::AtomicFile;
 use std::io::Write;
 use std::path::Path;
 

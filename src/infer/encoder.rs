@@ -8,7 +8,7 @@
 //! path, which neither allocates nor touches rayon; larger batches use the blocked GEMM.
 
 use crate::data::normalize::Normalizer;
-use crate::model_io::SavedModel;
+use crate::formats::model_file::SavedModel;
 use crate::models::{AeBuffers, Autoencoder};
 
 pub use crate::nn::dense::SMALL_BATCH;

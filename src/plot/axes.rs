@@ -19,7 +19,7 @@ pub enum VarKind {
 pub fn var_kind(name: &str) -> VarKind {
     let base = name.rsplit(['_', '.']).next().unwrap_or(name);
     let l = base.to_ascii_lowercase();
-    if crate::metrics::is_phi(name) {
+    if crate::analysis::metrics::is_phi(name) {
         VarKind::Phi
     } else if l == "eta" {
         VarKind::Eta

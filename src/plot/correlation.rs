@@ -1,6 +1,8 @@
 //! Correlation matrix heat map (Pearson r, blue–white–red) with a labelled colour bar.
 
 use super::*;
+// The matrix is computed in `analysis::stats`; `plot::correlation` keeps naming it.
+pub use crate::analysis::stats::correlation;
 
 /// Blue (−1) – white (0) – red (+1).
 pub(super) fn diverging(v: f64) -> RGBColor {
@@ -12,41 +14,6 @@ pub(super) fn diverging(v: f64) -> RGBColor {
     let t = v.abs();
     let m = |c: f64| (255.0 + (c - 255.0) * t).round() as u8;
     RGBColor(m(r), m(g), m(b))
-}
-
-/// Pearson correlation matrix (row-major n × n) of the columns of `x` [rows × n];
-/// NaN where a column has zero variance.
-pub fn correlation(x: &[f64], n: usize) -> Vec<f64> {
-    let rows = x.len().checked_div(n).unwrap_or(0);
-    let mut mean = vec![0.0; n];
-    for r in 0..rows {
-        for c in 0..n {
-            mean[c] += x[r * n + c];
-        }
-    }
-    for m in &mut mean {
-        *m /= rows.max(1) as f64;
-    }
-    let mut cov = vec![0.0; n * n];
-    for r in 0..rows {
-        let row = &x[r * n..(r + 1) * n];
-        for a in 0..n {
-            let da = row[a] - mean[a];
-            for b in a..n {
-                cov[a * n + b] += da * (row[b] - mean[b]);
-            }
-        }
-    }
-    let mut out = vec![f64::NAN; n * n];
-    for a in 0..n {
-        for b in a..n {
-            let d = (cov[a * n + a] * cov[b * n + b]).sqrt();
-            let v = if d > 0.0 { (cov[a * n + b] / d).clamp(-1.0, 1.0) } else { f64::NAN };
-            out[a * n + b] = v;
-            out[b * n + a] = v;
-        }
-    }
-    out
 }
 
 struct Corr<'a> {
@@ -136,19 +103,4 @@ pub fn correlation_matrix(dir: &Path, name: &str, title: &str, names: &[String],
     let h = CORR_TOP + CORR_HEAD + side.max(120) + 40;
     let plot = Corr { title: title.to_string(), names, matrix, cell, label_w };
     render(dir, name, title, (w, h), &plot)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pearson_matrix_with_a_constant_column() {
-        // Column 1 = 2·column 0 + 0; column 2 constant.
-        let x = [1.0, 2.0, 5.0, 2.0, 4.0, 5.0, 4.0, 8.0, 5.0];
-        let c = correlation(&x, 3);
-        assert!((c[0] - 1.0).abs() < 1e-12 && (c[1] - 1.0).abs() < 1e-12);
-        assert_eq!(c[1], c[3], "symmetric");
-        assert!(c[2].is_nan(), "constant column has no correlation: {c:?}");
-    }
 }

@@ -1,10 +1,10 @@
 //! PNG and SVG figures, drawn with `plotters` from plain data (slices and small structs), so
-//! every command can reuse them: `plot`/`report` today, and the hooks [`roc_curve`],
+//! every command can reuse them: `plot`/`report` today (the HTML page is [`report`]), and the hooks [`roc_curve`],
 //! [`ratio_vs_error`], [`marginals`] and [`encode_cost_bars`] for `roc`, `compress`,
 //! generative models and `bench`.
 //!
 //! Every figure is written twice, `DIR/NAME.png` (rendered into a buffer, encoded with `png`)
-//! and `DIR/NAME.svg`, each through [`crate::atomic::write_atomic`]. Text is drawn with the
+//! and `DIR/NAME.svg`, each through [`crate::io::atomic::write_atomic`]. Text is drawn with the
 //! embedded DejaVu Sans (`assets/fonts/`, Bitstream Vera licence) through plotters' `ab_glyph`
 //! feature: no system font or font library is needed. Histogram x axes that may be linear or
 //! logarithmic (and the ROC's FPR axis) are drawn in log10 coordinates with labels 10ᵏ, so that
@@ -17,6 +17,7 @@ mod correlation;
 mod latent;
 mod loss;
 mod ratio_error;
+pub mod report;
 mod residual;
 mod roc;
 mod stats;
@@ -32,8 +33,8 @@ pub use residual::*;
 pub use roc::*;
 pub use stats::*;
 
-use crate::atomic::write_atomic;
 use crate::error::{Error, Result};
+use crate::io::atomic::write_atomic;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;

@@ -1,31 +1,7 @@
 //! Statistics behind the figures: summaries, quantiles, shared binning and histogram steps.
 
-/// Mean, sample σ and central-68 % half-width (q84 − q16)/2 of finite values.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Summary {
-    pub n: usize,
-    pub mean: f64,
-    pub std: f64,
-    pub half_width_68: f64,
-    pub median: f64,
-}
-
-pub fn summarize(values: &[f64]) -> Summary {
-    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    let mean = if n > 0 { v.iter().sum::<f64>() / n as f64 } else { f64::NAN };
-    let std =
-        if n > 1 { (v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1) as f64).sqrt() } else { 0.0 };
-    let q = |p| crate::metrics::quantile_sorted(&v, p);
-    Summary { n, mean, std, half_width_68: (q(0.841_344_746) - q(0.158_655_254)) / 2.0, median: q(0.5) }
-}
-
-pub(super) fn quantiles(values: &[f64], ps: &[f64]) -> Vec<f64> {
-    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
-    v.sort_by(f64::total_cmp);
-    ps.iter().map(|&p| crate::metrics::quantile_sorted(&v, p)).collect()
-}
+pub(super) use crate::analysis::stats::quantiles;
+pub use crate::analysis::stats::{summarize, Summary};
 
 /// A non-empty, finite [lo, hi) around `lo..hi` (widened when degenerate).
 pub(super) fn widen(lo: f64, hi: f64) -> (f64, f64) {

@@ -17,8 +17,8 @@
 //! `tag | rows | raw_len | stored_len | payload | crc32(tag … payload)`, the trailer
 //! `0xFF | len | JSON | crc32(0xFF … JSON)`; its counts are checked, its content is not hashed.
 
-use crate::atomic::AtomicFile;
 use crate::error::{Error, Result};
+use crate::io::atomic::AtomicFile;
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::{BufReader, ErrorKind, Read};

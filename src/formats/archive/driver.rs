@@ -23,7 +23,7 @@ use crate::data::npy::Dataset;
 use crate::data::sink::RowSink;
 use crate::encoder::{Decoder, Encoder};
 use crate::error::{Error, Location, Result};
-use crate::model_io::SavedModel;
+use crate::formats::model_file::SavedModel;
 use sha2::{Digest, Sha256};
 use std::path::Path;
 

@@ -2,10 +2,12 @@
 //! jet by how badly it rebuilds it (larger = more anomalous); ROC curves, AUC and the signal
 //! efficiency at a fixed background rate tell how well a score separates a signal sample.
 
+use crate::analysis::metrics::NonFinite;
+/// The one AUC, from `analysis::stats`.
+pub use crate::analysis::stats::auc;
 use crate::data::npy::Dataset;
 use crate::error::{Error, Result};
-use crate::metrics::NonFinite;
-use crate::model_io::SavedModel;
+use crate::formats::model_file::SavedModel;
 use crate::models::ae::AeBuffers;
 use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
@@ -301,22 +303,6 @@ pub fn roc_curve(background: &[f32], signal: &[f32]) -> Vec<RocPoint> {
         pts.push(RocPoint { fpr: fp as f64 / nb, tpr: tp as f64 / ns, threshold: t as f64 });
     }
     pts
-}
-
-/// Area under the ROC curve = P(score_signal > score_background) + ½·P(tie) (Mann–Whitney U).
-pub fn auc(background: &[f32], signal: &[f32]) -> f64 {
-    if background.is_empty() || signal.is_empty() {
-        return f64::NAN;
-    }
-    let mut b = background.to_vec();
-    b.sort_by(f32::total_cmp);
-    let mut u = 0.0f64;
-    for &s in signal {
-        let below = b.partition_point(|&x| x < s);
-        let upto = b.partition_point(|&x| x <= s);
-        u += below as f64 + 0.5 * (upto - below) as f64;
-    }
-    u / (b.len() as f64 * signal.len() as f64)
 }
 
 /// The signal efficiency at background rate ≤ `fpr`: the smallest threshold t such that

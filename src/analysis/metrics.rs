@@ -11,7 +11,10 @@
 
 use crate::data::npy::Dataset;
 use crate::error::{Error, Location, Result};
-use crate::model_io::SavedModel;
+use crate::formats::model_file::SavedModel;
+// The statistics' paths before `analysis::stats`.
+use crate::analysis::stats::half_width_68;
+pub use crate::analysis::stats::{quantile_sorted, Histogram};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -117,33 +120,6 @@ fn short(v: f64) -> String {
     }
 }
 
-/// A fixed-range histogram with under- and overflow counts.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Histogram {
-    pub lo: f64,
-    pub hi: f64,
-    pub counts: Vec<u64>,
-    pub underflow: u64,
-    pub overflow: u64,
-}
-
-impl Histogram {
-    pub fn new(lo: f64, hi: f64, bins: usize) -> Self {
-        Histogram { lo, hi, counts: vec![0; bins], underflow: 0, overflow: 0 }
-    }
-    pub fn fill(&mut self, v: f64) {
-        if v < self.lo {
-            self.underflow += 1;
-        } else if v >= self.hi {
-            self.overflow += 1;
-        } else {
-            let bins = self.counts.len();
-            let i = ((v - self.lo) / (self.hi - self.lo) * bins as f64) as usize;
-            self.counts[i.min(bins - 1)] += 1;
-        }
-    }
-}
-
 /// Summary of one residual distribution.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ResidualStats {
@@ -185,32 +161,13 @@ impl ResidualAcc {
             return None;
         }
         self.sample.sort_by(f64::total_cmp);
-        let q = |p: f64| quantile_sorted(&self.sample, p);
         Some(ResidualStats {
             n: self.n,
             mean: self.mean,
             std: if self.n > 1 { (self.m2 / (self.n - 1) as f64).sqrt() } else { 0.0 },
-            half_width_68: (q(0.841_344_746) - q(0.158_655_254)) / 2.0,
+            half_width_68: half_width_68(&self.sample),
             hist: self.hist,
         })
-    }
-}
-
-/// Linear-interpolated quantile of sorted values (NaN for none).
-pub fn quantile_sorted(sorted: &[f64], p: f64) -> f64 {
-    match sorted.len() {
-        0 => f64::NAN,
-        1 => sorted[0],
-        n => {
-            let x = p.clamp(0.0, 1.0) * (n - 1) as f64;
-            let i = x.floor() as usize;
-            let f = x - i as f64;
-            if i + 1 < n {
-                sorted[i] * (1.0 - f) + sorted[i + 1] * f
-            } else {
-                sorted[n - 1]
-            }
-        }
     }
 }
 

@@ -12,10 +12,10 @@
 //! [`SavedModel::identity_sha256`] names the model itself (what an archive depends on): it
 //! leaves out the threshold and the training record, so `hepae threshold` keeps it.
 
-use crate::atomic::write_atomic;
 use crate::data::normalize::Normalizer;
 use crate::data::npy::Dataset;
 use crate::error::{Error, Result};
+use crate::io::atomic::write_atomic;
 use crate::models::shape::{AeShape, ModelKind, NetSpecs};
 use crate::models::Autoencoder;
 use crate::train::{TrainConfig, TrainOutcome};

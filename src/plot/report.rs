@@ -1,7 +1,7 @@
 //! One static HTML page (no JavaScript, no network): the evaluation table, the model and its
 //! training configuration, and the figures by relative path.
 
-use crate::metrics::Evaluation;
+use crate::analysis::metrics::Evaluation;
 use crate::plot::Figure;
 use std::fmt::Write;
 use std::path::Path;
@@ -100,7 +100,7 @@ pub fn html(r: &ReportInput<'_>) -> String {
     }
     s.push_str("<h2>Evaluation</h2>\n<table>\n<tr><th class=\"l\">variable</th><th>MSE (norm)</th><th>RMSE (norm)</th><th>mean |res| (norm)</th><th>rel. mean</th><th>rel. σ</th><th>rel. 68 % half-width</th><th>rel. n</th><th>abs. mean</th><th>abs. σ</th><th>abs. 68 % half-width</th></tr>\n");
     for v in &ev.variables {
-        let rows = |x: &crate::metrics::ResidualStats| match &v.relative_method {
+        let rows = |x: &crate::analysis::metrics::ResidualStats| match &v.relative_method {
             Some(m) if m.fraction < 1.0 => format!("{} ({})", x.n, esc(&m.describe())),
             _ => x.n.to_string(),
         };
@@ -132,7 +132,7 @@ pub fn html(r: &ReportInput<'_>) -> String {
     let _ = writeln!(
         s,
         "<p>Relative residual: (out − in)/in in physical units over the jets with |in| above {} % of the variable's mean |in| ≠ 0 (the share is given where it is not all of them); η and φ cross zero and get only the absolute residual out − in (Δφ wrapped into (−π, π]).</p>",
-        crate::metrics::RELATIVE_FLOOR * 100.0
+        crate::analysis::metrics::RELATIVE_FLOOR * 100.0
     );
     s.push_str("<h2>Model and training configuration</h2>\n<table>\n");
     for (k, v) in r.model_info {

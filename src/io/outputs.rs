@@ -10,11 +10,11 @@
 //!   created and removed there), and `-` for an output that is not a text report.
 //!
 //! Devices, pipes and standard output (`-` for a text report, `/dev/stdout`) are written
-//! straight through by [`crate::atomic::AtomicFile`], so they are not probed. Stale temporaries
-//! of killed runs beside each output are removed here too ([`crate::atomic::remove_stale_temps`]).
+//! straight through by [`crate::io::atomic::AtomicFile`], so they are not probed. Stale temporaries
+//! of killed runs beside each output are removed here too ([`crate::io::atomic::remove_stale_temps`]).
 
-use crate::atomic::{is_direct, remove_stale_temps};
 use crate::error::{Error, Result};
+use crate::io::atomic::{is_direct, remove_stale_temps};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
