@@ -33,6 +33,39 @@ pub struct Epilogue<'a> {
     pub slope: f32,
 }
 
+/// The packed GEMM as the [`crate::Kernels`] table carries it: [`sgemm_packed_on`] with the
+/// table's instruction set bound (same arguments, same contract, same `false` cases).
+pub type PackedGemmFn = fn(
+    ws: &mut Vec<f32>,
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: &[f32],
+    rsa: usize,
+    csa: usize,
+    b: &[f32],
+    rsb: usize,
+    csb: usize,
+    beta: f32,
+    c: &mut [f32],
+    rsc: usize,
+    csc: usize,
+    epi: Option<Epilogue<'_>>,
+) -> bool;
+
+/// The table entry of `isa`: [`sgemm_packed_on`] with `isa` bound.
+#[cfg(target_arch = "x86_64")]
+macro_rules! packed_entry {
+    ($isa:expr) => {
+        |ws, m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc, epi| {
+            crate::gemm::sgemm_packed_on($isa, ws, m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc, epi)
+        }
+    };
+}
+#[cfg(target_arch = "x86_64")]
+pub(crate) use packed_entry;
+
 /// The scalar reference: a triple loop in f32, k innermost in order.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_ref(
@@ -183,8 +216,8 @@ fn check_views(
     }
 }
 
-/// C ← epi(α·A·B + β·C) with `isa`'s micro-kernels (AVX-512F or AVX2+FMA; callers pass
-/// `crate::kernels().isa`, tests each set), packing into `ws` (grown to [`WORKSPACE`] on first
+/// C ← epi(α·A·B + β·C) with `isa`'s micro-kernels (AVX-512F or AVX2+FMA; callers use the
+/// table's `sgemm_packed` entry, which binds the process's ISA; tests pass each set), packing into `ws` (grown to [`WORKSPACE`] on first
 /// use, never again). With an [`Epilogue`] (needs k ≥ 1) bias and LeakyReLU are applied as the
 /// last K-block is stored. Returns false (doing nothing) when `isa` is `Scalar` or this CPU
 /// lacks it, or C is not row-contiguous (csc ≠ 1); the caller then uses another GEMM.

@@ -122,6 +122,7 @@ pub type DenseSmallFn =
 
 /// Every kernel of one instruction set. Each entry panics if its slices break the length
 /// contract on its type (checked once, in the kernel, for every ISA alike).
+#[derive(Clone, Copy)]
 pub struct Kernels {
     pub isa: Isa,
     /// x[r,c] = leaky(x[r,c] + bias[c]); slope 1 is a plain bias add.
@@ -145,6 +146,10 @@ pub struct Kernels {
     pub kl_sparsity: KlSparsityFn,
     /// Batch-1..small dense layer with fused bias and LeakyReLU, weight transposed [k×n].
     pub dense_small: DenseSmallFn,
+    /// This set's packed GEMM ([`gemm::sgemm_packed_on`] with the ISA bound), or None where
+    /// the set has none or `HEPAE_GEMM=matrixmultiply` asked for the other backend; callers
+    /// then use a GEMM of their own.
+    pub sgemm_packed: Option<gemm::PackedGemmFn>,
 }
 
 static SCALAR: Kernels = Kernels {
@@ -160,6 +165,7 @@ static SCALAR: Kernels = Kernels {
     l1_penalty: scalar::l1_penalty,
     kl_sparsity: scalar::kl_sparsity,
     dense_small: scalar::dense_small,
+    sgemm_packed: None,
 };
 
 /// Whether this CPU can run `isa`'s kernels (the one place CPU features are read).
@@ -206,13 +212,25 @@ pub fn choose_isa(forced: Option<&str>, available: &[Isa]) -> Isa {
     available.iter().copied().max_by_key(|i| *i as u8).unwrap_or(Isa::Scalar)
 }
 
-/// The kernel set of this process: chosen once, honouring `HEPAE_ISA`.
+/// `table` as this process runs it: without its packed GEMM when `forced_gemm` (the value of
+/// `HEPAE_GEMM`) is `matrixmultiply`.
+pub fn with_gemm_override(table: &Kernels, forced_gemm: Option<&str>) -> Kernels {
+    let mut t = *table;
+    if forced_gemm.is_some_and(|v| v.trim().eq_ignore_ascii_case("matrixmultiply")) {
+        t.sgemm_packed = None;
+    }
+    t
+}
+
+/// The kernel set of this process, the packed GEMM included: chosen once, honouring
+/// `HEPAE_ISA` and `HEPAE_GEMM` (the one place either is read).
 pub fn kernels() -> &'static Kernels {
-    static CHOSEN: OnceLock<&'static Kernels> = OnceLock::new();
+    static CHOSEN: OnceLock<Kernels> = OnceLock::new();
     CHOSEN.get_or_init(|| {
         let forced = std::env::var("HEPAE_ISA").ok();
         let isa = choose_isa(forced.as_deref(), &available_isas());
-        kernels_for(isa).unwrap_or(&SCALAR)
+        let table = kernels_for(isa).unwrap_or(&SCALAR);
+        with_gemm_override(table, std::env::var("HEPAE_GEMM").ok().as_deref())
     })
 }
 
@@ -228,6 +246,24 @@ mod tests {
         assert_eq!(choose_isa(Some("SCALAR"), &all), Isa::Scalar);
         assert_eq!(choose_isa(Some("avx512"), &[Isa::Scalar, Isa::Avx2]), Isa::Avx2, "unavailable: best available");
         assert_eq!(choose_isa(Some("nonsense"), &[Isa::Scalar]), Isa::Scalar);
+    }
+
+    #[test]
+    fn every_simd_set_carries_its_packed_gemm_and_hepae_gemm_can_remove_it() {
+        for isa in available_isas() {
+            let t = kernels_for(isa).expect("available");
+            assert_eq!(t.isa, isa);
+            assert_eq!(t.sgemm_packed.is_some(), isa != Isa::Scalar, "{isa:?}");
+            assert!(with_gemm_override(t, Some("MatrixMultiply")).sgemm_packed.is_none());
+            assert_eq!(with_gemm_override(t, None).sgemm_packed.is_some(), t.sgemm_packed.is_some());
+            assert_eq!(with_gemm_override(t, Some("packed")).sgemm_packed.is_some(), t.sgemm_packed.is_some());
+        }
+        // The entry computes the product: [1 2; 3 4]·[1; 1] = [3; 7].
+        if let Some(f) = available_isas().into_iter().filter_map(|i| kernels_for(i)?.sgemm_packed).next_back() {
+            let (a, b, mut c) = ([1.0f32, 2.0, 3.0, 4.0], [1.0f32, 1.0], [0.0f32; 2]);
+            assert!(f(&mut Vec::new(), 2, 2, 1, 1.0, &a, 2, 1, &b, 1, 1, 0.0, &mut c, 1, 1, None));
+            assert_eq!(c, [3.0, 7.0]);
+        }
     }
 
     #[test]

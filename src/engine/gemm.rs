@@ -1,13 +1,14 @@
 //! C ← α·A·B + β·C on strided row-major views. Transposes are expressed by the views'
 //! strides ([`Matrix::t`]), never by copying.
 //!
-//! Two backends, chosen when a net is planned ([`Gemm::detect`]) and passed down with the
-//! row-split setting as one [`Gemm`] value: the kernels crate's packed GEMM with AVX-512F or
-//! AVX2+FMA micro-kernels (`hepae_kernels::gemm`, faster on this workload's shapes and
-//! allocation-free: it packs into a per-thread buffer that grows once), and
-//! `matrixmultiply::sgemm` (any CPU, including those with neither; it allocates its packing
-//! buffer on every call). `HEPAE_GEMM=matrixmultiply` forces the latter. See
-//! benches/README.md for the per-shape measurements behind the choice.
+//! Two backends, passed down with the row-split setting as one [`Gemm`] value chosen when a
+//! net is planned ([`Gemm::detect`]): the packed GEMM of the process's kernel table
+//! (`hepae_kernels::kernels().sgemm_packed`: AVX-512F or AVX2+FMA micro-kernels, faster on
+//! this workload's shapes and allocation-free: it packs into a per-thread buffer that grows
+//! once), and `matrixmultiply::sgemm` where the table has none (the scalar set, or
+//! `HEPAE_GEMM=matrixmultiply`; it allocates its packing buffer on every call). The table is
+//! the one place CPU features and those variables are read. See benches/README.md for the
+//! per-shape measurements behind the choice.
 
 use crate::engine::tensor::{span, Matrix, MatrixMut};
 use std::cell::RefCell;
@@ -26,19 +27,17 @@ impl GemmBackend {
         match self {
             GemmBackend::Packed => match hepae_kernels::kernels().isa {
                 hepae_kernels::Isa::Avx512 => "packed-avx512",
-                _ => "packed-avx2",
+                hepae_kernels::Isa::Avx2 => "packed-avx2",
+                hepae_kernels::Isa::Scalar => "packed-scalar",
             },
             GemmBackend::Matrixmultiply => "matrixmultiply",
         }
     }
 
-    /// The backend for this CPU: packed where the kernel set in use is AVX-512 or AVX2 (the
-    /// CPU has it), unless `HEPAE_GEMM=matrixmultiply`; matrixmultiply under the scalar set.
-    /// Reads the environment on every call: call it when planning, never inside a step.
+    /// The backend the kernel table offers: packed where it carries a packed GEMM, else
+    /// matrixmultiply. Reads no environment and no CPU feature (the table did, once).
     pub fn detect() -> GemmBackend {
-        let forced_mm = std::env::var("HEPAE_GEMM").is_ok_and(|v| v.eq_ignore_ascii_case("matrixmultiply"));
-        let simd = hepae_kernels::kernels().isa != hepae_kernels::Isa::Scalar;
-        if simd && !forced_mm {
+        if hepae_kernels::kernels().sgemm_packed.is_some() {
             GemmBackend::Packed
         } else {
             GemmBackend::Matrixmultiply
@@ -132,8 +131,9 @@ pub fn gemm_bias_leaky(g: Gemm, a: Matrix<'_>, b: Matrix<'_>, bias: &[f32], slop
     (hepae_kernels::kernels().bias_leaky_forward)(&mut c.data[..m * n], &bias[..n], slope);
 }
 
-/// The packed GEMM on this thread's packing buffer, C ← epi(α·A·B + β·C); false where it
-/// does not run (the scalar kernel set), and the caller falls back to matrixmultiply.
+/// The kernel table's packed GEMM on this thread's packing buffer, C ← epi(α·A·B + β·C);
+/// false where it does not run (the table has none, or C is not row-contiguous), and the
+/// caller falls back to matrixmultiply.
 fn packed(
     alpha: f32,
     a: Matrix<'_>,
@@ -142,9 +142,11 @@ fn packed(
     c: &mut MatrixMut<'_>,
     epi: Option<hepae_kernels::gemm::Epilogue<'_>>,
 ) -> bool {
+    let Some(sgemm) = hepae_kernels::kernels().sgemm_packed else {
+        return false;
+    };
     PACK.with(|ws| {
-        hepae_kernels::gemm::sgemm_packed_on(
-            hepae_kernels::kernels().isa,
+        sgemm(
             &mut ws.borrow_mut(),
             a.rows,
             a.cols,
@@ -166,7 +168,7 @@ fn packed(
 }
 
 /// [`gemm`] with a chosen backend (benches compare them); `Packed` falls back to
-/// matrixmultiply under the scalar kernel set or where C is not row-contiguous.
+/// matrixmultiply where the kernel table has no packed GEMM or C is not row-contiguous.
 pub fn gemm_using(backend: GemmBackend, alpha: f32, a: Matrix<'_>, b: Matrix<'_>, beta: f32, c: &mut MatrixMut<'_>) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(b.rows, k, "gemm: A is {m}x{k}, B is {}x{n}", b.rows);
