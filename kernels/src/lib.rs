@@ -2,10 +2,12 @@
 //! kernel (`body.rs`) written over the `Simd` vector operations (`simd.rs`, which also holds
 //! exp and ln, written once); the instruction sets AVX2+FMA (`x86/avx2.rs`) and AVX-512F
 //! (`x86/avx512.rs`), each only vector primitives plus one `instantiate!` line that emits its
-//! thin `#[target_feature]` wrappers; the packed GEMM (`gemm.rs`, tile and driver over
-//! `Simd`); and one [`Kernels`] table of function pointers chosen once per process by CPU
+//! thin `#[target_feature]` wrappers; the packed GEMM (`gemm.rs`, tile and driver over the
+//! `Lanes` operations of `lanes.rs`, for every set, scalar included); and one [`Kernels`]
+//! table of function pointers, the packed GEMM among them, chosen once per process by CPU
 //! feature ([`kernels`]), with `HEPAE_ISA=scalar|avx2|avx512` forcing a set for tests and
-//! benches. No dependencies beyond std.
+//! benches and `HEPAE_GEMM=matrixmultiply` removing the packed GEMM from it. No dependencies
+//! beyond std.
 //!
 //! Safety contract: every safe entry point checks its slice lengths against the contract in
 //! its doc comment (equal lengths, or whole rows, or exact matrix shapes) and panics naming
@@ -21,6 +23,7 @@ use std::sync::OnceLock;
 mod check;
 pub mod close;
 pub mod gemm;
+mod lanes;
 pub mod scalar;
 
 /// The x86-64 instruction sets: each file holds only its vector primitives (the `Simd` impl)
@@ -146,8 +149,8 @@ pub struct Kernels {
     pub kl_sparsity: KlSparsityFn,
     /// Batch-1..small dense layer with fused bias and LeakyReLU, weight transposed [k×n].
     pub dense_small: DenseSmallFn,
-    /// This set's packed GEMM ([`gemm::sgemm_packed_on`] with the ISA bound), or None where
-    /// the set has none or `HEPAE_GEMM=matrixmultiply` asked for the other backend; callers
+    /// This set's packed GEMM ([`gemm::sgemm_packed_on`] with the ISA bound; every set has
+    /// one), or None where `HEPAE_GEMM=matrixmultiply` asked for the other backend; callers
     /// then use a GEMM of their own.
     pub sgemm_packed: Option<gemm::PackedGemmFn>,
 }
@@ -165,7 +168,7 @@ static SCALAR: Kernels = Kernels {
     l1_penalty: scalar::l1_penalty,
     kl_sparsity: scalar::kl_sparsity,
     dense_small: scalar::dense_small,
-    sgemm_packed: None,
+    sgemm_packed: Some(gemm::packed_entry!(Isa::Scalar)),
 };
 
 /// Whether this CPU can run `isa`'s kernels (the one place CPU features are read).
@@ -249,20 +252,21 @@ mod tests {
     }
 
     #[test]
-    fn every_simd_set_carries_its_packed_gemm_and_hepae_gemm_can_remove_it() {
+    fn every_set_carries_its_packed_gemm_and_hepae_gemm_can_remove_it() {
         for isa in available_isas() {
             let t = kernels_for(isa).expect("available");
             assert_eq!(t.isa, isa);
-            assert_eq!(t.sgemm_packed.is_some(), isa != Isa::Scalar, "{isa:?}");
+            assert!(t.sgemm_packed.is_some(), "{isa:?}");
             assert!(with_gemm_override(t, Some("MatrixMultiply")).sgemm_packed.is_none());
             assert_eq!(with_gemm_override(t, None).sgemm_packed.is_some(), t.sgemm_packed.is_some());
             assert_eq!(with_gemm_override(t, Some("packed")).sgemm_packed.is_some(), t.sgemm_packed.is_some());
         }
-        // The entry computes the product: [1 2; 3 4]·[1; 1] = [3; 7].
-        if let Some(f) = available_isas().into_iter().filter_map(|i| kernels_for(i)?.sgemm_packed).next_back() {
+        // Each entry computes the product with its own ISA: [1 2; 3 4]·[1; 1] = [3; 7].
+        for isa in available_isas() {
+            let f = kernels_for(isa).and_then(|t| t.sgemm_packed).expect("every set has one");
             let (a, b, mut c) = ([1.0f32, 2.0, 3.0, 4.0], [1.0f32, 1.0], [0.0f32; 2]);
-            assert!(f(&mut Vec::new(), 2, 2, 1, 1.0, &a, 2, 1, &b, 1, 1, 0.0, &mut c, 1, 1, None));
-            assert_eq!(c, [3.0, 7.0]);
+            assert!(f(&mut Vec::new(), 2, 2, 1, 1.0, &a, 2, 1, &b, 1, 1, 0.0, &mut c, 1, 1, None), "{isa:?}");
+            assert_eq!(c, [3.0, 7.0], "{isa:?}");
         }
     }
 

@@ -3,12 +3,12 @@
 //!
 //! Two backends, passed down with the row-split setting as one [`Gemm`] value chosen when a
 //! net is planned ([`Gemm::detect`]): the packed GEMM of the process's kernel table
-//! (`hepae_kernels::kernels().sgemm_packed`: AVX-512F or AVX2+FMA micro-kernels, faster on
-//! this workload's shapes and allocation-free: it packs into a per-thread buffer that grows
-//! once), and `matrixmultiply::sgemm` where the table has none (the scalar set, or
-//! `HEPAE_GEMM=matrixmultiply`; it allocates its packing buffer on every call). The table is
-//! the one place CPU features and those variables are read. See benches/README.md for the
-//! per-shape measurements behind the choice.
+//! (`hepae_kernels::kernels().sgemm_packed`: AVX-512F, AVX2+FMA or portable scalar micro-
+//! kernels, allocation-free: it packs into a per-thread buffer that grows once), and
+//! `matrixmultiply::sgemm` where `HEPAE_GEMM=matrixmultiply` removed that entry from the
+//! table (it allocates its packing buffer on every call). The table is the one place CPU
+//! features and those variables are read. See benches/README.md for the per-shape
+//! measurements behind the choice.
 
 use crate::engine::tensor::{span, Matrix, MatrixMut};
 use std::cell::RefCell;
@@ -16,7 +16,7 @@ use std::cell::RefCell;
 /// Which GEMM implementation runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GemmBackend {
-    /// hepae's packed micro-kernels (AVX-512F or AVX2+FMA, as the kernel set in use).
+    /// hepae's packed micro-kernels (AVX-512F, AVX2+FMA or scalar, as the kernel set in use).
     Packed,
     /// `matrixmultiply::sgemm`.
     Matrixmultiply,
