@@ -216,7 +216,8 @@ fn check_views(
 }
 
 /// C ← epi(α·A·B + β·C) with `isa`'s micro-kernels (AVX-512F, AVX2+FMA, or the portable
-/// scalar tile, which for k ≤ [`KC`] equals [`gemm_ref`] bit for bit), packing into `ws`
+/// scalar tile; all three give the same bits: each output accumulated over k in order with
+/// one rounding per multiply-add, in the same K-blocks), packing into `ws`
 /// (grown to [`WORKSPACE`] on first use, never again). Callers use the kernel table's
 /// `sgemm_packed` entry, which binds the process's ISA; tests pass each set. With an
 /// [`Epilogue`] (needs k ≥ 1) bias and LeakyReLU are applied as the last K-block is stored.

@@ -20,7 +20,7 @@ pub(crate) trait Lanes {
     unsafe fn store(p: *mut f32, v: Self::V, len: usize);
     unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
     unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
-    /// a·b + c: one rounding on the SIMD sets (FMA), two on [`Portable`] (as `gemm_ref`).
+    /// a·b + c with one rounding (FMA).
     unsafe fn madd(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
     /// Per lane: `if c > 0 { a } else { b }` (NaN and ±0 take `b`).
     unsafe fn select_pos(c: Self::V, a: Self::V, b: Self::V) -> Self::V;
@@ -73,9 +73,11 @@ impl<S: crate::simd::Simd> Lanes for S {
     }
 }
 
-/// Four f32 lanes in plain Rust (the compiler may vectorise them with the baseline ISA):
-/// the scalar kernel set's GEMM. Products and sums are rounded separately, so a product
-/// whose k fits one K-block equals `gemm_ref` bit for bit.
+/// Four f32 lanes in plain Rust: the scalar kernel set's GEMM. `madd` is `f32::mul_add`
+/// (one rounding, as the SIMD sets' FMA), so this set's products equal theirs bit for bit
+/// (same k order, same K-blocks) and a model decodes alike under every set. Where the target
+/// has no FMA instruction (x86-64 without `-C target-feature=+fma`) `mul_add` is a call to the
+/// C library's `fmaf`: correct, slower; this set is the reference and the fallback.
 pub(crate) struct Portable;
 
 /// `f` applied lane by lane.
@@ -121,7 +123,7 @@ impl Lanes for Portable {
     }
     #[inline(always)]
     unsafe fn madd(a: [f32; 4], b: [f32; 4], c: [f32; 4]) -> [f32; 4] {
-        lanes(|i| a[i] * b[i] + c[i])
+        lanes(|i| a[i].mul_add(b[i], c[i]))
     }
     #[inline(always)]
     unsafe fn select_pos(c: [f32; 4], a: [f32; 4], b: [f32; 4]) -> [f32; 4] {
