@@ -6,8 +6,8 @@
 //! `Lanes` operations of `lanes.rs`, for every set, scalar included); and one [`Kernels`]
 //! table of function pointers, the packed GEMM among them, chosen once per process by CPU
 //! feature ([`kernels`]), with `HEPAE_ISA=scalar|avx2|avx512` forcing a set for tests and
-//! benches and `HEPAE_GEMM=matrixmultiply` removing the packed GEMM from it. No dependencies
-//! beyond std.
+//! benches and `HEPAE_GEMM=matrixmultiply` turning its packed GEMM off for planned products.
+//! No dependencies beyond std.
 //!
 //! Safety contract: every safe entry point checks its slice lengths against the contract in
 //! its doc comment (equal lengths, or whole rows, or exact matrix shapes) and panics naming
@@ -149,10 +149,11 @@ pub struct Kernels {
     pub kl_sparsity: KlSparsityFn,
     /// Batch-1..small dense layer with fused bias and LeakyReLU, weight transposed [k×n].
     pub dense_small: DenseSmallFn,
-    /// This set's packed GEMM ([`gemm::sgemm_packed_on`] with the ISA bound; every set has
-    /// one), or None where `HEPAE_GEMM=matrixmultiply` asked for the other backend; callers
-    /// then use a GEMM of their own.
-    pub sgemm_packed: Option<gemm::PackedGemmFn>,
+    /// This set's packed GEMM ([`gemm::sgemm_packed_on`] with the ISA bound).
+    pub sgemm_packed: gemm::PackedGemmFn,
+    /// Whether planned products use `sgemm_packed`: true unless `HEPAE_GEMM=matrixmultiply`
+    /// asked for the other backend (callers then use a GEMM of their own).
+    pub prefer_packed_gemm: bool,
 }
 
 static SCALAR: Kernels = Kernels {
@@ -168,7 +169,8 @@ static SCALAR: Kernels = Kernels {
     l1_penalty: scalar::l1_penalty,
     kl_sparsity: scalar::kl_sparsity,
     dense_small: scalar::dense_small,
-    sgemm_packed: Some(gemm::packed_entry!(Isa::Scalar)),
+    sgemm_packed: gemm::packed_entry!(Isa::Scalar),
+    prefer_packed_gemm: true,
 };
 
 /// Whether this CPU can run `isa`'s kernels (the one place CPU features are read).
@@ -215,12 +217,12 @@ pub fn choose_isa(forced: Option<&str>, available: &[Isa]) -> Isa {
     available.iter().copied().max_by_key(|i| *i as u8).unwrap_or(Isa::Scalar)
 }
 
-/// `table` as this process runs it: without its packed GEMM when `forced_gemm` (the value of
-/// `HEPAE_GEMM`) is `matrixmultiply`.
+/// `table` as this process runs it: not preferring its packed GEMM when `forced_gemm` (the
+/// value of `HEPAE_GEMM`) is `matrixmultiply`.
 pub fn with_gemm_override(table: &Kernels, forced_gemm: Option<&str>) -> Kernels {
     let mut t = *table;
     if forced_gemm.is_some_and(|v| v.trim().eq_ignore_ascii_case("matrixmultiply")) {
-        t.sgemm_packed = None;
+        t.prefer_packed_gemm = false;
     }
     t
 }
@@ -256,14 +258,14 @@ mod tests {
         for isa in available_isas() {
             let t = kernels_for(isa).expect("available");
             assert_eq!(t.isa, isa);
-            assert!(t.sgemm_packed.is_some(), "{isa:?}");
-            assert!(with_gemm_override(t, Some("MatrixMultiply")).sgemm_packed.is_none());
-            assert_eq!(with_gemm_override(t, None).sgemm_packed.is_some(), t.sgemm_packed.is_some());
-            assert_eq!(with_gemm_override(t, Some("packed")).sgemm_packed.is_some(), t.sgemm_packed.is_some());
+            assert!(t.prefer_packed_gemm, "{isa:?}");
+            assert!(!with_gemm_override(t, Some("MatrixMultiply")).prefer_packed_gemm);
+            assert!(with_gemm_override(t, None).prefer_packed_gemm);
+            assert!(with_gemm_override(t, Some("packed")).prefer_packed_gemm);
         }
         // Each entry computes the product with its own ISA: [1 2; 3 4]·[1; 1] = [3; 7].
         for isa in available_isas() {
-            let f = kernels_for(isa).and_then(|t| t.sgemm_packed).expect("every set has one");
+            let f = kernels_for(isa).expect("available").sgemm_packed;
             let (a, b, mut c) = ([1.0f32, 2.0, 3.0, 4.0], [1.0f32, 1.0], [0.0f32; 2]);
             assert!(f(&mut Vec::new(), 2, 2, 1, 1.0, &a, 2, 1, &b, 1, 1, 0.0, &mut c, 1, 1, None), "{isa:?}");
             assert_eq!(c, [3.0, 7.0], "{isa:?}");

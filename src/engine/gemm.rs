@@ -5,8 +5,8 @@
 //! net is planned ([`Gemm::detect`]): the packed GEMM of the process's kernel table
 //! (`hepae_kernels::kernels().sgemm_packed`: AVX-512F, AVX2+FMA or portable scalar micro-
 //! kernels, allocation-free: it packs into a per-thread buffer that grows once), and
-//! `matrixmultiply::sgemm` where `HEPAE_GEMM=matrixmultiply` removed that entry from the
-//! table (it allocates its packing buffer on every call). The table is the one place CPU
+//! `matrixmultiply::sgemm` where `HEPAE_GEMM=matrixmultiply` made the table not prefer that
+//! entry (it allocates its packing buffer on every call). The table is the one place CPU
 //! features and those variables are read. See benches/README.md for the per-shape
 //! measurements behind the choice.
 
@@ -34,10 +34,10 @@ impl GemmBackend {
         }
     }
 
-    /// The backend the kernel table offers: packed where it carries a packed GEMM, else
-    /// matrixmultiply. Reads no environment and no CPU feature (the table did, once).
+    /// The backend the kernel table prefers: packed, unless `HEPAE_GEMM=matrixmultiply` was
+    /// set. Reads no environment and no CPU feature (the table did, once).
     pub fn detect() -> GemmBackend {
-        if hepae_kernels::kernels().sgemm_packed.is_some() {
+        if hepae_kernels::kernels().prefer_packed_gemm {
             GemmBackend::Packed
         } else {
             GemmBackend::Matrixmultiply
@@ -132,8 +132,8 @@ pub fn gemm_bias_leaky(g: Gemm, a: Matrix<'_>, b: Matrix<'_>, bias: &[f32], slop
 }
 
 /// The kernel table's packed GEMM on this thread's packing buffer, C ← epi(α·A·B + β·C);
-/// false where it does not run (the table has none, or C is not row-contiguous), and the
-/// caller falls back to matrixmultiply.
+/// false where it does not run (C is not row-contiguous), and the caller falls back to
+/// matrixmultiply.
 fn packed(
     alpha: f32,
     a: Matrix<'_>,
@@ -142,9 +142,7 @@ fn packed(
     c: &mut MatrixMut<'_>,
     epi: Option<hepae_kernels::gemm::Epilogue<'_>>,
 ) -> bool {
-    let Some(sgemm) = hepae_kernels::kernels().sgemm_packed else {
-        return false;
-    };
+    let sgemm = hepae_kernels::kernels().sgemm_packed;
     PACK.with(|ws| {
         sgemm(
             &mut ws.borrow_mut(),
@@ -168,7 +166,7 @@ fn packed(
 }
 
 /// [`gemm`] with a chosen backend (benches compare them); `Packed` falls back to
-/// matrixmultiply where the kernel table has no packed GEMM or C is not row-contiguous.
+/// matrixmultiply where C is not row-contiguous.
 pub fn gemm_using(backend: GemmBackend, alpha: f32, a: Matrix<'_>, b: Matrix<'_>, beta: f32, c: &mut MatrixMut<'_>) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(b.rows, k, "gemm: A is {m}x{k}, B is {}x{n}", b.rows);
@@ -249,6 +247,29 @@ mod tests {
                 for (g, w) in c.iter().zip(&want) {
                     assert!((*g as f64 - w).abs() <= 1e-5 + 1e-5 * w.abs(), "{g} vs {w}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn both_backends_compute_the_product_whatever_hepae_gemm_prefers() {
+        // The packed entry runs when asked for by name, even under HEPAE_GEMM=matrixmultiply.
+        let (m, k, n) = (19, 300, 21);
+        let a: Vec<f32> = (0..m * k).map(|i| ((i * 29 % 17) as f32 - 8.0) / 9.0).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| ((i * 13 % 19) as f32 - 9.0) / 7.0).collect();
+        let want = naive(Matrix::new(&a, m, k), Matrix::new(&b, k, n));
+        for backend in [GemmBackend::Packed, GemmBackend::Matrixmultiply] {
+            let mut c = vec![f32::NAN; m * n];
+            gemm_using(
+                backend,
+                1.0,
+                Matrix::new(&a, m, k),
+                Matrix::new(&b, k, n),
+                0.0,
+                &mut MatrixMut::new(&mut c, m, n),
+            );
+            for (g, w) in c.iter().zip(&want) {
+                assert!((*g as f64 - w).abs() <= 1e-4 + 1e-5 * w.abs(), "{backend:?}: {g} vs {w}");
             }
         }
     }
