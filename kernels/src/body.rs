@@ -478,6 +478,8 @@ macro_rules! instantiate {
             l1_penalty: |da, a, s| unsafe { l1_penalty(da, a, s) },
             kl_sparsity: |dr, q, rho, s| unsafe { kl_sparsity(dr, q, rho, s) },
             dense_small: |o, a, wt, b, m, k, n, s| unsafe { dense_small(o, a, wt, b, m, k, n, s) },
+            sgemm_packed: crate::gemm::packed_entry!($isa),
+            prefer_packed_gemm: true,
         };
     };
 }

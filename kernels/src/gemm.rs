@@ -2,15 +2,16 @@
 //! transposed products of backward), in the style of matrixmultiply/BLIS: operands are packed
 //! into contiguous panels (any strides, so transposes cost nothing extra) and a register-
 //! blocked micro-kernel computes a tile of C with the whole K-block in registers: 12×32 (or
-//! 12×16) on AVX-512F, 6×16 (or 6×8) on AVX2+FMA. The tile and the driver are written once over
-//! the `Simd` vector operations, like the other kernels, and instantiated per instruction set. Unlike `matrixmultiply::sgemm`, the packing space is the caller's, so a
-//! training step that reuses it allocates nothing.
+//! 12×16) on AVX-512F, 6×16 (or 6×8) on AVX2+FMA, 4×8 (or 4×4) on the scalar set. The tile and
+//! the driver are written once over the `Lanes` vector operations (`lanes.rs`: every `Simd`
+//! set, and a portable four-lane type for the scalar set) and instantiated per instruction
+//! set. Unlike `matrixmultiply::sgemm`, the packing space is the caller's, so a training step
+//! that reuses it allocates nothing, under every kernel set.
 //!
 //! C[m×n] ← α·A[m×k]·B[k×n] + β·C, element (i, p) of A at `a[i·rsa + p·csa]`, and likewise
 //! for B and C. β = 0 overwrites C without reading it.
 
-#[cfg(target_arch = "x86_64")]
-use crate::simd::Simd;
+use crate::lanes::Lanes;
 use crate::Isa;
 
 /// Rows of A per micro-tile on AVX-512F (6 on AVX2).
@@ -32,6 +33,37 @@ pub struct Epilogue<'a> {
     pub bias: &'a [f32],
     pub slope: f32,
 }
+
+/// The packed GEMM as the [`crate::Kernels`] table carries it: [`sgemm_packed_on`] with the
+/// table's instruction set bound (same arguments, same contract, same `false` cases).
+pub type PackedGemmFn = fn(
+    ws: &mut Vec<f32>,
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: &[f32],
+    rsa: usize,
+    csa: usize,
+    b: &[f32],
+    rsb: usize,
+    csb: usize,
+    beta: f32,
+    c: &mut [f32],
+    rsc: usize,
+    csc: usize,
+    epi: Option<Epilogue<'_>>,
+) -> bool;
+
+/// The table entry of `isa`: [`sgemm_packed_on`] with `isa` bound.
+macro_rules! packed_entry {
+    ($isa:expr) => {
+        |ws, m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc, epi| {
+            crate::gemm::sgemm_packed_on($isa, ws, m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc, epi)
+        }
+    };
+}
+pub(crate) use packed_entry;
 
 /// The scalar reference: a triple loop in f32, k innermost in order.
 #[allow(clippy::too_many_arguments)]
@@ -183,11 +215,14 @@ fn check_views(
     }
 }
 
-/// C ← epi(α·A·B + β·C) with `isa`'s micro-kernels (AVX-512F or AVX2+FMA; callers pass
-/// `crate::kernels().isa`, tests each set), packing into `ws` (grown to [`WORKSPACE`] on first
-/// use, never again). With an [`Epilogue`] (needs k ≥ 1) bias and LeakyReLU are applied as the
-/// last K-block is stored. Returns false (doing nothing) when `isa` is `Scalar` or this CPU
-/// lacks it, or C is not row-contiguous (csc ≠ 1); the caller then uses another GEMM.
+/// C ← epi(α·A·B + β·C) with `isa`'s micro-kernels (AVX-512F, AVX2+FMA, or the portable
+/// scalar tile; all three give the same bits: each output accumulated over k in order with
+/// one rounding per multiply-add, in the same K-blocks), packing into `ws`
+/// (grown to [`WORKSPACE`] on first use, never again). Callers use the kernel table's
+/// `sgemm_packed` entry, which binds the process's ISA; tests pass each set. With an
+/// [`Epilogue`] (needs k ≥ 1) bias and LeakyReLU are applied as the last K-block is stored.
+/// Returns false (doing nothing) when this CPU lacks `isa` or C is not row-contiguous
+/// (csc ≠ 1); the caller then uses another GEMM.
 #[allow(clippy::too_many_arguments)]
 pub fn sgemm_packed_on(
     isa: Isa,
@@ -215,7 +250,7 @@ pub fn sgemm_packed_on(
             e.bias.len()
         );
     }
-    if csc != 1 || isa == Isa::Scalar || !crate::cpu_has(isa) {
+    if csc != 1 || !crate::cpu_has(isa) {
         return false;
     }
     check_views(m, k, n, (a.len(), rsa, csa), (b.len(), rsb, csb), (c.len(), rsc, csc));
@@ -234,17 +269,18 @@ pub fn sgemm_packed_on(
         ws.resize(WORKSPACE, 0.0);
     }
     let job = Job { m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, epi };
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: `cpu_has(isa)` confirmed the features each driver is compiled for.
-    unsafe {
-        match isa {
-            Isa::Avx512 => drive_avx512(&mut ws[..], job),
-            Isa::Avx2 => drive_avx2(&mut ws[..], job),
-            Isa::Scalar => unreachable!("returned above"),
-        }
+    match isa {
+        // SAFETY: the views were span-checked above and `ws` holds WORKSPACE values.
+        Isa::Scalar => unsafe { drive::<crate::lanes::Portable, 4, 2, 1>(&mut ws[..], job) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `cpu_has(isa)` confirmed the features the driver is compiled for.
+        Isa::Avx512 => unsafe { drive_avx512(&mut ws[..], job) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
+        Isa::Avx2 => unsafe { drive_avx2(&mut ws[..], job) },
+        #[cfg(not(target_arch = "x86_64"))]
+        _ => unreachable!("cpu_has is false for x86 sets elsewhere"),
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = job;
     true
 }
 
@@ -284,9 +320,8 @@ unsafe fn drive_avx2(bpack: &mut [f32], job: Job<'_>) {
 /// read them in place), then run tiles of R1 rows (R2 or R3 for a short remainder) of A
 /// against each panel of 2·W (or W) columns. Must be inlined into a function compiled for
 /// `S`'s instruction set; `job`'s views must be span-checked and `bpack` ≥ [`WORKSPACE`].
-#[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn drive<S: Simd, const R1: usize, const R2: usize, const R3: usize>(bpack: &mut [f32], job: Job<'_>) {
+unsafe fn drive<S: Lanes, const R1: usize, const R2: usize, const R3: usize>(bpack: &mut [f32], job: Job<'_>) {
     let Job { m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, epi } = job;
     let mut panels = [(0usize, 0usize); NC / 8];
     // Full-width panels of a row-contiguous B are read in place; only a ragged last panel
@@ -374,9 +409,8 @@ struct TileArgs {
 /// tile's first bias, LeakyReLU slope) is applied before the store.
 ///
 /// Safety: as `drive`'s call site states; inlined into a function compiled for `S`.
-#[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn tile<S: Simd, const NV: usize, const R: usize>(
+unsafe fn tile<S: Lanes, const NV: usize, const R: usize>(
     t: &TileArgs,
     a: *const f32,
     c: &mut [f32],
@@ -400,7 +434,7 @@ unsafe fn tile<S: Simd, const NV: usize, const R: usize>(
             for (row, rp) in acc.iter_mut().zip(&rowp) {
                 let x = S::splat(*rp.add(p * csa));
                 for v in 0..NV {
-                    row[v] = S::fmadd(x, bv[v], row[v]);
+                    row[v] = S::madd(x, bv[v], row[v]);
                 }
             }
         }
@@ -419,7 +453,7 @@ unsafe fn tile<S: Simd, const NV: usize, const R: usize>(
             unsafe {
                 let dst = c.as_mut_ptr().add(i * t.rsc + j);
                 let mut r =
-                    if t.beta == 0.0 { S::mul(al, accv) } else { S::fmadd(al, accv, S::mul(be, S::load(dst, len))) };
+                    if t.beta == 0.0 { S::mul(al, accv) } else { S::madd(al, accv, S::mul(be, S::load(dst, len))) };
                 if let Some((bias, slope)) = epi {
                     r = S::add(r, S::load(bias.add(j), len));
                     r = S::select_pos(r, r, S::mul(r, S::splat(slope)));

@@ -2,10 +2,12 @@
 //! kernel (`body.rs`) written over the `Simd` vector operations (`simd.rs`, which also holds
 //! exp and ln, written once); the instruction sets AVX2+FMA (`x86/avx2.rs`) and AVX-512F
 //! (`x86/avx512.rs`), each only vector primitives plus one `instantiate!` line that emits its
-//! thin `#[target_feature]` wrappers; the packed GEMM (`gemm.rs`, tile and driver over
-//! `Simd`); and one [`Kernels`] table of function pointers chosen once per process by CPU
+//! thin `#[target_feature]` wrappers; the packed GEMM (`gemm.rs`, tile and driver over the
+//! `Lanes` operations of `lanes.rs`, for every set, scalar included); and one [`Kernels`]
+//! table of function pointers, the packed GEMM among them, chosen once per process by CPU
 //! feature ([`kernels`]), with `HEPAE_ISA=scalar|avx2|avx512` forcing a set for tests and
-//! benches. No dependencies beyond std.
+//! benches and `HEPAE_GEMM=matrixmultiply` turning its packed GEMM off for planned products.
+//! No dependencies beyond std.
 //!
 //! Safety contract: every safe entry point checks its slice lengths against the contract in
 //! its doc comment (equal lengths, or whole rows, or exact matrix shapes) and panics naming
@@ -21,6 +23,7 @@ use std::sync::OnceLock;
 mod check;
 pub mod close;
 pub mod gemm;
+mod lanes;
 pub mod scalar;
 
 /// The x86-64 instruction sets: each file holds only its vector primitives (the `Simd` impl)
@@ -122,6 +125,7 @@ pub type DenseSmallFn =
 
 /// Every kernel of one instruction set. Each entry panics if its slices break the length
 /// contract on its type (checked once, in the kernel, for every ISA alike).
+#[derive(Clone, Copy)]
 pub struct Kernels {
     pub isa: Isa,
     /// x[r,c] = leaky(x[r,c] + bias[c]); slope 1 is a plain bias add.
@@ -145,6 +149,11 @@ pub struct Kernels {
     pub kl_sparsity: KlSparsityFn,
     /// Batch-1..small dense layer with fused bias and LeakyReLU, weight transposed [k×n].
     pub dense_small: DenseSmallFn,
+    /// This set's packed GEMM ([`gemm::sgemm_packed_on`] with the ISA bound).
+    pub sgemm_packed: gemm::PackedGemmFn,
+    /// Whether planned products use `sgemm_packed`: true unless `HEPAE_GEMM=matrixmultiply`
+    /// asked for the other backend (callers then use a GEMM of their own).
+    pub prefer_packed_gemm: bool,
 }
 
 static SCALAR: Kernels = Kernels {
@@ -160,6 +169,8 @@ static SCALAR: Kernels = Kernels {
     l1_penalty: scalar::l1_penalty,
     kl_sparsity: scalar::kl_sparsity,
     dense_small: scalar::dense_small,
+    sgemm_packed: gemm::packed_entry!(Isa::Scalar),
+    prefer_packed_gemm: true,
 };
 
 /// Whether this CPU can run `isa`'s kernels (the one place CPU features are read).
@@ -206,13 +217,25 @@ pub fn choose_isa(forced: Option<&str>, available: &[Isa]) -> Isa {
     available.iter().copied().max_by_key(|i| *i as u8).unwrap_or(Isa::Scalar)
 }
 
-/// The kernel set of this process: chosen once, honouring `HEPAE_ISA`.
+/// `table` as this process runs it: not preferring its packed GEMM when `forced_gemm` (the
+/// value of `HEPAE_GEMM`) is `matrixmultiply`.
+pub fn with_gemm_override(table: &Kernels, forced_gemm: Option<&str>) -> Kernels {
+    let mut t = *table;
+    if forced_gemm.is_some_and(|v| v.trim().eq_ignore_ascii_case("matrixmultiply")) {
+        t.prefer_packed_gemm = false;
+    }
+    t
+}
+
+/// The kernel set of this process, the packed GEMM included: chosen once, honouring
+/// `HEPAE_ISA` and `HEPAE_GEMM` (the one place either is read).
 pub fn kernels() -> &'static Kernels {
-    static CHOSEN: OnceLock<&'static Kernels> = OnceLock::new();
+    static CHOSEN: OnceLock<Kernels> = OnceLock::new();
     CHOSEN.get_or_init(|| {
         let forced = std::env::var("HEPAE_ISA").ok();
         let isa = choose_isa(forced.as_deref(), &available_isas());
-        kernels_for(isa).unwrap_or(&SCALAR)
+        let table = kernels_for(isa).unwrap_or(&SCALAR);
+        with_gemm_override(table, std::env::var("HEPAE_GEMM").ok().as_deref())
     })
 }
 
@@ -228,6 +251,25 @@ mod tests {
         assert_eq!(choose_isa(Some("SCALAR"), &all), Isa::Scalar);
         assert_eq!(choose_isa(Some("avx512"), &[Isa::Scalar, Isa::Avx2]), Isa::Avx2, "unavailable: best available");
         assert_eq!(choose_isa(Some("nonsense"), &[Isa::Scalar]), Isa::Scalar);
+    }
+
+    #[test]
+    fn every_set_carries_its_packed_gemm_and_hepae_gemm_can_remove_it() {
+        for isa in available_isas() {
+            let t = kernels_for(isa).expect("available");
+            assert_eq!(t.isa, isa);
+            assert!(t.prefer_packed_gemm, "{isa:?}");
+            assert!(!with_gemm_override(t, Some("MatrixMultiply")).prefer_packed_gemm);
+            assert!(with_gemm_override(t, None).prefer_packed_gemm);
+            assert!(with_gemm_override(t, Some("packed")).prefer_packed_gemm);
+        }
+        // Each entry computes the product with its own ISA: [1 2; 3 4]·[1; 1] = [3; 7].
+        for isa in available_isas() {
+            let f = kernels_for(isa).expect("available").sgemm_packed;
+            let (a, b, mut c) = ([1.0f32, 2.0, 3.0, 4.0], [1.0f32, 1.0], [0.0f32; 2]);
+            assert!(f(&mut Vec::new(), 2, 2, 1, 1.0, &a, 2, 1, &b, 1, 1, 0.0, &mut c, 1, 1, None), "{isa:?}");
+            assert_eq!(c, [3.0, 7.0], "{isa:?}");
+        }
     }
 
     #[test]

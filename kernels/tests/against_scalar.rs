@@ -15,6 +15,14 @@ fn scalar() -> &'static Kernels {
     kernels_for(Isa::Scalar).unwrap()
 }
 
+/// Panics unless `got` and `want` hold the same f32 bit patterns.
+fn assert_bits_equal(got: &[f32], want: &[f32], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert_eq!(g.to_bits(), w.to_bits(), "{what}: element {i}: {g} vs {w}");
+    }
+}
+
 fn lengths() -> Vec<usize> {
     (0..=67).chain([255, 1001, 4099]).collect()
 }
@@ -194,9 +202,9 @@ fn packed_gemm_matches_the_reference_for_every_transpose_and_ragged_shape() {
         (MC + 5, 15, NC + 40),
         (13, 2 * KC + 1, 16),
     ];
-    for set in simd_sets() {
-        let isa = set.isa;
+    for isa in available_isas() {
         let mut ws = Vec::new();
+        let mut ws_scalar = Vec::new();
         for &(m, k, n) in &shapes {
             for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
                 for beta in [0.0f32, 1.0, 0.5] {
@@ -214,6 +222,31 @@ fn packed_gemm_matches_the_reference_for_every_transpose_and_ragged_shape() {
                     let tol = 1e-5 * (k as f64).sqrt();
                     let what = format!("{isa:?} gemm {m}x{k}x{n} ta={ta} tb={tb} β={beta}");
                     assert_slices_close(&got, &want, tol, 1e-4, &what);
+                    // Every set's packed GEMM gives the scalar set's bits (FMA, k in order,
+                    // same K-blocks): a model decodes alike under every ISA.
+                    let mut scalar_got = c0.clone();
+                    let s = Isa::Scalar;
+                    let ran = sgemm_packed_on(
+                        s,
+                        &mut ws_scalar,
+                        m,
+                        k,
+                        n,
+                        0.75,
+                        &a,
+                        rsa,
+                        csa,
+                        &b,
+                        rsb,
+                        csb,
+                        beta,
+                        &mut scalar_got,
+                        n,
+                        1,
+                        None,
+                    );
+                    assert!(ran, "the scalar packed GEMM did not run");
+                    assert_bits_equal(&got, &scalar_got, &what);
                 }
             }
         }
@@ -259,7 +292,7 @@ fn packed_gemm_matches_the_reference_for_every_transpose_and_ragged_shape() {
 fn packed_gemm_epilogue_equals_gemm_then_bias_and_leaky() {
     use hepae_kernels::gemm::{gemm_ref, sgemm_packed_on, Epilogue};
     let mut r = rand::rngs::StdRng::seed_from_u64(5);
-    for (isa, &(m, k, n)) in simd_sets().iter().map(|s| s.isa).flat_map(|isa| {
+    for (isa, &(m, k, n)) in available_isas().into_iter().flat_map(|isa| {
         [(1, 1, 1), (13, 24, 200), (512, 200, 15), (37, 300, 33), (4, 50, 16), (7, 24, 9)].iter().map(move |s| (isa, s))
     }) {
         let mut ws = Vec::new();
@@ -297,6 +330,11 @@ fn packed_gemm_epilogue_equals_gemm_then_bias_and_leaky() {
                 1e-4,
                 &format!("{isa:?} epilogue {m}x{k}x{n} slope {slope}"),
             );
+            let mut scalar_got = vec![f32::NAN; m * n];
+            let epi = Some(Epilogue { bias: &bias, slope });
+            let s = Isa::Scalar;
+            assert!(sgemm_packed_on(s, &mut ws, m, k, n, 1.0, &a, k, 1, &b, 1, k, 0.0, &mut scalar_got, n, 1, epi));
+            assert_bits_equal(&got, &scalar_got, &format!("{isa:?} vs scalar epilogue {m}x{k}x{n} slope {slope}"));
         }
     }
 }

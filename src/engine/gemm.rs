@@ -1,13 +1,14 @@
 //! C ← α·A·B + β·C on strided row-major views. Transposes are expressed by the views'
 //! strides ([`Matrix::t`]), never by copying.
 //!
-//! Two backends, chosen when a net is planned ([`Gemm::detect`]) and passed down with the
-//! row-split setting as one [`Gemm`] value: the kernels crate's packed GEMM with AVX-512F or
-//! AVX2+FMA micro-kernels (`hepae_kernels::gemm`, faster on this workload's shapes and
-//! allocation-free: it packs into a per-thread buffer that grows once), and
-//! `matrixmultiply::sgemm` (any CPU, including those with neither; it allocates its packing
-//! buffer on every call). `HEPAE_GEMM=matrixmultiply` forces the latter. See
-//! benches/README.md for the per-shape measurements behind the choice.
+//! Two backends, passed down with the row-split setting as one [`Gemm`] value chosen when a
+//! net is planned ([`Gemm::detect`]): the packed GEMM of the process's kernel table
+//! (`hepae_kernels::kernels().sgemm_packed`: AVX-512F, AVX2+FMA or portable scalar micro-
+//! kernels, allocation-free: it packs into a per-thread buffer that grows once), and
+//! `matrixmultiply::sgemm` where `HEPAE_GEMM=matrixmultiply` made the table not prefer that
+//! entry (it allocates its packing buffer on every call). The table is the one place CPU
+//! features and those variables are read. See benches/README.md for the per-shape
+//! measurements behind the choice.
 
 use crate::engine::tensor::{span, Matrix, MatrixMut};
 use std::cell::RefCell;
@@ -15,7 +16,7 @@ use std::cell::RefCell;
 /// Which GEMM implementation runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GemmBackend {
-    /// hepae's packed micro-kernels (AVX-512F or AVX2+FMA, as the kernel set in use).
+    /// hepae's packed micro-kernels (AVX-512F, AVX2+FMA or scalar, as the kernel set in use).
     Packed,
     /// `matrixmultiply::sgemm`.
     Matrixmultiply,
@@ -26,19 +27,17 @@ impl GemmBackend {
         match self {
             GemmBackend::Packed => match hepae_kernels::kernels().isa {
                 hepae_kernels::Isa::Avx512 => "packed-avx512",
-                _ => "packed-avx2",
+                hepae_kernels::Isa::Avx2 => "packed-avx2",
+                hepae_kernels::Isa::Scalar => "packed-scalar",
             },
             GemmBackend::Matrixmultiply => "matrixmultiply",
         }
     }
 
-    /// The backend for this CPU: packed where the kernel set in use is AVX-512 or AVX2 (the
-    /// CPU has it), unless `HEPAE_GEMM=matrixmultiply`; matrixmultiply under the scalar set.
-    /// Reads the environment on every call: call it when planning, never inside a step.
+    /// The backend the kernel table prefers: packed, unless `HEPAE_GEMM=matrixmultiply` was
+    /// set. Reads no environment and no CPU feature (the table did, once).
     pub fn detect() -> GemmBackend {
-        let forced_mm = std::env::var("HEPAE_GEMM").is_ok_and(|v| v.eq_ignore_ascii_case("matrixmultiply"));
-        let simd = hepae_kernels::kernels().isa != hepae_kernels::Isa::Scalar;
-        if simd && !forced_mm {
+        if hepae_kernels::kernels().prefer_packed_gemm {
             GemmBackend::Packed
         } else {
             GemmBackend::Matrixmultiply
@@ -132,8 +131,9 @@ pub fn gemm_bias_leaky(g: Gemm, a: Matrix<'_>, b: Matrix<'_>, bias: &[f32], slop
     (hepae_kernels::kernels().bias_leaky_forward)(&mut c.data[..m * n], &bias[..n], slope);
 }
 
-/// The packed GEMM on this thread's packing buffer, C ← epi(α·A·B + β·C); false where it
-/// does not run (the scalar kernel set), and the caller falls back to matrixmultiply.
+/// The kernel table's packed GEMM on this thread's packing buffer, C ← epi(α·A·B + β·C);
+/// false where it does not run (C is not row-contiguous), and the caller falls back to
+/// matrixmultiply.
 fn packed(
     alpha: f32,
     a: Matrix<'_>,
@@ -142,9 +142,9 @@ fn packed(
     c: &mut MatrixMut<'_>,
     epi: Option<hepae_kernels::gemm::Epilogue<'_>>,
 ) -> bool {
+    let sgemm = hepae_kernels::kernels().sgemm_packed;
     PACK.with(|ws| {
-        hepae_kernels::gemm::sgemm_packed_on(
-            hepae_kernels::kernels().isa,
+        sgemm(
             &mut ws.borrow_mut(),
             a.rows,
             a.cols,
@@ -166,7 +166,7 @@ fn packed(
 }
 
 /// [`gemm`] with a chosen backend (benches compare them); `Packed` falls back to
-/// matrixmultiply under the scalar kernel set or where C is not row-contiguous.
+/// matrixmultiply where C is not row-contiguous.
 pub fn gemm_using(backend: GemmBackend, alpha: f32, a: Matrix<'_>, b: Matrix<'_>, beta: f32, c: &mut MatrixMut<'_>) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(b.rows, k, "gemm: A is {m}x{k}, B is {}x{n}", b.rows);
@@ -247,6 +247,29 @@ mod tests {
                 for (g, w) in c.iter().zip(&want) {
                     assert!((*g as f64 - w).abs() <= 1e-5 + 1e-5 * w.abs(), "{g} vs {w}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn both_backends_compute_the_product_whatever_hepae_gemm_prefers() {
+        // The packed entry runs when asked for by name, even under HEPAE_GEMM=matrixmultiply.
+        let (m, k, n) = (19, 300, 21);
+        let a: Vec<f32> = (0..m * k).map(|i| ((i * 29 % 17) as f32 - 8.0) / 9.0).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| ((i * 13 % 19) as f32 - 9.0) / 7.0).collect();
+        let want = naive(Matrix::new(&a, m, k), Matrix::new(&b, k, n));
+        for backend in [GemmBackend::Packed, GemmBackend::Matrixmultiply] {
+            let mut c = vec![f32::NAN; m * n];
+            gemm_using(
+                backend,
+                1.0,
+                Matrix::new(&a, m, k),
+                Matrix::new(&b, k, n),
+                0.0,
+                &mut MatrixMut::new(&mut c, m, n),
+            );
+            for (g, w) in c.iter().zip(&want) {
+                assert!((*g as f64 - w).abs() <= 1e-4 + 1e-5 * w.abs(), "{backend:?}: {g} vs {w}");
             }
         }
     }
