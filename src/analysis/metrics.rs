@@ -89,7 +89,11 @@ impl RelativeMethod {
         if self.fraction >= 1.0 {
             "rel. over all rows".to_string()
         } else {
-            format!("rel. over {} of rows with |x| > {}", percent(self.fraction), short(self.floor))
+            format!(
+                "rel. over {} of rows with |x| > {}",
+                percent(self.fraction),
+                crate::analysis::stats::fmt_num(self.floor)
+            )
         }
     }
 }
@@ -100,23 +104,6 @@ fn percent(f: f64) -> String {
         format!("{p:.2} %")
     } else {
         format!("{p:.0} %")
-    }
-}
-
-fn short(v: f64) -> String {
-    let a = v.abs();
-    if a == 0.0 {
-        "0".into()
-    } else if !(1e-3..1e5).contains(&a) {
-        format!("{v:.2e}")
-    } else {
-        let digits = (2 - a.log10().floor() as i32).clamp(0, 6) as usize;
-        let s = format!("{v:.digits$}");
-        if s.contains('.') {
-            s.trim_end_matches('0').trim_end_matches('.').to_string()
-        } else {
-            s
-        }
     }
 }
 

@@ -50,26 +50,7 @@ pub fn axis_label(name: &str, momentum_unit: &str) -> String {
     }
 }
 
-/// Short number: 3 significant digits, scientific outside [1e-3, 1e5).
-pub fn fmt_num(v: f64) -> String {
-    if !v.is_finite() {
-        return format!("{v}");
-    }
-    let a = v.abs();
-    if a == 0.0 {
-        "0".into()
-    } else if !(1e-3..1e5).contains(&a) {
-        format!("{v:.2e}")
-    } else {
-        let digits = (2 - a.log10().floor() as i32).clamp(0, 6) as usize;
-        let s = format!("{v:.digits$}");
-        if s.contains('.') {
-            s.trim_end_matches('0').trim_end_matches('.').to_string()
-        } else {
-            s
-        }
-    }
-}
+pub use crate::analysis::stats::fmt_num;
 
 /// Tick labels of a linear axis spanning `span`: enough digits to tell ticks about span/8
 /// apart, and rounding noise near zero printed as 0.
