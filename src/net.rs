@@ -136,7 +136,7 @@ impl Net {
             let (inp, out, packed) = plan.forward_bufs(j);
             let cx = Ctx { gemm, packed };
             let inp = Tensor::new(inp.unwrap_or(x), n, l.in_shape);
-            l.op.op().forward(&cx, &params[l.params.clone()], inp, TensorMut::new(out, n, l.out_shape));
+            l.op.forward(&cx, &params[l.params.clone()], inp, TensorMut::new(out, n, l.out_shape));
         }
     }
 

@@ -6,6 +6,9 @@
 use crate::engine::gemm::Gemm;
 use std::ops::Range;
 
+/// Floats per alignment unit of a plan's buffers (64 bytes).
+const ALIGN: usize = 16;
+
 /// Buffers of a [`crate::net::Net`] for batches of up to `batch` rows.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Plan {
@@ -31,9 +34,12 @@ impl Plan {
     /// weights per op (all 0 for a training plan).
     pub fn new(batch: usize, row_lens: &[usize], with_grads: bool, packed_lens: &[usize], gemm: Gemm) -> Self {
         let mut at = 0;
+        // Every buffer starts on a 64-byte boundary of the arena (16 floats), so that the
+        // kernels' vector loads and stores of one row do not straddle cache lines more than
+        // the data itself makes them.
         let mut take = |len: usize| {
             let r = at..at + len;
-            at += len;
+            at += len.next_multiple_of(ALIGN);
             r
         };
         let acts: Vec<_> = row_lens.iter().map(|&w| take(batch * w)).collect();
@@ -45,7 +51,7 @@ impl Plan {
             .iter()
             .map(|&len| {
                 let r = p..p + len;
-                p += len;
+                p += len.next_multiple_of(ALIGN);
                 r
             })
             .collect();
