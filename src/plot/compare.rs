@@ -57,18 +57,9 @@ impl Plot for Compare<'_> {
             notes.push("grey: bin empty in one sample".to_string());
         }
         for line in notes {
-            chart
-                .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())?
-                .label(line)
-                .legend(|(x, y)| EmptyElement::at((x, y)));
+            legend_note(&mut chart, line)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(font(LEGEND))
-            .draw()?;
+        draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
 
         let mut rc = ChartBuilder::on(&bottom)
             .margin(12)

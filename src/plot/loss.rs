@@ -82,13 +82,7 @@ impl Plot for Losses<'_> {
                 chart.draw_series(val.iter().map(|&p| Circle::new(p, 3, C_B.filled())))?;
             }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(font(LEGEND))
-            .draw()?;
+        draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     }
 }

@@ -86,6 +86,33 @@ fn text_size(text: &str, size: f64) -> (u32, u32) {
         .unwrap_or((text.chars().count() as u32 * size as u32 * 6 / 10, size as u32))
 }
 
+/// Draws the chart's legend box (white, framed, legend font) in the `pos` corner: every
+/// figure's legend looks the same.
+fn draw_legend<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    pos: SeriesLabelPosition,
+) -> DResult<DB> {
+    chart
+        .configure_series_labels()
+        .position(pos)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(font(LEGEND))
+        .draw()
+}
+
+/// Adds a line of text without a marker to the chart's legend (a statistic, a note).
+fn legend_note<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    line: String,
+) -> DResult<DB> {
+    chart
+        .draw_series(std::iter::empty::<Circle<(X::ValueType, Y::ValueType), i32>>())?
+        .label(line)
+        .legend(|(x, y)| EmptyElement::at((x, y)));
+    Ok(())
+}
+
 type DResult<DB> = std::result::Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
 /// A figure that can draw itself on any backend.

@@ -62,18 +62,9 @@ impl Plot for Residual<'_> {
             format!("68% half-width = {}", fmt_num(s.half_width_68)),
             format!("outside the axis: {outside}"),
         ] {
-            chart
-                .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())?
-                .label(line)
-                .legend(|(x, y)| EmptyElement::at((x, y)));
+            legend_note(&mut chart, line)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(font(LEGEND))
-            .draw()?;
+        draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     }
 }

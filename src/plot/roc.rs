@@ -111,13 +111,7 @@ impl Plot for Roc<'_> {
             }
             chart.draw_series(LineSeries::new(pts, col.stroke_width(2)))?.label(label).legend(legend_line(col));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(font(LEGEND))
-            .draw()?;
+        draw_legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
         Ok(())
     }
 }
