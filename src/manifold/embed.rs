@@ -1,0 +1,176 @@
+//! Laplacian eigenmaps (Belkin & Niyogi 2003) on normalised jets, and their out-of-sample
+//! (Nyström) extension (Bengio et al. 2004).
+//!
+//! Graph: the union k-NN graph with weights W ([`super::graph`]), degrees d, transition matrix
+//! P = D⁻¹W. The embedding's coordinates are P's leading non-trivial right eigenvectors
+//! ψₗ = D^(−½) vₗ, where M vₗ = θₗ vₗ, M = D^(−½) W D^(−½), 1 > θ₁ ≥ θ₂ ≥ …; the normalised
+//! Laplacian's eigenvalues are λₗ = 1 − θₗ. A new point x with neighbours j among the graph's
+//! points, weights w_j(x) and d(x) = Σ w_j(x) is placed at ψₗ(x) = (1/θₗ) Σⱼ w_j(x)/d(x) ψₗ(j):
+//! the eigen-equation P ψ = θ ψ read at x. Each coordinate is then standardised (mean 0,
+//! standard deviation 1 over the graph's points) so that a net can regress it.
+
+use super::eigen::{largest_eigenpairs, EigenOptions};
+use super::graph::{edge_weight, local_scales, Graph, Weights};
+use super::knn::knn;
+use crate::error::{Error, Result};
+use std::time::Instant;
+
+/// How the embedding is made.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SpectralOptions {
+    /// k of the k-NN graph.
+    pub neighbours: usize,
+    pub weights: Weights,
+    /// Eigensolver residual tolerance.
+    pub tol: f64,
+    pub seed: u64,
+}
+
+impl Default for SpectralOptions {
+    fn default() -> Self {
+        SpectralOptions { neighbours: 10, weights: Weights::Heat, tol: 1e-6, seed: 1 }
+    }
+}
+
+/// A fitted embedding: the graph's points, their scales, coordinates and the spectrum.
+#[derive(Clone, Debug)]
+pub struct Embedding {
+    /// Variables per point (D) and coordinates per point (L).
+    pub d: usize,
+    pub dims: usize,
+    pub opts: SpectralOptions,
+    /// The graph's points, n × D.
+    pub points: Vec<f32>,
+    /// σ of each point (heat kernel).
+    pub sigma: Vec<f64>,
+    /// ψ, n × L (raw, before standardisation).
+    pub psi: Vec<f64>,
+    /// θₗ (of M), and λₗ = 1 − θₗ (of the normalised Laplacian), l = 1..L.
+    pub theta: Vec<f64>,
+    pub laplacian: Vec<f64>,
+    /// Per-coordinate mean and standard deviation of ψ over the graph's points.
+    pub mean: Vec<f64>,
+    pub std: Vec<f64>,
+    /// Connected components of the graph, products the eigensolver took, seconds spent.
+    pub components: usize,
+    pub products: usize,
+    pub graph_seconds: f64,
+    pub eigen_seconds: f64,
+}
+
+/// Embeds the n rows of `points` (n × D) into `dims` coordinates.
+pub fn laplacian_eigenmaps(
+    points: &[f32],
+    d: usize,
+    dims: usize,
+    opts: &SpectralOptions,
+    pool: Option<&rayon::ThreadPool>,
+) -> Result<Embedding> {
+    let n = points.len() / d.max(1);
+    let k = opts.neighbours;
+    if k == 0 || k >= n {
+        return Err(Error::config(format!("spectral embedding: {k} neighbours among {n} points (need 1 ≤ k < n)")));
+    }
+    if dims == 0 || dims + 1 >= n {
+        return Err(Error::config(format!("spectral embedding: {dims} coordinates from {n} points")));
+    }
+    let t0 = Instant::now();
+    let nb = knn(points, points, d, k, true, pool);
+    let sigma = local_scales(&nb);
+    let graph = Graph::from_neighbours(&nb, opts.weights);
+    let components = graph.components();
+    let graph_seconds = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    let op = graph.normalized_adjacency(pool);
+    let trivial = graph.trivial_vector();
+    let eo = EigenOptions { tol: opts.tol, seed: opts.seed, ..EigenOptions::new(dims) };
+    let pairs = largest_eigenpairs(&op, Some(&trivial), &eo)?;
+    let eigen_seconds = t1.elapsed().as_secs_f64();
+    let mut psi = vec![0.0f64; n * dims];
+    for l in 0..dims {
+        let v = &pairs.vectors[l * n..(l + 1) * n];
+        for i in 0..n {
+            psi[i * dims + l] = v[i] / graph.degree[i].max(f64::MIN_POSITIVE).sqrt();
+        }
+    }
+    let (mean, std) = column_moments(&psi, dims);
+    Ok(Embedding {
+        d,
+        dims,
+        opts: *opts,
+        points: points.to_vec(),
+        sigma,
+        psi,
+        laplacian: pairs.values.iter().map(|t| 1.0 - t).collect(),
+        theta: pairs.values,
+        mean,
+        std,
+        components,
+        products: pairs.products,
+        graph_seconds,
+        eigen_seconds,
+    })
+}
+
+fn column_moments(x: &[f64], dims: usize) -> (Vec<f64>, Vec<f64>) {
+    let n = (x.len() / dims.max(1)).max(1) as f64;
+    let mut mean = vec![0.0; dims];
+    let mut var = vec![0.0; dims];
+    for r in x.chunks_exact(dims) {
+        for l in 0..dims {
+            mean[l] += r[l] / n;
+        }
+    }
+    for r in x.chunks_exact(dims) {
+        for l in 0..dims {
+            var[l] += (r[l] - mean[l]).powi(2) / n;
+        }
+    }
+    (mean, var.into_iter().map(|v| v.sqrt().max(f64::MIN_POSITIVE)).collect())
+}
+
+impl Embedding {
+    /// Points in the graph.
+    pub fn len(&self) -> usize {
+        self.sigma.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.sigma.is_empty()
+    }
+
+    /// The standardised coordinates of the graph's own points, n × L (f32).
+    pub fn coords(&self) -> Vec<f32> {
+        self.standardise(&self.psi)
+    }
+
+    fn standardise(&self, psi: &[f64]) -> Vec<f32> {
+        let l = self.dims;
+        psi.chunks_exact(l)
+            .flat_map(|r| (0..l).map(move |j| ((r[j] - self.mean[j]) / self.std[j]) as f32))
+            .collect()
+    }
+
+    /// Nyström coordinates (standardised, m × L) of new points (m × D).
+    pub fn extend(&self, queries: &[f32], pool: Option<&rayon::ThreadPool>) -> Vec<f32> {
+        let (d, l, k) = (self.d, self.dims, self.opts.neighbours);
+        let nb = knn(queries, &self.points, d, k, false, pool);
+        let m = queries.len() / d;
+        let mut psi = vec![0.0f64; m * l];
+        for q in 0..m {
+            let (idx, d2) = nb.of(q);
+            let far = (d2[k - 1] as f64).sqrt();
+            let sx = if far > 0.0 { far } else { self.sigma.iter().cloned().fold(f64::INFINITY, f64::min) };
+            let w: Vec<f64> = idx
+                .iter()
+                .zip(d2)
+                .map(|(&j, &dd)| edge_weight(self.opts.weights, dd as f64, sx, self.sigma[j as usize]))
+                .collect();
+            let dx: f64 = w.iter().sum::<f64>().max(f64::MIN_POSITIVE);
+            for c in 0..l {
+                let s: f64 = idx.iter().zip(&w).map(|(&j, &wj)| wj * self.psi[j as usize * l + c]).sum();
+                psi[q * l + c] = s / (dx * self.theta[c]);
+            }
+        }
+        self.standardise(&psi)
+    }
+}
