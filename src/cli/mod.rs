@@ -15,6 +15,7 @@ pub mod bench;
 pub mod compare;
 pub mod compress;
 pub mod decompress;
+pub mod embed;
 pub mod demo;
 pub mod evaluate;
 pub mod generate;
@@ -71,6 +72,8 @@ pub enum Command {
     Compare(compare::CompareArgs),
     /// Synthetic jets from a VAE or AAE: sample the prior, decode, de-normalise.
     Generate(generate::GenerateArgs),
+    /// Spectral-embedding (Laplacian eigenmap) coordinates of a dataset, with their cost.
+    Embed(embed::EmbedArgs),
     /// Write the seeded train/validation split of a dataset (for peers that must use the same rows).
     Split(split::SplitArgs),
     /// Synthetic jets that follow a real sample's marginals and correlations (for scale tests).
@@ -107,6 +110,7 @@ pub fn run(cli: Cli) -> crate::Result<()> {
         Command::Evaluate(a) => evaluate::run(&a),
         Command::Reconstruct(a) => reconstruct::run(&a),
         Command::Split(a) => split::run(&a),
+        Command::Embed(a) => embed::run(&a),
         Command::Compare(a) => compare::run(&a),
         Command::Bench(a) => bench::run(&a),
         Command::Score(a) => score::run(&a),

@@ -123,6 +123,22 @@ pub struct TrainOptions {
     /// How threads share a step: batch (split the batch; default) or gemm (split each GEMM's rows).
     #[arg(long, default_value = "batch")]
     pub parallel: crate::train::Parallel,
+    /// Spectral families: k of the k-nearest-neighbour graph.
+    #[arg(long, default_value_t = 10)]
+    #[arg(value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1000))]
+    pub spectral_neighbours: usize,
+    /// Spectral families: edge weights (heat: self-tuning heat kernel; binary).
+    #[arg(long, default_value = "heat")]
+    pub spectral_weights: crate::manifold::graph::Weights,
+    /// Spectral families: training rows the graph is built on at most (the others are placed
+    /// by the Nyström extension).
+    #[arg(long, default_value_t = 20_000)]
+    #[arg(value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(16..=10_000_000))]
+    pub spectral_graph_rows: usize,
+    /// ae+spectral: weight α of the latent's pull towards the spectral coordinates.
+    #[arg(long, default_value_t = 1.0)]
+    #[arg(value_parser = super::values::non_negative)]
+    pub spectral_alpha: f32,
 }
 
 impl TrainOptions {
@@ -160,6 +176,12 @@ impl TrainOptions {
             mask: self.mask,
             prior: self.prior,
             parallel: self.parallel,
+            spectral: crate::models::spectral::SpectralConfig {
+                neighbours: self.spectral_neighbours,
+                weights: self.spectral_weights,
+                max_graph_rows: self.spectral_graph_rows,
+                alpha: self.spectral_alpha,
+            },
             disc_hidden: parse_usize_list(&self.disc_hidden)
                 .map_err(|e| crate::Error::config(format!("--disc-hidden: {e}")))?,
         })

@@ -51,7 +51,8 @@ pub struct Embedding {
     /// Per-coordinate mean and standard deviation of ψ over the graph's points.
     pub mean: Vec<f64>,
     pub std: Vec<f64>,
-    /// Connected components of the graph, products the eigensolver took, seconds spent.
+    /// Connected components of the k-NN graph (each joined to the rest by its closest edge
+    /// before the eigensolve), products the eigensolver took, seconds spent.
     pub components: usize,
     pub products: usize,
     pub graph_seconds: f64,
@@ -77,8 +78,11 @@ pub fn laplacian_eigenmaps(
     let t0 = Instant::now();
     let nb = knn(points, points, d, k, true, pool);
     let sigma = local_scales(&nb);
-    let graph = Graph::from_neighbours(&nb, opts.weights);
+    let mut graph = Graph::from_neighbours(&nb, opts.weights);
     let components = graph.components();
+    if components > 1 {
+        graph = connect_components(graph, points, d, &sigma, opts.weights, pool);
+    }
     let graph_seconds = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let op = graph.normalized_adjacency(pool);
@@ -110,6 +114,49 @@ pub fn laplacian_eigenmaps(
         graph_seconds,
         eigen_seconds,
     })
+}
+
+/// Joins a graph's components: each one but the largest gets an edge from the closest pair
+/// of its points and the points outside it (a disconnected graph's eigenvalue 0 is repeated,
+/// and its leading coordinates would only say which component a jet is in). Repeated until
+/// one component is left.
+fn connect_components(
+    mut graph: Graph,
+    points: &[f32],
+    d: usize,
+    sigma: &[f64],
+    weights: Weights,
+    pool: Option<&rayon::ThreadPool>,
+) -> Graph {
+    let n = graph.n;
+    for _ in 0..64 {
+        let (label, count) = graph.component_labels();
+        if count <= 1 {
+            break;
+        }
+        let mut size = vec![0usize; count];
+        label.iter().for_each(|&c| size[c as usize] += 1);
+        let giant = (0..count).max_by_key(|&c| size[c]).unwrap_or(0);
+        let mut edges = graph.edges();
+        for c in (0..count).filter(|&c| c != giant) {
+            let members: Vec<usize> = (0..n).filter(|&i| label[i] as usize == c).collect();
+            let k = (size[c] + 1).min(n - 1);
+            let q: Vec<f32> = members.iter().flat_map(|&i| points[i * d..(i + 1) * d].iter().copied()).collect();
+            let nb = knn(&q, points, d, k, false, pool);
+            let best = (0..members.len())
+                .flat_map(|m| {
+                    let (idx, d2) = nb.of(m);
+                    idx.iter().zip(d2).filter(|(&j, _)| label[j as usize] as usize != c).map(move |(&j, &dd)| (dd, m, j))
+                })
+                .min_by(|a, b| a.0.total_cmp(&b.0));
+            if let Some((dd, m, j)) = best {
+                let i = members[m];
+                edges.push((i as u32, j, edge_weight(weights, dd as f64, sigma[i], sigma[j as usize]).max(1e-12)));
+            }
+        }
+        graph = Graph::from_edges(n, &edges);
+    }
+    graph
 }
 
 fn column_moments(x: &[f64], dims: usize) -> (Vec<f64>, Vec<f64>) {

@@ -98,27 +98,46 @@ impl Graph {
 
     /// Connected components (nodes reachable through edges of positive weight).
     pub fn components(&self) -> usize {
-        let mut seen = vec![false; self.n];
+        self.component_labels().1
+    }
+
+    /// Each node's component (0-based, in order of first node) and the number of components.
+    pub fn component_labels(&self) -> (Vec<u32>, usize) {
+        const NONE: u32 = u32::MAX;
+        let mut label = vec![NONE; self.n];
         let mut stack = Vec::new();
         let mut count = 0;
         for s in 0..self.n {
-            if seen[s] {
+            if label[s] != NONE {
                 continue;
             }
-            count += 1;
-            seen[s] = true;
+            label[s] = count as u32;
             stack.push(s);
             while let Some(i) = stack.pop() {
                 for p in self.row_ptr[i]..self.row_ptr[i + 1] {
                     let j = self.col[p] as usize;
-                    if !seen[j] && self.w[p] > 0.0 {
-                        seen[j] = true;
+                    if label[j] == NONE && self.w[p] > 0.0 {
+                        label[j] = count as u32;
                         stack.push(j);
                     }
                 }
             }
+            count += 1;
         }
-        count
+        (label, count)
+    }
+
+    /// Its edges (i < j), for rebuilding with more.
+    pub fn edges(&self) -> Vec<(u32, u32, f64)> {
+        let mut e = Vec::with_capacity(self.col.len() / 2);
+        for i in 0..self.n {
+            for p in self.row_ptr[i]..self.row_ptr[i + 1] {
+                if (i as u32) < self.col[p] {
+                    e.push((i as u32, self.col[p], self.w[p]));
+                }
+            }
+        }
+        e
     }
 
     /// M = D^(−½) W D^(−½) as an operator, rows split over `pool`.

@@ -1,7 +1,7 @@
 //! Model families as objectives over encoder and decoder nets, one file each: [`ae`]
 //! (standard), [`vae`], [`sparse`] (L1 and KL), [`adversarial`], [`denoising`], [`pca`] (a
-//! linear autoencoder fitted in closed form) and [`whitening`] (AE+PCA: an autoencoder on
-//! PCA-whitened inputs). Each implements [`family::Family`]; [`family_for`] is the one place
+//! linear autoencoder fitted in closed form), [`whitening`] (AE+PCA: an autoencoder on
+//! PCA-whitened inputs) and [`spectral`] (spectral embedding with an autoencoder). Each implements [`family::Family`]; [`family_for`] is the one place
 //! that maps a configured [`ModelKind`] to its family. The nets they share live in
 //! [`autoencoder`]; parameters live in one flat buffer ([`params::ParamStore`]) so that Adam
 //! updates a phase's parameters in one kernel call.
@@ -15,6 +15,7 @@ pub mod params;
 pub mod pca;
 pub mod shape;
 pub mod sparse;
+pub mod spectral;
 pub mod vae;
 pub mod whitening;
 
@@ -33,5 +34,7 @@ pub fn family_for(cfg: &crate::train::TrainConfig) -> Box<dyn Family> {
         ModelKind::Denoising => Box::new(denoising::Denoising { noise: cfg.noise, mask: cfg.mask }),
         ModelKind::Pca => Box::new(pca::Pca),
         ModelKind::AePca => Box::new(whitening::Whitening),
+        ModelKind::Spectral => Box::new(spectral::Spectral::new(cfg.spectral.clone(), cfg.seed)),
+        ModelKind::AeSpectral => Box::new(spectral::AeSpectral::new(cfg.spectral.clone(), cfg.seed)),
     }
 }

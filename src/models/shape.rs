@@ -32,10 +32,14 @@ pub enum ModelKind {
     Pca,
     #[serde(rename = "ae+pca")]
     AePca,
+    #[serde(rename = "spectral")]
+    Spectral,
+    #[serde(rename = "ae+spectral")]
+    AeSpectral,
 }
 
 impl ModelKind {
-    pub const ALL: [ModelKind; 8] = [
+    pub const ALL: [ModelKind; 10] = [
         ModelKind::Ae,
         ModelKind::Vae,
         ModelKind::SparseL1,
@@ -44,6 +48,8 @@ impl ModelKind {
         ModelKind::Denoising,
         ModelKind::Pca,
         ModelKind::AePca,
+        ModelKind::Spectral,
+        ModelKind::AeSpectral,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -55,6 +61,8 @@ impl ModelKind {
             ModelKind::Denoising => "denoising",
             ModelKind::Pca => "pca",
             ModelKind::AePca => "ae+pca",
+            ModelKind::Spectral => "spectral",
+            ModelKind::AeSpectral => "ae+spectral",
         }
     }
 }

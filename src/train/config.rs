@@ -72,6 +72,9 @@ pub struct TrainConfig {
     /// (kept to measure the difference; see benches/README.md).
     #[serde(default)]
     pub parallel: Parallel,
+    /// Spectral families: the embedding's graph and the latent's pull.
+    #[serde(default)]
+    pub spectral: crate::models::spectral::SpectralConfig,
 }
 
 /// How a training step uses several threads.
@@ -142,6 +145,7 @@ impl Default for TrainConfig {
             prior: Prior::Normal,
             disc_hidden: default_disc(),
             parallel: Parallel::Batch,
+            spectral: Default::default(),
         }
     }
 }

@@ -171,14 +171,15 @@ impl<'d> Session<'d> {
                     return;
                 }
                 let rows = r.len();
+                let these = &batch[r];
                 if k == 0 {
-                    gather_normalised(data, norm, &batch[r], &mut s.x, &mut s.bad);
+                    gather_normalised(data, norm, these, &mut s.x, &mut s.bad);
                     if s.bad.is_some() {
                         return;
                     }
                 }
                 let mut rng = step_rng(seed, k as u64, steps, t);
-                let mut pass = Pass { model, buf: &mut s.buf, x: &s.x, n: rows, step };
+                let mut pass = Pass { model, buf: &mut s.buf, x: &s.x, n: rows, rows: these, step };
                 s.loss = family.forward(k, &mut pass, &mut rng);
                 if !split {
                     s.extra = family.backward(k, &mut pass, g);
@@ -200,7 +201,7 @@ impl<'d> Session<'d> {
                 for_each_shard(pool, &mut self.shards, &mut self.grads, |t, s, g| {
                     let r = shard_range(n, n_shards, t);
                     if !r.is_empty() {
-                        let mut pass = Pass { model, buf: &mut s.buf, x: &s.x, n: r.len(), step };
+                        let mut pass = Pass { model, buf: &mut s.buf, x: &s.x, n: r.len(), rows: &batch[r], step };
                         s.extra = family.backward(k, &mut pass, g);
                     }
                 });
