@@ -36,7 +36,7 @@ pub struct EmbedArgs {
     #[arg(long, default_value = "minmax")]
     pub norm: NormKind,
     /// Eigensolver residual tolerance.
-    #[arg(long, default_value_t = 1e-6)]
+    #[arg(long, default_value_t = 1e-5)]
     #[arg(value_parser = super::values::positive)]
     pub tol: f32,
     /// Threads (default: all cores).
@@ -81,8 +81,9 @@ pub fn run(args: &EmbedArgs) -> Result<()> {
         if graph_rows < n { format!(", Nyström for {} rows {nystrom:.2} s", n - graph_rows) } else { String::new() }
     );
     eprintln!(
-        "embed: normalised-Laplacian eigenvalues {}",
-        emb.laplacian.iter().map(|v| format!("{v:.4e}")).collect::<Vec<_>>().join(" ")
+        "embed: normalised-Laplacian eigenvalues {} (largest residual ‖Mv − θv‖ {:.1e})",
+        emb.laplacian.iter().map(|v| format!("{v:.4e}")).collect::<Vec<_>>().join(" "),
+        emb.residuals.iter().cloned().fold(0.0, f64::max)
     );
     if emb.components > 1 {
         eprintln!(
