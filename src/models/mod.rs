@@ -1,7 +1,7 @@
 //! Model families as objectives over encoder and decoder nets, one file each: [`ae`]
 //! (standard), [`vae`], [`sparse`] (L1 and KL), [`adversarial`], [`denoising`], [`pca`] (a
 //! linear autoencoder fitted in closed form) and [`whitening`] (AE+PCA: an autoencoder on
-//! PCA-whitened inputs). Each implements [`family::Family`]; [`family_for`] is the one place
+//! PCA-whitened inputs) and [`conv_ae`] (the convolutional autoencoder and the conv backbone). Each implements [`family::Family`]; [`family_for`] is the one place
 //! that maps a configured [`ModelKind`] to its family. The nets they share live in
 //! [`autoencoder`]; parameters live in one flat buffer ([`params::ParamStore`]) so that Adam
 //! updates a phase's parameters in one kernel call.
@@ -9,6 +9,7 @@
 pub mod adversarial;
 pub mod ae;
 pub mod autoencoder;
+pub mod conv_ae;
 pub mod denoising;
 pub mod family;
 pub mod params;
@@ -33,5 +34,6 @@ pub fn family_for(cfg: &crate::train::TrainConfig) -> Box<dyn Family> {
         ModelKind::Denoising => Box::new(denoising::Denoising { noise: cfg.noise, mask: cfg.mask }),
         ModelKind::Pca => Box::new(pca::Pca),
         ModelKind::AePca => Box::new(whitening::Whitening),
+        ModelKind::ConvAe => Box::new(conv_ae::ConvAe),
     }
 }
