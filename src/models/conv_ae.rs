@@ -184,7 +184,7 @@ impl ConvArch {
         if self.channels.is_empty() || self.channels.contains(&0) {
             return Err("--conv-channels needs at least one non-zero width".into());
         }
-        if k == 0 || k % 2 == 0 {
+        if k == 0 || k.is_multiple_of(2) {
             return Err(format!("--conv-kernel {k} must be odd (a \"same\" convolution pads k/2 on each side)"));
         }
         if self.up == Up::Transpose && self.up_kernel < 2 {
@@ -204,7 +204,7 @@ impl ConvArch {
                 ));
             }
             let needs_even = self.down == Down::Pool || self.up != Up::Transpose;
-            if needs_even && (lh % 2 == 1 || lw % 2 == 1) {
+            if needs_even && (!lh.is_multiple_of(2) || !lw.is_multiple_of(2)) {
                 return Err(format!(
                     "level {i}: a {lh}×{lw} image cannot be halved and doubled back exactly with \
                      --conv-down {:?} --conv-up {:?}; use even sizes or --conv-down stride --conv-up transpose",
