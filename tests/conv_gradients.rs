@@ -230,6 +230,10 @@ fn conv2d_gradients_at_ragged_shapes() {
         (img(19, 3, 5), conv(3, 1, 1, 0, Activation::Linear), 3),
         (img(2, 11, 10), conv(9, 4, 3, 0, LEAKY), 1),
         (img(5, 5, 5), conv(4, 5, 1, 2, Activation::Linear), 2),
+        // Few output channels: the direct path (stride 1) and the GEMV loops (stride 2).
+        (img(5, 7, 6), conv(3, 3, 1, 1, LEAKY), 2),
+        (img(2, 9, 9), conv(1, 5, 1, 2, Activation::Linear), 2),
+        (img(3, 9, 7), conv(2, 3, 2, 1, LEAKY), 2),
     ]
     .into_iter()
     .enumerate()

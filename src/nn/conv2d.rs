@@ -36,6 +36,10 @@ impl Conv2d {
     fn pointwise(&self) -> bool {
         self.kernel == 1 && self.stride == 1 && self.pad == 0
     }
+    /// Whether the products run as a direct convolution (stride 1, few output channels).
+    fn is_direct(&self) -> bool {
+        self.stride == 1 && self.out < SMALL_OUT && !self.pointwise()
+    }
 }
 
 /// (C, H, W) of an image shape; (F, 1, 1) for a feature row (which the image ops refuse).
@@ -89,13 +93,15 @@ impl Op for Conv2d {
         let (w, b) = params.split_at_mut(self.out * fan_in);
         init_linear(w, b, fan_in, rng);
     }
+    /// One image's columns (none for a pointwise conv), then dWᵀ [C·k·k × O] accumulated over
+    /// the batch.
     fn work_len(&self, inp: Shape, _batch: usize) -> usize {
         let g = self.window(inp);
-        if self.pointwise() {
-            0
-        } else {
-            g.rows() * g.cols()
+        if self.is_direct() {
+            return 0;
         }
+        let cols = if self.pointwise() { 0 } else { g.rows() * g.cols() };
+        cols + g.rows() * self.out
     }
     fn forward(&self, cx: &Ctx<'_>, params: &[f32], inp: Tensor<'_>, out: TensorMut<'_>, work: &mut [f32]) {
         let g = self.window(inp.shape);
@@ -103,25 +109,31 @@ impl Op for Conv2d {
         let (weight, bias) = params.split_at(o * ckk);
         let chw = g.c * g.h * g.w;
         for (x, y) in inp.data.chunks_exact(chw).zip(out.data.chunks_exact_mut(o * ohw)) {
+            if self.is_direct() {
+                y.fill(0.0);
+                segments(&g, o, |wi, a, b, len| axpy(&mut y[a..a + len], weight[wi], &x[b..b + len]));
+                bias_act_channels(y, &bias[..o], 1, ohw, self.act);
+                continue;
+            }
             let cols: &[f32] = if self.pointwise() {
                 x
             } else {
                 im2col(work, x, &g);
                 work
             };
-            gemm(
-                cx.gemm,
-                1.0,
-                Matrix::new(weight, o, ckk),
-                Matrix::new(cols, ckk, ohw),
-                0.0,
-                &mut MatrixMut::new(y, o, ohw),
-            );
+            if o < SMALL_OUT {
+                small_out_forward(y, weight, cols, o, ckk, ohw);
+            } else {
+                let w = Matrix::new(weight, o, ckk);
+                gemm(cx.gemm, 1.0, w, Matrix::new(cols, ckk, ohw), 0.0, &mut MatrixMut::new(y, o, ohw));
+            }
             bias_act_channels(y, &bias[..o], 1, ohw, self.act);
         }
     }
     /// From `pre = W·cols + b` per image, with g = dout ⊙ act'(pre) (written over `dout`):
-    /// - dW[O × C·k·k] += Σ_images g · colsᵀ,  db[o] += Σ g[o, ·]
+    /// - dW[O × C·k·k] += Σ_images g · colsᵀ, computed as its transpose dWᵀ = Σ cols · gᵀ in
+    ///   the scratch (so that the columns, the large operand, are read in place by the GEMM
+    ///   instead of packed), added into dW once;  db[o] += Σ g[o, ·]
     /// - dcols = Wᵀ · g, dinp = col2im(dcols)   (the adjoint of im2col)
     fn backward(
         &self,
@@ -141,23 +153,42 @@ impl Op for Conv2d {
         let dout = &mut dout[..n * o * ohw];
         act_backward(dout, out.data, self.act);
         let mut dparams = dparams.map(|d| d.split_at_mut(o * ckk));
+        if self.is_direct() {
+            for (b, gb) in dout.chunks_exact(o * ohw).enumerate() {
+                let x = &inp.data[b * chw..(b + 1) * chw];
+                if let Some((dw, _)) = dparams.as_mut() {
+                    segments(&g, o, |wi, a, b, len| dw[wi] += dot(&gb[a..a + len], &x[b..b + len]));
+                }
+                if let Some(dx) = dinp.as_deref_mut() {
+                    let dx = &mut dx[b * chw..(b + 1) * chw];
+                    dx.fill(0.0);
+                    segments(&g, o, |wi, a, b, len| axpy(&mut dx[b..b + len], weight[wi], &gb[a..a + len]));
+                }
+            }
+            if let Some((_, db)) = dparams {
+                channel_sums_add(&mut db[..o], dout, n, ohw);
+            }
+            return;
+        }
+        let cols_len = if self.pointwise() { 0 } else { ckk * ohw };
+        let (work, dwt) = work.split_at_mut(cols_len);
+        let dwt = &mut dwt[..ckk * o];
+        dwt.fill(0.0);
         for (b, gb) in dout.chunks_exact(o * ohw).enumerate() {
             let x = &inp.data[b * chw..(b + 1) * chw];
-            if let Some((dw, _)) = dparams.as_mut() {
+            if dparams.is_some() {
                 let cols: &[f32] = if self.pointwise() {
                     x
                 } else {
                     im2col(work, x, &g);
                     work
                 };
-                gemm(
-                    cx.gemm,
-                    1.0,
-                    Matrix::new(gb, o, ohw),
-                    Matrix::new(cols, ckk, ohw).t(),
-                    1.0,
-                    &mut MatrixMut::new(dw, o, ckk),
-                );
+                if o < SMALL_OUT {
+                    small_out_dweight_t(dwt, gb, cols, o, ckk, ohw);
+                } else {
+                    let gt = Matrix::new(gb, o, ohw).t();
+                    gemm(cx.gemm, 1.0, Matrix::new(cols, ckk, ohw), gt, 1.0, &mut MatrixMut::new(dwt, ckk, o));
+                }
             }
             if let Some(dx) = dinp.as_deref_mut() {
                 let dx = &mut dx[b * chw..(b + 1) * chw];
@@ -171,8 +202,80 @@ impl Op for Conv2d {
                 }
             }
         }
-        if let Some((_, db)) = dparams {
+        if let Some((dw, db)) = dparams {
+            for (q, row) in dw[..o * ckk].chunks_exact_mut(ckk).enumerate() {
+                for (r, v) in row.iter_mut().enumerate() {
+                    *v += dwt[r * o + q];
+                }
+            }
             channel_sums_add(&mut db[..o], dout, n, ohw);
         }
+    }
+}
+
+/// Below this many output channels a convolution's products run as plain loops: a GEMM tile
+/// is at least 4 rows (forward) or 16 columns (dWᵀ) wide, so one output channel (an image
+/// autoencoder's last layer) would use a quarter or a sixteenth of it.
+const SMALL_OUT: usize = 4;
+
+/// y[O × P] = W[O × R] · cols[R × P] for few O: per output channel, a sum of scaled rows.
+fn small_out_forward(y: &mut [f32], w: &[f32], cols: &[f32], o: usize, r: usize, p: usize) {
+    for (q, yq) in y[..o * p].chunks_exact_mut(p).enumerate() {
+        yq.fill(0.0);
+        for (t, row) in cols[..r * p].chunks_exact(p).enumerate() {
+            let wv = w[q * r + t];
+            for (a, &c) in yq.iter_mut().zip(row) {
+                *a += wv * c;
+            }
+        }
+    }
+}
+
+/// dwt[R × O] += cols[R × P] · g[O × P]ᵀ for few O: dot products, 16 partial sums each (in a
+/// fixed order, so the result does not depend on the machine).
+fn small_out_dweight_t(dwt: &mut [f32], g: &[f32], cols: &[f32], o: usize, r: usize, p: usize) {
+    for (t, row) in cols[..r * p].chunks_exact(p).enumerate() {
+        for q in 0..o {
+            dwt[t * o + q] += dot(row, &g[q * p..(q + 1) * p]);
+        }
+    }
+}
+
+use super::im2col::dot16 as dot;
+
+/// The segments of a direct stride-1 convolution of one image (the three sums of a
+/// convolution without the column matrix, for few output channels, where im2col's k²-fold
+/// copy of the image costs more than the products): `f(wi, a, b, len)` for every
+/// (o, c, i, j) and output row y whose input row y + i − p is inside the image, with `wi` the
+/// weight's index, `a` the first output position (o, y, x_lo), `b` the input position
+/// (c, y + i − p, x_lo + j − p) and `len` the output columns whose input column is inside it.
+fn segments(g: &Window, o: usize, mut f: impl FnMut(usize, usize, usize, usize)) {
+    let k = g.k;
+    for q in 0..o {
+        for c in 0..g.c {
+            for i in 0..k {
+                let (ylo, yhi) = g.valid(i, g.h, g.oh);
+                for j in 0..k {
+                    let (xlo, xhi) = g.valid(j, g.w, g.ow);
+                    if xhi <= xlo {
+                        continue;
+                    }
+                    let wi = ((q * g.c + c) * k + i) * k + j;
+                    for y in ylo..yhi {
+                        let a = (q * g.oh + y) * g.ow + xlo;
+                        let b = (c * g.h + y + i - g.pad) * g.w + xlo + j - g.pad;
+                        f(wi, a, b, xhi - xlo);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// d[..] += s·x[..] over equal lengths.
+#[inline]
+fn axpy(d: &mut [f32], s: f32, x: &[f32]) {
+    for (a, &b) in d.iter_mut().zip(x) {
+        *a += s * b;
     }
 }

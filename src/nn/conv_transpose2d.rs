@@ -84,9 +84,11 @@ impl Op for ConvTranspose2d {
         let (w, b) = params.split_at_mut(c * fan_in);
         init_linear(w, b, fan_in, rng);
     }
+    /// One image's columns, then dWᵀ [O·k·k × C] accumulated over the batch.
     fn work_len(&self, inp: Shape, _batch: usize) -> usize {
         let g = self.window(inp);
-        g.rows() * g.cols()
+        let (c, _, _) = image_dims(inp);
+        g.rows() * g.cols() + g.rows() * c
     }
     fn forward(&self, cx: &Ctx<'_>, params: &[f32], inp: Tensor<'_>, out: TensorMut<'_>, work: &mut [f32]) {
         let g = self.window(inp.shape);
@@ -102,7 +104,9 @@ impl Op for ConvTranspose2d {
         }
     }
     /// With g = dout ⊙ act'(pre) (written over `dout`) and gcols = im2col(g) over the window:
-    /// - dW[C × O·k·k] += Σ_images in · gcolsᵀ,  db[o] += Σ g[o, ·]
+    /// - dW[C × O·k·k] += Σ_images in · gcolsᵀ, computed as its transpose dWᵀ = Σ gcols · inᵀ
+    ///   in the scratch (the columns read in place, not packed), added into dW once;
+    ///   db[o] += Σ g[o, ·]
     /// - dinp[C × H·W] = W · gcols
     fn backward(
         &self,
@@ -121,20 +125,28 @@ impl Op for ConvTranspose2d {
         let weight = &params[..c * okk];
         let dout = &mut dout[..n * self.out * ohw];
         act_backward(dout, out.data, self.act);
-        let mut dparams = dparams.map(|d| d.split_at_mut(c * okk));
+        let dparams = dparams.map(|d| d.split_at_mut(c * okk));
+        let (work, dwt) = work.split_at_mut(okk * hw);
+        let dwt = &mut dwt[..okk * c];
+        dwt.fill(0.0);
         for (b, gb) in dout.chunks_exact(self.out * ohw).enumerate() {
             im2col(work, gb, &g);
             let gcols = Matrix::new(work, okk, hw);
             let x = &inp.data[b * c * hw..(b + 1) * c * hw];
-            if let Some((dw, _)) = dparams.as_mut() {
-                gemm(cx.gemm, 1.0, Matrix::new(x, c, hw), gcols.t(), 1.0, &mut MatrixMut::new(dw, c, okk));
+            if dparams.is_some() {
+                gemm(cx.gemm, 1.0, gcols, Matrix::new(x, c, hw).t(), 1.0, &mut MatrixMut::new(dwt, okk, c));
             }
             if let Some(dx) = dinp.as_deref_mut() {
                 let dx = &mut dx[b * c * hw..(b + 1) * c * hw];
                 gemm(cx.gemm, 1.0, Matrix::new(weight, c, okk), gcols, 0.0, &mut MatrixMut::new(dx, c, hw));
             }
         }
-        if let Some((_, db)) = dparams {
+        if let Some((dw, db)) = dparams {
+            for (q, row) in dw[..c * okk].chunks_exact_mut(okk).enumerate() {
+                for (r, v) in row.iter_mut().enumerate() {
+                    *v += dwt[r * c + q];
+                }
+            }
             channel_sums_add(&mut db[..self.out], dout, n, ohw);
         }
     }

@@ -35,7 +35,7 @@ impl Window {
     }
     /// The output positions `o` in 0..n_out whose input coordinate o·s − p + q lies in 0..n_in:
     /// a range [lo, hi) (empty when none).
-    fn valid(&self, q: usize, n_in: usize, n_out: usize) -> (usize, usize) {
+    pub(crate) fn valid(&self, q: usize, n_in: usize, n_out: usize) -> (usize, usize) {
         let (s, p) = (self.stride as isize, self.pad as isize);
         let q = q as isize;
         // o·s − p + q ≥ 0  ⇔  o ≥ ⌈(p − q)/s⌉;  o·s − p + q ≤ n_in − 1  ⇔  o ≤ ⌊(n_in − 1 + p − q)/s⌋.
@@ -70,13 +70,7 @@ pub fn im2col(cols: &mut [f32], img: &[f32], g: &Window) {
                     if xhi > xlo {
                         let src = &plane[iy * g.w..(iy + 1) * g.w];
                         let x0 = xlo * s + j - g.pad;
-                        if s == 1 {
-                            dst[xlo..xhi].copy_from_slice(&src[x0..x0 + (xhi - xlo)]);
-                        } else {
-                            for (d, v) in dst[xlo..xhi].iter_mut().zip(src[x0..].iter().step_by(s)) {
-                                *d = *v;
-                            }
-                        }
+                        gather(&mut dst[xlo..xhi], &src[x0..], s);
                     }
                 }
             }
@@ -105,16 +99,52 @@ pub fn col2im(img: &mut [f32], cols: &[f32], g: &Window) {
                     let src = &row[y * ow + xlo..y * ow + xhi];
                     let dst = &mut plane[iy * g.w..(iy + 1) * g.w];
                     let x0 = xlo * s + j - g.pad;
-                    if s == 1 {
-                        for (d, v) in dst[x0..x0 + src.len()].iter_mut().zip(src) {
-                            *d += *v;
-                        }
-                    } else {
-                        for (d, v) in dst[x0..].iter_mut().step_by(s).zip(src) {
-                            *d += *v;
-                        }
-                    }
+                    scatter_add(&mut dst[x0..], src, s);
                 }
+            }
+        }
+    }
+}
+
+/// dst[t] = src[t·s] for every t (strides 1 and 2 as their own loops, which vectorise).
+#[inline]
+fn gather(dst: &mut [f32], src: &[f32], s: usize) {
+    let n = dst.len();
+    match s {
+        1 => dst.copy_from_slice(&src[..n]),
+        2 => {
+            let src = &src[..2 * n - 1];
+            for (t, d) in dst.iter_mut().enumerate() {
+                *d = src[2 * t];
+            }
+        }
+        _ => {
+            for (d, v) in dst.iter_mut().zip(src.iter().step_by(s)) {
+                *d = *v;
+            }
+        }
+    }
+}
+
+/// dst[t·s] += src[t] for every t.
+#[inline]
+fn scatter_add(dst: &mut [f32], src: &[f32], s: usize) {
+    let n = src.len();
+    match s {
+        1 => {
+            for (d, v) in dst[..n].iter_mut().zip(src) {
+                *d += *v;
+            }
+        }
+        2 => {
+            let dst = &mut dst[..2 * n - 1];
+            for (t, v) in src.iter().enumerate() {
+                dst[2 * t] += *v;
+            }
+        }
+        _ => {
+            for (d, v) in dst.iter_mut().step_by(s).zip(src) {
+                *d += *v;
             }
         }
     }
@@ -159,12 +189,40 @@ pub fn act_backward(d: &mut [f32], y: &[f32], act: super::activation::Activation
     }
 }
 
-/// acc[c] += Σ over the n images and HW pixels of x[·, c, ·] (a bias gradient), in order.
+/// acc[c] += Σ over the n images and HW pixels of x[·, c, ·] (a bias gradient), image after
+/// image, each plane over 16 interleaved partial sums (a fixed order).
 pub fn channel_sums_add(acc: &mut [f32], x: &[f32], n: usize, hw: usize) {
     let c = acc.len();
     for img in x[..n * c * hw].chunks_exact(c * hw) {
         for (a, plane) in acc.iter_mut().zip(img.chunks_exact(hw)) {
-            *a += plane.iter().sum::<f32>();
+            *a += sum16(plane);
         }
     }
+}
+
+/// Σ x over 16 interleaved partial sums, added in order at the end (vectorises; the order is
+/// fixed, so results do not depend on the machine).
+pub fn sum16(x: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 16];
+    let chunks = x.chunks_exact(16);
+    let tail: f32 = chunks.remainder().iter().sum();
+    for ch in chunks {
+        for i in 0..16 {
+            acc[i] += ch[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// Σ a[i]·b[i] over 16 interleaved partial sums, added in order at the end.
+pub fn dot16(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 16];
+    let (ac, bc) = (a.chunks_exact(16), b.chunks_exact(16));
+    let tail: f32 = ac.remainder().iter().zip(bc.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in ac.zip(bc) {
+        for i in 0..16 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
 }
