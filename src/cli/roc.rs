@@ -214,7 +214,12 @@ pub fn run(args: &RocArgs) -> Result<()> {
         for (p, given) in [(&a, &args.model_a), (&b, &args.model_b)] {
             if given.is_none() {
                 let data = Dataset::open(p)?;
-                super::values::check_latent("--latent", args.train.latent, args.train_model, &data)?;
+                super::values::check_latent(
+                    "--latent",
+                    args.train.latent_for(args.train_model),
+                    args.train_model,
+                    &data,
+                )?;
                 let val = crate::train::split_rows(data.rows(), args.train.val_fraction, args.train.seed).val;
                 if val.len() < MIN_BACKGROUND {
                     return Err(Error::data(

@@ -478,6 +478,9 @@ fn check_meta(meta: &ModelMeta) -> std::result::Result<(), String> {
     if s.gaussian_decoder && !s.variational {
         return Err(format!("metadata says kind {kind} with a Gaussian decoder, which only a VAE has"));
     }
+    if kind == ModelKind::ConvAe && s.conv.is_none() {
+        return Err("metadata says kind conv-ae but the architecture has no conv backbone".into());
+    }
     if kind == ModelKind::Pca && !s.hidden.is_empty() {
         return Err(format!("metadata says kind pca but the architecture has hidden layers {:?}", s.hidden));
     }
@@ -503,6 +506,10 @@ fn check_meta(meta: &ModelMeta) -> std::result::Result<(), String> {
 /// (format 1). Refuses specs whose widths contradict the shape.
 fn model_nets(meta: &ModelMeta) -> std::result::Result<Autoencoder, String> {
     let Some(nets) = meta.nets.clone() else { return Ok(Autoencoder::new(meta.shape.clone())) };
+    let specs = [Some(&nets.encoder), Some(&nets.decoder), nets.discriminator.as_ref(), nets.whiten.as_ref()];
+    for spec in specs.into_iter().chain([nets.unwhiten.as_ref()]).flatten() {
+        spec.check().map_err(|e| format!("metadata has a net that cannot be built: {e}"))?;
+    }
     let ae = Autoencoder::from_specs(meta.shape.clone(), nets);
     let s = &meta.shape;
     let enc_out = if s.variational { 2 * s.latent } else { s.latent };

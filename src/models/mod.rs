@@ -1,7 +1,9 @@
 //! Model families as objectives over encoder and decoder nets, one file each: [`ae`]
 //! (standard), [`vae`], [`sparse`] (L1 and KL), [`adversarial`], [`denoising`], [`pca`] (a
 //! linear autoencoder fitted in closed form), [`whitening`] (AE+PCA: an autoencoder on
-//! PCA-whitened inputs) and [`spectral`] (spectral embedding with an autoencoder). Each implements [`family::Family`]; [`family_for`] is the one place
+//! PCA-whitened inputs), [`spectral`] (spectral embedding with an autoencoder) and [`conv_ae`]
+//! (the convolutional autoencoder and the conv backbone). Each implements
+//! [`family::Family`]; [`family_for`] is the one place
 //! that maps a configured [`ModelKind`] to its family. The nets they share live in
 //! [`autoencoder`]; parameters live in one flat buffer ([`params::ParamStore`]) so that Adam
 //! updates a phase's parameters in one kernel call.
@@ -9,6 +11,7 @@
 pub mod adversarial;
 pub mod ae;
 pub mod autoencoder;
+pub mod conv_ae;
 pub mod denoising;
 pub mod family;
 pub mod params;
@@ -36,5 +39,6 @@ pub fn family_for(cfg: &crate::train::TrainConfig) -> Box<dyn Family> {
         ModelKind::AePca => Box::new(whitening::Whitening),
         ModelKind::Spectral => Box::new(spectral::Spectral::new(cfg.spectral.clone(), cfg.seed)),
         ModelKind::AeSpectral => Box::new(spectral::AeSpectral::new(cfg.spectral.clone(), cfg.seed)),
+        ModelKind::ConvAe => Box::new(conv_ae::ConvAe),
     }
 }

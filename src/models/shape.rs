@@ -36,10 +36,12 @@ pub enum ModelKind {
     Spectral,
     #[serde(rename = "ae+spectral")]
     AeSpectral,
+    #[serde(rename = "conv-ae")]
+    ConvAe,
 }
 
 impl ModelKind {
-    pub const ALL: [ModelKind; 10] = [
+    pub const ALL: [ModelKind; 11] = [
         ModelKind::Ae,
         ModelKind::Vae,
         ModelKind::SparseL1,
@@ -50,6 +52,7 @@ impl ModelKind {
         ModelKind::AePca,
         ModelKind::Spectral,
         ModelKind::AeSpectral,
+        ModelKind::ConvAe,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -63,6 +66,7 @@ impl ModelKind {
             ModelKind::AePca => "ae+pca",
             ModelKind::Spectral => "spectral",
             ModelKind::AeSpectral => "ae+spectral",
+            ModelKind::ConvAe => "conv-ae",
         }
     }
 }
@@ -180,6 +184,9 @@ pub struct AeShape {
     pub discriminator: Vec<usize>,
     #[serde(default)]
     pub whitening: bool,
+    /// The conv backbone (conv-ae, or another family with `--backbone conv`); none: dense.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conv: Option<super::conv_ae::ConvArch>,
 }
 
 impl AeShape {
@@ -202,6 +209,7 @@ impl AeShape {
             gaussian_decoder: false,
             discriminator: Vec::new(),
             whitening: false,
+            conv: None,
         }
     }
     /// Encoder widths D, h1, …, latent (2·latent when variational).
@@ -243,6 +251,13 @@ impl AeShape {
         });
         let d = self.input;
         let frozen = || self.whitening.then(|| dense(&[d, d], &[Activation::Linear]));
+        if let Some(arch) = &self.conv {
+            let enc_out = if self.variational { 2 * self.latent } else { self.latent };
+            let out_c = if self.gaussian_decoder { 2 * arch.image[0] } else { arch.image[0] };
+            let (encoder, decoder) =
+                arch.nets(self.latent, enc_out, self.latent_act(), out_c, self.output_act(), self.leaky());
+            return NetSpecs { encoder, decoder, discriminator, whiten: frozen(), unwhiten: frozen() };
+        }
         NetSpecs {
             encoder: dense(&self.encoder_dims(), &self.encoder_acts()),
             decoder: dense(&self.decoder_dims(), &self.decoder_acts()),
@@ -254,22 +269,30 @@ impl AeShape {
     fn leaky(&self) -> Activation {
         Activation::Leaky { slope: self.slope }
     }
-    fn encoder_acts(&self) -> Vec<Activation> {
-        let mut a = vec![self.leaky(); self.hidden.len()];
-        a.push(match (self.variational, self.latent_activation) {
+    /// The encoder's last activation (the latent code's).
+    fn latent_act(&self) -> Activation {
+        match (self.variational, self.latent_activation) {
             (true, _) | (false, LatentActivation::Linear) => Activation::Linear,
             (false, LatentActivation::Leaky) => self.leaky(),
             (false, LatentActivation::Sigmoid) => Activation::Sigmoid,
-        });
+        }
+    }
+    /// The decoder's last activation.
+    fn output_act(&self) -> Activation {
+        if self.output_activation == OutputActivation::Leaky && !self.gaussian_decoder {
+            self.leaky()
+        } else {
+            Activation::Linear
+        }
+    }
+    fn encoder_acts(&self) -> Vec<Activation> {
+        let mut a = vec![self.leaky(); self.hidden.len()];
+        a.push(self.latent_act());
         a
     }
     fn decoder_acts(&self) -> Vec<Activation> {
         let mut a = vec![self.leaky(); self.hidden.len()];
-        a.push(if self.output_activation == OutputActivation::Leaky && !self.gaussian_decoder {
-            self.leaky()
-        } else {
-            Activation::Linear
-        });
+        a.push(self.output_act());
         a
     }
 }

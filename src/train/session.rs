@@ -92,7 +92,13 @@ impl<'d> Session<'d> {
                 (model, Some(explained))
             }
             None => {
-                let base = AeShape::standard(d, cfg.hidden.clone(), cfg.latent, cfg.slope, cfg.output_activation);
+                let mut base = AeShape::standard(d, cfg.hidden.clone(), cfg.latent, cfg.slope, cfg.output_activation);
+                if cfg.is_conv() {
+                    // The conv backbone: the image shape from the data (or --image-shape).
+                    let shape = crate::models::conv_ae::input_shape(data, &cfg.conv)?;
+                    base.conv = Some(cfg.conv.resolve(shape)?);
+                    base.hidden.clear();
+                }
                 let mut model = Autoencoder::new(family.shape(base));
                 model.init(cfg.seed);
                 family.prepare(&mut model, &fit)?;
