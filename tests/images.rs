@@ -152,6 +152,29 @@ fn a_dense_autoencoder_runs_the_pipeline_on_images() {
     both.extend(net);
     let out = ok(&both);
     assert_eq!(out.lines().filter(|l| l.contains(" in ")).count(), 2, "two directions:\n{out}");
+
+    // compress → decompress and reconstruct give images back, within the bound asked for
+    let arch = dir.join("top.hepz");
+    ok(&["compress", s(&model), &top, "-o", s(&arch), "--max-abs-error", "1e-4", "-q"]);
+    let back = dir.join("back.npy");
+    ok(&["decompress", s(&arch), "--model", s(&model), "-o", s(&back), "-q"]);
+    let (b, t) = (hepae::Dataset::open(&back).unwrap(), hepae::Dataset::open(Path::new(&top)).unwrap());
+    assert_eq!((b.shape(), b.rows()), (t.shape(), 20), "images come back as images");
+    let worst = b.as_slice().iter().zip(t.as_slice()).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(worst <= 1e-4, "max |out − in| {worst}");
+    let rec = dir.join("rec.npy");
+    ok(&["reconstruct", s(&model), &top, "-o", s(&rec), "-q"]);
+    assert_eq!(hepae::Dataset::open(&rec).unwrap().shape(), t.shape());
+
+    // figures: average images, single jets, pixel spectra, loss, latent
+    let figs = dir.join("figs");
+    ok(&["plot", s(&model), &top, "-o", s(&figs), "-q"]);
+    for f in ["image_mean", "image_examples", "pixel_spectrum", "loss", "latent"] {
+        let png = std::fs::read(figs.join(format!("{f}.png"))).unwrap();
+        assert_eq!(&png[1..4], b"PNG", "{f}.png");
+        assert!(figs.join(format!("{f}.svg")).exists(), "{f}.svg");
+    }
+    assert!(!listing(&figs).iter().any(|f| f.starts_with("recon_")), "no per-pixel figures");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -501,9 +501,12 @@ pub struct NpyWriter {
 }
 
 impl NpyWriter {
-    /// A 2-D table with these column names.
+    /// A 2-D table with these column names; columns that are exactly an image's pixel names
+    /// ([`shape_of_columns`]) make a 4-D (N, C, H, W) image file instead, so that a
+    /// reconstruction or decompression of images is images again.
     pub fn create(path: &Path, columns: &[String]) -> Result<Self> {
-        Self::create_shaped(path, columns, Shape::Features(columns.len()))
+        let shape = shape_of_columns(columns).unwrap_or(Shape::Features(columns.len()));
+        Self::create_shaped(path, columns, shape)
     }
 
     /// A 4-D (N, C, H, W) image file; `NAME.columns` holds the pixel names ([`pixel_names`]).
