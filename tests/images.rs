@@ -146,8 +146,17 @@ fn a_dense_autoencoder_runs_the_pipeline_on_images() {
     let sc = hepae::Dataset::open(&scores).unwrap();
     assert_eq!(sc.rows(), 20);
     assert!(sc.as_slice().iter().step_by(sc.cols()).all(|v| v.is_finite() && *v > 0.0));
-    let roc = ok(&["roc", s(&model), "--background", &qcd, "--signal", &top, "-q"]);
-    assert!(roc.contains("AUC"), "{roc}");
+    let roc = ok(&["roc", s(&model), "--background", &qcd, "--signal", &top, "-q", "--score", "mse,mse-norm,mse-log"]);
+    for k in ["mse ", "mse-norm", "mse-log"] {
+        assert!(roc.lines().any(|l| l.contains(k) && l.contains('±')), "a row for {k}:\n{roc}");
+    }
+    // the score variants, from the same reconstructions
+    for k in ["mse-norm", "mse-log"] {
+        let f = dir.join(format!("{k}.npy"));
+        ok(&["score", s(&model), &top, "-o", s(&f), "--score", k, "-q"]);
+        let v = hepae::Dataset::open(&f).unwrap();
+        assert!(v.as_slice().iter().step_by(v.cols()).all(|x| x.is_finite() && *x > 0.0), "{k}");
+    }
     let mut both = vec!["roc", "--both", "--a", qcd.as_str(), "--b", top.as_str(), "-q"];
     both.extend(net);
     let out = ok(&both);
@@ -176,6 +185,27 @@ fn a_dense_autoencoder_runs_the_pipeline_on_images() {
     }
     assert!(!listing(&figs).iter().any(|f| f.starts_with("recon_")), "no per-pixel figures");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The complexity-bias score variants on hand-made rows: MSE over Σx², and MSE of ln(1 + x⁺/m).
+#[test]
+fn score_variants_follow_their_definitions() {
+    use hepae::analysis::anomaly::{recon_score, ScoreKind};
+    let x = [0.0f32, 1.0, 3.0, 0.0];
+    let y = [0.5f32, 1.0, 2.0, -1.0];
+    let mse = (0.25 + 0.0 + 1.0 + 1.0) / 4.0;
+    assert!((recon_score(ScoreKind::Mse, &x, &y) as f64 - mse).abs() < 1e-7);
+    assert!((recon_score(ScoreKind::MseNorm, &x, &y) as f64 - mse / 10.0).abs() < 1e-7);
+    let m = 1.0; // mean |x|
+    let l = |v: f64| (v.max(0.0) / m).ln_1p();
+    let want =
+        [(0.0, 0.5), (1.0, 1.0), (3.0, 2.0), (0.0, -1.0)].iter().map(|&(a, b)| (l(a) - l(b)).powi(2)).sum::<f64>()
+            / 4.0;
+    assert!((recon_score(ScoreKind::MseLog, &x, &y) as f64 - want).abs() < 1e-7);
+    // doubling an image and its reconstruction leaves mse-log unchanged (scale-free)
+    let (x2, y2): (Vec<f32>, Vec<f32>) = (x.iter().map(|v| 2.0 * v).collect(), y.iter().map(|v| 2.0 * v).collect());
+    assert!((recon_score(ScoreKind::MseLog, &x2, &y2) - recon_score(ScoreKind::MseLog, &x, &y)).abs() < 1e-7);
+    assert!(!recon_score(ScoreKind::MseNorm, &[0.0; 4], &y).is_finite(), "an empty image has no mse-norm");
 }
 
 /// Each bad input: one line naming the file (and row/option), exit 1, nothing written.
