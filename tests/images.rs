@@ -208,6 +208,54 @@ fn score_variants_follow_their_definitions() {
     assert!(!recon_score(ScoreKind::MseNorm, &[0.0; 4], &y).is_finite(), "an empty image has no mse-norm");
 }
 
+/// The image normalisers: fitted on the training rows, stored in the model, applied and
+/// inverted by it; `total` makes every image sum to 1, `log` is ln(1 + x/s) with s the mean lit
+/// pixel, and both invert to the input (exactly enough for unit-intensity images).
+#[test]
+fn image_normalisers_apply_and_invert() {
+    use hepae::data::normalize::{NormKind, Normalizer};
+    let top = hepae::Dataset::open(Path::new(&data("top_images_ref_20.npy"))).unwrap();
+    let rows: Vec<u32> = (0..20).collect();
+    let lit: Vec<f64> = top.as_slice().iter().filter(|v| **v > 0.0).map(|&v| v as f64).collect();
+    let mean_lit = lit.iter().sum::<f64>() / lit.len() as f64;
+    for kind in ["pixel", "total", "log", "none"] {
+        let k: NormKind = kind.parse().unwrap();
+        let n = Normalizer::fit(k, &top, &rows, 1.0).unwrap();
+        n.validate().unwrap();
+        let json = serde_json::to_string(&n).unwrap();
+        assert_eq!(serde_json::from_str::<Normalizer>(&json).unwrap(), n, "{kind} survives the model file");
+        let mut x = top.as_slice()[..3 * 1600].to_vec();
+        n.normalize_rows(&mut x).unwrap();
+        match kind {
+            "total" => {
+                for r in 0..3 {
+                    let s: f64 = x[r * 1600..(r + 1) * 1600].iter().map(|&v| v as f64).sum();
+                    assert!((s - 1.0).abs() < 1e-5, "{s}");
+                }
+            }
+            "log" => {
+                let (i, v) = top.as_slice().iter().enumerate().find(|(_, v)| **v > 0.0).unwrap();
+                assert!((x[i] as f64 - (*v as f64 / mean_lit).ln_1p()).abs() < 1e-6);
+            }
+            "none" => assert_eq!(x, top.as_slice()[..3 * 1600]),
+            _ => assert!(x.iter().all(|v| (0.0..=1.0).contains(v)), "min-max per pixel"),
+        }
+        n.denormalize_rows(&mut x);
+        for (a, b) in x.iter().zip(&top.as_slice()[..3 * 1600]) {
+            assert!((a - b).abs() <= 1e-6 + 1e-5 * b.abs(), "{kind}: {a} vs {b}");
+        }
+    }
+    // through the CLI: a model trained with --image-norm log scores and evaluates
+    let dir = tmpdir("norms");
+    let m = dir.join("log.safetensors");
+    let qcd = data("qcd_images_ref_20.npy");
+    ok(&["train", &qcd, "-o", s(&m), "--image-norm", "log", "--hidden", "8", "--latent", "2", "--epochs", "2", "-q"]);
+    let saved = hepae::formats::model_file::SavedModel::load(&m).unwrap();
+    assert_eq!(saved.meta.normalizer.kind, NormKind::Log);
+    ok(&["evaluate", s(&m), &data("top_images_ref_20.npy"), "-q"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// Each bad input: one line naming the file (and row/option), exit 1, nothing written.
 #[test]
 fn bad_image_inputs_fail_with_one_line_and_write_nothing() {
