@@ -21,6 +21,7 @@ pub mod evaluate;
 pub mod generate;
 pub mod import;
 pub mod plot;
+pub mod plot_images;
 pub mod progress;
 pub mod reconstruct;
 pub mod report;

@@ -45,7 +45,8 @@ pub struct RocArgs {
     /// With --both: a model already trained on B (else one is trained).
     #[arg(long)]
     pub model_b: Option<PathBuf>,
-    /// Scores to report (comma-separated).
+    /// Scores to report (comma-separated): mse, mae, mse-norm, mse-log, per-variable, vae-recon-prob,
+    /// vae-elbo, latent-norm.
     #[arg(long, default_value = "mse")]
     pub score: String,
     /// Bootstrap replicas for the errors (10–100 000).

@@ -63,8 +63,10 @@ pub struct TrainOptions {
     /// (0: off). Default: max(10, epochs/10) with automatic epochs, off with --epochs.
     #[arg(long)]
     pub patience: Option<usize>,
-    /// Normaliser: minmax, standard or custom4 (log pT, log m, η/5, φ/3; min-max for the rest).
-    #[arg(long, default_value = "minmax")]
+    /// Normaliser: minmax, standard or custom4 (log pT, log m, η/5, φ/3; min-max for the rest);
+    /// for images (also as --image-norm) pixel (min-max per pixel), total (each image / its
+    /// total intensity), log (ln(1 + x/s), s fitted) or none.
+    #[arg(long, default_value = "minmax", alias = "image-norm")]
     pub norm: NormKind,
     /// Seed of the split, the shuffling and the initialisation.
     #[arg(long, default_value_t = 1)]

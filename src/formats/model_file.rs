@@ -381,21 +381,49 @@ impl SavedModel {
         Ok(SavedModel { meta, ae })
     }
 
-    /// Checks that `data` has the columns this model was trained on, in order.
+    /// Checks that `data` has the columns this model was trained on, in order; for a model
+    /// trained on images (pixel column names), that `data` holds images of the same C×H×W (or
+    /// the same pixels flattened into a table).
     pub fn check_data(&self, data: &Dataset, model_path: &Path) -> Result<()> {
-        if data.cols() != self.meta.columns.len() {
+        use crate::data::npy::{describe_shape, shape_of_columns};
+        use crate::engine::tensor::Shape;
+        let cols = &self.meta.columns;
+        let model_shape = shape_of_columns(cols).unwrap_or(Shape::Features(cols.len()));
+        let image_involved = data.is_image() || matches!(model_shape, Shape::Image { .. });
+        let shapes_differ = match (model_shape, data.shape()) {
+            (Shape::Image { .. }, d @ Shape::Image { .. }) => d != model_shape,
+            _ => data.cols() != cols.len(),
+        };
+        if image_involved && shapes_differ {
+            let what = |s: Shape| match s {
+                Shape::Features(_) => format!("tables of {}", describe_shape(s)),
+                Shape::Image { .. } => describe_shape(s),
+            };
+            return Err(Error::model(
+                model_path,
+                format!(
+                    "model expects {} but {} holds {} ({} values per row, the model {})",
+                    what(model_shape),
+                    data.path().display(),
+                    what(data.shape()),
+                    data.cols(),
+                    cols.len()
+                ),
+            ));
+        }
+        if data.cols() != cols.len() {
             return Err(Error::model(
                 model_path,
                 format!(
                     "model expects {} columns ({}) but {} has {}",
-                    self.meta.columns.len(),
-                    self.meta.columns.join(","),
+                    cols.len(),
+                    cols.join(","),
                     data.path().display(),
                     data.cols()
                 ),
             ));
         }
-        if let Some((i, (m, d))) = self.meta.columns.iter().zip(data.columns()).enumerate().find(|(_, (m, d))| m != d) {
+        if let Some((i, (m, d))) = cols.iter().zip(data.columns()).enumerate().find(|(_, (m, d))| m != d) {
             return Err(Error::model(
                 model_path,
                 format!("column {} is '{m}' in the model but '{d}' in {}", i + 1, data.path().display()),
