@@ -333,3 +333,62 @@ fn aae_discriminator_and_generator_steps_match_finite_differences() {
     };
     check_params(&model, &grads, model.decoder_end, &f_rec, "AAE reconstruction");
 }
+
+/// The spectral families' terms: ae+spectral's whole step, α·Σ‖z − y‖²/(N·L) beside the
+/// reconstruction; spectral's two phases, the encoder's regression onto y (encoder
+/// parameters only) and the decoder's reconstruction from the encoder's code (decoder
+/// parameters only).
+#[test]
+fn spectral_families_steps_match_finite_differences() {
+    use hepae::models::spectral::{AeSpectral, Spectral, SpectralConfig, Targets};
+    let (n, d, l) = (5, 6, 3);
+    let mut r = rng(8);
+    let x: Vec<f32> = (0..n * d).map(|_| r.random_range(0.0..1.0)).collect();
+    let y: Vec<f32> = (0..n * l).map(|_| r.random_range(-1.5..1.5)).collect();
+    let (x64, y64): (Vec<f64>, Vec<f64>) =
+        (x.iter().map(|&v| v as f64).collect(), y.iter().map(|&v| v as f64).collect());
+    let targets = || Targets { coords: y.clone(), latent: l, laplacian: vec![0.1; l], graph_rows: n, seconds: 0.0 };
+    let cfg = SpectralConfig { alpha: 0.6, ..Default::default() };
+    let shape = AeShape {
+        latent_activation: LatentActivation::Linear,
+        ..AeShape::standard(d, vec![9], l, 0.1, OutputActivation::Linear)
+    };
+    let mut model = Autoencoder::new(shape);
+    model.init(41);
+    let pull = |z: &[f64]| z.iter().zip(&y64).map(|(a, b)| (a - b).powi(2)).sum::<f64>() / (n * l) as f64;
+    let rec = |p: &[f64], z: &[f64]| {
+        let out = mlp64(&model.decoder, p, z, n);
+        out.iter().zip(&x64).map(|(a, b)| (a - b).powi(2)).sum::<f64>() / (n * d) as f64
+    };
+
+    let mut buf = model.plan(n, true);
+    let mut grads = vec![0.0f32; model.params.len()];
+    let mut fam = AeSpectral::with_targets(cfg.clone(), targets());
+    let (recon, penalty) = run_phase(&mut fam, 0, &model, &mut buf, &mut grads, &x, n, &mut rng(1));
+    let alpha = 0.6f32 as f64;
+    let f = |p: &[f64]| {
+        let z = mlp64(&model.encoder, p, &x64, n);
+        rec(p, &z) + alpha * pull(&z)
+    };
+    let p64: Vec<f64> = model.params.data.iter().map(|&v| v as f64).collect();
+    let total = (recon + penalty) / (n * d) as f64;
+    assert!((total - f(&p64)).abs() <= 1e-5 * f(&p64).abs(), "ae+spectral loss {total} vs {}", f(&p64));
+    check_params(&model, &grads, model.trainable, &f, "ae+spectral");
+
+    // spectral, phase 0: the encoder regresses y; nothing reaches the decoder.
+    let mut fam = Spectral::with_targets(cfg.clone(), targets());
+    let mut grads = vec![0.0f32; model.params.len()];
+    run_phase(&mut fam, 0, &model, &mut buf, &mut grads, &x, n, &mut rng(1));
+    let f0 = |p: &[f64]| pull(&mlp64(&model.encoder, p, &x64, n));
+    check_params(&model, &grads, model.encoder_end, &f0, "spectral regression");
+    assert!(grads[model.encoder_end..].iter().all(|&g| g == 0.0), "regression must leave the decoder alone");
+    // Phase 1: the decoder rebuilds x from the encoder's (fixed) code.
+    let mut grads = vec![0.0f32; model.params.len()];
+    let (loss, _) = run_phase(&mut fam, 1, &model, &mut buf, &mut grads, &x, n, &mut rng(1));
+    let z0 = mlp64(&model.encoder, &p64, &x64, n);
+    let f1 = |p: &[f64]| rec(p, &z0);
+    assert!((loss / (n * d) as f64 - f1(&p64)).abs() <= 1e-5 * f1(&p64), "spectral reconstruction loss");
+    let mut p = p64.clone();
+    let want: Vec<f64> = (model.encoder_end..model.decoder_end).map(|k| numeric(&mut p, k, &f1)).collect();
+    assert_close(&grads[model.encoder_end..model.decoder_end], &want, 3e-5, 3e-3, "spectral reconstruction");
+}

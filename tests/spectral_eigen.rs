@@ -67,7 +67,9 @@ fn ring_spectrum_matches_closed_form_to_1e_8() {
 fn torus_grid_spectrum_matches_closed_form_to_1e_8() {
     let (a, b) = (17, 12);
     let expected = (0..a)
-        .flat_map(|p| (0..b).map(move |q| ((2.0 * PI * p as f64 / a as f64).cos() + (2.0 * PI * q as f64 / b as f64).cos()) / 2.0))
+        .flat_map(|p| {
+            (0..b).map(move |q| ((2.0 * PI * p as f64 / a as f64).cos() + (2.0 * PI * q as f64 / b as f64).cos()) / 2.0)
+        })
         .collect();
     check_spectrum(&torus(a, b), expected, 8);
 }
@@ -140,7 +142,11 @@ fn swiss_roll_unrolls_and_nystrom_extends_it() {
     let raw_best = (0..3)
         .map(|c| spearman(&pts[..6000].chunks_exact(3).map(|r| r[c] as f64).collect::<Vec<_>>(), &t[..2000]).abs())
         .fold(0.0, f64::max);
-    eprintln!("swiss roll: |Spearman(ψ₁, t)| = {:.4} (best raw coordinate {raw_best:.3}); λ = {:?}", rho.abs(), emb.laplacian);
+    eprintln!(
+        "swiss roll: |Spearman(ψ₁, t)| = {:.4} (best raw coordinate {raw_best:.3}); λ = {:?}",
+        rho.abs(),
+        emb.laplacian
+    );
     assert!(rho.abs() > 0.99, "ψ₁ does not follow the roll: ρ = {rho}");
     assert!(raw_best < 0.6);
     // Out of sample: the held-out 500 by Nyström follow the roll as well.

@@ -94,7 +94,8 @@ fn ae_spectral_latent_follows_the_embedding_where_a_plain_ae_does_not() {
     let out = train_autoencoder(&data, &cfg, &mut |_| {}).unwrap();
     let aes = SavedModel::from_training(&out, &cfg, &data);
     let plain_cfg = TrainConfig { model: ModelKind::Ae, ..base.clone() };
-    let plain = SavedModel::from_training(&train_autoencoder(&data, &plain_cfg, &mut |_| {}).unwrap(), &plain_cfg, &data);
+    let plain =
+        SavedModel::from_training(&train_autoencoder(&data, &plain_cfg, &mut |_| {}).unwrap(), &plain_cfg, &data);
     let (z, y) = codes_and_targets(&data, &cfg, &aes);
     let (zp, _) = codes_and_targets(&data, &cfg, &plain);
     let (rho, rho_plain) = (mean_correlation(&z, &y, 3), mean_correlation(&zp, &y, 3).abs());

@@ -162,19 +162,20 @@ pub fn largest_eigenpairs(op: &dyn SymOp, deflate: Option<&[f64]>, opts: &EigenO
     let mut ax = vec![0.0f64; n];
 
     // Appends unit vector x (orthogonal to V) with its product, extending T.
-    let append = |x: &[f64], v: &mut Vec<f64>, av: &mut Vec<f64>, t: &mut [f64], ax: &mut [f64], products: &mut usize| {
-        op.apply(x, ax);
-        *products += 1;
-        let m = v.len() / n;
-        for (i, vi) in v.chunks_exact(n).enumerate() {
-            let c = dot(vi, ax);
-            t[i * max_basis + m] = c;
-            t[m * max_basis + i] = c;
-        }
-        t[m * max_basis + m] = dot(x, ax);
-        v.extend_from_slice(x);
-        av.extend_from_slice(ax);
-    };
+    let append =
+        |x: &[f64], v: &mut Vec<f64>, av: &mut Vec<f64>, t: &mut [f64], ax: &mut [f64], products: &mut usize| {
+            op.apply(x, ax);
+            *products += 1;
+            let m = v.len() / n;
+            for (i, vi) in v.chunks_exact(n).enumerate() {
+                let c = dot(vi, ax);
+                t[i * max_basis + m] = c;
+                t[m * max_basis + i] = c;
+            }
+            t[m * max_basis + m] = dot(x, ax);
+            v.extend_from_slice(x);
+            av.extend_from_slice(ax);
+        };
 
     // Start: b random vectors.
     while v.len() / n < b.min(room) {

@@ -159,7 +159,10 @@ fn connect_components(
             let best = (0..members.len())
                 .flat_map(|m| {
                     let (idx, d2) = nb.of(m);
-                    idx.iter().zip(d2).filter(|(&j, _)| label[j as usize] as usize != c).map(move |(&j, &dd)| (dd, m, j))
+                    idx.iter()
+                        .zip(d2)
+                        .filter(|(&j, _)| label[j as usize] as usize != c)
+                        .map(move |(&j, &dd)| (dd, m, j))
                 })
                 .min_by(|a, b| a.0.total_cmp(&b.0));
             if let Some((dd, m, j)) = best {
@@ -205,9 +208,7 @@ impl Embedding {
 
     fn standardise(&self, psi: &[f64]) -> Vec<f32> {
         let l = self.dims;
-        psi.chunks_exact(l)
-            .flat_map(|r| (0..l).map(move |j| ((r[j] - self.mean[j]) / self.std[j]) as f32))
-            .collect()
+        psi.chunks_exact(l).flat_map(|r| (0..l).map(move |j| ((r[j] - self.mean[j]) / self.std[j]) as f32)).collect()
     }
 
     /// Nyström coordinates (standardised, m × L) of new points (m × D).

@@ -175,7 +175,9 @@ impl SymOp for NormalizedAdjacency<'_> {
             *yi = self.inv_sqrt[i] * s;
         };
         match self.pool {
-            Some(p) if g.n >= 4096 => p.install(|| y[..g.n].par_iter_mut().enumerate().with_min_len(1024).for_each(row)),
+            Some(p) if g.n >= 4096 => {
+                p.install(|| y[..g.n].par_iter_mut().enumerate().with_min_len(1024).for_each(row))
+            }
             _ => y[..g.n].iter_mut().enumerate().for_each(row),
         }
     }

@@ -35,7 +35,14 @@ fn sq_norms(x: &[f32], d: usize) -> Vec<f32> {
 /// The `k` nearest of the `refs` rows (N_r × D) to each `queries` row (N_q × D). With
 /// `same_set` the two are the same rows and a point is not its own neighbour. Parallel over
 /// query blocks on `pool` (or the calling thread). Panics if k exceeds the points available.
-pub fn knn(queries: &[f32], refs: &[f32], d: usize, k: usize, same_set: bool, pool: Option<&rayon::ThreadPool>) -> Neighbours {
+pub fn knn(
+    queries: &[f32],
+    refs: &[f32],
+    d: usize,
+    k: usize,
+    same_set: bool,
+    pool: Option<&rayon::ThreadPool>,
+) -> Neighbours {
     let (nq, nr) = (queries.len() / d, refs.len() / d);
     assert!(k + usize::from(same_set) <= nr, "{k} neighbours asked among {nr} points");
     let (qn, rn) = (sq_norms(queries, d), sq_norms(refs, d));

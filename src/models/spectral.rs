@@ -124,6 +124,10 @@ impl Spectral {
     pub fn new(cfg: SpectralConfig, seed: u64) -> Self {
         Spectral { cfg, seed, targets: OnceLock::new() }
     }
+    /// With coordinates given instead of fitted (tests; a prepared embedding).
+    pub fn with_targets(cfg: SpectralConfig, targets: Targets) -> Self {
+        Spectral { cfg, seed: 0, targets: OnceLock::from(targets) }
+    }
     /// The fitted coordinates (after [`Family::prepare`]).
     pub fn targets(&self) -> Option<&Targets> {
         self.targets.get()
@@ -142,14 +146,20 @@ impl Family for Spectral {
         linear_latent(base)
     }
     fn prepare(&self, model: &mut Autoencoder, fit: &Fit<'_>) -> Result<()> {
-        let t = fit_targets(fit, model.shape.latent, &self.cfg, self.seed)?;
-        let _ = self.targets.set(t);
+        if self.targets.get().is_none() {
+            let _ = self.targets.set(fit_targets(fit, model.shape.latent, &self.cfg, self.seed)?);
+        }
         Ok(())
     }
     fn phases(&self, model: &Autoencoder) -> Vec<Phase> {
         vec![
             Phase { name: "regression", params: 0..model.encoder_end, is_loss: false, batch_stats: false },
-            Phase { name: "reconstruction", params: model.encoder_end..model.decoder_end, is_loss: true, batch_stats: false },
+            Phase {
+                name: "reconstruction",
+                params: model.encoder_end..model.decoder_end,
+                is_loss: true,
+                batch_stats: false,
+            },
         ]
     }
     fn forward(&self, phase: usize, s: &mut Pass<'_>, _rng: &mut rand::rngs::StdRng) -> f64 {
@@ -190,6 +200,10 @@ impl AeSpectral {
     pub fn new(cfg: SpectralConfig, seed: u64) -> Self {
         AeSpectral { cfg, seed, targets: OnceLock::new() }
     }
+    /// With coordinates given instead of fitted (tests; a prepared embedding).
+    pub fn with_targets(cfg: SpectralConfig, targets: Targets) -> Self {
+        AeSpectral { cfg, seed: 0, targets: OnceLock::from(targets) }
+    }
 }
 
 impl Family for AeSpectral {
@@ -200,8 +214,9 @@ impl Family for AeSpectral {
         linear_latent(base)
     }
     fn prepare(&self, model: &mut Autoencoder, fit: &Fit<'_>) -> Result<()> {
-        let t = fit_targets(fit, model.shape.latent, &self.cfg, self.seed)?;
-        let _ = self.targets.set(t);
+        if self.targets.get().is_none() {
+            let _ = self.targets.set(fit_targets(fit, model.shape.latent, &self.cfg, self.seed)?);
+        }
         Ok(())
     }
     fn backward(&self, _phase: usize, s: &mut Pass<'_>, grads: &mut [f32]) -> f64 {

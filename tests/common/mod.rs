@@ -53,9 +53,11 @@ pub fn run_phase(
     use hepae::models::family::{Pass, Step};
     let step = Step { epoch: 1, batch_rows: n, batch_elems: n * model.shape.input };
     family.begin_epoch(1);
-    let loss = family.forward(phase, &mut Pass { model, buf: &mut *buf, x, n, step }, rng);
+    let rows: Vec<u32> = (0..n as u32).collect();
+    let rows = &rows[..];
+    let loss = family.forward(phase, &mut Pass { model, buf: &mut *buf, x, n, rows, step }, rng);
     let batch_term = family.combine(phase, &mut std::iter::once(&*buf), &step);
-    let penalty = family.backward(phase, &mut Pass { model, buf, x, n, step }, grads);
+    let penalty = family.backward(phase, &mut Pass { model, buf, x, n, rows, step }, grads);
     (loss, batch_term + penalty)
 }
 
