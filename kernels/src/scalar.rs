@@ -153,3 +153,27 @@ pub fn dense_small(out: &mut [f32], a: &[f32], wt: &[f32], bias: &[f32], m: usiz
         }
     }
 }
+
+/// The reference of [`crate::Kernels::mlp_forward`]: each row through every packed layer in
+/// turn, each layer exactly as [`dense_small`] computes it (bias, then the products added in
+/// input order, then LeakyReLU).
+pub fn mlp_forward(out: &mut [f32], x: &[f32], rows: usize, pack: &crate::mlp::MlpPack, scratch: &mut [f32]) {
+    crate::mlp::check_call(out.len(), x.len(), rows, pack, scratch.len());
+    let (din, dout) = (pack.in_dim(), pack.out_dim());
+    let vals = pack.values();
+    let (mut cur, mut next) = scratch.split_at_mut(scratch.len() / 2);
+    for r in 0..rows {
+        cur[..din].copy_from_slice(&x[r * din..(r + 1) * din]);
+        for l in pack.layers() {
+            for j in 0..l.out {
+                let mut v = vals[pack.bias_index(l, j)];
+                for (q, &a) in cur[..l.inp].iter().enumerate() {
+                    v += a * vals[pack.weight_index(l, q, j)];
+                }
+                next[j] = if v <= 0.0 { v * l.slope } else { v };
+            }
+            std::mem::swap(&mut cur, &mut next);
+        }
+        out[r * dout..(r + 1) * dout].copy_from_slice(&cur[..dout]);
+    }
+}
