@@ -160,6 +160,13 @@ pub struct Kernels {
     pub prefer_packed_gemm: bool,
 }
 
+impl std::fmt::Debug for Kernels {
+    /// A kernel set is known by its instruction set.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kernels").field("isa", &self.isa).field("prefer_packed_gemm", &self.prefer_packed_gemm).finish()
+    }
+}
+
 static SCALAR: Kernels = Kernels {
     isa: Isa::Scalar,
     bias_leaky_forward: scalar::bias_leaky_forward,

@@ -50,8 +50,14 @@ impl Op for Dense {
         let (n, i, o) = (inp.n, inp.shape.len(), self.out);
         let (w, b) = params.split_at(o * i);
         match cx.packed {
-            Some(wt) if n <= SMALL_BATCH => dense_small_forward(out.data, inp.data, wt, b, n, i, o, self.act),
-            _ => dense_forward(cx.gemm, out.data, inp.data, w, b, n, i, o, self.act),
+            Some(wt) if n <= SMALL_BATCH => {
+                let k = cx.gemm.kernels();
+                dense_small_on(k, out.data, inp.data, wt, b, n, i, o, self.act)
+            }
+            // An inference plan's transposed copy [I×O] is the GEMM's B with contiguous rows,
+            // read in place: no packing of B per call (same products, same order, same bits).
+            Some(wt) => dense_forward_t(cx.gemm, out.data, inp.data, wt, b, n, i, o, self.act),
+            None => dense_forward(cx.gemm, out.data, inp.data, w, b, n, i, o, self.act),
         }
     }
     fn backward(
@@ -100,6 +106,27 @@ pub fn dense_forward(
     }
 }
 
+/// [`dense_forward`] from the transposed weight `wt` [I×O] (an inference plan's packed copy).
+#[allow(clippy::too_many_arguments)]
+fn dense_forward_t(
+    g: Gemm,
+    out: &mut [f32],
+    inp: &[f32],
+    wt: &[f32],
+    bias: &[f32],
+    n: usize,
+    i: usize,
+    o: usize,
+    act: Activation,
+) {
+    let out = &mut out[..n * o];
+    let (a, b) = (Matrix::new(inp, n, i), Matrix::new(wt, i, o));
+    gemm_bias_leaky(g, a, b, &bias[..o], act.fused_slope(), &mut MatrixMut::new(out, n, o));
+    if act == Activation::Sigmoid {
+        sigmoid_inplace(out);
+    }
+}
+
 /// [`dense_forward`] for N ≤ [`SMALL_BATCH`] rows from the transposed weight `wt` [I×O]: the
 /// kernels' register-blocked small product, which neither allocates nor touches rayon.
 pub fn dense_small_forward(
@@ -112,8 +139,24 @@ pub fn dense_small_forward(
     o: usize,
     act: Activation,
 ) {
+    dense_small_on(hepae_kernels::kernels(), out, inp, wt, bias, n, i, o, act)
+}
+
+/// [`dense_small_forward`] on kernel set `k`.
+#[allow(clippy::too_many_arguments)]
+fn dense_small_on(
+    k: &hepae_kernels::Kernels,
+    out: &mut [f32],
+    inp: &[f32],
+    wt: &[f32],
+    bias: &[f32],
+    n: usize,
+    i: usize,
+    o: usize,
+    act: Activation,
+) {
     let out = &mut out[..n * o];
-    (hepae_kernels::kernels().dense_small)(out, &inp[..n * i], &wt[..i * o], &bias[..o], n, i, o, act.fused_slope());
+    (k.dense_small)(out, &inp[..n * i], &wt[..i * o], &bias[..o], n, i, o, act.fused_slope());
     if act == Activation::Sigmoid {
         sigmoid_inplace(out);
     }
