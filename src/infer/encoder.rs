@@ -22,9 +22,9 @@ use hepae_kernels::{Isa, Kernels};
 
 pub use crate::nn::dense::SMALL_BATCH;
 
-/// Rows per internal step of a large encode: one step's activations (256 × (200 + 100 + 50
-/// + 15) floats, 365 KB for the reference net) stay in L2 from layer to layer, where 4096 rows
-/// would stream the first layer's 3.2 MB output through L3 (benches/README.md).
+/// Rows per internal step of a large encode: one step's activations (256 rows of 365 floats,
+/// 365 KB for the reference net) stay in L2 from layer to layer, where 4096 rows would stream
+/// the first layer's 3.2 MB output through L3 (benches/README.md).
 pub const STEP_ROWS: usize = 256;
 
 /// Why a row could not be encoded: its (row, column) normalised to a non-finite value.
