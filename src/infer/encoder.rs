@@ -237,7 +237,10 @@ fn fuse(ae: &Autoencoder, isa: Isa) -> Option<Fused> {
             });
         }
     }
-    if specs.is_empty() {
+    // The chain's output is the latent, or a VAE's [μ | log σ²] whose μ the encode slices.
+    let width = specs.last()?.out;
+    let (l, vae) = (ae.shape.latent, ae.shape.variational);
+    if width != l && !(vae && width == 2 * l) {
         return None;
     }
     let pack = MlpPack::new(isa, &specs);
