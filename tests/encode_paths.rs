@@ -136,3 +136,19 @@ fn bad_values_are_reported_at_the_same_row_and_column_on_every_path() {
     w[D] = -1.0;
     assert_eq!(Encoder::new(&m, 4).encode(&w, 2, &mut z), Err(BadInput { row: 1, col: 0 }));
 }
+
+#[test]
+fn large_encodes_in_256_row_steps_with_in_place_weights_give_the_training_forward_s_bits() {
+    // The training/evaluation plan (no packed copy: Wᵀ packed per GEMM call, 1000 rows at once)
+    // against the Encoder (steps of STEP_ROWS, the packed transposed weights read in place).
+    let m = model(shape(LatentActivation::Leaky, false, true), 12);
+    let rows = 1000;
+    let x = jets(rows, 6);
+    let mut xn = x.clone();
+    m.meta.normalizer.normalize_rows(&mut xn).expect("finite");
+    let mut buf = m.ae.plan(rows, false);
+    let want = m.ae.encode(&xn, &mut buf, rows).to_vec();
+    let mut enc = Encoder::new(&m, 4096);
+    assert_bits_equal(&encode(&mut enc, &x, rows), &want, "1000 rows");
+    assert!(hepae::encoder::STEP_ROWS < rows, "the test crosses step boundaries");
+}
