@@ -79,6 +79,27 @@ fn kernels(c: &mut Criterion) {
             })
         });
         assert!(acts[4].iter().all(|v| v.is_finite()));
+        // The same encoder in one fused call (weights packed once, as the Encoder does); the
+        // buffers above are read as [out×in]: other matrices of the same sizes, all a timing needs.
+        let specs: Vec<hepae_kernels::mlp::MlpLayerSpec<'_>> = (0..4)
+            .map(|l| hepae_kernels::mlp::MlpLayerSpec {
+                inp: dims[l],
+                out: dims[l + 1],
+                weight: &wts[l],
+                bias: &biases[l],
+                slope: 0.01,
+            })
+            .collect();
+        let pack = hepae_kernels::mlp::MlpPack::new(isa, &specs);
+        let (x, mut z, mut scratch) = (vec![0.5f32; 24], vec![0.0f32; 15], vec![0.0f32; pack.scratch_len()]);
+        (k.mlp_forward)(&mut z, &x, 1, &pack, &mut scratch);
+        assert!(z.iter().all(|v| v.is_finite()));
+        g.bench_function(BenchmarkId::new("mlp_forward/encoder_24-200-100-50-15_batch1", name), |b| {
+            b.iter(|| {
+                (k.mlp_forward)(black_box(&mut z), &x, 1, &pack, &mut scratch);
+                black_box(z[0])
+            })
+        });
     }
     g.finish();
 }

@@ -459,6 +459,11 @@ macro_rules! instantiate {
             // SAFETY: as above.
             unsafe { crate::body::dense_small::<$S>(out, a, wt, bias, m, k, n, slope) }
         }
+        #[target_feature(enable = $feature)]
+        pub unsafe fn mlp_forward(o: &mut [f32], x: &[f32], rows: usize, p: &crate::mlp::MlpPack, s: &mut [f32]) {
+            // SAFETY: as above.
+            unsafe { crate::mlp::forward_simd::<$S>(o, x, rows, p, s) }
+        }
 
         /// This set's kernels as safe function pointers. Reachable only through
         /// `crate::kernels_for`, which checks the CPU features first: that check, and the
@@ -478,6 +483,7 @@ macro_rules! instantiate {
             l1_penalty: |da, a, s| unsafe { l1_penalty(da, a, s) },
             kl_sparsity: |dr, q, rho, s| unsafe { kl_sparsity(dr, q, rho, s) },
             dense_small: |o, a, wt, b, m, k, n, s| unsafe { dense_small(o, a, wt, b, m, k, n, s) },
+            mlp_forward: |o, x, r, p, s| unsafe { mlp_forward(o, x, r, p, s) },
             sgemm_packed: crate::gemm::packed_entry!($isa),
             prefer_packed_gemm: true,
         };

@@ -24,6 +24,7 @@ mod check;
 pub mod close;
 pub mod gemm;
 mod lanes;
+pub mod mlp;
 pub mod scalar;
 
 /// The x86-64 instruction sets: each file holds only its vector primitives (the `Simd` impl)
@@ -149,11 +150,21 @@ pub struct Kernels {
     pub kl_sparsity: KlSparsityFn,
     /// Batch-1..small dense layer with fused bias and LeakyReLU, weight transposed [k×n].
     pub dense_small: DenseSmallFn,
+    /// A whole chain of dense layers for a few rows (the trigger's batch 1), weights packed
+    /// once into an [`mlp::MlpPack`]; bit-identical to a chain of this set's `dense_small`.
+    pub mlp_forward: mlp::MlpFn,
     /// This set's packed GEMM ([`gemm::sgemm_packed_on`] with the ISA bound).
     pub sgemm_packed: gemm::PackedGemmFn,
     /// Whether planned products use `sgemm_packed`: true unless `HEPAE_GEMM=matrixmultiply`
     /// asked for the other backend (callers then use a GEMM of their own).
     pub prefer_packed_gemm: bool,
+}
+
+impl std::fmt::Debug for Kernels {
+    /// A kernel set is known by its instruction set.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kernels").field("isa", &self.isa).field("prefer_packed_gemm", &self.prefer_packed_gemm).finish()
+    }
 }
 
 static SCALAR: Kernels = Kernels {
@@ -169,6 +180,7 @@ static SCALAR: Kernels = Kernels {
     l1_penalty: scalar::l1_penalty,
     kl_sparsity: scalar::kl_sparsity,
     dense_small: scalar::dense_small,
+    mlp_forward: scalar::mlp_forward,
     sgemm_packed: gemm::packed_entry!(Isa::Scalar),
     prefer_packed_gemm: true,
 };

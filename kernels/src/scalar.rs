@@ -153,3 +153,40 @@ pub fn dense_small(out: &mut [f32], a: &[f32], wt: &[f32], bias: &[f32], m: usiz
         }
     }
 }
+
+/// The reference of [`crate::Kernels::mlp_forward`]: each row through every packed layer in
+/// turn, each layer exactly as [`dense_small`] computes it (bias, then the products added in
+/// input order, then LeakyReLU), reading the pack's blocks in order.
+pub fn mlp_forward(out: &mut [f32], x: &[f32], rows: usize, pack: &crate::mlp::MlpPack, scratch: &mut [f32]) {
+    crate::mlp::check_call(out.len(), x.len(), rows, pack, scratch.len());
+    let (din, dout, block) = (pack.in_dim(), pack.out_dim(), pack.block());
+    let vals = pack.values();
+    let (mut cur, mut next) = scratch.split_at_mut(scratch.len() / 2);
+    for r in 0..rows {
+        cur[..din].copy_from_slice(&x[r * din..(r + 1) * din]);
+        for l in pack.layers() {
+            let (mut at, mut j0) = (l.at, 0);
+            while j0 < l.out_pad {
+                // Block [j0, j0 + bw): bw biases, then bw weights per input.
+                let bw = block.min(l.out_pad - j0);
+                let blk = &vals[at..at + bw * (l.inp + 1)];
+                let o = &mut next[j0..j0 + bw];
+                o.copy_from_slice(&blk[..bw]);
+                for (q, &a) in cur[..l.inp].iter().enumerate() {
+                    for (v, &w) in o.iter_mut().zip(&blk[(q + 1) * bw..(q + 2) * bw]) {
+                        *v += a * w;
+                    }
+                }
+                for v in o.iter_mut() {
+                    if *v <= 0.0 {
+                        *v *= l.slope;
+                    }
+                }
+                at += bw * (l.inp + 1);
+                j0 += bw;
+            }
+            std::mem::swap(&mut cur, &mut next);
+        }
+        out[r * dout..(r + 1) * dout].copy_from_slice(&cur[..dout]);
+    }
+}

@@ -1,7 +1,12 @@
-//! `hepae bench MODEL [--threads 1,2] [--batch 1,64,4096] [--json F]`: what encoding (the
-//! trigger's cost), decoding and training cost on this CPU, per jet and per core.
+//! `hepae bench MODEL [--threads 1,2] [--batch 1,64,4096] [--isa all] [--json F]`: what
+//! encoding (the trigger's cost), decoding and training cost on this CPU, per jet and per core.
 //!
-//! Encode/decode run `Encoder`/`Decoder` (one per thread, disjoint rows, no shared state) on
+//! Encode runs once per instruction set asked for (`--isa all`: every one the CPU offers,
+//! scalar, AVX2, AVX-512) and per precision the model can be encoded in ([`precisions`]), each
+//! on its own `Encoder` built for that set ([`Encoder::with_isa`]: no process-wide switch); at
+//! batch 1 it also times every call on one thread, for the p50 and p99 latency a trigger
+//! budgets. Decode and training run on the process's kernel set. Encode/decode run
+//! `Encoder`/`Decoder` (one per thread, disjoint rows, no shared state) on
 //! jets drawn uniformly in the model's normalised space and mapped back to physical units.
 //! Training runs one real epoch of `train_autoencoder` (shuffle, gather, normalise, forward,
 //! backward, Adam) of the model's architecture on such jets written to a temporary NPY.
@@ -14,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::formats::model_file::SavedModel;
 use crate::io::atomic::write_atomic;
 use crate::train::{train_autoencoder, TrainConfig};
+use hepae_kernels::{available_isas, Isa};
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -29,6 +35,13 @@ pub struct BenchArgs {
     /// Encode/decode batch sizes.
     #[arg(long, default_value = "1,64,4096")]
     pub batch: String,
+    /// Instruction sets to encode with: `auto` (the one this process dispatches to), `all`
+    /// (every one this CPU offers), or a list of scalar, avx2, avx512.
+    #[arg(long, default_value = "auto")]
+    pub isa: String,
+    /// Precisions to encode in: `all` (every one the model offers) or a list (f32).
+    #[arg(long, default_value = "all")]
+    pub precision: String,
     /// Training batch size.
     #[arg(long, default_value_t = 512)]
     #[arg(value_parser = super::values::batch)]
@@ -56,6 +69,10 @@ pub struct BenchArgs {
 #[derive(Clone, Debug, Serialize)]
 pub struct BenchRow {
     pub what: String,
+    /// Kernel set (instruction set) it ran on.
+    pub isa: String,
+    /// Weight precision (f32 for decode and training).
+    pub precision: String,
     pub threads: usize,
     pub batch: usize,
     /// Wall-clock microseconds per jet (all threads together).
@@ -63,13 +80,25 @@ pub struct BenchRow {
     /// Jets (or training samples) per second, all threads.
     pub jets_per_s: f64,
     pub jets_per_s_per_core: f64,
+    /// Encode at batch 1: quantiles of single-call latency in µs (one thread, every call
+    /// timed; includes `timer_overhead_ns`). None elsewhere.
+    pub p50_us: Option<f64>,
+    pub p99_us: Option<f64>,
 }
 
 /// The whole report.
 #[derive(Clone, Debug, Serialize)]
 pub struct BenchReport {
     pub cpu: String,
+    /// The process's kernel set (decode, training).
     pub isa: String,
+    /// Every kernel set this CPU offers, and the ones encode was measured on.
+    pub isas_available: Vec<String>,
+    pub isas_measured: Vec<String>,
+    /// Precisions encode was measured in.
+    pub precisions: Vec<String>,
+    /// Median cost of reading the clock once (ns), included in each per-call latency.
+    pub timer_overhead_ns: f64,
     pub gemm: String,
     pub model: String,
     pub layer_dims: Vec<usize>,
@@ -116,6 +145,101 @@ fn time_parallel(threads: usize, rows: usize, work: &(dyn Fn(std::ops::Range<usi
     t0.elapsed().as_secs_f64()
 }
 
+/// The precisions `model` can be encoded in, in the order measured. Reduced-precision
+/// encoders add theirs here (and a match arm in [`encoder_for`]).
+pub fn precisions(_model: &SavedModel) -> Vec<&'static str> {
+    vec!["f32"]
+}
+
+/// An encoder for `model` in `precision` on `isa`'s kernels, at up to `batch` rows; None if
+/// this CPU lacks the set or the model has no such precision.
+pub fn encoder_for(model: &SavedModel, precision: &str, isa: Isa, batch: usize) -> Option<Encoder> {
+    match precision {
+        "f32" => Encoder::with_isa(model, batch, isa),
+        _ => None,
+    }
+}
+
+/// The `--isa` list: `auto`, `all`, or names, each one this CPU offers.
+fn parse_isas(s: &str) -> Result<Vec<Isa>> {
+    let have = available_isas();
+    match s.trim() {
+        "auto" => return Ok(vec![hepae_kernels::kernels().isa]),
+        "all" => return Ok(have),
+        _ => {}
+    }
+    let mut out = Vec::new();
+    for name in s.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        let isa = Isa::parse(name).ok_or_else(|| {
+            Error::config(format!(
+                "--isa: unknown instruction set '{name}'; choose auto, all, or a list of scalar, avx2, avx512"
+            ))
+        })?;
+        if !have.contains(&isa) {
+            let names: Vec<&str> = have.iter().map(|i| i.name()).collect();
+            return Err(Error::config(format!("--isa: this CPU has no {name} (it offers {})", names.join(", "))));
+        }
+        if !out.contains(&isa) {
+            out.push(isa);
+        }
+    }
+    if out.is_empty() {
+        return Err(Error::config("--isa: no instruction set named"));
+    }
+    Ok(out)
+}
+
+/// The `--precision` list: `all`, or names the model offers.
+fn parse_precisions(s: &str, model: &SavedModel) -> Result<Vec<&'static str>> {
+    let have = precisions(model);
+    if s.trim() == "all" {
+        return Ok(have);
+    }
+    let mut out = Vec::new();
+    for name in s.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        let p = have.iter().find(|p| p.eq_ignore_ascii_case(name)).ok_or_else(|| {
+            Error::config(format!("--precision: the model offers no '{name}' (it offers {})", have.join(", ")))
+        })?;
+        if !out.contains(p) {
+            out.push(*p);
+        }
+    }
+    if out.is_empty() {
+        return Err(Error::config("--precision: no precision named"));
+    }
+    Ok(out)
+}
+
+/// Median ns of one `Instant::now()` pair, the floor under every per-call latency.
+fn timer_overhead_ns() -> f64 {
+    let v: Vec<f64> = (0..2001)
+        .map(|_| {
+            let t0 = Instant::now();
+            t0.elapsed().as_nanos() as f64
+        })
+        .collect();
+    median(v)
+}
+
+/// p50 and p99 (µs) of `calls` single-jet encodes on this thread, each timed, cycling `jets`.
+fn batch1_latency(enc: &mut Encoder, jets: &[f32], calls: usize) -> (f64, f64) {
+    let (d, l) = (enc.input_dim(), enc.latent_dim());
+    let rows = jets.len() / d;
+    let mut z = vec![0.0f32; l];
+    let mut ns = Vec::with_capacity(calls);
+    for i in 0..calls + calls / 10 {
+        let x = &jets[(i % rows) * d..(i % rows + 1) * d];
+        let t0 = Instant::now();
+        let ok = enc.encode(x, 1, &mut z).is_ok();
+        let dt = t0.elapsed().as_nanos() as f64;
+        if ok && i >= calls / 10 {
+            ns.push(dt / 1000.0); // the first tenth warms caches and is not kept
+        }
+    }
+    let q = crate::analysis::stats::quantiles(&ns, &[0.5, 0.99]);
+    (q[0], q[1])
+}
+
 pub fn run(args: &BenchArgs) -> Result<()> {
     crate::io::outputs::Guard::new()
         .model(args.model.as_path())
@@ -134,6 +258,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if let Some(t) = threads.iter().find(|&&t| t > 1024) {
         return Err(Error::config(format!("--threads {t} is out of range: each must be in 1..=1024")));
     }
+    let isas = parse_isas(&args.isa)?;
+    let precs = parse_precisions(&args.precision, &model)?;
     let d = model.meta.columns.len();
     let l = model.ae.shape.latent;
     let jets = sample_jets(&model, args.rows, 7);
@@ -144,6 +270,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let report_head = BenchReport {
         cpu: cpu_model(),
         isa: hepae_kernels::kernels().isa.name().into(),
+        isas_available: available_isas().iter().map(|i| i.name().to_string()).collect(),
+        isas_measured: isas.iter().map(|i| i.name().to_string()).collect(),
+        precisions: precs.iter().map(|p| p.to_string()).collect(),
+        timer_overhead_ns: timer_overhead_ns(),
         gemm: crate::gemm::gemm_backend().name().into(),
         model: args.model.display().to_string(),
         layer_dims: model.meta.layer_dims.clone(),
@@ -157,53 +287,79 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         model.meta.layer_dims.iter().map(|x| x.to_string()).collect::<Vec<_>>().join("-")
     )?;
     outln!(
-        "{:<8} {:>7} {:>6} {:>12} {:>14} {:>16}",
+        "{:<8} {:>7} {:>9} {:>7} {:>6} {:>12} {:>14} {:>16} {:>9} {:>9}",
         "what",
+        "isa",
+        "precision",
         "threads",
         "batch",
         "µs/jet",
         "jets/s",
-        "jets/s per core"
+        "jets/s per core",
+        "p50 µs",
+        "p99 µs"
     )?;
     let mut rows = Vec::new();
-    let push = |rows: &mut Vec<BenchRow>, what: &str, t: usize, b: usize, secs: f64, n: usize| -> Result<()> {
+    let process_isa = report_head.isa.clone();
+    let push = |rows: &mut Vec<BenchRow>, what: &str, kind: (&str, &str), t: usize, b: usize, secs: f64, n: usize| {
         let row = BenchRow {
             what: what.into(),
+            isa: kind.0.into(),
+            precision: kind.1.into(),
             threads: t,
             batch: b,
             us_per_jet: secs / n as f64 * 1e6,
             jets_per_s: n as f64 / secs,
             jets_per_s_per_core: n as f64 / secs / t as f64,
+            p50_us: None,
+            p99_us: None,
         };
+        rows.push(row);
+    };
+    let print = |row: &BenchRow| -> Result<()> {
+        let q = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x:.3}"));
         outln!(
-            "{:<8} {:>7} {:>6} {:>12.4} {:>14.0} {:>16.0}",
+            "{:<8} {:>7} {:>9} {:>7} {:>6} {:>12.4} {:>14.0} {:>16.0} {:>9} {:>9}",
             row.what,
-            t,
-            b,
+            row.isa,
+            row.precision,
+            row.threads,
+            row.batch,
             row.us_per_jet,
             row.jets_per_s,
-            row.jets_per_s_per_core
-        )?;
-        rows.push(row);
-        Ok(())
+            row.jets_per_s_per_core,
+            q(row.p50_us),
+            q(row.p99_us)
+        )
     };
     for &t in &threads {
         for &b in &batches {
             // Batch 1 is latency-bound: fewer jets keep the run short.
             let n = if b == 1 { args.rows.min(20_000) } else { args.rows };
-            let enc = |r: std::ops::Range<usize>| {
-                let mut e = Encoder::new(&model, b);
-                let mut z = vec![0.0f32; b * l];
-                for start in r.clone().step_by(b) {
-                    let m = b.min(r.end - start);
-                    if e.encode(&jets[start * d..(start + m) * d], m, &mut z).is_err() {
-                        return;
+            for &isa in &isas {
+                for &prec in &precs {
+                    let Some(proto) = encoder_for(&model, prec, isa, b) else { continue };
+                    let enc = |r: std::ops::Range<usize>| {
+                        let mut e = proto.clone();
+                        let mut z = vec![0.0f32; b * l];
+                        for start in r.clone().step_by(b) {
+                            let m = b.min(r.end - start);
+                            if e.encode(&jets[start * d..(start + m) * d], m, &mut z).is_err() {
+                                return;
+                            }
+                        }
+                    };
+                    time_parallel(t, n, &enc);
+                    let secs = median((0..args.reps).map(|_| time_parallel(t, n, &enc)).collect());
+                    push(&mut rows, "encode", (isa.name(), prec), t, b, secs, n);
+                    if b == 1 {
+                        let (p50, p99) = batch1_latency(&mut proto.clone(), &jets, n);
+                        let last = rows.last_mut().expect("pushed above");
+                        (last.p50_us, last.p99_us) = (Some(p50), Some(p99));
                     }
+                    print(rows.last().expect("pushed above"))?;
                 }
-            };
-            time_parallel(t, n, &enc);
-            let secs = median((0..args.reps).map(|_| time_parallel(t, n, &enc)).collect());
-            push(&mut rows, "encode", t, b, secs, n)?;
+            }
             let dec = |r: std::ops::Range<usize>| {
                 let mut dd = Decoder::new(&model, b);
                 let mut x = vec![0.0f32; b * d];
@@ -214,11 +370,13 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             };
             time_parallel(t, n, &dec);
             let secs = median((0..args.reps).map(|_| time_parallel(t, n, &dec)).collect());
-            push(&mut rows, "decode", t, b, secs, n)?;
+            push(&mut rows, "decode", (&process_isa, "f32"), t, b, secs, n);
+            print(rows.last().expect("pushed above"))?;
         }
         if !args.no_train {
             let secs = train_epoch_seconds(&model, args, t)?;
-            push(&mut rows, "train", t, args.train_batch, secs, args.rows)?;
+            push(&mut rows, "train", (&process_isa, "f32"), t, args.train_batch, secs, args.rows);
+            print(rows.last().expect("pushed above"))?;
         }
     }
     let report = BenchReport { rows, ..report_head };
@@ -229,7 +387,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             .iter()
             .filter(|r| r.what != "train")
             .map(|r| crate::plot::Bar {
-                label: format!("{} batch {} × {} thr", r.what, r.batch, r.threads),
+                label: format!("{} {} batch {} × {} thr", r.what, r.isa, r.batch, r.threads),
                 value: r.us_per_jet * r.threads as f64,
                 err: None,
             })

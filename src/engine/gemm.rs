@@ -11,6 +11,7 @@
 //! measurements behind the choice.
 
 use crate::engine::tensor::{span, Matrix, MatrixMut};
+use hepae_kernels::{Isa, Kernels};
 use std::cell::RefCell;
 
 /// Which GEMM implementation runs.
@@ -58,16 +59,27 @@ pub fn gemm_backend() -> GemmBackend {
 pub struct Gemm {
     pub backend: GemmBackend,
     pub row_split: usize,
+    /// The kernel set whose packed GEMM (and fused epilogue) runs: the process's set, unless
+    /// a caller chose another one the CPU has ([`Gemm::on_isa`]: `hepae bench` per ISA).
+    pub isa: Isa,
 }
 
 impl Gemm {
-    /// This CPU's backend, no row split.
+    /// This CPU's backend, no row split, the process's kernel set.
     pub fn detect() -> Gemm {
-        Gemm { backend: GemmBackend::detect(), row_split: 0 }
+        Gemm { backend: GemmBackend::detect(), row_split: 0, isa: hepae_kernels::kernels().isa }
     }
     /// The same backend, each large GEMM's rows split into `chunks` tasks.
     pub fn with_row_split(self, chunks: usize) -> Gemm {
         Gemm { row_split: chunks, ..self }
+    }
+    /// The same, on the kernels of `isa` (None if this CPU lacks them).
+    pub fn on_isa(self, isa: Isa) -> Option<Gemm> {
+        hepae_kernels::kernels_for(isa).map(|_| Gemm { isa, ..self })
+    }
+    /// The kernel set this value runs on.
+    pub fn kernels(self) -> &'static Kernels {
+        hepae_kernels::kernels_for(self.isa).unwrap_or_else(hepae_kernels::kernels)
     }
 }
 
@@ -85,7 +97,7 @@ pub fn gemm(g: Gemm, alpha: f32, a: Matrix<'_>, b: Matrix<'_>, beta: f32, c: &mu
     if chunks > 1 && m >= 2 * chunks && m * k * n >= 1 << 16 && c.cs == 1 {
         // Rows of C (and A) in `chunks` contiguous pieces, one rayon task each.
         let per = m.div_ceil(chunks);
-        let backend = g.backend;
+        let (backend, k) = (g.backend, g.kernels());
         let rs = c.rs;
         let mut pieces: Vec<(usize, &mut [f32])> = Vec::with_capacity(chunks);
         let mut rest: &mut [f32] = &mut c.data[..];
@@ -103,13 +115,13 @@ pub fn gemm(g: Gemm, alpha: f32, a: Matrix<'_>, b: Matrix<'_>, beta: f32, c: &mu
                 let rows = per.min(m - start);
                 s.spawn(move |_| {
                     let mut cv = MatrixMut { data: piece, rows, cols: n, rs, cs: 1 };
-                    gemm_using(backend, alpha, a.rows_range(start, rows), b, beta, &mut cv);
+                    gemm_on(k, backend, alpha, a.rows_range(start, rows), b, beta, &mut cv);
                 });
             }
         });
         return;
     }
-    gemm_using(g.backend, alpha, a, b, beta, c)
+    gemm_on(g.kernels(), g.backend, alpha, a, b, beta, c)
 }
 
 /// out[m×n] = act(A·B + bias): the dense layer's forward in one pass where the packed GEMM
@@ -122,19 +134,20 @@ pub fn gemm_bias_leaky(g: Gemm, a: Matrix<'_>, b: Matrix<'_>, bias: &[f32], slop
         assert_eq!(b.rows, k, "gemm: A is {m}x{k}, B is {}x{n}", b.rows);
         assert!(c.rows == m && c.cols == n && bias.len() >= n, "gemm: C or bias has the wrong shape");
         let epi = hepae_kernels::gemm::Epilogue { bias, slope };
-        let done = packed(1.0, a, b, 0.0, c, Some(epi));
+        let done = packed(g.kernels(), 1.0, a, b, 0.0, c, Some(epi));
         if done {
             return;
         }
     }
     gemm(g, 1.0, a, b, 0.0, c);
-    (hepae_kernels::kernels().bias_leaky_forward)(&mut c.data[..m * n], &bias[..n], slope);
+    (g.kernels().bias_leaky_forward)(&mut c.data[..m * n], &bias[..n], slope);
 }
 
-/// The kernel table's packed GEMM on this thread's packing buffer, C ← epi(α·A·B + β·C);
+/// The packed GEMM of kernel set `k` on this thread's packing buffer, C ← epi(α·A·B + β·C);
 /// false where it does not run (C is not row-contiguous), and the caller falls back to
 /// matrixmultiply.
 fn packed(
+    k: &Kernels,
     alpha: f32,
     a: Matrix<'_>,
     b: Matrix<'_>,
@@ -142,7 +155,7 @@ fn packed(
     c: &mut MatrixMut<'_>,
     epi: Option<hepae_kernels::gemm::Epilogue<'_>>,
 ) -> bool {
-    let sgemm = hepae_kernels::kernels().sgemm_packed;
+    let sgemm = k.sgemm_packed;
     PACK.with(|ws| {
         sgemm(
             &mut ws.borrow_mut(),
@@ -165,9 +178,22 @@ fn packed(
     })
 }
 
-/// [`gemm`] with a chosen backend (benches compare them); `Packed` falls back to
-/// matrixmultiply where C is not row-contiguous.
+/// [`gemm`] with a chosen backend (benches compare them) on the process's kernel set;
+/// `Packed` falls back to matrixmultiply where C is not row-contiguous.
 pub fn gemm_using(backend: GemmBackend, alpha: f32, a: Matrix<'_>, b: Matrix<'_>, beta: f32, c: &mut MatrixMut<'_>) {
+    gemm_on(hepae_kernels::kernels(), backend, alpha, a, b, beta, c)
+}
+
+/// [`gemm_using`] on kernel set `kt`.
+fn gemm_on(
+    kt: &Kernels,
+    backend: GemmBackend,
+    alpha: f32,
+    a: Matrix<'_>,
+    b: Matrix<'_>,
+    beta: f32,
+    c: &mut MatrixMut<'_>,
+) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(b.rows, k, "gemm: A is {m}x{k}, B is {}x{n}", b.rows);
     assert!(c.rows == m && c.cols == n, "gemm: C is {}x{}, want {m}x{n}", c.rows, c.cols);
@@ -188,7 +214,7 @@ pub fn gemm_using(backend: GemmBackend, alpha: f32, a: Matrix<'_>, b: Matrix<'_>
         return;
     }
     if backend == GemmBackend::Packed {
-        let done = packed(alpha, a, b, beta, c, None);
+        let done = packed(kt, alpha, a, b, beta, c, None);
         if done {
             return;
         }

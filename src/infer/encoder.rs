@@ -6,12 +6,26 @@
 //! buffers once for up to `max_batch` rows, with the nets' packed weights, so that small
 //! batches (≤ [`SMALL_BATCH`] rows, batch 1 in a trigger) take the dense op's small-batch
 //! path, which neither allocates nor touches rayon; larger batches use the blocked GEMM.
+//!
+//! The trigger's path: where the encoder (with its whitening stage, if any) is a chain of
+//! dense layers with LeakyReLU or linear outputs, small batches run the whole chain in one
+//! kernel call ([`hepae_kernels::Kernels::mlp_forward`], weights packed once into one aligned
+//! stream), with the same bits as the net's forward (tested); and where every column's
+//! normaliser is affine, copying, checking and normalising the jets is one pass.
 
-use crate::data::normalize::Normalizer;
+use crate::data::normalize::{ColumnTransform, Normalizer};
 use crate::formats::model_file::SavedModel;
 use crate::models::{AeBuffers, Autoencoder};
+use crate::net::Net;
+use hepae_kernels::mlp::{MlpLayerSpec, MlpPack};
+use hepae_kernels::{Isa, Kernels};
 
 pub use crate::nn::dense::SMALL_BATCH;
+
+/// Rows per internal step of a large encode: one step's activations (256 rows of 365 floats,
+/// 365 KB for the reference net) stay in L2 from layer to layer, where 4096 rows would stream
+/// the first layer's 3.2 MB output through L3 (benches/README.md).
+pub const STEP_ROWS: usize = 256;
 
 /// Why a row could not be encoded: its (row, column) normalised to a non-finite value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,22 +40,56 @@ pub struct BadInput {
 #[derive(Clone, Debug)]
 pub struct Encoder {
     normalizer: Normalizer,
+    /// Per column (shift, scale) when every column's transform is affine.
+    affine: Option<(Vec<f32>, Vec<f32>)>,
     model: Autoencoder,
     buf: AeBuffers,
     x: Vec<f32>,
     max_batch: usize,
+    kernels: &'static Kernels,
+    fused: Option<Fused>,
+}
+
+/// The whole encoder chain packed for one kernel call, and its buffers.
+#[derive(Clone, Debug)]
+struct Fused {
+    pack: MlpPack,
+    scratch: Vec<f32>,
+    /// The chain's output rows (SMALL_BATCH × its width) where that is not the latent
+    /// (a VAE's [μ | log σ²]).
+    head: Vec<f32>,
 }
 
 impl Encoder {
-    /// An encoder for `model` processing up to `max_batch` rows per internal step.
+    /// An encoder for `model` processing up to `max_batch` rows per internal step (at most
+    /// [`STEP_ROWS`]; a call may pass any number of rows), on the process's kernel set.
     pub fn new(model: &SavedModel, max_batch: usize) -> Self {
-        let max_batch = max_batch.max(1);
+        Self::build(model, max_batch, hepae_kernels::kernels())
+    }
+
+    /// [`Encoder::new`] on the kernels of `isa` (every product of this encoder, small
+    /// batches and GEMMs), or None if this CPU lacks them: `hepae bench` measures each ISA in
+    /// one run this way, with no process-wide setting.
+    pub fn with_isa(model: &SavedModel, max_batch: usize, isa: Isa) -> Option<Self> {
+        hepae_kernels::kernels_for(isa).map(|k| Self::build(model, max_batch, k))
+    }
+
+    fn build(model: &SavedModel, max_batch: usize, kernels: &'static Kernels) -> Self {
+        let max_batch = max_batch.clamp(1, STEP_ROWS);
+        let mut buf = model.ae.plan_packed(max_batch);
+        for plan in [Some(&mut buf.enc), buf.whiten.as_mut()].into_iter().flatten() {
+            plan.gemm = plan.gemm.on_isa(kernels.isa).unwrap_or(plan.gemm);
+        }
+        let affine = affine_columns(&model.meta.normalizer);
         Encoder {
             normalizer: model.meta.normalizer.clone(),
+            affine,
             x: vec![0.0; max_batch * model.ae.shape.input],
-            buf: model.ae.plan_packed(max_batch),
+            buf,
+            fused: fuse(&model.ae, kernels.isa),
             model: model.ae.clone(),
             max_batch,
+            kernels,
         }
     }
 
@@ -53,6 +101,23 @@ impl Encoder {
     /// Latent values per jet.
     pub fn latent_dim(&self) -> usize {
         self.model.shape.latent
+    }
+
+    /// The kernel set this encoder runs on.
+    pub fn isa(&self) -> Isa {
+        self.kernels.isa
+    }
+
+    /// Whether batches of up to [`SMALL_BATCH`] rows run the whole encoder in one kernel call.
+    pub fn is_fused(&self) -> bool {
+        self.fused.is_some()
+    }
+
+    /// This encoder with small batches on the net's per-op path instead of the fused chain
+    /// (same bits: the tests compare the two, `hepae bench` can time both).
+    pub fn without_fusion(mut self) -> Self {
+        self.fused = None;
+        self
     }
 
     /// Encodes `rows` jets from `input` [rows × D] (physical units) into `out`
@@ -80,18 +145,106 @@ impl Encoder {
         let mut done = 0;
         while done < rows {
             let n = self.max_batch.min(rows - done);
-            let x = &mut self.x[..n * d];
-            x.copy_from_slice(&input[done * d..(done + n) * d]);
-            if let Some(i) = x.iter().position(|v| !v.is_finite()) {
-                return Err(BadInput { row: done + i / d, col: i % d });
+            self.normalize(&input[done * d..(done + n) * d]).map_err(|b| BadInput { row: done + b.row, ..b })?;
+            let dst = &mut out[done * l..(done + n) * l];
+            match &mut self.fused {
+                Some(f) if n <= SMALL_BATCH => {
+                    let x = &self.x[..n * d];
+                    let w = f.pack.out_dim();
+                    if w == l {
+                        (self.kernels.mlp_forward)(dst, x, n, &f.pack, &mut f.scratch);
+                    } else {
+                        let head = &mut f.head[..n * w];
+                        (self.kernels.mlp_forward)(head, x, n, &f.pack, &mut f.scratch);
+                        for (z, h) in dst.chunks_exact_mut(l).zip(head.chunks_exact(w)) {
+                            z.copy_from_slice(&h[..l]); // μ of [μ | log σ²]
+                        }
+                    }
+                }
+                _ => dst.copy_from_slice(self.model.encode(&self.x, &mut self.buf, n)),
             }
-            self.normalizer.normalize_rows(x).map_err(|b| BadInput { row: done + b.row, col: b.col })?;
-            let z = self.model.encode(&self.x, &mut self.buf, n);
-            out[done * l..(done + n) * l].copy_from_slice(z);
             done += n;
         }
         Ok(())
     }
+
+    /// `src` (n rows, physical units) normalised into `self.x[..src.len()]`; the first value
+    /// that is not finite before or after normalising is an error (row within `src`).
+    fn normalize(&mut self, src: &[f32]) -> Result<(), BadInput> {
+        let d = self.input_dim();
+        let x = &mut self.x[..src.len()];
+        if let Some((shift, scale)) = &self.affine {
+            if affine_into(x, src, shift, scale) {
+                return Ok(());
+            }
+            // Something is not finite: find it exactly as the general path reports it.
+        }
+        x.copy_from_slice(src);
+        if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+            return Err(BadInput { row: i / d, col: i % d });
+        }
+        self.normalizer.normalize_rows(x).map_err(|b| BadInput { row: b.row, col: b.col })
+    }
+}
+
+/// Every column's (shift, scale) if the normaliser is affine throughout.
+fn affine_columns(n: &Normalizer) -> Option<(Vec<f32>, Vec<f32>)> {
+    n.transforms
+        .iter()
+        .map(|t| match *t {
+            ColumnTransform::Affine { shift, scale } => Some((shift, scale)),
+            _ => None,
+        })
+        .collect::<Option<Vec<_>>>()
+        .filter(|v| !v.is_empty())
+        .map(|v| v.into_iter().unzip())
+}
+
+/// dst = (src − shift) / scale per column (as [`ColumnTransform::forward`] computes it), in one
+/// pass; whether every result is finite.
+fn affine_into(dst: &mut [f32], src: &[f32], shift: &[f32], scale: &[f32]) -> bool {
+    let d = shift.len();
+    let mut ok = true;
+    for (drow, srow) in dst.chunks_exact_mut(d).zip(src.chunks_exact(d)) {
+        for (((y, &x), &s), &c) in drow.iter_mut().zip(srow).zip(shift).zip(scale) {
+            *y = (x - s) / c;
+            ok &= y.is_finite();
+        }
+    }
+    ok
+}
+
+/// The encoder (after its whitening stage, if any) as one packed dense chain, if every op is
+/// dense with a LeakyReLU or linear output (a sigmoid, or any other op, keeps the net's path).
+fn fuse(ae: &Autoencoder, isa: Isa) -> Option<Fused> {
+    let p = &ae.params.data;
+    let nets: Vec<&Net> = ae.whiten.iter().chain([&ae.encoder]).collect();
+    let mut specs = Vec::new();
+    for net in nets {
+        for l in &net.layers {
+            let dense = l.dense()?;
+            let slope = match dense.act {
+                crate::nn::activation::Activation::Leaky { slope } => slope,
+                crate::nn::activation::Activation::Linear => 1.0,
+                crate::nn::activation::Activation::Sigmoid => return None,
+            };
+            specs.push(MlpLayerSpec {
+                inp: l.inp,
+                out: l.out,
+                weight: &p[l.w()..l.w() + l.inp * l.out],
+                bias: &p[l.b()..l.b() + l.out],
+                slope,
+            });
+        }
+    }
+    // The chain's output is the latent, or a VAE's [μ | log σ²] whose μ the encode slices.
+    let width = specs.last()?.out;
+    let (l, vae) = (ae.shape.latent, ae.shape.variational);
+    if width != l && !(vae && width == 2 * l) {
+        return None;
+    }
+    let pack = MlpPack::new(isa, &specs);
+    Some(Fused { scratch: vec![0.0; pack.scratch_len()], head: vec![0.0; SMALL_BATCH * pack.out_dim()], pack })
 }
 
 /// Latent codes → physical-unit jets (the mean of a Gaussian decoder).

@@ -50,8 +50,15 @@ impl Op for Dense {
         let (n, i, o) = (inp.n, inp.shape.len(), self.out);
         let (w, b) = params.split_at(o * i);
         match cx.packed {
-            Some(wt) if n <= SMALL_BATCH => dense_small_forward(out.data, inp.data, wt, b, n, i, o, self.act),
-            _ => dense_forward(cx.gemm, out.data, inp.data, w, b, n, i, o, self.act),
+            Some(wt) if n <= SMALL_BATCH => {
+                let k = cx.gemm.kernels();
+                dense_small_forward(k, out.data, inp.data, wt, b, n, i, o, self.act)
+            }
+            // An inference plan's transposed copy [I×O]: B read in place, not packed per call.
+            Some(wt) => {
+                dense_forward_with(cx.gemm, out.data, Matrix::new(inp.data, n, i), Matrix::new(wt, i, o), b, self.act)
+            }
+            None => dense_forward(cx.gemm, out.data, inp.data, w, b, n, i, o, self.act),
         }
     }
     fn backward(
@@ -87,23 +94,27 @@ pub fn dense_forward(
     o: usize,
     act: Activation,
 ) {
+    dense_forward_with(g, out, Matrix::new(inp, n, i), Matrix::new(weight, o, i).t(), bias, act)
+}
+
+/// out[N×O] = act(a · b + bias) for a = the input [N×I] and b = the weight as [I×O]: Wᵀ as a
+/// strided view of the [O×I] weight, or an inference plan's transposed copy, whose contiguous
+/// rows the GEMM reads in place (same products in the same order either way, so same bits).
+fn dense_forward_with(g: Gemm, out: &mut [f32], a: Matrix<'_>, b: Matrix<'_>, bias: &[f32], act: Activation) {
+    let (n, o) = (a.rows, b.cols);
     let out = &mut out[..n * o];
-    gemm_bias_leaky(
-        g,
-        Matrix::new(inp, n, i),
-        Matrix::new(weight, o, i).t(),
-        &bias[..o],
-        act.fused_slope(),
-        &mut MatrixMut::new(out, n, o),
-    );
+    gemm_bias_leaky(g, a, b, &bias[..o], act.fused_slope(), &mut MatrixMut::new(out, n, o));
     if act == Activation::Sigmoid {
         sigmoid_inplace(out);
     }
 }
 
-/// [`dense_forward`] for N ≤ [`SMALL_BATCH`] rows from the transposed weight `wt` [I×O]: the
-/// kernels' register-blocked small product, which neither allocates nor touches rayon.
+/// [`dense_forward`] for N ≤ [`SMALL_BATCH`] rows from the transposed weight `wt` [I×O], on
+/// kernel set `k`: the kernels' register-blocked small product, which neither allocates nor
+/// touches rayon.
+#[allow(clippy::too_many_arguments)]
 pub fn dense_small_forward(
+    k: &hepae_kernels::Kernels,
     out: &mut [f32],
     inp: &[f32],
     wt: &[f32],
@@ -114,7 +125,7 @@ pub fn dense_small_forward(
     act: Activation,
 ) {
     let out = &mut out[..n * o];
-    (hepae_kernels::kernels().dense_small)(out, &inp[..n * i], &wt[..i * o], &bias[..o], n, i, o, act.fused_slope());
+    (k.dense_small)(out, &inp[..n * i], &wt[..i * o], &bias[..o], n, i, o, act.fused_slope());
     if act == Activation::Sigmoid {
         sigmoid_inplace(out);
     }
