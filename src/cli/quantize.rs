@@ -9,7 +9,7 @@ use crate::cli::evaluate::select_rows;
 use crate::data::npy::Dataset;
 use crate::error::{Error, Result};
 use crate::formats::model_file::SavedModel;
-use crate::infer::quantized::{quantize, Granularity, Precision, QuantOptions};
+use crate::infer::quantized::{parse_precisions, quantize, Granularity, QuantOptions};
 use crate::infer::quantized_price::price;
 use crate::io::atomic::write_atomic;
 use std::path::PathBuf;
@@ -45,29 +45,6 @@ pub struct QuantizeArgs {
     /// Only the one-line summary.
     #[arg(long, short)]
     pub quiet: bool,
-}
-
-/// Splits "int8,fixed<16,6>" into precisions (commas inside <…> belong to fixed<W,I>).
-pub fn parse_precisions(s: &str) -> Result<Vec<Precision>> {
-    let (mut out, mut cur, mut depth) = (Vec::new(), String::new(), 0i32);
-    for c in s.chars() {
-        match c {
-            '<' => depth += 1,
-            '>' => depth -= 1,
-            _ => {}
-        }
-        if c == ',' && depth == 0 {
-            out.push(std::mem::take(&mut cur));
-        } else {
-            cur.push(c);
-        }
-    }
-    out.push(cur);
-    out.iter()
-        .filter(|t| !t.trim().is_empty())
-        .map(|t| Precision::parse(t).map_err(|e| Error::config(format!("--precision: {e}"))))
-        .collect::<Result<Vec<_>>>()
-        .and_then(|v| if v.is_empty() { Err(Error::config("--precision: no precision given")) } else { Ok(v) })
 }
 
 pub fn run(args: &QuantizeArgs) -> Result<()> {

@@ -89,6 +89,34 @@ impl Precision {
     }
 }
 
+/// Parses `--precision`: one precision, or a comma-separated list with one per layer
+/// ("int8,fixed<16,6>": the comma inside <…> belongs to fixed<W,I>).
+pub fn parse_precisions(s: &str) -> Result<Vec<Precision>> {
+    let (mut out, mut cur, mut depth) = (Vec::new(), String::new(), 0i32);
+    for c in s.chars() {
+        match c {
+            '<' => depth += 1,
+            '>' => depth -= 1,
+            _ => {}
+        }
+        if c == ',' && depth == 0 {
+            out.push(std::mem::take(&mut cur));
+        } else {
+            cur.push(c);
+        }
+    }
+    out.push(cur);
+    let v = out
+        .iter()
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| Precision::parse(t).map_err(|e| Error::config(format!("--precision: {e}"))))
+        .collect::<Result<Vec<_>>>()?;
+    if v.is_empty() {
+        return Err(Error::config("--precision: no precision given"));
+    }
+    Ok(v)
+}
+
 /// How many int8 weight scales a layer has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
@@ -397,20 +425,37 @@ pub struct QuantOptions {
     pub calib_rows: usize,
 }
 
+/// Why a quantised model cannot serve `what`.
+fn quantised_refusal(q: &QuantMeta, what: &str) -> String {
+    let formats: Vec<&str> = q.layers.iter().map(|l| l.precision.as_str()).collect();
+    format!(
+        "its encoder is quantised ({}); {what} needs f32 weights: use the f32 model it was made from",
+        formats.join(",")
+    )
+}
+
 impl SavedModel {
     /// Refuses a quantised model where f32 weights are needed (`what` names the use).
     pub fn require_f32(&self, path: &Path, what: &str) -> Result<()> {
         match &self.meta.quant {
-            Some(q) => Err(Error::model(
-                path,
-                format!(
-                    "its encoder is quantised ({}); {what} needs f32 weights: use the f32 model it was made from",
-                    q.layers.iter().map(|l| l.precision.as_str()).collect::<Vec<_>>().join(",")
-                ),
-            )),
+            Some(q) => Err(Error::model(path, quantised_refusal(q, what))),
             None => Ok(()),
         }
     }
+}
+
+/// Why `path`, given where a dataset was expected for training, is refused when it is a
+/// model file (a quantised one above all: its weights are not f32), or None when it is not
+/// a model file (the caller's own error stands).
+pub fn model_given_as_training_data(path: &Path) -> Option<Error> {
+    let m = SavedModel::load(path).ok()?;
+    Some(match &m.meta.quant {
+        Some(q) => Error::model(
+            path,
+            format!("{}; and train reads an f32 NPY dataset, not a model", quantised_refusal(q, "training")),
+        ),
+        None => Error::model(path, "is a model file, not a dataset: train reads an f32 NPY dataset"),
+    })
 }
 
 /// The normalised calibration rows: up to `max_rows` evenly spaced rows of `calib`, each
