@@ -90,7 +90,7 @@ fn int8_reference(layers: &[QuantLayer], x: &[f32]) -> Vec<f32> {
         let Stored::Int8 { w, scale } = &l.stored else { panic!("not int8") };
         let sx = l.input_scale.unwrap();
         let inv = 1.0 / sx;
-        let xq: Vec<i32> = cur.iter().map(|&v| (v * inv).max(-127.0).min(127.0).round_ties_even() as i32).collect();
+        let xq: Vec<i32> = cur.iter().map(|&v| (v * inv).clamp(-127.0, 127.0).round_ties_even() as i32).collect();
         let mut next = vec![0.0f32; l.n];
         for (j, y) in next.iter_mut().enumerate() {
             let acc: i32 = (0..l.k).map(|q| xq[q] * w[j * l.k + q] as i32).sum();
