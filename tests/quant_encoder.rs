@@ -8,7 +8,8 @@
 
 use hepae::data::npy::write_npy;
 use hepae::infer::quantized::{
-    fixed_int, fixed_value, parse_precisions, quantize, Granularity, Precision, QuantLayer, QuantOptions, Stored,
+    fixed_int, fixed_int_mode, fixed_value, parse_precisions, quantize, FixedMode, Granularity, Precision, QuantLayer,
+    QuantOptions, Rounding, Stored,
 };
 use hepae::nn::activation::Activation;
 use hepae::{Dataset, Encoder, Model, TrainConfig, Trainer};
@@ -179,7 +180,23 @@ fn fixed_point_is_hls4ml_ap_fixed_with_truncation_and_wrap_around() {
     assert_eq!(fixed_int(4.0, 8, 3), -128, "4 wraps to −4");
     assert_eq!(fixed_int(5.0, 8, 3), -96, "5 wraps to −3");
     assert_eq!(fixed_value(-128, 8, 3), -4.0);
-    assert_eq!(Precision::parse("ap_fixed<16, 6>"), Ok(Precision::Fixed { width: 16, int: 6 }));
+    let dflt = FixedMode::default();
+    assert_eq!(Precision::parse("ap_fixed<16, 6>"), Ok(Precision::Fixed { width: 16, int: 6, mode: dflt }));
+    // The other modes, as hls4ml spells them: AP_RND_CONV ties to even, AP_SAT clamps.
+    let conv_sat = FixedMode { round: Rounding::RndConv, saturate: true };
+    let p = Precision::parse("ap_fixed<8,3,AP_RND_CONV,AP_SAT>").unwrap();
+    assert_eq!(p, Precision::Fixed { width: 8, int: 3, mode: conv_sat });
+    assert_eq!(p.name(), "fixed<8,3,RND_CONV,SAT>");
+    assert_eq!(Precision::parse(&p.name()), Ok(p), "the name parses back");
+    assert_eq!(fixed_int_mode(0.049, 8, 3, conv_sat), 2, "1.57 rounds to 2");
+    assert_eq!(fixed_int_mode(1.5 / 32.0, 8, 3, conv_sat), 2, "1.5 ties to even 2");
+    assert_eq!(fixed_int_mode(2.5 / 32.0, 8, 3, conv_sat), 2, "2.5 ties to even 2");
+    let rnd = FixedMode { round: Rounding::Rnd, saturate: false };
+    assert_eq!(fixed_int_mode(2.5 / 32.0, 8, 3, rnd), 3, "AP_RND: ties toward +∞");
+    assert_eq!(fixed_int_mode(-2.5 / 32.0, 8, 3, rnd), -2);
+    assert_eq!(fixed_int_mode(5.0, 8, 3, conv_sat), 127, "saturates at the top");
+    assert_eq!(fixed_int_mode(-5.0, 8, 3, conv_sat), -128, "and at the bottom");
+    assert!(Precision::parse("fixed<8,3,AP_FLOOR>").unwrap_err().contains("AP_FLOOR".to_ascii_lowercase().as_str()));
 
     let (m, path) = f32_model();
     let q = quantize(m, path, &opts("fixed<16,6>"), &data()).unwrap();
@@ -216,6 +233,18 @@ fn fixed_point_is_hls4ml_ap_fixed_with_truncation_and_wrap_around() {
         }
     }
     assert!(worst <= 4.0 / 1024.0, "fixed<16,6> latents differ from the f64 emulation by {worst}");
+
+    // Rounding to nearest instead of truncating: stored under its hls4ml name, read back the
+    // same, and closer to the f32 latents (truncation biases every value down by ½ step).
+    let q2 = quantize(m, path, &opts("fixed<16,6,RND_CONV,SAT>"), &data()).unwrap();
+    let file2 = tmp("fixed").join("q2.safetensors");
+    q2.save(&file2).unwrap();
+    let back2 = Model::load(&file2).unwrap();
+    assert_eq!(back2.ae, q2.ae);
+    assert_eq!(back2.meta.quant.as_ref().unwrap().layers[0].precision, "fixed<16,6,RND_CONV,SAT>");
+    let z0 = latents(m);
+    let dist = |z: &[f32]| z.iter().zip(&z0).map(|(a, b)| (*a as f64 - *b as f64).powi(2)).sum::<f64>();
+    assert!(dist(&latents(&back2)) < dist(&z), "rounding is not closer to f32 than truncation");
 }
 
 #[test]

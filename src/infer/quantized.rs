@@ -14,7 +14,9 @@
 //!   included), so values are multiples of 2^−(W−I) in [−2^(I−1), 2^(I−1)). Weights, biases,
 //!   the layer's input (when the previous layer is not in the same format) and its output
 //!   after the activation are on that grid; the accumulator is wide (f32 sums of exactly
-//!   represented products, W ≤ 24), as hls4ml's `accum_t` usually is.
+//!   represented products, W ≤ 24), as hls4ml's `accum_t` usually is. Other modes are
+//!   written as hls4ml spells them: `fixed<16,6,RND_CONV,SAT>` (AP_TRN, AP_RND, AP_RND_CONV;
+//!   AP_WRAP, AP_SAT).
 //! - `f32`: the layer unchanged (for a per-layer choice).
 //!
 //! The loaded model's f32 encoder parameters hold the dequantised weights (what the
@@ -36,11 +38,58 @@ pub enum Precision {
     Bf16,
     F16,
     Int8,
-    /// `ap_fixed<width, int>`: `width` bits, `int` of them integer (sign included).
+    /// `ap_fixed<width, int, mode>`: `width` bits, `int` of them integer (sign included).
     Fixed {
         width: u32,
         int: u32,
+        mode: FixedMode,
     },
+}
+
+/// How an `ap_fixed` value is made from a wider one: the quantisation mode (what happens to
+/// the dropped fraction bits) and the overflow mode. hls4ml's default is AP_TRN, AP_WRAP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct FixedMode {
+    pub round: Rounding,
+    /// AP_SAT (clamp to the range) instead of AP_WRAP (two's-complement wrap-around).
+    pub saturate: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Rounding {
+    /// AP_TRN: toward −∞ (the default).
+    #[default]
+    Trn,
+    /// AP_RND: to nearest, ties toward +∞.
+    Rnd,
+    /// AP_RND_CONV: to nearest, ties to even.
+    RndConv,
+}
+
+impl FixedMode {
+    fn parse(parts: &[&str], s: &str) -> std::result::Result<FixedMode, String> {
+        let mut m = FixedMode::default();
+        for p in parts {
+            match p.trim_start_matches("ap_") {
+                "trn" => m.round = Rounding::Trn,
+                "rnd" => m.round = Rounding::Rnd,
+                "rnd_conv" => m.round = Rounding::RndConv,
+                "wrap" => m.saturate = false,
+                "sat" => m.saturate = true,
+                _ => return Err(format!("'{s}': fixed-point mode '{p}' is not TRN, RND, RND_CONV, WRAP or SAT")),
+            }
+        }
+        Ok(m)
+    }
+    /// The non-default modes as `,RND_CONV,SAT` (empty for AP_TRN, AP_WRAP).
+    fn suffix(&self) -> String {
+        let r = match self.round {
+            Rounding::Trn => "",
+            Rounding::Rnd => ",RND",
+            Rounding::RndConv => ",RND_CONV",
+        };
+        format!("{r}{}", if self.saturate { ",SAT" } else { "" })
+    }
 }
 
 impl Precision {
@@ -59,7 +108,12 @@ impl Precision {
             .or_else(|| t.strip_prefix("ap_fixed<"))
             .and_then(|r| r.strip_suffix('>'))
             .ok_or_else(|| format!("'{s}' is not a precision (f32, bf16, f16, int8 or fixed<W,I>)"))?;
-        let (w, i) = inner.split_once(',').ok_or_else(|| format!("'{s}': fixed point is written fixed<W,I>"))?;
+        let parts: Vec<&str> = inner.split(',').collect();
+        if parts.len() < 2 {
+            return Err(format!("'{s}': fixed point is written fixed<W,I> (or fixed<W,I,RND_CONV,SAT>)"));
+        }
+        let (w, i) = (parts[0], parts[1]);
+        let mode = FixedMode::parse(&parts[2..], s)?;
         let (width, int) = match (w.parse::<u32>(), i.parse::<u32>()) {
             (Ok(w), Ok(i)) => (w, i),
             _ => return Err(format!("'{s}': W and I of fixed<W,I> must be whole numbers")),
@@ -67,7 +121,7 @@ impl Precision {
         if !(2..=24).contains(&width) || int > width {
             return Err(format!("'{s}': fixed<W,I> needs 2 ≤ W ≤ 24 and 0 ≤ I ≤ W"));
         }
-        Ok(Precision::Fixed { width, int })
+        Ok(Precision::Fixed { width, int, mode })
     }
 
     pub fn name(&self) -> String {
@@ -76,7 +130,7 @@ impl Precision {
             Precision::Bf16 => "bf16".into(),
             Precision::F16 => "f16".into(),
             Precision::Int8 => "int8".into(),
-            Precision::Fixed { width, int } => format!("fixed<{width},{int}>"),
+            Precision::Fixed { width, int, mode } => format!("fixed<{width},{int}{}>", mode.suffix()),
         }
     }
 
@@ -230,9 +284,24 @@ pub struct QuantEncoder {
 
 /// `ap_fixed<width, int>` with AP_TRN and AP_WRAP: ⌊v·2^F⌋ wrapped to `width` bits, F = W − I.
 pub fn fixed_int(v: f32, width: u32, int: u32) -> i32 {
-    let m = (v as f64 * 2f64.powi((width - int) as i32)).floor();
+    fixed_int_mode(v, width, int, FixedMode::default())
+}
+
+/// `ap_fixed<width, int, mode>`: v·2^F rounded as `mode.round` says, then wrapped to (or,
+/// with AP_SAT, clamped into) the `width`-bit two's-complement range.
+pub fn fixed_int_mode(v: f32, width: u32, int: u32, mode: FixedMode) -> i32 {
+    let x = v as f64 * 2f64.powi((width - int) as i32);
+    let m = match mode.round {
+        Rounding::Trn => x.floor(),
+        Rounding::Rnd => (x + 0.5).floor(),
+        Rounding::RndConv => x.round_ties_even(),
+    };
     let span = 2f64.powi(width as i32);
-    ((m + span / 2.0).rem_euclid(span) - span / 2.0) as i32
+    if mode.saturate {
+        m.clamp(-span / 2.0, span / 2.0 - 1.0) as i32
+    } else {
+        ((m + span / 2.0).rem_euclid(span) - span / 2.0) as i32
+    }
 }
 
 /// The value of an `ap_fixed<width, int>` integer.
@@ -240,9 +309,9 @@ pub fn fixed_value(m: i32, width: u32, int: u32) -> f32 {
     (m as f64 * 2f64.powi(-((width - int) as i32))) as f32
 }
 
-fn fixed_round(v: &mut [f32], width: u32, int: u32) {
+fn fixed_round(v: &mut [f32], width: u32, int: u32, mode: FixedMode) {
     for x in v {
-        *x = fixed_value(fixed_int(*x, width, int), width, int);
+        *x = fixed_value(fixed_int_mode(*x, width, int, mode), width, int);
     }
 }
 
@@ -289,7 +358,7 @@ impl QuantLayer {
                 let per_out: Vec<f32> = (0..n).map(|j| sx * scale[if scale.len() == 1 { 0 } else { j }]).collect();
                 Packed::Int8 { w: PackedI8::new(w, n, k), scale: per_out, inv_in: 1.0 / sx }
             }
-            (&Precision::Fixed { width, int }, Stored::Fixed { w, b }) => {
+            (&Precision::Fixed { width, int, .. }, Stored::Fixed { w, b }) => {
                 let (lo, hi) = (-(1i64 << (width - 1)), (1i64 << (width - 1)) - 1);
                 if let Some(v) = w.iter().chain(b).find(|&&v| (v as i64) < lo || v as i64 > hi) {
                     return Err(format!("fixed-point value {v} does not fit {width} bits"));
@@ -316,7 +385,7 @@ impl QuantLayer {
                 Some(w.iter().enumerate().map(|(i, &v)| v as f32 * s(i / self.k.max(1))).collect())
             }
             Stored::Fixed { w, .. } => match self.precision {
-                Precision::Fixed { width, int } => Some(w.iter().map(|&m| fixed_value(m, width, int)).collect()),
+                Precision::Fixed { width, int, .. } => Some(w.iter().map(|&m| fixed_value(m, width, int)).collect()),
                 _ => None,
             },
         }
@@ -376,11 +445,11 @@ impl QuantEncoder {
                     (qk.dense_i8)(out, xq, w, scale, &l.bias, n, slope);
                 }
                 Packed::F32T(wt) => {
-                    if let Precision::Fixed { width, int } = l.precision {
+                    if let Precision::Fixed { width, int, mode } = l.precision {
                         if prev != Some(l.precision) {
                             let f = &mut s.f32[..n * l.k];
                             f.copy_from_slice(inp);
-                            fixed_round(f, width, int);
+                            fixed_round(f, width, int, mode);
                             inp = f;
                         }
                     }
@@ -390,8 +459,8 @@ impl QuantEncoder {
             if l.act == Activation::Sigmoid {
                 sigmoid_inplace(out);
             }
-            if let Precision::Fixed { width, int } = l.precision {
-                fixed_round(out, width, int);
+            if let Precision::Fixed { width, int, mode } = l.precision {
+                fixed_round(out, width, int, mode);
             }
             prev = Some(l.precision);
         }
@@ -567,8 +636,8 @@ pub fn quantize(model: &SavedModel, model_path: &Path, opts: &QuantOptions, cali
                 let sx = if ranges[j] > 0.0 { ranges[j] / 127.0 } else { 1.0 };
                 (Stored::Int8 { w: wq, scale }, Some(sx))
             }
-            Precision::Fixed { width, int } => {
-                let f = |v: &[f32]| v.iter().map(|&x| fixed_int(x, width, int)).collect();
+            Precision::Fixed { width, int, mode } => {
+                let f = |v: &[f32]| v.iter().map(|&x| fixed_int_mode(x, width, int, mode)).collect();
                 (Stored::Fixed { w: f(w), b: f(b) }, None)
             }
         };
