@@ -135,26 +135,29 @@ fn int8_encodes_bit_for_bit_as_its_stored_integers_say_after_a_file_round_trip()
 }
 
 #[test]
-fn bf16_and_f16_encode_as_an_f64_product_of_their_rounded_weights() {
+fn bf16_f16_and_bf16_act_encode_as_an_f64_product_of_their_rounded_values() {
     let (m, path) = f32_model();
-    for p in ["bf16", "f16"] {
+    for p in ["bf16", "f16", "bf16-act"] {
         let q = quantize(m, path, &opts(p), &data()).unwrap();
         let file = tmp("half").join(format!("{p}.safetensors"));
         q.save(&file).unwrap();
         let back = Model::load(&file).unwrap();
         assert_eq!(back.ae, q.ae, "{p}: file round trip");
         let layers = &back.ae.quant.as_ref().unwrap().layers;
-        let kind = if p == "bf16" { hepae_kernels::quant::HalfKind::Bf16 } else { hepae_kernels::quant::HalfKind::F16 };
+        let kind = if p == "f16" { hepae_kernels::quant::HalfKind::F16 } else { hepae_kernels::quant::HalfKind::Bf16 };
+        // bf16-act also rounds every layer's input to bf16.
+        let act = |v: f64| if p == "bf16-act" { kind.to_f32(kind.from_f32(v as f32)) as f64 } else { v };
         let (x, z) = (normalised(&back), latents(&back));
         let (k, lat) = (back.ae.shape.input, back.ae.shape.latent);
         for r in 0..data().rows() {
             let mut cur: Vec<f64> = x[r * k..(r + 1) * k].iter().map(|&v| v as f64).collect();
             for l in layers {
                 let Stored::Half(h) = &l.stored else { panic!("{p}: layer not 16-bit") };
+                let xin: Vec<f64> = cur.iter().map(|&v| act(v)).collect();
                 cur = (0..l.n)
                     .map(|j| {
                         let u = l.bias[j] as f64
-                            + (0..l.k).map(|q| cur[q] * kind.to_f32(h[j * l.k + q]) as f64).sum::<f64>();
+                            + (0..l.k).map(|q| xin[q] * kind.to_f32(h[j * l.k + q]) as f64).sum::<f64>();
                         if u > 0.0 {
                             u
                         } else {
@@ -257,6 +260,7 @@ fn each_precision_stays_near_the_f32_latents_and_shrinks_the_weights() {
     for (p, tol, bytes) in [
         ("f16", 0.01, f32_bytes / 2 + 64),
         ("bf16", 0.05, f32_bytes / 2 + 64),
+        ("bf16-act", 0.05, f32_bytes / 2 + 64),
         ("int8", 0.25, f32_bytes / 4 + 4 * 100),
         ("fixed<24,8>", 0.01, f32_bytes + 4 * 100),
         ("int8,bf16,f32", 0.25, f32_bytes),

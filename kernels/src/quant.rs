@@ -164,6 +164,50 @@ impl PackedHalf {
     }
 }
 
+/// A dense bf16 weight in pairs of inputs, the operand of AVX-512 BF16's `vdpbf16ps`:
+/// `[kp][npad][2]` (kp = ⌈k/2⌉, npad = n rounded up to 16), element (p, j, t) the weight from
+/// input 2p + t to output j (zero beyond k or n).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PackedBf16Pairs {
+    k: usize,
+    n: usize,
+    npad: usize,
+    data: Vec<u16>,
+}
+
+impl PackedBf16Pairs {
+    /// Packs `w` [n×k] of bf16 bits. Panics unless `w.len()` = n·k.
+    pub fn new(w: &[u16], n: usize, k: usize) -> Self {
+        crate::check::product("PackedBf16Pairs::new", "w", w.len(), ("n", n), ("k", k));
+        let npad = n.div_ceil(16) * 16;
+        let mut data = vec![0u16; k.div_ceil(2) * npad * 2];
+        for j in 0..n {
+            for q in 0..k {
+                data[((q / 2) * npad + j) * 2 + q % 2] = w[j * k + q];
+            }
+        }
+        PackedBf16Pairs { k, n, npad, data }
+    }
+    pub fn k(&self) -> usize {
+        self.k
+    }
+    pub fn n(&self) -> usize {
+        self.n
+    }
+    /// Outputs per packed pair row (n rounded up to 16).
+    pub fn npad(&self) -> usize {
+        self.npad
+    }
+    /// The packed bf16 bits, ⌈k/2⌉·npad·2 of them.
+    pub fn data(&self) -> &[u16] {
+        &self.data
+    }
+    /// Weight from input q to output j, as f32.
+    pub fn get(&self, j: usize, q: usize) -> f32 {
+        bf16_to_f32(self.data[((q / 2) * self.npad + j) * 2 + q % 2])
+    }
+}
+
 /// A dense int8 weight in VNNI groups: `[kg][nb][16][4]`, byte t of lane l in block b of group
 /// g the weight from input 4g + t to output 16b + l (zero beyond k or n), plus 128·Σ_q w[j, q]
 /// per output (the VNNI offset correction).
@@ -233,6 +277,10 @@ pub type DenseHalfFn = fn(out: &mut [f32], x: &[f32], w: &PackedHalf, bias: &[f3
 /// out[r, j] = leaky(f32(Σ_q x[r, q]·W[j, q]) · scale[j] + bias[j]) with the sum exact in i32,
 /// W a [`PackedI8`]; `x` [m×k], `scale` and `bias` [n], `out` [m×n] exactly.
 pub type DenseI8Fn = fn(out: &mut [f32], x: &[i8], w: &PackedI8, scale: &[f32], bias: &[f32], m: usize, slope: f32);
+/// out[r, j] = leaky(bias[j] + Σ_q bf16(x[r, q])·W[j, q]): activations rounded to bf16 (nearest
+/// even), products exact, sums in f32; W a [`PackedBf16Pairs`]; `x` [m×k], `bias` [n], `out`
+/// [m×n] exactly.
+pub type DenseBf16DotFn = fn(out: &mut [f32], x: &[f32], w: &PackedBf16Pairs, bias: &[f32], m: usize, slope: f32);
 /// dst[i] = round_ties_even(clamp(src[i]·inv_scale, −127, 127)); `dst`, `src` of equal length
 /// (NaN gives −127).
 pub type QuantizeI8Fn = fn(dst: &mut [i8], src: &[f32], inv_scale: f32);
@@ -240,13 +288,16 @@ pub type QuantizeI8Fn = fn(dst: &mut [i8], src: &[f32], inv_scale: f32);
 /// One set of reduced-precision kernels.
 #[derive(Clone, Copy)]
 pub struct QuantKernels {
-    /// The set's name: scalar, avx2, avx2-vnni, avx512, avx512-vnni.
+    /// The set's name: scalar, avx2, avx2-vnni, avx512, avx512-vnni, avx512-vnni-bf16.
     pub name: &'static str,
     /// The f32 set it goes with.
     pub isa: Isa,
     pub dense_half: DenseHalfFn,
     pub dense_i8: DenseI8Fn,
     pub quantize_i8: QuantizeI8Fn,
+    /// bf16 × bf16 dot products (AVX-512 BF16 `vdpbf16ps` in the `-bf16` set; the other sets
+    /// carry the scalar reference).
+    pub dense_bf16_dot: DenseBf16DotFn,
 }
 
 /// The scalar reference set (the specification).
@@ -256,6 +307,7 @@ pub static SCALAR: QuantKernels = QuantKernels {
     dense_half: crate::quant_scalar::dense_half,
     dense_i8: crate::quant_scalar::dense_i8,
     quantize_i8: crate::quant_scalar::quantize_i8,
+    dense_bf16_dot: crate::quant_scalar::dense_bf16_dot,
 };
 
 /// Every set this CPU can run, scalar first, then by width (VNNI after its plain set).
@@ -272,6 +324,7 @@ pub fn quant_sets() -> Vec<&'static QuantKernels> {
             "avxvnni" => is_x86_feature_detected!("avxvnni"),
             "avx512" => is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw"),
             "avx512vnni" => is_x86_feature_detected!("avx512vnni"),
+            "avx512bf16" => is_x86_feature_detected!("avx512bf16"),
             _ => false,
         };
         if has("avx2") {
@@ -284,6 +337,9 @@ pub fn quant_sets() -> Vec<&'static QuantKernels> {
             v.push(&quant_avx512::TABLE);
             if has("avx512vnni") {
                 v.push(&quant_avx512::TABLE_VNNI);
+                if has("avx512bf16") {
+                    v.push(&quant_avx512::TABLE_VNNI_BF16);
+                }
             }
         }
     }

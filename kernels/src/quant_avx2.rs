@@ -270,6 +270,7 @@ pub static TABLE: QuantKernels = QuantKernels {
     dense_half: |o, x, w, b, m, s| unsafe { dense_half(o, x, w, b, m, s) },
     dense_i8: |o, x, w, sc, b, m, s| unsafe { dense_i8(o, x, w, sc, b, m, s) },
     quantize_i8: |d, s, i| unsafe { quantize_i8(d, s, i) },
+    dense_bf16_dot: crate::quant_scalar::dense_bf16_dot,
 };
 
 /// AVX2 with AVX-VNNI int8 (SAFETY: handed out only after detecting the features).
@@ -279,4 +280,5 @@ pub static TABLE_VNNI: QuantKernels = QuantKernels {
     dense_half: |o, x, w, b, m, s| unsafe { dense_half(o, x, w, b, m, s) },
     dense_i8: |o, x, w, sc, b, m, s| unsafe { dense_i8_vnni(o, x, w, sc, b, m, s) },
     quantize_i8: |d, s, i| unsafe { quantize_i8(d, s, i) },
+    dense_bf16_dot: crate::quant_scalar::dense_bf16_dot,
 };

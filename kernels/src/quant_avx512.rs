@@ -1,13 +1,14 @@
 //! AVX-512 reduced-precision kernels ([`crate::quant`]): 16 outputs per vector, up to 8
 //! vectors (128 outputs) in registers while the inputs stream past. Two sets: AVX-512F+BW
 //! (int8 by `vpmaddubsw` on |x| and sign-adjusted weights, then `vpmaddwd`) and, where the CPU
-//! has it, AVX-512 VNNI (`vpdpbusd` on x + 128, minus the stored 128·Σw). Every `unsafe fn`
+//! has it, AVX-512 VNNI (`vpdpbusd` on x + 128, minus the stored 128·Σw), and with AVX-512
+//! BF16 as well, bf16 × bf16 dot products (`vdpbf16ps`). Every `unsafe fn`
 //! here carries its `#[target_feature]`; [`TABLE`] and [`TABLE_VNNI`] are handed out by
 //! `crate::quant::quant_sets` only after feature detection.
 
 #![allow(clippy::missing_safety_doc)]
 
-use crate::quant::{HalfKind, PackedHalf, PackedI8, QuantKernels};
+use crate::quant::{f32_to_bf16, HalfKind, PackedBf16Pairs, PackedHalf, PackedI8, QuantKernels};
 use crate::quant_scalar::dense_lengths;
 use std::arch::x86_64::*;
 
@@ -272,6 +273,7 @@ pub static TABLE: QuantKernels = QuantKernels {
     dense_half: |o, x, w, b, m, s| unsafe { dense_half(o, x, w, b, m, s) },
     dense_i8: |o, x, w, sc, b, m, s| unsafe { dense_i8(o, x, w, sc, b, m, s) },
     quantize_i8: |d, s, i| unsafe { quantize_i8(d, s, i) },
+    dense_bf16_dot: crate::quant_scalar::dense_bf16_dot,
 };
 
 /// AVX-512F+BW with VNNI int8 (SAFETY: handed out only after detecting the three features).
@@ -281,4 +283,82 @@ pub static TABLE_VNNI: QuantKernels = QuantKernels {
     dense_half: |o, x, w, b, m, s| unsafe { dense_half(o, x, w, b, m, s) },
     dense_i8: |o, x, w, sc, b, m, s| unsafe { dense_i8_vnni(o, x, w, sc, b, m, s) },
     quantize_i8: |d, s, i| unsafe { quantize_i8(d, s, i) },
+    dense_bf16_dot: crate::quant_scalar::dense_bf16_dot,
+};
+
+/// Outputs [j0, j0 + 16·NV) of one row by `vdpbf16ps`: per input pair, both activations
+/// rounded to bf16 in one 32-bit lane, broadcast, against 16 outputs' weight pairs.
+#[inline(always)]
+unsafe fn bf16_dot_block<const NV: usize>(
+    o: &mut [f32],
+    xr: &[f32],
+    w: &PackedBf16Pairs,
+    bias: &[f32],
+    j0: usize,
+    slope: f32,
+) {
+    let (n, npad) = (w.n(), w.npad());
+    // SAFETY: lanes j0 + 16v + [0, len) lie inside `o` and `bias` (n long); weight loads read
+    // 32 u16 (16 pairs) at pair row p, column j0 + 16v < n ≤ npad, inside the packed data.
+    unsafe {
+        let mut acc = [_mm512_setzero_ps(); NV];
+        for (v, a) in acc.iter_mut().enumerate() {
+            let j = j0 + 16 * v;
+            *a = _mm512_maskz_loadu_ps(tail_mask(n - j), bias.as_ptr().add(j));
+        }
+        let wp = w.data().as_ptr();
+        for p in 0..xr.len().div_ceil(2) {
+            let lo = f32_to_bf16(xr[2 * p]) as u32;
+            let hi = xr.get(2 * p + 1).map_or(0, |&v| f32_to_bf16(v) as u32);
+            let xb: __m512bh = std::mem::transmute(_mm512_set1_epi32((lo | (hi << 16)) as i32));
+            let row = wp.add((p * npad + j0) * 2);
+            for (v, a) in acc.iter_mut().enumerate() {
+                let wv: __m512bh = std::mem::transmute(_mm512_loadu_si512(row.add(32 * v) as *const _));
+                *a = _mm512_dpbf16_ps(*a, xb, wv);
+            }
+        }
+        let s = _mm512_set1_ps(slope);
+        for (v, a) in acc.iter().enumerate() {
+            let j = j0 + 16 * v;
+            _mm512_mask_storeu_ps(o.as_mut_ptr().add(j), tail_mask(n - j), leaky(*a, s));
+        }
+    }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+pub unsafe fn dense_bf16_dot(out: &mut [f32], x: &[f32], w: &PackedBf16Pairs, bias: &[f32], m: usize, slope: f32) {
+    let (k, n) = (w.k(), w.n());
+    dense_lengths("dense_bf16_dot", out.len(), x.len(), &[("bias", bias.len())], m, k, n);
+    for r in 0..m {
+        let (o, xr) = (&mut out[r * n..(r + 1) * n], &x[r * k..(r + 1) * k]);
+        let mut j0 = 0;
+        while j0 < n {
+            let nv = (n - j0).div_ceil(16).min(8);
+            // SAFETY: lengths checked above; the features are enabled here.
+            unsafe {
+                match nv {
+                    1 => bf16_dot_block::<1>(o, xr, w, bias, j0, slope),
+                    2 => bf16_dot_block::<2>(o, xr, w, bias, j0, slope),
+                    3 => bf16_dot_block::<3>(o, xr, w, bias, j0, slope),
+                    4 => bf16_dot_block::<4>(o, xr, w, bias, j0, slope),
+                    5 => bf16_dot_block::<5>(o, xr, w, bias, j0, slope),
+                    6 => bf16_dot_block::<6>(o, xr, w, bias, j0, slope),
+                    7 => bf16_dot_block::<7>(o, xr, w, bias, j0, slope),
+                    _ => bf16_dot_block::<8>(o, xr, w, bias, j0, slope),
+                }
+            }
+            j0 += nv * 16;
+        }
+    }
+}
+
+/// AVX-512 VNNI with BF16 dot products (SAFETY: handed out only after detecting the
+/// features: avx512f, avx512bw, avx512vnni, avx512bf16).
+pub static TABLE_VNNI_BF16: QuantKernels = QuantKernels {
+    name: "avx512-vnni-bf16",
+    isa: crate::Isa::Avx512,
+    dense_half: |o, x, w, b, m, s| unsafe { dense_half(o, x, w, b, m, s) },
+    dense_i8: |o, x, w, sc, b, m, s| unsafe { dense_i8_vnni(o, x, w, sc, b, m, s) },
+    quantize_i8: |d, s, i| unsafe { quantize_i8(d, s, i) },
+    dense_bf16_dot: |o, x, w, b, m, s| unsafe { dense_bf16_dot(o, x, w, b, m, s) },
 };

@@ -2,7 +2,7 @@
 //! loops, the specification the SIMD sets are tested against.
 
 use crate::check;
-use crate::quant::{PackedHalf, PackedI8};
+use crate::quant::{bf16_to_f32, f32_to_bf16, PackedBf16Pairs, PackedHalf, PackedI8};
 
 /// The shapes of a packed dense call: out [m×n], x [m×k], bias (and scale) [n].
 pub(crate) fn dense_lengths(
@@ -67,5 +67,27 @@ pub fn quantize_i8(dst: &mut [i8], src: &[f32], inv_scale: f32) {
         #[allow(clippy::manual_clamp)]
         let v = (s * inv_scale).max(-127.0).min(127.0);
         *d = v.round_ties_even() as i8;
+    }
+}
+
+/// out[r, j] = leaky(bias[j] + Σ_q bf16(x[r, q])·W[j, q]), the sum over q in order (each
+/// product exact in f32).
+pub fn dense_bf16_dot(out: &mut [f32], x: &[f32], w: &PackedBf16Pairs, bias: &[f32], m: usize, slope: f32) {
+    let (k, n) = (w.k(), w.n());
+    dense_lengths("dense_bf16_dot", out.len(), x.len(), &[("bias", bias.len())], m, k, n);
+    for r in 0..m {
+        let o = &mut out[r * n..(r + 1) * n];
+        o.copy_from_slice(bias);
+        for q in 0..k {
+            let xv = bf16_to_f32(f32_to_bf16(x[r * k + q]));
+            for (j, oj) in o.iter_mut().enumerate() {
+                *oj += xv * w.get(j, q);
+            }
+        }
+        for v in o.iter_mut() {
+            if *v <= 0.0 {
+                *v *= slope;
+            }
+        }
     }
 }

@@ -6,7 +6,7 @@
 //! conversions are checked against the CPU's F16C instructions.
 
 use hepae_kernels::close::assert_slices_close;
-use hepae_kernels::quant::{self, HalfKind, PackedHalf, PackedI8, QuantKernels};
+use hepae_kernels::quant::{self, HalfKind, PackedBf16Pairs, PackedHalf, PackedI8, QuantKernels};
 use rand::{Rng, SeedableRng};
 
 fn scalar() -> &'static QuantKernels {
@@ -27,6 +27,7 @@ fn simd_sets() -> Vec<&'static QuantKernels> {
         want("avx512", is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw"));
         want("avx512-vnni", is_x86_feature_detected!("avx512bw") && is_x86_feature_detected!("avx512vnni"));
         want("avx2-vnni", is_x86_feature_detected!("avx2") && is_x86_feature_detected!("avxvnni"));
+        want("avx512-vnni-bf16", is_x86_feature_detected!("avx512vnni") && is_x86_feature_detected!("avx512bf16"));
     }
     sets
 }
@@ -114,6 +115,41 @@ fn dense_half_matches_scalar_on_every_set_in_bf16_and_f16() {
                 (s.dense_half)(&mut got, &x, &p, &bias, m, 0.01);
                 assert_slices_close(&got, &want, 1e-5, 1e-5, &format!("{} dense_half {kind:?} m{m} k{k} n{n}", s.name));
             }
+        }
+    }
+}
+
+#[test]
+fn dense_bf16_dot_matches_scalar_on_every_set() {
+    let mut r = rand::rngs::StdRng::seed_from_u64(22);
+    let sets = simd_sets();
+    let bf = |v: f32| quant::bf16_to_f32(quant::f32_to_bf16(v));
+    for (m, k, n) in shapes() {
+        let w: Vec<u16> = rnd(&mut r, n * k, -0.5, 0.5).into_iter().map(quant::f32_to_bf16).collect();
+        let x = rnd(&mut r, m * k, -2.0, 2.0);
+        let bias = rnd(&mut r, n, -1.0, 1.0);
+        let p = PackedBf16Pairs::new(&w, n, k);
+        for j in 0..n {
+            for q in 0..k {
+                assert_eq!(p.get(j, q), quant::bf16_to_f32(w[j * k + q]), "packing ({j}, {q})");
+            }
+        }
+        let mut want = vec![0.0f32; m * n];
+        (scalar().dense_bf16_dot)(&mut want, &x, &p, &bias, m, 0.01);
+        // The reference against an f64 sum of bf16 activations × bf16 weights.
+        let mut exact = vec![0.0f32; m * n];
+        for row in 0..m {
+            for j in 0..n {
+                let u = bias[j] as f64
+                    + (0..k).map(|q| bf(x[row * k + q]) as f64 * quant::bf16_to_f32(w[j * k + q]) as f64).sum::<f64>();
+                exact[row * n + j] = (if u > 0.0 { u } else { 0.01 * u }) as f32;
+            }
+        }
+        assert_slices_close(&want, &exact, 1e-5, 1e-5, &format!("scalar dense_bf16_dot m{m} k{k} n{n}"));
+        for s in &sets {
+            let mut got = vec![f32::NAN; m * n];
+            (s.dense_bf16_dot)(&mut got, &x, &p, &bias, m, 0.01);
+            assert_slices_close(&got, &want, 1e-5, 1e-5, &format!("{} dense_bf16_dot m{m} k{k} n{n}", s.name));
         }
     }
 }

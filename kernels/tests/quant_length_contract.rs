@@ -3,7 +3,7 @@
 //! exact slices, empty ones included, do not panic. Packing refuses a weight buffer of the
 //! wrong size and the int8 value −128 (outside the kernels' [−127, 127]).
 
-use hepae_kernels::quant::{quant_sets, HalfKind, PackedHalf, PackedI8};
+use hepae_kernels::quant::{quant_sets, HalfKind, PackedBf16Pairs, PackedHalf, PackedI8};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 fn panic_message(f: impl FnOnce()) -> Option<String> {
@@ -64,6 +64,13 @@ fn dense_half_and_quantize_refuse_wrong_lengths_on_every_set() {
         assert!(out.iter().all(|&v| v == 7.0), "{}: wrote before refusing", s.name);
         (s.dense_half)(&mut out, &vec![1.0; m * k], &p, &[0.5; 2], m, 0.1);
         assert_eq!(out, vec![4.5; m * n], "{}: 0.5 + Σ of four ones", s.name);
+        let pp = PackedBf16Pairs::new(&[0x3f80; 8], n, k);
+        assert_refused(&format!("{} dense_bf16_dot out", s.name), "dense_bf16_dot", &[m * n - 1], || {
+            (s.dense_bf16_dot)(&mut out[..m * n - 1], &vec![1.0; m * k], &pp, &[0.0; 2], m, 0.1)
+        });
+        assert!(out.iter().all(|&v| v == 4.5), "{}: wrote before refusing", s.name);
+        (s.dense_bf16_dot)(&mut out, &vec![1.0; m * k], &pp, &[0.25; 2], m, 0.1);
+        assert_eq!(out, vec![4.25; m * n], "{}: 0.25 + Σ of four ones (bf16 dot)", s.name);
         let mut dst = vec![0i8; 4];
         assert_refused(&format!("{} quantize_i8", s.name), "quantize_i8", &[4, 5], || {
             (s.quantize_i8)(&mut dst, &[0.0; 5], 1.0)

@@ -18,7 +18,8 @@ use std::path::PathBuf;
 pub struct QuantizeArgs {
     /// Trained f32 model (safetensors).
     pub model: PathBuf,
-    /// Encoder precision: bf16, f16, int8, fixed<W,I> (hls4ml ap_fixed: AP_TRN, AP_WRAP) or
+    /// Encoder precision: bf16, bf16-act (activations too), f16, int8, fixed<W,I> (hls4ml
+    /// ap_fixed: AP_TRN, AP_WRAP; fixed<W,I,RND_CONV,SAT> for other modes) or
     /// f32; one for every layer, or a comma-separated list with one per layer
     /// (e.g. "int8,int8,int8,f32").
     #[arg(long)]

@@ -4,7 +4,7 @@
 //! | precision    | `.weight` [O×I]                     | `.bias` [O]     | extra                          |
 //! |--------------|-------------------------------------|-----------------|--------------------------------|
 //! | f32          | F32                                 | F32             |                                |
-//! | bf16 / f16   | BF16 / F16                          | F32             |                                |
+//! | bf16, bf16-act / f16 | BF16 / F16                  | F32             |                                |
 //! | int8         | I8 in [−127, 127]                   | F32             | `.weight_scale` F32 [O] or [1] |
 //! | fixed<W,I>   | I8/I16/I32 (W ≤ 8/16/24): value·2^(W−I) | same as weight |                                |
 //!
@@ -56,7 +56,7 @@ pub(crate) fn quant_tensors(ae: &Autoencoder) -> Vec<StoredTensor> {
         match &l.stored {
             Stored::F32 => {}
             Stored::Half(h) => {
-                let dtype = if l.precision == Precision::Bf16 { "BF16" } else { "F16" };
+                let dtype = if l.precision == Precision::F16 { "F16" } else { "BF16" };
                 let bytes = h.iter().flat_map(|v| v.to_le_bytes()).collect();
                 out.push(StoredTensor { name: wn, dtype, shape: vec![n, k], bytes });
             }
@@ -135,8 +135,8 @@ pub(crate) fn load_quant(meta: &ModelMeta, ae: &mut Autoencoder, st: &SafeTensor
         let (wn, bn, sn) = names(j);
         let stored = match prec {
             Precision::F32 => Stored::F32,
-            Precision::Bf16 | Precision::F16 => {
-                let dt = if prec == Precision::Bf16 { Dtype::BF16 } else { Dtype::F16 };
+            Precision::Bf16 | Precision::Bf16Act | Precision::F16 => {
+                let dt = if prec == Precision::F16 { Dtype::F16 } else { Dtype::BF16 };
                 let b = read(st, &wn, dt, &[n, k])?;
                 Stored::Half(b.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect())
             }

@@ -5,6 +5,8 @@
 //!
 //! Per layer, one [`Precision`]:
 //! - `bf16` / `f16`: weights rounded to nearest (ties to even); activations and sums f32.
+//! - `bf16-act`: bf16 weights and each layer's input rounded to bf16, products exact, sums f32
+//!   (AVX-512 BF16 `vdpbf16ps`; the scalar reference elsewhere).
 //! - `int8`: weights symmetric in [−127, 127] with a scale per output channel (or one per
 //!   layer), s_w = max|W_j|/127; the layer's input quantised with one scale s_x = max|input|/127
 //!   over the calibration rows (clamped to ±127, so larger values saturate); y =
@@ -27,7 +29,7 @@ use crate::engine::plan::Plan;
 use crate::error::{Error, Location, Result};
 use crate::formats::model_file::SavedModel;
 use crate::nn::activation::{sigmoid_inplace, Activation};
-use hepae_kernels::quant::{quant_kernels, HalfKind, PackedHalf, PackedI8};
+use hepae_kernels::quant::{quant_kernels, HalfKind, PackedBf16Pairs, PackedHalf, PackedI8};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -36,6 +38,9 @@ use std::path::Path;
 pub enum Precision {
     F32,
     Bf16,
+    /// bf16 weights and activations (each layer's input rounded to bf16), f32 sums: AVX-512
+    /// BF16's `vdpbf16ps` where the CPU has it.
+    Bf16Act,
     F16,
     Int8,
     /// `ap_fixed<width, int, mode>`: `width` bits, `int` of them integer (sign included).
@@ -99,6 +104,7 @@ impl Precision {
         match t.as_str() {
             "f32" => return Ok(Precision::F32),
             "bf16" => return Ok(Precision::Bf16),
+            "bf16-act" => return Ok(Precision::Bf16Act),
             "f16" => return Ok(Precision::F16),
             "int8" => return Ok(Precision::Int8),
             _ => {}
@@ -107,7 +113,7 @@ impl Precision {
             .strip_prefix("fixed<")
             .or_else(|| t.strip_prefix("ap_fixed<"))
             .and_then(|r| r.strip_suffix('>'))
-            .ok_or_else(|| format!("'{s}' is not a precision (f32, bf16, f16, int8 or fixed<W,I>)"))?;
+            .ok_or_else(|| format!("'{s}' is not a precision (f32, bf16, bf16-act, f16, int8 or fixed<W,I>)"))?;
         let parts: Vec<&str> = inner.split(',').collect();
         if parts.len() < 2 {
             return Err(format!("'{s}': fixed point is written fixed<W,I> (or fixed<W,I,RND_CONV,SAT>)"));
@@ -128,6 +134,7 @@ impl Precision {
         match self {
             Precision::F32 => "f32".into(),
             Precision::Bf16 => "bf16".into(),
+            Precision::Bf16Act => "bf16-act".into(),
             Precision::F16 => "f16".into(),
             Precision::Int8 => "int8".into(),
             Precision::Fixed { width, int, mode } => format!("fixed<{width},{int}{}>", mode.suffix()),
@@ -136,7 +143,7 @@ impl Precision {
 
     fn half(&self) -> Option<HalfKind> {
         match self {
-            Precision::Bf16 => Some(HalfKind::Bf16),
+            Precision::Bf16 | Precision::Bf16Act => Some(HalfKind::Bf16),
             Precision::F16 => Some(HalfKind::F16),
             _ => None,
         }
@@ -244,6 +251,8 @@ enum Packed {
     /// Transposed f32 weight [I×O] (f32 and fixed-point layers).
     F32T(Vec<f32>),
     Half(PackedHalf),
+    /// bf16 weight in input pairs (bf16 activations).
+    Bf16Pairs(PackedBf16Pairs),
     /// int8 weight, s_x·s_w,j per output, 1/s_x.
     Int8 {
         w: PackedI8,
@@ -341,6 +350,7 @@ impl QuantLayer {
         let mut bias = bias.to_vec();
         let packed = match (&precision, &stored) {
             (Precision::F32, Stored::F32) => Packed::F32T(transpose(f32_weight)),
+            (Precision::Bf16Act, Stored::Half(h)) => Packed::Bf16Pairs(PackedBf16Pairs::new(h, n, k)),
             (p, Stored::Half(h)) if p.half().is_some() => {
                 Packed::Half(PackedHalf::new(p.half().unwrap_or(HalfKind::Bf16), h, n, k))
             }
@@ -439,6 +449,7 @@ impl QuantEncoder {
             let slope = l.act.fused_slope();
             match &l.packed {
                 Packed::Half(p) => (qk.dense_half)(out, inp, p, &l.bias, n, slope),
+                Packed::Bf16Pairs(p) => (qk.dense_bf16_dot)(out, inp, p, &l.bias, n, slope),
                 Packed::Int8 { w, scale, inv_in } => {
                     let xq = &mut s.i8[..n * l.k];
                     (qk.quantize_i8)(xq, inp, *inv_in);
@@ -612,7 +623,7 @@ pub fn quantize(model: &SavedModel, model_path: &Path, opts: &QuantOptions, cali
         let b = &p[l.b()..l.b() + n];
         let (stored, input_scale) = match prec {
             Precision::F32 => (Stored::F32, None),
-            Precision::Bf16 | Precision::F16 => {
+            Precision::Bf16 | Precision::Bf16Act | Precision::F16 => {
                 let kind = prec.half().unwrap_or(HalfKind::Bf16);
                 (Stored::Half(w.iter().map(|&v| kind.from_f32(v)).collect()), None)
             }
