@@ -19,7 +19,7 @@ auc() {
 }
 echo "f32: AUC $(auc "$W/f32.safetensors")"
 i=0
-for p in bf16 f16 int8 int8/per-layer 'bf16,int8,int8,int8' 'fixed<16,6>' 'fixed<16,6,RND_CONV>' 'fixed<20,8>' 'fixed<24,10>'; do
+for p in bf16 bf16-act f16 int8 int8/per-layer 'bf16,int8,int8,int8' 'fixed<16,6>' 'fixed<16,6,RND_CONV>' 'fixed<20,8>' 'fixed<24,10>'; do
     i=$((i + 1))
     prec=${p%/per-layer}
     gran=per-channel

@@ -5,4 +5,6 @@
 pub mod encoder;
 pub mod ffi;
 pub mod quantized;
+pub mod quantized_calibrate;
+pub mod quantized_precision;
 pub mod quantized_price;
