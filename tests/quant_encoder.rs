@@ -354,3 +354,42 @@ fn bad_precisions_and_layer_counts_are_refused() {
     .unwrap_err();
     assert!(e.contains("−128"), "{e}");
 }
+
+#[test]
+fn a_vae_head_and_a_whitened_input_quantise_like_a_plain_encoder() {
+    use hepae::models::ModelKind;
+    let d = data();
+    for kind in [ModelKind::Vae, ModelKind::AePca, ModelKind::SparseKl] {
+        let cfg = TrainConfig {
+            model: kind,
+            hidden: vec![24],
+            latent: 4,
+            epochs: Some(3),
+            batch: Some(32),
+            threads: 1,
+            ..TrainConfig::default()
+        };
+        let m = Trainer::new(cfg).fit(&d).unwrap();
+        let p = tmp("families").join(format!("{kind}.safetensors"));
+        m.save(&p).unwrap();
+        let m = Model::load(&p).unwrap();
+        let z0 = latents(&m);
+        for prec in ["int8", "bf16-act"] {
+            let q = quantize(&m, &p, &opts(prec), &d).unwrap();
+            let qp = tmp("families").join(format!("{kind}-{prec}.safetensors"));
+            q.save(&qp).unwrap();
+            let back = Model::load(&qp).unwrap();
+            assert_eq!(back.ae, q.ae, "{kind} {prec}: file round trip");
+            let z = latents(&back);
+            let rms = (z0.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / z0.len() as f64).sqrt();
+            let max = z.iter().zip(&z0).map(|(a, b)| (*a as f64 - *b as f64).abs()).fold(0.0, f64::max);
+            assert!(
+                max > 0.0 && max <= 0.25 * rms.max(1e-3),
+                "{kind} {prec}: max |Δz| {max:.3e}, latent RMS {rms:.3e}"
+            );
+            // The decoder (and the whitening stage) are untouched.
+            assert_eq!(back.ae.decoder, m.ae.decoder);
+            assert_eq!(back.ae.whiten, m.ae.whiten);
+        }
+    }
+}
