@@ -25,6 +25,8 @@ pub mod close;
 pub mod gemm;
 mod lanes;
 pub mod mlp;
+pub mod quant;
+pub mod quant_scalar;
 pub mod scalar;
 
 /// The x86-64 instruction sets: each file holds only its vector primitives (the `Simd` impl)
@@ -38,6 +40,11 @@ mod x86 {
 pub use x86::{avx2, avx512};
 #[cfg(target_arch = "x86_64")]
 mod body;
+/// The reduced-precision kernels of each x86-64 set ([`quant`]).
+#[cfg(target_arch = "x86_64")]
+pub mod quant_avx2;
+#[cfg(target_arch = "x86_64")]
+pub mod quant_avx512;
 #[cfg(target_arch = "x86_64")]
 mod simd;
 

@@ -23,6 +23,7 @@ pub mod import;
 pub mod plot;
 pub mod plot_images;
 pub mod progress;
+pub mod quantize;
 pub mod reconstruct;
 pub mod report;
 pub mod roc;
@@ -61,6 +62,8 @@ pub enum Command {
     Compress(compress::CompressArgs),
     /// Rebuild jets from an archive, checking every checksum and the model.
     Decompress(decompress::DecompressArgs),
+    /// Reduced-precision encoder (bf16, f16, int8, fixed<W,I>) from a trained f32 model, calibrated on data.
+    Quantize(quantize::QuantizeArgs),
     /// Compression ratio vs error: float truncation + zstd, PCA and an AE at the same bounds.
     Baseline(baseline::BaselineArgs),
     /// Anomaly score per jet (reconstruction error, VAE reconstruction probability, …).
@@ -118,6 +121,7 @@ pub fn run(cli: Cli) -> crate::Result<()> {
         Command::Baseline(a) => baseline::run(&a),
         Command::Compress(a) => compress::run(&a),
         Command::Decompress(a) => decompress::run(&a),
+        Command::Quantize(a) => quantize::run(&a),
         Command::Roc(a) => roc::run(&a),
         Command::Threshold(a) => threshold::run(&a),
         Command::Generate(a) => generate::run(&a),

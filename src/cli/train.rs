@@ -297,7 +297,8 @@ pub fn train_to_file(
     cfg: &TrainConfig,
     quiet: bool,
 ) -> Result<SavedModel> {
-    let data = Dataset::open(data_path)?;
+    let data = Dataset::open(data_path)
+        .map_err(|e| crate::infer::quantized::model_given_as_training_data(data_path).unwrap_or(e))?;
     super::values::check_latent("--latent", cfg.latent, cfg.model, &data)?;
     super::values::check_training_memory(cfg.batch.unwrap_or(512), data.rows(), data.cols(), &cfg.hidden, cfg.latent)?;
     let bar = super::progress::EpochBar::new(quiet);

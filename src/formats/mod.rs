@@ -5,3 +5,4 @@
 #[cfg(feature = "archive")]
 pub mod archive;
 pub mod model_file;
+pub mod model_file_quant;

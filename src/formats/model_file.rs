@@ -12,6 +12,7 @@
 //! [`SavedModel::identity_sha256`] names the model itself (what an archive depends on): it
 //! leaves out the threshold and the training record, so `hepae threshold` keeps it.
 
+use super::model_file_quant::{load_quant, quant_names, quant_tensors, StoredTensor};
 use crate::data::normalize::Normalizer;
 use crate::data::npy::Dataset;
 use crate::error::{Error, Result};
@@ -157,6 +158,10 @@ pub struct ModelMeta {
     /// An anomaly threshold set by `hepae threshold`, for a trigger to apply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold: Option<ThresholdMeta>,
+    /// A reduced-precision encoder (`hepae quantize`): its layers' formats; the tensors are in
+    /// those formats ([`super::model_file_quant`]). Absent for f32 models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quant: Option<crate::infer::quantized::QuantMeta>,
 }
 
 /// A score cut for a target background rate, measured on a background sample.
@@ -201,6 +206,7 @@ impl SavedModel {
             normalizer,
             training: None,
             threshold: None,
+            quant: None,
         };
         SavedModel { meta, ae }
     }
@@ -231,19 +237,22 @@ impl SavedModel {
         let meta_json = serde_json::to_string(&self.meta)
             .map_err(|e| Error::config(format!("cannot encode model metadata: {e}")))?;
         let tensors = self.tensors_in_store_order();
-        let checksum = file_checksum(&meta_json, tensors.iter().map(|(n, s, b)| (*n, "F32", *s, b.as_slice())));
+        let checksum = file_checksum(
+            &meta_json,
+            tensors.iter().map(|t| (t.name.as_str(), t.dtype, t.shape.as_slice(), t.bytes.as_slice())),
+        );
         let mut header = serde_json::Map::new();
         let mut md = serde_json::Map::new();
         md.insert("hepae".into(), serde_json::Value::String(meta_json));
         md.insert(CHECKSUM_KEY.into(), serde_json::Value::String(checksum));
         header.insert("__metadata__".into(), serde_json::Value::Object(md));
         let mut offset = 0usize;
-        for (name, shape, bytes) in &tensors {
+        for t in &tensors {
             header.insert(
-                name.to_string(),
-                serde_json::json!({"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + bytes.len()]}),
+                t.name.clone(),
+                serde_json::json!({"dtype": t.dtype, "shape": t.shape, "data_offsets": [offset, offset + t.bytes.len()]}),
             );
-            offset += bytes.len();
+            offset += t.bytes.len();
         }
         let mut h =
             serde_json::to_string(&serde_json::Value::Object(header)).map_err(|e| Error::config(e.to_string()))?;
@@ -253,23 +262,33 @@ impl SavedModel {
         let mut out = Vec::with_capacity(8 + h.len() + offset);
         out.extend_from_slice(&(h.len() as u64).to_le_bytes());
         out.extend_from_slice(h.as_bytes());
-        for (_, _, bytes) in &tensors {
-            out.extend_from_slice(bytes);
+        for t in &tensors {
+            out.extend_from_slice(&t.bytes);
         }
         Ok(out)
     }
 
-    /// Every tensor as stored: (name, shape, little-endian f32 bytes), in name order.
-    fn tensors_in_store_order(&self) -> Vec<(&str, &[usize], Vec<u8>)> {
-        let mut tensors: Vec<_> = self.ae.params.tensors.iter().collect();
+    /// Every tensor as stored, in name order: the parameters in little-endian f32, except
+    /// those a quantised encoder stores in its own formats (and the ones it adds).
+    fn tensors_in_store_order(&self) -> Vec<StoredTensor> {
+        let quant = quant_tensors(&self.ae);
+        let replaced: Vec<String> = quant.iter().map(|q| q.name.clone()).collect();
+        let mut tensors: Vec<StoredTensor> = self
+            .ae
+            .params
+            .tensors
+            .iter()
+            .filter(|t| !replaced.contains(&t.name))
+            .map(|t| StoredTensor {
+                name: t.name.clone(),
+                dtype: "F32",
+                shape: t.shape.clone(),
+                bytes: self.ae.params.data[t.range()].iter().flat_map(|v| v.to_le_bytes()).collect(),
+            })
+            .chain(quant)
+            .collect();
         tensors.sort_by(|a, b| a.name.cmp(&b.name));
         tensors
-            .into_iter()
-            .map(|t| {
-                let bytes = self.ae.params.data[t.range()].iter().flat_map(|v| v.to_le_bytes()).collect();
-                (t.name.as_str(), t.shape.as_slice(), bytes)
-            })
-            .collect()
     }
 
     /// SHA-256 (hex) of what this model computes: its tensors (name, shape, bytes, in store
@@ -287,8 +306,8 @@ impl SavedModel {
         let mut h = Sha256::new();
         put(&mut h, b"hepae-model-identity-v1");
         put(&mut h, meta.to_string().as_bytes());
-        for (name, shape, bytes) in self.tensors_in_store_order() {
-            put_tensor(&mut h, name, "F32", shape, &bytes);
+        for t in self.tensors_in_store_order() {
+            put_tensor(&mut h, &t.name, t.dtype, &t.shape, &t.bytes);
         }
         hex(&h.finalize())
     }
@@ -350,14 +369,19 @@ impl SavedModel {
         }
         check_meta(&meta).map_err(bad)?;
         let mut ae = model_nets(&meta).map_err(bad)?;
-        if let Some(extra) = st.names().into_iter().find(|n| !ae.params.tensors.iter().any(|t| t.name == **n)) {
+        let (quantised, added) = quant_names(&meta);
+        if let Some(extra) = st
+            .names()
+            .into_iter()
+            .find(|n| !ae.params.tensors.iter().any(|t| t.name == **n) && !added.iter().any(|a| a == *n))
+        {
             return Err(bad(format!(
                 "tensor {extra} is not part of the model the metadata describes (kind {}, layers {:?})",
                 meta.kind,
                 meta.shape.layer_dims()
             )));
         }
-        for spec in ae.params.tensors.clone() {
+        for spec in ae.params.tensors.clone().into_iter().filter(|t| !quantised.contains(&t.name)) {
             let view = st.tensor(&spec.name).map_err(|_| bad(format!("tensor {} is missing", spec.name)))?;
             if view.dtype() != safetensors::Dtype::F32 {
                 return Err(bad(format!("tensor {} is {:?}, expected F32", spec.name, view.dtype())));
@@ -375,6 +399,7 @@ impl SavedModel {
                 *d = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
             }
         }
+        load_quant(&meta, &mut ae, &st).map_err(bad)?;
         if let Some(t) = ae.params.tensors.iter().find(|t| ae.params.data[t.range()].iter().any(|v| !v.is_finite())) {
             return Err(bad(format!("tensor {} contains NaN or Inf", t.name)));
         }

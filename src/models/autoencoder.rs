@@ -36,6 +36,9 @@ pub struct Autoencoder {
     pub decoder_end: usize,
     /// End of the trained parameters.
     pub trainable: usize,
+    /// A reduced-precision encoder that runs in place of `encoder` wherever the model encodes
+    /// (`hepae quantize`; the encoder's parameters then hold its dequantised weights).
+    pub quant: Option<crate::infer::quantized::QuantEncoder>,
 }
 
 /// Per-row latent work buffers of a step: N×latent each.
@@ -69,6 +72,8 @@ pub struct AeBuffers {
     /// The reconstruction in normalised space, N×D (mean head of a Gaussian decoder).
     pub recon: Vec<f32>,
     pub work: LatentWork,
+    /// The quantised encoder's work buffers (empty without one).
+    pub qscratch: crate::infer::quantized::QuantScratch,
 }
 
 /// Which rows the encoder saw in a training step (its backward reads them again).
@@ -110,6 +115,7 @@ impl Autoencoder {
             encoder_end,
             decoder_end,
             trainable,
+            quant: None,
         }
     }
 
@@ -200,6 +206,7 @@ impl Autoencoder {
                 dz: lat(batch * l),
                 col_sums: lat(l),
             },
+            qscratch: self.quant.as_ref().map(|q| q.scratch(batch)).unwrap_or_default(),
         }
     }
 
@@ -216,7 +223,10 @@ impl Autoencoder {
             }
             _ => input,
         };
-        self.encoder.forward(p, enc_in, &mut buf.enc, n);
+        match &self.quant {
+            Some(q) => q.forward(enc_in, &mut buf.enc, &mut buf.qscratch, n),
+            None => self.encoder.forward(p, enc_in, &mut buf.enc, n),
+        }
         let out = buf.enc.output(n);
         if self.shape.variational {
             split_heads(&mut buf.work.mu, &mut buf.work.logvar, out, n, l);

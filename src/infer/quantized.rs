@@ -1,0 +1,303 @@
+//! Reduced-precision encoders: a trained f32 encoder's dense layers with weights in bf16, f16,
+//! int8 or fixed point, made post-training by [`quantize`] (calibrated on data) and run by
+//! [`QuantEncoder::forward`] wherever the model encodes ([`crate::models::Autoencoder`]'s
+//! encode path: `Encoder`, the C ABI, `compress`, evaluate, score). The decoder stays f32.
+//!
+//! Per layer, one [`Precision`]:
+//! - `bf16` / `f16`: weights rounded to nearest (ties to even); activations and sums f32.
+//! - `bf16-act`: bf16 weights and each layer's input rounded to bf16, products exact, sums f32
+//!   (AVX-512 BF16 `vdpbf16ps`; the scalar reference elsewhere).
+//! - `int8`: weights symmetric in [−127, 127] with a scale per output channel (or one per
+//!   layer), s_w = max|W_j|/127; the layer's input quantised with one scale s_x = max|input|/127
+//!   over the calibration rows (clamped to ±127, so larger values saturate); y =
+//!   act(s_x·s_w,j·Σ x_q·w_q + b), the sum exact in i32, bias f32.
+//! - `fixed<W,I>`: hls4ml's `ap_fixed<W,I>` with its default modes AP_TRN (round toward −∞)
+//!   and AP_WRAP (two's-complement wrap-around on overflow): W bits, I of them integer (sign
+//!   included), so values are multiples of 2^−(W−I) in [−2^(I−1), 2^(I−1)). Weights, biases,
+//!   the layer's input (when the previous layer is not in the same format) and its output
+//!   after the activation are on that grid; the accumulator is wide (f32 sums of exactly
+//!   represented products, W ≤ 24), as hls4ml's `accum_t` usually is. Other modes are
+//!   written as hls4ml spells them: `fixed<16,6,RND_CONV,SAT>` (AP_TRN, AP_RND, AP_RND_CONV;
+//!   AP_WRAP, AP_SAT).
+//! - `f32`: the layer unchanged (for a per-layer choice).
+//!
+//! The loaded model's f32 encoder parameters hold the dequantised weights (what the
+//! quantised layers compute with), so the f32 view of the model is the weight-quantised one.
+
+use crate::engine::plan::Plan;
+use crate::nn::activation::{sigmoid_inplace, Activation};
+use hepae_kernels::quant::{quant_kernels, HalfKind, PackedBf16Pairs, PackedHalf, PackedI8};
+use serde::{Deserialize, Serialize};
+
+pub use super::quantized_calibrate::{model_given_as_training_data, quantize, QuantOptions};
+pub use super::quantized_precision::{
+    fixed_int, fixed_int_mode, fixed_value, parse_precisions, FixedMode, Granularity, Precision, Rounding,
+};
+
+/// The quantised encoder as the model file's metadata records it (`meta.quant`); the
+/// weights are the encoder's tensors, in the formats named here.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QuantMeta {
+    /// One per encoder op, in order.
+    pub layers: Vec<QuantLayerMeta>,
+    /// The rows the int8 activation scales were calibrated on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<CalibrationRecord>,
+    /// [`SavedModel::identity_sha256`] of the f32 model this one was made from.
+    pub source_model_sha256: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QuantLayerMeta {
+    /// `f32`, `bf16`, `f16`, `int8` or `fixed<W,I>`.
+    pub precision: String,
+    /// int8: the weight scales' granularity (tensor `….weight_scale`, [O] or [1]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granularity: Option<Granularity>,
+    /// int8: the scale of the layer's input (s_x).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_scale: Option<f32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CalibrationRecord {
+    /// The calibration file's name.
+    pub file: String,
+    pub rows: usize,
+}
+
+/// A layer's weights as stored (PyTorch layout [O×I]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Stored {
+    /// Kept in the model's f32 parameters.
+    F32,
+    /// bf16 or f16 bits.
+    Half(Vec<u16>),
+    /// int8 values and their scales ([O] or [1]).
+    Int8 { w: Vec<i8>, scale: Vec<f32> },
+    /// ap_fixed integers (value = integer·2^−(W−I)) of the weight and the bias.
+    Fixed { w: Vec<i32>, b: Vec<i32> },
+}
+
+/// What a layer computes with: its packed weights.
+#[derive(Clone, Debug, PartialEq)]
+enum Packed {
+    /// Transposed f32 weight [I×O] (f32 and fixed-point layers).
+    F32T(Vec<f32>),
+    Half(PackedHalf),
+    /// bf16 weight in input pairs (bf16 activations).
+    Bf16Pairs(PackedBf16Pairs),
+    /// int8 weight, s_x·s_w,j per output, 1/s_x.
+    Int8 {
+        w: PackedI8,
+        scale: Vec<f32>,
+        inv_in: f32,
+    },
+}
+
+/// One dense layer of a quantised encoder.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuantLayer {
+    pub precision: Precision,
+    pub act: Activation,
+    /// Inputs and outputs.
+    pub k: usize,
+    pub n: usize,
+    pub stored: Stored,
+    /// int8: s_x.
+    pub input_scale: Option<f32>,
+    /// The bias in f32 (on the fixed-point grid for a fixed-point layer).
+    pub bias: Vec<f32>,
+    packed: Packed,
+}
+
+/// The work buffers of [`QuantEncoder::forward`] at a batch size (in the model's planned
+/// buffers, so a step allocates nothing).
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct QuantScratch {
+    i8: Vec<i8>,
+    f32: Vec<f32>,
+}
+
+/// A quantised encoder: its dense layers in order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuantEncoder {
+    pub layers: Vec<QuantLayer>,
+}
+
+fn fixed_round(v: &mut [f32], width: u32, int: u32, mode: FixedMode) {
+    for x in v {
+        *x = fixed_value(fixed_int_mode(*x, width, int, mode), width, int);
+    }
+}
+
+impl QuantLayer {
+    /// A layer from its stored form. `bias` is the f32 bias (ignored for fixed point, whose
+    /// bias is stored with the weight); `f32_weight` [O×I] is used by f32 layers.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        precision: Precision,
+        act: Activation,
+        k: usize,
+        n: usize,
+        stored: Stored,
+        input_scale: Option<f32>,
+        bias: &[f32],
+        f32_weight: &[f32],
+    ) -> std::result::Result<QuantLayer, String> {
+        let transpose = |w: &[f32]| {
+            let mut t = vec![0.0f32; k * n];
+            for j in 0..n {
+                for q in 0..k {
+                    t[q * n + j] = w[j * k + q];
+                }
+            }
+            t
+        };
+        let mut bias = bias.to_vec();
+        let packed = match (&precision, &stored) {
+            (Precision::F32, Stored::F32) => Packed::F32T(transpose(f32_weight)),
+            (Precision::Bf16Act, Stored::Half(h)) => Packed::Bf16Pairs(PackedBf16Pairs::new(h, n, k)),
+            (p, Stored::Half(h)) if p.half().is_some() => {
+                Packed::Half(PackedHalf::new(p.half().unwrap_or(HalfKind::Bf16), h, n, k))
+            }
+            (Precision::Int8, Stored::Int8 { w, scale }) => {
+                if let Some(i) = w.iter().position(|&v| v == i8::MIN) {
+                    return Err(format!("int8 weight {i} is −128 (weights are in [−127, 127])"));
+                }
+                if scale.len() != n && scale.len() != 1 {
+                    return Err(format!("{} weight scales for {n} outputs (needs {n} or 1)", scale.len()));
+                }
+                let sx = input_scale.ok_or("an int8 layer needs its input scale")?;
+                if !(sx.is_finite() && sx > 0.0) || scale.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+                    return Err("int8 scales must be finite and positive".into());
+                }
+                let per_out: Vec<f32> = (0..n).map(|j| sx * scale[if scale.len() == 1 { 0 } else { j }]).collect();
+                Packed::Int8 { w: PackedI8::new(w, n, k), scale: per_out, inv_in: 1.0 / sx }
+            }
+            (&Precision::Fixed { width, int, .. }, Stored::Fixed { w, b }) => {
+                let (lo, hi) = (-(1i64 << (width - 1)), (1i64 << (width - 1)) - 1);
+                if let Some(v) = w.iter().chain(b).find(|&&v| (v as i64) < lo || v as i64 > hi) {
+                    return Err(format!("fixed-point value {v} does not fit {width} bits"));
+                }
+                bias = b.iter().map(|&m| fixed_value(m, width, int)).collect();
+                let wf: Vec<f32> = w.iter().map(|&m| fixed_value(m, width, int)).collect();
+                Packed::F32T(transpose(&wf))
+            }
+            _ => return Err(format!("stored weights do not match precision {}", precision.name())),
+        };
+        Ok(QuantLayer { precision, act, k, n, stored, input_scale, bias, packed })
+    }
+
+    /// The weight [O×I] this layer computes with, in f32 (None for an f32 layer: unchanged).
+    pub fn dequantised(&self) -> Option<Vec<f32>> {
+        match &self.stored {
+            Stored::F32 => None,
+            Stored::Half(h) => {
+                let kind = self.precision.half().unwrap_or(HalfKind::Bf16);
+                Some(h.iter().map(|&v| kind.to_f32(v)).collect())
+            }
+            Stored::Int8 { w, scale } => {
+                let s = |j: usize| scale[if scale.len() == 1 { 0 } else { j }];
+                Some(w.iter().enumerate().map(|(i, &v)| v as f32 * s(i / self.k.max(1))).collect())
+            }
+            Stored::Fixed { w, .. } => match self.precision {
+                Precision::Fixed { width, int, .. } => Some(w.iter().map(|&m| fixed_value(m, width, int)).collect()),
+                _ => None,
+            },
+        }
+    }
+
+    /// The metadata entry of this layer.
+    pub fn meta(&self) -> QuantLayerMeta {
+        let granularity = match &self.stored {
+            Stored::Int8 { scale, .. } => {
+                Some(if scale.len() == 1 && self.n != 1 { Granularity::PerLayer } else { Granularity::PerChannel })
+            }
+            _ => None,
+        };
+        QuantLayerMeta { precision: self.precision.name(), granularity, input_scale: self.input_scale }
+    }
+
+    /// Weight bytes as stored.
+    pub fn weight_bytes(&self) -> usize {
+        let e = self.k * self.n;
+        match &self.stored {
+            Stored::F32 => 4 * e,
+            Stored::Half(_) => 2 * e,
+            Stored::Int8 { scale, .. } => e + 4 * scale.len(),
+            Stored::Fixed { .. } => {
+                let w = match self.precision {
+                    Precision::Fixed { width, .. } => width.div_ceil(8).next_power_of_two() as usize,
+                    _ => 4,
+                };
+                w * (e + self.n)
+            }
+        }
+    }
+}
+
+impl QuantEncoder {
+    /// Work buffers for batches of up to `batch` rows.
+    pub fn scratch(&self, batch: usize) -> QuantScratch {
+        let widest = self.layers.iter().map(|l| l.k).max().unwrap_or(0) * batch;
+        QuantScratch { i8: vec![0; widest], f32: vec![0.0; widest] }
+    }
+
+    /// Forward over the first `n` rows of `x` (N × in), layer j's output into `plan.act(j)`
+    /// (the encoder's f32 plan), as [`crate::net::Net::forward`] does. Allocates nothing.
+    pub fn forward(&self, x: &[f32], plan: &mut Plan, s: &mut QuantScratch, n: usize) {
+        let (qk, fk) = (quant_kernels(), hepae_kernels::kernels());
+        let mut prev: Option<Precision> = None;
+        for (j, l) in self.layers.iter().enumerate() {
+            let (inp, out, _) = plan.forward_bufs(j);
+            let mut inp = &inp.unwrap_or(x)[..n * l.k];
+            let out = &mut out[..n * l.n];
+            let slope = l.act.fused_slope();
+            match &l.packed {
+                Packed::Half(p) => (qk.dense_half)(out, inp, p, &l.bias, n, slope),
+                Packed::Bf16Pairs(p) => (qk.dense_bf16_dot)(out, inp, p, &l.bias, n, slope),
+                Packed::Int8 { w, scale, inv_in } => {
+                    let xq = &mut s.i8[..n * l.k];
+                    (qk.quantize_i8)(xq, inp, *inv_in);
+                    (qk.dense_i8)(out, xq, w, scale, &l.bias, n, slope);
+                }
+                Packed::F32T(wt) => {
+                    if let Precision::Fixed { width, int, mode } = l.precision {
+                        if prev != Some(l.precision) {
+                            let f = &mut s.f32[..n * l.k];
+                            f.copy_from_slice(inp);
+                            fixed_round(f, width, int, mode);
+                            inp = f;
+                        }
+                    }
+                    (fk.dense_small)(out, inp, wt, &l.bias, n, l.k, l.n, slope);
+                }
+            }
+            if l.act == Activation::Sigmoid {
+                sigmoid_inplace(out);
+            }
+            if let Precision::Fixed { width, int, mode } = l.precision {
+                fixed_round(out, width, int, mode);
+            }
+            prev = Some(l.precision);
+        }
+    }
+
+    /// The metadata of every layer.
+    pub fn layer_meta(&self) -> Vec<QuantLayerMeta> {
+        self.layers.iter().map(QuantLayer::meta).collect()
+    }
+
+    /// A short description: the distinct precisions, e.g. `int8` or `fixed<16,6>+f32`.
+    pub fn describe(&self) -> String {
+        let mut names: Vec<String> = Vec::new();
+        for l in &self.layers {
+            let n = l.precision.name();
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
+        names.join("+")
+    }
+}

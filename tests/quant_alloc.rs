@@ -1,0 +1,63 @@
+//! A quantised encoder's small batches allocate nothing: a counting global allocator watches
+//! 4 000 `Encoder::encode` calls of 1 to 4 rows for each precision (after one warm-up call,
+//! which picks the kernel set once per process).
+
+use hepae::infer::quantized::{parse_precisions, quantize, Granularity, QuantOptions};
+use hepae::{Dataset, Encoder, TrainConfig, Trainer};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+struct Counting;
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+
+#[global_allocator]
+static A: Counting = Counting;
+
+#[test]
+fn quantised_encoders_allocate_nothing_for_up_to_four_rows() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let data = Dataset::open(&root.join("tests/data/dy_nano_v6.npy")).unwrap();
+    let cfg = TrainConfig { hidden: vec![32, 16], latent: 6, epochs: Some(1), ..TrainConfig::default() };
+    let model = Trainer::new(cfg).fit(&data).unwrap();
+    let path = Path::new("unused.safetensors");
+    let d = data.cols();
+    let x = &data.as_slice()[..4 * d];
+    for p in ["int8", "bf16", "bf16-act", "f16", "fixed<16,6>", "int8,bf16-act,f32"] {
+        let opts = QuantOptions {
+            layers: parse_precisions(p).unwrap(),
+            granularity: Granularity::PerChannel,
+            calib_rows: 1000,
+        };
+        let q = quantize(&model, path, &opts, &data).unwrap();
+        let mut enc = Encoder::new(&q, 4);
+        let mut z = [0f32; 4 * 6];
+        enc.encode(x, 1, &mut z).unwrap();
+        let before = ALLOCS.load(Ordering::Relaxed);
+        for i in 0..4_000 {
+            let rows = 1 + i % 4;
+            enc.encode(&x[..rows * d], rows, &mut z[..rows * 6]).unwrap();
+        }
+        let n = ALLOCS.load(Ordering::Relaxed) - before;
+        assert_eq!(n, 0, "{p}: {n} allocations in 4 000 small encodes");
+        assert!(z.iter().all(|v| v.is_finite()) && z.iter().any(|&v| v != 0.0), "{p}: latents {z:?}");
+    }
+}
