@@ -20,6 +20,7 @@ pub mod evaluate;
 pub mod generate;
 pub mod import;
 pub mod launch;
+pub mod merge;
 pub mod plot;
 pub mod progress;
 pub mod reconstruct;
@@ -58,8 +59,10 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Compress jets to an archive of latents (optionally with a guaranteed error bound).
     Compress(compress::CompressArgs),
-    /// Rebuild jets from an archive, checking every checksum and the model.
+    /// Rebuild jets from an archive (or an archive set from `merge`), checking every checksum and the model.
     Decompress(decompress::DecompressArgs),
+    /// Join sharded jobs' outputs in order: NPY or CSV parts into one, archives into an archive set.
+    Merge(merge::MergeArgs),
     /// Compression ratio vs error: float truncation + zstd, PCA and an AE at the same bounds.
     Baseline(baseline::BaselineArgs),
     /// Anomaly score per jet (reconstruction error, VAE reconstruction probability, …).
@@ -114,6 +117,7 @@ pub fn run(cli: Cli) -> crate::Result<()> {
         Command::Baseline(a) => baseline::run(&a),
         Command::Compress(a) => compress::run(&a),
         Command::Decompress(a) => decompress::run(&a),
+        Command::Merge(a) => merge::run(&a),
         Command::Roc(a) => roc::run(&a),
         Command::Threshold(a) => threshold::run(&a),
         Command::Generate(a) => generate::run(&a),

@@ -236,7 +236,7 @@ pub fn train_to_file_in(
     quiet: bool,
     world: World,
 ) -> Result<SavedModel> {
-    let root = world.is_root();
+    let (root, ranks) = (world.is_root(), world.size());
     let quiet = quiet || !root;
     let data = Dataset::open(data_path)?;
     super::values::check_latent("--latent", cfg.latent, cfg.model, &data)?;
@@ -271,12 +271,13 @@ pub fn train_to_file_in(
         }
         let last = outcome.kept_record();
         eprintln!(
-            "trained {} {} on {} ({} train / {} validation rows, {} threads): final train loss {}, validation MSE {}",
+            "trained {} {} on {} ({} train / {} validation rows, {}{} threads): final train loss {}, validation MSE {}",
             saved.meta.kind,
             saved.meta.layer_dims.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("-"),
             data_path.display(),
             outcome.train_rows,
             outcome.val_rows,
+            if ranks > 1 { format!("{ranks} ranks × ") } else { String::new() },
             cfg.threads,
             last.map_or("-".into(), |h| format!("{:.4e}", h.train_loss)),
             last.and_then(|h| h.val_loss).map_or("-".into(), |v| format!("{v:.4e}")),
