@@ -82,7 +82,7 @@ pub fn run(args: &MergeArgs) -> Result<()> {
     }
     let mut guard = crate::io::outputs::Guard::new();
     for p in &args.parts {
-        guard = guard.input(p.as_path());
+        guard = if kind == Kind::Npy { guard.data(p.as_path()) } else { guard.input(p.as_path()) };
     }
     match kind {
         Kind::Npy => guard.rows("-o", args.output.as_path()).check()?,

@@ -27,6 +27,7 @@ pub mod reconstruct;
 pub mod report;
 pub mod roc;
 pub mod score;
+pub mod shard;
 pub mod split;
 pub mod synth;
 pub mod threshold;

@@ -327,7 +327,9 @@ impl Normalizer {
         data.gather(rows, x);
         self.normalize_rows(x).map_err(|b| {
             Error::data(
-                Location::file(data.path()).row(rows[b.row] as u64 + 1).column(data.columns()[b.col].clone()),
+                Location::file(data.path())
+                    .row((data.first_row() + rows[b.row] as usize) as u64 + 1)
+                    .column(data.columns()[b.col].clone()),
                 "value is outside the domain of the model's normaliser",
             )
         })
