@@ -142,3 +142,27 @@ fn a_rank_that_dies_ends_every_rank_and_leaves_no_model() {
     assert!(stray.is_empty(), "nothing left beside it: {stray:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn without_the_feature_a_launchers_ranks_are_refused_before_any_output() {
+    if cfg!(feature = "mpi") {
+        eprintln!("skipped: built with the `mpi` feature (this checks the build without it)");
+        return;
+    }
+    let dir = scratch("nofeature");
+    let model = dir.join("m.safetensors");
+    // What mpirun (OpenMPI) or srun (PMI) put in each rank's environment.
+    for var in ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE"] {
+        let o = Command::new(env!("CARGO_BIN_EXE_hepae"))
+            .args(["train", real_jets().to_str().unwrap(), "-o", model.to_str().unwrap(), "--epochs", "1"])
+            .env(var, "4")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        assert!(err.contains("one of 4 MPI ranks") && err.contains("--features mpi"), "{err}");
+        assert!(!model.exists());
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

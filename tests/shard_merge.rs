@@ -82,6 +82,9 @@ fn sharded_compress_of_several_inputs_merged_decompresses_to_exactly_their_rows(
     args.extend(archives.iter().map(|a| p(a)));
     args.extend(["-o", p(&set)]);
     ok(&args);
+    let listed: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&set).unwrap()).unwrap();
+    assert_eq!(listed["archives"][2]["path"], "job2.hepz", "members beside the set are named relative to it");
+    assert_eq!(listed["rows"], 188);
     let all = dir.join("all.npy");
     ok(&["decompress", p(&set), "--model", p(&m), "-o", p(&all), "-q"]);
     let got = values(&all);

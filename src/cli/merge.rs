@@ -45,8 +45,8 @@ pub struct ArchiveSet {
     pub archives: Vec<SetMember>,
 }
 
-/// One archive of a set: its path (relative to the set's directory when it was given so) and
-/// what it held when merged.
+/// One archive of a set: its path (relative to the set's directory when it lies there or
+/// below, else absolute) and what it held when merged.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SetMember {
     pub path: PathBuf,
@@ -92,7 +92,7 @@ pub fn run(args: &MergeArgs) -> Result<()> {
         Kind::Npy => merge_npy(&args.parts, &args.output)?,
         Kind::Csv => merge_csv(&args.parts, &args.output)?,
         Kind::Archive => {
-            let set = archive_set(&args.parts)?;
+            let set = archive_set(&args.parts, &args.output)?;
             let text = serde_json::to_string_pretty(&set).map_err(|e| Error::config(e.to_string()))?;
             crate::io::atomic::write_atomic(&args.output, format!("{text}\n").as_bytes())?;
             set.rows
@@ -182,13 +182,26 @@ fn sha256_file(p: &Path) -> Result<String> {
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// The set of `archives`, checked: readable headers, one model, one column list, one normaliser.
-pub fn archive_set(archives: &[PathBuf]) -> Result<ArchiveSet> {
+/// How the set at `set_path` names `archive`: relative to the set's directory when the archive
+/// lies in it or below, else by its absolute path (so that the set can be read from anywhere).
+fn member_path(archive: &Path, set_path: &Path) -> Result<PathBuf> {
+    let abs = std::fs::canonicalize(archive).map_err(|e| Error::io(archive, e))?;
+    let dir = match set_path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let dir = std::fs::canonicalize(dir).map_err(|e| Error::io(dir, e))?;
+    Ok(abs.strip_prefix(&dir).map(Path::to_path_buf).unwrap_or(abs))
+}
+
+/// The set of `archives` to be written at `set_path`, checked: readable headers, one model, one
+/// column list, one normaliser.
+pub fn archive_set(archives: &[PathBuf], set_path: &Path) -> Result<ArchiveSet> {
     let mut set: Option<(ArchiveSet, crate::data::normalize::Normalizer)> = None;
     for p in archives {
         let h = read_header(p)?;
         let model = if h.model_identity.is_empty() { h.model_sha256.clone() } else { h.model_identity.clone() };
-        let member = SetMember { path: p.clone(), rows: h.rows, sha256: sha256_file(p)? };
+        let member = SetMember { path: member_path(p, set_path)?, rows: h.rows, sha256: sha256_file(p)? };
         match &mut set {
             None => {
                 let s = ArchiveSet {
@@ -212,7 +225,7 @@ pub fn archive_set(archives: &[PathBuf]) -> Result<ArchiveSet> {
                     None
                 };
                 if let Some(why) = differs {
-                    return Err(Error::archive(p, format!("{why} than {}", s.archives[0].path.display())));
+                    return Err(Error::archive(p, format!("{why} than {}", archives[0].display())));
                 }
                 s.rows += h.rows;
                 s.archives.push(member);
@@ -232,7 +245,7 @@ pub fn is_archive_set(path: &Path) -> bool {
 }
 
 /// Reads and checks an archive set: its format, and each member's bytes and rows against it.
-/// Member paths are taken relative to the set's directory when they are relative.
+/// Relative member paths are relative to the set's directory.
 pub fn read_archive_set(path: &Path) -> Result<(ArchiveSet, Vec<PathBuf>)> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let set: ArchiveSet =
@@ -247,7 +260,7 @@ pub fn read_archive_set(path: &Path) -> Result<(ArchiveSet, Vec<PathBuf>)> {
     let mut paths = Vec::with_capacity(set.archives.len());
     let mut total = 0;
     for m in &set.archives {
-        let p = if m.path.is_relative() && !m.path.exists() { base.join(&m.path) } else { m.path.clone() };
+        let p = if m.path.is_relative() { base.join(&m.path) } else { m.path.clone() };
         if sha256_file(&p)? != m.sha256 {
             return Err(Error::archive(&p, format!("its bytes are not the ones the set {} recorded", path.display())));
         }
