@@ -4,7 +4,6 @@
 
 use super::progress::Progress;
 use crate::archive::{compress_with, default_bounds, CompressOptions, LatentDtype, SizeReport};
-use crate::data::npy::Dataset;
 use crate::error::{Error, Result};
 use crate::model_io::SavedModel;
 use std::path::PathBuf;
@@ -43,6 +42,9 @@ pub struct CompressArgs {
     #[arg(long, default_value_t = 9)]
     #[arg(value_parser = super::values::zstd_level)]
     pub level: i32,
+    /// Only job i of n's share of DATA's rows (0-based; see `hepae merge`).
+    #[arg(long)]
+    pub shard: Option<super::shard::ShardSpec>,
     /// No progress lines.
     #[arg(long, short)]
     pub quiet: bool,
@@ -124,7 +126,8 @@ pub fn run(args: &CompressArgs) -> Result<()> {
     }
     let model_bytes = std::fs::read(&args.model).map_err(|e| Error::io(&args.model, e))?;
     let model = SavedModel::from_bytes(&model_bytes, &args.model)?;
-    let data = Dataset::open(&args.data)?;
+    let data = super::shard::open(&args.data, args.shard)?;
+    super::shard::check_not_empty(&data, args.shard)?;
     model.check_data(&data, &args.model)?;
     super::values::check_alloc(
         "--block-rows",

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct DecompressArgs {
-    /// Archive to read (.hepz from `hepae compress`).
+    /// Archive to read (.hepz from `hepae compress`), or an archive set (from `hepae merge`).
     pub archive: PathBuf,
     /// The model the archive was written with (not needed if it embeds its decoder).
     #[arg(long)]
@@ -23,6 +23,11 @@ pub struct DecompressArgs {
 }
 
 pub fn run(args: &DecompressArgs) -> Result<()> {
+    if super::merge::is_archive_set(&args.archive) {
+        let rows = super::merge::decompress_set(&args.archive, args.model.as_deref(), &args.output, args.quiet)?;
+        eprintln!("wrote {} ({rows} jets from the archive set {})", args.output.display(), args.archive.display());
+        return Ok(());
+    }
     crate::outputs::Guard::new()
         .input(args.archive.as_path())
         .model(args.model.as_deref())

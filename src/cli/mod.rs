@@ -20,6 +20,8 @@ pub mod embed;
 pub mod evaluate;
 pub mod generate;
 pub mod import;
+pub mod launch;
+pub mod merge;
 pub mod plot;
 pub mod plot_images;
 pub mod progress;
@@ -28,6 +30,7 @@ pub mod reconstruct;
 pub mod report;
 pub mod roc;
 pub mod score;
+pub mod shard;
 pub mod split;
 pub mod synth;
 pub mod threshold;
@@ -60,10 +63,12 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Compress jets to an archive of latents (optionally with a guaranteed error bound).
     Compress(compress::CompressArgs),
-    /// Rebuild jets from an archive, checking every checksum and the model.
+    /// Rebuild jets from an archive (or an archive set from `merge`), checking every checksum and the model.
     Decompress(decompress::DecompressArgs),
     /// Reduced-precision encoder (bf16, f16, int8, fixed<W,I>) from a trained f32 model, calibrated on data.
     Quantize(quantize::QuantizeArgs),
+    /// Join sharded jobs' outputs in order: NPY or CSV parts into one, archives into an archive set.
+    Merge(merge::MergeArgs),
     /// Compression ratio vs error: float truncation + zstd, PCA and an AE at the same bounds.
     Baseline(baseline::BaselineArgs),
     /// Anomaly score per jet (reconstruction error, VAE reconstruction probability, …).
@@ -122,6 +127,7 @@ pub fn run(cli: Cli) -> crate::Result<()> {
         Command::Compress(a) => compress::run(&a),
         Command::Decompress(a) => decompress::run(&a),
         Command::Quantize(a) => quantize::run(&a),
+        Command::Merge(a) => merge::run(&a),
         Command::Roc(a) => roc::run(&a),
         Command::Threshold(a) => threshold::run(&a),
         Command::Generate(a) => generate::run(&a),

@@ -2,7 +2,6 @@
 //! back in physical units, streamed in batches (memory does not grow with the file).
 
 use crate::analysis::metrics::NonFinite;
-use crate::data::npy::Dataset;
 pub use crate::data::sink::RowSink;
 use crate::error::{Error, Location, Result};
 use crate::formats::model_file::SavedModel;
@@ -17,6 +16,9 @@ pub struct ReconstructArgs {
     /// Output: .npy (f32 + .columns) or .csv (header row).
     #[arg(short, long)]
     pub output: PathBuf,
+    /// Only job i of n's share of DATA's rows (0-based; see `hepae merge`).
+    #[arg(long)]
+    pub shard: Option<super::shard::ShardSpec>,
     /// No progress lines.
     #[arg(long, short)]
     pub quiet: bool,
@@ -31,8 +33,20 @@ pub fn reconstruct_file(model_path: &Path, data_path: &Path, out: &Path) -> Resu
 
 /// [`reconstruct_file`] with progress on stderr unless `quiet`.
 pub fn reconstruct_file_with(model_path: &Path, data_path: &Path, out: &Path, quiet: bool) -> Result<usize> {
+    reconstruct_shard(model_path, data_path, None, out, quiet)
+}
+
+/// [`reconstruct_file_with`] on one shard of the data (all of it with `None`).
+pub fn reconstruct_shard(
+    model_path: &Path,
+    data_path: &Path,
+    shard: Option<super::shard::ShardSpec>,
+    out: &Path,
+    quiet: bool,
+) -> Result<usize> {
     let model = SavedModel::load(model_path)?;
-    let data = Dataset::open(data_path)?;
+    let data = super::shard::open(data_path, shard)?;
+    super::shard::check_not_empty(&data, shard)?;
     model.check_data(&data, model_path)?;
     if out == data_path {
         return Err(Error::config(format!("{}: refusing to overwrite the input", out.display())));
@@ -50,13 +64,17 @@ pub fn reconstruct_file_with(model_path: &Path, data_path: &Path, out: &Path, qu
         x[..n * d].copy_from_slice(rows);
         if let Some(i) = x[..n * d].iter().position(|v| !v.is_finite()) {
             return Err(Error::data(
-                Location::file(data.path()).row((start + i / d) as u64 + 1).column(data.columns()[i % d].clone()),
+                Location::file(data.path())
+                    .row((data.first_row() + start + i / d) as u64 + 1)
+                    .column(data.columns()[i % d].clone()),
                 "value is not finite",
             ));
         }
         if let Err(b) = model.meta.normalizer.normalize_rows(&mut x[..n * d]) {
             return Err(Error::data(
-                Location::file(data.path()).row((start + b.row) as u64 + 1).column(data.columns()[b.col].clone()),
+                Location::file(data.path())
+                    .row((data.first_row() + start + b.row) as u64 + 1)
+                    .column(data.columns()[b.col].clone()),
                 "value is outside the domain of the model's normaliser",
             ));
         }
@@ -83,7 +101,7 @@ pub fn run(args: &ReconstructArgs) -> Result<()> {
         .data(args.data.as_path())
         .rows("-o", args.output.as_path())
         .check()?;
-    let n = reconstruct_file_with(&args.model, &args.data, &args.output, args.quiet)?;
+    let n = reconstruct_shard(&args.model, &args.data, args.shard, &args.output, args.quiet)?;
     eprintln!("wrote {} ({n} reconstructed jets, physical units)", args.output.display());
     Ok(())
 }

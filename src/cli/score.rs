@@ -5,7 +5,6 @@
 use crate::analysis::anomaly::{check_score, score_dataset_with, score_width, ScoreKind, ScoreOptions};
 use crate::cli::progress::Progress;
 use crate::cli::reconstruct::RowSink;
-use crate::data::npy::Dataset;
 use crate::error::Result;
 use crate::formats::model_file::SavedModel;
 use std::path::PathBuf;
@@ -31,6 +30,9 @@ pub struct ScoreArgs {
     /// Random seed of the VAE draws.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Only job i of n's share of DATA's rows (0-based; see `hepae merge`).
+    #[arg(long)]
+    pub shard: Option<super::shard::ShardSpec>,
     /// No progress lines.
     #[arg(long, short)]
     pub quiet: bool,
@@ -43,7 +45,8 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
         .rows("-o", args.output.as_path())
         .check()?;
     let model = SavedModel::load(&args.model)?;
-    let data = Dataset::open(&args.data)?;
+    let data = super::shard::open(&args.data, args.shard)?;
+    super::shard::check_not_empty(&data, args.shard)?;
     model.check_data(&data, &args.model)?;
     data.check_finite()?;
     let kind = args

@@ -8,7 +8,7 @@ use crate::formats::model_file::SavedModel;
 use crate::io::atomic::write_atomic;
 use crate::models::ae::{ModelKind, OutputActivation, Prior};
 use crate::train::schedule::{LrSchedule, ResolvedSchedule};
-use crate::train::{train_autoencoder, EpochRecord, Progress, TrainConfig};
+use crate::train::{train_autoencoder_in, EpochRecord, Progress, TrainConfig, World};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug, Clone)]
@@ -297,6 +297,21 @@ pub fn train_to_file(
     cfg: &TrainConfig,
     quiet: bool,
 ) -> Result<SavedModel> {
+    train_to_file_in(data_path, out, history, cfg, quiet, World::single())
+}
+
+/// [`train_to_file`] as one rank of `world`: rank 0 alone shows progress and writes the model
+/// and history; every rank returns the same model.
+pub fn train_to_file_in(
+    data_path: &Path,
+    out: &Path,
+    history: Option<&Path>,
+    cfg: &TrainConfig,
+    quiet: bool,
+    world: World,
+) -> Result<SavedModel> {
+    let (root, ranks) = (world.is_root(), world.size());
+    let quiet = quiet || !root;
     let data = Dataset::open(data_path)
         .map_err(|e| crate::infer::quantized::model_given_as_training_data(data_path).unwrap_or(e))?;
     super::values::check_latent("--latent", cfg.latent, cfg.model, &data)?;
@@ -306,7 +321,7 @@ pub fn train_to_file(
     // that bad input still gives one error line).
     let say =
         (!quiet && cfg.model != crate::models::ae::ModelKind::Pca).then(|| schedule_for(cfg, data.rows()).summary());
-    let outcome = train_autoencoder(&data, cfg, &mut |p| {
+    let outcome = train_autoencoder_in(&data, cfg, world, &mut |p| {
         if let (Progress::Start { .. }, Some(line)) = (&p, &say) {
             eprintln!("{line}");
         }
@@ -314,6 +329,9 @@ pub fn train_to_file(
     })?;
     bar.finish();
     let saved = SavedModel::from_training(&outcome, cfg, &data);
+    if !root {
+        return Ok(saved);
+    }
     saved.save(out)?;
     let hist_path = history.map(Path::to_path_buf).or_else(|| default_history(out));
     if let Some(p) = &hist_path {
@@ -328,12 +346,13 @@ pub fn train_to_file(
         }
         let last = outcome.kept_record();
         eprintln!(
-            "trained {} {} on {} ({} train / {} validation rows, {} threads): final train loss {}, validation MSE {}",
+            "trained {} {} on {} ({} train / {} validation rows, {}{} threads): final train loss {}, validation MSE {}",
             saved.meta.kind,
             saved.meta.layer_dims.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("-"),
             data_path.display(),
             outcome.train_rows,
             outcome.val_rows,
+            if ranks > 1 { format!("{ranks} ranks × ") } else { String::new() },
             cfg.threads,
             last.map_or("-".into(), |h| format!("{:.4e}", h.train_loss)),
             last.and_then(|h| h.val_loss).map_or("-".into(), |v| format!("{v:.4e}")),
@@ -347,16 +366,29 @@ pub fn train_to_file(
 }
 
 pub fn run(args: &TrainArgs) -> Result<()> {
+    match super::launch::launched_ranks() {
+        Some(n) if n > 1 => super::launch::run_ranked(n, |world| run_in(args, world)),
+        _ => run_in(args, World::single()),
+    }
+}
+
+/// `train` as one rank of `world` (rank 0 checks the outputs; every rank learns the outcome).
+fn run_in(args: &TrainArgs, mut world: World) -> Result<()> {
     let history = args.history.clone().or_else(|| default_history(&args.output));
     let hist_opt = if args.history.is_some() { "--history" } else { "-o (its loss history)" };
-    crate::io::outputs::Guard::new()
-        .data(args.data.as_path())
-        .file("-o", args.output.as_path())
-        .text(hist_opt, history.as_deref())
-        .check()?;
+    let checked = if world.is_root() {
+        crate::io::outputs::Guard::new()
+            .data(args.data.as_path())
+            .file("-o", args.output.as_path())
+            .text(hist_opt, history.as_deref())
+            .check()
+    } else {
+        Ok(())
+    };
+    world.agree(checked.map(|()| 0.0), "checking its outputs", |_| {})?;
     let cfg = args.config()?;
     super::values::check_widths("--hidden", &cfg.hidden)?;
     super::values::check_widths("--conv-channels", &cfg.conv.channels)?;
     super::values::check_widths("--disc-hidden", &cfg.disc_hidden)?;
-    train_to_file(&args.data, &args.output, args.history.as_deref(), &cfg, args.quiet).map(|_| ())
+    train_to_file_in(&args.data, &args.output, args.history.as_deref(), &cfg, args.quiet, world).map(|_| ())
 }

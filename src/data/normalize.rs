@@ -123,6 +123,10 @@ impl ColumnTransform {
     }
 }
 
+/// How [`Normalizer::fit_with`] merges one pass's partial statistics across processes:
+/// `(this pass's outcome, sum, min, max)` → the merged outcome.
+pub type FitCombine<'a> = &'a mut dyn FnMut(Result<()>, &mut [f64], &mut [f64], &mut [f64]) -> Result<()>;
+
 /// The first value [`Normalizer::normalize_rows`] could not normalise (indices within its slice).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BadValue {
@@ -194,14 +198,28 @@ pub fn momentum_component(name: &str) -> Option<Momentum> {
 impl Normalizer {
     /// Fits on `rows` of `data` (the training split). See the module docs for the kinds.
     pub fn fit(kind: NormKind, data: &Dataset, rows: &[u32], momentum_to_gev: f32) -> Result<Normalizer> {
+        Normalizer::fit_with(kind, data, rows, momentum_to_gev, &mut |local, _, _, _| local)
+    }
+
+    /// [`Normalizer::fit`] where `rows` are this process's share of the training rows: after
+    /// each pass over them, `combine(local, sum, min, max)` merges the partial statistics with
+    /// the other processes' (elementwise: `sum` summed, `min` min, `max` max; `local` is this
+    /// pass's outcome, which every process must learn of) and returns the merged outcome.
+    /// Pass 1: `sum` = per-column Σx then the row count, `min`/`max` per column; pass 2
+    /// (standard only): `sum` = per-column Σ(x − mean)², `min`/`max` empty.
+    pub fn fit_with(
+        kind: NormKind,
+        data: &Dataset,
+        rows: &[u32],
+        momentum_to_gev: f32,
+        combine: FitCombine<'_>,
+    ) -> Result<Normalizer> {
+        // Image normalisers (total intensity, log, none) are fitted on this process's rows.
         if matches!(kind, NormKind::Total | NormKind::Log | NormKind::None) {
             return crate::data::image_norm::fit(kind, data, rows);
         }
         let cols = data.cols();
         let columns = data.columns().to_vec();
-        if rows.is_empty() {
-            return Err(Error::data(Location::file(data.path()), "cannot fit a normaliser on zero rows"));
-        }
         if !(momentum_to_gev.is_finite() && momentum_to_gev > 0.0) {
             return Err(Error::config(format!("momentum unit factor {momentum_to_gev} must be a positive number")));
         }
@@ -221,39 +239,48 @@ impl Normalizer {
 
         let mut min = vec![f64::INFINITY; cols];
         let mut max = vec![f64::NEG_INFINITY; cols];
-        let mut sum = vec![0f64; cols];
-        let mut released = 0usize;
-        for &r in rows {
-            let r = r as usize;
-            if r >= released + RELEASE_BLOCK_ROWS {
-                data.release_rows(released, r);
-                released = r;
-            }
-            if r >= data.rows() {
-                return Err(Error::config(format!(
-                    "{}: row index {r} out of range ({} rows)",
-                    data.path().display(),
-                    data.rows()
-                )));
-            }
-            for (c, &x) in data.row(r).iter().enumerate() {
-                let probe = fixed[c].clone().unwrap_or(ColumnTransform::Affine { shift: 0.0, scale: 1.0 });
-                if let Some(why) = probe.reject(x) {
-                    return Err(bad_value(data.path(), r, &columns[c], why));
+        let mut sum = vec![0f64; cols + 1];
+        sum[cols] = rows.len() as f64;
+        let mut pass = || -> Result<()> {
+            let mut released = 0usize;
+            for &r in rows {
+                let r = r as usize;
+                if r >= released + RELEASE_BLOCK_ROWS {
+                    data.release_rows(released, r);
+                    released = r;
                 }
-                let v = x as f64;
-                min[c] = min[c].min(v);
-                max[c] = max[c].max(v);
-                sum[c] += v;
+                if r >= data.rows() {
+                    return Err(Error::config(format!(
+                        "{}: row index {r} out of range ({} rows)",
+                        data.path().display(),
+                        data.rows()
+                    )));
+                }
+                for (c, &x) in data.row(r).iter().enumerate() {
+                    let probe = fixed[c].clone().unwrap_or(ColumnTransform::Affine { shift: 0.0, scale: 1.0 });
+                    if let Some(why) = probe.reject(x) {
+                        return Err(bad_value(data.path(), r, &columns[c], why));
+                    }
+                    let v = x as f64;
+                    min[c] = min[c].min(v);
+                    max[c] = max[c].max(v);
+                    sum[c] += v;
+                }
             }
+            data.release_rows(0, data.rows());
+            Ok(())
+        };
+        let local = pass();
+        combine(local, &mut sum, &mut min, &mut max)?;
+        let n = sum[cols];
+        if n == 0.0 {
+            return Err(Error::data(Location::file(data.path()), "cannot fit a normaliser on zero rows"));
         }
-        data.release_rows(0, data.rows());
-        let n = rows.len() as f64;
-        let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();
+        let mean: Vec<f64> = sum[..cols].iter().map(|s| s / n).collect();
         let mut sd = vec![0f64; cols];
         if kind == NormKind::Standard {
             let mut ss = vec![0f64; cols];
-            released = 0;
+            let mut released = 0;
             for &r in rows {
                 if r as usize >= released + RELEASE_BLOCK_ROWS {
                     data.release_rows(released, r as usize);
@@ -264,6 +291,7 @@ impl Normalizer {
                     ss[c] += d * d;
                 }
             }
+            combine(Ok(()), &mut ss, &mut [], &mut [])?;
             sd = ss.iter().map(|s| (s / n).sqrt()).collect();
         }
         let transforms = (0..cols)
@@ -374,7 +402,9 @@ impl Normalizer {
         data.gather(rows, x);
         self.normalize_rows(x).map_err(|b| {
             Error::data(
-                Location::file(data.path()).row(rows[b.row] as u64 + 1).column(data.columns()[b.col].clone()),
+                Location::file(data.path())
+                    .row((data.first_row() + rows[b.row] as usize) as u64 + 1)
+                    .column(data.columns()[b.col].clone()),
                 "value is outside the domain of the model's normaliser",
             )
         })

@@ -263,6 +263,8 @@ pub struct Dataset {
     shape: Shape,
     offset: usize,
     columns: Vec<String>,
+    /// The file's row that is this dataset's row 0 (0 unless it is a [`Dataset::shard`]).
+    first_row: usize,
 }
 
 /// The name of pixel (channel `c`, row `y`, column `x`) of an image row: `pix_c0_y12_x3`. Row 0
@@ -385,7 +387,28 @@ impl Dataset {
             Shape::Image { .. } if columns_path(path).exists() => read_column_names(path, cols)?,
             Shape::Image { .. } => pixel_names(shape),
         };
-        Ok(Dataset { path: path.to_path_buf(), mmap, rows, cols, shape, offset: h.data_offset, columns })
+        Ok(Dataset { path: path.to_path_buf(), mmap, rows, cols, shape, offset: h.data_offset, columns, first_row: 0 })
+    }
+
+    /// Shard `i` of `n` (0-based): the file's rows `[i·⌈N/n⌉, min((i+1)·⌈N/n⌉, N))` only, a view
+    /// of the same map (a batch job's `--shard i/n` of one large file). Errors name the
+    /// file's rows ([`Dataset::first_row`]).
+    pub fn shard(mut self, i: usize, n: usize) -> Result<Dataset> {
+        if n == 0 || i >= n {
+            return Err(Error::config(format!("--shard {i}/{n}: needs 0 ≤ i < n")));
+        }
+        let per = self.rows.div_ceil(n);
+        let start = (i * per).min(self.rows);
+        let end = ((i + 1) * per).min(self.rows);
+        self.offset += start * self.cols * 4;
+        self.first_row += start;
+        self.rows = end - start;
+        Ok(self)
+    }
+
+    /// The file's row (0-based) that is row 0 here: 0, or a shard's first row.
+    pub fn first_row(&self) -> usize {
+        self.first_row
     }
 
     pub fn rows(&self) -> usize {
@@ -446,7 +469,7 @@ impl Dataset {
             if let Some(k) = block.iter().position(|v| !v.is_finite()) {
                 let (r, c) = (start + k / self.cols, k % self.cols);
                 return Err(Error::data(
-                    Location::file(&self.path).row(r as u64 + 1).column(self.columns[c].clone()),
+                    Location::file(&self.path).row((self.first_row + r) as u64 + 1).column(self.columns[c].clone()),
                     format!("value {} is not finite", block[k]),
                 ));
             }

@@ -250,7 +250,7 @@ impl QuantEncoder {
         let (qk, fk) = (quant_kernels(), hepae_kernels::kernels());
         let mut prev: Option<Precision> = None;
         for (j, l) in self.layers.iter().enumerate() {
-            let (inp, out, _) = plan.forward_bufs(j);
+            let (inp, out, _, _) = plan.forward_bufs(j);
             let mut inp = &inp.unwrap_or(x)[..n * l.k];
             let out = &mut out[..n * l.n];
             let slope = l.act.fused_slope();

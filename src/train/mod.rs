@@ -2,9 +2,13 @@
 //! [`run`] (the loop: epochs, shuffling, validation, progress, NaN guard), [`session`] (the
 //! run's state and its step: the model's phases on every shard), [`reduce`] (gradient
 //! reduction across shards, before Adam), [`schedule`] (batch, epochs, learning rate and early
-//! stopping sized by the work) and the shards themselves (`shard.rs`).
+//! stopping sized by the work), the shards themselves (`shard.rs`), and [`ranks`] (data-parallel
+//! training across processes; over MPI in `mpi` with the `mpi` feature).
 
 pub mod config;
+#[cfg(feature = "mpi")]
+pub mod mpi;
+pub mod ranks;
 pub mod reduce;
 pub mod run;
 pub mod schedule;
@@ -13,6 +17,7 @@ mod shard;
 pub mod split;
 
 pub use config::{Backbone, Parallel, TrainConfig};
-pub use run::{train_autoencoder, EpochRecord, Progress, TrainOutcome};
+pub use ranks::World;
+pub use run::{train_autoencoder, train_autoencoder_in, EpochRecord, Progress, TrainOutcome};
 pub use session::Session;
 pub use split::{auto_shuffle_window, split_rows, Split};

@@ -1,7 +1,9 @@
 //! Gradient reduction, the seam between the shards' backward passes and the optimiser: every
 //! shard leaves its gradient in its own slice of one buffer, a [`GradReduce`] sums them into
-//! the first slice, then Adam steps on that. Today's implementation sums the local threads'
-//! shards; a reducer across processes (MPI ranks) implements the same trait.
+//! the first slice, then Adam steps on that. [`LocalShards`] sums this process's threads'
+//! shards; across processes (MPI ranks) the session then sums the ranks' results in rank order
+//! with [`super::ranks::World::sum_gradients`] (a collective that also needs mutable buffers and
+//! can fail, so it is not this trait: see `ranks.rs`).
 
 use rayon::prelude::*;
 use std::ops::Range;

@@ -12,6 +12,7 @@
 //! benches/README.md for why this beats splitting each GEMM across threads on this network.
 
 use super::config::TrainConfig;
+use super::ranks::World;
 use super::schedule::{Decision, EarlyStopTracker, ResolvedSchedule};
 pub use super::session::Session;
 use super::split::{auto_shuffle_window, WindowSpan};
@@ -77,8 +78,19 @@ impl TrainOutcome {
 
 /// Trains a model of the family `cfg.model` on `data`. `on` hears about progress.
 pub fn train_autoencoder(data: &Dataset, cfg: &TrainConfig, on: &mut dyn FnMut(Progress<'_>)) -> Result<TrainOutcome> {
+    train_autoencoder_in(data, cfg, World::single(), on)
+}
+
+/// [`train_autoencoder`] as one rank of `world` (see [`super::ranks`]): every rank returns the
+/// same outcome (the same parameter bits); the caller of rank 0 writes it.
+pub fn train_autoencoder_in(
+    data: &Dataset,
+    cfg: &TrainConfig,
+    world: World,
+    on: &mut dyn FnMut(Progress<'_>),
+) -> Result<TrainOutcome> {
     let t0 = Instant::now();
-    let mut s = Session::new(data, cfg)?;
+    let mut s = Session::new_in(data, cfg, world)?;
     let d = data.cols();
     let (train_rows, val_rows) = (s.split.train.len(), s.split.val.len());
     if let Some(explained) = s.explained_variance {

@@ -2,6 +2,7 @@
 //! phase the model's family gives on every shard, reduces the gradients and steps Adam.
 
 use super::config::{Parallel, TrainConfig};
+use super::ranks::{rank_range, World};
 use super::reduce::{GradReduce, LocalShards};
 use super::schedule::ResolvedSchedule;
 use super::shard::{for_each_shard, gather_normalised, shard_range, step_rng, take_bad, validation_loss, Shard};
@@ -11,7 +12,7 @@ use crate::data::npy::Dataset;
 use crate::engine::gemm::Gemm;
 use crate::error::{Error, Location, Result};
 use crate::models::family::{Family, Fit, Pass, Phase, Step};
-use crate::models::shape::AeShape;
+use crate::models::shape::{AeShape, ModelKind};
 use crate::models::{family_for, Autoencoder};
 use crate::nn::adam::Adam;
 use std::sync::Arc;
@@ -38,6 +39,9 @@ pub struct Session<'d> {
     shard_len: usize,
     pool: Option<Arc<rayon::ThreadPool>>,
     reducer: Box<dyn GradReduce>,
+    /// The ranks of a data-parallel run (one process alone by default): each takes its rows of
+    /// every batch, and their gradients are summed in rank order after the threads'.
+    world: World,
     batch: usize,
     seed: u64,
     steps: u64,
@@ -48,12 +52,30 @@ impl<'d> Session<'d> {
     /// Validates `cfg` and `data`, splits and fits the normaliser, builds the family's model
     /// (initialised, with its fitted parts; or fitted in closed form) and plans every buffer.
     pub fn new(data: &'d Dataset, cfg: &TrainConfig) -> Result<Self> {
-        cfg.validate()?;
+        Session::new_in(data, cfg, World::single())
+    }
+
+    /// [`Session::new`] as one rank of `world`: every rank checks its block of the dataset's
+    /// rows, all ranks confirm they run the same options on the same data, the normaliser is
+    /// fitted over all ranks' training rows, and the split and shuffles are the global ones.
+    pub fn new_in(data: &'d Dataset, cfg: &TrainConfig, mut world: World) -> Result<Self> {
+        let (size, rank) = (world.size(), world.rank());
+        let start = (|| {
+            cfg.validate()?;
+            if size > 1 && matches!(cfg.model, ModelKind::Pca | ModelKind::AePca | ModelKind::SparseKl) {
+                return Err(Error::config(format!(
+                    "--model {} is not supported across several ranks yet (it needs statistics of the whole batch or sample in one process); run it on one rank",
+                    cfg.model
+                )));
+            }
+            if data.rows() == 0 || data.cols() == 0 {
+                return Err(Error::data(Location::file(data.path()), "the dataset is empty"));
+            }
+            super::ranks::check_finite_rows(data, rank_range(data.rows(), size, rank))
+        })();
+        let hash = if size > 1 { super::ranks::run_hash(data, cfg) } else { 0 };
+        world.check_same(start, hash)?;
         let d = data.cols();
-        if data.rows() == 0 || d == 0 {
-            return Err(Error::data(Location::file(data.path()), "the dataset is empty"));
-        }
-        data.check_finite()?;
         let split = split_rows(data.rows(), cfg.val_fraction, cfg.seed);
         if split.train.is_empty() {
             return Err(Error::data(
@@ -61,19 +83,25 @@ impl<'d> Session<'d> {
                 "no rows left for training after the validation split",
             ));
         }
-        let normalizer = Normalizer::fit(cfg.norm, data, &split.train, cfg.momentum_to_gev)?;
+        // Each rank fits on its block of the training rows; the statistics are merged.
+        let mine = &split.train[rank_range(split.train.len(), size, rank)];
+        let normalizer = Normalizer::fit_with(cfg.norm, data, mine, cfg.momentum_to_gev, &mut |l, s, lo, hi| {
+            world.combine_stats(l, s, lo, hi)
+        })?;
         let family = family_for(cfg);
         // Batch, epochs, learning rate and early stopping, resolved once for this sample.
         let schedule = ResolvedSchedule::resolve(cfg, split.train.len(), split.val.len());
         let batch = schedule.batch;
+        // This rank's share of a full batch.
+        let rank_batch = batch.div_ceil(size);
 
         // One shard per thread, each for its share of a full batch (or one shard whose GEMMs
         // split their rows, for the comparison).
         let (n_shards, gemm) = match cfg.parallel {
             Parallel::Gemm => (1, Gemm::detect().with_row_split(cfg.threads)),
-            Parallel::Batch => (cfg.threads.min(batch).max(1), Gemm::detect()),
+            Parallel::Batch => (cfg.threads.min(rank_batch).max(1), Gemm::detect()),
         };
-        let per = batch.div_ceil(n_shards);
+        let per = rank_batch.div_ceil(n_shards);
         let pool = if n_shards > 1 {
             Some(Arc::new(
                 rayon::ThreadPoolBuilder::new()
@@ -117,6 +145,7 @@ impl<'d> Session<'d> {
             })
             .collect();
         let shard_len = model.params.len().max(1);
+        world.plan(shard_len);
         Ok(Session {
             data,
             split,
@@ -128,6 +157,7 @@ impl<'d> Session<'d> {
             grads: vec![0.0; n_shards * shard_len],
             shard_len,
             reducer: Box::new(LocalShards { pool: pool.clone() }),
+            world,
             pool,
             model,
             explained_variance,
@@ -158,9 +188,14 @@ impl<'d> Session<'d> {
     /// it is not finite, no parameter has been updated. Allocates nothing.
     pub fn step(&mut self, batch: &[u32]) -> Result<f64> {
         self.steps += 1;
-        let n = batch.len();
         let n_shards = self.shards.len();
-        let step = Step { epoch: self.epoch, batch_rows: n, batch_elems: n * self.data.cols() };
+        // The loss terms are normalised by the whole batch; this rank runs its rows, and its
+        // shards are numbered after the lower ranks' (their generators are the global shard's).
+        let step = Step { epoch: self.epoch, batch_rows: batch.len(), batch_elems: batch.len() * self.data.cols() };
+        let (size, rank) = (self.world.size(), self.world.rank());
+        let batch = &batch[rank_range(batch.len(), size, rank)];
+        let first_shard = rank * n_shards;
+        let n = batch.len();
         let (data, norm, seed, steps) = (self.data, &self.normalizer, self.seed, self.steps);
         let pool = self.pool.as_deref();
         let mut loss = 0.0;
@@ -184,7 +219,7 @@ impl<'d> Session<'d> {
                         return;
                     }
                 }
-                let mut rng = step_rng(seed, k as u64, steps, t);
+                let mut rng = step_rng(seed, k as u64, steps, first_shard + t);
                 let mut pass = Pass { model, buf: &mut s.buf, x: &s.x, n: rows, rows: these, step };
                 s.loss = family.forward(k, &mut pass, &mut rng);
                 if !split {
@@ -192,7 +227,8 @@ impl<'d> Session<'d> {
                 }
             });
             if k == 0 {
-                take_bad(&mut self.shards, data, batch)?;
+                let read = take_bad(&mut self.shards, data, batch).map(|()| 0.0);
+                self.world.agree(read, "reading its rows of a batch", |_| {})?;
             }
             let mut penalty = 0.0;
             if split {
@@ -215,6 +251,7 @@ impl<'d> Session<'d> {
             let phase = &self.phases[k];
             if phase.is_loss {
                 let l = self.shards.iter().map(|s| s.loss + s.extra).sum::<f64>() + penalty;
+                let l = self.world.agree_sum(Ok(l), "training")?;
                 if !l.is_finite() {
                     return Ok(l);
                 }
@@ -222,6 +259,7 @@ impl<'d> Session<'d> {
             }
             let range = phase.params.clone();
             self.reducer.reduce(&mut self.grads, self.shard_len, range.clone());
+            self.world.sum_gradients(&mut self.grads[range.clone()])?;
             self.adams[k].step_parallel(pool, &mut self.model.params.data[range.clone()], &self.grads[range]);
         }
         Ok(loss)
@@ -239,6 +277,7 @@ impl<'d> Session<'d> {
             self.batch,
             &mut self.shards,
             self.pool.as_deref(),
+            &mut self.world,
         )
     }
 

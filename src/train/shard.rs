@@ -2,6 +2,7 @@
 //! workspace and its slice of the gradient buffer; how a batch is cut into them, how they run,
 //! their per-step generators, the gathering of their rows, and the sharded validation loss.
 
+use super::ranks::{rank_range, World};
 use crate::data::normalize::Normalizer;
 use crate::data::npy::Dataset;
 use crate::error::{Error, Location, Result};
@@ -89,7 +90,9 @@ pub(super) fn take_bad(shards: &mut [Shard], data: &Dataset, batch: &[u32]) -> R
 }
 
 /// Mean squared error (normalised space) of `model`'s deterministic reconstruction over
-/// `rows`, in batches, sharded.
+/// `rows`, in batches, sharded (each batch split by rank first, the ranks' sums added in rank
+/// order).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn validation_loss(
     model: &Autoencoder,
     data: &Dataset,
@@ -98,6 +101,7 @@ pub(super) fn validation_loss(
     batch: usize,
     shards: &mut [Shard],
     pool: Option<&rayon::ThreadPool>,
+    world: &mut World,
 ) -> Result<Option<f64>> {
     if rows.is_empty() {
         return Ok(None);
@@ -111,6 +115,7 @@ pub(super) fn validation_loss(
             // Rows are ascending: hand back the pages of the previous chunks.
             data.release_rows(0, chunk[0] as usize);
         }
+        let chunk = &chunk[rank_range(chunk.len(), world.size(), world.rank())];
         for_each_shard(pool, shards, &mut no_grads, |t, s, _| {
             let r = shard_range(chunk.len(), n_shards, t);
             let n = r.len();
@@ -122,8 +127,8 @@ pub(super) fn validation_loss(
             let out = model.forward(&s.x, &mut s.buf, n);
             s.extra = sum_squared_error(out, &s.x[..n * d]);
         });
-        take_bad(shards, data, chunk)?;
-        sse += shards.iter().map(|s| s.extra).sum::<f64>();
+        let local = take_bad(shards, data, chunk).map(|()| shards.iter().map(|s| s.extra).sum::<f64>());
+        sse += world.agree_sum(local, "validating")?;
     }
     Ok(Some(sse / (rows.len() * d) as f64))
 }

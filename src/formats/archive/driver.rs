@@ -172,7 +172,9 @@ pub fn compress_with(
         let x = &data.as_slice()[start * d..(start + n) * d];
         enc.encode(x, n, &mut z[..n * l]).map_err(|b| {
             Error::data(
-                Location::file(data.path()).row((start + b.row) as u64 + 1).column(data.columns()[b.col].clone()),
+                Location::file(data.path())
+                    .row((data.first_row() + start + b.row) as u64 + 1)
+                    .column(data.columns()[b.col].clone()),
                 "value cannot be encoded (not finite after normalisation)",
             )
         })?;

@@ -1,0 +1,73 @@
+//! [`Ranks`] over MPI (the `mpi` feature): the rsmpi bindings over the system's MPI library.
+//! `mpirun -np R hepae train …` starts R processes; each initialises MPI once ([`Mpi::init`]),
+//! trains its rows of every batch, and meets the others in the collectives of
+//! [`super::ranks::World`]. Only the main thread calls MPI (the thread pool never does), so the
+//! library is asked for `MPI_THREAD_FUNNELED`.
+
+use super::ranks::Ranks;
+use crate::error::{Error, Result};
+use mpi::collective::CommunicatorCollectives;
+use mpi::environment::Universe;
+use mpi::topology::{Communicator, SimpleCommunicator};
+use mpi::Threading;
+
+/// This process's MPI session: MPI_Finalize runs when it is dropped (after training).
+pub struct Mpi {
+    _universe: Universe,
+    world: SimpleCommunicator,
+}
+
+impl Mpi {
+    /// Initialises MPI (once per process).
+    pub fn init() -> Result<Mpi> {
+        let (universe, _level) = mpi::initialize_with_threading(Threading::Funneled)
+            .ok_or_else(|| Error::config("MPI was already initialised in this process"))?;
+        let world = universe.world();
+        Ok(Mpi { _universe: universe, world })
+    }
+
+    pub fn rank(&self) -> usize {
+        self.world.rank() as usize
+    }
+
+    pub fn size(&self) -> usize {
+        self.world.size() as usize
+    }
+
+    /// The ranks of MPI_COMM_WORLD, for a [`super::ranks::World`].
+    pub fn ranks(&self) -> MpiRanks {
+        MpiRanks { world: SimpleCommunicator::world() }
+    }
+
+    /// Ends every rank of the job with `code` (MPI_Abort): for a failure that the other ranks
+    /// cannot learn of through a collective, so that none is left waiting in one.
+    pub fn abort(&self, code: i32) -> ! {
+        self.world.abort(code)
+    }
+}
+
+/// MPI_COMM_WORLD as [`Ranks`]: MPI_Allgather and MPI_Alltoall on f32/f64 buffers.
+pub struct MpiRanks {
+    world: SimpleCommunicator,
+}
+
+impl Ranks for MpiRanks {
+    fn rank(&self) -> usize {
+        self.world.rank() as usize
+    }
+    fn size(&self) -> usize {
+        self.world.size() as usize
+    }
+    fn all_gather_f64(&mut self, local: &[f64], all: &mut [f64]) -> Result<()> {
+        self.world.all_gather_into(local, all);
+        Ok(())
+    }
+    fn all_gather_f32(&mut self, local: &[f32], all: &mut [f32]) -> Result<()> {
+        self.world.all_gather_into(local, all);
+        Ok(())
+    }
+    fn all_to_all_f32(&mut self, send: &[f32], recv: &mut [f32]) -> Result<()> {
+        self.world.all_to_all_into(send, recv);
+        Ok(())
+    }
+}
