@@ -12,6 +12,9 @@
 
 use crate::data::normalize::{momentum_component, Momentum};
 use crate::data::npy::Dataset;
+use super::entropy::{get_varint, unzigzag};
+#[cfg(test)]
+use super::entropy::{put_varint, zigzag};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -182,32 +185,6 @@ pub fn unshuffle(sh: &[u8], size: usize, out: &mut Vec<u8>) {
     }
 }
 
-fn zigzag(q: i64) -> u64 {
-    ((q << 1) ^ (q >> 63)) as u64
-}
-fn unzigzag(u: u64) -> i64 {
-    ((u >> 1) as i64) ^ -((u & 1) as i64)
-}
-fn put_varint(mut v: u64, out: &mut Vec<u8>) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-fn get_varint(b: &[u8], pos: &mut usize) -> Option<u64> {
-    let mut v = 0u64;
-    for shift in (0..64).step_by(7) {
-        let byte = *b.get(*pos)?;
-        *pos += 1;
-        v |= ((byte & 0x7f) as u64) << shift;
-        if byte < 0x80 {
-            return Some(v);
-        }
-    }
-    None
-}
-
 /// The most bytes one value takes in a residual stream (a 10-byte varint; raw values take 5).
 pub(crate) const MAX_RESIDUAL_BYTES_PER_VALUE: usize = 10;
 
@@ -240,9 +217,10 @@ pub fn within(bound: Bound, x: f32, y: f32) -> bool {
     }
 }
 
-/// Appends the residual stream of rows `x` (row-major, `bounds.len()` columns) against
+/// Format 2's writer, kept to test its reader. Appends the residual stream of rows `x` (row-major, `bounds.len()` columns) against
 /// predictions `p` to `out`, and writes into `decoded` exactly what [`decode_residuals`] will
 /// rebuild. Returns the number of values stored raw.
+#[cfg(test)]
 pub(crate) fn encode_residuals(x: &[f32], p: &[f32], bounds: &[Bound], out: &mut Vec<u8>, decoded: &mut [f32]) -> u64 {
     let d = bounds.len();
     let mut raw = 0;

@@ -1,6 +1,10 @@
 //! The archive's framing: header, numbered blocks and trailer, each under a CRC32, written
 //! through an [`AtomicFile`] and read back as a stream (one block in memory at a time).
 //!
+//! Format 3 is format 2's framing with one more block kind: tag 4, a range-coded block of rows
+//! ([`super::coded`]; stored as written, `raw_len = stored_len`), which replaces the latent +
+//! residual pair in error-bounded mode. Formats 2 and 1 are still read.
+//!
 //! Format 2 (all integers little-endian; `id` is the header's 128-bit `archive_id`):
 //! ```text
 //! "HEPZ" | version u16 = 2 | 0u16 | header_len u32 | header JSON | crc32(header JSON) u32
@@ -28,13 +32,15 @@ use super::codec::{Bound, LatentDtype, MAX_RESIDUAL_BYTES_PER_VALUE};
 use crate::data::normalize::Normalizer;
 
 pub const MAGIC: &[u8; 4] = b"HEPZ";
-/// The format this hepae writes.
-pub const VERSION: u16 = 2;
+/// The format this hepae writes (3: error-bounded rows as entropy-coded blocks, tag 4).
+pub const VERSION: u16 = 3;
 /// The oldest format this hepae reads.
 pub const OLDEST_VERSION: u16 = 1;
 pub(crate) const TAG_LATENT: u8 = 1;
 pub(crate) const TAG_RESIDUAL: u8 = 2;
 pub(crate) const TAG_MODEL: u8 = 3;
+/// Format 3: one block of rows, every value on its grid, range-coded ([`super::coded`]).
+pub(crate) const TAG_CODED: u8 = 4;
 pub(crate) const TAG_TRAILER: u8 = 0xFF;
 /// Largest `block_rows` written or read (bounds every buffer of a block).
 pub const MAX_BLOCK_ROWS: usize = 1 << 20;
@@ -100,8 +106,13 @@ pub struct SizeReport {
     pub ratio: f64,
     pub ratio_with_decoder: f64,
     pub ratio_with_model: f64,
-    /// Values stored raw because their bound could not be met by quantisation.
+    /// Values stored raw because their bound could not be met by quantisation (format 3:
+    /// values coded exactly as 32 bits, escapes from their grid).
     pub raw_values: u64,
+    /// Format 3: blocks whose values are coded against the decoder's predictions (0: the
+    /// archive decodes without any model).
+    #[serde(default)]
+    pub learned_blocks: u64,
     /// SHA-256 of the stored latents as decoded (f32 little-endian, row-major, in order).
     /// Format 2.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -227,8 +238,8 @@ pub(crate) struct ContainerReader {
     id: [u8; 16],
     /// Number of the next block.
     seq: u32,
-    /// Largest `raw_len` a latent / residual block of this archive can declare.
-    max_raw: [usize; 2],
+    /// Largest `raw_len` a latent / residual / coded block of this archive can declare.
+    max_raw: [usize; 3],
     latent_bytes: u64,
     residual_bytes: u64,
     payload: Vec<u8>,
@@ -247,7 +258,7 @@ impl ContainerReader {
             version: 0,
             id: [0; 16],
             seq: 1,
-            max_raw: [0; 2],
+            max_raw: [0; 3],
             latent_bytes: 0,
             residual_bytes: 0,
             payload: Vec::new(),
@@ -358,6 +369,7 @@ impl ContainerReader {
         self.max_raw = [
             header.block_rows * l * header.latent_dtype.bytes(),
             4 + header.block_rows * d * MAX_RESIDUAL_BYTES_PER_VALUE,
+            if version >= 3 { 64 + (d + l) * (64 + 5 * super::entropy::MAX_ALPHABET) + header.block_rows * (d + l) * 8 } else { 0 },
         ];
         Ok(header)
     }
@@ -392,6 +404,7 @@ impl ContainerReader {
         let max_raw = match tag {
             TAG_LATENT => self.max_raw[0],
             TAG_RESIDUAL => self.max_raw[1],
+            TAG_CODED if self.version >= 3 => self.max_raw[2],
             TAG_MODEL => usize::MAX,
             t => return Err(self.bad(format!("{at}: unknown block type {t} (the file is corrupt)"))),
         };
@@ -429,7 +442,7 @@ impl ContainerReader {
         let size = self.pos - start;
         match tag {
             TAG_LATENT => self.latent_bytes += size,
-            TAG_RESIDUAL => self.residual_bytes += size,
+            TAG_RESIDUAL | TAG_CODED => self.residual_bytes += size,
             _ => {}
         }
         self.seq += 1;

@@ -12,8 +12,11 @@
 //! * [`driver`]: compress and decompress.
 
 pub mod codec;
+pub mod coded;
 pub mod container;
 pub mod driver;
+pub mod entropy;
+pub mod grid;
 
 pub use codec::{default_bounds, integer_columns, shuffle, unshuffle, within, Bound, LatentDtype};
 pub use container::{ArchiveHeader, SizeReport, MAGIC, MAX_BLOCK_ROWS, OLDEST_VERSION, VERSION};
