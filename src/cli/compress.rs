@@ -3,7 +3,7 @@
 //! Prints and stores the size accounting, with and without the decoder's bytes.
 
 use super::progress::Progress;
-use crate::archive::{compress_with, default_bounds, CompressOptions, LatentDtype, SizeReport};
+use crate::archive::{compress_observed, default_bounds, CompressOptions, LatentDtype, SizeReport};
 use crate::data::npy::Dataset;
 use crate::error::{Error, Result};
 use crate::model_io::SavedModel;
@@ -52,6 +52,9 @@ pub struct CompressArgs {
     /// No progress lines.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Print, per column, the grid and model each block chose and its share of the bytes.
+    #[arg(long)]
+    pub explain: bool,
 }
 
 /// Per-column absolute bounds, and one bound for every column.
@@ -168,8 +171,26 @@ pub fn run(args: &CompressArgs) -> Result<()> {
         learned: !args.plain,
     };
     let mut progress = Progress::new("compress", "jets", data.rows() as u64, args.quiet)?;
-    let report = compress_with(&model, &model_bytes, &data, &args.output, &opt, &mut |r| progress.set(r))?;
+    let mut explained = Vec::new();
+    let report = compress_observed(&model, &model_bytes, &data, &args.output, &opt, &mut |r| progress.set(r), &mut |s| {
+        if args.explain {
+            explained.push(s.clone())
+        }
+    })?;
     progress.finish();
     print_report(&report, &args.output);
+    for (b, s) in explained.iter().enumerate() {
+        eprintln!("  block {}: {}latents {:.0} B", b + 1, if s.learned { "learned, " } else { "plain, " }, s.latent_bits / 8.0);
+        for (c, (code, bits)) in s.columns.iter().enumerate() {
+            eprintln!(
+                "    {:<28} {:>9.0} B  {:?}{}{}",
+                data.columns()[c],
+                bits / 8.0,
+                code.grid,
+                if code.learned { ", learned" } else { "" },
+                if code.sources.is_empty() { String::new() } else { format!(", identity ({} kinds)", code.kinds[4]) }
+            );
+        }
+    }
     Ok(())
 }

@@ -236,9 +236,21 @@ fn find_identity(x: &[f32], d: usize, target: usize, pool: &[usize]) -> Option<(
     Some((src.iter().map(|&s| s as u16).collect(), mask))
 }
 
-/// Codes one block into `out`; returns whether it uses the decoder, and the number of values
-/// coded exactly as escapes.
-pub fn encode_block(inp: &BlockInput, out: &mut Vec<u8>) -> Result<(bool, u64)> {
+/// What coding one block chose.
+#[derive(Clone, Debug, Default)]
+pub struct BlockStats {
+    /// The block codes some column against the decoder's predictions.
+    pub learned: bool,
+    /// Values coded exactly as escapes (32 bits each).
+    pub escapes: u64,
+    /// Estimated bits of the latents (0 when not learned).
+    pub latent_bits: f64,
+    /// Per column: the code chosen (grid, model, identity) and its estimated bits.
+    pub columns: Vec<(ColumnCode, f64)>,
+}
+
+/// Codes one block into `out`; returns what it chose.
+pub fn encode_block(inp: &BlockInput, out: &mut Vec<u8>) -> Result<BlockStats> {
     let d = inp.bounds.len();
     let n = inp.x.len() / d;
     let column = |c: usize| -> Vec<f32> { (0..n).map(|r| inp.x[r * d + c]).collect() };
@@ -348,8 +360,13 @@ pub fn encode_block(inp: &BlockInput, out: &mut Vec<u8>) -> Result<(bool, u64)> 
         }
     }
     w.finish(out)?;
-    let escapes = chosen.iter().chain(if use_learned { &latent_plans[..] } else { &[] }).map(|p| p.code.kinds[K_ESC] as u64).sum();
-    Ok((use_learned, escapes))
+    let latents = if use_learned { &latent_plans[..] } else { &[] };
+    Ok(BlockStats {
+        learned: use_learned,
+        escapes: chosen.iter().chain(latents).map(|p| p.code.kinds[K_ESC] as u64).sum(),
+        latent_bits: latents.iter().map(|p| p.bits).sum(),
+        columns: chosen.into_iter().map(|p| (p.code, p.bits)).collect(),
+    })
 }
 
 /// Identity targets last, so their sources are decoded first.

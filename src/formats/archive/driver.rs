@@ -15,7 +15,7 @@
 use super::codec::{
     decode_residuals, pack_latents, prediction_crc, unpack_latents, Bound, LatentDtype,
 };
-use super::coded::{decode_block, encode_block, quantize_latents, BlockInput, LatentSide};
+use super::coded::{decode_block, encode_block, quantize_latents, BlockInput, BlockStats, LatentSide};
 use super::container::{
     ArchiveHeader, ContainerReader, ContainerWriter, Frame, SizeReport, MAX_BLOCK_ROWS, TAG_CODED, TAG_LATENT,
     TAG_MODEL, TAG_RESIDUAL, TRAILER_FRAME, VERSION,
@@ -114,6 +114,20 @@ pub fn compress_with(
     opt: &CompressOptions,
     on_rows: &mut dyn FnMut(u64),
 ) -> Result<SizeReport> {
+    compress_observed(model, model_bytes, data, out, opt, on_rows, &mut |_| {})
+}
+
+/// [`compress_with`], also calling `on_block` with what each coded block (format 3,
+/// error-bounded) chose.
+pub fn compress_observed(
+    model: &SavedModel,
+    model_bytes: &[u8],
+    data: &Dataset,
+    out: &Path,
+    opt: &CompressOptions,
+    on_rows: &mut dyn FnMut(u64),
+    on_block: &mut dyn FnMut(&BlockStats),
+) -> Result<SizeReport> {
     let (d, l) = (data.cols(), model.ae.shape.latent);
     if model.meta.columns.as_slice() != data.columns() {
         return Err(Error::data(
@@ -201,12 +215,13 @@ pub fn compress_with(
                 decoder_bits: if decoder_paid { 0.0 } else { 8.0 * decoder_params as f64 },
             };
             resid.clear();
-            let (learned, escapes) = encode_block(&inp, &mut resid)?;
-            if learned {
+            let stats = encode_block(&inp, &mut resid)?;
+            if stats.learned {
                 decoder_paid = true;
                 learned_blocks += 1;
             }
-            raw_values += escapes;
+            raw_values += stats.escapes;
+            on_block(&stats);
             // Decoded back here, as decompression will, and every value checked against its
             // bound: the hash is of what a reader gets, and a coder bug cannot ship.
             let mut predict = |_: &[f32], out: &mut [f32]| -> std::result::Result<(), String> {
