@@ -3,7 +3,7 @@
 //! Prints and stores the size accounting, with and without the decoder's bytes.
 
 use super::progress::Progress;
-use crate::archive::{compress_observed, default_bounds, CompressOptions, LatentDtype, SizeReport};
+use crate::archive::{compress_observed, default_bounds, CompressOptions, LatentDtype, Learned, SizeReport};
 use crate::data::npy::Dataset;
 use crate::error::{Error, Result};
 use crate::model_io::SavedModel;
@@ -39,8 +39,12 @@ pub struct CompressArgs {
     /// With an error bound: code every column on its own (no prediction from the model), so
     /// the archive decodes without any model. By default each block uses the model's
     /// predictions only where they make it smaller, the decoder's bytes counted.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "learned")]
     pub plain: bool,
+    /// With an error bound: code every column the model's predictions make cheaper against
+    /// them, whatever the latents cost (to measure the learned model; the default weighs it).
+    #[arg(long)]
+    pub learned: bool,
     /// Jets per block.
     #[arg(long, default_value_t = 65_536)]
     #[arg(value_parser = super::values::block_rows)]
@@ -168,19 +172,32 @@ pub fn run(args: &CompressArgs) -> Result<()> {
         block_rows: args.block_rows,
         zstd_level: args.level.clamp(1, 22),
         archive_id: None,
-        learned: !args.plain,
+        learned: if args.plain {
+            Learned::Off
+        } else if args.learned {
+            Learned::Force
+        } else {
+            Learned::Auto
+        },
+        format: crate::archive::VERSION,
     };
     let mut progress = Progress::new("compress", "jets", data.rows() as u64, args.quiet)?;
     let mut explained = Vec::new();
-    let report = compress_observed(&model, &model_bytes, &data, &args.output, &opt, &mut |r| progress.set(r), &mut |s| {
-        if args.explain {
-            explained.push(s.clone())
-        }
-    })?;
+    let report =
+        compress_observed(&model, &model_bytes, &data, &args.output, &opt, &mut |r| progress.set(r), &mut |s| {
+            if args.explain {
+                explained.push(s.clone())
+            }
+        })?;
     progress.finish();
     print_report(&report, &args.output);
     for (b, s) in explained.iter().enumerate() {
-        eprintln!("  block {}: {}latents {:.0} B", b + 1, if s.learned { "learned, " } else { "plain, " }, s.latent_bits / 8.0);
+        eprintln!(
+            "  block {}: {}latents {:.0} B",
+            b + 1,
+            if s.learned { "learned, " } else { "plain, " },
+            s.latent_bits / 8.0
+        );
         for (c, (code, bits)) in s.columns.iter().enumerate() {
             eprintln!(
                 "    {:<28} {:>9.0} B  {:?}{}{}",

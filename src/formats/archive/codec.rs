@@ -10,11 +10,9 @@
 //!   could only store exactly);
 //! * `0` followed by the value's 4 raw f32 bytes (the bound could not be met by quantisation).
 
+use super::entropy::{get_varint, put_varint, unzigzag, zigzag};
 use crate::data::normalize::{momentum_component, Momentum};
 use crate::data::npy::Dataset;
-use super::entropy::{get_varint, unzigzag};
-#[cfg(test)]
-use super::entropy::{put_varint, zigzag};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -217,10 +215,9 @@ pub fn within(bound: Bound, x: f32, y: f32) -> bool {
     }
 }
 
-/// Format 2's writer, kept to test its reader. Appends the residual stream of rows `x` (row-major, `bounds.len()` columns) against
+/// Format 2's writer (`CompressOptions::format = 2`). Appends the residual stream of rows `x` (row-major, `bounds.len()` columns) against
 /// predictions `p` to `out`, and writes into `decoded` exactly what [`decode_residuals`] will
 /// rebuild. Returns the number of values stored raw.
-#[cfg(test)]
 pub(crate) fn encode_residuals(x: &[f32], p: &[f32], bounds: &[Bound], out: &mut Vec<u8>, decoded: &mut [f32]) -> u64 {
     let d = bounds.len();
     let mut raw = 0;

@@ -185,6 +185,9 @@ pub struct BlockInput<'a> {
     pub learned: Option<LatentSide<'a>>,
     /// Bits charged once for the decoder when the block is the first to use it.
     pub decoder_bits: f64,
+    /// Use the predictions for every column they make cheaper, whatever the latents and the
+    /// decoder cost (measurements and tests; the default weighs everything).
+    pub force_learned: bool,
 }
 
 /// The latent side of a block: what the decoder predicts from.
@@ -254,7 +257,8 @@ pub fn encode_block(inp: &BlockInput, out: &mut Vec<u8>) -> Result<BlockStats> {
     let d = inp.bounds.len();
     let n = inp.x.len() / d;
     let column = |c: usize| -> Vec<f32> { (0..n).map(|r| inp.x[r * d + c]).collect() };
-    let pred_col = |c: usize| -> Option<Vec<f32>> { inp.learned.as_ref().map(|l| (0..n).map(|r| l.preds[r * d + c]).collect()) };
+    let pred_col =
+        |c: usize| -> Option<Vec<f32>> { inp.learned.as_ref().map(|l| (0..n).map(|r| l.preds[r * d + c]).collect()) };
     // Identities among exact integer columns (sources never targets, targets never sources).
     let pool: Vec<usize> = (0..d).filter(|&c| inp.integer[c] && inp.bounds[c] == Bound::Exact).take(16).collect();
     let mut ids: Vec<Option<(Vec<u16>, Vec<bool>)>> = vec![None; d];
@@ -320,7 +324,7 @@ pub fn encode_block(inp: &BlockInput, out: &mut Vec<u8>) -> Result<BlockStats> {
             latent_plans.push(p);
         }
     }
-    let use_learned = inp.learned.is_some() && mixed_total < plain_total;
+    let use_learned = inp.learned.is_some() && (inp.force_learned || mixed_total < plain_total);
     let chosen: Vec<Plan> = plans
         .into_iter()
         .map(|(p, l)| match l {
@@ -389,7 +393,15 @@ fn models_of<'a>(codes: impl Iterator<Item = &'a ColumnCode>) -> Result<Vec<Mode
         .collect()
 }
 
-fn put_cell(w: &mut Writer, code: &ColumnCode, m: &Models, cell: Cell, x: f32, at: Option<f64>, id: bool) -> Result<()> {
+fn put_cell(
+    w: &mut Writer,
+    code: &ColumnCode,
+    m: &Models,
+    cell: Cell,
+    x: f32,
+    at: Option<f64>,
+    id: bool,
+) -> Result<()> {
     if id {
         return w.symbol(K_ID, &m.0);
     }
@@ -437,8 +449,14 @@ pub fn decode_block(
     for _ in 0..d {
         codes.push(ColumnCode::read(payload, &mut pos, d).ok_or_else(corrupt)?);
     }
-    let rows_in = |c: &ColumnCode| c.kinds.iter().map(|&k| k as u64).sum::<u64>() == n as u64;
-    if !latent_codes.iter().chain(&codes).all(rows_in) || codes.iter().any(|c| c.learned && !learned) {
+    // Every kind count adds up to the rows, and the value table to the rows of value kinds.
+    let rows_in = |c: &ColumnCode| {
+        c.kinds.iter().map(|&k| k as u64).sum::<u64>() == n as u64
+            && c.hist.counts.iter().map(|&k| k as u64).sum::<u64>()
+                == (c.kinds[K_POS] + c.kinds[K_NEG]).max((c.kinds[K_POS] + c.kinds[K_NEG] == 0) as u32) as u64
+    };
+    let latent_ok = latent_codes.iter().all(|c| !c.learned && c.sources.is_empty());
+    if !latent_ok || !latent_codes.iter().chain(&codes).all(rows_in) || codes.iter().any(|c| c.learned && !learned) {
         return Err(corrupt());
     }
     // A source that is itself a target could not be decoded before it.

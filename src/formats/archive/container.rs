@@ -151,18 +151,25 @@ pub(crate) struct ContainerWriter {
 }
 
 impl ContainerWriter {
-    /// Creates the (temporary) output and writes the header; `header.archive_id` is set to `id`.
+    /// Creates the (temporary) output and writes the header (format `header.version`, 2 or 3);
+    /// `header.archive_id` is set to `id`.
     pub fn create(out: &Path, header: &mut ArchiveHeader, id: [u8; 16]) -> Result<Self> {
         header.archive_id = hex(&id);
-        header.version = VERSION;
+        if !(2..=VERSION).contains(&header.version) {
+            return Err(Error::config(format!("archive format {} is not written (2 or {VERSION})", header.version)));
+        }
         let json = serde_json::to_vec(header).map_err(|e| Error::config(e.to_string()))?;
         // Format 3: the header JSON is stored zstd-compressed (flag 1): its column names,
         // bounds and normaliser are a tenth of a small archive as text.
-        let hjson = zstd::bulk::compress(&json, 19).map_err(|e| Error::archive(out, format!("zstd: {e}")))?;
+        let (hjson, flags) = if header.version >= 3 {
+            (zstd::bulk::compress(&json, 19).map_err(|e| Error::archive(out, format!("zstd: {e}")))?, HEADER_ZSTD)
+        } else {
+            (json, 0)
+        };
         let mut file = AtomicFile::create(out)?;
         file.write_all(MAGIC)?;
-        file.write_all(&VERSION.to_le_bytes())?;
-        file.write_all(&HEADER_ZSTD.to_le_bytes())?;
+        file.write_all(&header.version.to_le_bytes())?;
+        file.write_all(&flags.to_le_bytes())?;
         file.write_all(&(hjson.len() as u32).to_le_bytes())?;
         file.write_all(&hjson)?;
         file.write_all(&crc32fast::hash(&hjson).to_le_bytes())?;
@@ -378,7 +385,11 @@ impl ContainerReader {
         self.max_raw = [
             header.block_rows * l * header.latent_dtype.bytes(),
             4 + header.block_rows * d * MAX_RESIDUAL_BYTES_PER_VALUE,
-            if version >= 3 { 64 + (d + l) * (64 + 5 * super::entropy::MAX_ALPHABET) + header.block_rows * (d + l) * 8 } else { 0 },
+            if version >= 3 {
+                64 + (d + l) * (64 + 5 * super::entropy::MAX_ALPHABET) + header.block_rows * (d + l) * 8
+            } else {
+                0
+            },
         ];
         Ok(header)
     }

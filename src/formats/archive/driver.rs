@@ -13,7 +13,7 @@
 //! output is committed only after all of it passed; a failure leaves no output file.
 
 use super::codec::{
-    decode_residuals, pack_latents, prediction_crc, unpack_latents, Bound, LatentDtype,
+    decode_residuals, encode_residuals, pack_latents, prediction_crc, unpack_latents, Bound, LatentDtype,
 };
 use super::coded::{decode_block, encode_block, quantize_latents, BlockInput, BlockStats, LatentSide};
 use super::container::{
@@ -43,9 +43,11 @@ pub struct CompressOptions {
     pub zstd_level: i32,
     /// The archive's 128-bit id; `None` draws a random one (the usual case).
     pub archive_id: Option<[u8; 16]>,
-    /// Error-bounded mode: let the coder use the decoder's predictions where they make a
-    /// block smaller (off: every column plainly coded; the archive needs no model).
-    pub learned: bool,
+    /// Error-bounded mode: whether the coder may code values against the decoder's predictions.
+    pub learned: Learned,
+    /// Archive format to write: [`VERSION`] (3), or 2 (latent and residual blocks; kept so
+    /// that format-2 readers and their tests have archives to read).
+    pub format: u16,
 }
 
 impl Default for CompressOptions {
@@ -58,9 +60,21 @@ impl Default for CompressOptions {
             block_rows: 65_536,
             zstd_level: 9,
             archive_id: None,
-            learned: true,
+            learned: Learned::Auto,
+            format: VERSION,
         }
     }
+}
+
+/// Whether error-bounded blocks are coded against the decoder's predictions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Learned {
+    /// Never: every column plainly coded, the archive decodes without any model.
+    Off,
+    /// Per block, where the latents and (once) the decoder cost less than they save.
+    Auto,
+    /// Every column the predictions make cheaper, whatever the latents cost (measurements).
+    Force,
 }
 
 /// This process's decoder arithmetic: kernel set and GEMM backend.
@@ -152,7 +166,7 @@ pub fn compress_observed(
     }
     let mut header = ArchiveHeader {
         format: "hepz".into(),
-        version: VERSION,
+        version: opt.format,
         archive_id: String::new(),
         columns: data.columns().to_vec(),
         rows: data.rows() as u64,
@@ -202,7 +216,7 @@ pub fn compress_observed(
                 "value cannot be encoded (not finite after normalisation)",
             )
         })?;
-        if let Some(bounds) = &opt.bounds {
+        if let Some(bounds) = opt.bounds.as_ref().filter(|_| opt.format >= 3) {
             zq.resize(n * l, 0.0);
             quantize_latents(&z[..n * l], latent_bits, &mut zq);
             dec.decode(&zq, n, &mut p[..n * d]);
@@ -211,8 +225,9 @@ pub fn compress_observed(
                 x,
                 bounds,
                 integer: &integer,
-                learned: opt.learned.then_some(side),
+                learned: (opt.learned != Learned::Off).then_some(side),
                 decoder_bits: if decoder_paid { 0.0 } else { 8.0 * decoder_params as f64 },
+                force_learned: opt.learned == Learned::Force,
             };
             resid.clear();
             let stats = encode_block(&inp, &mut resid)?;
@@ -233,7 +248,11 @@ pub fn compress_observed(
             if let Some(i) = (0..n * d).find(|&i| !super::codec::within(bounds[i % d], x[i], decoded[i])) {
                 return Err(Error::archive(
                     out,
-                    format!("internal error: row {} column {} decodes outside its bound", start + i / d + 1, data.columns()[i % d]),
+                    format!(
+                        "internal error: row {} column {} decodes outside its bound",
+                        start + i / d + 1,
+                        data.columns()[i % d]
+                    ),
                 ));
             }
             hash_f32(&mut rows_hash, &decoded);
@@ -247,6 +266,17 @@ pub fn compress_observed(
         // Everything below works from the latents exactly as stored, as decompression will.
         unpack_latents(&packed, opt.latent_dtype, &mut scratch, &mut zq);
         hash_f32(&mut latents_hash, &zq);
+        if let Some(bounds) = &opt.bounds {
+            // Format 2: the residual stream starts with the CRC of the predictions it is
+            // relative to.
+            dec.decode(&zq, n, &mut p[..n * d]);
+            resid.clear();
+            resid.extend_from_slice(&prediction_crc(&p[..n * d]).to_le_bytes());
+            decoded.resize(n * d, 0.0);
+            raw_values += encode_residuals(x, &p[..n * d], bounds, &mut resid, &mut decoded[..n * d]);
+            hash_f32(&mut rows_hash, &decoded[..n * d]);
+            residual_bytes += w.block(TAG_RESIDUAL, n as u32, resid.len(), &zc.compress(&resid).map_err(zerr)?)?;
+        }
         data.release_rows(start, start + n);
         on_rows((start + n) as u64);
     }
@@ -261,7 +291,11 @@ pub fn compress_observed(
         latent_bytes,
         residual_bytes,
         // An error-bounded archive that never used its decoder needs none.
-        decoder_bytes: if opt.embed_model || (opt.bounds.is_some() && learned_blocks == 0) { 0 } else { decoder_params },
+        decoder_bytes: if opt.embed_model || (opt.bounds.is_some() && opt.format >= 3 && learned_blocks == 0) {
+            0
+        } else {
+            decoder_params
+        },
         learned_blocks,
         encoder_bytes,
         raw_values,
@@ -462,7 +496,7 @@ pub fn decompress_with(
                 decode_block(rd.payload(), n, d, l, &mut predict, &mut x).map_err(|e| {
                     if e == "PREDICTION_MISMATCH" {
                         bad(format!(
-                            "block {seq}: this machine's decoder arithmetic ({}) does not reproduce the predictions the values were coded against ({}); decompress where the latter holds (HEPAE_ISA / HEPAE_GEMM force it)",
+                            "block {seq}: the decoder's predictions differ from those the values were coded against: the block's latents are corrupt, or this machine's decoder arithmetic ({}) differs from the compressing one's ({}; HEPAE_ISA / HEPAE_GEMM force it)",
                             decoder_arithmetic(),
                             header.decoder_arithmetic
                         ))

@@ -270,12 +270,15 @@ mod tests {
         let values: Vec<i64> = (0..20_000i64).map(|i| (i * 7919 % 10_007) - 5000 + (i % 3) * 100_000).collect();
         let (h, bits) = Hist::fit(&values);
         assert!(h.counts.len() <= MAX_ALPHABET);
-        let mut r = Hist::read(&{
-            let mut b = Vec::new();
-            h.write(&mut b);
-            assert_eq!(b.len(), h.table_bytes());
-            b
-        }, &mut 0)
+        let mut r = Hist::read(
+            &{
+                let mut b = Vec::new();
+                h.write(&mut b);
+                assert_eq!(b.len(), h.table_bytes());
+                b
+            },
+            &mut 0,
+        )
         .unwrap();
         assert_eq!(r, h);
         let m = h.models().unwrap();

@@ -224,7 +224,9 @@ mod tests {
         let mut values = 0;
         for bound in bounds {
             let grids: Vec<Grid> = match bound {
-                Bound::Rel { value } => vec![Grid::log_for(value), Grid::Mantissa { bits: 10 }, Grid::Mantissa { bits: 23 }],
+                Bound::Rel { value } => {
+                    vec![Grid::log_for(value), Grid::Mantissa { bits: 10 }, Grid::Mantissa { bits: 23 }]
+                }
                 Bound::Abs { value } => vec![Grid::linear_for(value), Grid::Mantissa { bits: 23 }],
                 Bound::Exact => vec![Grid::Integer, Grid::Mantissa { bits: 23 }, Grid::Mantissa { bits: 4 }],
             };
@@ -259,8 +261,7 @@ mod tests {
     #[test]
     fn mantissa_grid_at_the_native_width_is_lossless_and_narrower_grids_are_not() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(3);
-        let xs: Vec<f32> =
-            (0..5000).map(|_| f32::from_bits(rng.random::<u32>() & 0x3fff_e000 | 0x3000_0000)).collect();
+        let xs: Vec<f32> = (0..5000).map(|_| f32::from_bits(rng.random::<u32>() & 0x3fff_e000 | 0x3000_0000)).collect();
         assert_eq!(native_mantissa_bits(xs.iter().copied()), 10);
         let g = Grid::Mantissa { bits: 10 };
         for &x in &xs {
