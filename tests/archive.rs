@@ -118,9 +118,11 @@ fn any_flipped_bit_is_detected_and_bad_archives_are_refused_with_nothing_written
     hepae::data::npy::write_npy(&small, 24, &data.as_slice()[..40 * 24], Some(data.columns())).unwrap();
     let small = Dataset::open(&small).unwrap();
     let arch = dir.join("a.hepz");
+    // Coded against the decoder's predictions, so that decoding needs the model.
     let opt = CompressOptions {
         bounds: Some(default_bounds(&small, Some(1e-3), &[], None)),
         block_rows: 16,
+        learned: hepae::archive::Learned::Force,
         ..Default::default()
     };
     compress(&model, &bytes, &small, &arch, &opt).unwrap();

@@ -3,7 +3,7 @@
 //! Prints and stores the size accounting, with and without the decoder's bytes.
 
 use super::progress::Progress;
-use crate::archive::{compress_with, default_bounds, CompressOptions, LatentDtype, SizeReport};
+use crate::archive::{compress_observed, default_bounds, CompressOptions, LatentDtype, Learned, SizeReport};
 use crate::error::{Error, Result};
 use crate::model_io::SavedModel;
 use std::path::PathBuf;
@@ -17,9 +17,10 @@ pub struct CompressArgs {
     /// Archive to write (.hepz).
     #[arg(short, long)]
     pub output: PathBuf,
-    /// Stored precision of the latent values: f32, f16 or bf16.
-    #[arg(long, default_value = "f32")]
-    pub latent_dtype: LatentDtype,
+    /// Stored precision of the latent values: f32, f16 or bf16 (default: f32 for latents
+    /// only; bf16 with an error bound, the best measured).
+    #[arg(long)]
+    pub latent_dtype: Option<LatentDtype>,
     /// Zero this many low mantissa bits of each stored latent value.
     #[arg(long, default_value_t = 0)]
     #[arg(value_parser = super::values::truncate_bits)]
@@ -34,6 +35,15 @@ pub struct CompressArgs {
     /// Store the model in the archive so decompress needs nothing else.
     #[arg(long)]
     pub embed_decoder: bool,
+    /// With an error bound: code every column on its own (no prediction from the model), so
+    /// the archive decodes without any model. By default each block uses the model's
+    /// predictions only where they make it smaller, the decoder's bytes counted.
+    #[arg(long, conflicts_with = "learned")]
+    pub plain: bool,
+    /// With an error bound: code every column the model's predictions make cheaper against
+    /// them, whatever the latents cost (to measure the learned model; the default weighs it).
+    #[arg(long)]
+    pub learned: bool,
     /// Jets per block.
     #[arg(long, default_value_t = 65_536)]
     #[arg(value_parser = super::values::block_rows)]
@@ -48,6 +58,9 @@ pub struct CompressArgs {
     /// No progress lines.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Print, per column, the grid and model each block chose and its share of the bytes.
+    #[arg(long)]
+    pub explain: bool,
 }
 
 /// Per-column absolute bounds, and one bound for every column.
@@ -97,6 +110,11 @@ pub fn print_report(r: &SizeReport, out: &std::path::Path) {
         mb(r.residual_bytes),
         if r.raw_values > 0 { format!(", {} values stored raw", r.raw_values) } else { String::new() }
     );
+    if r.learned_blocks == 0 && r.residual_bytes > 0 && r.latent_bytes == 0 {
+        eprintln!("  every block coded without the model: the archive decodes on its own");
+    } else if r.learned_blocks > 0 {
+        eprintln!("  {} of {} blocks coded against the decoder's predictions", r.learned_blocks, r.blocks);
+    }
     eprintln!(
         "  ratio {:.2}   with the decoder's bytes ({:.3} MB) {:.2}   with the whole model file {:.2}   (encoder {:.3} MB)",
         r.ratio,
@@ -113,7 +131,9 @@ pub fn run(args: &CompressArgs) -> Result<()> {
         .data(args.data.as_path())
         .file("-o", args.output.as_path())
         .check()?;
-    let mantissa = match args.latent_dtype {
+    let bounded = args.max_rel_error.is_some() || args.max_abs_error.is_some();
+    let latent_dtype = args.latent_dtype.unwrap_or(if bounded { LatentDtype::Bf16 } else { LatentDtype::F32 });
+    let mantissa = match latent_dtype {
         LatentDtype::F32 => 23,
         LatentDtype::F16 => 10,
         LatentDtype::Bf16 => 7,
@@ -121,7 +141,7 @@ pub fn run(args: &CompressArgs) -> Result<()> {
     if args.truncate_bits > mantissa {
         return Err(Error::config(format!(
             "--truncate-bits {} is out of range: must be in 0..={mantissa} for --latent-dtype {:?}",
-            args.truncate_bits, args.latent_dtype
+            args.truncate_bits, latent_dtype
         )));
     }
     let model_bytes = std::fs::read(&args.model).map_err(|e| Error::io(&args.model, e))?;
@@ -146,20 +166,51 @@ pub fn run(args: &CompressArgs) -> Result<()> {
         }
     }
     let (abs, abs_all) = parse_abs(args.max_abs_error.as_deref(), data.columns())?;
-    let bounded = args.max_rel_error.is_some() || args.max_abs_error.is_some();
     let bounds = bounded.then(|| default_bounds(&data, args.max_rel_error, &abs, abs_all));
     let opt = CompressOptions {
-        latent_dtype: args.latent_dtype,
+        latent_dtype,
         truncate_bits: args.truncate_bits,
         bounds,
         embed_model: args.embed_decoder,
         block_rows: args.block_rows,
         zstd_level: args.level.clamp(1, 22),
         archive_id: None,
+        learned: if args.plain {
+            Learned::Off
+        } else if args.learned {
+            Learned::Force
+        } else {
+            Learned::Auto
+        },
+        format: crate::archive::VERSION,
     };
     let mut progress = Progress::new("compress", "jets", data.rows() as u64, args.quiet)?;
-    let report = compress_with(&model, &model_bytes, &data, &args.output, &opt, &mut |r| progress.set(r))?;
+    let mut explained = Vec::new();
+    let report =
+        compress_observed(&model, &model_bytes, &data, &args.output, &opt, &mut |r| progress.set(r), &mut |s| {
+            if args.explain {
+                explained.push(s.clone())
+            }
+        })?;
     progress.finish();
     print_report(&report, &args.output);
+    for (b, s) in explained.iter().enumerate() {
+        eprintln!(
+            "  block {}: {}latents {:.0} B",
+            b + 1,
+            if s.learned { "learned, " } else { "plain, " },
+            s.latent_bits / 8.0
+        );
+        for (c, (code, bits)) in s.columns.iter().enumerate() {
+            eprintln!(
+                "    {:<28} {:>9.0} B  {:?}{}{}",
+                data.columns()[c],
+                bits / 8.0,
+                code.grid,
+                if code.learned { ", learned" } else { "" },
+                if code.sources.is_empty() { String::new() } else { format!(", identity ({} kinds)", code.kinds[4]) }
+            );
+        }
+    }
     Ok(())
 }

@@ -62,7 +62,7 @@ fn archive_id(path: &Path) -> [u8; 16] {
     std::array::from_fn(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
 }
 
-/// Fixture: 40 real jets, a small model, and two error-bounded archives of them (blocks of 8
+/// Fixture: 40 real jets, a small model, and two error-bounded format-2 archives of them (blocks of 8
 /// rows: latent 1, residual 2, latent 3, …, residual 10) that differ only in their id.
 struct Fixture {
     dir: PathBuf,
@@ -81,9 +81,12 @@ fn fixture(name: &str) -> Fixture {
     let small = dir.join("small.npy");
     write_npy(&small, 24, &data.as_slice()[..40 * 24], Some(data.columns())).unwrap();
     let ds = Dataset::open(&small).unwrap();
+    // Format 2 (latent + residual pairs): its reader stays, so its structure checks are
+    // specified here; format 3's coded blocks are in tests/compress_coded.rs.
     let opt = CompressOptions {
         bounds: Some(default_bounds(&ds, Some(1e-3), &[], None)),
         block_rows: 8,
+        format: 2,
         ..Default::default()
     };
     let (pa, pb) = (dir.join("a.hepz"), dir.join("b.hepz"));

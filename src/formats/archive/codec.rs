@@ -10,6 +10,7 @@
 //!   could only store exactly);
 //! * `0` followed by the value's 4 raw f32 bytes (the bound could not be met by quantisation).
 
+use super::entropy::{get_varint, put_varint, unzigzag, zigzag};
 use crate::data::normalize::{momentum_component, Momentum};
 use crate::data::npy::Dataset;
 use crate::error::{Error, Result};
@@ -182,32 +183,6 @@ pub fn unshuffle(sh: &[u8], size: usize, out: &mut Vec<u8>) {
     }
 }
 
-fn zigzag(q: i64) -> u64 {
-    ((q << 1) ^ (q >> 63)) as u64
-}
-fn unzigzag(u: u64) -> i64 {
-    ((u >> 1) as i64) ^ -((u & 1) as i64)
-}
-fn put_varint(mut v: u64, out: &mut Vec<u8>) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-fn get_varint(b: &[u8], pos: &mut usize) -> Option<u64> {
-    let mut v = 0u64;
-    for shift in (0..64).step_by(7) {
-        let byte = *b.get(*pos)?;
-        *pos += 1;
-        v |= ((byte & 0x7f) as u64) << shift;
-        if byte < 0x80 {
-            return Some(v);
-        }
-    }
-    None
-}
-
 /// The most bytes one value takes in a residual stream (a 10-byte varint; raw values take 5).
 pub(crate) const MAX_RESIDUAL_BYTES_PER_VALUE: usize = 10;
 
@@ -240,7 +215,7 @@ pub fn within(bound: Bound, x: f32, y: f32) -> bool {
     }
 }
 
-/// Appends the residual stream of rows `x` (row-major, `bounds.len()` columns) against
+/// Format 2's writer (`CompressOptions::format = 2`). Appends the residual stream of rows `x` (row-major, `bounds.len()` columns) against
 /// predictions `p` to `out`, and writes into `decoded` exactly what [`decode_residuals`] will
 /// rebuild. Returns the number of values stored raw.
 pub(crate) fn encode_residuals(x: &[f32], p: &[f32], bounds: &[Bound], out: &mut Vec<u8>, decoded: &mut [f32]) -> u64 {

@@ -1,9 +1,13 @@
 //! The archive's framing: header, numbered blocks and trailer, each under a CRC32, written
 //! through an [`AtomicFile`] and read back as a stream (one block in memory at a time).
 //!
+//! Format 3 is format 2's framing with one more block kind: tag 4, a range-coded block of rows
+//! ([`super::coded`]; stored as written, `raw_len = stored_len`), which replaces the latent +
+//! residual pair in error-bounded mode. Formats 2 and 1 are still read.
+//!
 //! Format 2 (all integers little-endian; `id` is the header's 128-bit `archive_id`):
 //! ```text
-//! "HEPZ" | version u16 = 2 | 0u16 | header_len u32 | header JSON | crc32(header JSON) u32
+//! "HEPZ" | version u16 = 2 | flags u16 (0; format 3: 1 = header zstd) | header_len u32 | header JSON | crc32(header JSON) u32
 //! block  : tag u8 | seq u32 | rows u32 | raw_len u32 | stored_len u32 | payload
 //!          | crc32(id ‖ tag … payload) u32
 //! trailer: tag 0xFF | seq u32 | len u32 | trailer JSON | crc32(id ‖ tag … JSON) u32 | EOF
@@ -28,14 +32,18 @@ use super::codec::{Bound, LatentDtype, MAX_RESIDUAL_BYTES_PER_VALUE};
 use crate::data::normalize::Normalizer;
 
 pub const MAGIC: &[u8; 4] = b"HEPZ";
-/// The format this hepae writes.
-pub const VERSION: u16 = 2;
+/// The format this hepae writes (3: error-bounded rows as entropy-coded blocks, tag 4).
+pub const VERSION: u16 = 3;
 /// The oldest format this hepae reads.
 pub const OLDEST_VERSION: u16 = 1;
 pub(crate) const TAG_LATENT: u8 = 1;
 pub(crate) const TAG_RESIDUAL: u8 = 2;
 pub(crate) const TAG_MODEL: u8 = 3;
+/// Format 3: one block of rows, every value on its grid, range-coded ([`super::coded`]).
+pub(crate) const TAG_CODED: u8 = 4;
 pub(crate) const TAG_TRAILER: u8 = 0xFF;
+/// Format 3 header flag: the header JSON is zstd-compressed.
+const HEADER_ZSTD: u16 = 1;
 /// Largest `block_rows` written or read (bounds every buffer of a block).
 pub const MAX_BLOCK_ROWS: usize = 1 << 20;
 /// Largest number of values (rows × columns) in one block.
@@ -100,8 +108,13 @@ pub struct SizeReport {
     pub ratio: f64,
     pub ratio_with_decoder: f64,
     pub ratio_with_model: f64,
-    /// Values stored raw because their bound could not be met by quantisation.
+    /// Values stored raw because their bound could not be met by quantisation (format 3:
+    /// values coded exactly as 32 bits, escapes from their grid).
     pub raw_values: u64,
+    /// Format 3: blocks whose values are coded against the decoder's predictions (0: the
+    /// archive decodes without any model).
+    #[serde(default)]
+    pub learned_blocks: u64,
     /// SHA-256 of the stored latents as decoded (f32 little-endian, row-major, in order).
     /// Format 2.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -138,15 +151,25 @@ pub(crate) struct ContainerWriter {
 }
 
 impl ContainerWriter {
-    /// Creates the (temporary) output and writes the header; `header.archive_id` is set to `id`.
+    /// Creates the (temporary) output and writes the header (format `header.version`, 2 or 3);
+    /// `header.archive_id` is set to `id`.
     pub fn create(out: &Path, header: &mut ArchiveHeader, id: [u8; 16]) -> Result<Self> {
         header.archive_id = hex(&id);
-        header.version = VERSION;
-        let hjson = serde_json::to_vec(header).map_err(|e| Error::config(e.to_string()))?;
+        if !(2..=VERSION).contains(&header.version) {
+            return Err(Error::config(format!("archive format {} is not written (2 or {VERSION})", header.version)));
+        }
+        let json = serde_json::to_vec(header).map_err(|e| Error::config(e.to_string()))?;
+        // Format 3: the header JSON is stored zstd-compressed (flag 1): its column names,
+        // bounds and normaliser are a tenth of a small archive as text.
+        let (hjson, flags) = if header.version >= 3 {
+            (zstd::bulk::compress(&json, 19).map_err(|e| Error::archive(out, format!("zstd: {e}")))?, HEADER_ZSTD)
+        } else {
+            (json, 0)
+        };
         let mut file = AtomicFile::create(out)?;
         file.write_all(MAGIC)?;
-        file.write_all(&VERSION.to_le_bytes())?;
-        file.write_all(&0u16.to_le_bytes())?;
+        file.write_all(&header.version.to_le_bytes())?;
+        file.write_all(&flags.to_le_bytes())?;
         file.write_all(&(hjson.len() as u32).to_le_bytes())?;
         file.write_all(&hjson)?;
         file.write_all(&crc32fast::hash(&hjson).to_le_bytes())?;
@@ -227,8 +250,8 @@ pub(crate) struct ContainerReader {
     id: [u8; 16],
     /// Number of the next block.
     seq: u32,
-    /// Largest `raw_len` a latent / residual block of this archive can declare.
-    max_raw: [usize; 2],
+    /// Largest `raw_len` a latent / residual / coded block of this archive can declare.
+    max_raw: [usize; 3],
     latent_bytes: u64,
     residual_bytes: u64,
     payload: Vec<u8>,
@@ -247,7 +270,7 @@ impl ContainerReader {
             version: 0,
             id: [0; 16],
             seq: 1,
-            max_raw: [0; 2],
+            max_raw: [0; 3],
             latent_bytes: 0,
             residual_bytes: 0,
             payload: Vec::new(),
@@ -313,7 +336,8 @@ impl ContainerReader {
         }
         self.fill(&mut fixed[4..], &|| "the version".into())?;
         let version = u16::from_le_bytes([fixed[4], fixed[5]]);
-        if !(OLDEST_VERSION..=VERSION).contains(&version) || fixed[6] != 0 || fixed[7] != 0 {
+        let flags = u16::from_le_bytes([fixed[6], fixed[7]]);
+        if !(OLDEST_VERSION..=VERSION).contains(&version) || flags > (version >= 3) as u16 {
             return Err(self.bad(format!(
                 "unknown archive version {version} (this hepae reads versions {OLDEST_VERSION} to {VERSION})"
             )));
@@ -328,6 +352,9 @@ impl ContainerReader {
         let crc = self.u32(&|| "the header checksum".into())?;
         if crc32fast::hash(&h) != crc {
             return Err(self.bad("header checksum mismatch (the file is corrupt)"));
+        }
+        if flags & HEADER_ZSTD != 0 {
+            h = zstd::bulk::decompress(&h, MAX_HEADER_BYTES).map_err(|_| self.bad("header does not decompress"))?;
         }
         let header: ArchiveHeader =
             serde_json::from_slice(&h).map_err(|e| self.bad(format!("header is not valid ({e})")))?;
@@ -358,6 +385,11 @@ impl ContainerReader {
         self.max_raw = [
             header.block_rows * l * header.latent_dtype.bytes(),
             4 + header.block_rows * d * MAX_RESIDUAL_BYTES_PER_VALUE,
+            if version >= 3 {
+                64 + (d + l) * (64 + 5 * super::entropy::MAX_ALPHABET) + header.block_rows * (d + l) * 8
+            } else {
+                0
+            },
         ];
         Ok(header)
     }
@@ -392,6 +424,7 @@ impl ContainerReader {
         let max_raw = match tag {
             TAG_LATENT => self.max_raw[0],
             TAG_RESIDUAL => self.max_raw[1],
+            TAG_CODED if self.version >= 3 => self.max_raw[2],
             TAG_MODEL => usize::MAX,
             t => return Err(self.bad(format!("{at}: unknown block type {t} (the file is corrupt)"))),
         };
@@ -429,7 +462,7 @@ impl ContainerReader {
         let size = self.pos - start;
         match tag {
             TAG_LATENT => self.latent_bytes += size,
-            TAG_RESIDUAL => self.residual_bytes += size,
+            TAG_RESIDUAL | TAG_CODED => self.residual_bytes += size,
             _ => {}
         }
         self.seq += 1;

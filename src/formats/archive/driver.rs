@@ -15,9 +15,10 @@
 use super::codec::{
     decode_residuals, encode_residuals, pack_latents, prediction_crc, unpack_latents, Bound, LatentDtype,
 };
+use super::coded::{decode_block, encode_block, quantize_latents, BlockInput, BlockStats, LatentSide};
 use super::container::{
-    ArchiveHeader, ContainerReader, ContainerWriter, Frame, SizeReport, MAX_BLOCK_ROWS, TAG_LATENT, TAG_MODEL,
-    TAG_RESIDUAL, TRAILER_FRAME, VERSION,
+    ArchiveHeader, ContainerReader, ContainerWriter, Frame, SizeReport, MAX_BLOCK_ROWS, TAG_CODED, TAG_LATENT,
+    TAG_MODEL, TAG_RESIDUAL, TRAILER_FRAME, VERSION,
 };
 use crate::data::npy::Dataset;
 use crate::data::sink::RowSink;
@@ -42,6 +43,11 @@ pub struct CompressOptions {
     pub zstd_level: i32,
     /// The archive's 128-bit id; `None` draws a random one (the usual case).
     pub archive_id: Option<[u8; 16]>,
+    /// Error-bounded mode: whether the coder may code values against the decoder's predictions.
+    pub learned: Learned,
+    /// Archive format to write: [`VERSION`] (3), or 2 (latent and residual blocks; kept so
+    /// that format-2 readers and their tests have archives to read).
+    pub format: u16,
 }
 
 impl Default for CompressOptions {
@@ -54,8 +60,21 @@ impl Default for CompressOptions {
             block_rows: 65_536,
             zstd_level: 9,
             archive_id: None,
+            learned: Learned::Auto,
+            format: VERSION,
         }
     }
+}
+
+/// Whether error-bounded blocks are coded against the decoder's predictions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Learned {
+    /// Never: every column plainly coded, the archive decodes without any model.
+    Off,
+    /// Per block, where the latents and (once) the decoder cost less than they save.
+    Auto,
+    /// Every column the predictions make cheaper, whatever the latents cost (measurements).
+    Force,
 }
 
 /// This process's decoder arithmetic: kernel set and GEMM backend.
@@ -109,6 +128,20 @@ pub fn compress_with(
     opt: &CompressOptions,
     on_rows: &mut dyn FnMut(u64),
 ) -> Result<SizeReport> {
+    compress_observed(model, model_bytes, data, out, opt, on_rows, &mut |_| {})
+}
+
+/// [`compress_with`], also calling `on_block` with what each coded block (format 3,
+/// error-bounded) chose.
+pub fn compress_observed(
+    model: &SavedModel,
+    model_bytes: &[u8],
+    data: &Dataset,
+    out: &Path,
+    opt: &CompressOptions,
+    on_rows: &mut dyn FnMut(u64),
+    on_block: &mut dyn FnMut(&BlockStats),
+) -> Result<SizeReport> {
     let (d, l) = (data.cols(), model.ae.shape.latent);
     if model.meta.columns.as_slice() != data.columns() {
         return Err(Error::data(
@@ -133,7 +166,7 @@ pub fn compress_with(
     }
     let mut header = ArchiveHeader {
         format: "hepz".into(),
-        version: VERSION,
+        version: opt.format,
         archive_id: String::new(),
         columns: data.columns().to_vec(),
         rows: data.rows() as u64,
@@ -163,10 +196,17 @@ pub fn compress_with(
     let mut enc = Encoder::new(model, 4096);
     let mut dec = Decoder::new(model, 4096);
     let (mut z, mut zq) = (vec![0.0f32; br * l], Vec::with_capacity(br * l));
-    let (mut p, mut decoded) = (vec![0.0f32; br * d], vec![0.0f32; br * d]);
+    let (mut p, mut decoded) = (vec![0.0f32; br * d], Vec::new());
     let (mut scratch, mut packed, mut resid) = (Vec::new(), Vec::new(), Vec::new());
     let (mut latent_bytes, mut residual_bytes, mut raw_values) = (0u64, 0u64, 0u64);
     let (mut latents_hash, mut rows_hash) = (Sha256::new(), Sha256::new());
+    // Error-bounded mode: integer columns (integer grid, identities), the latents' mantissa
+    // width, and the decoder's bytes, charged to the first block that uses the decoder.
+    let integer = if opt.bounds.is_some() { super::codec::integer_columns(data) } else { Vec::new() };
+    let latent_bits = opt.latent_dtype.mantissa_bits().saturating_sub(header.truncate_bits);
+    let decoder_params = 4 * model.ae.decoder.layers.iter().map(|la| (la.inp + 1) * la.out).sum::<usize>() as u64;
+    let mut decoder_paid = opt.embed_model;
+    let mut learned_blocks = 0u64;
     for start in (0..data.rows()).step_by(br) {
         let n = br.min(data.rows() - start);
         let x = &data.as_slice()[start * d..(start + n) * d];
@@ -178,16 +218,63 @@ pub fn compress_with(
                 "value cannot be encoded (not finite after normalisation)",
             )
         })?;
+        if let Some(bounds) = opt.bounds.as_ref().filter(|_| opt.format >= 3) {
+            zq.resize(n * l, 0.0);
+            quantize_latents(&z[..n * l], latent_bits, &mut zq);
+            dec.decode(&zq, n, &mut p[..n * d]);
+            let side = LatentSide { latent_dim: l, zq: &zq, preds: &p[..n * d], crc: prediction_crc(&p[..n * d]) };
+            let inp = BlockInput {
+                x,
+                bounds,
+                integer: &integer,
+                learned: (opt.learned != Learned::Off).then_some(side),
+                decoder_bits: if decoder_paid { 0.0 } else { 8.0 * decoder_params as f64 },
+                force_learned: opt.learned == Learned::Force,
+            };
+            resid.clear();
+            let stats = encode_block(&inp, &mut resid)?;
+            if stats.learned {
+                decoder_paid = true;
+                learned_blocks += 1;
+            }
+            raw_values += stats.escapes;
+            on_block(&stats);
+            // Decoded back here, as decompression will, and every value checked against its
+            // bound: the hash is of what a reader gets, and a coder bug cannot ship.
+            let mut predict = |_: &[f32], out: &mut [f32]| -> std::result::Result<(), String> {
+                out.copy_from_slice(&p[..n * d]);
+                Ok(())
+            };
+            decode_block(&resid, n, d, l, &mut predict, &mut decoded)
+                .map_err(|e| Error::archive(out, format!("internal error: a coded block does not decode ({e})")))?;
+            if let Some(i) = (0..n * d).find(|&i| !super::codec::within(bounds[i % d], x[i], decoded[i])) {
+                return Err(Error::archive(
+                    out,
+                    format!(
+                        "internal error: row {} column {} decodes outside its bound",
+                        start + i / d + 1,
+                        data.columns()[i % d]
+                    ),
+                ));
+            }
+            hash_f32(&mut rows_hash, &decoded);
+            residual_bytes += w.block(TAG_CODED, n as u32, resid.len(), &resid)?;
+            data.release_rows(start, start + n);
+            on_rows((start + n) as u64);
+            continue;
+        }
         pack_latents(&z[..n * l], opt.latent_dtype, header.truncate_bits, &mut scratch, &mut packed);
         latent_bytes += w.block(TAG_LATENT, n as u32, packed.len(), &zc.compress(&packed).map_err(zerr)?)?;
         // Everything below works from the latents exactly as stored, as decompression will.
         unpack_latents(&packed, opt.latent_dtype, &mut scratch, &mut zq);
         hash_f32(&mut latents_hash, &zq);
         if let Some(bounds) = &opt.bounds {
+            // Format 2: the residual stream starts with the CRC of the predictions it is
+            // relative to.
             dec.decode(&zq, n, &mut p[..n * d]);
-            // The residual stream starts with the CRC of the predictions it is relative to.
             resid.clear();
             resid.extend_from_slice(&prediction_crc(&p[..n * d]).to_le_bytes());
+            decoded.resize(n * d, 0.0);
             raw_values += encode_residuals(x, &p[..n * d], bounds, &mut resid, &mut decoded[..n * d]);
             hash_f32(&mut rows_hash, &decoded[..n * d]);
             residual_bytes += w.block(TAG_RESIDUAL, n as u32, resid.len(), &zc.compress(&resid).map_err(zerr)?)?;
@@ -197,8 +284,7 @@ pub fn compress_with(
     }
     let original = (data.rows() * d * 4) as u64;
     let model_file = model_bytes.len() as u64;
-    // Float32 weights and biases of each half.
-    let decoder_params = 4 * model.ae.decoder.layers.iter().map(|la| (la.inp + 1) * la.out).sum::<usize>() as u64;
+    // Float32 weights and biases of the encoder (the decoder's are `decoder_params`).
     let encoder_bytes = 4 * model.ae.encoder.layers.iter().map(|la| (la.inp + 1) * la.out).sum::<usize>() as u64;
     let mut report = SizeReport {
         rows: data.rows() as u64,
@@ -206,7 +292,13 @@ pub fn compress_with(
         original_bytes: original,
         latent_bytes,
         residual_bytes,
-        decoder_bytes: if opt.embed_model { 0 } else { decoder_params },
+        // An error-bounded archive that never used its decoder needs none.
+        decoder_bytes: if opt.embed_model || (opt.bounds.is_some() && opt.format >= 3 && learned_blocks == 0) {
+            0
+        } else {
+            decoder_params
+        },
+        learned_blocks,
         encoder_bytes,
         raw_values,
         latents_sha256: hex_digest(latents_hash),
@@ -319,10 +411,13 @@ pub fn decompress_with(
             _ => return Err(bad("block 1: the embedded model block is missing".into())),
         }
     }
-    let model = resolve_model(archive, &header, model_path, embedded)?;
+    // Format 3 needs the model only for blocks coded against its predictions (and says so
+    // at the first); earlier formats need it for every block.
+    let need_now = header.version < 3 || header.bounds.is_none() || model_path.is_some() || embedded.is_some();
+    let model = if need_now { Some(resolve_model(archive, &header, model_path, embedded)?) } else { None };
     let (d, l) = (header.columns.len(), header.latent_dim);
     let mut sink = RowSink::create(out, &header.columns)?;
-    let mut dec = Decoder::new(&model, 4096);
+    let mut dec = model.as_ref().map(|m| Decoder::new(m, 4096));
     let (mut scratch, mut z, mut p, mut x) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut latents_hash, mut rows_hash) = (Sha256::new(), Sha256::new());
     let mut rows = 0u64;
@@ -349,7 +444,7 @@ pub fn decompress_with(
                 unpack_latents(&raw, header.latent_dtype, &mut scratch, &mut z);
                 hash_f32(&mut latents_hash, &z);
                 p.resize(n * d, 0.0);
-                dec.decode(&z, n, &mut p);
+                dec.as_mut().expect("formats 1 and 2 resolve the model first").decode(&z, n, &mut p);
                 rows += n as u64;
                 if header.bounds.is_some() {
                     pending = Some((seq, n));
@@ -388,6 +483,35 @@ pub fn decompress_with(
                 sink.write_rows(&x)?;
                 on_rows(rows);
             }
+            TAG_CODED if header.version >= 3 => {
+                let Some(bounds) = &header.bounds else {
+                    return Err(bad(format!("block {seq}: a coded block in an archive without bounds")));
+                };
+                if n == 0 || n > header.block_rows || rows + n as u64 > header.rows || raw_len != rd.payload().len() {
+                    return Err(bad(format!("block {seq}: coded block has an inconsistent size")));
+                }
+                let mut predict = |z: &[f32], preds: &mut [f32]| -> std::result::Result<(), String> {
+                    let dec = dec.as_mut().ok_or("its values are coded against the decoder's predictions and it embeds no decoder: give --model MODEL")?;
+                    dec.decode(z, n, preds);
+                    Ok(())
+                };
+                decode_block(rd.payload(), n, d, l, &mut predict, &mut x).map_err(|e| {
+                    if e == "PREDICTION_MISMATCH" {
+                        bad(format!(
+                            "block {seq}: the decoder's predictions differ from those the values were coded against: the block's latents are corrupt, or this machine's decoder arithmetic ({}) differs from the compressing one's ({}; HEPAE_ISA / HEPAE_GEMM force it)",
+                            decoder_arithmetic(),
+                            header.decoder_arithmetic
+                        ))
+                    } else {
+                        bad(format!("block {seq}: {e}"))
+                    }
+                })?;
+                let _ = bounds;
+                rows += n as u64;
+                hash_f32(&mut rows_hash, &x);
+                sink.write_rows(&x)?;
+                on_rows(rows);
+            }
             _ => return Err(bad(format!("block {seq}: a model block where rows were expected"))),
         }
         frame = rd.next()?;
@@ -402,7 +526,7 @@ pub fn decompress_with(
         )));
     }
     if header.version >= 2 {
-        if report.latents_sha256 != hex_digest(latents_hash) {
+        if !(header.version >= 3 && header.bounds.is_some()) && report.latents_sha256 != hex_digest(latents_hash) {
             return Err(bad("the decoded latents do not match the trailer's SHA-256".into()));
         }
         if header.bounds.is_some() && report.rows_sha256.as_deref() != Some(hex_digest(rows_hash).as_str()) {

@@ -12,12 +12,16 @@
 //! * [`driver`]: compress and decompress.
 
 pub mod codec;
+pub mod coded;
 pub mod container;
 pub mod driver;
+pub mod entropy;
+pub mod grid;
 
 pub use codec::{default_bounds, integer_columns, shuffle, unshuffle, within, Bound, LatentDtype};
+pub use coded::{BlockStats, ColumnCode};
 pub use container::{ArchiveHeader, SizeReport, MAGIC, MAX_BLOCK_ROWS, OLDEST_VERSION, VERSION};
 pub use driver::{
-    compress, compress_with, decoder_arithmetic, decompress, decompress_with, embedded_model, read_header, read_report,
-    CompressOptions,
+    compress, compress_observed, compress_with, decoder_arithmetic, decompress, decompress_with, embedded_model,
+    read_header, read_report, CompressOptions, Learned,
 };
