@@ -165,6 +165,20 @@ impl ConvOptions {
     }
 }
 
+impl From<&ConvArch> for ConvOptions {
+    /// The options that resolve to `arch` again.
+    fn from(arch: &ConvArch) -> Self {
+        ConvOptions {
+            image: Some(arch.image),
+            channels: arch.channels.clone(),
+            kernel: arch.kernel,
+            down: arch.down,
+            up: arch.up,
+            up_kernel: arch.up_kernel,
+        }
+    }
+}
+
 /// The padding and output padding of a stride-2 transposed conv with kernel k from n to
 /// `target`: (n − 1)·2 − 2p + k + op = target with 0 ≤ op < 2.
 fn up_padding(n: usize, target: usize, k: usize) -> Option<(usize, usize)> {
