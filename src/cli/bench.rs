@@ -428,6 +428,9 @@ fn train_epoch_seconds(model: &SavedModel, args: &BenchArgs, threads: usize) -> 
             val_fraction: 0.0,
             slope: shape.slope,
             output_activation: shape.output_activation,
+            // A conv model trains as conv-ae with its own architecture.
+            model: if shape.conv.is_some() { crate::models::ModelKind::ConvAe } else { Default::default() },
+            conv: shape.conv.as_ref().map(crate::models::conv_ae::ConvOptions::from).unwrap_or_default(),
             ..TrainConfig::default()
         };
         let mut times = Vec::new();

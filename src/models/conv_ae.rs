@@ -125,8 +125,9 @@ pub struct ConvArch {
 
 /// The per-row input shape of a conv model on `data`: `opts.image` (`--image-shape`) when
 /// given, which must hold exactly the dataset's values per row; otherwise an error asking for
-/// it. This is the one place the shape is chosen: a dataset that carries an image row shape
-/// of its own is read here.
+/// it. This is the one place the shape is chosen: where a dataset carries an image row shape
+/// of its own (an N × C × H × W NPY), it is to be read here, in the `None` arm, before the
+/// error (and a given `--image-shape` checked against it).
 pub fn input_shape(data: &Dataset, opts: &ConvOptions) -> Result<Shape> {
     let at = || Location::file(data.path());
     match opts.image {
@@ -162,6 +163,20 @@ impl ConvOptions {
             up_kernel: self.up_kernel,
         };
         arch.levels().map(|_| arch).map_err(Error::config)
+    }
+}
+
+impl From<&ConvArch> for ConvOptions {
+    /// The options that resolve to `arch` again.
+    fn from(arch: &ConvArch) -> Self {
+        ConvOptions {
+            image: Some(arch.image),
+            channels: arch.channels.clone(),
+            kernel: arch.kernel,
+            down: arch.down,
+            up: arch.up,
+            up_kernel: arch.up_kernel,
+        }
     }
 }
 
