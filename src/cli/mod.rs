@@ -19,6 +19,7 @@ pub mod demo;
 pub mod evaluate;
 pub mod generate;
 pub mod import;
+pub mod nae_opts;
 pub mod plot;
 pub mod progress;
 pub mod reconstruct;

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 pub struct TrainArgs {
     /// Dataset (f32 NPY from `hepae import`).
     pub data: PathBuf,
-    /// Model family: ae, vae, sparse-l1, sparse-kl, aae, denoising, pca, ae+pca.
+    /// Model family: ae, vae, sparse-l1, sparse-kl, aae, denoising, pca, ae+pca, nae.
     #[arg(long, default_value = "ae")]
     pub model: ModelKind,
     /// Model file to write (safetensors).
@@ -123,6 +123,8 @@ pub struct TrainOptions {
     /// How threads share a step: batch (split the batch; default) or gemm (split each GEMM's rows).
     #[arg(long, default_value = "batch")]
     pub parallel: crate::train::Parallel,
+    #[command(flatten)]
+    pub nae: super::nae_opts::NaeArgs,
 }
 
 impl TrainOptions {
@@ -162,6 +164,7 @@ impl TrainOptions {
             parallel: self.parallel,
             disc_hidden: parse_usize_list(&self.disc_hidden)
                 .map_err(|e| crate::Error::config(format!("--disc-hidden: {e}")))?,
+            nae: self.nae.options()?,
         })
     }
 }
@@ -178,7 +181,9 @@ impl TrainArgs {
 /// The schedule `cfg` resolves to on a dataset of `rows` rows (the split's training rows).
 pub fn schedule_for(cfg: &TrainConfig, rows: usize) -> ResolvedSchedule {
     let n_train = crate::train::schedule::train_rows(rows, cfg.val_fraction);
-    ResolvedSchedule::resolve(cfg, n_train, rows - n_train)
+    let mut s = ResolvedSchedule::resolve(cfg, n_train, rows - n_train);
+    crate::models::family_for(cfg).schedule(&mut s);
+    s
 }
 
 /// "stopped early after epoch E …; kept epoch B" when early stopping ended the run or kept an
@@ -199,12 +204,24 @@ pub fn early_stop_line(out: &crate::train::TrainOutcome) -> Option<String> {
     }
 }
 
-/// The loss history as CSV: epoch,train_loss,val_loss,seconds.
+/// The loss history as CSV: epoch,train_loss,val_loss,seconds; a NAE's history adds
+/// pos_energy,neg_energy,neg_start_energy,z_accept,x_accept (empty in pre-training epochs).
 pub fn history_csv(history: &[EpochRecord]) -> String {
-    let mut s = String::from("epoch,train_loss,val_loss,seconds\n");
+    let nae = history.iter().any(|h| h.energies.is_some());
+    let mut s = String::from("epoch,train_loss,val_loss,seconds");
+    s.push_str(if nae { ",pos_energy,neg_energy,neg_start_energy,z_accept,x_accept\n" } else { "\n" });
     for h in history {
         let val = h.val_loss.map_or(String::new(), |v| format!("{v:.9e}"));
-        s.push_str(&format!("{},{:.9e},{},{:.4}\n", h.epoch, h.train_loss, val, h.seconds));
+        s.push_str(&format!("{},{:.9e},{},{:.4}", h.epoch, h.train_loss, val, h.seconds));
+        match (&h.energies, nae) {
+            (Some(e), _) => s.push_str(&format!(
+                ",{:.9e},{:.9e},{:.9e},{:.4},{:.4}",
+                e.pos, e.neg, e.neg_start, e.z_accept, e.x_accept
+            )),
+            (None, true) => s.push_str(",,,,,"),
+            (None, false) => {}
+        }
+        s.push('\n');
     }
     s
 }
@@ -234,6 +251,12 @@ pub fn train_to_file(
     let outcome = train_autoencoder(&data, cfg, &mut |p| {
         if let (Progress::Start { .. }, Some(line)) = (&p, &say) {
             eprintln!("{line}");
+        }
+        // NAE: the negative energies' collapse or divergence, as it happens.
+        if let Progress::Epoch(rec) = &p {
+            if let Some(w) = rec.energies.as_ref().and_then(|e| e.warning()) {
+                eprintln!("warning: epoch {}: {w}", rec.epoch);
+            }
         }
         bar.update(&p)
     })?;

@@ -1,7 +1,7 @@
 //! Model families as objectives over encoder and decoder nets, one file each: [`ae`]
 //! (standard), [`vae`], [`sparse`] (L1 and KL), [`adversarial`], [`denoising`], [`pca`] (a
 //! linear autoencoder fitted in closed form) and [`whitening`] (AE+PCA: an autoencoder on
-//! PCA-whitened inputs). Each implements [`family::Family`]; [`family_for`] is the one place
+//! PCA-whitened inputs) and [`nae`] (the normalized autoencoder). Each implements [`family::Family`]; [`family_for`] is the one place
 //! that maps a configured [`ModelKind`] to its family. The nets they share live in
 //! [`autoencoder`]; parameters live in one flat buffer ([`params::ParamStore`]) so that Adam
 //! updates a phase's parameters in one kernel call.
@@ -11,6 +11,7 @@ pub mod ae;
 pub mod autoencoder;
 pub mod denoising;
 pub mod family;
+pub mod nae;
 pub mod params;
 pub mod pca;
 pub mod shape;
@@ -33,5 +34,8 @@ pub fn family_for(cfg: &crate::train::TrainConfig) -> Box<dyn Family> {
         ModelKind::Denoising => Box::new(denoising::Denoising { noise: cfg.noise, mask: cfg.mask }),
         ModelKind::Pca => Box::new(pca::Pca),
         ModelKind::AePca => Box::new(whitening::Whitening),
+        ModelKind::Nae => {
+            Box::new(nae::Nae::new(cfg.nae.clone(), cfg.epochs.unwrap_or(nae::REFERENCE_AE_EPOCHS), cfg.lr))
+        }
     }
 }

@@ -32,10 +32,13 @@ pub enum ModelKind {
     Pca,
     #[serde(rename = "ae+pca")]
     AePca,
+    /// The normalized autoencoder ([`crate::models::nae`]).
+    #[serde(rename = "nae")]
+    Nae,
 }
 
 impl ModelKind {
-    pub const ALL: [ModelKind; 8] = [
+    pub const ALL: [ModelKind; 9] = [
         ModelKind::Ae,
         ModelKind::Vae,
         ModelKind::SparseL1,
@@ -44,6 +47,7 @@ impl ModelKind {
         ModelKind::Denoising,
         ModelKind::Pca,
         ModelKind::AePca,
+        ModelKind::Nae,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -55,6 +59,7 @@ impl ModelKind {
             ModelKind::Denoising => "denoising",
             ModelKind::Pca => "pca",
             ModelKind::AePca => "ae+pca",
+            ModelKind::Nae => "nae",
         }
     }
 }
@@ -172,6 +177,10 @@ pub struct AeShape {
     pub discriminator: Vec<usize>,
     #[serde(default)]
     pub whitening: bool,
+    /// The code is projected onto the unit sphere (z/‖z‖, after the latent activation): the
+    /// normalized autoencoder's spherical latent.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub spherical: bool,
 }
 
 impl AeShape {
@@ -194,6 +203,7 @@ impl AeShape {
             gaussian_decoder: false,
             discriminator: Vec::new(),
             whitening: false,
+            spherical: false,
         }
     }
     /// Encoder widths D, h1, …, latent (2·latent when variational).
@@ -235,8 +245,12 @@ impl AeShape {
         });
         let d = self.input;
         let frozen = || self.whitening.then(|| dense(&[d, d], &[Activation::Linear]));
+        let mut encoder = dense(&self.encoder_dims(), &self.encoder_acts());
+        if self.spherical {
+            encoder.ops.push(OpSpec::Sphere(crate::nn::sphere::Sphere {}));
+        }
         NetSpecs {
-            encoder: dense(&self.encoder_dims(), &self.encoder_acts()),
+            encoder,
             decoder: dense(&self.decoder_dims(), &self.decoder_acts()),
             discriminator,
             whiten: frozen(),

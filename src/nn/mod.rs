@@ -19,9 +19,11 @@ pub mod init;
 pub mod latent;
 pub mod loss;
 pub mod op;
+pub mod sphere;
 
 // The registry: every op a net spec can name (adding an op: its file, its `mod` line above,
 // its line here).
 crate::ops! {
     Dense(dense::Dense),
+    Sphere(sphere::Sphere),
 }

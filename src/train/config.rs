@@ -72,6 +72,9 @@ pub struct TrainConfig {
     /// (kept to measure the difference; see benches/README.md).
     #[serde(default)]
     pub parallel: Parallel,
+    /// NAE: every knob of the sampler and the NAE phase (the reference recipe's values).
+    #[serde(default)]
+    pub nae: crate::models::nae::NaeOptions,
 }
 
 /// How a training step uses several threads.
@@ -142,6 +145,7 @@ impl Default for TrainConfig {
             prior: Prior::Normal,
             disc_hidden: default_disc(),
             parallel: Parallel::Batch,
+            nae: Default::default(),
         }
     }
 }
@@ -184,6 +188,9 @@ impl TrainConfig {
         }
         if self.gaussian_decoder && self.model != ModelKind::Vae {
             return Err(Error::config("--gaussian-decoder applies to --model vae only"));
+        }
+        if self.model == ModelKind::Nae {
+            self.nae.validate()?;
         }
         Ok(())
     }
