@@ -73,7 +73,7 @@ pub struct NaeArgs {
 
 fn clip(v: Option<f32>, default: Option<f32>) -> Option<f32> {
     match v {
-        Some(c) if c == 0.0 => None,
+        Some(0.0) => None,
         Some(c) => Some(c),
         None => default,
     }

@@ -54,14 +54,14 @@ fn data_energy(model: &Autoencoder, w: &mut EnergyWork, x: &[f32], n: usize, e: 
     let inv_d = 1.0 / d as f32;
     {
         let (xh, dxh) = w.dec.output_and_grad_mut();
-        for r in 0..n {
+        for (r, er) in e[..n].iter_mut().enumerate() {
             let mut s = 0.0f64;
             for i in r * d..(r + 1) * d {
                 let res = x[i] - xh[i];
                 s += res as f64 * res as f64;
                 dxh[i] = -2.0 * res * inv_d;
             }
-            e[r] = (s / d as f64) as f32;
+            *er = (s / d as f64) as f32;
         }
     }
     let Some(g) = g else { return };

@@ -199,10 +199,10 @@ pub fn run_chain<R: Rng>(
     let lam = chain.step_size;
     for k in 0..chain.steps {
         let sigma = chain.noise_at(k);
-        for i in 0..nd {
+        for (i, &xi) in x[..nd].iter().enumerate() {
             let e: f32 = rng.sample(StandardNormal);
             work.noise[i] = sigma * e;
-            work.y[i] = x[i] - lam * work.gx[i] / t + work.noise[i];
+            work.y[i] = xi - lam * work.gx[i] / t + work.noise[i];
         }
         if let Some([lo, hi]) = chain.bound {
             work.y[..nd].iter_mut().for_each(|v| *v = v.clamp(lo, hi));
