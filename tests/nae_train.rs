@@ -139,6 +139,7 @@ fn bad_nae_options_are_refused_before_training() {
     let e = train_autoencoder(&data, &c, &mut |_| {}).unwrap_err().to_string();
     assert!(e.contains("--nae-replay-ratio"), "{e}");
     let mut c = cfg(1);
+    c.nae.x.mh = true;
     c.nae.x.mh_rule = hepae::models::nae::langevin::MhRule::Exact;
     c.nae.x.noise = 0.0;
     let e = train_autoencoder(&data, &c, &mut |_| {}).unwrap_err().to_string();

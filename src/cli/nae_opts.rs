@@ -63,9 +63,9 @@ pub struct NaeArgs {
     /// NAE: clamp data-space samples to LO,HI (normalised units; e.g. 0,1 with minmax).
     #[arg(long)]
     pub nae_x_bound: Option<String>,
-    /// NAE: no Metropolis–Hastings correction in either chain.
+    /// NAE: Metropolis–Hastings correction in both chains (off by default, as the reference runs).
     #[arg(long)]
-    pub nae_no_mh: bool,
+    pub nae_mh: bool,
     /// NAE: Metropolis–Hastings rule: langevin (the reference's) or exact [default: langevin].
     #[arg(long)]
     pub nae_mh_rule: Option<MhRule>,
@@ -103,7 +103,7 @@ impl NaeArgs {
             step_size: self.nae_z_step_size.unwrap_or(d.z.step_size),
             noise: self.nae_z_noise.unwrap_or(d.z.noise),
             clip_grad: clip(self.nae_z_clip_grad, d.z.clip_grad),
-            mh: d.z.mh && !self.nae_no_mh,
+            mh: d.z.mh || self.nae_mh,
             mh_rule: rule,
             spherical: !self.nae_flat_latent,
             ..d.z
@@ -113,7 +113,7 @@ impl NaeArgs {
             step_size: self.nae_x_step_size.unwrap_or(d.x.step_size),
             noise: self.nae_x_noise.unwrap_or(d.x.noise),
             clip_grad: clip(self.nae_x_clip_grad, d.x.clip_grad),
-            mh: d.x.mh && !self.nae_no_mh,
+            mh: d.x.mh || self.nae_mh,
             mh_rule: rule,
             bound,
             ..d.x

@@ -12,10 +12,13 @@
 //!    + λ_enc‖θ_enc‖² + λ_dec‖θ_dec‖², its gradient with the negatives held fixed.
 //!
 //! The defaults are the reference recipe (heidelberg-hepml/normalized-autoencoders,
-//! `configs/jet_nae`). Differences: the temperature divides both energy terms (the reference
-//! NAE omits it unless T is trained; with the default T = 1 they agree), the gradient clip is on
-//! each row's norm, and each shard (thread) keeps its own chains and replay buffer, so results
-//! depend on the seed and the thread count only.
+//! `configs/jet_nae`; benches/compare/nae_reference.md lists them). Differences: the
+//! temperature divides both energy terms (the reference NAE omits it unless T is trained; with
+//! the default T = 1 they agree); the chains' gradient clip is on each row's norm (the
+//! reference's is over the last axis: per 40-pixel image row, for images; the same for tables);
+//! the pre-training has no gradient clip (the reference clips ‖∇θ‖ ≤ 0.1) and no early stop;
+//! each shard (thread) keeps its own chains and replay buffer, so results depend on the seed and
+//! the thread count only.
 //!
 //! The latent is spherical by default: the encoder ends in the sphere projection
 //! ([`crate::nn::sphere`]), so scoring, evaluation and the C ABI see the same energy.
@@ -68,10 +71,10 @@ pub struct NaeOptions {
     /// Probability that a latent chain starts from the buffer (`replay_ratio`: 0.95).
     pub replay_ratio: f32,
     /// The latent chain (`z_step` 30, `z_stepsize` 100, `z_noise_std` 0.01,
-    /// `z_clip_langevin_grad` 0.01, `mh_z` true, spherical).
+    /// `z_clip_langevin_grad` 0.01, spherical; MH off, as the reference runs).
     pub z: Chain,
     /// The data-space chain (`x_step` 30, `x_stepsize` 50, `x_noise_std` 1e-4,
-    /// `x_clip_langevin_grad` 0.01, `mh` true, `x_noise_anneal` 1, `x_bound` none).
+    /// `x_clip_langevin_grad` 0.01, `x_noise_anneal` 1, `x_bound` none; MH off).
     pub x: Chain,
 }
 
@@ -82,7 +85,9 @@ impl Default for NaeOptions {
             step_size,
             noise,
             clip_grad: Some(0.01),
-            mh: true,
+            // The reference's configs set `mh: true` under `training:`, which never reaches the
+            // sampler (`get_nae` passes only `model.nae`): its runs have MH off.
+            mh: false,
             mh_rule: MhRule::Langevin,
             noise_anneal,
             bound: None,
@@ -413,4 +418,21 @@ impl Family for Nae {
         self.energy_pass(s, &guard.neg, grads, &|e| -1.0 / (big_n * t) + 2.0 * g * e / big_n);
         l2
     }
+}
+
+/// `n` negative samples (normalised space, N×D) of a trained model with options `opt`: chains
+/// started afresh (the replay buffer fills as batches of at most 512 go by), seeded.
+pub fn sample_negatives(model: &Autoencoder, opt: &NaeOptions, n: usize, seed: u64) -> Vec<f32> {
+    use rand::SeedableRng;
+    let d = model.shape.input;
+    let batch = n.clamp(1, 512);
+    let mut s = Sampler::new(model, batch, opt);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut out = Vec::with_capacity(n * d);
+    while out.len() < n * d {
+        let m = (n - out.len() / d).min(batch);
+        s.sample(model, opt, m, &mut rng);
+        out.extend_from_slice(&s.neg[..m * d]);
+    }
+    out
 }
