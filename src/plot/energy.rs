@@ -45,6 +45,9 @@ pub fn parse_energies(path: &Path, text: &str) -> Result<Vec<EpochEnergy>> {
     Ok(out)
 }
 
+/// A curve: its legend label, colour and value per epoch.
+type Line<'a> = (&'a str, RGBColor, &'a dyn Fn(&EpochEnergy) -> f64);
+
 struct Energies<'a> {
     epochs: &'a [EpochEnergy],
 }
@@ -77,7 +80,7 @@ impl Plot for Energies<'_> {
             .axis_desc_style(font(AXIS))
             .light_line_style(BLACK.mix(0.05))
             .draw()?;
-        let lines: [(&str, RGBColor, &dyn Fn(&EpochEnergy) -> f64); 3] = [
+        let lines: [Line<'_>; 3] = [
             ("E(x+): data", C_A, &|e| e.pos),
             ("E(x−): negative samples", C_B, &|e| e.neg),
             ("E at the data-space chains' start", C_C, &|e| e.neg_start),
