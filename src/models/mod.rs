@@ -1,8 +1,9 @@
 //! Model families as objectives over encoder and decoder nets, one file each: [`ae`]
 //! (standard), [`vae`], [`sparse`] (L1 and KL), [`adversarial`], [`denoising`], [`pca`] (a
-//! linear autoencoder fitted in closed form) and [`whitening`] (AE+PCA: an autoencoder on
-//! PCA-whitened inputs) and [`nae`] (the normalized autoencoder). Each implements [`family::Family`]; [`family_for`] is the one place
-//! that maps a configured [`ModelKind`] to its family. The nets they share live in
+//! linear autoencoder fitted in closed form), [`whitening`] (AE+PCA: an autoencoder on
+//! PCA-whitened inputs) and [`nae`] (the normalized autoencoder: an energy model trained with
+//! Langevin negative samples). Each implements [`family::Family`]; [`family_for`] is the one
+//! place that maps a configured [`ModelKind`] to its family. The nets they share live in
 //! [`autoencoder`]; parameters live in one flat buffer ([`params::ParamStore`]) so that Adam
 //! updates a phase's parameters in one kernel call.
 
