@@ -31,6 +31,7 @@ pub mod error;
 pub mod formats;
 pub mod infer;
 pub mod io;
+pub mod manifold;
 pub mod models;
 pub mod net;
 pub mod nn;

@@ -35,7 +35,6 @@ pub struct Layer {
 impl Layer {
     /// The dense op's spec, for a dense layer.
     pub fn dense(&self) -> Option<&crate::nn::dense::Dense> {
-        #[allow(unreachable_patterns)] // one op today; convolutions are not dense
         match &self.op {
             OpSpec::Dense(d) => Some(d),
             _ => None,
@@ -56,6 +55,25 @@ impl Layer {
 pub struct Net {
     pub spec: NetSpec,
     pub layers: Vec<Layer>,
+}
+
+impl NetSpec {
+    /// Whether every op accepts the shape the one before it gives (a spec read from a file is
+    /// checked before it is built); the error names the op.
+    pub fn check(&self) -> Result<(), String> {
+        let mut shape = self.input;
+        if shape.is_empty() {
+            return Err("the net's input has no values".into());
+        }
+        for (j, op) in self.ops.iter().enumerate() {
+            op.op().check(shape).map_err(|e| format!("op {j} ({}): {e}", op.name()))?;
+            shape = op.op().out_shape(shape);
+            if shape.is_empty() {
+                return Err(format!("op {j} ({}) gives an empty output", op.name()));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Net {
@@ -102,10 +120,15 @@ impl Net {
         }
     }
 
+    /// Scratch values the ops need at `batch` rows (the largest single op's need).
+    fn work_len(&self, batch: usize) -> usize {
+        self.layers.iter().map(|l| l.op.op().work_len(l.in_shape, batch)).max().unwrap_or(0)
+    }
+
     /// A workspace for batches of up to `batch` rows (`with_grads` for training).
     pub fn plan(&self, batch: usize, with_grads: bool, gemm: Gemm) -> Plan {
         let rows: Vec<usize> = self.layers.iter().map(|l| l.out).collect();
-        Plan::new(batch, &rows, with_grads, &vec![0; rows.len()], gemm)
+        Plan::new(batch, &rows, with_grads, &vec![0; rows.len()], self.work_len(batch), gemm)
     }
 
     /// An inference workspace with the ops' packed weights taken from `params` now, so that
@@ -114,7 +137,7 @@ impl Net {
     pub fn plan_packed(&self, batch: usize, params: &[f32], gemm: Gemm) -> Plan {
         let rows: Vec<usize> = self.layers.iter().map(|l| l.out).collect();
         let packed: Vec<usize> = self.layers.iter().map(|l| l.op.op().packed_len(l.in_shape)).collect();
-        let mut plan = Plan::new(batch, &rows, false, &packed, gemm);
+        let mut plan = Plan::new(batch, &rows, false, &packed, self.work_len(batch), gemm);
         self.pack(params, &mut plan);
         plan
     }
@@ -133,10 +156,10 @@ impl Net {
         debug_assert!(n <= plan.batch);
         for (j, l) in self.layers.iter().enumerate() {
             let gemm = plan.gemm;
-            let (inp, out, packed) = plan.forward_bufs(j);
+            let (inp, out, packed, work) = plan.forward_bufs(j);
             let cx = Ctx { gemm, packed };
             let inp = Tensor::new(inp.unwrap_or(x), n, l.in_shape);
-            l.op.forward(&cx, &params[l.params.clone()], inp, TensorMut::new(out, n, l.out_shape));
+            l.op.forward(&cx, &params[l.params.clone()], inp, TensorMut::new(out, n, l.out_shape), work);
         }
     }
 
@@ -157,7 +180,7 @@ impl Net {
         let mut dx = dx;
         for (j, l) in self.layers.iter().enumerate().rev() {
             let gemm = plan.gemm;
-            let (inp, out, dout, dinp) = plan.backward_bufs(j);
+            let (inp, out, dout, dinp, work) = plan.backward_bufs(j);
             let inp = inp.unwrap_or(x);
             let dinp = if j == 0 { dx.as_deref_mut() } else { dinp };
             let dparams = grads.as_deref_mut().map(|g| &mut g[l.params.clone()]);
@@ -173,6 +196,7 @@ impl Net {
                 Tensor::new(out, n, l.out_shape),
                 Tensor::new(inp, n, l.in_shape),
                 &params[l.params.clone()],
+                work,
             );
         }
     }

@@ -393,10 +393,11 @@ fn bad_npy_inputs() {
     bad_npy("magic", |p| std::fs::write(p, b"PK\x03\x04 this is a zip file").unwrap(), &["bad magic"], true);
     bad_npy("empty", |p| std::fs::write(p, b"").unwrap(), &["empty"], true);
     bad_npy("short_header", |p| std::fs::write(p, b"\x93NUMPY\x01\x00\xff\x00{'descr'").unwrap(), &["truncated"], true);
+    // 3-D and 4-D arrays are image datasets (tests/images.rs); 5-D is neither.
     bad_npy(
-        "3d",
-        |p| raw_npy(p, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2, 2), }", &f4(8)),
-        &["3-D"],
+        "5d",
+        |p| raw_npy(p, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 1, 2, 2, 2), }", &f4(16)),
+        &["5-D", "4-D (rows, C, H, W)"],
         true,
     );
     bad_npy(
@@ -696,6 +697,7 @@ fn cli_args_parse() {
     use clap::{CommandFactory, Parser};
     use hepae::cli::{import::ImportArgs, synth::SynthArgs};
     #[derive(Parser, Debug)]
+    #[allow(clippy::large_enum_variant)] // a test harness, parsed once
     enum Cli {
         Import(ImportArgs),
         Synth(SynthArgs),

@@ -90,7 +90,8 @@ fn pca_with_every_component_reproduces_the_data() {
 fn every_family_round_trips_through_the_model_file_and_evaluate() {
     let dir = tmpdir("rt");
     let data = jets(&dir, 24);
-    for kind in ModelKind::ALL {
+    // (conv-ae needs image rows: tests/conv_model.rs.)
+    for kind in ModelKind::ALL.into_iter().filter(|&k| k != ModelKind::ConvAe) {
         let cfg = TrainConfig {
             model: kind,
             hidden: vec![16, 8],

@@ -1,7 +1,8 @@
 //! The hot paths allocate nothing: a batch-1 encode through the real `Encoder` after it is
 //! built, and the real training step (`Session::step`, what `hepae train` runs for every
 //! batch: gather, normalise, every phase of the family, gradient reduction, Adam) after the
-//! first step has grown the GEMM's per-thread packing buffer, for every trained family. A
+//! first step has grown the GEMM's per-thread packing buffer, for every trained family and for
+//! the conv autoencoder (and its batch-1 encode) on images. A
 //! counting global allocator, armed only around the measured calls on this thread, proves it.
 
 use hepae::data::npy::Dataset;
@@ -78,7 +79,8 @@ fn the_counter_sees_allocations() {
 fn the_training_step_allocates_nothing_for_every_family() {
     // 188 real jets × 37 variables; the reference net's widths.
     let data = Dataset::open(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/dy_nano_v6.npy").as_ref()).unwrap();
-    for model in ModelKind::ALL.into_iter().filter(|&k| k != ModelKind::Pca) {
+    // (conv-ae needs image rows: its own test below.)
+    for model in ModelKind::ALL.into_iter().filter(|&k| k != ModelKind::Pca && k != ModelKind::ConvAe) {
         let cfg = TrainConfig {
             model,
             batch: Some(64),
@@ -155,4 +157,67 @@ fn a_batch_one_encode_allocates_nothing() {
     });
     assert_eq!(n, 0, "1000 batch-1 encodes allocated {n} times");
     assert!(z.iter().all(|v| v.is_finite()));
+}
+
+/// 96 synthetic 1×20×20 images (a blob at a seeded position) as a 400-column table.
+fn images(dir: &std::path::Path) -> Dataset {
+    let (n, h, w) = (96usize, 20usize, 20usize);
+    let mut x = vec![0.0f32; n * h * w];
+    for r in 0..n {
+        let (cy, cx) = ((r * 7 % 13) as f32 + 3.0, (r * 5 % 11) as f32 + 4.0);
+        for y in 0..h {
+            for c in 0..w {
+                let d2 = (y as f32 - cy).powi(2) + (c as f32 - cx).powi(2);
+                x[r * h * w + y * w + c] = (-d2 / 6.0).exp();
+            }
+        }
+    }
+    let path = dir.join("images.npy");
+    hepae::data::npy::write_npy(&path, h * w, &x, None).unwrap();
+    Dataset::open(&path).unwrap()
+}
+
+#[test]
+fn the_conv_autoencoder_step_and_its_batch_one_encode_allocate_nothing() {
+    use hepae::models::conv_ae::ConvOptions;
+    let dir = std::env::temp_dir().join(format!("hepae-noalloc-conv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = images(&dir);
+    for (threads, down) in [(1, "stride"), (2, "pool")] {
+        let conv = ConvOptions { image: Some([1, 20, 20]), down: down.parse().unwrap(), ..Default::default() };
+        let cfg =
+            TrainConfig { model: ModelKind::ConvAe, batch: Some(32), threads, latent: 8, conv, ..Default::default() };
+        let mut session = Session::new(&data, &cfg).unwrap();
+        let rows: Vec<u32> = session.split.train[..32].to_vec();
+        session.begin_epoch(1);
+        let first = session.step(&rows).unwrap();
+        let mut losses = [0.0f64; 5];
+        let n = allocations_during(|| {
+            for l in losses.iter_mut() {
+                *l = session.step(&rows).unwrap();
+            }
+        });
+        assert_eq!(
+            n,
+            0,
+            "conv-ae ({threads} threads, {down}): five steps allocated {n} times (last: {} bytes)",
+            LAST_SIZE.load(Ordering::Relaxed)
+        );
+        assert!(losses[4] < first, "conv-ae: the steps trained: {first} then {losses:?}");
+
+        let columns: Vec<String> = data.columns().to_vec();
+        let norm = hepae::data::normalize::Normalizer::identity(&columns);
+        let model = hepae::model_io::SavedModel::new(ModelKind::ConvAe, session.model.clone(), columns, norm);
+        let mut enc = hepae::encoder::Encoder::new(&model, 1);
+        let mut z = [0.0f32; 8];
+        enc.encode(data.row(0), 1, &mut z).unwrap();
+        let n = allocations_during(|| {
+            for _ in 0..100 {
+                enc.encode(data.row(0), 1, &mut z).unwrap();
+            }
+        });
+        assert_eq!(n, 0, "100 batch-1 conv encodes allocated {n} times");
+        assert!(z.iter().all(|v| v.is_finite()));
+    }
+    std::fs::remove_dir_all(&dir).ok();
 }

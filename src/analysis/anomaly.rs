@@ -23,6 +23,14 @@ pub enum ScoreKind {
     /// Mean absolute reconstruction error.
     #[serde(rename = "mae")]
     Mae,
+    /// MSE divided by the input's Σ x² (normalised space): a score less biased towards
+    /// complex (bright, many-pixel) images.
+    #[serde(rename = "mse-norm")]
+    MseNorm,
+    /// MSE on log-pixels: mean over values of (ln(1 + x⁺/m) − ln(1 + y⁺/m))², x⁺ = max(x, 0),
+    /// m = the input row's mean |x| (normalised space; scale-free).
+    #[serde(rename = "mse-log")]
+    MseLog,
     /// Squared error of every variable separately (one column each).
     #[serde(rename = "per-variable")]
     PerVariable,
@@ -44,9 +52,11 @@ pub enum ScoreKind {
 }
 
 impl ScoreKind {
-    pub const ALL: [ScoreKind; 7] = [
+    pub const ALL: [ScoreKind; 9] = [
         ScoreKind::Mse,
         ScoreKind::Mae,
+        ScoreKind::MseNorm,
+        ScoreKind::MseLog,
         ScoreKind::PerVariable,
         ScoreKind::VaeReconProb,
         ScoreKind::VaeElbo,
@@ -57,6 +67,8 @@ impl ScoreKind {
         match self {
             ScoreKind::Mse => "mse",
             ScoreKind::Mae => "mae",
+            ScoreKind::MseNorm => "mse-norm",
+            ScoreKind::MseLog => "mse-log",
             ScoreKind::PerVariable => "per-variable",
             ScoreKind::VaeReconProb => "vae-recon-prob",
             ScoreKind::VaeElbo => "vae-elbo",
@@ -180,6 +192,22 @@ pub fn score_dataset_with(
     Ok(out)
 }
 
+/// The `mse-norm` and `mse-log` scores of one row `x` and its reconstruction `y`, in f64. An
+/// input with Σ x² = 0 (or mean |x| = 0) gives a non-finite score, which the caller refuses.
+pub fn recon_score(kind: ScoreKind, x: &[f32], y: &[f32]) -> f32 {
+    let d = x.len() as f64;
+    let mse = x.iter().zip(y).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>() / d;
+    match kind {
+        ScoreKind::MseNorm => (mse / x.iter().map(|&a| (a as f64).powi(2)).sum::<f64>()) as f32,
+        ScoreKind::MseLog => {
+            let m = x.iter().map(|&a| (a as f64).abs()).sum::<f64>() / d;
+            let l = |v: f32| (v.max(0.0) as f64 / m).ln_1p();
+            (x.iter().zip(y).map(|(&a, &b)| (l(a) - l(b)).powi(2)).sum::<f64>() / d) as f32
+        }
+        _ => mse as f32,
+    }
+}
+
 /// Scores `n` normalised rows `x` into `out` (n × width).
 #[allow(clippy::too_many_arguments)]
 pub fn score_batch<R: Rng>(
@@ -195,12 +223,18 @@ pub fn score_batch<R: Rng>(
     let ae = &model.ae;
     let (d, l) = (ae.shape.input, ae.shape.latent);
     match kind {
-        ScoreKind::Mse | ScoreKind::Mae | ScoreKind::PerVariable | ScoreKind::Energy => {
+        ScoreKind::Mse
+        | ScoreKind::Mae
+        | ScoreKind::MseNorm
+        | ScoreKind::MseLog
+        | ScoreKind::PerVariable
+        | ScoreKind::Energy => {
             let y = ae.forward(x, buf, n);
             let t = if kind == ScoreKind::Energy { temperature(model) } else { 1.0 };
             for r in 0..n {
                 let (xr, yr) = (&x[r * d..(r + 1) * d], &y[r * d..(r + 1) * d]);
                 match kind {
+                    ScoreKind::MseNorm | ScoreKind::MseLog => out[r] = recon_score(kind, xr, yr),
                     ScoreKind::Mse | ScoreKind::Energy => {
                         out[r] = (xr.iter().zip(yr).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>() / d as f64 / t)
                             as f32

@@ -188,6 +188,21 @@ pub struct Evaluation {
     pub rmse: f64,
     pub mean_abs_residual: f64,
     pub variables: Vec<VariableMetrics>,
+    /// Image datasets: the figures over whole images (the table shows these instead of one
+    /// line per pixel; the per-pixel figures stay in `variables`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageMetrics>,
+}
+
+/// Whole-image figures of an evaluation on an image dataset.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImageMetrics {
+    /// "1×40×40 images".
+    pub shape: String,
+    /// (Σ out − Σ in)/Σ in per image, physical units (images with Σ in > 0).
+    pub total_intensity: Option<ResidualStats>,
+    /// The pixels with the largest MSE (normalised space), largest first: (name, MSE).
+    pub worst_pixels: Vec<(String, f64)>,
 }
 
 /// Non-finite values met in a model's outputs (reconstructions or scores): how many, and where
@@ -271,6 +286,7 @@ pub fn evaluate_with(
     let abs_only: Vec<bool> = data.columns().iter().map(|c| absolute_only(c)).collect();
     let floor = column_floors(data, rows, n_rows);
     let mut above = vec![0u64; d];
+    let mut total = ResidualAcc::new(-1.0, 1.0);
     let mut done = 0usize;
     while done < n_rows {
         let n = batch.min(n_rows - done);
@@ -291,6 +307,15 @@ pub fn evaluate_with(
         out_phys[..n * d].copy_from_slice(out);
         model.meta.normalizer.denormalize_rows(&mut out_phys[..n * d]);
         bad.scan(&out[..n * d], &out_phys[..n * d], d, |r| idx[r] as usize);
+        if data.is_image() {
+            for r in 0..n {
+                let tin: f64 = phys[r * d..(r + 1) * d].iter().map(|&v| v as f64).sum();
+                let tout: f64 = out_phys[r * d..(r + 1) * d].iter().map(|&v| v as f64).sum();
+                if tin > 0.0 {
+                    total.push((tout - tin) / tin, (done + r).is_multiple_of(stride));
+                }
+            }
+        }
         for r in 0..n {
             let keep = (done + r).is_multiple_of(stride);
             for c in 0..d {
@@ -328,7 +353,18 @@ pub fn evaluate_with(
         })
         .collect();
     let mse = sq.iter().sum::<f64>() / (nf * d as f64);
+    let image = data.is_image().then(|| {
+        let mut worst: Vec<(String, f64)> = variables.iter().map(|v| (v.name.clone(), v.mse)).collect();
+        worst.sort_by(|a, b| b.1.total_cmp(&a.1));
+        worst.truncate(5);
+        ImageMetrics {
+            shape: crate::data::npy::describe_shape(data.shape()),
+            total_intensity: total.finish(),
+            worst_pixels: worst,
+        }
+    });
     Ok(Evaluation {
+        image,
         data: data.path().display().to_string(),
         subset: subset.to_string(),
         rows: n_rows,
@@ -370,6 +406,24 @@ impl Evaluation {
         use std::fmt::Write;
         let mut s = String::new();
         let _ = writeln!(s, "{} ({}, {} rows)", self.data, self.subset, self.rows);
+        if let Some(im) = &self.image {
+            let _ = writeln!(s, "{}: per-pixel figures in --json", im.shape);
+            let _ = writeln!(
+                s,
+                "all pixels: MSE(norm) {:.4e}  RMSE(norm) {:.4e}  mean|res| {:.4e}",
+                self.mse, self.rmse, self.mean_abs_residual
+            );
+            if let Some(t) = &im.total_intensity {
+                let _ = writeln!(
+                    s,
+                    "total intensity (Σ out − Σ in)/Σ in: mean {:.3e}  σ {:.3e}  68 % half-width {:.3e}  ({} images)",
+                    t.mean, t.std, t.half_width_68, t.n
+                );
+            }
+            let worst: Vec<String> = im.worst_pixels.iter().map(|(n, m)| format!("{n} {m:.3e}")).collect();
+            let _ = writeln!(s, "largest per-pixel MSE(norm): {}", worst.join(", "));
+            return s;
+        }
         let _ = writeln!(
             s,
             "{:<22} {:>11} {:>11} {:>11} | {:>10} {:>10} {:>10} {:>9} | {:>11} {:>11}",

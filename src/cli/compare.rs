@@ -78,7 +78,7 @@ fn parse_config(entry: &str, args: &CompareArgs) -> Result<(ModelKind, NormKind,
             .trim()
             .parse()
             .map_err(|_| Error::config(format!("--configs: latent '{l}' in '{entry}' is not a number")))?,
-        None => args.train.latent,
+        None => args.train.latent_for(kind),
     };
     if parts.next().is_some() {
         return Err(Error::config(format!("--configs: '{entry}' has more than model:norm:latent")));

@@ -45,12 +45,51 @@ pub struct ImportArgs {
     /// ROOT input: append the event's entry number as a last column `event_idx`.
     #[arg(long)]
     pub event_idx: bool,
+    /// Jet images instead of a table: INPUT is an (N, M, 4) float32 NPY of constituents
+    /// (pT, eta, phi, E; zero padded), OUT an (N, 1, S, S) image NPY: centred on the pT-weighted
+    /// centroid, principal axis vertical, hardest quadrant upper right, row 0 at the top.
+    #[arg(long, conflicts_with_all = ["columns", "first_columns", "drop_columns", "filter", "where_", "branches", "collection", "event_idx"])]
+    pub images: bool,
+    /// --images: pixels per side.
+    #[arg(long, default_value_t = 40, requires = "images")]
+    pub image_size: usize,
+    /// --images: the image covers ±W in (Δη, Δφ) around the centroid.
+    #[arg(long, default_value_t = 0.8, requires = "images")]
+    pub half_width: f64,
+    /// --images: `unit` (each image sums to 1) or `gev` (pixel = Σ pT in GeV).
+    #[arg(long, default_value = "unit", requires = "images")]
+    pub intensity: String,
     /// No progress lines.
     #[arg(long, short)]
     pub quiet: bool,
 }
 
+fn run_images(args: &ImportArgs) -> crate::Result<()> {
+    use crate::data::images::{constituents_to_images, ImageOptions};
+    let opt = ImageOptions { size: args.image_size, half_width: args.half_width, intensity: args.intensity.parse()? };
+    opt.check()?;
+    crate::io::outputs::Guard::new().data(args.input.as_path()).rows("-o", args.output.as_path()).check()?;
+    let total = crate::data::npy::Dataset::open(&args.input).map(|d| d.rows() as u64).unwrap_or(0);
+    let mut progress = Progress::new("images", "jets", total, args.quiet)?;
+    let r = constituents_to_images(&args.input, &args.output, &opt, &mut |n| progress.set(n))?;
+    progress.finish();
+    outln!(
+        "imported {}: {} jets (up to {} constituents) -> {} images {} ({} with no pT inside ±{})",
+        args.input.display(),
+        r.jets,
+        r.max_constituents,
+        crate::data::npy::describe_shape(r.shape),
+        args.output.display(),
+        r.empty_images,
+        opt.half_width
+    )?;
+    Ok(())
+}
+
 pub fn run(args: &ImportArgs) -> crate::Result<()> {
+    if args.images {
+        return run_images(args);
+    }
     let is_npy = args.input.extension().is_some_and(|e| e.eq_ignore_ascii_case("npy"));
     let guard = crate::io::outputs::Guard::new();
     let guard = if is_npy { guard.data(args.input.as_path()) } else { guard.input(args.input.as_path()) };

@@ -16,11 +16,13 @@ pub mod compare;
 pub mod compress;
 pub mod decompress;
 pub mod demo;
+pub mod embed;
 pub mod evaluate;
 pub mod generate;
 pub mod import;
 pub mod nae_opts;
 pub mod plot;
+pub mod plot_images;
 pub mod progress;
 pub mod reconstruct;
 pub mod report;
@@ -72,6 +74,8 @@ pub enum Command {
     Compare(compare::CompareArgs),
     /// Synthetic jets from a VAE or AAE: sample the prior, decode, de-normalise.
     Generate(generate::GenerateArgs),
+    /// Spectral-embedding (Laplacian eigenmap) coordinates of a dataset, with their cost.
+    Embed(embed::EmbedArgs),
     /// Write the seeded train/validation split of a dataset (for peers that must use the same rows).
     Split(split::SplitArgs),
     /// Synthetic jets that follow a real sample's marginals and correlations (for scale tests).
@@ -108,6 +112,7 @@ pub fn run(cli: Cli) -> crate::Result<()> {
         Command::Evaluate(a) => evaluate::run(&a),
         Command::Reconstruct(a) => reconstruct::run(&a),
         Command::Split(a) => split::run(&a),
+        Command::Embed(a) => embed::run(&a),
         Command::Compare(a) => compare::run(&a),
         Command::Bench(a) => bench::run(&a),
         Command::Score(a) => score::run(&a),

@@ -116,6 +116,19 @@ pub fn plot_files_with(model_path: &Path, data_path: &Path, dir: &Path, opt: &Pl
     let n = picked.len();
     let d = data.cols();
     let columns = model.meta.columns.clone();
+    if let Some(shape @ crate::engine::tensor::Shape::Image { .. }) = crate::data::npy::shape_of_columns(&columns) {
+        return super::plot_images::plot_images(
+            &model,
+            model_path,
+            &data,
+            shape,
+            &picked,
+            selected.len(),
+            label,
+            dir,
+            opt,
+        );
+    }
 
     let batch = 4096usize;
     let mut enc = Encoder::new(&model, batch);
@@ -243,22 +256,7 @@ pub fn plot_files_with(model_path: &Path, data_path: &Path, dir: &Path, opt: &Pl
         ));
     }
 
-    let hist_path = sidecar(model_path, "history.csv");
-    match std::fs::read_to_string(&hist_path) {
-        Ok(text) => {
-            let h = plot::parse_history(&hist_path, &text)?;
-            if h.is_empty() {
-                notes.push(format!("{} has no epochs", hist_path.display()));
-            } else {
-                figures.push(plot::loss_curves(dir, "loss", &h)?);
-            }
-            let e = plot::parse_energies(&hist_path, &text)?;
-            if !e.is_empty() {
-                figures.push(plot::energy_curves(dir, "nae_energy", &e)?);
-            }
-        }
-        Err(e) => notes.push(format!("no loss curves: cannot read {}: {e}", hist_path.display())),
-    }
+    loss_figure(model_path, dir, &mut figures, &mut notes)?;
     progress.inc(1);
     figures.push(plot::latent_pairs(dir, "latent", &latent, k, 6)?);
     progress.inc(1);
@@ -273,6 +271,28 @@ pub fn plot_files_with(model_path: &Path, data_path: &Path, dir: &Path, opt: &Pl
     progress.inc(1);
     progress.finish();
     Ok(PlotSet { figures, subset: label, rows_selected: selected.len(), rows_plotted: n, notes })
+}
+
+/// The loss curves from MODEL.history.csv, or a note saying why there are none.
+pub fn loss_figure(model_path: &Path, dir: &Path, figures: &mut Vec<Figure>, notes: &mut Vec<String>) -> Result<()> {
+    let hist_path = sidecar(model_path, "history.csv");
+    match std::fs::read_to_string(&hist_path) {
+        Ok(text) => {
+            let h = plot::parse_history(&hist_path, &text)?;
+            if h.is_empty() {
+                notes.push(format!("{} has no epochs", hist_path.display()));
+            } else {
+                figures.push(plot::loss_curves(dir, "loss", &h)?);
+            }
+            // NAE: positive and negative energies per epoch.
+            let e = plot::parse_energies(&hist_path, &text)?;
+            if !e.is_empty() {
+                figures.push(plot::energy_curves(dir, "nae_energy", &e)?);
+            }
+        }
+        Err(e) => notes.push(format!("no loss curves: cannot read {}: {e}", hist_path.display())),
+    }
+    Ok(())
 }
 
 pub fn run(args: &PlotArgs) -> Result<()> {

@@ -45,7 +45,8 @@ pub struct RocArgs {
     /// With --both: a model already trained on B (else one is trained).
     #[arg(long)]
     pub model_b: Option<PathBuf>,
-    /// Scores to report (comma-separated).
+    /// Scores to report (comma-separated): mse, mae, mse-norm, mse-log, per-variable, vae-recon-prob,
+    /// vae-elbo, latent-norm.
     #[arg(long, default_value = "mse")]
     pub score: String,
     /// Bootstrap replicas for the errors (10–100 000).
@@ -214,7 +215,12 @@ pub fn run(args: &RocArgs) -> Result<()> {
         for (p, given) in [(&a, &args.model_a), (&b, &args.model_b)] {
             if given.is_none() {
                 let data = Dataset::open(p)?;
-                super::values::check_latent("--latent", args.train.latent, args.train_model, &data)?;
+                super::values::check_latent(
+                    "--latent",
+                    args.train.latent_for(args.train_model),
+                    args.train_model,
+                    &data,
+                )?;
                 let val = crate::train::split_rows(data.rows(), args.train.val_fraction, args.train.seed).val;
                 if val.len() < MIN_BACKGROUND {
                     return Err(Error::data(

@@ -19,7 +19,8 @@ pub struct ScoreArgs {
     /// Output: .npy or .csv.
     #[arg(short, long)]
     pub output: PathBuf,
-    /// mse, mae, per-variable, vae-recon-prob, vae-elbo or latent-norm (default: the model's
+    /// mse, mae, mse-norm (MSE / Σx², images), mse-log (MSE of log-pixels), per-variable,
+    /// vae-recon-prob, vae-elbo or latent-norm (default: the model's
     /// threshold score if it has one, else mse).
     #[arg(long)]
     pub score: Option<ScoreKind>,

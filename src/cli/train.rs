@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 pub struct TrainArgs {
     /// Dataset (f32 NPY from `hepae import`).
     pub data: PathBuf,
-    /// Model family: ae, vae, sparse-l1, sparse-kl, aae, denoising, pca, ae+pca, nae.
+    /// Model family: ae, vae, sparse-l1, sparse-kl, aae, denoising, pca, ae+pca, conv-ae, nae.
     #[arg(long, default_value = "ae")]
     pub model: ModelKind,
     /// Model file to write (safetensors).
@@ -37,10 +37,10 @@ pub struct TrainOptions {
     /// Encoder hidden widths; the decoder mirrors them.
     #[arg(long, default_value = "200,100,50")]
     pub hidden: String,
-    /// Latent (bottleneck) width.
-    #[arg(long, default_value_t = 15)]
+    /// Latent (bottleneck) width. Default: 15 (dense), 32 (conv backbone).
+    #[arg(long)]
     #[arg(value_parser = super::values::latent)]
-    pub latent: usize,
+    pub latent: Option<usize>,
     /// Exactly this many epochs (constant lr, no early stop unless asked). Default: automatic,
     /// 50 epochs raised to reach 10 000 optimiser steps on small samples and lowered to at most
     /// 30 000 on large ones, with early stopping on the validation loss (best epoch kept).
@@ -63,8 +63,10 @@ pub struct TrainOptions {
     /// (0: off). Default: max(10, epochs/10) with automatic epochs, off with --epochs.
     #[arg(long)]
     pub patience: Option<usize>,
-    /// Normaliser: minmax, standard or custom4 (log pT, log m, η/5, φ/3; min-max for the rest).
-    #[arg(long, default_value = "minmax")]
+    /// Normaliser: minmax, standard or custom4 (log pT, log m, η/5, φ/3; min-max for the rest);
+    /// for images (also as --image-norm) pixel (min-max per pixel), total (each image / its
+    /// total intensity), log (ln(1 + x/s), s fitted) or none.
+    #[arg(long, default_value = "minmax", alias = "image-norm")]
     pub norm: NormKind,
     /// Seed of the split, the shuffling and the initialisation.
     #[arg(long, default_value_t = 1)]
@@ -123,11 +125,67 @@ pub struct TrainOptions {
     /// How threads share a step: batch (split the batch; default) or gemm (split each GEMM's rows).
     #[arg(long, default_value = "batch")]
     pub parallel: crate::train::Parallel,
+    /// Spectral families: k of the k-nearest-neighbour graph.
+    #[arg(long, default_value_t = 10)]
+    #[arg(value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1000))]
+    pub spectral_neighbours: usize,
+    /// Spectral families: edge weights (heat: self-tuning heat kernel; binary).
+    #[arg(long, default_value = "heat")]
+    pub spectral_weights: crate::manifold::graph::Weights,
+    /// Spectral families: training rows the graph is built on at most (the others are placed
+    /// by the Nyström extension).
+    #[arg(long, default_value_t = 20_000)]
+    #[arg(value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(16..=10_000_000))]
+    pub spectral_graph_rows: usize,
+    /// ae+spectral: weight α of the latent's pull towards the spectral coordinates.
+    #[arg(long, default_value_t = 1.0)]
+    #[arg(value_parser = super::values::non_negative)]
+    pub spectral_alpha: f32,
+    /// What the nets are made of: dense (--hidden) or conv (the --conv-* options; --model
+    /// conv-ae always is). The conv backbone runs ae, vae, sparse-l1, sparse-kl, denoising, aae.
+    #[arg(long, default_value = "dense")]
+    pub backbone: crate::train::Backbone,
+    /// Conv backbone: the image shape of a row, CxHxW (e.g. 1x40x40), for a table of C·H·W columns.
+    #[arg(long)]
+    pub image_shape: Option<String>,
+    /// Conv backbone: channels per level; each level after the first halves the image.
+    #[arg(long, default_value = "8,16,32")]
+    pub conv_channels: String,
+    /// Conv backbone: kernel of the convolutions (odd; "same" padding).
+    #[arg(long, default_value_t = 3)]
+    pub conv_kernel: usize,
+    /// Conv backbone: how a level halves the image: stride (a stride-2 conv) or pool (conv, then 2×2 max pool).
+    #[arg(long, default_value = "stride")]
+    pub conv_down: crate::models::conv_ae::Down,
+    /// Conv backbone: how the decoder doubles it: transpose (stride-2 transposed conv), nearest or bilinear (upsampling, then a conv).
+    #[arg(long, default_value = "transpose")]
+    pub conv_up: crate::models::conv_ae::Up,
+    /// Conv backbone: kernel of the transposed convolutions.
+    #[arg(long, default_value_t = 4)]
+    pub conv_up_kernel: usize,
     #[command(flatten)]
     pub nae: super::nae_opts::NaeArgs,
 }
 
+/// "CxHxW" → [C, H, W], each at least 1.
+fn parse_image_shape(s: &str) -> Result<[usize; 3]> {
+    let bad = || crate::Error::config(format!("--image-shape '{s}' is not CxHxW (e.g. 1x40x40)"));
+    let v: Vec<usize> =
+        s.split(['x', 'X', ',']).map(|p| p.trim().parse::<usize>().map_err(|_| bad())).collect::<Result<_>>()?;
+    match v[..] {
+        [c, h, w] if c > 0 && h > 0 && w > 0 => Ok([c, h, w]),
+        _ => Err(bad()),
+    }
+}
+
 impl TrainOptions {
+    /// The latent width for family `model`: `--latent`, else 15 for a dense model and 32 (the
+    /// reference CNN autoencoder's) on the conv backbone.
+    pub fn latent_for(&self, model: ModelKind) -> usize {
+        let conv = model == ModelKind::ConvAe || self.backbone == crate::train::Backbone::Conv;
+        self.latent.unwrap_or(if conv { 32 } else { 15 })
+    }
+
     /// The configuration for a model of family `model` (`--gaussian-decoder` applies to a VAE only,
     /// so that `compare` can ask for it beside other families).
     pub fn config(&self, model: ModelKind) -> Result<TrainConfig> {
@@ -138,7 +196,7 @@ impl TrainOptions {
         };
         Ok(TrainConfig {
             hidden: parse_usize_list(&self.hidden).map_err(|e| crate::Error::config(format!("--hidden: {e}")))?,
-            latent: self.latent,
+            latent: self.latent_for(model),
             epochs: self.epochs,
             batch: self.batch,
             lr: self.lr,
@@ -162,9 +220,25 @@ impl TrainOptions {
             mask: self.mask,
             prior: self.prior,
             parallel: self.parallel,
+            spectral: crate::models::spectral::SpectralConfig {
+                neighbours: self.spectral_neighbours,
+                weights: self.spectral_weights,
+                max_graph_rows: self.spectral_graph_rows,
+                alpha: self.spectral_alpha,
+            },
             disc_hidden: parse_usize_list(&self.disc_hidden)
                 .map_err(|e| crate::Error::config(format!("--disc-hidden: {e}")))?,
             nae: self.nae.options()?,
+            backbone: self.backbone,
+            conv: crate::models::conv_ae::ConvOptions {
+                image: self.image_shape.as_deref().map(parse_image_shape).transpose()?,
+                channels: parse_usize_list(&self.conv_channels)
+                    .map_err(|e| crate::Error::config(format!("--conv-channels: {e}")))?,
+                kernel: self.conv_kernel,
+                down: self.conv_down,
+                up: self.conv_up,
+                up_kernel: self.conv_up_kernel,
+            },
         })
     }
 }
@@ -304,6 +378,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         .check()?;
     let cfg = args.config()?;
     super::values::check_widths("--hidden", &cfg.hidden)?;
+    super::values::check_widths("--conv-channels", &cfg.conv.channels)?;
     super::values::check_widths("--disc-hidden", &cfg.disc_hidden)?;
     train_to_file(&args.data, &args.output, args.history.as_deref(), &cfg, args.quiet).map(|_| ())
 }

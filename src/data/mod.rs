@@ -2,6 +2,8 @@
 //! normalisers, and the synthetic-jet generator for scale tests.
 
 pub mod filter;
+pub mod image_norm;
+pub mod images;
 pub mod import;
 // The importers' paths before `import/`.
 pub use import::csv;

@@ -7,6 +7,10 @@
 //!   pT → `(log10 pT − 1.3) / 1.2`, m → `log10(m + 1) / 1.8`, η → `η / 5`, φ → `φ / 3`; every
 //!   other column min-max. `momentum_to_gev` is 1 for GeV data, 1e-3 for ATLAS MeV.
 //!
+//! * image normalisers (`--image-norm`, in [`crate::data::image_norm`]): `pixel` is `minmax` per
+//!   pixel; `total` divides each image by its total intensity; `log` is `y = ln(1 + x/s)` with
+//!   one scale s fitted on the training pixels; `none` is the identity.
+//!
 //! The identity normaliser ([`Normalizer::identity`]) is kind `Minmax` with every transform
 //! `Affine { shift: 0, scale: 1 }`; [`Normalizer::is_identity`] tells it apart.
 //!
@@ -25,6 +29,12 @@ pub enum NormKind {
     Minmax,
     Standard,
     Custom4,
+    /// Images: each row divided by its total (see [`RowScale::UnitSum`]).
+    Total,
+    /// Images: `ln(1 + x/s)` per value.
+    Log,
+    /// No transform.
+    None,
 }
 
 impl FromStr for NormKind {
@@ -34,7 +44,13 @@ impl FromStr for NormKind {
             "minmax" => Ok(NormKind::Minmax),
             "standard" => Ok(NormKind::Standard),
             "custom4" => Ok(NormKind::Custom4),
-            _ => Err(Error::config(format!("unknown normalisation '{s}'; choose one of: minmax, standard, custom4"))),
+            "pixel" => Ok(NormKind::Minmax),
+            "total" => Ok(NormKind::Total),
+            "log" => Ok(NormKind::Log),
+            "none" => Ok(NormKind::None),
+            _ => Err(Error::config(format!(
+                "unknown normalisation '{s}'; choose one of: minmax, standard, custom4, or for images pixel, total, log, none"
+            ))),
         }
     }
 }
@@ -45,6 +61,9 @@ impl std::fmt::Display for NormKind {
             NormKind::Minmax => "minmax",
             NormKind::Standard => "standard",
             NormKind::Custom4 => "custom4",
+            NormKind::Total => "total",
+            NormKind::Log => "log",
+            NormKind::None => "none",
         })
     }
 }
@@ -58,6 +77,8 @@ pub enum ColumnTransform {
     Log10Pt { to_gev: f32 },
     /// `y = log10(x·to_gev + 1) / 1.8`; needs `x·to_gev > −1`.
     Log10Mass { to_gev: f32 },
+    /// `y = ln(1 + x/scale)`; needs `x > −scale`.
+    Log1p { scale: f32 },
 }
 
 impl ColumnTransform {
@@ -67,6 +88,7 @@ impl ColumnTransform {
             ColumnTransform::Affine { shift, scale } => (x - shift) / scale,
             ColumnTransform::Log10Pt { to_gev } => (((x as f64 * to_gev as f64).log10() - 1.3) / 1.2) as f32,
             ColumnTransform::Log10Mass { to_gev } => ((x as f64 * to_gev as f64 + 1.0).log10() / 1.8) as f32,
+            ColumnTransform::Log1p { scale } => (x as f64 / scale as f64).ln_1p() as f32,
         }
     }
 
@@ -76,6 +98,7 @@ impl ColumnTransform {
             ColumnTransform::Affine { shift, scale } => y * scale + shift,
             ColumnTransform::Log10Pt { to_gev } => (10f64.powf(y as f64 * 1.2 + 1.3) / to_gev as f64) as f32,
             ColumnTransform::Log10Mass { to_gev } => ((10f64.powf(y as f64 * 1.8) - 1.0) / to_gev as f64) as f32,
+            ColumnTransform::Log1p { scale } => ((y as f64).exp_m1() * scale as f64) as f32,
         }
     }
 
@@ -92,6 +115,9 @@ impl ColumnTransform {
                 "value {x} is not > {} (−1 GeV), required by the log10 mass transform",
                 -1.0 / to_gev as f64
             )),
+            ColumnTransform::Log1p { scale } if x <= -scale => {
+                Some(format!("value {x} is not > {}, required by the log image transform", -scale))
+            }
             _ => None,
         }
     }
@@ -109,6 +135,38 @@ pub struct Normalizer {
     pub kind: NormKind,
     pub columns: Vec<String>,
     pub transforms: Vec<ColumnTransform>,
+    /// A transform of whole rows applied before the per-column ones (image `total`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<RowScale>,
+}
+
+/// A per-row transform of an image normaliser.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "row_scale", rename_all = "snake_case")]
+pub enum RowScale {
+    /// Each row is divided by its sum (a row whose sum is not > 0 is left as it is). The
+    /// inverse multiplies by `mean_total`, the training rows' mean sum: the model does not
+    /// keep each image's own intensity, so a reconstruction comes back at the training mean
+    /// (exact for unit-intensity images, where it is 1).
+    UnitSum { mean_total: f32 },
+}
+
+impl RowScale {
+    fn forward(&self, row: &mut [f32]) {
+        match *self {
+            RowScale::UnitSum { .. } => {
+                let s: f64 = row.iter().map(|&v| v as f64).sum();
+                if s > 0.0 && s.is_finite() {
+                    row.iter_mut().for_each(|v| *v = (*v as f64 / s) as f32);
+                }
+            }
+        }
+    }
+    fn inverse(&self, row: &mut [f32]) {
+        match *self {
+            RowScale::UnitSum { mean_total } => row.iter_mut().for_each(|v| *v *= mean_total),
+        }
+    }
 }
 
 /// What a column is to `custom4`.
@@ -136,6 +194,9 @@ pub fn momentum_component(name: &str) -> Option<Momentum> {
 impl Normalizer {
     /// Fits on `rows` of `data` (the training split). See the module docs for the kinds.
     pub fn fit(kind: NormKind, data: &Dataset, rows: &[u32], momentum_to_gev: f32) -> Result<Normalizer> {
+        if matches!(kind, NormKind::Total | NormKind::Log | NormKind::None) {
+            return crate::data::image_norm::fit(kind, data, rows);
+        }
         let cols = data.cols();
         let columns = data.columns().to_vec();
         if rows.is_empty() {
@@ -218,7 +279,7 @@ impl Normalizer {
                             scale: if s > 0.0 && s.is_finite() { s } else { 1.0 },
                         }
                     }
-                    NormKind::Minmax | NormKind::Custom4 => {
+                    NormKind::Minmax | NormKind::Custom4 | NormKind::Total | NormKind::Log | NormKind::None => {
                         let range = (max[c] - min[c]) as f32;
                         ColumnTransform::Affine {
                             shift: min[c] as f32,
@@ -228,7 +289,7 @@ impl Normalizer {
                 }
             })
             .collect();
-        Ok(Normalizer { kind, columns, transforms })
+        Ok(Normalizer { kind, columns, transforms, rows: None })
     }
 
     /// The identity: kind `Minmax`, every column `Affine { shift: 0, scale: 1 }`.
@@ -237,12 +298,13 @@ impl Normalizer {
             kind: NormKind::Minmax,
             columns: columns.to_vec(),
             transforms: vec![ColumnTransform::Affine { shift: 0.0, scale: 1.0 }; columns.len()],
+            rows: None,
         }
     }
 
     /// Whether every transform is `Affine { shift: 0, scale: 1 }`.
     pub fn is_identity(&self) -> bool {
-        self.transforms.iter().all(|t| *t == ColumnTransform::Affine { shift: 0.0, scale: 1.0 })
+        self.rows.is_none() && self.transforms.iter().all(|t| *t == ColumnTransform::Affine { shift: 0.0, scale: 1.0 })
     }
 
     pub fn cols(&self) -> usize {
@@ -260,12 +322,18 @@ impl Normalizer {
                 ColumnTransform::Log10Pt { to_gev } | ColumnTransform::Log10Mass { to_gev } => {
                     to_gev.is_finite() && to_gev > 0.0
                 }
+                ColumnTransform::Log1p { scale } => scale.is_finite() && scale > 0.0,
             };
             if !ok {
                 return Err(format!("column {name}: invalid transform parameters {t:?}"));
             }
         }
-        Ok(())
+        match self.rows {
+            Some(RowScale::UnitSum { mean_total }) if !(mean_total.is_finite() && mean_total > 0.0) => {
+                Err(format!("row scale: invalid mean total {mean_total}"))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Normalises `x` (rows × cols, row-major) in place. On the first value whose result is not
@@ -277,6 +345,12 @@ impl Normalizer {
             return Ok(());
         }
         for (r, row) in x.chunks_exact_mut(c).enumerate() {
+            if let Some(rs) = &self.rows {
+                if let Some(j) = row.iter().position(|v| !v.is_finite()) {
+                    return Err(BadValue { row: r, col: j });
+                }
+                rs.forward(row);
+            }
             for (j, (v, t)) in row.iter_mut().zip(&self.transforms).enumerate() {
                 let y = t.forward(*v);
                 let domain_ok = match *t {
@@ -314,6 +388,9 @@ impl Normalizer {
         for row in x.chunks_exact_mut(c) {
             for (v, t) in row.iter_mut().zip(&self.transforms) {
                 *v = t.inverse(*v);
+            }
+            if let Some(rs) = &self.rows {
+                rs.inverse(row);
             }
         }
     }

@@ -13,6 +13,7 @@
 //!
 //! Big-endian hosts are not supported (the data are read and written as native little-endian).
 
+use crate::engine::tensor::Shape;
 use crate::error::{Error, Location, Result};
 use crate::io::atomic::AtomicFile;
 use std::fs::File;
@@ -130,9 +131,24 @@ fn parse_py_tuple(v: &str) -> Option<Vec<usize>> {
     Some(out)
 }
 
-/// Builds the header bytes (magic … newline) for a 2-D `<f4` array, padded to `total` bytes.
-fn build_header(rows: u64, cols: usize, total: usize) -> Vec<u8> {
-    let dict = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
+/// The dimensions after the row count of an array of `shape` rows: (F) or (C, H, W).
+fn row_dims(shape: Shape) -> Vec<usize> {
+    match shape {
+        Shape::Features(f) => vec![f],
+        Shape::Image { c, h, w } => vec![c, h, w],
+    }
+}
+
+/// The header's shape dict entry for `rows` rows of dims `tail`: `(rows, a, b, )`.
+fn shape_text(rows: u64, tail: &[usize]) -> String {
+    let dims: String = tail.iter().map(|d| format!(", {d}")).collect();
+    format!("({rows}{dims})")
+}
+
+/// Builds the header bytes (magic … newline) for a `<f4` array of `rows` rows of dims `tail`,
+/// padded to `total` bytes.
+fn build_header(rows: u64, tail: &[usize], total: usize) -> Vec<u8> {
+    let dict = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {}, }}", shape_text(rows, tail));
     let mut h = Vec::with_capacity(total);
     h.extend_from_slice(MAGIC);
     h.extend_from_slice(&[1, 0]);
@@ -146,9 +162,9 @@ fn build_header(rows: u64, cols: usize, total: usize) -> Vec<u8> {
     h
 }
 
-/// Header size that fits any row count with `cols` columns, rounded up to [`ALIGN`].
-fn header_total(cols: usize) -> usize {
-    let widest = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {cols}), }}", u64::MAX);
+/// Header size that fits any row count with rows of dims `tail`, rounded up to [`ALIGN`].
+fn header_total(tail: &[usize]) -> usize {
+    let widest = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {}, }}", shape_text(u64::MAX, tail));
     (10 + widest.len() + 1).div_ceil(ALIGN) * ALIGN
 }
 
@@ -156,12 +172,23 @@ fn header_total(cols: usize) -> usize {
 /// fewer bytes (truncated; names the first incomplete row) or more (trailing bytes), each with
 /// both numbers. Every reader ([`Dataset::open`], [`NpyRowReader::open`]) goes through here.
 pub fn check_data_size(path: &Path, descr: &str, rows: usize, cols: usize, item: usize, have: usize) -> Result<()> {
+    check_data_size_dims(path, descr, &[rows, cols], item, have)
+}
+
+/// [`check_data_size`] for an array of any dimensions (`dims[0]` rows), named as in its header.
+pub fn check_data_size_dims(path: &Path, descr: &str, dims: &[usize], item: usize, have: usize) -> Result<()> {
+    let rows = dims.first().copied().unwrap_or(0);
+    let dims_text = format!("({})", dims.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "));
+    let cols = dims[1..]
+        .iter()
+        .try_fold(1usize, |a, &b| a.checked_mul(b))
+        .ok_or_else(|| data_err(path, format!("shape {dims_text} is too large")))?;
     let need = rows
         .checked_mul(cols)
         .and_then(|n| n.checked_mul(item))
-        .ok_or_else(|| data_err(path, format!("shape ({rows}, {cols}) is too large")))?;
+        .ok_or_else(|| data_err(path, format!("shape {dims_text} is too large")))?;
     let row_bytes = (cols * item).max(1);
-    let shape = format!("header declares shape ({rows}, {cols}) of {descr}, {need} data bytes");
+    let shape = format!("header declares shape {dims_text} of {descr}, {need} data bytes");
     if have < need {
         let full = have / row_bytes;
         return Err(Error::data(
@@ -223,14 +250,66 @@ pub fn read_column_names(npy: &Path, cols: usize) -> Result<Vec<String>> {
 /// Rows scanned between two calls of [`Dataset::release_rows`] in full scans.
 pub const RELEASE_BLOCK_ROWS: usize = 1 << 16;
 
-/// A 2-D little-endian f32 C-order NPY file (v1/v2/v3 header), memory-mapped, zero copy.
+/// A little-endian f32 C-order NPY file (v1/v2/v3 header), memory-mapped, zero copy: 2-D
+/// (N, F) tables with [`Shape::Features`] rows, or 3-D (N, H, W) and 4-D (N, C, H, W) jet images
+/// with [`Shape::Image`] rows (C = 1 for 3-D). An image row is its C·H·W values in C order;
+/// [`Dataset::cols`] is that count and the column names are the pixels' ([`pixel_name`]) unless
+/// a `NAME.columns` file of that length sits beside it.
 pub struct Dataset {
     path: PathBuf,
     mmap: memmap2::Mmap,
     rows: usize,
     cols: usize,
+    shape: Shape,
     offset: usize,
     columns: Vec<String>,
+}
+
+/// The name of pixel (channel `c`, row `y`, column `x`) of an image row: `pix_c0_y12_x3`. Row 0
+/// is the top of the image.
+pub fn pixel_name(c: usize, y: usize, x: usize) -> String {
+    format!("pix_c{c}_y{y}_x{x}")
+}
+
+/// The names of every pixel of an image row, in C order.
+pub fn pixel_names(shape: Shape) -> Vec<String> {
+    match shape {
+        Shape::Features(f) => (0..f).map(|i| format!("c{i}")).collect(),
+        Shape::Image { c, h, w } => {
+            let mut v = Vec::with_capacity(c * h * w);
+            for ci in 0..c {
+                for y in 0..h {
+                    for x in 0..w {
+                        v.push(pixel_name(ci, y, x));
+                    }
+                }
+            }
+            v
+        }
+    }
+}
+
+/// The image shape that a list of column names describes, if they are exactly the names
+/// [`pixel_names`] gives for some (C, H, W): how a model trained on images knows its input's shape.
+pub fn shape_of_columns(columns: &[String]) -> Option<Shape> {
+    let last = columns.last()?;
+    let rest = last.strip_prefix("pix_c")?;
+    let (c, rest) = rest.split_once("_y")?;
+    let (y, x) = rest.split_once("_x")?;
+    let (c, y, x): (usize, usize, usize) = (c.parse().ok()?, y.parse().ok()?, x.parse().ok()?);
+    let shape = Shape::Image { c: c + 1, h: y + 1, w: x + 1 };
+    if shape.len() != columns.len() || columns.first().map(String::as_str) != Some("pix_c0_y0_x0") {
+        return None;
+    }
+    (pixel_names(shape) == columns).then_some(shape)
+}
+
+/// A row shape in words: `24 columns`, `1×40×40 images`.
+pub fn describe_shape(shape: Shape) -> String {
+    match shape {
+        Shape::Features(f) => format!("{f} columns"),
+        Shape::Image { c, h, w } => format!("{c}×{h}×{w} images"),
+    }
 }
 
 impl std::fmt::Debug for Dataset {
@@ -274,29 +353,55 @@ impl Dataset {
         if h.fortran_order {
             return Err(data_err(path, "fortran_order True is not supported; convert with `hepae import`"));
         }
-        if h.shape.len() != 2 {
-            return Err(data_err(
-                path,
-                format!("array is {}-D with shape {:?}; a dataset must be 2-D (rows, columns)", h.shape.len(), h.shape),
-            ));
-        }
-        let (rows, cols) = (h.shape[0], h.shape[1]);
+        let (rows, shape) = match h.shape[..] {
+            [n, f] => (n, Shape::Features(f)),
+            [n, h, w] => (n, Shape::Image { c: 1, h, w }),
+            [n, c, h, w] => (n, Shape::Image { c, h, w }),
+            _ => {
+                return Err(data_err(
+                    path,
+                    format!(
+                        "array is {}-D with shape {:?}; a dataset must be 2-D (rows, columns), 3-D (rows, H, W) or 4-D (rows, C, H, W)",
+                        h.shape.len(),
+                        h.shape
+                    ),
+                ))
+            }
+        };
         if h.data_offset % 4 != 0 {
             return Err(data_err(path, format!("data offset {} is not 4-byte aligned", h.data_offset)));
         }
-        check_data_size(path, &h.descr, rows, cols, 4, mmap.len().saturating_sub(h.data_offset))?;
+        // Checks the dimensions' product for overflow before `shape.len()` multiplies them.
+        check_data_size_dims(path, &h.descr, &h.shape, 4, mmap.len().saturating_sub(h.data_offset))?;
+        let cols = shape.len();
+        if matches!(shape, Shape::Image { .. }) && cols == 0 {
+            return Err(data_err(path, format!("image shape {:?} has no pixels", h.shape)));
+        }
         if bytemuck::try_cast_slice::<u8, f32>(&mmap[h.data_offset..]).is_err() {
             return Err(data_err(path, "data are not 4-byte aligned in memory"));
         }
-        let columns = read_column_names(path, cols)?;
-        Ok(Dataset { path: path.to_path_buf(), mmap, rows, cols, offset: h.data_offset, columns })
+        let columns = match shape {
+            Shape::Features(_) => read_column_names(path, cols)?,
+            Shape::Image { .. } if columns_path(path).exists() => read_column_names(path, cols)?,
+            Shape::Image { .. } => pixel_names(shape),
+        };
+        Ok(Dataset { path: path.to_path_buf(), mmap, rows, cols, shape, offset: h.data_offset, columns })
     }
 
     pub fn rows(&self) -> usize {
         self.rows
     }
+    /// Values per row (C·H·W for images).
     pub fn cols(&self) -> usize {
         self.cols
+    }
+    /// The shape of one row: `Features(cols)` for a 2-D file, `Image { c, h, w }` for 3-D/4-D.
+    pub fn shape(&self) -> Shape {
+        self.shape
+    }
+    /// Whether the rows are images.
+    pub fn is_image(&self) -> bool {
+        matches!(self.shape, Shape::Image { .. })
     }
     pub fn columns(&self) -> &[String] {
         &self.columns
@@ -386,16 +491,34 @@ impl Dataset {
 /// Streaming NPY writer over [`AtomicFile`]: the header is written with room for any row count
 /// and fixed at [`NpyWriter::finish`] (seek back), so rows can be streamed without knowing their
 /// number; the data offset is a multiple of 64. `NAME.columns` is written too. Nothing appears at
-/// the target unless `finish` succeeds.
+/// the target unless `finish` succeeds. [`NpyWriter::create_images`] writes (N, C, H, W).
 pub struct NpyWriter {
     file: AtomicFile,
     columns: Vec<String>,
+    tail: Vec<usize>,
     rows: u64,
     header_len: usize,
 }
 
 impl NpyWriter {
+    /// A 2-D table with these column names; columns that are exactly an image's pixel names
+    /// ([`shape_of_columns`]) make a 4-D (N, C, H, W) image file instead, so that a
+    /// reconstruction or decompression of images is images again.
     pub fn create(path: &Path, columns: &[String]) -> Result<Self> {
+        let shape = shape_of_columns(columns).unwrap_or(Shape::Features(columns.len()));
+        Self::create_shaped(path, columns, shape)
+    }
+
+    /// A 4-D (N, C, H, W) image file; `NAME.columns` holds the pixel names ([`pixel_names`]).
+    pub fn create_images(path: &Path, shape: Shape) -> Result<Self> {
+        if !matches!(shape, Shape::Image { .. }) || shape.is_empty() {
+            return Err(Error::config(format!("{}: {shape:?} is not an image shape", path.display())));
+        }
+        Self::create_shaped(path, &pixel_names(shape), shape)
+    }
+
+    fn create_shaped(path: &Path, columns: &[String], shape: Shape) -> Result<Self> {
+        assert_eq!(shape.len(), columns.len(), "one column name per value of a row");
         if columns.is_empty() {
             return Err(Error::config(format!("{}: cannot write an NPY file with no columns", path.display())));
         }
@@ -411,7 +534,8 @@ impl NpyWriter {
                 return Err(Error::config(format!("{}: duplicate column name '{c}'", path.display())));
             }
         }
-        let header_len = header_total(columns.len());
+        let tail = row_dims(shape);
+        let header_len = header_total(&tail);
         let mut file = AtomicFile::create(path)?;
         if file.is_direct() && !is_char_device(path) {
             return Err(Error::config(format!(
@@ -419,8 +543,8 @@ impl NpyWriter {
                 path.display()
             )));
         }
-        file.write_all(&build_header(0, columns.len(), header_len))?;
-        Ok(NpyWriter { file, columns: columns.to_vec(), rows: 0, header_len })
+        file.write_all(&build_header(0, &tail, header_len))?;
+        Ok(NpyWriter { file, columns: columns.to_vec(), tail, rows: 0, header_len })
     }
 
     /// Appends whole rows (`rows.len()` must be a multiple of the column count).
@@ -449,7 +573,7 @@ impl NpyWriter {
             // A character device such as /dev/null: no header to fix, no `.columns` beside it.
             return self.file.commit();
         }
-        let header = build_header(self.rows, self.columns.len(), self.header_len);
+        let header = build_header(self.rows, &self.tail, self.header_len);
         {
             use std::io::Write;
             let w = self.file.writer();
@@ -500,9 +624,9 @@ mod tests {
     #[test]
     fn header_round_trip() {
         for (rows, cols) in [(0u64, 1usize), (1636, 69), (u64::MAX, 100_000)] {
-            let total = header_total(cols);
+            let total = header_total(&[cols]);
             assert_eq!(total % ALIGN, 0);
-            let h = build_header(rows, cols, total);
+            let h = build_header(rows, &[cols], total);
             assert_eq!(h.len(), total);
             let p = parse_header(Path::new("x.npy"), &h).unwrap();
             assert_eq!(p.descr, "<f4");
@@ -510,6 +634,25 @@ mod tests {
             assert_eq!(p.shape, vec![rows as usize, cols]);
             assert_eq!(p.data_offset, total);
         }
+    }
+
+    #[test]
+    fn image_headers_and_pixel_names() {
+        let total = header_total(&[1, 40, 40]);
+        let h = build_header(7, &[1, 40, 40], total);
+        let p = parse_header(Path::new("x.npy"), &h).unwrap();
+        assert_eq!((p.shape, p.data_offset), (vec![7, 1, 40, 40], total));
+        let shape = Shape::Image { c: 2, h: 3, w: 5 };
+        let names = pixel_names(shape);
+        assert_eq!(names.len(), 30);
+        assert_eq!(
+            (names[0].as_str(), names[7].as_str(), names[29].as_str()),
+            ("pix_c0_y0_x0", "pix_c0_y1_x2", "pix_c1_y2_x4")
+        );
+        assert_eq!(shape_of_columns(&names), Some(shape), "a model knows its input shape from its columns");
+        assert_eq!(shape_of_columns(&names[..29]), None);
+        assert_eq!(shape_of_columns(&["pt".to_string(), "eta".to_string()]), None);
+        assert_eq!(describe_shape(shape), "2×3×5 images");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The workspace of one net at one batch size, planned once: one arena holding every op's
 //! output (N × its row length) and, for training, every output's gradient; an inference plan
-//! may also hold the ops' packed weights for the small-batch path. A step only ever indexes
-//! into these; it never allocates. A smaller final batch uses a prefix of each buffer.
+//! may also hold the ops' packed weights for the small-batch path, and one scratch buffer the
+//! ops take in turn (im2col columns; sized for the op that needs most). A step only ever
+//! indexes into these; it never allocates. A smaller final batch uses a prefix of each buffer.
 
 use crate::engine::gemm::Gemm;
 use std::ops::Range;
@@ -26,13 +27,22 @@ pub struct Plan {
     packed: Vec<f32>,
     /// Whether `packed` holds the weights (see [`crate::net::Net::pack`]).
     pub is_packed: bool,
+    /// Scratch shared by the ops in turn ([`crate::nn::op::Op::work_len`]).
+    work: Vec<f32>,
 }
 
 impl Plan {
     /// Plans `row_lens[l]` values per row for op l's output, at up to `batch` rows;
     /// `with_grads` adds a gradient buffer per output; `packed_lens[l]` values of packed
-    /// weights per op (all 0 for a training plan).
-    pub fn new(batch: usize, row_lens: &[usize], with_grads: bool, packed_lens: &[usize], gemm: Gemm) -> Self {
+    /// weights per op (all 0 for a training plan); `work_len` values of scratch.
+    pub fn new(
+        batch: usize,
+        row_lens: &[usize],
+        with_grads: bool,
+        packed_lens: &[usize],
+        work_len: usize,
+        gemm: Gemm,
+    ) -> Self {
         let mut at = 0;
         // Every buffer starts on a 64-byte boundary of the arena (16 floats), so that the
         // kernels' vector loads and stores of one row do not straddle cache lines more than
@@ -55,7 +65,18 @@ impl Plan {
                 r
             })
             .collect();
-        Plan { batch, gemm, arena, acts, dacts, acts_end, packed_at, packed: vec![0.0; p], is_packed: false }
+        Plan {
+            batch,
+            gemm,
+            arena,
+            acts,
+            dacts,
+            acts_end,
+            packed_at,
+            packed: vec![0.0; p],
+            is_packed: false,
+            work: vec![0.0; work_len],
+        }
     }
 
     /// Ops planned for.
@@ -100,19 +121,23 @@ impl Plan {
     }
 
     /// For op l's forward: its input (op l−1's output, or None for the first op), its output
-    /// buffer, and its packed weights if the plan is packed.
-    pub(crate) fn forward_bufs(&mut self, l: usize) -> (Option<&[f32]>, &mut [f32], Option<&[f32]>) {
+    /// buffer, its packed weights if the plan is packed, and the scratch.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn forward_bufs(&mut self, l: usize) -> (Option<&[f32]>, &mut [f32], Option<&[f32]>, &mut [f32]) {
         let (before, rest) = self.arena.split_at_mut(self.acts[l].start);
         let out = &mut rest[..self.acts[l].len()];
         let inp = if l == 0 { None } else { Some(&before[self.acts[l - 1].clone()]) };
         let packed = self.is_packed.then(|| &self.packed[self.packed_at[l].clone()]);
-        (inp, out, packed)
+        (inp, out, packed, &mut self.work)
     }
 
     /// For op l's backward: (its input, or None for the first op; its output; its output's
-    /// gradient; its input's gradient, or None for the first op).
+    /// gradient; its input's gradient, or None for the first op; the scratch).
     #[allow(clippy::type_complexity)]
-    pub(crate) fn backward_bufs(&mut self, l: usize) -> (Option<&[f32]>, &[f32], &mut [f32], Option<&mut [f32]>) {
+    pub(crate) fn backward_bufs(
+        &mut self,
+        l: usize,
+    ) -> (Option<&[f32]>, &[f32], &mut [f32], Option<&mut [f32]>, &mut [f32]) {
         let (a, d) = self.arena.split_at_mut(self.acts_end);
         let a: &[f32] = a;
         let off = self.acts_end;
@@ -125,7 +150,7 @@ impl Plan {
             let r = self.dacts[l - 1].clone();
             (Some(&a[self.acts[l - 1].clone()]), Some(&mut dbefore[r.start - off..r.end - off]))
         };
-        (inp, &a[self.acts[l].clone()], dout, dinp)
+        (inp, &a[self.acts[l].clone()], dout, dinp, &mut self.work)
     }
 
     /// Op l's packed-weight buffer, for filling.
@@ -136,6 +161,6 @@ impl Plan {
 
     /// Bytes held by this plan.
     pub fn bytes(&self) -> usize {
-        4 * (self.arena.len() + self.packed.len())
+        4 * (self.arena.len() + self.packed.len() + self.work.len())
     }
 }

@@ -381,21 +381,49 @@ impl SavedModel {
         Ok(SavedModel { meta, ae })
     }
 
-    /// Checks that `data` has the columns this model was trained on, in order.
+    /// Checks that `data` has the columns this model was trained on, in order; for a model
+    /// trained on images (pixel column names), that `data` holds images of the same C×H×W (or
+    /// the same pixels flattened into a table).
     pub fn check_data(&self, data: &Dataset, model_path: &Path) -> Result<()> {
-        if data.cols() != self.meta.columns.len() {
+        use crate::data::npy::{describe_shape, shape_of_columns};
+        use crate::engine::tensor::Shape;
+        let cols = &self.meta.columns;
+        let model_shape = shape_of_columns(cols).unwrap_or(Shape::Features(cols.len()));
+        let image_involved = data.is_image() || matches!(model_shape, Shape::Image { .. });
+        let shapes_differ = match (model_shape, data.shape()) {
+            (Shape::Image { .. }, d @ Shape::Image { .. }) => d != model_shape,
+            _ => data.cols() != cols.len(),
+        };
+        if image_involved && shapes_differ {
+            let what = |s: Shape| match s {
+                Shape::Features(_) => format!("tables of {}", describe_shape(s)),
+                Shape::Image { .. } => describe_shape(s),
+            };
+            return Err(Error::model(
+                model_path,
+                format!(
+                    "model expects {} but {} holds {} ({} values per row, the model {})",
+                    what(model_shape),
+                    data.path().display(),
+                    what(data.shape()),
+                    data.cols(),
+                    cols.len()
+                ),
+            ));
+        }
+        if data.cols() != cols.len() {
             return Err(Error::model(
                 model_path,
                 format!(
                     "model expects {} columns ({}) but {} has {}",
-                    self.meta.columns.len(),
-                    self.meta.columns.join(","),
+                    cols.len(),
+                    cols.join(","),
                     data.path().display(),
                     data.cols()
                 ),
             ));
         }
-        if let Some((i, (m, d))) = self.meta.columns.iter().zip(data.columns()).enumerate().find(|(_, (m, d))| m != d) {
+        if let Some((i, (m, d))) = cols.iter().zip(data.columns()).enumerate().find(|(_, (m, d))| m != d) {
             return Err(Error::model(
                 model_path,
                 format!("column {} is '{m}' in the model but '{d}' in {}", i + 1, data.path().display()),
@@ -481,6 +509,9 @@ fn check_meta(meta: &ModelMeta) -> std::result::Result<(), String> {
     if s.gaussian_decoder && !s.variational {
         return Err(format!("metadata says kind {kind} with a Gaussian decoder, which only a VAE has"));
     }
+    if kind == ModelKind::ConvAe && s.conv.is_none() {
+        return Err("metadata says kind conv-ae but the architecture has no conv backbone".into());
+    }
     if kind == ModelKind::Pca && !s.hidden.is_empty() {
         return Err(format!("metadata says kind pca but the architecture has hidden layers {:?}", s.hidden));
     }
@@ -506,6 +537,10 @@ fn check_meta(meta: &ModelMeta) -> std::result::Result<(), String> {
 /// (format 1). Refuses specs whose widths contradict the shape.
 fn model_nets(meta: &ModelMeta) -> std::result::Result<Autoencoder, String> {
     let Some(nets) = meta.nets.clone() else { return Ok(Autoencoder::new(meta.shape.clone())) };
+    let specs = [Some(&nets.encoder), Some(&nets.decoder), nets.discriminator.as_ref(), nets.whiten.as_ref()];
+    for spec in specs.into_iter().chain([nets.unwhiten.as_ref()]).flatten() {
+        spec.check().map_err(|e| format!("metadata has a net that cannot be built: {e}"))?;
+    }
     let ae = Autoencoder::from_specs(meta.shape.clone(), nets);
     let s = &meta.shape;
     let enc_out = if s.variational { 2 * s.latent } else { s.latent };

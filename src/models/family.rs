@@ -31,6 +31,8 @@ pub struct Pass<'a> {
     pub buf: &'a mut AeBuffers,
     pub x: &'a [f32],
     pub n: usize,
+    /// The dataset rows `x` holds, in order (a family with per-row targets looks them up).
+    pub rows: &'a [u32],
     pub step: Step,
     /// The shard's index (0 for a single shard) and its first row in the batch.
     pub shard: usize,

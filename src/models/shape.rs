@@ -35,10 +35,16 @@ pub enum ModelKind {
     /// The normalized autoencoder ([`crate::models::nae`]).
     #[serde(rename = "nae")]
     Nae,
+    #[serde(rename = "spectral")]
+    Spectral,
+    #[serde(rename = "ae+spectral")]
+    AeSpectral,
+    #[serde(rename = "conv-ae")]
+    ConvAe,
 }
 
 impl ModelKind {
-    pub const ALL: [ModelKind; 9] = [
+    pub const ALL: [ModelKind; 12] = [
         ModelKind::Ae,
         ModelKind::Vae,
         ModelKind::SparseL1,
@@ -47,6 +53,9 @@ impl ModelKind {
         ModelKind::Denoising,
         ModelKind::Pca,
         ModelKind::AePca,
+        ModelKind::Spectral,
+        ModelKind::AeSpectral,
+        ModelKind::ConvAe,
         ModelKind::Nae,
     ];
     pub fn name(self) -> &'static str {
@@ -59,6 +68,9 @@ impl ModelKind {
             ModelKind::Denoising => "denoising",
             ModelKind::Pca => "pca",
             ModelKind::AePca => "ae+pca",
+            ModelKind::Spectral => "spectral",
+            ModelKind::AeSpectral => "ae+spectral",
+            ModelKind::ConvAe => "conv-ae",
             ModelKind::Nae => "nae",
         }
     }
@@ -181,6 +193,9 @@ pub struct AeShape {
     /// normalized autoencoder's spherical latent.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub spherical: bool,
+    /// The conv backbone (conv-ae, or another family with `--backbone conv`); none: dense.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conv: Option<super::conv_ae::ConvArch>,
 }
 
 impl AeShape {
@@ -204,6 +219,7 @@ impl AeShape {
             discriminator: Vec::new(),
             whitening: false,
             spherical: false,
+            conv: None,
         }
     }
     /// Encoder widths D, h1, …, latent (2·latent when variational).
@@ -245,12 +261,21 @@ impl AeShape {
         });
         let d = self.input;
         let frozen = || self.whitening.then(|| dense(&[d, d], &[Activation::Linear]));
-        let mut encoder = dense(&self.encoder_dims(), &self.encoder_acts());
-        if self.spherical {
-            encoder.ops.push(OpSpec::Sphere(crate::nn::sphere::Sphere {}));
+        let sphere = |mut encoder: NetSpec| {
+            if self.spherical {
+                encoder.ops.push(OpSpec::Sphere(crate::nn::sphere::Sphere {}));
+            }
+            encoder
+        };
+        if let Some(arch) = &self.conv {
+            let enc_out = if self.variational { 2 * self.latent } else { self.latent };
+            let out_c = if self.gaussian_decoder { 2 * arch.image[0] } else { arch.image[0] };
+            let (encoder, decoder) =
+                arch.nets(self.latent, enc_out, self.latent_act(), out_c, self.output_act(), self.leaky());
+            return NetSpecs { encoder: sphere(encoder), decoder, discriminator, whiten: frozen(), unwhiten: frozen() };
         }
         NetSpecs {
-            encoder,
+            encoder: sphere(dense(&self.encoder_dims(), &self.encoder_acts())),
             decoder: dense(&self.decoder_dims(), &self.decoder_acts()),
             discriminator,
             whiten: frozen(),
@@ -260,22 +285,30 @@ impl AeShape {
     fn leaky(&self) -> Activation {
         Activation::Leaky { slope: self.slope }
     }
-    fn encoder_acts(&self) -> Vec<Activation> {
-        let mut a = vec![self.leaky(); self.hidden.len()];
-        a.push(match (self.variational, self.latent_activation) {
+    /// The encoder's last activation (the latent code's).
+    fn latent_act(&self) -> Activation {
+        match (self.variational, self.latent_activation) {
             (true, _) | (false, LatentActivation::Linear) => Activation::Linear,
             (false, LatentActivation::Leaky) => self.leaky(),
             (false, LatentActivation::Sigmoid) => Activation::Sigmoid,
-        });
+        }
+    }
+    /// The decoder's last activation.
+    fn output_act(&self) -> Activation {
+        if self.output_activation == OutputActivation::Leaky && !self.gaussian_decoder {
+            self.leaky()
+        } else {
+            Activation::Linear
+        }
+    }
+    fn encoder_acts(&self) -> Vec<Activation> {
+        let mut a = vec![self.leaky(); self.hidden.len()];
+        a.push(self.latent_act());
         a
     }
     fn decoder_acts(&self) -> Vec<Activation> {
         let mut a = vec![self.leaky(); self.hidden.len()];
-        a.push(if self.output_activation == OutputActivation::Leaky && !self.gaussian_decoder {
-            self.leaky()
-        } else {
-            Activation::Linear
-        });
+        a.push(self.output_act());
         a
     }
 }

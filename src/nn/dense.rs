@@ -46,7 +46,7 @@ impl Op for Dense {
             }
         }
     }
-    fn forward(&self, cx: &Ctx<'_>, params: &[f32], inp: Tensor<'_>, out: TensorMut<'_>) {
+    fn forward(&self, cx: &Ctx<'_>, params: &[f32], inp: Tensor<'_>, out: TensorMut<'_>, _work: &mut [f32]) {
         let (n, i, o) = (inp.n, inp.shape.len(), self.out);
         let (w, b) = params.split_at(o * i);
         match cx.packed {
@@ -63,6 +63,7 @@ impl Op for Dense {
         out: Tensor<'_>,
         inp: Tensor<'_>,
         params: &[f32],
+        _work: &mut [f32],
     ) {
         let (n, i, o) = (inp.n, inp.shape.len(), self.out);
         let grads = dparams.map(|d| d.split_at_mut(o * i));

@@ -12,18 +12,31 @@
 //! Parameter gradients are *added* into (the training step zeroes them once per step);
 //! gradients with respect to a layer's input are overwritten.
 
+pub mod act;
 pub mod activation;
 pub mod adam;
+pub mod conv2d;
+pub mod conv_transpose2d;
 pub mod dense;
+pub mod im2col;
 pub mod init;
 pub mod latent;
 pub mod loss;
 pub mod op;
+pub mod pool;
+pub mod reshape;
 pub mod sphere;
+pub mod upsample;
 
 // The registry: every op a net spec can name (adding an op: its file, its `mod` line above,
 // its line here).
 crate::ops! {
     Dense(dense::Dense),
+    Conv2d(conv2d::Conv2d),
+    ConvTranspose2d(conv_transpose2d::ConvTranspose2d),
+    Pool2d(pool::Pool2d),
+    Upsample(upsample::Upsample),
+    Reshape(reshape::Reshape),
+    Act(act::Act),
     Sphere(sphere::Sphere),
 }

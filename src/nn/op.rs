@@ -39,11 +39,23 @@ pub trait Op {
     }
     /// Fills `packed` from `params` (called once when an inference plan is packed).
     fn pack(&self, _inp: Shape, _params: &[f32], _packed: &mut [f32]) {}
-    /// out = f(inp; θ).
-    fn forward(&self, cx: &Ctx<'_>, params: &[f32], inp: Tensor<'_>, out: TensorMut<'_>);
+    /// Whether the op accepts per-row input `inp` (a spec read from a file is checked before
+    /// it is built: a convolution needs an image at least as large as its kernel, a reshape
+    /// the same number of values). The error names what does not fit.
+    fn check(&self, _inp: Shape) -> Result<(), String> {
+        Ok(())
+    }
+    /// Scratch values the op needs for a batch of `batch` rows of `inp`, in forward or
+    /// backward (im2col columns): the plan holds one scratch buffer, as large as its largest
+    /// op asks, and hands it to every op in turn (nothing survives from forward to backward).
+    fn work_len(&self, _inp: Shape, _batch: usize) -> usize {
+        0
+    }
+    /// out = f(inp; θ). `work` is the scratch of [`Op::work_len`] values.
+    fn forward(&self, cx: &Ctx<'_>, params: &[f32], inp: Tensor<'_>, out: TensorMut<'_>, work: &mut [f32]);
     /// From dL/d(out) in `dout` (which the op may overwrite with an intermediate gradient):
     /// dL/dθ *added* into `dparams` if given (parameter gradients), dL/d(inp) *written* into
-    /// `dinp` if given (input gradients): either, or both (an energy model's ∂E/∂x leaves the
+    /// `dinp` if given (input gradients; every element is written): either, or both (an energy model's ∂E/∂x leaves the
     /// weights alone; a frozen stage passes gradients through). `out` is what the forward wrote.
     fn backward(
         &self,
@@ -54,6 +66,7 @@ pub trait Op {
         out: Tensor<'_>,
         inp: Tensor<'_>,
         params: &[f32],
+        work: &mut [f32],
     );
 }
 
@@ -70,6 +83,12 @@ macro_rules! ops {
             $($name($ty)),*
         }
         impl OpSpec {
+            /// The op's name in the registry (for messages).
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(OpSpec::$name(_) => stringify!($name)),*
+                }
+            }
             /// The op behind this spec.
             pub fn op(&self) -> &dyn $crate::nn::op::Op {
                 match self {
@@ -88,9 +107,10 @@ macro_rules! ops {
                 params: &[f32],
                 inp: $crate::engine::tensor::Tensor<'_>,
                 out: $crate::engine::tensor::TensorMut<'_>,
+                work: &mut [f32],
             ) {
                 match self {
-                    $(OpSpec::$name(o) => $crate::nn::op::Op::forward(o, cx, params, inp, out)),*
+                    $(OpSpec::$name(o) => $crate::nn::op::Op::forward(o, cx, params, inp, out, work)),*
                 }
             }
         }

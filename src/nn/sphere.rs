@@ -53,7 +53,7 @@ impl Op for Sphere {
         Vec::new()
     }
     fn init(&self, _inp: Shape, _params: &mut [f32], _rng: &mut rand::rngs::StdRng) {}
-    fn forward(&self, _cx: &Ctx<'_>, _params: &[f32], inp: Tensor<'_>, out: TensorMut<'_>) {
+    fn forward(&self, _cx: &Ctx<'_>, _params: &[f32], inp: Tensor<'_>, out: TensorMut<'_>, _work: &mut [f32]) {
         sphere_forward(out.data, inp.data, inp.shape.len());
     }
     fn backward(
@@ -65,6 +65,7 @@ impl Op for Sphere {
         out: Tensor<'_>,
         inp: Tensor<'_>,
         _params: &[f32],
+        _work: &mut [f32],
     ) {
         if let Some(dz) = dinp {
             let d = inp.shape.len();

@@ -8,6 +8,8 @@ struct Compare<'a> {
     a: (&'a str, &'a [f64]),
     b: (&'a str, &'a [f64]),
     ratio_label: String,
+    /// What an entry is: "jets", "pixels".
+    entries: &'static str,
 }
 
 impl Plot for Compare<'_> {
@@ -35,7 +37,7 @@ impl Plot for Compare<'_> {
             .configure_mesh()
             .x_labels(8)
             .x_label_formatter(&|_| String::new())
-            .y_desc("jets per bin")
+            .y_desc(format!("{} per bin", self.entries))
             .y_label_formatter(&|y| fmt_pow10(y.log10()))
             .label_style(font(TICK))
             .axis_desc_style(font(AXIS))
@@ -44,11 +46,11 @@ impl Plot for Compare<'_> {
         let floor = 0.5;
         chart
             .draw_series(LineSeries::new(steps(&bins.edges, &ca, floor), C_A.stroke_width(2)))?
-            .label(format!("{} ({} jets)", self.a.0, self.a.1.len()))
+            .label(format!("{} ({} {})", self.a.0, self.a.1.len(), self.entries))
             .legend(legend_line(C_A));
         chart
             .draw_series(LineSeries::new(steps(&bins.edges, &cb, floor), C_B.stroke_width(2)))?
-            .label(format!("{} ({} jets)", self.b.0, self.b.1.len()))
+            .label(format!("{} ({} {})", self.b.0, self.b.1.len(), self.entries))
             .legend(legend_line(C_B));
         let ratios = bin_ratios(&ca, &cb);
         let empty_shown = ratios.iter().any(|r| matches!(r, BinRatio::NoReference | BinRatio::NoSample));
@@ -129,8 +131,30 @@ pub fn input_vs_output(
         a: ("input", input),
         b: ("reconstruction", output),
         ratio_label: "reco / input".into(),
+        entries: "jets",
     };
     render(dir, name, &format!("{var}: input vs reconstruction"), (900, 680), &plot)
+}
+
+/// Pixel-intensity spectra of input images and their reconstructions (one entry per pixel),
+/// same layout as [`input_vs_output`].
+pub fn pixel_spectrum(
+    dir: &Path,
+    name: &str,
+    title: &str,
+    x_label: &str,
+    input: &[f64],
+    output: &[f64],
+) -> Result<Figure> {
+    let plot = Compare {
+        title: title.to_string(),
+        x_label: x_label.to_string(),
+        a: ("input", input),
+        b: ("reconstruction", output),
+        ratio_label: "reco / input".into(),
+        entries: "pixels",
+    };
+    render(dir, name, title, (900, 680), &plot)
 }
 
 /// Hook for generative models: real-vs-generated marginal of one variable, same layout as
@@ -142,6 +166,7 @@ pub fn marginals(dir: &Path, name: &str, var: &str, x_label: &str, real: &[f64],
         a: ("real", real),
         b: ("generated", generated),
         ratio_label: "gen / real".into(),
+        entries: "jets",
     };
     render(dir, name, &format!("{var}: real vs generated"), (900, 680), &plot)
 }

@@ -72,9 +72,40 @@ pub struct TrainConfig {
     /// (kept to measure the difference; see benches/README.md).
     #[serde(default)]
     pub parallel: Parallel,
+    /// Spectral families: the embedding's graph and the latent's pull.
+    #[serde(default)]
+    pub spectral: crate::models::spectral::SpectralConfig,
+    /// The nets' kind: dense layers, or the conv backbone (`--model conv-ae` always is).
+    #[serde(default)]
+    pub backbone: Backbone,
+    /// The conv backbone's architecture (used when the backbone is conv).
+    #[serde(default)]
+    pub conv: crate::models::conv_ae::ConvOptions,
     /// NAE: every knob of the sampler and the NAE phase (the reference recipe's values).
     #[serde(default)]
     pub nae: crate::models::nae::NaeOptions,
+}
+
+/// What the encoder and decoder are made of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Backbone {
+    /// Dense layers of `--hidden` widths.
+    #[default]
+    Dense,
+    /// Convolutions over an image ([`crate::models::conv_ae`]).
+    Conv,
+}
+
+impl std::str::FromStr for Backbone {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "dense" => Ok(Backbone::Dense),
+            "conv" => Ok(Backbone::Conv),
+            _ => Err(Error::config(format!("--backbone '{s}' is not dense or conv"))),
+        }
+    }
 }
 
 /// How a training step uses several threads.
@@ -146,11 +177,19 @@ impl Default for TrainConfig {
             disc_hidden: default_disc(),
             parallel: Parallel::Batch,
             nae: Default::default(),
+            spectral: Default::default(),
+            backbone: Backbone::Dense,
+            conv: Default::default(),
         }
     }
 }
 
 impl TrainConfig {
+    /// Whether the model runs on the conv backbone.
+    pub fn is_conv(&self) -> bool {
+        self.model == ModelKind::ConvAe || self.backbone == Backbone::Conv
+    }
+
     /// Checks the options a user can get wrong.
     pub fn validate(&self) -> Result<()> {
         if self.batch == Some(0) {
@@ -188,6 +227,9 @@ impl TrainConfig {
         }
         if self.gaussian_decoder && self.model != ModelKind::Vae {
             return Err(Error::config("--gaussian-decoder applies to --model vae only"));
+        }
+        if self.is_conv() && matches!(self.model, ModelKind::Pca | ModelKind::AePca) {
+            return Err(Error::config(format!("--backbone conv does not apply to --model {}", self.model)));
         }
         if self.model == ModelKind::Nae {
             self.nae.validate()?;

@@ -12,7 +12,7 @@ pub mod session;
 mod shard;
 pub mod split;
 
-pub use config::{Parallel, TrainConfig};
+pub use config::{Backbone, Parallel, TrainConfig};
 pub use run::{train_autoencoder, EpochRecord, Progress, TrainOutcome};
 pub use session::Session;
 pub use split::{auto_shuffle_window, split_rows, Split};

@@ -94,7 +94,13 @@ impl<'d> Session<'d> {
                 (model, Some(explained))
             }
             None => {
-                let base = AeShape::standard(d, cfg.hidden.clone(), cfg.latent, cfg.slope, cfg.output_activation);
+                let mut base = AeShape::standard(d, cfg.hidden.clone(), cfg.latent, cfg.slope, cfg.output_activation);
+                if cfg.is_conv() {
+                    // The conv backbone: the image shape from the data (or --image-shape).
+                    let shape = crate::models::conv_ae::input_shape(data, &cfg.conv)?;
+                    base.conv = Some(cfg.conv.resolve(shape)?);
+                    base.hidden.clear();
+                }
                 let mut model = Autoencoder::new(family.shape(base));
                 model.init(cfg.seed);
                 family.prepare(&mut model, &fit)?;
@@ -181,15 +187,15 @@ impl<'d> Session<'d> {
                     return;
                 }
                 let rows = r.len();
-                let first = r.start;
+                let (first, these) = (r.start, &batch[r]);
                 if gather {
-                    gather_normalised(data, norm, &batch[r], &mut s.x, &mut s.bad);
+                    gather_normalised(data, norm, these, &mut s.x, &mut s.bad);
                     if s.bad.is_some() {
                         return;
                     }
                 }
                 let mut rng = step_rng(seed, k as u64, steps, t);
-                let mut pass = Pass { model, buf: &mut s.buf, x: &s.x, n: rows, step, shard: t, first };
+                let mut pass = Pass { model, buf: &mut s.buf, x: &s.x, n: rows, rows: these, step, shard: t, first };
                 s.loss = family.forward(k, &mut pass, &mut rng);
                 if !split {
                     s.extra = family.backward(k, &mut pass, g);
@@ -212,7 +218,8 @@ impl<'d> Session<'d> {
                     let r = shard_range(n, n_shards, t);
                     if !r.is_empty() {
                         let (n, first) = (r.len(), r.start);
-                        let mut pass = Pass { model, buf: &mut s.buf, x: &s.x, n, step, shard: t, first };
+                        let mut pass =
+                            Pass { model, buf: &mut s.buf, x: &s.x, n, rows: &batch[r], step, shard: t, first };
                         s.extra = family.backward(k, &mut pass, g);
                     }
                 });

@@ -53,9 +53,10 @@ pub fn run_phase(
     use hepae::models::family::{Pass, Step};
     let step = Step { epoch: 1, batch_rows: n, batch_elems: n * model.shape.input };
     family.begin_epoch(1);
-    let loss = family.forward(phase, &mut Pass { model, buf: &mut *buf, x, n, step, shard: 0, first: 0 }, rng);
+    let loss =
+        family.forward(phase, &mut Pass { model, buf: &mut *buf, x, n, rows: &[], step, shard: 0, first: 0 }, rng);
     let batch_term = family.combine(phase, &mut std::iter::once(&*buf), &step);
-    let penalty = family.backward(phase, &mut Pass { model, buf, x, n, step, shard: 0, first: 0 }, grads);
+    let penalty = family.backward(phase, &mut Pass { model, buf, x, n, rows: &[], step, shard: 0, first: 0 }, grads);
     (loss, batch_term + penalty)
 }
 

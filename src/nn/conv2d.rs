@@ -1,0 +1,281 @@
+//! 2-D convolution with a fused activation, in PyTorch `nn.Conv2d` layout (dilation 1, one
+//! group): `weight` is [O, C, k, k], `bias` is [O]. Input (N, C, H, W), output (N, O, OH, OW)
+//! with OH = ⌊(H + 2p − k)/s⌋ + 1 (OW likewise).
+//!
+//! Forward, per image: out[o, y, x] = act(b[o] + Σ_{c,i,j} w[o, c, i, j]·in[c, y·s − p + i, x·s − p + j])
+//! (zero outside the image), computed as im2col then one GEMM: out[O × OH·OW] =
+//! W[O × C·k·k] · cols[C·k·k × OH·OW]. A 1×1 kernel with stride 1 and no padding reads the
+//! image itself as its column matrix. Workspace: one image's columns (C·k·k·OH·OW values).
+
+use super::activation::Activation;
+use super::im2col::{act_backward, bias_act_channels, channel_sums_add, col2im, im2col, Window};
+use super::init::init_linear;
+use super::op::{Ctx, Op, ParamShape};
+use crate::engine::gemm::gemm;
+use crate::engine::tensor::{Matrix, MatrixMut, Shape, Tensor, TensorMut};
+use serde::{Deserialize, Serialize};
+
+/// The op: `out` channels, a `kernel`×`kernel` window, `stride`, zero `pad` on each side, then
+/// the activation.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Conv2d {
+    pub out: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    pub pad: usize,
+    pub act: Activation,
+}
+
+impl Conv2d {
+    /// The window over a per-row input shape (a feature row is read as one 1×1 pixel per value
+    /// only by [`Op::check`]'s refusal: it must be an image).
+    pub fn window(&self, inp: Shape) -> Window {
+        let (c, h, w) = image_dims(inp);
+        Window::conv(c, h, w, self.kernel, self.stride, self.pad)
+    }
+    fn pointwise(&self) -> bool {
+        self.kernel == 1 && self.stride == 1 && self.pad == 0
+    }
+    /// Whether the products run as a direct convolution (stride 1, few output channels).
+    fn is_direct(&self) -> bool {
+        self.stride == 1 && self.out < SMALL_OUT && !self.pointwise()
+    }
+}
+
+/// (C, H, W) of an image shape; (F, 1, 1) for a feature row (which the image ops refuse).
+pub fn image_dims(s: Shape) -> (usize, usize, usize) {
+    match s {
+        Shape::Image { c, h, w } => (c, h, w),
+        Shape::Features(f) => (f, 1, 1),
+    }
+}
+
+/// The checks every windowed op makes of its input: an image, a kernel of at least 1, a stride
+/// of at least 1 and a window that fits the padded image.
+pub fn check_window(inp: Shape, kernel: usize, stride: usize, pad: usize) -> Result<(), String> {
+    let Shape::Image { h, w, .. } = inp else {
+        return Err(format!("needs an image input (C×H×W), got {} features per row", inp.len()));
+    };
+    if kernel == 0 || stride == 0 {
+        return Err(format!("kernel {kernel} and stride {stride} must both be at least 1"));
+    }
+    if pad >= kernel {
+        return Err(format!("padding {pad} must be smaller than the kernel {kernel}"));
+    }
+    if h + 2 * pad < kernel || w + 2 * pad < kernel {
+        return Err(format!("a {kernel}×{kernel} window does not fit a {h}×{w} image padded by {pad}"));
+    }
+    Ok(())
+}
+
+impl Op for Conv2d {
+    fn out_shape(&self, inp: Shape) -> Shape {
+        let g = self.window(inp);
+        Shape::Image { c: self.out, h: g.oh, w: g.ow }
+    }
+    fn check(&self, inp: Shape) -> Result<(), String> {
+        check_window(inp, self.kernel, self.stride, self.pad)?;
+        if self.out == 0 {
+            return Err("a convolution needs at least one output channel".into());
+        }
+        Ok(())
+    }
+    fn params(&self, inp: Shape) -> Vec<ParamShape> {
+        let (c, _, _) = image_dims(inp);
+        vec![
+            ParamShape { name: "weight", shape: vec![self.out, c, self.kernel, self.kernel] },
+            ParamShape { name: "bias", shape: vec![self.out] },
+        ]
+    }
+    /// PyTorch's default: U(−1/√fan_in, 1/√fan_in) for weight and bias, fan_in = C·k·k.
+    fn init(&self, inp: Shape, params: &mut [f32], rng: &mut rand::rngs::StdRng) {
+        let fan_in = self.window(inp).rows();
+        let (w, b) = params.split_at_mut(self.out * fan_in);
+        init_linear(w, b, fan_in, rng);
+    }
+    /// One image's columns (none for a pointwise conv), then dWᵀ [C·k·k × O] accumulated over
+    /// the batch.
+    fn work_len(&self, inp: Shape, _batch: usize) -> usize {
+        let g = self.window(inp);
+        if self.is_direct() {
+            return 0;
+        }
+        let cols = if self.pointwise() { 0 } else { g.rows() * g.cols() };
+        cols + g.rows() * self.out
+    }
+    fn forward(&self, cx: &Ctx<'_>, params: &[f32], inp: Tensor<'_>, out: TensorMut<'_>, work: &mut [f32]) {
+        let g = self.window(inp.shape);
+        let (o, ckk, ohw) = (self.out, g.rows(), g.cols());
+        let (weight, bias) = params.split_at(o * ckk);
+        let chw = g.c * g.h * g.w;
+        for (x, y) in inp.data.chunks_exact(chw).zip(out.data.chunks_exact_mut(o * ohw)) {
+            if self.is_direct() {
+                y.fill(0.0);
+                segments(&g, o, |wi, a, b, len| axpy(&mut y[a..a + len], weight[wi], &x[b..b + len]));
+                bias_act_channels(y, &bias[..o], 1, ohw, self.act);
+                continue;
+            }
+            let cols: &[f32] = if self.pointwise() {
+                x
+            } else {
+                im2col(work, x, &g);
+                work
+            };
+            if o < SMALL_OUT {
+                small_out_forward(y, weight, cols, o, ckk, ohw);
+            } else {
+                let w = Matrix::new(weight, o, ckk);
+                gemm(cx.gemm, 1.0, w, Matrix::new(cols, ckk, ohw), 0.0, &mut MatrixMut::new(y, o, ohw));
+            }
+            bias_act_channels(y, &bias[..o], 1, ohw, self.act);
+        }
+    }
+    /// From `pre = W·cols + b` per image, with g = dout ⊙ act'(pre) (written over `dout`):
+    /// - dW[O × C·k·k] += Σ_images g · colsᵀ, computed as its transpose dWᵀ = Σ cols · gᵀ in
+    ///   the scratch (so that the columns, the large operand, are read in place by the GEMM
+    ///   instead of packed), added into dW once;  db[o] += Σ g[o, ·]
+    /// - dcols = Wᵀ · g, dinp = col2im(dcols)   (the adjoint of im2col)
+    fn backward(
+        &self,
+        cx: &Ctx<'_>,
+        dparams: Option<&mut [f32]>,
+        mut dinp: Option<&mut [f32]>,
+        dout: &mut [f32],
+        out: Tensor<'_>,
+        inp: Tensor<'_>,
+        params: &[f32],
+        work: &mut [f32],
+    ) {
+        let g = self.window(inp.shape);
+        let (n, o, ckk, ohw) = (inp.n, self.out, g.rows(), g.cols());
+        let chw = g.c * g.h * g.w;
+        let weight = &params[..o * ckk];
+        let dout = &mut dout[..n * o * ohw];
+        act_backward(dout, out.data, self.act);
+        let mut dparams = dparams.map(|d| d.split_at_mut(o * ckk));
+        if self.is_direct() {
+            for (b, gb) in dout.chunks_exact(o * ohw).enumerate() {
+                let x = &inp.data[b * chw..(b + 1) * chw];
+                if let Some((dw, _)) = dparams.as_mut() {
+                    segments(&g, o, |wi, a, b, len| dw[wi] += dot(&gb[a..a + len], &x[b..b + len]));
+                }
+                if let Some(dx) = dinp.as_deref_mut() {
+                    let dx = &mut dx[b * chw..(b + 1) * chw];
+                    dx.fill(0.0);
+                    segments(&g, o, |wi, a, b, len| axpy(&mut dx[b..b + len], weight[wi], &gb[a..a + len]));
+                }
+            }
+            if let Some((_, db)) = dparams {
+                channel_sums_add(&mut db[..o], dout, n, ohw);
+            }
+            return;
+        }
+        let cols_len = if self.pointwise() { 0 } else { ckk * ohw };
+        let (work, dwt) = work.split_at_mut(cols_len);
+        let dwt = &mut dwt[..ckk * o];
+        dwt.fill(0.0);
+        for (b, gb) in dout.chunks_exact(o * ohw).enumerate() {
+            let x = &inp.data[b * chw..(b + 1) * chw];
+            if dparams.is_some() {
+                let cols: &[f32] = if self.pointwise() {
+                    x
+                } else {
+                    im2col(work, x, &g);
+                    work
+                };
+                if o < SMALL_OUT {
+                    small_out_dweight_t(dwt, gb, cols, o, ckk, ohw);
+                } else {
+                    let gt = Matrix::new(gb, o, ohw).t();
+                    gemm(cx.gemm, 1.0, Matrix::new(cols, ckk, ohw), gt, 1.0, &mut MatrixMut::new(dwt, ckk, o));
+                }
+            }
+            if let Some(dx) = dinp.as_deref_mut() {
+                let dx = &mut dx[b * chw..(b + 1) * chw];
+                let wt = Matrix::new(weight, o, ckk).t();
+                if self.pointwise() {
+                    gemm(cx.gemm, 1.0, wt, Matrix::new(gb, o, ohw), 0.0, &mut MatrixMut::new(dx, ckk, ohw));
+                } else {
+                    gemm(cx.gemm, 1.0, wt, Matrix::new(gb, o, ohw), 0.0, &mut MatrixMut::new(work, ckk, ohw));
+                    dx.fill(0.0);
+                    col2im(dx, work, &g);
+                }
+            }
+        }
+        if let Some((dw, db)) = dparams {
+            for (q, row) in dw[..o * ckk].chunks_exact_mut(ckk).enumerate() {
+                for (r, v) in row.iter_mut().enumerate() {
+                    *v += dwt[r * o + q];
+                }
+            }
+            channel_sums_add(&mut db[..o], dout, n, ohw);
+        }
+    }
+}
+
+/// Below this many output channels a convolution's products run as plain loops: a GEMM tile
+/// is at least 4 rows (forward) or 16 columns (dWᵀ) wide, so one output channel (an image
+/// autoencoder's last layer) would use a quarter or a sixteenth of it.
+const SMALL_OUT: usize = 4;
+
+/// y[O × P] = W[O × R] · cols[R × P] for few O: per output channel, a sum of scaled rows.
+fn small_out_forward(y: &mut [f32], w: &[f32], cols: &[f32], o: usize, r: usize, p: usize) {
+    for (q, yq) in y[..o * p].chunks_exact_mut(p).enumerate() {
+        yq.fill(0.0);
+        for (t, row) in cols[..r * p].chunks_exact(p).enumerate() {
+            let wv = w[q * r + t];
+            for (a, &c) in yq.iter_mut().zip(row) {
+                *a += wv * c;
+            }
+        }
+    }
+}
+
+/// dwt[R × O] += cols[R × P] · g[O × P]ᵀ for few O: dot products, 16 partial sums each (in a
+/// fixed order, so the result does not depend on the machine).
+fn small_out_dweight_t(dwt: &mut [f32], g: &[f32], cols: &[f32], o: usize, r: usize, p: usize) {
+    for (t, row) in cols[..r * p].chunks_exact(p).enumerate() {
+        for q in 0..o {
+            dwt[t * o + q] += dot(row, &g[q * p..(q + 1) * p]);
+        }
+    }
+}
+
+use super::im2col::dot16 as dot;
+
+/// The segments of a direct stride-1 convolution of one image (the three sums of a
+/// convolution without the column matrix, for few output channels, where im2col's k²-fold
+/// copy of the image costs more than the products): `f(wi, a, b, len)` for every
+/// (o, c, i, j) and output row y whose input row y + i − p is inside the image, with `wi` the
+/// weight's index, `a` the first output position (o, y, x_lo), `b` the input position
+/// (c, y + i − p, x_lo + j − p) and `len` the output columns whose input column is inside it.
+fn segments(g: &Window, o: usize, mut f: impl FnMut(usize, usize, usize, usize)) {
+    let k = g.k;
+    for q in 0..o {
+        for c in 0..g.c {
+            for i in 0..k {
+                let (ylo, yhi) = g.valid(i, g.h, g.oh);
+                for j in 0..k {
+                    let (xlo, xhi) = g.valid(j, g.w, g.ow);
+                    if xhi <= xlo {
+                        continue;
+                    }
+                    let wi = ((q * g.c + c) * k + i) * k + j;
+                    for y in ylo..yhi {
+                        let a = (q * g.oh + y) * g.ow + xlo;
+                        let b = (c * g.h + y + i - g.pad) * g.w + xlo + j - g.pad;
+                        f(wi, a, b, xhi - xlo);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// d[..] += s·x[..] over equal lengths.
+#[inline]
+fn axpy(d: &mut [f32], s: f32, x: &[f32]) {
+    for (a, &b) in d.iter_mut().zip(x) {
+        *a += s * b;
+    }
+}

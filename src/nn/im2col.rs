@@ -1,0 +1,228 @@
+//! The geometry of a 2-D convolution window and the two copies that turn a convolution into
+//! a GEMM: `im2col` (an image's k×k patches as the columns of a matrix) and its adjoint
+//! `col2im` (columns summed back into an image). Shared by [`super::conv2d`] and
+//! [`super::conv_transpose2d`] (a transposed convolution's forward is a convolution's input
+//! gradient, and the other way round).
+
+/// A convolution of a (C, H, W) image with a k×k window moved by `stride`, the image padded
+/// with `pad` zeros on every side, giving (OH, OW) window positions. Dilation 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub k: usize,
+    pub stride: usize,
+    pub pad: usize,
+    pub oh: usize,
+    pub ow: usize,
+}
+
+impl Window {
+    /// The window of a convolution over (c, h, w), with OH = ⌊(H + 2p − k)/s⌋ + 1 (and OW
+    /// likewise; 0 where the padded image is smaller than the kernel).
+    pub fn conv(c: usize, h: usize, w: usize, k: usize, stride: usize, pad: usize) -> Window {
+        let out = |n: usize| if n + 2 * pad >= k && stride > 0 { (n + 2 * pad - k) / stride + 1 } else { 0 };
+        Window { c, h, w, k, stride, pad, oh: out(h), ow: out(w) }
+    }
+    /// Rows of the column matrix: C·k·k.
+    pub fn rows(&self) -> usize {
+        self.c * self.k * self.k
+    }
+    /// Columns of the column matrix: OH·OW.
+    pub fn cols(&self) -> usize {
+        self.oh * self.ow
+    }
+    /// The output positions `o` in 0..n_out whose input coordinate o·s − p + q lies in 0..n_in:
+    /// a range [lo, hi) (empty when none).
+    pub(crate) fn valid(&self, q: usize, n_in: usize, n_out: usize) -> (usize, usize) {
+        let (s, p) = (self.stride as isize, self.pad as isize);
+        let q = q as isize;
+        // o·s − p + q ≥ 0  ⇔  o ≥ ⌈(p − q)/s⌉;  o·s − p + q ≤ n_in − 1  ⇔  o ≤ ⌊(n_in − 1 + p − q)/s⌋.
+        let lo = if p - q > 0 { (p - q + s - 1) / s } else { 0 };
+        let top = n_in as isize - 1 + p - q;
+        let hi = if top < 0 { 0 } else { (top / s + 1).min(n_out as isize) };
+        let lo = lo.min(n_out as isize);
+        (lo as usize, hi.max(lo) as usize)
+    }
+}
+
+/// cols[(c·k + i)·k + j, y·OW + x] = img[c, y·s − p + i, x·s − p + j] (0 outside the image).
+/// `img` is one (C, H, W) image, `cols` the [C·k·k × OH·OW] matrix (every element written).
+pub fn im2col(cols: &mut [f32], img: &[f32], g: &Window) {
+    let (oh, ow, s) = (g.oh, g.ow, g.stride);
+    let cols = &mut cols[..g.rows() * g.cols()];
+    let img = &img[..g.c * g.h * g.w];
+    for c in 0..g.c {
+        let plane = &img[c * g.h * g.w..(c + 1) * g.h * g.w];
+        for i in 0..g.k {
+            let (ylo, yhi) = g.valid(i, g.h, oh);
+            for j in 0..g.k {
+                let (xlo, xhi) = g.valid(j, g.w, ow);
+                let row = &mut cols[((c * g.k + i) * g.k + j) * oh * ow..][..oh * ow];
+                row[..ylo * ow].fill(0.0);
+                row[yhi * ow..].fill(0.0);
+                for y in ylo..yhi {
+                    let iy = y * s + i - g.pad;
+                    let dst = &mut row[y * ow..(y + 1) * ow];
+                    dst[..xlo].fill(0.0);
+                    dst[xhi..].fill(0.0);
+                    if xhi > xlo {
+                        let src = &plane[iy * g.w..(iy + 1) * g.w];
+                        let x0 = xlo * s + j - g.pad;
+                        gather(&mut dst[xlo..xhi], &src[x0..], s);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of [`im2col`]: img[c, y·s − p + i, x·s − p + j] += cols[(c·k + i)·k + j, y·OW + x]
+/// over every in-image position (`img` is *added* into; the caller zeroes it first).
+pub fn col2im(img: &mut [f32], cols: &[f32], g: &Window) {
+    let (oh, ow, s) = (g.oh, g.ow, g.stride);
+    let cols = &cols[..g.rows() * g.cols()];
+    let img = &mut img[..g.c * g.h * g.w];
+    for c in 0..g.c {
+        let plane = &mut img[c * g.h * g.w..(c + 1) * g.h * g.w];
+        for i in 0..g.k {
+            let (ylo, yhi) = g.valid(i, g.h, oh);
+            for j in 0..g.k {
+                let (xlo, xhi) = g.valid(j, g.w, ow);
+                if xhi <= xlo {
+                    continue;
+                }
+                let row = &cols[((c * g.k + i) * g.k + j) * oh * ow..][..oh * ow];
+                for y in ylo..yhi {
+                    let iy = y * s + i - g.pad;
+                    let src = &row[y * ow + xlo..y * ow + xhi];
+                    let dst = &mut plane[iy * g.w..(iy + 1) * g.w];
+                    let x0 = xlo * s + j - g.pad;
+                    scatter_add(&mut dst[x0..], src, s);
+                }
+            }
+        }
+    }
+}
+
+/// dst[t] = src[t·s] for every t (strides 1 and 2 as their own loops, which vectorise).
+#[inline]
+fn gather(dst: &mut [f32], src: &[f32], s: usize) {
+    let n = dst.len();
+    match s {
+        1 => dst.copy_from_slice(&src[..n]),
+        2 => {
+            let src = &src[..2 * n - 1];
+            for (t, d) in dst.iter_mut().enumerate() {
+                *d = src[2 * t];
+            }
+        }
+        _ => {
+            for (d, v) in dst.iter_mut().zip(src.iter().step_by(s)) {
+                *d = *v;
+            }
+        }
+    }
+}
+
+/// dst[t·s] += src[t] for every t.
+#[inline]
+fn scatter_add(dst: &mut [f32], src: &[f32], s: usize) {
+    let n = src.len();
+    match s {
+        1 => {
+            for (d, v) in dst[..n].iter_mut().zip(src) {
+                *d += *v;
+            }
+        }
+        2 => {
+            let dst = &mut dst[..2 * n - 1];
+            for (t, v) in src.iter().enumerate() {
+                dst[2 * t] += *v;
+            }
+        }
+        _ => {
+            for (d, v) in dst.iter_mut().step_by(s).zip(src) {
+                *d += *v;
+            }
+        }
+    }
+}
+
+/// Per channel: x[c, :] = act(x[c, :] + bias[c]) over `n` images of (C, HW), activation as in
+/// the dense layer (LeakyReLU with its slope, identity, σ).
+pub fn bias_act_channels(x: &mut [f32], bias: &[f32], n: usize, hw: usize, act: super::activation::Activation) {
+    use super::activation::Activation;
+    let c = bias.len();
+    for img in x[..n * c * hw].chunks_exact_mut(c * hw) {
+        for (plane, &b) in img.chunks_exact_mut(hw).zip(bias) {
+            match act {
+                Activation::Leaky { slope } => {
+                    for v in plane.iter_mut() {
+                        let u = *v + b;
+                        *v = if u > 0.0 { u } else { slope * u };
+                    }
+                }
+                Activation::Linear => plane.iter_mut().for_each(|v| *v += b),
+                Activation::Sigmoid => {
+                    plane.iter_mut().for_each(|v| *v += b);
+                    super::activation::sigmoid_inplace(plane);
+                }
+            }
+        }
+    }
+}
+
+/// In place: d = d ⊙ act'(pre), read from the cached output `y` (LeakyReLU: the sign of y;
+/// σ' = y(1 − y)).
+pub fn act_backward(d: &mut [f32], y: &[f32], act: super::activation::Activation) {
+    use super::activation::Activation;
+    match act {
+        Activation::Leaky { slope } => (hepae_kernels::kernels().leaky_backward)(d, &y[..d.len()], slope),
+        Activation::Sigmoid => {
+            for (g, &v) in d.iter_mut().zip(y) {
+                *g *= v * (1.0 - v);
+            }
+        }
+        Activation::Linear => {}
+    }
+}
+
+/// acc[c] += Σ over the n images and HW pixels of x[·, c, ·] (a bias gradient), image after
+/// image, each plane over 16 interleaved partial sums (a fixed order).
+pub fn channel_sums_add(acc: &mut [f32], x: &[f32], n: usize, hw: usize) {
+    let c = acc.len();
+    for img in x[..n * c * hw].chunks_exact(c * hw) {
+        for (a, plane) in acc.iter_mut().zip(img.chunks_exact(hw)) {
+            *a += sum16(plane);
+        }
+    }
+}
+
+/// Σ x over 16 interleaved partial sums, added in order at the end (vectorises; the order is
+/// fixed, so results do not depend on the machine).
+pub fn sum16(x: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 16];
+    let chunks = x.chunks_exact(16);
+    let tail: f32 = chunks.remainder().iter().sum();
+    for ch in chunks {
+        for i in 0..16 {
+            acc[i] += ch[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// Σ a[i]·b[i] over 16 interleaved partial sums, added in order at the end.
+pub fn dot16(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 16];
+    let (ac, bc) = (a.chunks_exact(16), b.chunks_exact(16));
+    let tail: f32 = ac.remainder().iter().zip(bc.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in ac.zip(bc) {
+        for i in 0..16 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
