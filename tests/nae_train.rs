@@ -12,6 +12,7 @@ use hepae::models::nae::NaeOptions;
 use hepae::models::ModelKind;
 use hepae::nn::op::OpSpec;
 use hepae::train::{train_autoencoder, TrainConfig};
+use rand::SeedableRng;
 
 fn data() -> Dataset {
     Dataset::open(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/dy_nano_v6.npy").as_ref()).unwrap()
@@ -144,4 +145,77 @@ fn bad_nae_options_are_refused_before_training() {
     c.nae.x.noise = 0.0;
     let e = train_autoencoder(&data, &c, &mut |_| {}).unwrap_err().to_string();
     assert!(e.contains("--nae-x") && e.contains("noise"), "{e}");
+}
+
+/// `n` synthetic 1×12×10 images, one Gaussian blob each at a seeded place and width (synthetic).
+fn blob_images(path: &std::path::Path, n: usize) -> Dataset {
+    let (h, w) = (12usize, 10usize);
+    let mut x = vec![0.0f32; n * h * w];
+    for r in 0..n {
+        let (cy, cx, s) = ((r * 7 % h) as f32, (r * 5 % w) as f32, 1.0 + (r % 3) as f32);
+        for y in 0..h {
+            for xx in 0..w {
+                let d2 = (y as f32 - cy).powi(2) + (xx as f32 - cx).powi(2);
+                x[(r * h + y) * w + xx] = (-d2 / (2.0 * s * s)).exp();
+            }
+        }
+    }
+    hepae::data::npy::write_npy(path, h * w, &x, None).unwrap();
+    Dataset::open(path).unwrap()
+}
+
+#[test]
+fn the_nae_runs_on_the_conv_backbone_with_the_same_energy() {
+    use hepae::models::nae::energy::{DataEnergy, EnergyWork};
+    use hepae::models::nae::langevin::Energy;
+    let dir = std::env::temp_dir().join(format!("hepae-nae-conv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = blob_images(&dir.join("img.npy"), 64);
+    let cfg = TrainConfig {
+        backbone: hepae::train::Backbone::Conv,
+        conv: hepae::models::conv_ae::ConvOptions {
+            image: Some([1, 12, 10]),
+            channels: vec![3, 6],
+            ..Default::default()
+        },
+        epochs: Some(2),
+        batch: Some(16),
+        val_fraction: 0.2,
+        nae: NaeOptions { epochs: 2, ..cfg(1).nae },
+        ..cfg(2)
+    };
+    let a = train_autoencoder(&data, &cfg, &mut |_| {}).unwrap();
+    let b = train_autoencoder(&data, &cfg, &mut |_| {}).unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(a.model.params.data, b.model.params.data, "deterministic on the conv backbone too");
+    let ops: Vec<&str> = a.model.encoder.layers.iter().map(|l| l.op.name()).collect();
+    assert!(ops.contains(&"Conv2d") && ops.last() == Some(&"Sphere"), "a conv encoder ending on the sphere: {ops:?}");
+    assert_eq!(a.history.len(), 4);
+    let e = a.history[3].energies.expect("NAE epochs record energies");
+    assert!(e.pos.is_finite() && e.neg.is_finite() && e.pos > 0.0, "{e:?}");
+    // ∂E/∂x of the conv model against a central difference along random directions (f32, so a
+    // directional check with a loose tolerance; the ops' own gradients are checked in f64).
+    let m = &a.model;
+    let (n, d) = (4, 120);
+    let x: Vec<f32> = data.as_slice()[..n * d].to_vec();
+    let mut w = EnergyWork::new(m, n, hepae::engine::gemm::Gemm::detect());
+    let (mut en, mut g) = (vec![0.0; n], vec![0.0; n * d]);
+    DataEnergy { model: m, work: &mut w }.energy_grad(&x, n, &mut en, &mut g);
+    let mut r = rand::rngs::StdRng::seed_from_u64(4);
+    for _ in 0..3 {
+        let v: Vec<f32> = (0..n * d).map(|_| rand::Rng::random_range(&mut r, -1.0f32..1.0)).collect();
+        let h = 1e-2f32;
+        let at = |s: f32, w: &mut EnergyWork| {
+            let xs: Vec<f32> = x.iter().zip(&v).map(|(a, b)| a + s * b).collect();
+            let mut e = vec![0.0; n];
+            hepae::models::nae::energy::energies(m, w, &xs, n, &mut e);
+            e.iter().map(|&v| v as f64).sum::<f64>()
+        };
+        let numeric = (at(h, &mut w) - at(-h, &mut w)) / (2.0 * h as f64);
+        let analytic: f64 = g.iter().zip(&v).map(|(a, b)| (a * b) as f64).sum();
+        assert!(
+            (numeric - analytic).abs() <= 0.05 * numeric.abs() + 1e-5,
+            "directional derivative {analytic} vs {numeric}"
+        );
+    }
 }
