@@ -7,6 +7,7 @@
 //! - `conv_encode`: the `Encoder` (the one inference path) at batch 1 and 1024.
 //! - `conv_ops`: each op of the net, forward and backward (input and parameter gradients) at
 //!   batch 64, to see where the time goes.
+//!
 //! GFLOP/s = images/s × FLOP per image (printed first: forward, and training ≈ 3× forward).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
