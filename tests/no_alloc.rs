@@ -110,6 +110,35 @@ fn the_training_step_allocates_nothing_for_every_family() {
 }
 
 #[test]
+fn the_nae_step_with_its_langevin_chains_allocates_nothing() {
+    // No pre-training epochs: epoch 1 runs the NAE phase (latent and data-space chains, replay
+    // buffer, both energy passes), on 1 and 2 threads.
+    let data = Dataset::open(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/dy_nano_v6.npy").as_ref()).unwrap();
+    for threads in [1, 2] {
+        let cfg =
+            TrainConfig { model: ModelKind::Nae, epochs: Some(0), batch: Some(64), threads, ..Default::default() };
+        let mut session = Session::new(&data, &cfg).unwrap();
+        let rows: Vec<u32> = session.split.train[..64].to_vec();
+        session.begin_epoch(1);
+        let first = session.step(&rows).unwrap();
+        let mut losses = [0.0f64; 3];
+        let n = allocations_during(|| {
+            for l in losses.iter_mut() {
+                *l = session.step(&rows).unwrap();
+            }
+        });
+        assert_eq!(
+            n,
+            0,
+            "{threads} threads: three NAE steps allocated {n} times (last: {} bytes)",
+            LAST_SIZE.load(Ordering::Relaxed)
+        );
+        assert!(first.is_finite() && losses.iter().all(|l| l.is_finite()), "{losses:?}");
+        assert!(session.end_epoch().is_some_and(|e| e.neg.is_finite()), "the steps drew negative samples");
+    }
+}
+
+#[test]
 fn a_batch_one_encode_allocates_nothing() {
     use hepae::data::normalize::Normalizer;
     use hepae::model_io::SavedModel;

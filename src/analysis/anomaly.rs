@@ -44,10 +44,15 @@ pub enum ScoreKind {
     /// ‖z‖ of the latent code (μ for a VAE).
     #[serde(rename = "latent-norm")]
     LatentNorm,
+    /// The NAE's energy over its temperature, E(x)/T with E the mean squared reconstruction
+    /// error (normalised space): −log p(x) up to the normalising constant. T = 1 for other
+    /// families (then it equals `mse`).
+    #[serde(rename = "energy")]
+    Energy,
 }
 
 impl ScoreKind {
-    pub const ALL: [ScoreKind; 8] = [
+    pub const ALL: [ScoreKind; 9] = [
         ScoreKind::Mse,
         ScoreKind::Mae,
         ScoreKind::MseNorm,
@@ -56,6 +61,7 @@ impl ScoreKind {
         ScoreKind::VaeReconProb,
         ScoreKind::VaeElbo,
         ScoreKind::LatentNorm,
+        ScoreKind::Energy,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -67,6 +73,7 @@ impl ScoreKind {
             ScoreKind::VaeReconProb => "vae-recon-prob",
             ScoreKind::VaeElbo => "vae-elbo",
             ScoreKind::LatentNorm => "latent-norm",
+            ScoreKind::Energy => "energy",
         }
     }
 }
@@ -112,6 +119,14 @@ pub fn check_score(model: &SavedModel, kind: ScoreKind, model_path: &std::path::
             Err(Error::model(model_path, format!("score vae-elbo needs a VAE (this model is {})", model.meta.kind)))
         }
         _ => Ok(()),
+    }
+}
+
+/// The temperature of an NAE's energy (from its training record; 1 otherwise).
+fn temperature(model: &SavedModel) -> f64 {
+    match (&model.meta.training, model.meta.kind) {
+        (Some(t), crate::models::ModelKind::Nae) => t.config.nae.temperature as f64,
+        _ => 1.0,
     }
 }
 
@@ -208,15 +223,21 @@ pub fn score_batch<R: Rng>(
     let ae = &model.ae;
     let (d, l) = (ae.shape.input, ae.shape.latent);
     match kind {
-        ScoreKind::Mse | ScoreKind::Mae | ScoreKind::MseNorm | ScoreKind::MseLog | ScoreKind::PerVariable => {
+        ScoreKind::Mse
+        | ScoreKind::Mae
+        | ScoreKind::MseNorm
+        | ScoreKind::MseLog
+        | ScoreKind::PerVariable
+        | ScoreKind::Energy => {
             let y = ae.forward(x, buf, n);
+            let t = if kind == ScoreKind::Energy { temperature(model) } else { 1.0 };
             for r in 0..n {
                 let (xr, yr) = (&x[r * d..(r + 1) * d], &y[r * d..(r + 1) * d]);
                 match kind {
                     ScoreKind::MseNorm | ScoreKind::MseLog => out[r] = recon_score(kind, xr, yr),
-                    ScoreKind::Mse => {
-                        out[r] =
-                            (xr.iter().zip(yr).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>() / d as f64) as f32
+                    ScoreKind::Mse | ScoreKind::Energy => {
+                        out[r] = (xr.iter().zip(yr).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>() / d as f64 / t)
+                            as f32
                     }
                     ScoreKind::Mae => {
                         out[r] = (xr.iter().zip(yr).map(|(a, b)| ((a - b) as f64).abs()).sum::<f64>() / d as f64) as f32

@@ -22,6 +22,7 @@ pub mod generate;
 pub mod import;
 pub mod launch;
 pub mod merge;
+pub mod nae_opts;
 pub mod plot;
 pub mod plot_images;
 pub mod progress;

@@ -38,6 +38,9 @@ pub struct PlotArgs {
     pub quiet: bool,
 }
 
+/// Negative samples an NAE's figures draw from its chains.
+pub const NAE_SAMPLES: usize = 2000;
+
 /// Variables drawn per run unless `--max-vars` says otherwise.
 pub const DEFAULT_MAX_VARS: usize = 64;
 
@@ -237,6 +240,22 @@ pub fn plot_files_with(model_path: &Path, data_path: &Path, dir: &Path, opt: &Pl
         progress.inc(2);
     }
 
+    // NAE: samples of the model (its negative chains) beside the data, per variable.
+    if model.meta.kind == crate::models::ModelKind::Nae {
+        let nae_opt = model.meta.training.as_ref().map(|t| t.config.nae.clone()).unwrap_or_default();
+        let m = n.min(NAE_SAMPLES);
+        let mut neg = crate::models::nae::sample_negatives(&model.ae, &nae_opt, m, 1);
+        model.meta.normalizer.denormalize_rows(&mut neg);
+        for (c, name) in columns.iter().enumerate().take(shown) {
+            let col: Vec<f64> = neg.iter().skip(c).step_by(d).map(|&v| v as f64).collect();
+            let stem = format!("negatives_{c:02}_{}", safe(name));
+            figures.push(plot::marginals(dir, &stem, name, &axis_label(name, unit), &input[c], &col)?);
+        }
+        notes.push(format!(
+            "NAE: negatives_* figures compare {m} samples of the model's Langevin chains (\"generated\") with the data"
+        ));
+    }
+
     loss_figure(model_path, dir, &mut figures, &mut notes)?;
     progress.inc(1);
     figures.push(plot::latent_pairs(dir, "latent", &latent, k, 6)?);
@@ -264,6 +283,11 @@ pub fn loss_figure(model_path: &Path, dir: &Path, figures: &mut Vec<Figure>, not
                 notes.push(format!("{} has no epochs", hist_path.display()));
             } else {
                 figures.push(plot::loss_curves(dir, "loss", &h)?);
+            }
+            // NAE: positive and negative energies per epoch.
+            let e = plot::parse_energies(&hist_path, &text)?;
+            if !e.is_empty() {
+                figures.push(plot::energy_curves(dir, "nae_energy", &e)?);
             }
         }
         Err(e) => notes.push(format!("no loss curves: cannot read {}: {e}", hist_path.display())),

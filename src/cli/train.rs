@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 pub struct TrainArgs {
     /// Dataset (f32 NPY from `hepae import`).
     pub data: PathBuf,
-    /// Model family: ae, vae, sparse-l1, sparse-kl, aae, denoising, pca, ae+pca, conv-ae.
+    /// Model family: ae, vae, sparse-l1, sparse-kl, aae, denoising, pca, ae+pca, conv-ae, nae.
     #[arg(long, default_value = "ae")]
     pub model: ModelKind,
     /// Model file to write (safetensors).
@@ -163,6 +163,8 @@ pub struct TrainOptions {
     /// Conv backbone: kernel of the transposed convolutions.
     #[arg(long, default_value_t = 4)]
     pub conv_up_kernel: usize,
+    #[command(flatten)]
+    pub nae: super::nae_opts::NaeArgs,
 }
 
 /// "CxHxW" → [C, H, W], each at least 1.
@@ -226,6 +228,7 @@ impl TrainOptions {
             },
             disc_hidden: parse_usize_list(&self.disc_hidden)
                 .map_err(|e| crate::Error::config(format!("--disc-hidden: {e}")))?,
+            nae: self.nae.options()?,
             backbone: self.backbone,
             conv: crate::models::conv_ae::ConvOptions {
                 image: self.image_shape.as_deref().map(parse_image_shape).transpose()?,
@@ -252,7 +255,9 @@ impl TrainArgs {
 /// The schedule `cfg` resolves to on a dataset of `rows` rows (the split's training rows).
 pub fn schedule_for(cfg: &TrainConfig, rows: usize) -> ResolvedSchedule {
     let n_train = crate::train::schedule::train_rows(rows, cfg.val_fraction);
-    ResolvedSchedule::resolve(cfg, n_train, rows - n_train)
+    let mut s = ResolvedSchedule::resolve(cfg, n_train, rows - n_train);
+    crate::models::family_for(cfg).schedule(&mut s);
+    s
 }
 
 /// "stopped early after epoch E …; kept epoch B" when early stopping ended the run or kept an
@@ -273,12 +278,24 @@ pub fn early_stop_line(out: &crate::train::TrainOutcome) -> Option<String> {
     }
 }
 
-/// The loss history as CSV: epoch,train_loss,val_loss,seconds.
+/// The loss history as CSV: epoch,train_loss,val_loss,seconds; a NAE's history adds
+/// pos_energy,neg_energy,neg_start_energy,z_accept,x_accept (empty in pre-training epochs).
 pub fn history_csv(history: &[EpochRecord]) -> String {
-    let mut s = String::from("epoch,train_loss,val_loss,seconds\n");
+    let nae = history.iter().any(|h| h.energies.is_some());
+    let mut s = String::from("epoch,train_loss,val_loss,seconds");
+    s.push_str(if nae { ",pos_energy,neg_energy,neg_start_energy,z_accept,x_accept\n" } else { "\n" });
     for h in history {
         let val = h.val_loss.map_or(String::new(), |v| format!("{v:.9e}"));
-        s.push_str(&format!("{},{:.9e},{},{:.4}\n", h.epoch, h.train_loss, val, h.seconds));
+        s.push_str(&format!("{},{:.9e},{},{:.4}", h.epoch, h.train_loss, val, h.seconds));
+        match (&h.energies, nae) {
+            (Some(e), _) => s.push_str(&format!(
+                ",{:.9e},{:.9e},{:.9e},{:.4},{:.4}",
+                e.pos, e.neg, e.neg_start, e.z_accept, e.x_accept
+            )),
+            (None, true) => s.push_str(",,,,,"),
+            (None, false) => {}
+        }
+        s.push('\n');
     }
     s
 }
@@ -324,6 +341,12 @@ pub fn train_to_file_in(
     let outcome = train_autoencoder_in(&data, cfg, world, &mut |p| {
         if let (Progress::Start { .. }, Some(line)) = (&p, &say) {
             eprintln!("{line}");
+        }
+        // NAE: the negative energies' collapse or divergence, as it happens.
+        if let Progress::Epoch(rec) = &p {
+            if let Some(w) = rec.energies.as_ref().and_then(|e| e.warning()) {
+                eprintln!("warning: epoch {}: {w}", rec.epoch);
+            }
         }
         bar.update(&p)
     })?;

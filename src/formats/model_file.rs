@@ -528,6 +528,9 @@ fn check_meta(meta: &ModelMeta) -> std::result::Result<(), String> {
     fits(s.variational, kind == ModelKind::Vae, "variational encoder (μ, log σ²)")?;
     fits(!s.discriminator.is_empty(), kind == ModelKind::Aae, "discriminator")?;
     fits(s.whitening, kind == ModelKind::AePca, "whitening layers")?;
+    if s.spherical && kind != ModelKind::Nae {
+        return Err(format!("metadata says kind {kind} with a spherical latent, which only an NAE has"));
+    }
     if s.gaussian_decoder && !s.variational {
         return Err(format!("metadata says kind {kind} with a Gaussian decoder, which only a VAE has"));
     }

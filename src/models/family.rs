@@ -5,10 +5,12 @@
 
 use super::ae::{reconstruction_backward, reconstruction_forward};
 use super::autoencoder::{AeBuffers, Autoencoder, EncoderInput};
+use super::nae::EpochEnergies;
 use super::shape::{AeShape, ModelKind};
 use crate::data::normalize::Normalizer;
 use crate::data::npy::Dataset;
 use crate::error::Result;
+use crate::train::schedule::ResolvedSchedule;
 use std::ops::Range;
 
 /// One step's batch, as a family's loss terms need it.
@@ -32,6 +34,9 @@ pub struct Pass<'a> {
     /// The dataset rows `x` holds, in order (a family with per-row targets looks them up).
     pub rows: &'a [u32],
     pub step: Step,
+    /// The shard's index (0 for a single shard) and its first row in the batch.
+    pub shard: usize,
+    pub first: usize,
 }
 
 /// A training phase: a forward and a backward on every shard, a gradient reduction, and an
@@ -86,6 +91,26 @@ pub trait Family: Send + Sync {
     }
     /// Called before each epoch (a VAE's KL warm-up).
     fn begin_epoch(&mut self, _epoch: usize) {}
+    /// Adjusts the resolved schedule (a family with its own epoch structure: the NAE's
+    /// pre-training and NAE epochs).
+    fn schedule(&self, _s: &mut ResolvedSchedule) {}
+    /// Preallocates the family's own per-shard work (the NAE's chains) for `shards` shards of
+    /// up to `rows` rows each, once before training.
+    fn plan(&mut self, _model: &Autoencoder, _rows: usize, _shards: usize) {}
+    /// Whether phase `phase` runs in epoch `epoch` (1-based); an inactive phase neither
+    /// computes nor steps its Adam.
+    fn active(&self, _phase: usize, _epoch: usize) -> bool {
+        true
+    }
+    /// The phase's learning rate as a multiple of the schedule's.
+    fn lr_scale(&self, _phase: usize) -> f64 {
+        1.0
+    }
+    /// After each epoch: the NAE's positive and negative energies of the epoch, if it ran any
+    /// NAE step.
+    fn end_epoch(&mut self) -> Option<EpochEnergies> {
+        None
+    }
     /// Phase `phase`'s forward on one shard: returns its loss sum (the reconstruction's, in
     /// units of Σ squared error) and leaves the gradient of the loss with respect to the nets'
     /// outputs in their plans. By default the standard autoencoder's reconstruction

@@ -1,8 +1,9 @@
 //! Model families as objectives over encoder and decoder nets, one file each: [`ae`]
 //! (standard), [`vae`], [`sparse`] (L1 and KL), [`adversarial`], [`denoising`], [`pca`] (a
 //! linear autoencoder fitted in closed form), [`whitening`] (AE+PCA: an autoencoder on
-//! PCA-whitened inputs), [`spectral`] (spectral embedding with an autoencoder) and [`conv_ae`]
-//! (the convolutional autoencoder and the conv backbone). Each implements
+//! PCA-whitened inputs), [`spectral`] (spectral embedding with an autoencoder), [`conv_ae`]
+//! (the convolutional autoencoder and the conv backbone) and [`nae`] (the normalized
+//! autoencoder: an energy model trained with Langevin negative samples). Each implements
 //! [`family::Family`]; [`family_for`] is the one place
 //! that maps a configured [`ModelKind`] to its family. The nets they share live in
 //! [`autoencoder`]; parameters live in one flat buffer ([`params::ParamStore`]) so that Adam
@@ -14,6 +15,7 @@ pub mod autoencoder;
 pub mod conv_ae;
 pub mod denoising;
 pub mod family;
+pub mod nae;
 pub mod params;
 pub mod pca;
 pub mod shape;
@@ -40,5 +42,8 @@ pub fn family_for(cfg: &crate::train::TrainConfig) -> Box<dyn Family> {
         ModelKind::Spectral => Box::new(spectral::Spectral::new(cfg.spectral.clone(), cfg.seed)),
         ModelKind::AeSpectral => Box::new(spectral::AeSpectral::new(cfg.spectral.clone(), cfg.seed)),
         ModelKind::ConvAe => Box::new(conv_ae::ConvAe),
+        ModelKind::Nae => {
+            Box::new(nae::Nae::new(cfg.nae.clone(), cfg.epochs.unwrap_or(nae::REFERENCE_AE_EPOCHS), cfg.lr))
+        }
     }
 }

@@ -32,6 +32,9 @@ pub enum ModelKind {
     Pca,
     #[serde(rename = "ae+pca")]
     AePca,
+    /// The normalized autoencoder ([`crate::models::nae`]).
+    #[serde(rename = "nae")]
+    Nae,
     #[serde(rename = "spectral")]
     Spectral,
     #[serde(rename = "ae+spectral")]
@@ -41,7 +44,7 @@ pub enum ModelKind {
 }
 
 impl ModelKind {
-    pub const ALL: [ModelKind; 11] = [
+    pub const ALL: [ModelKind; 12] = [
         ModelKind::Ae,
         ModelKind::Vae,
         ModelKind::SparseL1,
@@ -53,6 +56,7 @@ impl ModelKind {
         ModelKind::Spectral,
         ModelKind::AeSpectral,
         ModelKind::ConvAe,
+        ModelKind::Nae,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -67,6 +71,7 @@ impl ModelKind {
             ModelKind::Spectral => "spectral",
             ModelKind::AeSpectral => "ae+spectral",
             ModelKind::ConvAe => "conv-ae",
+            ModelKind::Nae => "nae",
         }
     }
 }
@@ -184,6 +189,10 @@ pub struct AeShape {
     pub discriminator: Vec<usize>,
     #[serde(default)]
     pub whitening: bool,
+    /// The code is projected onto the unit sphere (z/‖z‖, after the latent activation): the
+    /// normalized autoencoder's spherical latent.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub spherical: bool,
     /// The conv backbone (conv-ae, or another family with `--backbone conv`); none: dense.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conv: Option<super::conv_ae::ConvArch>,
@@ -209,6 +218,7 @@ impl AeShape {
             gaussian_decoder: false,
             discriminator: Vec::new(),
             whitening: false,
+            spherical: false,
             conv: None,
         }
     }
@@ -251,15 +261,21 @@ impl AeShape {
         });
         let d = self.input;
         let frozen = || self.whitening.then(|| dense(&[d, d], &[Activation::Linear]));
+        let sphere = |mut encoder: NetSpec| {
+            if self.spherical {
+                encoder.ops.push(OpSpec::Sphere(crate::nn::sphere::Sphere {}));
+            }
+            encoder
+        };
         if let Some(arch) = &self.conv {
             let enc_out = if self.variational { 2 * self.latent } else { self.latent };
             let out_c = if self.gaussian_decoder { 2 * arch.image[0] } else { arch.image[0] };
             let (encoder, decoder) =
                 arch.nets(self.latent, enc_out, self.latent_act(), out_c, self.output_act(), self.leaky());
-            return NetSpecs { encoder, decoder, discriminator, whiten: frozen(), unwhiten: frozen() };
+            return NetSpecs { encoder: sphere(encoder), decoder, discriminator, whiten: frozen(), unwhiten: frozen() };
         }
         NetSpecs {
-            encoder: dense(&self.encoder_dims(), &self.encoder_acts()),
+            encoder: sphere(dense(&self.encoder_dims(), &self.encoder_acts())),
             decoder: dense(&self.decoder_dims(), &self.decoder_acts()),
             discriminator,
             whiten: frozen(),

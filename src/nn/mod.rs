@@ -25,6 +25,7 @@ pub mod loss;
 pub mod op;
 pub mod pool;
 pub mod reshape;
+pub mod sphere;
 pub mod upsample;
 
 // The registry: every op a net spec can name (adding an op: its file, its `mod` line above,
@@ -37,4 +38,5 @@ crate::ops! {
     Upsample(upsample::Upsample),
     Reshape(reshape::Reshape),
     Act(act::Act),
+    Sphere(sphere::Sphere),
 }

@@ -81,6 +81,9 @@ pub struct TrainConfig {
     /// The conv backbone's architecture (used when the backbone is conv).
     #[serde(default)]
     pub conv: crate::models::conv_ae::ConvOptions,
+    /// NAE: every knob of the sampler and the NAE phase (the reference recipe's values).
+    #[serde(default)]
+    pub nae: crate::models::nae::NaeOptions,
 }
 
 /// What the encoder and decoder are made of.
@@ -173,6 +176,7 @@ impl Default for TrainConfig {
             prior: Prior::Normal,
             disc_hidden: default_disc(),
             parallel: Parallel::Batch,
+            nae: Default::default(),
             spectral: Default::default(),
             backbone: Backbone::Dense,
             conv: Default::default(),
@@ -226,6 +230,9 @@ impl TrainConfig {
         }
         if self.is_conv() && matches!(self.model, ModelKind::Pca | ModelKind::AePca) {
             return Err(Error::config(format!("--backbone conv does not apply to --model {}", self.model)));
+        }
+        if self.model == ModelKind::Nae {
+            self.nae.validate()?;
         }
         Ok(())
     }

@@ -34,6 +34,9 @@ pub struct EpochRecord {
     /// MSE over the validation split after the epoch (normalised space); None without one.
     pub val_loss: Option<f64>,
     pub seconds: f64,
+    /// NAE epochs: positive and negative energies, chain acceptance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub energies: Option<crate::models::nae::EpochEnergies>,
 }
 
 /// What the loop reports as it goes (the CLI draws a progress bar from it).
@@ -97,7 +100,7 @@ pub fn train_autoencoder_in(
         on(Progress::Start { epochs: 1, batches_per_epoch: 0, train_rows, val_rows });
         let train_loss = s.validation_loss(false)?.unwrap_or(f64::NAN);
         let val_loss = s.validation_loss(true)?;
-        let rec = EpochRecord { epoch: 1, train_loss, val_loss, seconds: t0.elapsed().as_secs_f64() };
+        let rec = EpochRecord { epoch: 1, train_loss, val_loss, seconds: t0.elapsed().as_secs_f64(), energies: None };
         on(Progress::Epoch(&rec));
         return Ok(TrainOutcome {
             kind: cfg.model,
@@ -175,6 +178,7 @@ pub fn train_autoencoder_in(
             train_loss: epoch_loss / (train_rows * d) as f64,
             val_loss,
             seconds: t0.elapsed().as_secs_f64(),
+            energies: s.end_epoch(),
         };
         on(Progress::Epoch(&rec));
         history.push(rec);

@@ -88,9 +88,11 @@ impl<'d> Session<'d> {
         let normalizer = Normalizer::fit_with(cfg.norm, data, mine, cfg.momentum_to_gev, &mut |l, s, lo, hi| {
             world.combine_stats(l, s, lo, hi)
         })?;
-        let family = family_for(cfg);
-        // Batch, epochs, learning rate and early stopping, resolved once for this sample.
-        let schedule = ResolvedSchedule::resolve(cfg, split.train.len(), split.val.len());
+        let mut family = family_for(cfg);
+        // Batch, epochs, learning rate and early stopping, resolved once for this sample (and
+        // adjusted by a family with its own epoch structure).
+        let mut schedule = ResolvedSchedule::resolve(cfg, split.train.len(), split.val.len());
+        family.schedule(&mut schedule);
         let batch = schedule.batch;
         // This rank's share of a full batch.
         let rank_batch = batch.div_ceil(size);
@@ -134,6 +136,7 @@ impl<'d> Session<'d> {
             }
         };
         let phases = if explained_variance.is_some() { Vec::new() } else { family.phases(&model) };
+        family.plan(&model, per, n_shards);
         let adams = phases.iter().map(|p| Adam::new(p.params.len(), cfg.lr)).collect();
         let shards = (0..n_shards)
             .map(|_| Shard {
@@ -171,8 +174,8 @@ impl<'d> Session<'d> {
 
     /// Sets the learning rate of every phase's Adam from the next step on (a schedule's hook).
     pub fn set_lr(&mut self, lr: f64) {
-        for adam in &mut self.adams {
-            adam.lr = lr;
+        for (k, adam) in self.adams.iter_mut().enumerate() {
+            adam.lr = lr * self.family.lr_scale(k);
         }
     }
 
@@ -199,7 +202,14 @@ impl<'d> Session<'d> {
         let (data, norm, seed, steps) = (self.data, &self.normalizer, self.seed, self.steps);
         let pool = self.pool.as_deref();
         let mut loss = 0.0;
+        // The batch is gathered by the first phase that runs this epoch.
+        let mut gathered = false;
         for k in 0..self.phases.len() {
+            if !self.family.active(k, self.epoch) {
+                continue;
+            }
+            let gather = !gathered;
+            gathered = true;
             let phase = &self.phases[k];
             let (family, model) = (&*self.family, &self.model);
             let split = phase.batch_stats;
@@ -212,21 +222,21 @@ impl<'d> Session<'d> {
                     return;
                 }
                 let rows = r.len();
-                let these = &batch[r];
-                if k == 0 {
+                let (first, these) = (r.start, &batch[r]);
+                if gather {
                     gather_normalised(data, norm, these, &mut s.x, &mut s.bad);
                     if s.bad.is_some() {
                         return;
                     }
                 }
                 let mut rng = step_rng(seed, k as u64, steps, first_shard + t);
-                let mut pass = Pass { model, buf: &mut s.buf, x: &s.x, n: rows, rows: these, step };
+                let mut pass = Pass { model, buf: &mut s.buf, x: &s.x, n: rows, rows: these, step, shard: t, first };
                 s.loss = family.forward(k, &mut pass, &mut rng);
                 if !split {
                     s.extra = family.backward(k, &mut pass, g);
                 }
             });
-            if k == 0 {
+            if gather {
                 let read = take_bad(&mut self.shards, data, batch).map(|()| 0.0);
                 self.world.agree(read, "reading its rows of a batch", |_| {})?;
             }
@@ -243,7 +253,9 @@ impl<'d> Session<'d> {
                 for_each_shard(pool, &mut self.shards, &mut self.grads, |t, s, g| {
                     let r = shard_range(n, n_shards, t);
                     if !r.is_empty() {
-                        let mut pass = Pass { model, buf: &mut s.buf, x: &s.x, n: r.len(), rows: &batch[r], step };
+                        let (n, first) = (r.len(), r.start);
+                        let mut pass =
+                            Pass { model, buf: &mut s.buf, x: &s.x, n, rows: &batch[r], step, shard: t, first };
                         s.extra = family.backward(k, &mut pass, g);
                     }
                 });
@@ -263,6 +275,11 @@ impl<'d> Session<'d> {
             self.adams[k].step_parallel(pool, &mut self.model.params.data[range.clone()], &self.grads[range]);
         }
         Ok(loss)
+    }
+
+    /// Ends the epoch for the family: the NAE's energies of the epoch, if it ran NAE steps.
+    pub fn end_epoch(&mut self) -> Option<crate::models::nae::EpochEnergies> {
+        self.family.end_epoch()
     }
 
     /// Mean squared error (normalised space) of the model's deterministic reconstruction on

@@ -55,9 +55,9 @@ pub fn run_phase(
     family.begin_epoch(1);
     let rows: Vec<u32> = (0..n as u32).collect();
     let rows = &rows[..];
-    let loss = family.forward(phase, &mut Pass { model, buf: &mut *buf, x, n, rows, step }, rng);
+    let loss = family.forward(phase, &mut Pass { model, buf: &mut *buf, x, n, rows, step, shard: 0, first: 0 }, rng);
     let batch_term = family.combine(phase, &mut std::iter::once(&*buf), &step);
-    let penalty = family.backward(phase, &mut Pass { model, buf, x, n, rows, step }, grads);
+    let penalty = family.backward(phase, &mut Pass { model, buf, x, n, rows, step, shard: 0, first: 0 }, grads);
     (loss, batch_term + penalty)
 }
 
