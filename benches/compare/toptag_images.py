@@ -18,7 +18,7 @@ Writes to OUT (default /work/wt/toptag_data, never inside the repository), each 
   qcd_extra.npy top_extra.npy (all finished chunks, in seed order; 0 rows when none),
   split.json (sources, row ranges, chunk list, reference-image agreement).
 Every file is written to NAME.tmp.npy and renamed when complete.
-Usage: toptag_images.py [--data DIR] [--gen DIR] [--out DIR] [--gen-jets PATH]
+Usage: toptag_images.py [--data DIR] [--gen DIR] [--out DIR] [--gen-jets PATH] [--extra-only]
 """
 import argparse
 import glob
@@ -107,6 +107,8 @@ def main():
     ap.add_argument("--gen", default="/work/wt/toptag_data/gen", help="directory of extra generated chunks")
     ap.add_argument("--out", default="/work/wt/toptag_data")
     ap.add_argument("--gen-jets", default=os.path.join(shared, "tools", "gen_jets.py"))
+    ap.add_argument("--extra-only", action="store_true",
+                    help="refresh only *_extra.npy (and split.json) from the finished chunks")
     a = ap.parse_args()
     if os.path.realpath(a.out) == os.path.realpath(a.data):
         sys.exit(f"--out {a.out}: is the input directory; choose another")
@@ -115,10 +117,24 @@ def main():
         sys.exit(f"--out {a.out}: not writable")
     gj = import_gen_jets(a.gen_jets)
 
+    old = os.path.join(a.out, "split.json")
+    if a.extra_only and not os.path.exists(old):
+        sys.exit(f"--extra-only: {old} missing (run once without it first)")
+    prev = json.load(open(old)) if a.extra_only else None
     split = {"what": "top vs QCD jet images, particle level, generated; N×1×40×40 float32, unit intensity",
              "image_function": f"{os.path.abspath(a.gen_jets)}: make_image (half width 0.8, 40×40)",
              "rows": {"train": TRAIN, "held_out_unused": HELD, "test": TEST}, "classes": {}}
     for cls in ("top", "qcd"):
+        if a.extra_only:
+            entry = prev["classes"][cls]
+            chunks = extra_chunks(a.gen, cls)
+            extra = np.concatenate([c[2] for c in chunks])[:, None] if chunks else np.zeros((0, 1, 40, 40), np.float32)
+            p = save(a.out, f"{cls}_extra.npy", extra)
+            entry["files"]["extra"] = {"path": p, "rows": int(len(extra)), "sha256": sha256(p),
+                                       "chunks": [{"file": c[0], "seed": c[1], "rows": int(len(c[2]))} for c in chunks]}
+            print(f"{cls}: extra generated {len(extra)} jets from {len(chunks)} chunk(s)")
+            split["classes"][cls] = entry
+            continue
         src = {k: os.path.join(a.data, f"{cls}_{k}.npy") for k in ("constituents", "jets", "ncon", "images_ref")}
         const = np.load(src["constituents"], mmap_mode="r")
         jets, ncon, ref = np.load(src["jets"]), np.load(src["ncon"]), np.load(src["images_ref"])

@@ -13,7 +13,9 @@ included, as hepae's autoencoders do; output linear):
 Training: the train images of one class (toptag_images.py: 15 000 per class), MSE, Adam, fixed
 epochs, constant lr, seeded shuffling and initialisation, --threads torch threads. Two input
 transforms: raw pixels, and √pixels (the net sees √x and is scored in that space).
-Scores per test image: mse (per-pixel MSE), mse_norm (mse / Σx² of the input), mse_log (MSE of
+--scale S multiplies what the net sees (x or √x) by S: at unit total intensity the pixels are ~1e-3 and
+a CNN trained on top jets at scale 1 stalls at the mean image's loss; the scores scale by S², so AUC and
+TPR are unchanged by S itself. Scores per test image: mse (per-pixel MSE), mse_norm (mse / Σx² of the input), mse_log (MSE of
 log(x + ε) against log(max(x̂, 0) + ε), ε = --log-eps; on the raw-trained net), mse_sqrt (mse of the
 √-trained net). Both directions: trained on QCD, top is the anomaly; trained on top, QCD is.
 Test: 4 000 jets per class ("standard"); the background class can be extended with the extra
@@ -24,6 +26,8 @@ TPR at FPR 1e-1, 1e-2, 1e-3 with bootstrap errors (--bootstrap resamples of both
 Modes:  (default) train every --runs item (ARCH:raw|sqrt) in both directions, score, write
         --json and --md, and the trained weights under OUT/torch_models/;
         --rescore  score the saved weights again (e.g. after more background was generated);
+        --merge    join result JSONs of several runs into one --json/--md;
+        --probe-every N  also print the test AUCs every N epochs (AUC against training length);
         --speed    training images/s, encode µs at batch 1 and images/s at batch 1024, per thread
                    count (one child process each), printed as JSON (also --json).
 Usage: toptag_torch.py [--data /work/wt/toptag_data] [--threads 1] [--epochs 10] [--runs ARCH:TRANSFORM[:EPOCHS],...] [--json F --md F]
@@ -119,26 +123,28 @@ def load(data, name):
     return x
 
 
-def prepare(x, transform):
-    x = torch.from_numpy(np.array(x, dtype=np.float32))
-    return torch.sqrt(x) if transform == "sqrt" else x
+def prepare(x, transform, scale):
+    """What the net sees: the pixels (or their square roots) times a constant scale."""
+    if not isinstance(x, torch.Tensor):
+        x = torch.from_numpy(np.array(x, dtype=np.float32))
+    return (torch.sqrt(x) if transform == "sqrt" else x) * scale
 
 
-def scores(enc, dec, x, transform, log_eps, batch=2048):
+def scores(enc, dec, x, transform, log_eps, scale, batch=2048):
     """Per-image anomaly scores of raw images x (numpy N×1×40×40) → {score name: array}."""
     out = {k: [] for k in (("mse_sqrt",) if transform == "sqrt" else ("mse", "mse_norm", "mse_log"))}
     with torch.inference_mode():
         for i in range(0, len(x), batch):
             raw = torch.from_numpy(np.array(x[i:i + batch], dtype=np.float32))
-            inp = torch.sqrt(raw) if transform == "sqrt" else raw
-            rec = dec(enc(inp))
+            inp = prepare(raw, transform, scale)
+            rec = dec(enc(inp))  # mse below is scale² × the unscaled one: the same AUC
             mse = ((rec - inp) ** 2).flatten(1).mean(1)
             if transform == "sqrt":
                 out["mse_sqrt"].append(mse)
                 continue
             out["mse"].append(mse)
             out["mse_norm"].append(mse / (raw ** 2).flatten(1).sum(1))
-            lg = (torch.log(raw + log_eps) - torch.log(rec.clamp(min=0) + log_eps)) ** 2
+            lg = (torch.log(raw + log_eps) - torch.log(rec.clamp(min=0) / scale + log_eps)) ** 2
             out["mse_log"].append(lg.flatten(1).mean(1))
     return {k: torch.cat(v).double().numpy() for k, v in out.items()}
 
@@ -191,13 +197,14 @@ def parse_runs(spec):
     return out
 
 
-def train(arch, x, a, seed, epochs):
+def train(arch, x, a, seed, epochs, probe=None):
+    """Train one net; probe(enc, dec) → dict is called every --probe-every epochs (AUC against epochs)."""
     torch.manual_seed(seed)
     enc, dec = build(arch)
     model = nn.Sequential(enc, dec)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     gen = torch.Generator().manual_seed(seed + 1)
-    n, hist = len(x), []
+    n, hist, probes = len(x), [], []
     t0 = time.perf_counter()
     for _ in range(epochs):
         perm = torch.randperm(n, generator=gen)
@@ -210,12 +217,22 @@ def train(arch, x, a, seed, epochs):
             opt.step()
             tot += float(loss.detach()) * len(xb)
         hist.append(tot / n)
-    return enc.eval(), dec.eval(), {"train_loss_per_epoch": hist, "train_wall_s": time.perf_counter() - t0}
+        if probe and a.probe_every and len(hist) % a.probe_every == 0:
+            t1 = time.perf_counter()
+            enc.eval(), dec.eval()
+            probes.append({"epoch": len(hist), **probe(enc, dec)})
+            enc.train(), dec.train()
+            print(f"  {arch} epoch {len(hist)}: loss {hist[-1]:.3e} {probes[-1]}", flush=True)
+            t0 += time.perf_counter() - t1  # probing is not training time
+    info = {"train_loss_per_epoch": hist, "train_wall_s": time.perf_counter() - t0}
+    if probes:
+        info["probes"] = probes
+    return enc.eval(), dec.eval(), info
 
 
 def run_all(a):
     torch.set_num_threads(a.threads)
-    models_dir = os.path.join(a.data, "torch_models")
+    models_dir = a.models_dir or os.path.join(a.data, "torch_models")
     os.makedirs(models_dir, exist_ok=True)
     test = {c: load(a.data, f"{c}_test.npy") for c in ("top", "qcd")}
     extra = {c: load(a.data, f"{c}_extra.npy")[:a.extra_max] for c in ("top", "qcd")}
@@ -225,7 +242,9 @@ def run_all(a):
            "optimiser": "Adam (default betas, eps), constant lr, MSE mean over pixels", "runs": []}
     t_all = time.perf_counter()
     for arch, transform, run_epochs in parse_runs(a.runs):
-        for tr in ("qcd", "top"):
+        for tr in a.train_on.split(","):
+            if tr not in ("qcd", "top"):
+                raise SystemExit(f"--train-on: '{tr}' is not qcd or top")
             an = "top" if tr == "qcd" else "qcd"
             if True:
                 name = f"{arch}_{tr}_{transform}"
@@ -240,17 +259,22 @@ def run_all(a):
                     enc.eval(), dec.eval()
                     info = ck["info"]
                 else:
-                    xtr = prepare(load(a.data, f"{tr}_train.npy"), transform)
+                    xtr = prepare(load(a.data, f"{tr}_train.npy"), transform, a.scale)
                     epochs = run_epochs or a.epochs
-                    enc, dec, info = train(arch, xtr, a, seed, epochs)
-                    info.update({"n_train": len(xtr), "seed": seed, "epochs": epochs, "batch": a.batch, "lr": a.lr})
+                    def probe(e, d, tr=tr, an=an, transform=transform):
+                        sa, sb = (scores(e, d, test[c], transform, a.log_eps, a.scale) for c in (an, tr))
+                        return {f"auc_{k}": round(auc(sa[k], sb[k]), 4) for k in sa}
+                    enc, dec, info = train(arch, xtr, a, seed, epochs, probe)
+                    info.update({"n_train": len(xtr), "seed": seed, "epochs": epochs, "batch": a.batch, "lr": a.lr,
+                                 "scale": a.scale})
                     tmp = path + ".tmp"
                     torch.save({"state": nn.Sequential(enc, dec).state_dict(), "info": info}, tmp)
                     os.replace(tmp, path)
                 t0 = time.perf_counter()
-                s_an = scores(enc, dec, test[an], transform, a.log_eps)
-                s_bk = scores(enc, dec, test[tr], transform, a.log_eps)
-                s_ex = scores(enc, dec, extra[tr], transform, a.log_eps) if len(extra[tr]) else None
+                sc_ = info.get("scale", 1.0)
+                s_an = scores(enc, dec, test[an], transform, a.log_eps, sc_)
+                s_bk = scores(enc, dec, test[tr], transform, a.log_eps, sc_)
+                s_ex = scores(enc, dec, extra[tr], transform, a.log_eps, sc_) if len(extra[tr]) else None
                 for sc in s_an:
                     run = {"arch": arch, "train_on": tr, "anomaly": an, "transform": transform, "score": sc,
                            "model": path, "training": info,
@@ -282,15 +306,16 @@ def markdown(res):
         rows = [r for r in res["runs"] if key in r]
         if not rows:
             continue
-        lines += [f"**{title}**", "", "| net | epochs | trained on | anomaly | score | AUC | TPR@1e-1 | TPR@1e-2 | TPR@1e-3 | N anom / N bkg |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [f"**{title}**", "", "| net | scale | epochs | trained on | anomaly | score | AUC | TPR@1e-1 | TPR@1e-2 | TPR@1e-3 | N anom / N bkg |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in rows:
             m = r[key]
-            lines.append(f"| {r['arch']} | {r['training']['epochs']} | {r['train_on']} | {r['anomaly']} | {r['score']} | {m['auc']:.3f} ± {m['auc_err']:.3f} | "
+            lines.append(f"| {r['arch']} | {r['training'].get('scale', 1.0):g} | {r['training']['epochs']} | {r['train_on']} | {r['anomaly']} | {r['score']} | {m['auc']:.3f} ± {m['auc_err']:.3f} | "
                          + " | ".join(fmt_tpr(m, f) for f in FPRS) + f" | {m['n_anomaly']} / {m['n_background']} |")
         lines.append("")
-    walls = [(r["arch"], r["train_on"], r["transform"], r["training"]["train_wall_s"]) for r in res["runs"] if r["score"] in ("mse", "mse_sqrt")]
-    lines.append("Training wall time (s): " + ", ".join(f"{a} {t} {x}: {w:.0f}" for a, t, x, w in walls))
+    walls = [(r["arch"], r["training"].get("scale", 1.0), r["train_on"], r["transform"], r["training"]["train_wall_s"])
+             for r in res["runs"] if r["score"] in ("mse", "mse_sqrt")]
+    lines.append("Training wall time (s; loaded machine): " + ", ".join(f"{a} ×{s:g} {t} {x}: {w:.0f}" for a, s, t, x, w in walls))
     return "\n".join(lines) + "\n"
 
 
@@ -377,13 +402,18 @@ def main():
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--log-eps", type=float, default=1e-3)
+    ap.add_argument("--scale", type=float, default=1.0, help="multiply what the net sees by this constant")
     ap.add_argument("--bootstrap", type=int, default=500)
     ap.add_argument("--min-bkg-above", type=int, default=10)
+    ap.add_argument("--train-on", default="qcd,top", help="directions: the class(es) to train on")
+    ap.add_argument("--models-dir", help="where the trained weights go (default DATA/torch_models)")
+    ap.add_argument("--probe-every", type=int, default=0, help="print the test AUCs every N epochs (0: off)")
     ap.add_argument("--rescore", action="store_true", help="score the saved weights again, no training")
     ap.add_argument("--speed", action="store_true")
     ap.add_argument("--speed-threads", default="1,2")
     ap.add_argument("--speed-images", type=int, default=8192)
     ap.add_argument("--speed-child", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--merge", nargs="+", metavar="JSON", help="join result files of this script into one --json/--md")
     ap.add_argument("--json")
     ap.add_argument("--md")
     a = ap.parse_args()
@@ -395,7 +425,15 @@ def main():
     if a.speed_child:
         print(json.dumps(speed_child(a, a.speed_child)))
         return
-    res = speed(a) if a.speed else run_all(a)
+    if a.merge:
+        parts = [json.load(open(f)) for f in a.merge]
+        res = parts[0]
+        for q in parts[1:]:
+            res["runs"] += q["runs"]
+            res["wall_s"] += q["wall_s"]
+        res["merged_from"] = a.merge
+    else:
+        res = speed(a) if a.speed else run_all(a)
     if not a.speed:
         text = markdown(res)
         print(text)
