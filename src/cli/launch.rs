@@ -12,8 +12,10 @@ pub fn launched_ranks() -> Option<usize> {
 }
 
 /// Runs `f` as this process's rank of an `n`-rank MPI job. An error that every rank learnt of
-/// in a collective is returned (each rank prints its line and exits 1); any other error is
-/// printed and ends the job (MPI_Abort), so that no rank waits forever for this one.
+/// in a collective is printed by every rank (one line, one write), then the ranks meet in a
+/// barrier, so that none exits (and has the launcher end the job) before all have printed, and
+/// exit 1; any other error is printed and ends the job (MPI_Abort), so that no rank waits
+/// forever for this one.
 #[cfg(feature = "mpi")]
 pub fn run_ranked(n: usize, f: impl FnOnce(World) -> Result<()>) -> Result<()> {
     let mpi = crate::train::mpi::Mpi::init()?;
@@ -28,10 +30,15 @@ pub fn run_ranked(n: usize, f: impl FnOnce(World) -> Result<()>) -> Result<()> {
     let rank = mpi.rank();
     let res = f(world);
     if let Err(e) = &res {
+        use std::io::Write;
         if !agreed.load(std::sync::atomic::Ordering::Relaxed) {
-            eprintln!("error: rank {rank}: {e}");
+            let _ = std::io::stderr().write_all(format!("error: rank {rank}: {e}\n").as_bytes());
             mpi.abort(1);
         }
+        let _ = std::io::stderr().write_all(format!("error: {e}\n").as_bytes());
+        mpi.barrier();
+        drop(mpi);
+        std::process::exit(1);
     }
     res
 }

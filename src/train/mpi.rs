@@ -39,6 +39,11 @@ impl Mpi {
         MpiRanks { world: SimpleCommunicator::world() }
     }
 
+    /// Waits until every rank has reached this call.
+    pub fn barrier(&self) {
+        self.world.barrier();
+    }
+
     /// Ends every rank of the job with `code` (MPI_Abort): for a failure that the other ranks
     /// cannot learn of through a collective, so that none is left waiting in one.
     pub fn abort(&self, code: i32) -> ! {
