@@ -393,3 +393,21 @@ fn a_vae_head_and_a_whitened_input_quantise_like_a_plain_encoder() {
         }
     }
 }
+
+#[test]
+fn quantize_normalized_calibrates_on_in_memory_rows_such_as_a_benchmark_s() {
+    use hepae::infer::quantized::{quantize_normalized, CalibrationRecord};
+    let (m, path) = f32_model();
+    let d = m.ae.shape.input;
+    // Normalised rows in [0, 1), as `hepae bench` draws its synthetic jets.
+    let x: Vec<f32> = (0..500 * d).map(|i| ((i * 7919) % 1000) as f32 / 1000.0).collect();
+    let rec = |rows| CalibrationRecord { file: "synthetic".into(), rows };
+    let q = quantize_normalized(m, path, &opts("int8"), &x, rec(500)).unwrap();
+    assert_eq!(q.meta.quant.as_ref().unwrap().calibration, Some(rec(500)));
+    assert!(latents(&q).iter().all(|v| v.is_finite()));
+    let e = quantize_normalized(m, path, &opts("int8"), &x[..10], rec(500)).unwrap_err().to_string();
+    assert!(e.contains("500 ×"), "{e}");
+    let mut bad = x.clone();
+    bad[17] = f32::NAN;
+    assert!(quantize_normalized(m, path, &opts("int8"), &bad, rec(500)).is_err());
+}

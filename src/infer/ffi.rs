@@ -5,6 +5,8 @@
 //! decoding up to 4 rows allocates nothing. Every entry point returns a status code (or NULL)
 //! and never unwinds into C: a panic is caught and reported as `HEPAE_ERR_INTERNAL`. The
 //! message of the last failure on the calling thread is at `hepae_last_error()`.
+//! A quantised model (`hepae quantize`) opens like any other; its handle runs the encoder in
+//! the stored precision (`crate::infer::quantized`).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 

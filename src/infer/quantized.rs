@@ -29,7 +29,7 @@ use crate::nn::activation::{sigmoid_inplace, Activation};
 use hepae_kernels::quant::{quant_kernels, HalfKind, PackedBf16Pairs, PackedHalf, PackedI8};
 use serde::{Deserialize, Serialize};
 
-pub use super::quantized_calibrate::{model_given_as_training_data, quantize, QuantOptions};
+pub use super::quantized_calibrate::{model_given_as_training_data, quantize, quantize_normalized, QuantOptions};
 pub use super::quantized_precision::{
     fixed_int, fixed_int_mode, fixed_value, parse_precisions, FixedMode, Granularity, Precision, Rounding,
 };

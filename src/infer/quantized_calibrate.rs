@@ -111,17 +111,47 @@ fn input_ranges(model: &SavedModel, x: &[f32], rows: usize) -> Vec<f32> {
 /// and everything else stay as they are.
 pub fn quantize(model: &SavedModel, model_path: &Path, opts: &QuantOptions, calib: &Dataset) -> Result<SavedModel> {
     model.require_f32(model_path, "quantize")?;
-    let layers = &model.ae.encoder.layers;
-    let nl = layers.len();
+    check_layer_count(model, opts)?;
+    model.check_data(calib, model_path)?;
+    let (x, rows) = calibration_rows(model, calib, opts.calib_rows)?;
+    let file = calib.path().file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    quantize_normalized(model, model_path, opts, &x, CalibrationRecord { file, rows })
+}
+
+fn check_layer_count(model: &SavedModel, opts: &QuantOptions) -> Result<()> {
+    let nl = model.ae.encoder.layers.len();
     if opts.layers.len() != 1 && opts.layers.len() != nl {
         return Err(Error::config(format!(
             "--precision lists {} precisions but the encoder has {nl} layers (give one, or one per layer)",
             opts.layers.len()
         )));
     }
-    model.check_data(calib, model_path)?;
-    let (x, rows) = calibration_rows(model, calib, opts.calib_rows)?;
-    let ranges = input_ranges(model, &x, rows);
+    Ok(())
+}
+
+/// [`quantize`] calibrated on rows already normalised by the model's normaliser (`x`,
+/// `calibration.rows` × input width, finite), e.g. a benchmark's synthetic jets;
+/// `calibration` is what the model file records about them.
+pub fn quantize_normalized(
+    model: &SavedModel,
+    model_path: &Path,
+    opts: &QuantOptions,
+    x: &[f32],
+    calibration: CalibrationRecord,
+) -> Result<SavedModel> {
+    model.require_f32(model_path, "quantize")?;
+    check_layer_count(model, opts)?;
+    let rows = calibration.rows;
+    let d = model.ae.shape.input;
+    if rows == 0 || x.len() != rows * d || x.iter().any(|v| !v.is_finite()) {
+        return Err(Error::config(format!(
+            "calibration rows must be {rows} × {d} finite normalised values (got {} values)",
+            x.len()
+        )));
+    }
+    let layers = &model.ae.encoder.layers;
+    let nl = layers.len();
+    let ranges = input_ranges(model, x, rows);
     let p = &model.ae.params.data;
     let mut out = model.clone();
     let mut q = Vec::with_capacity(nl);
@@ -178,10 +208,7 @@ pub fn quantize(model: &SavedModel, model_path: &Path, opts: &QuantOptions, cali
     let enc = QuantEncoder { layers: q };
     out.meta.quant = Some(QuantMeta {
         layers: enc.layer_meta(),
-        calibration: Some(CalibrationRecord {
-            file: calib.path().file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
-            rows,
-        }),
+        calibration: Some(calibration),
         source_model_sha256: model.identity_sha256(),
     });
     out.ae.quant = Some(enc);
