@@ -302,7 +302,7 @@ pub fn encode_block(inp: &BlockInput, out: &mut Vec<u8>) -> Result<BlockStats> {
     let mut plain_total = 0.0;
     let mut mixed_total = inp.decoder_bits;
     let mut plans: Vec<(Plan, Option<Plan>)> = Vec::with_capacity(d);
-    for c in 0..d {
+    for (c, id) in ids.iter().enumerate() {
         let xs = column(c);
         let native = native_mantissa_bits(xs.iter().copied());
         let preds = pred_col(c);
@@ -314,7 +314,7 @@ pub fn encode_block(inp: &BlockInput, out: &mut Vec<u8>) -> Result<BlockStats> {
             }
         };
         for g in candidates(inp.bounds[c], native, inp.integer[c]) {
-            let idm = ids[c].as_ref().map(|(_, m)| m.as_slice());
+            let idm = id.as_ref().map(|(_, m)| m.as_slice());
             for use_id in [false, true] {
                 if use_id && idm.is_none() {
                     continue;
@@ -322,13 +322,13 @@ pub fn encode_block(inp: &BlockInput, out: &mut Vec<u8>) -> Result<BlockStats> {
                 let mask = if use_id { idm } else { None };
                 let mut p = plan_column(&xs, inp.bounds[c], g, None, mask);
                 if use_id {
-                    p.code.sources = ids[c].as_ref().map(|(s, _)| s.clone()).unwrap_or_default();
+                    p.code.sources = id.as_ref().map(|(s, _)| s.clone()).unwrap_or_default();
                 }
                 consider(p, &mut plain);
                 if let Some(pr) = &preds {
                     let mut q = plan_column(&xs, inp.bounds[c], g, Some(pr), mask);
                     if use_id {
-                        q.code.sources = ids[c].as_ref().map(|(s, _)| s.clone()).unwrap_or_default();
+                        q.code.sources = id.as_ref().map(|(s, _)| s.clone()).unwrap_or_default();
                     }
                     consider(q, &mut learned);
                 }
