@@ -25,6 +25,7 @@ Usage:
 Processes are mixed round-robin in batches of --batch events (one Pythia instance each).
 """
 import argparse
+import signal
 import sys
 import time
 
@@ -136,6 +137,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--batch", type=int, default=100)
     ap.add_argument("--max-cpu-seconds", type=float, default=None, help="stop after this much CPU time")
+    ap.add_argument("--max-wall-seconds", type=float, default=None, help="stop after this much wall time")
     ap.add_argument("--out", required=True, help="output .npy (a .columns file is written beside it)")
     args = ap.parse_args()
     if not args.out.endswith(".npy"):
@@ -143,7 +145,12 @@ def main():
     jetdef = fastjet.JetDefinition(fastjet.antikt_algorithm, 0.4)
     gens = {k: make_pythia(k, args.seed * 10 + k) for k in PROCESSES}
     chunks, done, t0 = [], 0, time.time()
-    while done < args.events and not (args.max_cpu_seconds and time.process_time() > args.max_cpu_seconds):
+    stop = {"now": False}
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))  # SIGTERM: write what is there
+    while done < args.events and not stop["now"] and not (
+        (args.max_cpu_seconds and time.process_time() > args.max_cpu_seconds)
+        or (args.max_wall_seconds and time.time() - t0 > args.max_wall_seconds)
+    ):
         for proc, py8 in gens.items():
             n = min(args.batch, args.events - done)
             if n <= 0:

@@ -30,6 +30,9 @@ pub struct ColumnCode {
     pub grid: Grid,
     pub kinds: [u32; KINDS],
     pub learned: bool,
+    /// Grid integers coded as differences from the column's previous value in the block
+    /// (sequential columns: event numbers, process labels).
+    pub delta: bool,
     pub hist: Hist,
     /// Columns whose sum this one is, where its kind says so (empty: none).
     pub sources: Vec<u16>,
@@ -52,7 +55,7 @@ impl ColumnCode {
         for &k in &self.kinds {
             put_varint(k as u64, out);
         }
-        out.push(self.learned as u8);
+        out.push(self.learned as u8 | (self.delta as u8) << 1);
         self.hist.write(out);
         put_varint(self.sources.len() as u64, out);
         for &s in &self.sources {
@@ -86,9 +89,10 @@ impl ColumnCode {
         for k in &mut kinds {
             *k = u32::try_from(get_varint(b, pos)?).ok()?;
         }
-        let learned = match *b.get(*pos)? {
-            0 => false,
-            1 => true,
+        let (learned, delta) = match *b.get(*pos)? {
+            0 => (false, false),
+            1 => (true, false),
+            2 => (false, true),
             _ => return None,
         };
         *pos += 1;
@@ -100,7 +104,7 @@ impl ColumnCode {
         let sources = (0..ns)
             .map(|_| get_varint(b, pos).and_then(|s| u16::try_from(s).ok()).filter(|&s| (s as usize) < columns))
             .collect::<Option<Vec<u16>>>()?;
-        Some(ColumnCode { grid, kinds, learned, hist, sources })
+        Some(ColumnCode { grid, kinds, learned, delta, hist, sources })
     }
 }
 
@@ -157,15 +161,37 @@ fn plan_column(xs: &[f32], bound: Bound, grid: Grid, preds: Option<&[f32]>, id: 
     let fixed = kind_bits(&kinds) + 32.0 * kinds[K_ESC] as f64 + 80.0;
     let (hist, hbits) = Hist::fit(&qs(None));
     let mut best = Plan {
-        code: ColumnCode { grid, kinds, learned: false, hist, sources: Vec::new() },
+        code: ColumnCode { grid, kinds, learned: false, delta: false, hist, sources: Vec::new() },
         cells: Vec::new(),
         bits: fixed + hbits,
     };
+    // Against the previous value of the column (the same walk the coder makes).
+    let mut prev = 0i64;
+    let deltas: Vec<i64> = cells
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !id.is_some_and(|m| m[*i]))
+        .filter_map(|(_, c)| match c {
+            Cell::Value { q, .. } => {
+                let v = symbol(*q, Some(prev as f64));
+                prev = *q;
+                Some(v)
+            }
+            _ => None,
+        })
+        .collect();
+    let (dh, dbits) = Hist::fit(&deltas);
+    if fixed + dbits < best.bits {
+        best.code.hist = dh;
+        best.code.delta = true;
+        best.bits = fixed + dbits;
+    }
     if let Some(p) = preds {
         let (lh, lbits) = Hist::fit(&qs(Some(p)));
         if fixed + lbits < best.bits {
             best.code.hist = lh;
             best.code.learned = true;
+            best.code.delta = false;
             best.bits = fixed + lbits;
         }
     }
@@ -276,7 +302,7 @@ pub fn encode_block(inp: &BlockInput, out: &mut Vec<u8>) -> Result<BlockStats> {
     let mut plain_total = 0.0;
     let mut mixed_total = inp.decoder_bits;
     let mut plans: Vec<(Plan, Option<Plan>)> = Vec::with_capacity(d);
-    for c in 0..d {
+    for (c, id) in ids.iter().enumerate() {
         let xs = column(c);
         let native = native_mantissa_bits(xs.iter().copied());
         let preds = pred_col(c);
@@ -288,7 +314,7 @@ pub fn encode_block(inp: &BlockInput, out: &mut Vec<u8>) -> Result<BlockStats> {
             }
         };
         for g in candidates(inp.bounds[c], native, inp.integer[c]) {
-            let idm = ids[c].as_ref().map(|(_, m)| m.as_slice());
+            let idm = id.as_ref().map(|(_, m)| m.as_slice());
             for use_id in [false, true] {
                 if use_id && idm.is_none() {
                     continue;
@@ -296,13 +322,13 @@ pub fn encode_block(inp: &BlockInput, out: &mut Vec<u8>) -> Result<BlockStats> {
                 let mask = if use_id { idm } else { None };
                 let mut p = plan_column(&xs, inp.bounds[c], g, None, mask);
                 if use_id {
-                    p.code.sources = ids[c].as_ref().map(|(s, _)| s.clone()).unwrap_or_default();
+                    p.code.sources = id.as_ref().map(|(s, _)| s.clone()).unwrap_or_default();
                 }
                 consider(p, &mut plain);
                 if let Some(pr) = &preds {
                     let mut q = plan_column(&xs, inp.bounds[c], g, Some(pr), mask);
                     if use_id {
-                        q.code.sources = ids[c].as_ref().map(|(s, _)| s.clone()).unwrap_or_default();
+                        q.code.sources = id.as_ref().map(|(s, _)| s.clone()).unwrap_or_default();
                     }
                     consider(q, &mut learned);
                 }
@@ -352,15 +378,23 @@ pub fn encode_block(inp: &BlockInput, out: &mut Vec<u8>) -> Result<BlockStats> {
     let models = models_of(chosen.iter().map(|p| &p.code))?;
     let order = column_order(chosen.iter().map(|p| &p.code));
     let preds = inp.learned.as_ref().map(|l| l.preds);
+    let mut prev = vec![0i64; d];
     for r in 0..n {
         for &c in &order {
             let p = &chosen[c];
-            let at = (p.code.learned).then(|| p.code.grid.position(preds.expect("learned")[r * d + c]));
+            let at = if p.code.delta {
+                Some(prev[c] as f64)
+            } else {
+                (p.code.learned).then(|| p.code.grid.position(preds.expect("learned")[r * d + c]))
+            };
             let id = !p.code.sources.is_empty() && {
                 let row = &inp.x[r * d..(r + 1) * d];
                 p.code.sources.iter().map(|&s| row[s as usize] as f64).sum::<f64>() == row[c] as f64
             };
             put_cell(&mut w, &p.code, &models[c], p.cells[r], inp.x[r * d + c], at, id)?;
+            if let (Cell::Value { q, .. }, false) = (p.cells[r], id) {
+                prev[c] = q;
+            }
         }
     }
     w.finish(out)?;
@@ -455,7 +489,7 @@ pub fn decode_block(
             && c.hist.counts.iter().map(|&k| k as u64).sum::<u64>()
                 == (c.kinds[K_POS] + c.kinds[K_NEG]).max((c.kinds[K_POS] + c.kinds[K_NEG] == 0) as u32) as u64
     };
-    let latent_ok = latent_codes.iter().all(|c| !c.learned && c.sources.is_empty());
+    let latent_ok = latent_codes.iter().all(|c| !c.learned && !c.delta && c.sources.is_empty());
     if !latent_ok || !latent_codes.iter().chain(&codes).all(rows_in) || codes.iter().any(|c| c.learned && !learned) {
         return Err(corrupt());
     }
@@ -483,10 +517,15 @@ pub fn decode_block(
     let order = column_order(codes.iter());
     x.clear();
     x.resize(n * d, 0.0);
+    let mut prev = vec![0i64; d];
     for r in 0..n {
         for &c in &order {
             let code = &codes[c];
-            let at = code.learned.then(|| code.grid.position(preds[r * d + c]));
+            let at = if code.delta {
+                Some(prev[c] as f64)
+            } else {
+                code.learned.then(|| code.grid.position(preds[r * d + c]))
+            };
             let kind = rd.symbol(&models[c].0).ok_or_else(corrupt)?;
             x[r * d + c] = if kind == K_ID {
                 if code.sources.is_empty() {
@@ -494,7 +533,11 @@ pub fn decode_block(
                 }
                 code.sources.iter().map(|&s| x[r * d + s as usize] as f64).sum::<f64>() as f32
             } else {
-                cell_value(&mut rd, code, &models[c], kind, at).ok_or_else(corrupt)?
+                let (v, q) = cell_value(&mut rd, code, &models[c], kind, at).ok_or_else(corrupt)?;
+                if let Some(q) = q {
+                    prev[c] = q;
+                }
+                v
             };
         }
     }
@@ -503,21 +546,28 @@ pub fn decode_block(
 
 fn get_cell(rd: &mut Reader, code: &ColumnCode, m: &Models, at: Option<f64>) -> Option<f32> {
     let kind = rd.symbol(&m.0)?;
-    cell_value(rd, code, m, kind, at)
+    cell_value(rd, code, m, kind, at).map(|(v, _)| v)
 }
 
-fn cell_value(rd: &mut Reader, code: &ColumnCode, m: &Models, kind: usize, at: Option<f64>) -> Option<f32> {
+/// A decoded value, and its grid integer when it has one.
+fn cell_value(
+    rd: &mut Reader,
+    code: &ColumnCode,
+    m: &Models,
+    kind: usize,
+    at: Option<f64>,
+) -> Option<(f32, Option<i64>)> {
     match kind {
-        K_ZERO => Some(0.0),
+        K_ZERO => Some((0.0, None)),
         K_POS | K_NEG => {
             let v = rd.value(&code.hist, &m.1)?;
             let q = match at {
                 None => v,
                 Some(a) => (a.round() as i64).checked_add(unzigzag(v as u64))?,
             };
-            Some(code.grid.rebuild(kind == K_NEG, q))
+            Some((code.grid.rebuild(kind == K_NEG, q), Some(q)))
         }
-        K_ESC => Some(f32::from_bits(rd.bits(32)? as u32)),
+        K_ESC => Some((f32::from_bits(rd.bits(32)? as u32), None)),
         _ => None,
     }
 }

@@ -221,7 +221,7 @@ pub struct Reader {
 impl Reader {
     /// A reader over coded words (their byte count must be a multiple of 4).
     pub fn new(bytes: &[u8]) -> Option<Reader> {
-        if bytes.len() % 4 != 0 {
+        if !bytes.len().is_multiple_of(4) {
             return None;
         }
         let words: Vec<u32> = bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();

@@ -7,8 +7,14 @@
 //! and a SHA-256 of the decoded content are checked, and a latent block without its residual
 //! block is an error. Both directions stream one block at a time.
 //!
-//! * [`container`]: framing, block numbering, CRCs, trailer (formats 2 and 1);
-//! * [`codec`]: latent packing, bounds, residual quantisation and varints;
+//! Format 3 (written by default) replaces the latent + residual pair of error-bounded mode by
+//! one block `4` per block of rows: every value on its bound's grid, range-coded per column.
+//!
+//! * [`container`]: framing, block numbering, CRCs, trailer (formats 3, 2 and 1);
+//! * [`grid`]: the value grids (log, linear, mantissa, integer) and their bound checks;
+//! * [`entropy`]: the fitted integer tables and the range coder (constriction);
+//! * [`coded`]: one coded block: per-column choice of grid and model, identities, latents;
+//! * [`codec`]: latent packing, bounds, format-2 residual quantisation;
 //! * [`driver`]: compress and decompress.
 
 pub mod codec;
