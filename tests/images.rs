@@ -215,6 +215,11 @@ fn a_dense_autoencoder_runs_the_pipeline_on_images() {
         assert!(figs.join(format!("{f}.svg")).exists(), "{f}.svg");
     }
     assert!(!listing(&figs).iter().any(|f| f.starts_with("recon_")), "no per-pixel figures");
+    let page = dir.join("report").join("index.html");
+    ok(&["report", s(&model), &top, "-o", s(&page), "-q"]);
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("1×40×40 images: over all pixels"), "the report summarises images");
+    assert!(!html.contains("<td class=\"l\">pix_c0_y0_x0</td>"), "no table row per pixel");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
