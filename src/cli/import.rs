@@ -59,6 +59,13 @@ pub struct ImportArgs {
     /// --images: `unit` (each image sums to 1) or `gev` (pixel = Σ pT in GeV).
     #[arg(long, default_value = "unit", requires = "images")]
     pub intensity: String,
+    /// --images from a NanoAOD .root: the jet collection (one image per jet), e.g. FatJet or Jet.
+    #[arg(long, default_value = "FatJet", requires = "images")]
+    pub jets: String,
+    /// --images from a NanoAOD .root: the PF candidates (PFCand in NanoAOD v15, PFCands in PFNano),
+    /// linked to the jets by JETSPF_jetIdx and JETSPF_pfCandIdx.
+    #[arg(long, default_value = "PFCand", requires = "images")]
+    pub pf: String,
     /// No progress lines.
     #[arg(long, short)]
     pub quiet: bool,
@@ -68,13 +75,24 @@ fn run_images(args: &ImportArgs) -> crate::Result<()> {
     use crate::data::images::{constituents_to_images, ImageOptions};
     let opt = ImageOptions { size: args.image_size, half_width: args.half_width, intensity: args.intensity.parse()? };
     opt.check()?;
-    crate::io::outputs::Guard::new().data(args.input.as_path()).rows("-o", args.output.as_path()).check()?;
-    let total = crate::data::npy::Dataset::open(&args.input).map(|d| d.rows() as u64).unwrap_or(0);
-    let mut progress = Progress::new("images", "jets", total, args.quiet)?;
-    let r = constituents_to_images(&args.input, &args.output, &opt, &mut |n| progress.set(n))?;
-    progress.finish();
+    let is_root = args.input.extension().is_some_and(|e| e.eq_ignore_ascii_case("root"));
+    let guard = crate::io::outputs::Guard::new();
+    let guard = if is_root { guard.input(args.input.as_path()) } else { guard.data(args.input.as_path()) };
+    guard.rows("-o", args.output.as_path()).check()?;
+    let r = if is_root {
+        let mut progress = Progress::counting("images", "jets", args.quiet)?;
+        let r = pf_images(args, &opt, &mut |n| progress.set(n))?;
+        progress.finish();
+        r
+    } else {
+        let total = crate::data::npy::Dataset::open(&args.input).map(|d| d.rows() as u64).unwrap_or(0);
+        let mut progress = Progress::new("images", "jets", total, args.quiet)?;
+        let r = constituents_to_images(&args.input, &args.output, &opt, &mut |n| progress.set(n))?;
+        progress.finish();
+        r
+    };
     outln!(
-        "imported {}: {} jets (up to {} constituents) -> {} images {} ({} with no pT inside ±{})",
+        "imported {}: {} jets (up to {} constituents) -> {} {} ({} with no pT inside ±{})",
         args.input.display(),
         r.jets,
         r.max_constituents,
@@ -83,6 +101,9 @@ fn run_images(args: &ImportArgs) -> crate::Result<()> {
         r.empty_images,
         opt.half_width
     )?;
+    if r.skipped > 0 {
+        eprintln!("note: {} jets without linked {} candidates were skipped", r.skipped, args.pf);
+    }
     Ok(())
 }
 
@@ -119,6 +140,32 @@ pub fn run(args: &ImportArgs) -> crate::Result<()> {
         args.output.display()
     )?;
     Ok(())
+}
+
+#[cfg(feature = "root")]
+fn pf_images(
+    args: &ImportArgs,
+    opt: &crate::data::images::ImageOptions,
+    on_rows: &mut dyn FnMut(u64),
+) -> crate::Result<crate::data::images::ImagesReport> {
+    let sel = crate::data::import::root::pf_images::PfSelect {
+        tree: args.tree.clone(),
+        jets: args.jets.clone(),
+        pf: args.pf.clone(),
+    };
+    crate::data::import::root::pf_images::pf_images(&args.input, &args.output, &sel, opt, on_rows)
+}
+
+#[cfg(not(feature = "root"))]
+fn pf_images(
+    args: &ImportArgs,
+    _opt: &crate::data::images::ImageOptions,
+    _on_rows: &mut dyn FnMut(u64),
+) -> crate::Result<crate::data::images::ImagesReport> {
+    Err(crate::Error::config(format!(
+        "{}: this hepae was built without ROOT support (cargo feature `root`)",
+        args.input.display()
+    )))
 }
 
 #[cfg(feature = "root")]

@@ -249,6 +249,8 @@ pub struct ImagesReport {
     pub empty_images: u64,
     /// Constituents per jet the input holds (M).
     pub max_constituents: usize,
+    /// Jets left out because they have no constituents in the input (ROOT: no linked candidate).
+    pub skipped: u64,
 }
 
 /// Checks that `data` is an (N, M, 4) constituent array; returns M.
@@ -330,7 +332,7 @@ pub fn constituents_to_images(
         on_rows(start as u64);
     }
     writer.finish()?;
-    Ok(ImagesReport { jets: data.rows() as u64, shape, empty_images: empty, max_constituents: m })
+    Ok(ImagesReport { jets: data.rows() as u64, shape, empty_images: empty, max_constituents: m, skipped: 0 })
 }
 
 #[cfg(test)]

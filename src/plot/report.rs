@@ -98,8 +98,41 @@ pub fn html(r: &ReportInput<'_>) -> String {
     for n in r.notes {
         let _ = writeln!(s, "<p class=\"note\">{}</p>", esc(n));
     }
-    s.push_str("<h2>Evaluation</h2>\n<table>\n<tr><th class=\"l\">variable</th><th>MSE (norm)</th><th>RMSE (norm)</th><th>mean |res| (norm)</th><th>rel. mean</th><th>rel. σ</th><th>rel. 68 % half-width</th><th>rel. n</th><th>abs. mean</th><th>abs. σ</th><th>abs. 68 % half-width</th></tr>\n");
-    for v in &ev.variables {
+    // Images: the whole-image figures instead of one table row per pixel.
+    let per_pixel: &[crate::analysis::metrics::VariableMetrics] = match &ev.image {
+        Some(im) => {
+            let _ = writeln!(
+                s,
+                "<h2>Evaluation</h2>\n<p>{}: over all pixels MSE (norm) {}, RMSE (norm) {}, mean |res| (norm) {}.</p>",
+                esc(&im.shape),
+                num(ev.mse),
+                num(ev.rmse),
+                num(ev.mean_abs_residual)
+            );
+            if let Some(t) = &im.total_intensity {
+                let _ = writeln!(
+                    s,
+                    "<p>Total intensity (Σ out − Σ in)/Σ in: mean {}, σ {}, 68 % half-width {} ({} images).</p>",
+                    num(t.mean),
+                    num(t.std),
+                    num(t.half_width_68),
+                    t.n
+                );
+            }
+            let worst: Vec<String> = im.worst_pixels.iter().map(|(n, m)| format!("{} {}", esc(n), num(*m))).collect();
+            let _ = writeln!(
+                s,
+                "<p>Largest per-pixel MSE (norm): {}. Per-pixel figures: <code>hepae evaluate --json</code>.</p>",
+                worst.join(", ")
+            );
+            &[]
+        }
+        None => &ev.variables,
+    };
+    if ev.image.is_none() {
+        s.push_str("<h2>Evaluation</h2>\n<table>\n<tr><th class=\"l\">variable</th><th>MSE (norm)</th><th>RMSE (norm)</th><th>mean |res| (norm)</th><th>rel. mean</th><th>rel. σ</th><th>rel. 68 % half-width</th><th>rel. n</th><th>abs. mean</th><th>abs. σ</th><th>abs. 68 % half-width</th></tr>\n");
+    }
+    for v in per_pixel {
         let rows = |x: &crate::analysis::metrics::ResidualStats| match &v.relative_method {
             Some(m) if m.fraction < 1.0 => format!("{} ({})", x.n, esc(&m.describe())),
             _ => x.n.to_string(),
@@ -122,18 +155,22 @@ pub fn html(r: &ReportInput<'_>) -> String {
             num(v.mean_abs_residual)
         );
     }
-    let _ = writeln!(
-        s,
-        "<tr><th class=\"l\">all</th><th>{}</th><th>{}</th><th>{}</th><th colspan=\"8\"></th></tr>\n</table>",
-        num(ev.mse),
-        num(ev.rmse),
-        num(ev.mean_abs_residual)
-    );
-    let _ = writeln!(
+    if ev.image.is_none() {
+        let _ = writeln!(
+            s,
+            "<tr><th class=\"l\">all</th><th>{}</th><th>{}</th><th>{}</th><th colspan=\"8\"></th></tr>\n</table>",
+            num(ev.mse),
+            num(ev.rmse),
+            num(ev.mean_abs_residual)
+        );
+    }
+    if ev.image.is_none() {
+        let _ = writeln!(
         s,
         "<p>Relative residual: (out − in)/in in physical units over the jets with |in| above {} % of the variable's mean |in| ≠ 0 (the share is given where it is not all of them); η and φ cross zero and get only the absolute residual out − in (Δφ wrapped into (−π, π]).</p>",
         crate::analysis::metrics::RELATIVE_FLOOR * 100.0
     );
+    }
     s.push_str("<h2>Model and training configuration</h2>\n<table>\n");
     for (k, v) in r.model_info {
         let _ = writeln!(s, "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>", esc(k), esc(v));

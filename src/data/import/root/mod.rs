@@ -19,6 +19,7 @@ use super::RowSource;
 use check::{check_header, check_records, read_head, CORRUPT};
 
 mod check;
+pub mod pf_images;
 use crate::error::{Error, Location, Result};
 use oxyroot::{Branch, RootFile, Slice};
 use std::path::{Path, PathBuf};
