@@ -123,24 +123,35 @@ pub struct ConvArch {
     pub up_kernel: usize,
 }
 
-/// The per-row input shape of a conv model on `data`: `opts.image` (`--image-shape`) when
-/// given, which must hold exactly the dataset's values per row; otherwise an error asking for
-/// it. This is the one place the shape is chosen: where a dataset carries an image row shape
-/// of its own (an N × C × H × W NPY), it is to be read here, in the `None` arm, before the
-/// error (and a given `--image-shape` checked against it).
+/// The per-row input shape of a conv model on `data`, chosen here only: `opts.image`
+/// (`--image-shape`) when given, which must hold exactly the dataset's values per row and
+/// agree with the file's own image shape if it has one; else the dataset's row shape when it
+/// is an image (an N × H × W or N × C × H × W NPY); else an error asking for it.
 pub fn input_shape(data: &Dataset, opts: &ConvOptions) -> Result<Shape> {
     let at = || Location::file(data.path());
-    match opts.image {
-        Some([c, h, w]) => {
+    match (opts.image, data.shape()) {
+        (Some([c, h, w]), file) => {
             if c * h * w != data.cols() {
                 return Err(Error::data(
                     at(),
                     format!("--image-shape {c}x{h}x{w} holds {} values but each row has {}", c * h * w, data.cols()),
                 ));
             }
-            Ok(Shape::Image { c, h, w })
+            let given = Shape::Image { c, h, w };
+            if matches!(file, Shape::Image { .. }) && file != given {
+                return Err(Error::data(
+                    at(),
+                    format!(
+                        "--image-shape {c}x{h}x{w} disagrees with the file's {}",
+                        crate::data::npy::describe_shape(file)
+                    ),
+                ));
+            }
+            Ok(given)
         }
-        None => Err(Error::data(
+        // A 3-D or 4-D NPY carries its image shape.
+        (None, file @ Shape::Image { .. }) => Ok(file),
+        (None, _) => Err(Error::data(
             at(),
             format!("a conv model needs image rows: give --image-shape CxHxW ({} values per row)", data.cols()),
         )),
