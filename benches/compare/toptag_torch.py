@@ -402,7 +402,8 @@ def main():
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--log-eps", type=float, default=1e-3)
-    ap.add_argument("--scale", type=float, default=1.0, help="multiply what the net sees by this constant")
+    ap.add_argument("--scale", type=float, default=40.0,
+                    help="multiply what the net sees by this constant (1: unit intensity, where the top-trained CNN collapses)")
     ap.add_argument("--bootstrap", type=int, default=500)
     ap.add_argument("--min-bkg-above", type=int, default=10)
     ap.add_argument("--train-on", default="qcd,top", help="directions: the class(es) to train on")
