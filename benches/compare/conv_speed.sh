@@ -9,7 +9,7 @@
 # Usage: benches/compare/conv_speed.sh [DATA_DIR] [PAIRS]
 #   DATA_DIR: toptag_images.py's output (default /work/wt/toptag_data); the 8 192-image slice
 #   and the scratch models go to a temporary directory, removed at the end.
-# Environment: HEPAE (default target/release/hepae), PYTHON (python3), TORCH_PY
+# Environment: N (images, default 8192), HEPAE (default target/release/hepae), PYTHON (python3), TORCH_PY
 # (benches/compare/toptag_torch.py). Run it on a quiet machine: every figure is wall-clock.
 set -euo pipefail
 DATA=${1:-/work/wt/toptag_data}
@@ -17,7 +17,7 @@ PAIRS=${2:-3}
 HEPAE=${HEPAE:-target/release/hepae}
 PYTHON=${PYTHON:-python3}
 TORCH_PY=${TORCH_PY:-benches/compare/toptag_torch.py}
-N=8192
+N=${N:-8192}
 FWD_MFLOP=5.99
 [ -x "$HEPAE" ] || { echo "$HEPAE: not built (cargo build --release --bin hepae)" >&2; exit 1; }
 [ -f "$TORCH_PY" ] || { echo "$TORCH_PY: missing (the PyTorch peer)" >&2; exit 1; }
@@ -34,7 +34,7 @@ echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 for pair in $(seq 1 "$PAIRS"); do
     # hepae: training (history CSV: epoch,train_loss,val_loss,seconds; epoch 2 is timed)
     for t in 1 2; do
-        "$HEPAE" train "$TMP/speed.npy" --model conv-ae --norm none --epochs 2 --batch 128 --val-fraction 0 \
+        "$HEPAE" train "$TMP/speed.npy" --model conv-ae --image-shape 1x40x40 --norm none --epochs 2 --batch 128 --val-fraction 0 \
             --threads "$t" --seed 1 -o "$TMP/m$t.safetensors" -q
         s=$(awk -F, 'NR==3 {print $4}' "$TMP/m$t.history.csv")
         echo -e "$pair\thepae\ttrain_images_per_s_${t}t\t$(echo "$N / $s" | bc -l)" >>"$TMP/rows.tsv"

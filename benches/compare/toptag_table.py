@@ -6,7 +6,7 @@ Scores every test jet with `hepae score` (mse, mse-norm, mse-log) for the models
 toptag_hepae.sh trained, then AUC, TPR at FPR 1e-1/1e-2/1e-3 and their bootstrap errors with
 toptag_torch.metrics (500 resamples, seed 1, a TPR needs >= 10 background jets above its cut).
 
-Usage: benches/compare/toptag_table.py [--data DIR] [--models DIR] [--json OUT] [--md OUT]
+Usage: benches/compare/toptag_table.py [--data DIR] [--models DIR] [--nets conv-ae,mlp] [--json OUT] [--md OUT]
 """
 import argparse
 import importlib.util
@@ -46,6 +46,7 @@ def main():
     ap.add_argument("--torch-py", default="benches/compare/toptag_torch.py")
     ap.add_argument("--cnn-epochs", type=int, default=10)
     ap.add_argument("--mlp-epochs", type=int, default=30)
+    ap.add_argument("--nets", default="conv-ae,mlp", help="which nets' rows to compute")
     ap.add_argument("--json")
     ap.add_argument("--md")
     a = ap.parse_args()
@@ -58,6 +59,8 @@ def main():
     # (net, epochs, trained on, anomaly, model, background file, anomaly file, test set)
     cases = []
     for net, ep, suf in (("conv-ae", a.cnn_epochs, ""), ("mlp", a.mlp_epochs, "_flat")):
+        if net not in a.nets.split(","):
+            continue
         tag = "conv" if net == "conv-ae" else "mlp"
         cases += [
             (net, ep, "qcd", "top", f"{models}/{tag}_qcd.safetensors", f"{d}/qcd_test{suf}.npy", f"{d}/top_test{suf}.npy", "standard"),
