@@ -50,15 +50,18 @@ impl Window {
 /// cols[(c·k + i)·k + j, y·OW + x] = img[c, y·s − p + i, x·s − p + j] (0 outside the image).
 /// `img` is one (C, H, W) image, `cols` the [C·k·k × OH·OW] matrix (every element written).
 pub fn im2col(cols: &mut [f32], img: &[f32], g: &Window) {
-    let (oh, ow, s) = (g.oh, g.ow, g.stride);
+    let (oh, ow, s, hw) = (g.oh, g.ow, g.stride, g.h * g.w);
     let cols = &mut cols[..g.rows() * g.cols()];
-    let img = &img[..g.c * g.h * g.w];
-    for c in 0..g.c {
-        let plane = &img[c * g.h * g.w..(c + 1) * g.h * g.w];
-        for i in 0..g.k {
-            let (ylo, yhi) = g.valid(i, g.h, oh);
-            for j in 0..g.k {
-                let (xlo, xhi) = g.valid(j, g.w, ow);
+    let img = &img[..g.c * hw];
+    // The valid ranges depend on (i, j) only: computed once each (two divisions apiece), then
+    // every channel's row of that kernel tap copied (a pure copy, so the order is free).
+    for i in 0..g.k {
+        let (ylo, yhi) = g.valid(i, g.h, oh);
+        for j in 0..g.k {
+            let (xlo, xhi) = g.valid(j, g.w, ow);
+            let x0 = (xlo * s + j).wrapping_sub(g.pad);
+            for c in 0..g.c {
+                let plane = &img[c * hw..(c + 1) * hw];
                 let row = &mut cols[((c * g.k + i) * g.k + j) * oh * ow..][..oh * ow];
                 row[..ylo * ow].fill(0.0);
                 row[yhi * ow..].fill(0.0);
@@ -69,7 +72,6 @@ pub fn im2col(cols: &mut [f32], img: &[f32], g: &Window) {
                     dst[xhi..].fill(0.0);
                     if xhi > xlo {
                         let src = &plane[iy * g.w..(iy + 1) * g.w];
-                        let x0 = xlo * s + j - g.pad;
                         gather(&mut dst[xlo..xhi], &src[x0..], s);
                     }
                 }
@@ -81,24 +83,26 @@ pub fn im2col(cols: &mut [f32], img: &[f32], g: &Window) {
 /// The adjoint of [`im2col`]: img[c, y·s − p + i, x·s − p + j] += cols[(c·k + i)·k + j, y·OW + x]
 /// over every in-image position (`img` is *added* into; the caller zeroes it first).
 pub fn col2im(img: &mut [f32], cols: &[f32], g: &Window) {
-    let (oh, ow, s) = (g.oh, g.ow, g.stride);
+    let (oh, ow, s, hw) = (g.oh, g.ow, g.stride, g.h * g.w);
     let cols = &cols[..g.rows() * g.cols()];
-    let img = &mut img[..g.c * g.h * g.w];
-    for c in 0..g.c {
-        let plane = &mut img[c * g.h * g.w..(c + 1) * g.h * g.w];
-        for i in 0..g.k {
-            let (ylo, yhi) = g.valid(i, g.h, oh);
-            for j in 0..g.k {
-                let (xlo, xhi) = g.valid(j, g.w, ow);
-                if xhi <= xlo {
-                    continue;
-                }
+    let img = &mut img[..g.c * hw];
+    // The valid ranges hoisted out of the channel loop as in `im2col`; the channels are
+    // disjoint planes, so each pixel still receives its terms in (i, j, y) order, as before.
+    for i in 0..g.k {
+        let (ylo, yhi) = g.valid(i, g.h, oh);
+        for j in 0..g.k {
+            let (xlo, xhi) = g.valid(j, g.w, ow);
+            if xhi <= xlo {
+                continue;
+            }
+            let x0 = xlo * s + j - g.pad;
+            for c in 0..g.c {
+                let plane = &mut img[c * hw..(c + 1) * hw];
                 let row = &cols[((c * g.k + i) * g.k + j) * oh * ow..][..oh * ow];
                 for y in ylo..yhi {
                     let iy = y * s + i - g.pad;
                     let src = &row[y * ow + xlo..y * ow + xhi];
                     let dst = &mut plane[iy * g.w..(iy + 1) * g.w];
-                    let x0 = xlo * s + j - g.pad;
                     scatter_add(&mut dst[x0..], src, s);
                 }
             }
