@@ -230,3 +230,58 @@ pub fn dot16(a: &[f32], b: &[f32]) -> f32 {
     }
     acc.iter().sum::<f32>() + tail
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ragged windows: odd sizes, strides 1–3, padding 0–2, kernels 2–4.
+    fn windows() -> Vec<Window> {
+        [(3, 7, 5, 3, 2, 1), (2, 6, 6, 4, 2, 1), (1, 5, 4, 2, 3, 0), (2, 4, 5, 3, 1, 2), (3, 9, 8, 4, 2, 2)]
+            .into_iter()
+            .map(|(c, h, w, k, s, p)| Window::conv(c, h, w, k, s, p))
+            .collect()
+    }
+
+    /// The input coordinate of output position o at tap q, if inside 0..n.
+    fn at(o: usize, q: usize, g: &Window, n: usize) -> Option<usize> {
+        (o * g.stride + q).checked_sub(g.pad).filter(|&v| v < n)
+    }
+
+    #[test]
+    fn im2col_matches_its_definition_and_col2im_sums_in_the_reference_order() {
+        for g in windows() {
+            let img: Vec<f32> = (0..g.c * g.h * g.w).map(|v| (v as f32 * 0.37).sin()).collect();
+            let cols_in: Vec<f32> = (0..g.rows() * g.cols()).map(|v| (v as f32 * 0.91).cos()).collect();
+            let mut cols = vec![f32::NAN; g.rows() * g.cols()];
+            im2col(&mut cols, &img, &g);
+            // The reference: every element by the definition, and col2im's sums in (c, i, j, y, x)
+            // order, the order the tap-major loops must keep per pixel.
+            let mut want_img = vec![0.0f32; img.len()];
+            for c in 0..g.c {
+                for i in 0..g.k {
+                    for j in 0..g.k {
+                        for y in 0..g.oh {
+                            for x in 0..g.ow {
+                                let r = ((c * g.k + i) * g.k + j) * g.cols() + y * g.ow + x;
+                                let v = match (at(y, i, &g, g.h), at(x, j, &g, g.w)) {
+                                    (Some(iy), Some(ix)) => {
+                                        want_img[(c * g.h + iy) * g.w + ix] += cols_in[r];
+                                        img[(c * g.h + iy) * g.w + ix]
+                                    }
+                                    _ => 0.0,
+                                };
+                                assert_eq!(cols[r].to_bits(), v.to_bits(), "im2col {g:?} at row {r}");
+                            }
+                        }
+                    }
+                }
+            }
+            let mut got = vec![0.0f32; img.len()];
+            col2im(&mut got, &cols_in, &g);
+            for (t, (a, b)) in got.iter().zip(&want_img).enumerate() {
+                assert_eq!(a.to_bits(), b.to_bits(), "col2im {g:?} at pixel {t}: {a} vs {b}");
+            }
+        }
+    }
+}
