@@ -50,15 +50,18 @@ impl Window {
 /// cols[(c·k + i)·k + j, y·OW + x] = img[c, y·s − p + i, x·s − p + j] (0 outside the image).
 /// `img` is one (C, H, W) image, `cols` the [C·k·k × OH·OW] matrix (every element written).
 pub fn im2col(cols: &mut [f32], img: &[f32], g: &Window) {
-    let (oh, ow, s) = (g.oh, g.ow, g.stride);
+    let (oh, ow, s, hw) = (g.oh, g.ow, g.stride, g.h * g.w);
     let cols = &mut cols[..g.rows() * g.cols()];
-    let img = &img[..g.c * g.h * g.w];
-    for c in 0..g.c {
-        let plane = &img[c * g.h * g.w..(c + 1) * g.h * g.w];
-        for i in 0..g.k {
-            let (ylo, yhi) = g.valid(i, g.h, oh);
-            for j in 0..g.k {
-                let (xlo, xhi) = g.valid(j, g.w, ow);
+    let img = &img[..g.c * hw];
+    // The valid ranges depend on (i, j) only: computed once each (two divisions apiece), then
+    // every channel's row of that kernel tap copied (a pure copy, so the order is free).
+    for i in 0..g.k {
+        let (ylo, yhi) = g.valid(i, g.h, oh);
+        for j in 0..g.k {
+            let (xlo, xhi) = g.valid(j, g.w, ow);
+            let x0 = (xlo * s + j).wrapping_sub(g.pad);
+            for c in 0..g.c {
+                let plane = &img[c * hw..(c + 1) * hw];
                 let row = &mut cols[((c * g.k + i) * g.k + j) * oh * ow..][..oh * ow];
                 row[..ylo * ow].fill(0.0);
                 row[yhi * ow..].fill(0.0);
@@ -69,7 +72,6 @@ pub fn im2col(cols: &mut [f32], img: &[f32], g: &Window) {
                     dst[xhi..].fill(0.0);
                     if xhi > xlo {
                         let src = &plane[iy * g.w..(iy + 1) * g.w];
-                        let x0 = xlo * s + j - g.pad;
                         gather(&mut dst[xlo..xhi], &src[x0..], s);
                     }
                 }
@@ -81,24 +83,26 @@ pub fn im2col(cols: &mut [f32], img: &[f32], g: &Window) {
 /// The adjoint of [`im2col`]: img[c, y·s − p + i, x·s − p + j] += cols[(c·k + i)·k + j, y·OW + x]
 /// over every in-image position (`img` is *added* into; the caller zeroes it first).
 pub fn col2im(img: &mut [f32], cols: &[f32], g: &Window) {
-    let (oh, ow, s) = (g.oh, g.ow, g.stride);
+    let (oh, ow, s, hw) = (g.oh, g.ow, g.stride, g.h * g.w);
     let cols = &cols[..g.rows() * g.cols()];
-    let img = &mut img[..g.c * g.h * g.w];
-    for c in 0..g.c {
-        let plane = &mut img[c * g.h * g.w..(c + 1) * g.h * g.w];
-        for i in 0..g.k {
-            let (ylo, yhi) = g.valid(i, g.h, oh);
-            for j in 0..g.k {
-                let (xlo, xhi) = g.valid(j, g.w, ow);
-                if xhi <= xlo {
-                    continue;
-                }
+    let img = &mut img[..g.c * hw];
+    // The valid ranges hoisted out of the channel loop as in `im2col`; the channels are
+    // disjoint planes, so each pixel still receives its terms in (i, j, y) order, as before.
+    for i in 0..g.k {
+        let (ylo, yhi) = g.valid(i, g.h, oh);
+        for j in 0..g.k {
+            let (xlo, xhi) = g.valid(j, g.w, ow);
+            if xhi <= xlo {
+                continue;
+            }
+            let x0 = xlo * s + j - g.pad;
+            for c in 0..g.c {
+                let plane = &mut img[c * hw..(c + 1) * hw];
                 let row = &cols[((c * g.k + i) * g.k + j) * oh * ow..][..oh * ow];
                 for y in ylo..yhi {
                     let iy = y * s + i - g.pad;
                     let src = &row[y * ow + xlo..y * ow + xhi];
                     let dst = &mut plane[iy * g.w..(iy + 1) * g.w];
-                    let x0 = xlo * s + j - g.pad;
                     scatter_add(&mut dst[x0..], src, s);
                 }
             }
@@ -225,4 +229,59 @@ pub fn dot16(a: &[f32], b: &[f32]) -> f32 {
         }
     }
     acc.iter().sum::<f32>() + tail
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ragged windows: odd sizes, strides 1–3, padding 0–2, kernels 2–4.
+    fn windows() -> Vec<Window> {
+        [(3, 7, 5, 3, 2, 1), (2, 6, 6, 4, 2, 1), (1, 5, 4, 2, 3, 0), (2, 4, 5, 3, 1, 2), (3, 9, 8, 4, 2, 2)]
+            .into_iter()
+            .map(|(c, h, w, k, s, p)| Window::conv(c, h, w, k, s, p))
+            .collect()
+    }
+
+    /// The input coordinate of output position o at tap q, if inside 0..n.
+    fn at(o: usize, q: usize, g: &Window, n: usize) -> Option<usize> {
+        (o * g.stride + q).checked_sub(g.pad).filter(|&v| v < n)
+    }
+
+    #[test]
+    fn im2col_matches_its_definition_and_col2im_sums_in_the_reference_order() {
+        for g in windows() {
+            let img: Vec<f32> = (0..g.c * g.h * g.w).map(|v| (v as f32 * 0.37).sin()).collect();
+            let cols_in: Vec<f32> = (0..g.rows() * g.cols()).map(|v| (v as f32 * 0.91).cos()).collect();
+            let mut cols = vec![f32::NAN; g.rows() * g.cols()];
+            im2col(&mut cols, &img, &g);
+            // The reference: every element by the definition, and col2im's sums in (c, i, j, y, x)
+            // order, the order the tap-major loops must keep per pixel.
+            let mut want_img = vec![0.0f32; img.len()];
+            for c in 0..g.c {
+                for i in 0..g.k {
+                    for j in 0..g.k {
+                        for y in 0..g.oh {
+                            for x in 0..g.ow {
+                                let r = ((c * g.k + i) * g.k + j) * g.cols() + y * g.ow + x;
+                                let v = match (at(y, i, &g, g.h), at(x, j, &g, g.w)) {
+                                    (Some(iy), Some(ix)) => {
+                                        want_img[(c * g.h + iy) * g.w + ix] += cols_in[r];
+                                        img[(c * g.h + iy) * g.w + ix]
+                                    }
+                                    _ => 0.0,
+                                };
+                                assert_eq!(cols[r].to_bits(), v.to_bits(), "im2col {g:?} at row {r}");
+                            }
+                        }
+                    }
+                }
+            }
+            let mut got = vec![0.0f32; img.len()];
+            col2im(&mut got, &cols_in, &g);
+            for (t, (a, b)) in got.iter().zip(&want_img).enumerate() {
+                assert_eq!(a.to_bits(), b.to_bits(), "col2im {g:?} at pixel {t}: {a} vs {b}");
+            }
+        }
+    }
 }
