@@ -1,5 +1,6 @@
 //! `hepae bench --isa all --json F`: the report a farm operator collects has a row for every
-//! instruction set this CPU offers and every precision, at batch 1 (with p50 ≤ p99 latency)
+//! instruction set this CPU offers and every precision (f32 and each of `hepae quantize`'s,
+//! quantised in memory), at batch 1 (with p50 ≤ p99 latency)
 //! and at batch 4096, with numbers that are finite, positive and consistent with each other.
 //! (No timing assertions: only that the numbers are sane.)
 
@@ -47,7 +48,21 @@ fn bench_json_has_every_isa_and_precision_at_batch_1_and_4096() {
     let dir = tmpdir("json");
     let model = small_model(&dir);
     let json = dir.join("bench.json");
-    let args = ["--isa", "all", "--threads", "1", "--batch", "1,4096", "--rows", "4096", "--reps", "1", "--no-train"];
+    let args = [
+        "--isa",
+        "all",
+        "--precision",
+        "all",
+        "--threads",
+        "1",
+        "--batch",
+        "1,4096",
+        "--rows",
+        "4096",
+        "--reps",
+        "1",
+        "--no-train",
+    ];
     let out = ok(&[&["bench", s(&model)][..], &args[..], &["--json", s(&json)][..]].concat());
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     let isas: Vec<String> = hepae_kernels::available_isas().iter().map(|i| i.name().to_string()).collect();
@@ -56,7 +71,8 @@ fn bench_json_has_every_isa_and_precision_at_batch_1_and_4096() {
     assert_eq!(listed, isas, "the report lists the CPU's sets");
     assert_eq!(report["isas_measured"], report["isas_available"], "--isa all measures every set");
     let precisions = report["precisions"].as_array().unwrap();
-    assert!(precisions.iter().any(|p| p == "f32"), "f32 is always measured: {precisions:?}");
+    let want = ["f32", "bf16", "bf16-act", "f16", "int8", "fixed<16,6>"];
+    assert_eq!(precisions.iter().map(|p| p.as_str().unwrap()).collect::<Vec<_>>(), want, "--precision all");
     assert!(num(&report, "timer_overhead_ns") >= 0.0);
     let rows = report["rows"].as_array().unwrap();
     for isa in &isas {
@@ -82,10 +98,27 @@ fn bench_json_has_every_isa_and_precision_at_batch_1_and_4096() {
     }
     // The decode rows are on the process's set; the table names every row's set.
     assert!(rows.iter().any(|r| r["what"] == "decode" && r["isa"] == report["isa"]));
+    let encodes = rows.iter().filter(|r| r["what"] == "encode").count();
+    assert_eq!(encodes, isas.len() * want.len() * 2, "one encode row per ISA × precision × batch");
     let table = String::from_utf8_lossy(&out.stdout);
     for isa in &isas {
-        assert!(table.lines().any(|l| l.starts_with("encode") && l.contains(isa.as_str())), "{isa} in:\n{table}");
+        for p in want {
+            let has =
+                |l: &&str| l.starts_with("encode") && l.contains(isa.as_str()) && l.split_whitespace().any(|w| w == p);
+            assert!(table.lines().any(|l| has(&l)), "{isa} {p} in:\n{table}");
+        }
     }
+    // A list measures just those precisions, each quantised in memory as `hepae quantize` does.
+    let json2 = dir.join("int8.json");
+    let args2 =
+        ["--precision", "int8,f32", "--threads", "1", "--batch", "1", "--rows", "256", "--reps", "1", "--no-train"];
+    ok(&[&["bench", s(&model)][..], &args2[..], &["--json", s(&json2)][..]].concat());
+    let r2: serde_json::Value = serde_json::from_slice(&std::fs::read(&json2).unwrap()).unwrap();
+    assert_eq!(r2["precisions"], serde_json::json!(["int8", "f32"]));
+    let enc2: Vec<&serde_json::Value> =
+        r2["rows"].as_array().unwrap().iter().filter(|r| r["what"] == "encode").collect();
+    assert_eq!(enc2.len(), 2, "{r2}");
+    assert!(enc2.iter().all(|r| num(r, "p50_us") > 0.0 && num(r, "p50_us") <= num(r, "p99_us")), "{r2}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
