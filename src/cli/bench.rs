@@ -42,7 +42,9 @@ pub struct BenchArgs {
     /// (every one this CPU offers), or a list of scalar, avx2, avx512.
     #[arg(long, default_value = "auto")]
     pub isa: String,
-    /// Precisions to encode in: `all` (every one the model offers) or a list (f32).
+    /// Precisions to encode in: `all` (every one the model offers) or a list of f32, bf16,
+    /// bf16-act, f16, int8, fixed<16,6> (each quantised in memory, calibrated on the bench's
+    /// jets); a quantised model offers only its own.
     #[arg(long, default_value = "all")]
     pub precision: String,
     /// Training batch size.
