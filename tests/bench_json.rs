@@ -136,3 +136,50 @@ fn bench_refuses_an_unknown_isa_or_precision_with_one_line() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// What bench times is what a trigger gets: a quantised encoder built for an ISA
+/// (`Encoder::with_isa`) runs its quantised layers at batch 1 as at batch 256 (not an f32
+/// chain over dequantised weights), and every ISA agrees with the scalar set.
+#[test]
+fn a_quantised_encoder_on_each_isa_runs_its_own_kernels_at_every_batch() {
+    use hepae::infer::quantized::{
+        parse_precisions, quantize_normalized, CalibrationRecord, Granularity, QuantOptions,
+    };
+    let dir = tmpdir("isa");
+    let path = small_model(&dir);
+    let m = hepae::Model::load(&path).unwrap();
+    let (d, l, rows) = (m.ae.shape.input, m.ae.shape.latent, 256);
+    let x: Vec<f32> = (0..rows * d).map(|i| ((i * 7919) % 1000) as f32 / 1000.0).collect();
+    let mut jets = x.clone();
+    m.meta.normalizer.denormalize_rows(&mut jets);
+    let encode = |q: &hepae::Model, isa, batch: usize| {
+        let mut e = hepae::Encoder::with_isa(q, batch, isa).unwrap();
+        let mut z = vec![0.0f32; rows * l];
+        for s in (0..rows).step_by(batch) {
+            e.encode(&jets[s * d..(s + batch) * d], batch, &mut z[s * l..(s + batch) * l]).unwrap();
+        }
+        z
+    };
+    let close = |a: &[f32], b: &[f32], tol: f32| a.iter().zip(b).all(|(x, y)| (x - y).abs() <= tol * (1.0 + y.abs()));
+    let f32z = encode(&m, hepae_kernels::Isa::Scalar, 1);
+    for p in ["bf16", "bf16-act", "f16", "int8", "fixed<16,6>"] {
+        let opts = QuantOptions {
+            layers: parse_precisions(p).unwrap(),
+            granularity: Granularity::PerChannel,
+            calib_rows: rows,
+        };
+        let rec = CalibrationRecord { file: "synthetic".into(), rows };
+        let q = quantize_normalized(&m, &path, &opts, &x, rec).unwrap();
+        let reference = encode(&q, hepae_kernels::Isa::Scalar, rows);
+        assert!(reference.iter().all(|v| v.is_finite()), "{p}");
+        if p == "int8" || p == "fixed<16,6>" {
+            assert!(!close(&reference, &f32z, 1e-6), "{p}: the quantised latents differ from f32's");
+        }
+        for isa in hepae_kernels::available_isas() {
+            let (one, many) = (encode(&q, isa, 1), encode(&q, isa, rows));
+            assert!(close(&one, &many, 1e-4), "{p} {}: batch 1 runs the same quantised path as batch 256", isa.name());
+            assert!(close(&many, &reference, 2e-2), "{p} {}: agrees with the scalar set", isa.name());
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
