@@ -17,6 +17,9 @@ use crate::data::npy::{write_npy, Dataset};
 use crate::encoder::{Decoder, Encoder};
 use crate::error::{Error, Result};
 use crate::formats::model_file::SavedModel;
+use crate::infer::quantized::CalibrationRecord;
+use crate::infer::quantized_calibrate::{quantize_normalized, QuantOptions};
+use crate::infer::quantized_precision::{parse_precisions as parse_quant_precisions, Granularity};
 use crate::io::atomic::write_atomic;
 use crate::train::{train_autoencoder, TrainConfig};
 use hepae_kernels::{available_isas, Isa};
@@ -39,7 +42,9 @@ pub struct BenchArgs {
     /// (every one this CPU offers), or a list of scalar, avx2, avx512.
     #[arg(long, default_value = "auto")]
     pub isa: String,
-    /// Precisions to encode in: `all` (every one the model offers) or a list (f32).
+    /// Precisions to encode in: `all` (every one the model offers) or a list of f32, bf16,
+    /// bf16-act, f16, int8, fixed<16,6> (each quantised in memory, calibrated on the bench's
+    /// jets); a quantised model offers only its own.
     #[arg(long, default_value = "all")]
     pub precision: String,
     /// Training batch size.
@@ -123,13 +128,15 @@ fn median(v: Vec<f64>) -> f64 {
     crate::analysis::stats::quantiles(&v, &[0.5])[0]
 }
 
-/// Jets in physical units whose normalised values are uniform in [0, 1).
-fn sample_jets(model: &SavedModel, rows: usize, seed: u64) -> Vec<f32> {
+/// Jets in physical units whose normalised values are uniform in [0, 1), and those
+/// normalised values.
+fn sample_jets(model: &SavedModel, rows: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
     let d = model.meta.columns.len();
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let mut x: Vec<f32> = (0..rows * d).map(|_| rng.random_range(0.0f32..1.0)).collect();
+    let norm: Vec<f32> = (0..rows * d).map(|_| rng.random_range(0.0f32..1.0)).collect();
+    let mut x = norm.clone();
     model.meta.normalizer.denormalize_rows(&mut x);
-    x
+    (x, norm)
 }
 
 /// Seconds for `threads` workers to each run `work` over their share of `rows` jets.
@@ -145,19 +152,38 @@ fn time_parallel(threads: usize, rows: usize, work: &(dyn Fn(std::ops::Range<usi
     t0.elapsed().as_secs_f64()
 }
 
-/// The precisions `model` can be encoded in, in the order measured. Reduced-precision
-/// encoders add theirs here (and a match arm in [`encoder_for`]).
-pub fn precisions(_model: &SavedModel) -> Vec<&'static str> {
-    vec!["f32"]
+/// The reduced precisions every f32 model is measured in besides f32 (`hepae quantize`'s).
+pub const REDUCED: [&str; 5] = ["bf16", "bf16-act", "f16", "int8", "fixed<16,6>"];
+
+/// The precisions `model` can be encoded in, in the order measured: f32 and every
+/// [`REDUCED`] one for an f32 model; an already quantised model only as it is stored.
+pub fn precisions(model: &SavedModel) -> Vec<String> {
+    match &model.ae.quant {
+        Some(q) => vec![q.describe()],
+        None => std::iter::once("f32").chain(REDUCED).map(String::from).collect(),
+    }
 }
 
-/// An encoder for `model` in `precision` on `isa`'s kernels, at up to `batch` rows; None if
-/// this CPU lacks the set or the model has no such precision.
-pub fn encoder_for(model: &SavedModel, precision: &str, isa: Isa, batch: usize) -> Option<Encoder> {
-    match precision {
-        "f32" => Encoder::with_isa(model, batch, isa),
-        _ => None,
+/// `model` in `precision` (one of [`precisions`]): itself for f32 or its stored one, else
+/// quantised in memory as `hepae quantize` does (per-channel int8 scales), calibrated on
+/// `calib` (rows of the model's normalised inputs: the bench's own jets).
+pub fn model_in(model: &SavedModel, path: &std::path::Path, precision: &str, calib: &[f32]) -> Result<SavedModel> {
+    if precision == "f32" || model.ae.quant.is_some() {
+        return Ok(model.clone());
     }
+    let opts = QuantOptions {
+        layers: parse_quant_precisions(precision)?,
+        granularity: Granularity::PerChannel,
+        calib_rows: calib.len() / model.ae.shape.input,
+    };
+    let record = CalibrationRecord { file: "hepae bench jets (synthetic)".into(), rows: opts.calib_rows };
+    quantize_normalized(model, path, &opts, calib, record)
+}
+
+/// An encoder for `model` (already in its precision, [`model_in`]) on `isa`'s kernels, at up
+/// to `batch` rows; None if this CPU lacks the set.
+pub fn encoder_for(model: &SavedModel, isa: Isa, batch: usize) -> Option<Encoder> {
+    Encoder::with_isa(model, batch, isa)
 }
 
 /// The `--isa` list: `auto`, `all`, or names, each one this CPU offers.
@@ -190,7 +216,7 @@ fn parse_isas(s: &str) -> Result<Vec<Isa>> {
 }
 
 /// The `--precision` list: `all`, or names the model offers.
-fn parse_precisions(s: &str, model: &SavedModel) -> Result<Vec<&'static str>> {
+fn parse_precisions(s: &str, model: &SavedModel) -> Result<Vec<String>> {
     let have = precisions(model);
     if s.trim() == "all" {
         return Ok(have);
@@ -201,7 +227,7 @@ fn parse_precisions(s: &str, model: &SavedModel) -> Result<Vec<&'static str>> {
             Error::config(format!("--precision: the model offers no '{name}' (it offers {})", have.join(", ")))
         })?;
         if !out.contains(p) {
-            out.push(*p);
+            out.push(p.clone());
         }
     }
     if out.is_empty() {
@@ -262,7 +288,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let precs = parse_precisions(&args.precision, &model)?;
     let d = model.meta.columns.len();
     let l = model.ae.shape.latent;
-    let jets = sample_jets(&model, args.rows, 7);
+    let (jets, norm) = sample_jets(&model, args.rows, 7);
+    let calib = &norm[..args.rows.min(20_000) * d];
+    let models: Vec<(String, SavedModel)> =
+        precs.iter().map(|p| Ok((p.clone(), model_in(&model, &args.model, p, calib)?))).collect::<Result<_>>()?;
     let mut latent = vec![0.0f32; args.rows * l];
     Encoder::new(&model, 4096)
         .encode(&jets, args.rows, &mut latent)
@@ -272,7 +301,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         isa: hepae_kernels::kernels().isa.name().into(),
         isas_available: available_isas().iter().map(|i| i.name().to_string()).collect(),
         isas_measured: isas.iter().map(|i| i.name().to_string()).collect(),
-        precisions: precs.iter().map(|p| p.to_string()).collect(),
+        precisions: precs.clone(),
         timer_overhead_ns: timer_overhead_ns(),
         gemm: crate::gemm::gemm_backend().name().into(),
         model: args.model.display().to_string(),
@@ -287,7 +316,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         model.meta.layer_dims.iter().map(|x| x.to_string()).collect::<Vec<_>>().join("-")
     )?;
     outln!(
-        "{:<8} {:>7} {:>9} {:>7} {:>6} {:>12} {:>14} {:>16} {:>9} {:>9}",
+        "{:<8} {:>7} {:>11} {:>7} {:>6} {:>12} {:>14} {:>16} {:>9} {:>9}",
         "what",
         "isa",
         "precision",
@@ -319,7 +348,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let print = |row: &BenchRow| -> Result<()> {
         let q = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x:.3}"));
         outln!(
-            "{:<8} {:>7} {:>9} {:>7} {:>6} {:>12.4} {:>14.0} {:>16.0} {:>9} {:>9}",
+            "{:<8} {:>7} {:>11} {:>7} {:>6} {:>12.4} {:>14.0} {:>16.0} {:>9} {:>9}",
             row.what,
             row.isa,
             row.precision,
@@ -337,8 +366,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             // Batch 1 is latency-bound: fewer jets keep the run short.
             let n = if b == 1 { args.rows.min(20_000) } else { args.rows };
             for &isa in &isas {
-                for &prec in &precs {
-                    let Some(proto) = encoder_for(&model, prec, isa, b) else { continue };
+                for (prec, pmodel) in &models {
+                    let Some(proto) = encoder_for(pmodel, isa, b) else { continue };
                     let enc = |r: std::ops::Range<usize>| {
                         let mut e = proto.clone();
                         let mut z = vec![0.0f32; b * l];
@@ -351,7 +380,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                     };
                     time_parallel(t, n, &enc);
                     let secs = median((0..args.reps).map(|_| time_parallel(t, n, &enc)).collect());
-                    push(&mut rows, "encode", (isa.name(), prec), t, b, secs, n);
+                    push(&mut rows, "encode", (isa.name(), prec.as_str()), t, b, secs, n);
                     if b == 1 {
                         let (p50, p99) = batch1_latency(&mut proto.clone(), &jets, n);
                         let last = rows.last_mut().expect("pushed above");
@@ -387,7 +416,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             .iter()
             .filter(|r| r.what != "train")
             .map(|r| crate::plot::Bar {
-                label: format!("{} {} batch {} × {} thr", r.what, r.isa, r.batch, r.threads),
+                label: format!("{} {} {} batch {} × {} thr", r.what, r.isa, r.precision, r.batch, r.threads),
                 value: r.us_per_jet * r.threads as f64,
                 err: None,
             })

@@ -80,6 +80,7 @@ impl Encoder {
         for plan in [Some(&mut buf.enc), buf.whiten.as_mut()].into_iter().flatten() {
             plan.gemm = plan.gemm.on_isa(kernels.isa).unwrap_or(plan.gemm);
         }
+        buf.qscratch.on_isa(kernels.isa);
         let affine = affine_columns(&model.meta.normalizer);
         Encoder {
             normalizer: model.meta.normalizer.clone(),
@@ -217,6 +218,9 @@ fn affine_into(dst: &mut [f32], src: &[f32], shift: &[f32], scale: &[f32]) -> bo
 /// The encoder (after its whitening stage, if any) as one packed dense chain, if every op is
 /// dense with a LeakyReLU or linear output (a sigmoid, or any other op, keeps the net's path).
 fn fuse(ae: &Autoencoder, isa: Isa) -> Option<Fused> {
+    if ae.quant.is_some() {
+        return None; // a quantised encoder runs its own kernels at every batch size
+    }
     let p = &ae.params.data;
     let nets: Vec<&Net> = ae.whiten.iter().chain([&ae.encoder]).collect();
     let mut specs = Vec::new();

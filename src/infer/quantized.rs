@@ -117,6 +117,39 @@ pub struct QuantLayer {
 pub struct QuantScratch {
     i8: Vec<i8>,
     f32: Vec<f32>,
+    /// The kernel sets to run on (None: the process's), see [`QuantScratch::on_isa`].
+    on: Option<OnIsa>,
+}
+
+/// The quantised and f32 kernel sets of one instruction set.
+#[derive(Clone, Copy)]
+struct OnIsa(&'static hepae_kernels::quant::QuantKernels, &'static hepae_kernels::Kernels);
+
+impl PartialEq for OnIsa {
+    fn eq(&self, o: &Self) -> bool {
+        self.0.isa == o.0.isa && self.1.isa == o.1.isa
+    }
+}
+
+impl std::fmt::Debug for OnIsa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "OnIsa({}, {})", self.0.isa.name(), self.1.isa.name())
+    }
+}
+
+impl QuantScratch {
+    /// These buffers' forward on `isa`'s kernels (the best quantised set of that width this
+    /// CPU runs); false, and unchanged, if the CPU lacks them. `hepae bench` measures every
+    /// ISA × precision in one process this way.
+    pub fn on_isa(&mut self, isa: hepae_kernels::Isa) -> bool {
+        match (hepae_kernels::quant::quant_kernels_for(isa), hepae_kernels::kernels_for(isa)) {
+            (Some(q), Some(k)) => {
+                self.on = Some(OnIsa(q, k));
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 /// A quantised encoder: its dense layers in order.
@@ -241,13 +274,13 @@ impl QuantEncoder {
     /// Work buffers for batches of up to `batch` rows.
     pub fn scratch(&self, batch: usize) -> QuantScratch {
         let widest = self.layers.iter().map(|l| l.k).max().unwrap_or(0) * batch;
-        QuantScratch { i8: vec![0; widest], f32: vec![0.0; widest] }
+        QuantScratch { i8: vec![0; widest], f32: vec![0.0; widest], on: None }
     }
 
     /// Forward over the first `n` rows of `x` (N × in), layer j's output into `plan.act(j)`
     /// (the encoder's f32 plan), as [`crate::net::Net::forward`] does. Allocates nothing.
     pub fn forward(&self, x: &[f32], plan: &mut Plan, s: &mut QuantScratch, n: usize) {
-        let (qk, fk) = (quant_kernels(), hepae_kernels::kernels());
+        let (qk, fk) = s.on.map_or_else(|| (quant_kernels(), hepae_kernels::kernels()), |o| (o.0, o.1));
         let mut prev: Option<Precision> = None;
         for (j, l) in self.layers.iter().enumerate() {
             let (inp, out, _, _) = plan.forward_bufs(j);
