@@ -25,6 +25,9 @@ pub trait RowSource {
     /// Reads the next row into `out` (`columns().len()` values); returns where it was read
     /// (file and line or 1-based row, for error messages), or None after the last row.
     fn next_row(&mut self, out: &mut [f32]) -> Result<Option<Location>>;
+    /// The number of rows [`next_row`](RowSource::next_row) will give from a fresh source (for
+    /// `--shard`, which needs it before the first row; a streamed format may read itself once).
+    fn total_rows(&mut self) -> Result<u64>;
 }
 
 /// What `hepae import` does besides converting.
@@ -40,6 +43,9 @@ pub struct ImportOptions {
     pub filter: Option<String>,
     /// More row cuts (ANDed with `filter`), e.g. `hadronFlavour==5`.
     pub where_: Option<String>,
+    /// `(i, n)`: import only shard `i` of `n` of the input rows (before the cuts), rows
+    /// `[i·⌈N/n⌉, min((i+1)·⌈N/n⌉, N))`, the split of every command's `--shard`.
+    pub shard: Option<(usize, usize)>,
 }
 
 /// What an import did.
@@ -203,11 +209,36 @@ fn import_rows(
     }
     let out_cols: Vec<String> = selected.iter().map(|&i| all[i].clone()).collect();
 
+    // The shard's input rows, [lo, hi) (all of them without --shard).
+    let (lo, hi) = match opts.shard {
+        None => (0, u64::MAX),
+        Some((i, n)) => {
+            if n == 0 || i >= n {
+                return Err(Error::config(format!("--shard {i}/{n}: needs 0 ≤ i < n")));
+            }
+            let total = source.total_rows()?;
+            let per = total.div_ceil(n as u64);
+            let (lo, hi) = ((i as u64 * per).min(total), ((i as u64 + 1) * per).min(total));
+            if lo == hi {
+                return Err(Error::config(format!(
+                    "--shard {i}/{n}: no rows of {} fall in this shard (more shards than rows?)",
+                    input.display()
+                )));
+            }
+            (lo, hi)
+        }
+    };
+
     let mut writer = NpyWriter::create(out, &out_cols)?;
     let mut row = vec![0f32; all.len()];
     let mut picked = Vec::with_capacity(selected.len() * 1024);
-    let (mut read, mut kept) = (0u64, 0u64);
-    while let Some(at) = source.next_row(&mut row)? {
+    let (mut read, mut kept, mut index) = (0u64, 0u64, 0u64);
+    while index < hi {
+        let Some(at) = source.next_row(&mut row)? else { break };
+        index += 1;
+        if index <= lo {
+            continue;
+        }
         read += 1;
         if let Some(k) = row.iter().position(|v| !v.is_finite()) {
             return Err(Error::data(at.column(all[k].clone()), format!("value {} is not finite", row[k])));
@@ -255,6 +286,9 @@ mod tests {
             out.copy_from_slice(r);
             self.next += 1;
             Ok(Some(Location::file(Path::new("mem.tbl")).row(self.next as u64)))
+        }
+        fn total_rows(&mut self) -> Result<u64> {
+            Ok(self.data.len() as u64)
         }
     }
 
