@@ -319,6 +319,33 @@ mod tests {
     }
 
     #[test]
+    fn a_shard_takes_its_rows_of_the_input_before_the_cuts() {
+        let out = out_path("shard");
+        let five = || rows((1..=5).map(|k| vec![k as f32, (k % 2) as f32, 0.0]).collect());
+        // 5 rows in 2 shards: rows 1-3 and 4-5; the cut b>0 keeps rows 1, 3 and 5 of the input.
+        for (i, want) in [(0, vec![1.0, 3.0]), (1, vec![5.0])] {
+            let opts = ImportOptions {
+                columns: Some(vec!["a".into()]),
+                filter: Some("b>0".into()),
+                shard: Some((i, 2)),
+                ..Default::default()
+            };
+            let r = import_rows(Path::new("mem.tbl"), &out, &opts, &mut five(), &mut |_| {}).unwrap();
+            assert_eq!((r.rows_read, r.rows_kept), ([3, 2][i], want.len() as u64), "shard {i}/2");
+            assert_eq!(read_npy_any(&out).unwrap(), (want.len(), 1, want));
+        }
+        // A NaN in shard 1's rows is not shard 0's business; shard 1 names the input row.
+        let mut src = rows(vec![vec![1.0; 3], vec![1.0; 3], vec![1.0, f32::NAN, 1.0]]);
+        let opts = ImportOptions { shard: Some((0, 2)), ..Default::default() };
+        assert!(import_rows(Path::new("mem.tbl"), &out, &opts, &mut src, &mut |_| {}).is_ok());
+        let mut src = rows(vec![vec![1.0; 3], vec![1.0; 3], vec![1.0, f32::NAN, 1.0]]);
+        let opts = ImportOptions { shard: Some((1, 2)), ..Default::default() };
+        let e = import_rows(Path::new("mem.tbl"), &out, &opts, &mut src, &mut |_| {}).unwrap_err();
+        assert_eq!(e.to_string(), "mem.tbl, row 3, column b: value NaN is not finite");
+        std::fs::remove_dir_all(out.parent().unwrap()).unwrap();
+    }
+
+    #[test]
     fn a_non_finite_value_is_refused_naming_the_source_row_and_column() {
         let out = out_path("nan");
         let mut src = rows(vec![vec![1.0, 2.0, 3.0], vec![1.0, f32::NAN, 3.0]]);
