@@ -127,12 +127,14 @@ fn a_rank_that_dies_ends_every_rank_and_leaves_no_model() {
     skip_unless_mpi!();
     let dir = scratch("dead");
     let model = dir.join("m.safetensors");
-    // Rank 1 is killed (SIGKILL) a moment into a long run; rank 0 must not finish alone.
+    let err0 = dir.with_extension("rank0.err"); // beside the run's folder, which must stay empty
+                                                // Rank 1 is killed (SIGKILL) a moment into a long run; rank 0 must not finish alone.
     let script = format!(
-        "if [ \"$OMPI_COMM_WORLD_RANK\" = 1 ]; then exec timeout -s KILL 1 '{0}' train '{1}' -o '{2}' --epochs 100000 --batch 8 --threads 1 -q; else exec '{0}' train '{1}' -o '{2}' --epochs 100000 --batch 8 --threads 1 -q; fi",
+        "if [ \"$OMPI_COMM_WORLD_RANK\" = 1 ]; then exec timeout -s KILL 1 '{0}' train '{1}' -o '{2}' --epochs 100000 --batch 8 --threads 1 -q; else exec '{0}' train '{1}' -o '{2}' --epochs 100000 --batch 8 --threads 1 -q 2> '{3}'; fi",
         env!("CARGO_BIN_EXE_hepae"),
         real_jets().display(),
-        model.display()
+        model.display(),
+        err0.display()
     );
     let t0 = std::time::Instant::now();
     let o = mpirun(2, "sh", &["-c", &script]);
@@ -141,7 +143,12 @@ fn a_rank_that_dies_ends_every_rank_and_leaves_no_model() {
     assert!(!model.exists(), "no model file");
     let stray: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
     assert!(stray.is_empty(), "nothing left beside it: {stray:?}");
+    // The surviving rank says so in one line of its own.
+    let err = std::fs::read_to_string(&err0).unwrap();
+    assert_eq!(err.lines().count(), 1, "rank 0: one line: {err}");
+    assert!(err.starts_with("error: rank 0: a peer rank ended unexpectedly"), "rank 0: {err}");
     std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_file(&err0).unwrap();
 }
 
 #[test]

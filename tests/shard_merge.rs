@@ -218,3 +218,51 @@ fn a_shard_names_the_files_rows_in_its_errors() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `import --shard i/n` of a CSV, an NPY and a ROOT file (per-jet rows), with a row cut: the n
+/// job outputs merged are the unsharded import, byte for byte (data and column names); a shard
+/// with no rows is refused and writes nothing.
+#[test]
+fn sharded_imports_merge_to_the_whole_import_bit_for_bit() {
+    let dir = scratch("import");
+    let tests_data = |f: &str| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data")).join(f);
+    let (csv, npy) = (tests_data("dy_nano_v6.csv"), tests_data("dy_nano_v6.npy"));
+    let mut inputs: Vec<(&str, PathBuf, Vec<&str>)> = vec![
+        ("csv", csv, vec!["--first-columns", "6", "--filter", "pt>20"]),
+        ("npy", npy, vec!["--drop-columns", "eta"]),
+    ];
+    if cfg!(feature = "root") {
+        inputs.push(("root", tests_data("nano_dy.root"), vec!["--branches", "Jet_pt,Jet_eta,Jet_mass", "--event-idx"]));
+    }
+    for (tag, input, extra) in &inputs {
+        let whole = dir.join(format!("{tag}_whole.npy"));
+        let mut args = vec!["import", p(input), "-o", p(&whole), "-q"];
+        args.extend(extra);
+        ok(&args);
+        for n in [2, 3, 7] {
+            let parts: Vec<PathBuf> = (0..n).map(|i| dir.join(format!("{tag}_{i}of{n}.npy"))).collect();
+            for (i, part) in parts.iter().enumerate() {
+                let spec = format!("{i}/{n}");
+                let mut args = vec!["import", p(input), "-o", p(part), "--shard", &spec, "-q"];
+                args.extend(extra);
+                ok(&args);
+            }
+            let rows: Vec<usize> = parts.iter().map(|f| Dataset::open(f).unwrap().rows()).collect();
+            assert!(rows.iter().all(|&r| r > 0) && rows.len() == n, "{tag} {n} shards: {rows:?}");
+            let merged = dir.join(format!("{tag}_merged{n}.npy"));
+            let mut args = vec!["merge"];
+            args.extend(parts.iter().map(|x| p(x)));
+            args.extend(["-o", p(&merged)]);
+            ok(&args);
+            let bytes = |f: &Path| std::fs::read(f).unwrap();
+            assert_eq!(bytes(&merged), bytes(&whole), "{tag}: {n} shards imported and merged = the whole import");
+            let cols = |f: &Path| std::fs::read_to_string(hepae::data::npy::columns_path(f)).unwrap();
+            assert_eq!(cols(&merged), cols(&whole), "{tag}: the merged column names");
+        }
+    }
+    // The NPY's 188 rows in 189 shards: shard 188 has none; refused, nothing written.
+    let out = dir.join("empty.npy");
+    let (good, err) = hepae(&["import", p(&tests_data("dy_nano_v6.npy")), "-o", p(&out), "--shard", "188/189", "-q"]);
+    assert!(!good && err.contains("--shard 188/189") && err.lines().count() == 1, "{err}");
+    assert!(!out.exists() && !hepae::data::npy::columns_path(&out).exists());
+}

@@ -1,6 +1,8 @@
 //! `hepae import INPUT -o OUT.npy`: CSV, NPY or ROOT (`--tree`, `--branches`) in, a 2-D `<f4` C-order NPY (plus `OUT.columns`)
 //! out, written atomically. Row cuts (`--filter`, `--where`) apply to the full input row before
 //! the columns are selected, so a label column can choose rows without becoming an input.
+//! `--shard i/n` imports only job i of n's share of the input rows (the split of
+//! [`super::shard`]); `hepae merge` joins the n outputs into the whole import.
 
 use crate::cli::progress::Progress;
 use crate::data::import::{import_file_with, ImportOptions};
@@ -59,6 +61,7 @@ pub struct ImportArgs {
     /// --images: `unit` (each image sums to 1) or `gev` (pixel = Σ pT in GeV).
     #[arg(long, default_value = "unit", requires = "images")]
     pub intensity: String,
+<<<<<<< HEAD
     /// --images from a NanoAOD .root: the jet collection (one image per jet), e.g. FatJet or Jet.
     #[arg(long, default_value = "FatJet", requires = "images")]
     pub jets: String,
@@ -66,6 +69,12 @@ pub struct ImportArgs {
     /// linked to the jets by JETSPF_jetIdx and JETSPF_pfCandIdx.
     #[arg(long, default_value = "PFCand", requires = "images")]
     pub pf: String,
+=======
+    /// Only job i of n's share of INPUT's rows (0-based, before the row cuts; ROOT: of its jets;
+    /// see `hepae merge`).
+    #[arg(long, conflicts_with = "images")]
+    pub shard: Option<super::shard::ShardSpec>,
+>>>>>>> mpi2
     /// No progress lines.
     #[arg(long, short)]
     pub quiet: bool,
@@ -121,6 +130,7 @@ pub fn run(args: &ImportArgs) -> crate::Result<()> {
         drop_columns: args.drop_columns.clone(),
         filter: args.filter.clone(),
         where_: args.where_.clone(),
+        shard: args.shard.map(|s| (s.index, s.count)),
     };
     let is_root = args.input.extension().is_some_and(|e| e.eq_ignore_ascii_case("root"));
     let mut progress = Progress::counting("import", "rows", args.quiet)?;

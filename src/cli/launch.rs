@@ -28,6 +28,7 @@ pub fn run_ranked(n: usize, f: impl FnOnce(World) -> Result<()>) -> Result<()> {
     let world = World::new(Box::new(mpi.ranks()));
     let agreed = world.failed_together_flag();
     let rank = mpi.rank();
+    crate::train::mpi::stop_line_on_sigterm(rank);
     let res = f(world);
     if let Err(e) = &res {
         use std::io::Write;

@@ -1,5 +1,5 @@
-//! `--shard i/n`: one batch job's share of one large dataset, for `compress`, `score` and
-//! `reconstruct` on a batch farm (HTCondor, Slurm job arrays; see examples/). Job `i` (0-based,
+//! `--shard i/n`: one batch job's share of one large dataset, for `import`, `compress`, `score`
+//! and `reconstruct` on a batch farm (HTCondor, Slurm job arrays; see examples/). Job `i` (0-based,
 //! as HTCondor's `$(Process)` and `--array=0-(n-1)` number them) takes rows
 //! `[i·⌈N/n⌉, min((i+1)·⌈N/n⌉, N))` and writes its own output, atomically; `hepae merge` joins
 //! the n outputs, in order, into one dataset or archive set.

@@ -10,6 +10,7 @@ use mpi::collective::CommunicatorCollectives;
 use mpi::environment::Universe;
 use mpi::topology::{Communicator, SimpleCommunicator};
 use mpi::Threading;
+use std::sync::OnceLock;
 
 /// This process's MPI session: MPI_Finalize runs when it is dropped (after training).
 pub struct Mpi {
@@ -75,4 +76,36 @@ impl Ranks for MpiRanks {
         self.world.all_to_all_into(send, recv);
         Ok(())
     }
+}
+
+/// The line a rank prints when the launcher stops it ([`stop_line_on_sigterm`]).
+static STOP_LINE: OnceLock<Box<[u8]>> = OnceLock::new();
+
+extern "C" {
+    fn signal(signum: i32, handler: extern "C" fn(i32)) -> usize;
+    fn write(fd: i32, buf: *const u8, count: usize) -> isize;
+    fn _exit(status: i32) -> !;
+}
+
+const SIGTERM: i32 = 15;
+
+extern "C" fn on_sigterm(_: i32) {
+    if let Some(line) = STOP_LINE.get() {
+        // SAFETY: write(2) is async-signal-safe; `line` is never freed (a static).
+        unsafe { write(2, line.as_ptr(), line.len()) };
+    }
+    // SAFETY: _exit(2) is async-signal-safe and ends the process without unwinding.
+    unsafe { _exit(1) }
+}
+
+/// When one rank dies, the launcher (OpenMPI 4: no fault-tolerant MPI, so no collective ever
+/// returns an error) ends the others with SIGTERM. This makes that one hepae line on the
+/// rank's stderr and exit 1, instead of a silent death. Process-wide, as signals are.
+pub fn stop_line_on_sigterm(rank: usize) {
+    let line = format!(
+        "error: rank {rank}: a peer rank ended unexpectedly, or the job was cancelled: stopped by the MPI launcher (no model written)\n"
+    );
+    let _ = STOP_LINE.set(line.into_bytes().into_boxed_slice());
+    // SAFETY: installs a handler that only calls async-signal-safe functions.
+    unsafe { signal(SIGTERM, on_sigterm) };
 }

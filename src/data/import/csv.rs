@@ -237,6 +237,14 @@ impl RowSource for CsvReader {
     fn next_row(&mut self, out: &mut [f32]) -> Result<Option<Location>> {
         Ok(self.read_row(out)?.map(|l| Location::file(self.path()).line(l)))
     }
+
+    /// Reads the file once more, from the top, with a second reader: the same rows, counted.
+    fn total_rows(&mut self) -> Result<u64> {
+        let mut counter = CsvReader::open(&self.path)?;
+        let mut row = vec![0f32; self.columns.len()];
+        while counter.read_row(&mut row)?.is_some() {}
+        Ok(counter.rows_read())
+    }
 }
 
 #[cfg(test)]

@@ -25,6 +25,9 @@ pub trait RowSource {
     /// Reads the next row into `out` (`columns().len()` values); returns where it was read
     /// (file and line or 1-based row, for error messages), or None after the last row.
     fn next_row(&mut self, out: &mut [f32]) -> Result<Option<Location>>;
+    /// The number of rows [`next_row`](RowSource::next_row) will give from a fresh source (for
+    /// `--shard`, which needs it before the first row; a streamed format may read itself once).
+    fn total_rows(&mut self) -> Result<u64>;
 }
 
 /// What `hepae import` does besides converting.
@@ -40,6 +43,9 @@ pub struct ImportOptions {
     pub filter: Option<String>,
     /// More row cuts (ANDed with `filter`), e.g. `hadronFlavour==5`.
     pub where_: Option<String>,
+    /// `(i, n)`: import only shard `i` of `n` of the input rows (before the cuts), rows
+    /// `[i·⌈N/n⌉, min((i+1)·⌈N/n⌉, N))`, the split of every command's `--shard`.
+    pub shard: Option<(usize, usize)>,
 }
 
 /// What an import did.
@@ -203,11 +209,36 @@ fn import_rows(
     }
     let out_cols: Vec<String> = selected.iter().map(|&i| all[i].clone()).collect();
 
+    // The shard's input rows, [lo, hi) (all of them without --shard).
+    let (lo, hi) = match opts.shard {
+        None => (0, u64::MAX),
+        Some((i, n)) => {
+            if n == 0 || i >= n {
+                return Err(Error::config(format!("--shard {i}/{n}: needs 0 ≤ i < n")));
+            }
+            let total = source.total_rows()?;
+            let per = total.div_ceil(n as u64);
+            let (lo, hi) = ((i as u64 * per).min(total), ((i as u64 + 1) * per).min(total));
+            if lo == hi {
+                return Err(Error::config(format!(
+                    "--shard {i}/{n}: no rows of {} fall in this shard (more shards than rows?)",
+                    input.display()
+                )));
+            }
+            (lo, hi)
+        }
+    };
+
     let mut writer = NpyWriter::create(out, &out_cols)?;
     let mut row = vec![0f32; all.len()];
     let mut picked = Vec::with_capacity(selected.len() * 1024);
-    let (mut read, mut kept) = (0u64, 0u64);
-    while let Some(at) = source.next_row(&mut row)? {
+    let (mut read, mut kept, mut index) = (0u64, 0u64, 0u64);
+    while index < hi {
+        let Some(at) = source.next_row(&mut row)? else { break };
+        index += 1;
+        if index <= lo {
+            continue;
+        }
         read += 1;
         if let Some(k) = row.iter().position(|v| !v.is_finite()) {
             return Err(Error::data(at.column(all[k].clone()), format!("value {} is not finite", row[k])));
@@ -256,6 +287,9 @@ mod tests {
             self.next += 1;
             Ok(Some(Location::file(Path::new("mem.tbl")).row(self.next as u64)))
         }
+        fn total_rows(&mut self) -> Result<u64> {
+            Ok(self.data.len() as u64)
+        }
     }
 
     fn rows(data: Vec<Vec<f32>>) -> Rows {
@@ -281,6 +315,33 @@ mod tests {
         assert_eq!(r, ImportReport { rows_read: 3, rows_kept: 2, columns: vec!["c".into(), "a".into()] });
         // The cut is on `b`, which is not kept; the columns come out in the order asked for.
         assert_eq!(read_npy_any(&out).unwrap(), (2, 2, vec![20.0, 2.0, 30.0, 3.0]));
+        std::fs::remove_dir_all(out.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn a_shard_takes_its_rows_of_the_input_before_the_cuts() {
+        let out = out_path("shard");
+        let five = || rows((1..=5).map(|k| vec![k as f32, (k % 2) as f32, 0.0]).collect());
+        // 5 rows in 2 shards: rows 1-3 and 4-5; the cut b>0 keeps rows 1, 3 and 5 of the input.
+        for (i, want) in [(0, vec![1.0, 3.0]), (1, vec![5.0])] {
+            let opts = ImportOptions {
+                columns: Some(vec!["a".into()]),
+                filter: Some("b>0".into()),
+                shard: Some((i, 2)),
+                ..Default::default()
+            };
+            let r = import_rows(Path::new("mem.tbl"), &out, &opts, &mut five(), &mut |_| {}).unwrap();
+            assert_eq!((r.rows_read, r.rows_kept), ([3, 2][i], want.len() as u64), "shard {i}/2");
+            assert_eq!(read_npy_any(&out).unwrap(), (want.len(), 1, want));
+        }
+        // A NaN in shard 1's rows is not shard 0's business; shard 1 names the input row.
+        let mut src = rows(vec![vec![1.0; 3], vec![1.0; 3], vec![1.0, f32::NAN, 1.0]]);
+        let opts = ImportOptions { shard: Some((0, 2)), ..Default::default() };
+        assert!(import_rows(Path::new("mem.tbl"), &out, &opts, &mut src, &mut |_| {}).is_ok());
+        let mut src = rows(vec![vec![1.0; 3], vec![1.0; 3], vec![1.0, f32::NAN, 1.0]]);
+        let opts = ImportOptions { shard: Some((1, 2)), ..Default::default() };
+        let e = import_rows(Path::new("mem.tbl"), &out, &opts, &mut src, &mut |_| {}).unwrap_err();
+        assert_eq!(e.to_string(), "mem.tbl, row 3, column b: value NaN is not finite");
         std::fs::remove_dir_all(out.parent().unwrap()).unwrap();
     }
 

@@ -170,4 +170,8 @@ impl RowSource for NpySource {
         self.row += 1;
         Ok(Some(Location::file(&self.path).row(self.row)))
     }
+
+    fn total_rows(&mut self) -> Result<u64> {
+        Ok(self.reader.rows() as u64)
+    }
 }

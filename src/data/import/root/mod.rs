@@ -388,6 +388,11 @@ impl RowSource for RootSource {
         self.row += 1;
         Ok(Some(Location::file(&self.path).row(self.row)))
     }
+
+    /// Jets (one row each).
+    fn total_rows(&mut self) -> Result<u64> {
+        Ok((self.table.data.len() / self.table.columns.len().max(1)) as u64)
+    }
 }
 
 #[cfg(test)]
