@@ -61,7 +61,6 @@ pub struct ImportArgs {
     /// --images: `unit` (each image sums to 1) or `gev` (pixel = Σ pT in GeV).
     #[arg(long, default_value = "unit", requires = "images")]
     pub intensity: String,
-<<<<<<< HEAD
     /// --images from a NanoAOD .root: the jet collection (one image per jet), e.g. FatJet or Jet.
     #[arg(long, default_value = "FatJet", requires = "images")]
     pub jets: String,
@@ -69,12 +68,10 @@ pub struct ImportArgs {
     /// linked to the jets by JETSPF_jetIdx and JETSPF_pfCandIdx.
     #[arg(long, default_value = "PFCand", requires = "images")]
     pub pf: String,
-=======
     /// Only job i of n's share of INPUT's rows (0-based, before the row cuts; ROOT: of its jets;
     /// see `hepae merge`).
     #[arg(long, conflicts_with = "images")]
     pub shard: Option<super::shard::ShardSpec>,
->>>>>>> mpi2
     /// No progress lines.
     #[arg(long, short)]
     pub quiet: bool,
