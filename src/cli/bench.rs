@@ -42,10 +42,10 @@ pub struct BenchArgs {
     /// (every one this CPU offers), or a list of scalar, avx2, avx512.
     #[arg(long, default_value = "auto")]
     pub isa: String,
-    /// Precisions to encode in: `all` (every one the model offers) or a list of f32, bf16,
-    /// bf16-act, f16, int8, fixed<16,6> (each quantised in memory, calibrated on the bench's
-    /// jets); a quantised model offers only its own.
-    #[arg(long, default_value = "all")]
+    /// Precisions to encode in: `auto` (the model's own), `all` (every one the model offers) or
+    /// a list of f32, bf16, bf16-act, f16, int8, fixed<16,6> (each quantised in memory,
+    /// calibrated on the bench's jets); a quantised model offers only its own.
+    #[arg(long, default_value = "auto")]
     pub precision: String,
     /// Training batch size.
     #[arg(long, default_value_t = 512)]
@@ -215,11 +215,14 @@ fn parse_isas(s: &str) -> Result<Vec<Isa>> {
     Ok(out)
 }
 
-/// The `--precision` list: `all`, or names the model offers.
+/// The `--precision` list: `auto` (the model's own: f32, or a quantised model's stored one),
+/// `all`, or names the model offers.
 fn parse_precisions(s: &str, model: &SavedModel) -> Result<Vec<String>> {
     let have = precisions(model);
-    if s.trim() == "all" {
-        return Ok(have);
+    match s.trim() {
+        "all" => return Ok(have),
+        "auto" => return Ok(have[..1].to_vec()),
+        _ => {}
     }
     let mut out = Vec::new();
     for name in s.split(',').map(str::trim).filter(|t| !t.is_empty()) {
