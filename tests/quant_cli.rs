@@ -5,39 +5,13 @@
 //! NaN in the calibration set, a bad precision, an output that is the input.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn hepae(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hepae")).args(args).output().expect("run hepae")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = hepae(args);
-    assert!(out.status.success(), "hepae {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Runs a command that must fail; returns its single error line.
-fn fails(args: &[&str]) -> String {
-    let out = hepae(args);
-    let err = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(out.status.code(), Some(1), "hepae {args:?} should fail cleanly, stderr:\n{err}");
-    assert!(!err.contains("panicked"), "hepae {args:?} panicked:\n{err}");
-    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "one error line expected, got:\n{err}");
-    assert!(lines[0].starts_with("error: "), "{err}");
-    lines[0].to_string()
-}
+#[path = "support/cli.rs"]
+mod cli;
+use cli::{fails, hepae, ok, s};
 
 fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("hepae-quant-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
+    cli::scratch("quant-cli", name)
 }
 
 const CSV: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/datasets/ttbar_nano_v15.csv");
