@@ -1,5 +1,5 @@
 //! The image ops (conv2d, transposed conv2d, max/avg pooling, nearest/bilinear upsampling,
-//! reshape, a standalone activation) against an f64 reference written from their defining
+//! reshape, a standalone activation, PReLU) against an f64 reference written from their defining
 //! sums (not from im2col): the f32 forward to float tolerance, and the backward's input and
 //! parameter gradients against central differences of the reference, at ragged shapes (odd
 //! H and W, channel counts that are not multiples of the SIMD width, stride 2 and 3 over odd
@@ -16,6 +16,7 @@ use hepae::nn::conv_transpose2d::ConvTranspose2d;
 use hepae::nn::dense::Dense;
 use hepae::nn::op::OpSpec;
 use hepae::nn::pool::{Pool2d, PoolMode};
+use hepae::nn::prelu::Prelu;
 use hepae::nn::reshape::Reshape;
 use hepae::nn::upsample::{Upsample, UpsampleMode};
 use rand::Rng;
@@ -158,6 +159,14 @@ fn op64(op: &OpSpec, inp: Shape, out: Shape, p: &[f64], x: &[f64], n: usize) -> 
                     let u = p[o * i + j] + (0..i).map(|q| p[j * i + q] * x[b * i + q]).sum::<f64>();
                     y[b * o + j] = act64(d.act, u);
                 }
+            }
+        }
+        OpSpec::Prelu(pr) => {
+            // y = x if x > 0 else a·x, a = the slope of x's channel (the only one if shared).
+            let (ch, hw) = (dims(inp).0, dims(inp).1 * dims(inp).2);
+            for (q, (o, &v)) in y.iter_mut().zip(x).enumerate() {
+                let a = if pr.per_channel { p[(q / hw) % ch] } else { p[0] };
+                *o = if v > 0.0 { v } else { a * v };
             }
         }
         _ => unreachable!("no reference for {op:?}"),
@@ -334,4 +343,39 @@ fn specs_that_do_not_fit_their_input_are_refused_with_the_op_named() {
         let err = NetSpec { input, ops: vec![op] }.check().unwrap_err();
         assert!(err.contains(why) && err.contains(name), "{err}");
     }
+}
+
+#[test]
+fn prelu_gradients_shared_and_per_channel_slopes() {
+    // The slopes are drawn in [−0.7, 0.7] like every parameter: negative slopes too, where the
+    // output's sign is not the input's (the backward must read the input's).
+    let shared = OpSpec::Prelu(Prelu { per_channel: false });
+    let per_channel = OpSpec::Prelu(Prelu { per_channel: true });
+    for (i, (input, op, n)) in [
+        (img(3, 5, 7), shared.clone(), 2),
+        (img(17, 3, 3), per_channel.clone(), 3),
+        (Shape::Features(19), shared.clone(), 3),
+        (Shape::Features(11), per_channel.clone(), 2),
+        (img(1, 1, 1), per_channel.clone(), 1),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        check(input, vec![op], n, 700 + i as u64, &format!("prelu case {i}"));
+    }
+    // In a net, as `--activation prelu` builds it: each conv's fused activation linear, a PReLU after.
+    let lin = Activation::Linear;
+    let ops = vec![
+        conv(5, 3, 2, 1, lin),
+        shared.clone(),
+        OpSpec::Dense(Dense { out: 4, act: lin }),
+        per_channel,
+        OpSpec::Dense(Dense { out: 5 * 3 * 2, act: lin }),
+        shared.clone(),
+        OpSpec::Reshape(Reshape { to: img(5, 3, 2) }),
+        convt(3, 4, 2, 1, 1, lin),
+        shared,
+        conv(2, 3, 1, 1, lin),
+    ];
+    check(img(2, 5, 3), ops, 2, 710, "prelu conv net");
 }

@@ -2,7 +2,8 @@
 //! net (ops, parameter count, 6.0 MFLOP per forward); the other architectures (pooling,
 //! nearest/bilinear upsampling, odd sizes) give back the input's shape or are refused with a
 //! reason; conv-ae and the families on the conv backbone train, save, load back bit-identically,
-//! evaluate and encode; training is deterministic; and bad input on the command line gets one
+//! evaluate and encode; training is deterministic; PReLU nets (`--activation prelu`, dense too)
+//! start at slope 0.25, train their slopes and round-trip; and bad input on the command line gets one
 //! line and exit 1 with nothing written.
 
 use hepae::analysis::metrics::evaluate;
@@ -11,6 +12,7 @@ use hepae::engine::tensor::Shape;
 use hepae::model_io::SavedModel;
 use hepae::models::ae::{AeShape, Autoencoder, ModelKind, OutputActivation};
 use hepae::models::conv_ae::{forward_flops, ConvOptions, Down, Up};
+use hepae::models::HiddenActivation;
 use hepae::nn::op::OpSpec;
 use hepae::train::{train_autoencoder, Backbone, TrainConfig};
 use std::path::{Path, PathBuf};
@@ -196,6 +198,46 @@ fn conv_training_is_deterministic_for_a_seed_and_thread_count() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// The slopes of a net's PReLU ops, in order.
+fn slopes(m: &Autoencoder) -> Vec<f32> {
+    let layers = m.encoder.layers.iter().chain(&m.decoder.layers);
+    layers.filter(|l| l.op.name() == "Prelu").flat_map(|l| m.params.data[l.params.clone()].to_vec()).collect()
+}
+
+#[test]
+fn prelu_nets_start_at_a_quarter_train_their_slopes_and_round_trip() {
+    let dir = tmpdir("prelu");
+    let image = [1, 12, 10];
+    let data = Dataset::open(&images(&dir, 80, image)).unwrap();
+    // conv-ae: one slope per PReLU (after 2 convs and the latent; after the dense, 1 transposed conv).
+    // Dense backbone on the flattened pixels, one slope per feature: 8 + 4 (latent) + 8.
+    let dense = TrainConfig { backbone: Backbone::Dense, hidden: vec![8], ..small_cfg(ModelKind::Ae, image) };
+    for (cfg, act, n_slopes) in
+        [(small_cfg(ModelKind::ConvAe, image), HiddenActivation::Prelu, 5), (dense, HiddenActivation::PreluChannel, 20)]
+    {
+        let cfg = TrainConfig { activation: act, ..cfg };
+        let start = slopes(&hepae::train::Session::new(&data, &cfg).unwrap().model);
+        assert_eq!(start, vec![0.25; n_slopes], "{act:?}: PyTorch's initial slope, one per layer or channel");
+        let out = train_autoencoder(&data, &cfg, &mut |_| {}).unwrap();
+        let trained = slopes(&out.model);
+        // A shared slope sees every negative input; a feature's own slope only its own (one
+        // that was never negative keeps a zero gradient and stays at 0.25).
+        let moved = trained.iter().filter(|&&a| a != 0.25).count();
+        let want = if act == HiddenActivation::Prelu { n_slopes } else { n_slopes / 2 };
+        assert!(moved >= want && trained.iter().all(|a| a.is_finite()), "{act:?}: Adam moved the slopes: {trained:?}");
+        let saved = SavedModel::from_training(&out, &cfg, &data);
+        let path = dir.join(format!("{act:?}.safetensors"));
+        saved.save(&path).unwrap();
+        let back = SavedModel::load(&path).unwrap();
+        assert!(back.ae == saved.ae, "{act:?}: nets, slopes and weights come back bit-identical");
+        assert_eq!(back.meta.shape.activation, act);
+        assert!(evaluate(&back, &data, None, "all rows").unwrap().mse.is_finite());
+        let again = train_autoencoder(&data, &cfg, &mut |_| {}).unwrap();
+        assert!(again.model.params.data == out.model.params.data, "{act:?}: deterministic for a seed");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 fn hepae(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_hepae")).args(args).output().expect("run hepae")
 }
@@ -213,6 +255,7 @@ fn bad_conv_input_gets_one_line_and_nothing_is_written() {
         (vec!["--image-shape", "1x6x6", "--conv-kernel", "2"], "must be odd"),
         (vec!["--image-shape", "1x6x6", "--conv-channels", "2,4,8,16,32"], "do not fit"),
         (vec!["--image-shape", "1x6x6", "--conv-down", "sideways"], "sideways"),
+        (vec!["--image-shape", "1x6x6", "--activation", "prelux"], "is not leaky, prelu or prelu-channel"),
     ] {
         let mut all = vec!["train", d, "--model", "conv-ae", "-o", m, "--epochs", "1", "-q"];
         all.extend(args.iter().copied());
@@ -232,6 +275,8 @@ fn bad_conv_input_gets_one_line_and_nothing_is_written() {
         "1x6x6",
         "--conv-channels",
         "2,4",
+        "--activation",
+        "prelu",
         "-o",
         m,
         "--epochs",
@@ -241,6 +286,8 @@ fn bad_conv_input_gets_one_line_and_nothing_is_written() {
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
     let back = SavedModel::load(&model).unwrap();
     assert_eq!(back.meta.kind, ModelKind::ConvAe);
+    assert_eq!(back.meta.shape.activation, HiddenActivation::Prelu, "--activation prelu is stored in the model");
+    assert!(back.ae.encoder.layers.iter().any(|l| l.op.name() == "Prelu"), "and its nets have PReLU ops");
     assert_eq!(back.meta.shape.latent, 32, "conv-ae's default latent is the reference net's");
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -183,10 +183,18 @@ fn the_conv_autoencoder_step_and_its_batch_one_encode_allocate_nothing() {
     let dir = std::env::temp_dir().join(format!("hepae-noalloc-conv-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let data = images(&dir);
-    for (threads, down) in [(1, "stride"), (2, "pool")] {
+    for (threads, down, activation) in [(1, "stride", "leaky"), (2, "pool", "leaky"), (2, "stride", "prelu")] {
         let conv = ConvOptions { image: Some([1, 20, 20]), down: down.parse().unwrap(), ..Default::default() };
-        let cfg =
-            TrainConfig { model: ModelKind::ConvAe, batch: Some(32), threads, latent: 8, conv, ..Default::default() };
+        let activation = activation.parse().unwrap();
+        let cfg = TrainConfig {
+            model: ModelKind::ConvAe,
+            batch: Some(32),
+            threads,
+            latent: 8,
+            conv,
+            activation,
+            ..Default::default()
+        };
         let mut session = Session::new(&data, &cfg).unwrap();
         let rows: Vec<u32> = session.split.train[..32].to_vec();
         session.begin_epoch(1);
@@ -200,7 +208,7 @@ fn the_conv_autoencoder_step_and_its_batch_one_encode_allocate_nothing() {
         assert_eq!(
             n,
             0,
-            "conv-ae ({threads} threads, {down}): five steps allocated {n} times (last: {} bytes)",
+            "conv-ae ({threads} threads, {down}, {activation:?}): five steps allocated {n} times (last: {} bytes)",
             LAST_SIZE.load(Ordering::Relaxed)
         );
         assert!(losses[4] < first, "conv-ae: the steps trained: {first} then {losses:?}");

@@ -459,6 +459,7 @@ fn train_epoch_seconds(model: &SavedModel, args: &BenchArgs, threads: usize) -> 
             threads,
             val_fraction: 0.0,
             slope: shape.slope,
+            activation: shape.activation,
             output_activation: shape.output_activation,
             // A conv model trains as conv-ae with its own architecture.
             model: if shape.conv.is_some() { crate::models::ModelKind::ConvAe } else { Default::default() },

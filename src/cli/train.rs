@@ -86,6 +86,10 @@ pub struct TrainOptions {
     #[arg(long, default_value_t = 0.01)]
     #[arg(value_parser = super::values::positive)]
     pub slope: f32,
+    /// Hidden-layer activation: leaky (LeakyReLU of --slope), prelu (PyTorch's nn.PReLU(): one
+    /// learned slope per layer, initially 0.25) or prelu-channel (one learned slope per channel).
+    #[arg(long, default_value = "leaky")]
+    pub activation: crate::models::shape::HiddenActivation,
     /// Unit of pT and mass in the data (custom4 is defined in GeV): gev or mev.
     #[arg(long, default_value = "gev")]
     pub momentum_unit: String,
@@ -208,6 +212,7 @@ impl TrainOptions {
             val_fraction: self.val_fraction,
             output_activation: self.output_activation,
             slope: self.slope,
+            activation: self.activation,
             momentum_to_gev,
             shuffle_window: None,
             model,

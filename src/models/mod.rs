@@ -26,7 +26,7 @@ pub mod whitening;
 
 pub use autoencoder::{AeBuffers, Autoencoder};
 pub use family::Family;
-pub use shape::{AeShape, LatentActivation, ModelKind, NetSpecs, OutputActivation, Prior};
+pub use shape::{AeShape, HiddenActivation, LatentActivation, ModelKind, NetSpecs, OutputActivation, Prior};
 
 /// The family a training configuration asks for, with its options.
 pub fn family_for(cfg: &crate::train::TrainConfig) -> Box<dyn Family> {

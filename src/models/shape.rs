@@ -119,6 +119,43 @@ impl std::str::FromStr for OutputActivation {
     }
 }
 
+/// What follows every hidden layer of the encoder and decoder (and the latent and output where
+/// those are LeakyReLU): LeakyReLU of the fixed `--slope`, or PReLU (`nn.PReLU()`: a learned
+/// slope per layer, initially 0.25; [`crate::nn::prelu`]), shared or one per channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum HiddenActivation {
+    #[default]
+    Leaky,
+    /// One learned slope per layer (issue 15's reference CNN autoencoder).
+    Prelu,
+    /// One learned slope per channel (per feature of a dense layer).
+    PreluChannel,
+}
+
+impl HiddenActivation {
+    pub fn name(self) -> &'static str {
+        match self {
+            HiddenActivation::Leaky => "leaky",
+            HiddenActivation::Prelu => "prelu",
+            HiddenActivation::PreluChannel => "prelu-channel",
+        }
+    }
+    fn is_leaky(&self) -> bool {
+        *self == HiddenActivation::Leaky
+    }
+}
+
+impl std::str::FromStr for HiddenActivation {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> crate::Result<Self> {
+        [HiddenActivation::Leaky, HiddenActivation::Prelu, HiddenActivation::PreluChannel]
+            .into_iter()
+            .find(|a| a.name() == s)
+            .ok_or_else(|| crate::Error::config(format!("--activation '{s}' is not leaky, prelu or prelu-channel")))
+    }
+}
+
 /// What follows the encoder's last layer (the latent code).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -177,6 +214,9 @@ pub struct AeShape {
     pub latent: usize,
     /// LeakyReLU negative slope.
     pub slope: f32,
+    /// LeakyReLU (of `slope`) or PReLU after the hidden layers.
+    #[serde(default, skip_serializing_if = "HiddenActivation::is_leaky")]
+    pub activation: HiddenActivation,
     pub output_activation: OutputActivation,
     #[serde(default)]
     pub latent_activation: LatentActivation,
@@ -212,6 +252,7 @@ impl AeShape {
             hidden,
             latent,
             slope,
+            activation: HiddenActivation::Leaky,
             output_activation,
             latent_activation: LatentActivation::Leaky,
             variational: false,
@@ -261,7 +302,8 @@ impl AeShape {
         });
         let d = self.input;
         let frozen = || self.whitening.then(|| dense(&[d, d], &[Activation::Linear]));
-        let sphere = |mut encoder: NetSpec| {
+        let sphere = |encoder: NetSpec| {
+            let mut encoder = self.with_prelu(encoder);
             if self.spherical {
                 encoder.ops.push(OpSpec::Sphere(crate::nn::sphere::Sphere {}));
             }
@@ -272,15 +314,46 @@ impl AeShape {
             let out_c = if self.gaussian_decoder { 2 * arch.image[0] } else { arch.image[0] };
             let (encoder, decoder) =
                 arch.nets(self.latent, enc_out, self.latent_act(), out_c, self.output_act(), self.leaky());
+            let decoder = self.with_prelu(decoder);
             return NetSpecs { encoder: sphere(encoder), decoder, discriminator, whiten: frozen(), unwhiten: frozen() };
         }
         NetSpecs {
             encoder: sphere(dense(&self.encoder_dims(), &self.encoder_acts())),
-            decoder: dense(&self.decoder_dims(), &self.decoder_acts()),
+            decoder: self.with_prelu(dense(&self.decoder_dims(), &self.decoder_acts())),
             discriminator,
             whiten: frozen(),
             unwhiten: frozen(),
         }
+    }
+    /// With `--activation prelu`: every op's fused LeakyReLU becomes linear, followed by a
+    /// PReLU op (as `nn.Conv2d, nn.PReLU()` in PyTorch); with leaky, `spec` unchanged.
+    fn with_prelu(&self, spec: NetSpec) -> NetSpec {
+        let per_channel = match self.activation {
+            HiddenActivation::Leaky => return spec,
+            HiddenActivation::Prelu => false,
+            HiddenActivation::PreluChannel => true,
+        };
+        let mut ops = Vec::with_capacity(2 * spec.ops.len());
+        for mut op in spec.ops {
+            let act = match &mut op {
+                OpSpec::Dense(d) => Some(&mut d.act),
+                OpSpec::Conv2d(c) => Some(&mut c.act),
+                OpSpec::ConvTranspose2d(c) => Some(&mut c.act),
+                _ => None,
+            };
+            let prelu = match act {
+                Some(a) if matches!(a, Activation::Leaky { .. }) => {
+                    *a = Activation::Linear;
+                    true
+                }
+                _ => false,
+            };
+            ops.push(op);
+            if prelu {
+                ops.push(OpSpec::Prelu(crate::nn::prelu::Prelu { per_channel }));
+            }
+        }
+        NetSpec { input: spec.input, ops }
     }
     fn leaky(&self) -> Activation {
         Activation::Leaky { slope: self.slope }

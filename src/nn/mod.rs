@@ -24,6 +24,7 @@ pub mod latent;
 pub mod loss;
 pub mod op;
 pub mod pool;
+pub mod prelu;
 pub mod reshape;
 pub mod sphere;
 pub mod upsample;
@@ -38,5 +39,6 @@ crate::ops! {
     Upsample(upsample::Upsample),
     Reshape(reshape::Reshape),
     Act(act::Act),
+    Prelu(prelu::Prelu),
     Sphere(sphere::Sphere),
 }

@@ -4,7 +4,7 @@
 use super::schedule::LrSchedule;
 use crate::data::normalize::NormKind;
 use crate::error::{Error, Result};
-use crate::models::shape::{ModelKind, OutputActivation, Prior};
+use crate::models::shape::{HiddenActivation, ModelKind, OutputActivation, Prior};
 use serde::{Deserialize, Serialize};
 
 /// Everything that decides a training run. The defaults are the seed study's reference net.
@@ -32,6 +32,9 @@ pub struct TrainConfig {
     pub val_fraction: f64,
     pub output_activation: OutputActivation,
     pub slope: f32,
+    /// LeakyReLU (of `slope`) or PReLU after the hidden layers.
+    #[serde(default)]
+    pub activation: HiddenActivation,
     /// Multiplies pT and mass before the custom4 log transforms: 1 for GeV data, 1e-3 for MeV.
     pub momentum_to_gev: f32,
     /// Rows per shuffling window; `None` shuffles the whole training split each epoch.
@@ -163,6 +166,7 @@ impl Default for TrainConfig {
             val_fraction: 0.15,
             output_activation: OutputActivation::Linear,
             slope: crate::nn::activation::LEAKY_SLOPE,
+            activation: HiddenActivation::Leaky,
             momentum_to_gev: 1.0,
             shuffle_window: None,
             model: ModelKind::Ae,

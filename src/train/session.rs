@@ -123,6 +123,7 @@ impl<'d> Session<'d> {
             }
             None => {
                 let mut base = AeShape::standard(d, cfg.hidden.clone(), cfg.latent, cfg.slope, cfg.output_activation);
+                base.activation = cfg.activation;
                 if cfg.is_conv() {
                     // The conv backbone: the image shape from the data (or --image-shape).
                     let shape = crate::models::conv_ae::input_shape(data, &cfg.conv)?;

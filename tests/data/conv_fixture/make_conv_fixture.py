@@ -14,6 +14,10 @@ convolutional autoencoder on fixed inputs, for tests/conv_fixture.rs.
    rounded once to f32), so the file stays small. Stored: `ae.x`, `ae.z` (latent), `ae.y`
    (reconstruction), `ae.loss` (MSE), and every 61st element of each parameter's gradient of the
    MSE, `ae.grad.NAME` (NAME as hepae names its tensors).
+3. nn.PReLU() (one slope) and nn.PReLU(17) (one per channel) as op cases `prelu_a`, `prelu_b`
+   (slopes set to differ by channel), and the same autoencoder with nn.PReLU() after every
+   layer but the output (toptag_torch.py's cnn-prelu): `prelu_ae.*` as `ae.*`, plus its slopes
+   `prelu_ae.slope.NAME`; metadata "prelu_ae".
 
 Run: python3 tests/data/conv_fixture/make_conv_fixture.py  (needs torch, safetensors)."""
 import json
@@ -108,6 +112,65 @@ for name, p, _ in params:
 ae_meta = {"image": [1, 40, 40], "channels": [8, 16, 32], "kernel": 3, "latent": 32, "slope": 0.01,
            "rows": N, "grad_every": 61, "tensors": [n for n, _, _ in params]}
 
+
+# ---- 3. PReLU (appended after everything above, so the earlier tensors are unchanged) ---------
+def prelu(n, slopes):
+    m = nn.PReLU(n)
+    with torch.no_grad():
+        m.weight.copy_(torch.tensor(slopes))
+    return m
+
+
+# Slopes that differ by channel (a negative one too), so a slope read from the wrong channel shows.
+op_case("prelu_a", prelu(1, [0.3]), (2, 3, 5, 7), {"op": "prelu", "per_channel": False})
+op_case("prelu_b", prelu(17, [-0.3 + 0.05 * c for c in range(17)]), (2, 17, 3, 5), {"op": "prelu", "per_channel": True})
+# The same CNN autoencoder with nn.PReLU() after every layer but the output (toptag_torch.py's
+# cnn-prelu, the issue's reference): weights from the formula, in hepae's tensor order (a PReLU
+# is op j of its net, `{net}.{2j}.weight`, after the op it follows); slopes 0.25 + 0.01·k for
+# the k-th PReLU (stored: `prelu_ae.slope.NAME`), so a misplaced slope shows.
+pr = nn.PReLU
+enc = nn.Sequential(
+    nn.Conv2d(1, 8, 3, 1, 1), pr(), nn.Conv2d(8, 16, 3, 2, 1), pr(), nn.Conv2d(16, 32, 3, 2, 1), pr(),
+    nn.Flatten(), nn.Linear(3200, 32), pr())
+dec = nn.Sequential(
+    nn.Linear(32, 3200), pr(), nn.Unflatten(1, (32, 10, 10)),
+    nn.ConvTranspose2d(32, 16, 4, 2, 1), pr(), nn.ConvTranspose2d(16, 8, 4, 2, 1), pr(), nn.Conv2d(8, 1, 3, 1, 1))
+names = [("encoder.0", enc[0]), ("encoder.2", enc[1]), ("encoder.4", enc[2]), ("encoder.6", enc[3]),
+         ("encoder.8", enc[4]), ("encoder.10", enc[5]), ("encoder.12", enc[7]), ("encoder.14", enc[8]),
+         ("decoder.0", dec[0]), ("decoder.2", dec[1]), ("decoder.6", dec[3]), ("decoder.8", dec[4]),
+         ("decoder.10", dec[5]), ("decoder.12", dec[6]), ("decoder.14", dec[7])]
+params = []
+for name, m in names:
+    if isinstance(m, nn.PReLU):
+        params.append((f"{name}.weight", m.weight, None))
+        continue
+    w = m.weight
+    fan_in = w.shape[1] * (w[0, 0].numel() if w.dim() == 4 else 1)
+    params += [(f"{name}.weight", w, fan_in), (f"{name}.bias", m.bias, fan_in)]
+with torch.no_grad():
+    k = 0
+    for t, (name, p, fan_in) in enumerate(params):
+        if fan_in is None:
+            p.fill_(0.25 + 0.01 * k)
+            put(f"prelu_ae.slope.{name}", p)
+            k += 1
+            continue
+        vals = [weight_value(t, i, fan_in) for i in range(p.numel())]
+        p.copy_(torch.tensor(vals, dtype=torch.float64).to(torch.float32).reshape(p.shape))
+x = torch.rand(N, 1, 40, 40)
+x = torch.where(torch.rand(N, 1, 40, 40) < 0.1, x, torch.zeros_like(x))
+z = enc(x)
+y = dec(z)
+loss = nn.functional.mse_loss(y, x)
+loss.backward()
+put("prelu_ae.x", x)
+put("prelu_ae.z", z)
+put("prelu_ae.y", y)
+put("prelu_ae.loss", loss.reshape(1))
+for name, p, _ in params:
+    put(f"prelu_ae.grad.{name}", p.grad.reshape(-1)[::61])
+prelu_meta = dict(ae_meta, activation="prelu", tensors=[n for n, _, _ in params])
+
 path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "conv_fixture.safetensors")
-save_file(out, path, metadata={"cases": json.dumps(cases), "ae": json.dumps(ae_meta)})
+save_file(out, path, metadata={"cases": json.dumps(cases), "ae": json.dumps(ae_meta), "prelu_ae": json.dumps(prelu_meta)})
 print(f"wrote {path}: {os.path.getsize(path)} bytes, {len(out)} tensors")
