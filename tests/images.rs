@@ -228,7 +228,7 @@ fn image_normalisers_apply_and_invert() {
     let rows: Vec<u32> = (0..20).collect();
     let lit: Vec<f64> = top.as_slice().iter().filter(|v| **v > 0.0).map(|&v| v as f64).collect();
     let mean_lit = lit.iter().sum::<f64>() / lit.len() as f64;
-    for kind in ["pixel", "total", "log", "none"] {
+    for kind in ["pixel", "total", "log", "sqrt", "none"] {
         let k: NormKind = kind.parse().unwrap();
         let n = Normalizer::fit(k, &top, &rows, 1.0).unwrap();
         n.validate().unwrap();
@@ -247,6 +247,11 @@ fn image_normalisers_apply_and_invert() {
                 let (i, v) = top.as_slice().iter().enumerate().find(|(_, v)| **v > 0.0).unwrap();
                 assert!((x[i] as f64 - (*v as f64 / mean_lit).ln_1p()).abs() < 1e-6);
             }
+            "sqrt" => {
+                for (y, v) in x.iter().zip(&top.as_slice()[..3 * 1600]) {
+                    assert_eq!(*y, (*v as f64).sqrt() as f32, "√x per pixel");
+                }
+            }
             "none" => assert_eq!(x, top.as_slice()[..3 * 1600]),
             _ => assert!(x.iter().all(|v| (0.0..=1.0).contains(v)), "min-max per pixel"),
         }
@@ -262,6 +267,17 @@ fn image_normalisers_apply_and_invert() {
     ok(&["train", &qcd, "-o", s(&m), "--image-norm", "log", "--hidden", "8", "--latent", "2", "--epochs", "2", "-q"]);
     let saved = hepae::formats::model_file::SavedModel::load(&m).unwrap();
     assert_eq!(saved.meta.normalizer.kind, NormKind::Log);
+    ok(&["evaluate", s(&m), &data("top_images_ref_20.npy"), "-q"]);
+    // --norm sqrt: stored in the model; a reconstruction is decoded back as y² (and −y squares
+    // to the same pixel: the inverse is y², not a clamp)
+    let m = dir.join("sqrt.safetensors");
+    ok(&["train", &qcd, "-o", s(&m), "--norm", "sqrt", "--hidden", "8", "--latent", "2", "--epochs", "2", "-q"]);
+    let saved = hepae::formats::model_file::SavedModel::load(&m).unwrap();
+    assert_eq!(saved.meta.normalizer.kind, NormKind::Sqrt);
+    let mut y = vec![0.5f32, -0.5, 0.0, 2.0];
+    y.resize(1600, 0.1);
+    saved.meta.normalizer.denormalize_rows(&mut y);
+    assert_eq!(&y[..4], &[0.25, 0.25, 0.0, 4.0]);
     ok(&["evaluate", s(&m), &data("top_images_ref_20.npy"), "-q"]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -342,6 +358,13 @@ fn bad_image_inputs_fail_with_one_line_and_write_nothing() {
     assert!(e.contains("row 2") && e.contains("pix_c0_y1_x1") && e.contains("NaN"), "{e}");
     let e = fails(&["train", s(&nan_i), "-o", s(&dir.join("m.safetensors"))]);
     assert!(e.contains("row 2") && e.contains("pix_c0_y1_x1"), "{e}");
+    // a negative pixel under --norm sqrt: the row and the pixel are named
+    let mut px = vec![0.01f32; 2 * 1600];
+    px[1600 + 42] = -0.5;
+    let neg = dir.join("neg.npy");
+    write_f4(&neg, &[2, 40, 40], &px);
+    let e = fails(&["train", s(&neg), "--norm", "sqrt", "--val-fraction", "0", "-o", s(&dir.join("m.safetensors"))]);
+    assert!(e.contains("row 2") && e.contains("pix_c0_y1_x2") && e.contains("≥ 0"), "{e}");
     // a truncated image file
     let tr = dir.join("trunc_img.npy");
     let b = std::fs::read(&top).unwrap();

@@ -65,7 +65,7 @@ pub struct TrainOptions {
     pub patience: Option<usize>,
     /// Normaliser: minmax, standard or custom4 (log pT, log m, η/5, φ/3; min-max for the rest);
     /// for images (also as --image-norm) pixel (min-max per pixel), total (each image / its
-    /// total intensity), log (ln(1 + x/s), s fitted) or none.
+    /// total intensity), log (ln(1 + x/s), s fitted), sqrt (√x per pixel, decoded as y²) or none.
     #[arg(long, default_value = "minmax", alias = "image-norm")]
     pub norm: NormKind,
     /// Seed of the split, the shuffling and the initialisation.

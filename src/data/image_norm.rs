@@ -6,6 +6,8 @@
 //!   multiplies by the training images' mean total);
 //! * `log`: `y = ln(1 + x/s)` on every pixel, with one scale s = the mean of the training
 //!   pixels that are > 0 (so a typical lit pixel maps to ln 2; empty pixels stay 0);
+//! * `sqrt`: `y = √x` on every pixel (the "training on √pixels": it lifts the soft,
+//!   faint pixels against the hard core); decoded back as `y²`; every pixel must be ≥ 0;
 //! * `none`: the identity.
 //!
 //! Statistics in f64. Any dataset can use them; they are meant for images (N, C, H, W).
@@ -14,8 +16,9 @@ use crate::data::normalize::{ColumnTransform, NormKind, Normalizer, RowScale};
 use crate::data::npy::{Dataset, RELEASE_BLOCK_ROWS};
 use crate::error::{Error, Location, Result};
 
-/// Fits `kind` (Total, Log or None) on `rows` of `data`. A non-finite value is refused naming
-/// the file, the 1-based row and the column; `log` needs every value > −s.
+/// Fits `kind` (Total, Log, Sqrt or None) on `rows` of `data`. A non-finite value is refused
+/// naming the file, the 1-based row and the column; `log` needs every value > −s, `sqrt` every
+/// value ≥ 0.
 pub fn fit(kind: NormKind, data: &Dataset, rows: &[u32]) -> Result<Normalizer> {
     let columns = data.columns().to_vec();
     if rows.is_empty() {
@@ -35,6 +38,12 @@ pub fn fit(kind: NormKind, data: &Dataset, rows: &[u32]) -> Result<Normalizer> {
             return Err(Error::data(
                 Location::file(data.path()).row(r as u64 + 1).column(columns[c].clone()),
                 format!("value {} is not finite", row[c]),
+            ));
+        }
+        if let Some(c) = row.iter().position(|&v| v < 0.0).filter(|_| kind == NormKind::Sqrt) {
+            return Err(Error::data(
+                Location::file(data.path()).row(r as u64 + 1).column(columns[c].clone()),
+                format!("value {} is not ≥ 0, required by --image-norm sqrt", row[c]),
             ));
         }
         let s: f64 = row.iter().map(|&v| v as f64).sum();
@@ -72,6 +81,7 @@ pub fn fit(kind: NormKind, data: &Dataset, rows: &[u32]) -> Result<Normalizer> {
             }
             (vec![ColumnTransform::Log1p { scale: s }; n], None)
         }
+        NormKind::Sqrt => (vec![ColumnTransform::Sqrt; n], None),
         _ => (vec![unit; n], None),
     };
     Ok(Normalizer { kind, columns, transforms, rows: row_scale })

@@ -9,7 +9,8 @@
 //!
 //! * image normalisers (`--image-norm`, in [`crate::data::image_norm`]): `pixel` is `minmax` per
 //!   pixel; `total` divides each image by its total intensity; `log` is `y = ln(1 + x/s)` with
-//!   one scale s fitted on the training pixels; `none` is the identity.
+//!   one scale s fitted on the training pixels; `sqrt` is `y = √x` (decoded as `y²`); `none` is
+//!   the identity.
 //!
 //! The identity normaliser ([`Normalizer::identity`]) is kind `Minmax` with every transform
 //! `Affine { shift: 0, scale: 1 }`; [`Normalizer::is_identity`] tells it apart.
@@ -33,6 +34,8 @@ pub enum NormKind {
     Total,
     /// Images: `ln(1 + x/s)` per value.
     Log,
+    /// Images: `√x` per value (decoded back as `y²`).
+    Sqrt,
     /// No transform.
     None,
 }
@@ -47,9 +50,10 @@ impl FromStr for NormKind {
             "pixel" => Ok(NormKind::Minmax),
             "total" => Ok(NormKind::Total),
             "log" => Ok(NormKind::Log),
+            "sqrt" => Ok(NormKind::Sqrt),
             "none" => Ok(NormKind::None),
             _ => Err(Error::config(format!(
-                "unknown normalisation '{s}'; choose one of: minmax, standard, custom4, or for images pixel, total, log, none"
+                "unknown normalisation '{s}'; choose one of: minmax, standard, custom4, or for images pixel, total, log, sqrt, none"
             ))),
         }
     }
@@ -63,6 +67,7 @@ impl std::fmt::Display for NormKind {
             NormKind::Custom4 => "custom4",
             NormKind::Total => "total",
             NormKind::Log => "log",
+            NormKind::Sqrt => "sqrt",
             NormKind::None => "none",
         })
     }
@@ -79,6 +84,9 @@ pub enum ColumnTransform {
     Log10Mass { to_gev: f32 },
     /// `y = ln(1 + x/scale)`; needs `x > −scale`.
     Log1p { scale: f32 },
+    /// `y = √x`; needs `x ≥ 0`. The inverse is `y²` (a negative reconstruction comes back
+    /// positive: `y²` is the inverse's smooth continuation, as training on √pixels implies).
+    Sqrt,
 }
 
 impl ColumnTransform {
@@ -89,6 +97,7 @@ impl ColumnTransform {
             ColumnTransform::Log10Pt { to_gev } => (((x as f64 * to_gev as f64).log10() - 1.3) / 1.2) as f32,
             ColumnTransform::Log10Mass { to_gev } => ((x as f64 * to_gev as f64 + 1.0).log10() / 1.8) as f32,
             ColumnTransform::Log1p { scale } => (x as f64 / scale as f64).ln_1p() as f32,
+            ColumnTransform::Sqrt => (x as f64).sqrt() as f32,
         }
     }
 
@@ -99,6 +108,7 @@ impl ColumnTransform {
             ColumnTransform::Log10Pt { to_gev } => (10f64.powf(y as f64 * 1.2 + 1.3) / to_gev as f64) as f32,
             ColumnTransform::Log10Mass { to_gev } => ((10f64.powf(y as f64 * 1.8) - 1.0) / to_gev as f64) as f32,
             ColumnTransform::Log1p { scale } => ((y as f64).exp_m1() * scale as f64) as f32,
+            ColumnTransform::Sqrt => y * y,
         }
     }
 
@@ -117,6 +127,9 @@ impl ColumnTransform {
             )),
             ColumnTransform::Log1p { scale } if x <= -scale => {
                 Some(format!("value {x} is not > {}, required by the log image transform", -scale))
+            }
+            ColumnTransform::Sqrt if x < 0.0 => {
+                Some(format!("value {x} is not ≥ 0, required by the √ image transform"))
             }
             _ => None,
         }
@@ -215,7 +228,7 @@ impl Normalizer {
         combine: FitCombine<'_>,
     ) -> Result<Normalizer> {
         // Image normalisers (total intensity, log, none) are fitted on this process's rows.
-        if matches!(kind, NormKind::Total | NormKind::Log | NormKind::None) {
+        if matches!(kind, NormKind::Total | NormKind::Log | NormKind::Sqrt | NormKind::None) {
             return crate::data::image_norm::fit(kind, data, rows);
         }
         let cols = data.cols();
@@ -307,7 +320,12 @@ impl Normalizer {
                             scale: if s > 0.0 && s.is_finite() { s } else { 1.0 },
                         }
                     }
-                    NormKind::Minmax | NormKind::Custom4 | NormKind::Total | NormKind::Log | NormKind::None => {
+                    NormKind::Minmax
+                    | NormKind::Custom4
+                    | NormKind::Total
+                    | NormKind::Log
+                    | NormKind::Sqrt
+                    | NormKind::None => {
                         let range = (max[c] - min[c]) as f32;
                         ColumnTransform::Affine {
                             shift: min[c] as f32,
@@ -351,6 +369,7 @@ impl Normalizer {
                     to_gev.is_finite() && to_gev > 0.0
                 }
                 ColumnTransform::Log1p { scale } => scale.is_finite() && scale > 0.0,
+                ColumnTransform::Sqrt => true,
             };
             if !ok {
                 return Err(format!("column {name}: invalid transform parameters {t:?}"));
