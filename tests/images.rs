@@ -93,6 +93,28 @@ fn constituents_become_the_reference_images() {
         let all: f64 = c.row(r).iter().step_by(4).map(|&v| v as f64).sum();
         assert!(sum <= all * (1.0 + 1e-6) && sum >= 0.9 * all, "jet {r}: {sum} of {all} GeV");
     }
+    // --centre leading-subjet: top jets have two or three prongs and their centroid lies between
+    // them; centred on the hardest anti-kT R = 0.2 subjet, the central 2×2 pixels hold more pT.
+    let sub = dir.join("sub.npy");
+    let cen = dir.join("top.npy");
+    ok(&["import", &data("top_constituents_20.npy"), "--images", "--centre", "leading-subjet", "-o", s(&sub), "-q"]);
+    let (sub, cen) = (hepae::Dataset::open(&sub).unwrap(), hepae::Dataset::open(&cen).unwrap());
+    let central = |d: &hepae::Dataset| -> f64 {
+        (0..20)
+            .map(|r| {
+                [19 * 40 + 19, 19 * 40 + 20, 20 * 40 + 19, 20 * 40 + 20]
+                    .iter()
+                    .map(|&i| d.row(r)[i] as f64)
+                    .sum::<f64>()
+            })
+            .sum()
+    };
+    let (at_sub, at_cen) = (central(&sub), central(&cen));
+    assert!(at_sub > at_cen, "central pT: leading subjet {at_sub} vs centroid {at_cen} (20 jets, unit intensity)");
+    for r in 0..20 {
+        let sum: f64 = sub.row(r).iter().map(|&v| v as f64).sum();
+        assert!((sum - 1.0).abs() < 1e-5, "unit intensity: jet {r} sums to {sum}");
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -318,6 +340,20 @@ fn bad_image_inputs_fail_with_one_line_and_write_nothing() {
     assert!(e.contains("--image-size"), "{e}");
     let e = fails(&["import", &data("top_constituents_20.npy"), "--images", "--intensity", "mev", "-o", s(&out)]);
     assert!(e.contains("--intensity"), "{e}");
+    let e = fails(&["import", &data("top_constituents_20.npy"), "--images", "--centre", "middle", "-o", s(&out)]);
+    assert!(e.contains("--centre 'middle'") && e.contains("leading-subjet"), "{e}");
+    let e = fails(&[
+        "import",
+        &data("top_constituents_20.npy"),
+        "--images",
+        "--centre",
+        "leading-subjet",
+        "--subjet-r",
+        "-1",
+        "-o",
+        s(&out),
+    ]);
+    assert!(e.contains("--subjet-r"), "{e}");
 
     // a model trained on images, given a table, and the reverse
     let img_model = dir.join("img.safetensors");

@@ -49,7 +49,7 @@ pub struct ImportArgs {
     pub event_idx: bool,
     /// Jet images instead of a table: INPUT is an (N, M, 4) float32 NPY of constituents
     /// (pT, eta, phi, E; zero padded), OUT an (N, 1, S, S) image NPY: centred on the pT-weighted
-    /// centroid, principal axis vertical, hardest quadrant upper right, row 0 at the top.
+    /// centroid (or the leading subjet: --centre), principal axis vertical, hardest quadrant upper right, row 0 at the top.
     #[arg(long, conflicts_with_all = ["columns", "first_columns", "drop_columns", "filter", "where_", "branches", "collection", "event_idx"])]
     pub images: bool,
     /// --images: pixels per side.
@@ -58,6 +58,13 @@ pub struct ImportArgs {
     /// --images: the image covers ±W in (Δη, Δφ) around the centroid.
     #[arg(long, default_value_t = 0.8, requires = "images")]
     pub half_width: f64,
+    /// --images: centre on the pT-weighted `centroid` or on the `leading-subjet` (the hardest
+    /// anti-kT subjet of radius --subjet-r of the constituents).
+    #[arg(long, default_value = "centroid", requires = "images")]
+    pub centre: String,
+    /// --images --centre leading-subjet: the subjets' anti-kT radius.
+    #[arg(long, default_value_t = crate::data::images::SUBJET_R, requires = "images")]
+    pub subjet_r: f64,
     /// --images: `unit` (each image sums to 1) or `gev` (pixel = Σ pT in GeV).
     #[arg(long, default_value = "unit", requires = "images")]
     pub intensity: String,
@@ -78,8 +85,13 @@ pub struct ImportArgs {
 }
 
 fn run_images(args: &ImportArgs) -> crate::Result<()> {
-    use crate::data::images::{constituents_to_images, ImageOptions};
-    let opt = ImageOptions { size: args.image_size, half_width: args.half_width, intensity: args.intensity.parse()? };
+    use crate::data::images::{constituents_to_images, Centre, ImageOptions};
+    let opt = ImageOptions {
+        size: args.image_size,
+        half_width: args.half_width,
+        intensity: args.intensity.parse()?,
+        centre: Centre::parse(&args.centre, args.subjet_r)?,
+    };
     opt.check()?;
     let is_root = args.input.extension().is_some_and(|e| e.eq_ignore_ascii_case("root"));
     let guard = crate::io::outputs::Guard::new();

@@ -5,9 +5,11 @@
 //! 1. axis: η, φ of the constituents' summed four-momentum (massless-free: E is read, pT·cosh η
 //!    is not assumed); Δφ is wrapped into [−π, π) as `(φ − φ_J + π) mod 2π − π`, so a jet across
 //!    φ = ±π is one blob;
-//! 2. centre: subtract the pT-weighted centroid (x, y) = Σ w (Δη, Δφ), w = pT / Σ pT;
-//! 3. rotate: the principal axis (the eigenvector of the larger eigenvalue of the pT-weighted
-//!    covariance [[cxx, cxy], [cxy, cyy]]) to vertical (+y);
+//! 2. centre: subtract the pT-weighted centroid (x, y) = Σ w (Δη, Δφ), w = pT / Σ pT
+//!    (`--centre centroid`, the default), or the (Δη, Δφ) of the hardest anti-kT subjet of
+//!    radius R (`--centre leading-subjet`, R = `--subjet-r`, 0.2; [`crate::data::subjets`]);
+//! 3. rotate about the centre: the principal axis (the eigenvector of the larger eigenvalue of
+//!    the pT-weighted covariance [[cxx, cxy], [cxy, cyy]] about the centroid) to vertical (+y);
 //! 4. flip: x → −x if more pT lies at x < 0 than at x > 0, then the same for y, so that the most
 //!    pT is upper right;
 //! 5. pixelise: `size` × `size` bins over [−half_width, half_width]² with numpy's `histogram2d`
@@ -49,6 +51,29 @@ impl std::str::FromStr for Intensity {
     }
 }
 
+/// What an image is centred on.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Centre {
+    /// The pT-weighted centroid of the constituents.
+    Centroid,
+    /// The hardest subjet of the constituents reclustered with anti-kT of radius `r`.
+    LeadingSubjet { r: f64 },
+}
+
+/// The default subjet radius of `--centre leading-subjet`.
+pub const SUBJET_R: f64 = 0.2;
+
+impl Centre {
+    /// `--centre NAME` with `--subjet-r r`.
+    pub fn parse(name: &str, r: f64) -> Result<Centre> {
+        match name {
+            "centroid" => Ok(Centre::Centroid),
+            "leading-subjet" => Ok(Centre::LeadingSubjet { r }),
+            _ => Err(Error::config(format!("--centre '{name}': choose centroid or leading-subjet"))),
+        }
+    }
+}
+
 /// How images are made.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ImageOptions {
@@ -57,11 +82,12 @@ pub struct ImageOptions {
     /// The image covers [−half_width, half_width]² in (Δη, Δφ) after centring.
     pub half_width: f64,
     pub intensity: Intensity,
+    pub centre: Centre,
 }
 
 impl Default for ImageOptions {
     fn default() -> Self {
-        ImageOptions { size: 40, half_width: 0.8, intensity: Intensity::Unit }
+        ImageOptions { size: 40, half_width: 0.8, intensity: Intensity::Unit, centre: Centre::Centroid }
     }
 }
 
@@ -78,6 +104,11 @@ impl ImageOptions {
         }
         if !(self.half_width.is_finite() && self.half_width > 0.0 && self.half_width <= 10.0) {
             return Err(Error::config(format!("--half-width {}: must be in (0, 10]", self.half_width)));
+        }
+        if let Centre::LeadingSubjet { r } = self.centre {
+            if !(r.is_finite() && r > 0.0 && r <= 2.0) {
+                return Err(Error::config(format!("--subjet-r {r}: must be in (0, 2]")));
+            }
         }
         Ok(())
     }
@@ -100,6 +131,7 @@ pub struct ImageScratch {
     pt: Vec<f64>,
     pix: Vec<f64>,
     edges: Vec<f64>,
+    subjets: crate::data::subjets::SubjetScratch,
 }
 
 /// Bin of `v` as numpy's `histogramdd` computes it: `searchsorted(edges, v, 'right') − 1`, with
@@ -179,7 +211,7 @@ pub fn jet_image(
         s.x[i] -= eta_j;
         s.y[i] = wrap_dphi(s.y[i], phi_j);
     }
-    // 2. centroid
+    // 2. centroid, and the centre (the centroid or the hardest subjet)
     let sum_pt: f64 = s.pt.iter().sum();
     let (mut mx, mut my) = (0f64, 0f64);
     for i in 0..s.pt.len() {
@@ -187,14 +219,22 @@ pub fn jet_image(
         mx += w * s.x[i];
         my += w * s.y[i];
     }
+    let (ox, oy) = match opt.centre {
+        Centre::Centroid => (mx, my),
+        Centre::LeadingSubjet { r } => {
+            let h = crate::data::subjets::hardest_subjet(&s.pt, &s.x, &s.y, r, &mut s.subjets);
+            h.map_or((mx, my), |h| (h.x, h.y))
+        }
+    };
     let (mut cxx, mut cyy, mut cxy) = (0f64, 0f64, 0f64);
     for i in 0..s.pt.len() {
         let w = s.pt[i] / sum_pt;
-        s.x[i] -= mx;
-        s.y[i] -= my;
-        cxx += w * s.x[i] * s.x[i];
-        cyy += w * s.y[i] * s.y[i];
-        cxy += w * s.x[i] * s.y[i];
+        let (dx, dy) = (s.x[i] - mx, s.y[i] - my);
+        cxx += w * dx * dx;
+        cyy += w * dy * dy;
+        cxy += w * dx * dy;
+        s.x[i] -= ox;
+        s.y[i] -= oy;
     }
     // 3. principal axis θ (either sign: the flips below make the two equivalent) to +y
     let ang = 0.5 * (2.0 * cxy).atan2(cxx - cyy);
@@ -341,7 +381,7 @@ mod tests {
 
     #[test]
     fn bins_follow_numpy_histogram_edges() {
-        let opt = ImageOptions { size: 4, half_width: 1.0, intensity: Intensity::Unit };
+        let opt = ImageOptions { size: 4, half_width: 1.0, ..Default::default() };
         let e = opt.edges();
         assert_eq!(e, vec![-1.0, -0.5, 0.0, 0.5, 1.0]);
         assert_eq!(bin(&e, -1.0), Some(0));
@@ -363,7 +403,7 @@ mod tests {
     /// harder prong on top, both in the middle column.
     #[test]
     fn a_two_prong_jet_across_the_phi_wrap_is_vertical_with_the_hard_prong_on_top() {
-        let opt = ImageOptions { size: 5, half_width: 1.0, intensity: Intensity::Gev };
+        let opt = ImageOptions { size: 5, half_width: 1.0, intensity: Intensity::Gev, centre: Centre::Centroid };
         let c = [3.0, 0.5, 3.13, 5.0, 1.0, -0.5, -3.13, 2.0];
         let mut img = [0f32; 25];
         jet_image(&c, &opt, &mut ImageScratch::default(), &mut img).unwrap();
@@ -376,6 +416,37 @@ mod tests {
         let unit = ImageOptions { intensity: Intensity::Unit, ..opt };
         jet_image(&c, &unit, &mut ImageScratch::default(), &mut img).unwrap();
         assert_eq!((img[7], img[22]), (0.75, 0.25), "unit intensity: the image sums to 1");
+    }
+
+    /// A hard prong of two constituents (50 + 40 GeV, 0.05 apart: one R = 0.2 subjet at
+    /// η ≈ 0.42) beside four soft ones (10 GeV each, more than 0.2 from each other: four
+    /// subjets) on the other side. The centroid lies 0.18 from the prong, towards the soft
+    /// ones; centred on the leading subjet, the prong fills the central pixels (±0.1).
+    #[test]
+    fn leading_subjet_centring_puts_the_hardest_subjet_in_the_middle() {
+        let mut c: Vec<f32> = vec![50.0, 0.40, 0.0, 50.0, 40.0, 0.45, 0.01, 40.0];
+        for (eta, phi) in [(-0.2, -0.2), (-0.2, 0.2), (-0.3, 0.0), (0.05, 0.0)] {
+            c.extend([10.0, eta, phi, 10.0]);
+        }
+        let opt = ImageOptions { size: 16, half_width: 0.8, intensity: Intensity::Gev, centre: Centre::Centroid };
+        let sub = ImageOptions { centre: Centre::LeadingSubjet { r: SUBJET_R }, ..opt };
+        let (mut a, mut b) = ([0f32; 256], [0f32; 256]);
+        let mut s = ImageScratch::default();
+        jet_image(&c, &opt, &mut s, &mut a).unwrap();
+        jet_image(&c, &sub, &mut s, &mut b).unwrap();
+        // the four central pixels of a 16×16 image over ±0.8 cover ±0.1 around the centre
+        let central =
+            |img: &[f32; 256]| [7 * 16 + 7, 7 * 16 + 8, 8 * 16 + 7, 8 * 16 + 8].iter().map(|&i| img[i]).sum::<f32>();
+        assert_eq!(central(&b), 90.0, "the hard prong in the middle");
+        assert_eq!(central(&a), 0.0, "the centroid is off the prong");
+        assert_eq!(a.iter().sum::<f32>(), 130.0);
+        assert_eq!(b.iter().sum::<f32>(), 130.0, "every constituent inside ±0.8 either way");
+        // the rotation is the same, about another point: the axis through the prong and the two
+        // soft constituents on it is vertical, so they lie in the two central columns
+        let col = |img: &[f32; 256], x: usize| (0..16).map(|y| img[y * 16 + x]).sum::<f32>();
+        assert_eq!(col(&b, 7) + col(&b, 8), 110.0, "{b:?}");
+        assert!(ImageOptions { centre: Centre::LeadingSubjet { r: 0.0 }, ..opt }.check().is_err());
+        assert!(Centre::parse("middle", 0.2).is_err());
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub use import::root;
 pub mod normalize;
 pub mod npy;
 pub mod sink;
+pub mod subjets;
 pub mod synth;
 
 /// Sets `idx` to positions `start..start + n` of a row selection: `rows[start..start + n]`
