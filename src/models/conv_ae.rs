@@ -13,7 +13,8 @@
 //!   conv (`--conv-up nearest|bilinear`); then a k×k "same" conv to C channels (2·C for a
 //!   Gaussian decoder's [x̂ | log σ²ₓ], which in C order is the mean image then the
 //!   log-variance image). LeakyReLU after every layer but the latent's (the family decides)
-//!   and the output's (`--output-activation`).
+//!   and the output's (`--output-activation`); with `--activation prelu` each of those is a
+//!   linear layer followed by a PReLU op (one learned slope, [`crate::nn::prelu`]).
 //!
 //! The default is issue 15's reference net on 1×40×40: conv 3×3 1→8, conv 3×3 s2 8→16, conv
 //! 3×3 s2 16→32, dense 3200→32, dense 32→3200, transposed conv 4×4 s2 32→16 and 16→8, conv
