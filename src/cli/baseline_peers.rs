@@ -163,8 +163,10 @@ pub fn dequantise(t: &Quantised, bounds: &[Bound]) -> Result<Vec<f32>> {
         let min = unzigzag(get_varint(&t.header, &mut pos).ok_or_else(corrupt)?);
         let width = *t.header.get(pos).ok_or_else(corrupt)? as usize;
         pos += 1;
-        let (_, _) = (get_varint(&t.header, &mut pos), get_varint(&t.header, &mut pos));
-        if width != col.width || col.min != min {
+        let values_len = get_varint(&t.header, &mut pos).ok_or_else(corrupt)? as usize;
+        let masks_len = get_varint(&t.header, &mut pos).ok_or_else(corrupt)? as usize;
+        let lengths = (col.values.len(), col.masks.as_ref().map_or(0, Vec::len));
+        if width != col.width || col.min != min || (values_len, masks_len) != lengths {
             return Err(corrupt());
         }
         let mut raw = Vec::new();
