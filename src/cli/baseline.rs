@@ -1,14 +1,20 @@
 //! `hepae baseline DATA [--model AE] [--bounds 1e-2,1e-3,1e-4] [--pca-latent K]`: where the
 //! autoencoder wins and where it does not. The same jets through
 //! - float truncation (keep ⌈log2 1/ε⌉ mantissa bits) + byte-shuffle + zstd;
+//! - the per-column log-quantiser + byte-shuffle + zstd-19 and lossless shuffle + zstd-19
+//!   ([`super::baseline_peers`]; the Python peers' rows), under compress's bound rule;
 //! - PCA (fitted here on the training split) in the error-bounded archive;
 //! - the given AE: f32/f16/bf16 latents (lossy) and error-bounded;
 //!
 //! each at the same point-wise relative bounds, applied uniformly to every column here (zeros
-//! stay exact) so the rows compare like with like. Ratios with and without the decoder's bytes;
-//! max and mean relative error measured by decompressing, over non-zero values.
+//! stay exact) so the rows compare like with like — except the quantiser rows, which use
+//! compress's rule (integer columns exact; η, φ absolute; marked so) to stand beside
+//! `hepae compress --max-rel-error ε` and `compress_peers.py`. Ratios with and without the
+//! decoder's bytes; max and mean relative error measured by decompressing, over non-zero
+//! values; `outside_bound` counts the values outside their row's bound (every value checked).
 
-use crate::archive::{compress, decompress, shuffle, Bound, CompressOptions, LatentDtype};
+use super::baseline_peers;
+use crate::archive::{compress, decompress, default_bounds, shuffle, Bound, CompressOptions, LatentDtype};
 use crate::data::normalize::{NormKind, Normalizer};
 use crate::data::npy::Dataset;
 use crate::error::{Error, Result};
@@ -32,7 +38,8 @@ pub struct BaselineArgs {
     #[arg(long)]
     #[arg(value_parser = super::values::latent)]
     pub pca_latent: Option<usize>,
-    /// zstd level of the lossless stages (1–22).
+    /// zstd level of the truncation and archive rows (1–22); the quantiser and lossless rows
+    /// use 19, as `compress_peers.py` does.
     #[arg(long, default_value_t = 9)]
     #[arg(value_parser = super::values::zstd_level)]
     pub level: i32,
@@ -53,6 +60,8 @@ pub struct BaselineRow {
     pub ratio_with_decoder: f64,
     pub max_rel_error: f64,
     pub mean_rel_error: f64,
+    /// Values outside the row's bound after decoding (`None`: not checked value by value).
+    pub outside_bound: Option<u64>,
 }
 
 fn rel_errors(orig: &[f32], got: &[f32]) -> (f64, f64) {
@@ -132,6 +141,7 @@ pub fn run(args: &BaselineArgs) -> Result<()> {
                 ratio_with_decoder: rep.ratio_with_decoder,
                 max_rel_error: max,
                 mean_rel_error: mean,
+                outside_bound: None,
             })
         };
     for &eps in &bounds {
@@ -145,16 +155,43 @@ pub fn run(args: &BaselineArgs) -> Result<()> {
             ratio_with_decoder: original / bytes as f64,
             max_rel_error: max,
             mean_rel_error: mean,
+            outside_bound: None,
         });
     }
-    let lossless = truncate_and_pack(x, 23, args.level)?.0;
+    // The Python peers' rows, natively: compress's bound rule, decoded from their bytes and
+    // checked value by value (a miss is an internal error, never a row).
+    for &eps in &bounds {
+        let rule = default_bounds(&data, Some(eps), &[], None);
+        let t = baseline_peers::quantise(x, &rule)?;
+        let got = baseline_peers::dequantise(&t, &rule)?;
+        let miss = baseline_peers::outside(x, &got, &rule);
+        if miss > 0 {
+            return Err(Error::config(format!("internal error: the quantiser at {eps:e} misses {miss} values")));
+        }
+        let (max, mean) = rel_errors(x, &got);
+        rows.push(BaselineRow {
+            method: "log-quantiser + shuffle + zstd-19 †".into(),
+            bound: Some(eps),
+            ratio: original / t.bytes() as f64,
+            ratio_with_decoder: original / t.bytes() as f64,
+            max_rel_error: max,
+            mean_rel_error: mean,
+            outside_bound: Some(0),
+        });
+    }
+    let (lossless, got) = baseline_peers::lossless(x)?;
+    let miss = x.iter().zip(&got).filter(|(a, b)| a.to_bits() != b.to_bits()).count() as u64;
+    if miss > 0 {
+        return Err(Error::config(format!("internal error: lossless zstd changes {miss} values")));
+    }
     rows.push(BaselineRow {
-        method: "lossless (shuffle + zstd)".into(),
+        method: "lossless (shuffle + zstd-19)".into(),
         bound: None,
         ratio: original / lossless as f64,
         ratio_with_decoder: original / lossless as f64,
         max_rel_error: 0.0,
         mean_rel_error: 0.0,
+        outside_bound: Some(0),
     });
     let model = args.model.as_ref().map(|p| -> Result<(SavedModel, Vec<u8>)> {
         let bytes = std::fs::read(p).map_err(|e| Error::io(p, e))?;
@@ -212,6 +249,7 @@ pub fn run(args: &BaselineArgs) -> Result<()> {
         "max rel err",
         "mean rel err"
     )?;
+    outln!("† compress's bound rule (integer columns exact; eta, phi |Δ| ≤ ε; others |Δ| ≤ ε·|x|), every value decoded and checked")?;
     for r in &rows {
         outln!(
             "{:<44} {:>8} {:>9.2} {:>12.2} {:>12.3e} {:>12.3e}",

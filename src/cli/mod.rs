@@ -11,6 +11,7 @@ macro_rules! outln {
 }
 
 pub mod baseline;
+pub mod baseline_peers;
 pub mod bench;
 pub mod compare;
 pub mod compress;
