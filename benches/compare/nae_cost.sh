@@ -8,6 +8,7 @@
 # hepae's step time: `MODEL.history.csv`'s seconds of the second NAE epoch (replay buffer warm)
 # over its STEPS steps; PyTorch's: the median of STEPS timed steps after one warm-up step.
 # Usage: benches/compare/nae_cost.sh [SMOOTH_DIR] [OUT_DIR]   (env: PAIRS=3 STEPS=4 BATCH=128 NETS="dense conv")
+# Run here: the default for dense; NETS=conv STEPS=2 for conv (docs/nae.md, cost section).
 set -euo pipefail
 S=${1:-/work/wt/toptag_data/smooth2}
 OUT=${2:-/work/wt/toptag_data/nae/cost}
