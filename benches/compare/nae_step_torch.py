@@ -5,7 +5,8 @@ comparison with hepae's `--model nae` (same run, same machine). Prints one JSON 
 The recipe is the reference's (heidelberg-hepml/normalized-autoencoders, configs/jet_nae; every knob
 and its source file is in benches/compare/nae_reference.md), written here from that description on
 the issue's CNN autoencoder (toptag_torch.py's `cnn-prelu` or `cnn-leaky`; no spectral norm, linear
-output: the reference's own net differs, see nae_reference.md). One step is:
+output: the reference's own net differs, see nae_reference.md) or its MLP (`mlp`, 1600-200-100-50-
+--latent, the dense backbone hepae's top-vs-QCD NAE runs use). One step is:
   1. z₀: with probability replay_ratio from the replay buffer of latent points (uniform, with
      replacement), else N(0, 1); projected to the unit sphere (spherical latent).
   2. latent Langevin chain, z_step steps, on H(z) = E(D(z)):
@@ -143,7 +144,7 @@ def child(a, threads):
         pass
     torch.manual_seed(a.seed)
     gen = torch.Generator().manual_seed(a.seed + 1)
-    enc, dec = build(a.arch)
+    enc, dec = build(a.arch, a.latent)
     x = torch.from_numpy(np.array(load(a.data, "qcd_train.npy")[:a.batch * (a.warmup + a.steps)], dtype=np.float32))
     nae = NaeStep(enc, dec, a, gen)
     batches = [x[i * a.batch:(i + 1) * a.batch] for i in range(a.warmup + a.steps)]
@@ -181,7 +182,8 @@ def timeit(fn):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default="/work/wt/toptag_data")
-    ap.add_argument("--arch", default="cnn-prelu", choices=["cnn-prelu", "cnn-leaky"])
+    ap.add_argument("--arch", default="cnn-prelu", choices=["cnn-prelu", "cnn-leaky", "mlp"])
+    ap.add_argument("--latent", type=int, default=None, help="latent width (default: the arch's, 32 cnn / 15 mlp)")
     ap.add_argument("--batch", type=int, default=128, help="reference: 2048")
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--warmup", type=int, default=1)
