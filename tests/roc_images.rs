@@ -165,3 +165,47 @@ fn roc_both_takes_given_image_models_and_refuses_images_of_another_size() {
     assert!(!json2.exists(), "nothing written after a failure");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// An NAE on the conv backbone: `hepae plot` draws the chains' samples beside real jets and the
+/// energy curves, and scores the energy.
+#[test]
+fn plot_of_an_image_nae_draws_chain_samples_beside_real_jets() {
+    let dir = scratch("rocimg", "nae");
+    let (n, h, w) = (48, 8, 8);
+    let data = dir.join("narrow.npy");
+    write_4d(&data, h, w, &images(n, h, w, true, 3));
+    let model = dir.join("nae.safetensors");
+    ok(&[
+        "train",
+        s(&data),
+        "-o",
+        s(&model),
+        "--model",
+        "nae",
+        "--backbone",
+        "conv",
+        "--conv-channels",
+        "2,4",
+        "--latent",
+        "3",
+        "--epochs",
+        "1",
+        "--nae-epochs",
+        "1",
+        "--batch",
+        "16",
+        "--nae-z-steps",
+        "2",
+        "--nae-x-steps",
+        "2",
+        "--threads",
+        "1",
+        "-q",
+    ]);
+    let figs = dir.join("figs");
+    let out = ok(&["plot", s(&model), s(&data), "-o", s(&figs), "-q"]);
+    for f in ["nae_negatives.png", "nae_energy.png", "image_examples.png"] {
+        assert!(figs.join(f).is_file(), "{f} missing; plot said:\n{out}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

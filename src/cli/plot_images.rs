@@ -124,6 +124,34 @@ pub fn plot_images(
         DECADES,
         "pixel intensity",
     )?);
+    // NAE: samples of the model (the end points of its Langevin chains, decoded from the
+    // latent chain and refined in data space) beside the real jets of the examples figure.
+    if model.meta.kind == crate::models::ModelKind::Nae {
+        let nae_opt = model.meta.training.as_ref().map(|t| t.config.nae.clone()).unwrap_or_default();
+        let m = EXAMPLES.min(n).max(1);
+        let mut neg = crate::models::nae::sample_negatives(&model.ae, &nae_opt, m, 1);
+        model.meta.normalizer.denormalize_rows(&mut neg);
+        let neg: Vec<f64> = neg.iter().map(|&v| v as f64).collect();
+        let mut panels: Vec<(String, &[f64])> = Vec::new();
+        for (row, xi, _) in &examples {
+            panels.push((format!("jet {} (data)", row + 1), &xi[..hw]));
+        }
+        for s in 0..m {
+            panels.push((format!("chain sample {}", s + 1), &neg[s * d..s * d + hw]));
+        }
+        figures.push(plot::image_panels(
+            dir,
+            "nae_negatives",
+            &format!("NAE{}: real jets (top) and samples of the model's Langevin chains (bottom)", chan(0)),
+            h,
+            w,
+            &panels,
+            m,
+            DECADES,
+            "pixel intensity",
+        )?);
+        notes.push(format!("NAE: nae_negatives shows {m} samples of the model's Langevin chains beside {m} real jets"));
+    }
     // The spectra over the inputs' range: reconstructed pixels below the smallest input pixel
     // (a dense decoder leaves many tiny values) are counted in a note, not drawn.
     let floor = spec_in.iter().copied().fold(f64::INFINITY, f64::min);
