@@ -118,7 +118,7 @@ impl Op for Conv2d {
             let cols: &[f32] = if self.pointwise() {
                 x
             } else {
-                im2col(work, x, &g);
+                im2col(work, x, &g, cx.gemm.kernels());
                 work
             };
             if o < SMALL_OUT {
@@ -180,7 +180,7 @@ impl Op for Conv2d {
                 let cols: &[f32] = if self.pointwise() {
                     x
                 } else {
-                    im2col(work, x, &g);
+                    im2col(work, x, &g, cx.gemm.kernels());
                     work
                 };
                 if o < SMALL_OUT {
@@ -198,7 +198,7 @@ impl Op for Conv2d {
                 } else {
                     gemm(cx.gemm, 1.0, wt, Matrix::new(gb, o, ohw), 0.0, &mut MatrixMut::new(work, ckk, ohw));
                     dx.fill(0.0);
-                    col2im(dx, work, &g);
+                    col2im(dx, work, &g, cx.gemm.kernels());
                 }
             }
         }
