@@ -474,6 +474,16 @@ macro_rules! instantiate {
             // SAFETY: as above.
             unsafe { crate::window::scatter_add::<$S>(dst, src, g) }
         }
+        #[target_feature(enable = $feature)]
+        pub unsafe fn rows_axpy(a: &mut [f32], b: &[f32], s: f32, g: &crate::window::Rows) {
+            // SAFETY: as above.
+            unsafe { crate::window::rows_axpy::<$S>(a, b, s, g) }
+        }
+        #[target_feature(enable = $feature)]
+        pub unsafe fn rows_dot(a: &[f32], b: &[f32], g: &crate::window::Rows) -> f32 {
+            // SAFETY: as above.
+            unsafe { crate::window::rows_dot::<$S>(a, b, g) }
+        }
 
         /// This set's kernels as safe function pointers. Reachable only through
         /// `crate::kernels_for`, which checks the CPU features first: that check, and the
@@ -496,6 +506,8 @@ macro_rules! instantiate {
             mlp_forward: |o, x, r, p, s| unsafe { mlp_forward(o, x, r, p, s) },
             window_gather: |d, s, g| unsafe { window_gather(d, s, g) },
             window_scatter_add: |d, s, g| unsafe { window_scatter_add(d, s, g) },
+            rows_axpy: |a, b, s, g| unsafe { rows_axpy(a, b, s, g) },
+            rows_dot: |a, b, g| unsafe { rows_dot(a, b, g) },
             sgemm_packed: crate::gemm::packed_entry!($isa),
             prefer_packed_gemm: true,
         };

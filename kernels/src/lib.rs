@@ -165,6 +165,10 @@ pub struct Kernels {
     pub window_gather: window::GatherFn,
     /// One col2im tap: its adjoint, a strided scatter-add ([`window::ScatterAddFn`]).
     pub window_scatter_add: window::ScatterAddFn,
+    /// A direct convolution's tap over rows: a += s·b ([`window::RowsAxpyFn`]).
+    pub rows_axpy: window::RowsAxpyFn,
+    /// Its weight gradient: Σ a·b over rows ([`window::RowsDotFn`]).
+    pub rows_dot: window::RowsDotFn,
     /// This set's packed GEMM ([`gemm::sgemm_packed_on`] with the ISA bound).
     pub sgemm_packed: gemm::PackedGemmFn,
     /// Whether planned products use `sgemm_packed`: true unless `HEPAE_GEMM=matrixmultiply`
@@ -195,6 +199,8 @@ static SCALAR: Kernels = Kernels {
     mlp_forward: scalar::mlp_forward,
     window_gather: scalar::window_gather,
     window_scatter_add: scalar::window_scatter_add,
+    rows_axpy: scalar::rows_axpy,
+    rows_dot: scalar::rows_dot,
     sgemm_packed: gemm::packed_entry!(Isa::Scalar),
     prefer_packed_gemm: true,
 };

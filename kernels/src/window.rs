@@ -178,3 +178,100 @@ pub(crate) unsafe fn scatter_add<S: Simd>(dst: &mut [f32], src: &[f32], g: &Stri
         }
     }
 }
+
+/// Two row-major blocks of `rows` rows of `len` values, rows `a_rs` apart in the first and
+/// `b_rs` apart in the second (a direct convolution's output rows and the input rows one
+/// kernel tap reads).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rows {
+    pub rows: usize,
+    pub len: usize,
+    pub a_rs: usize,
+    pub b_rs: usize,
+}
+
+impl Rows {
+    /// Values a block with rows `rs` apart must hold (0 when empty).
+    pub fn span(&self, rs: usize) -> usize {
+        if self.rows == 0 || self.len == 0 {
+            0
+        } else {
+            (self.rows - 1) * rs + self.len
+        }
+    }
+    /// The contract of both kernels: each side at least its span.
+    pub(crate) fn check(&self, kernel: &str, a: usize, b: usize) {
+        if a < self.span(self.a_rs) || b < self.span(self.b_rs) {
+            panic!(
+                "hepae-kernels::{kernel}: slice lengths a {a}, b {b} for {self:?} (needs at least {} and {})",
+                self.span(self.a_rs),
+                self.span(self.b_rs)
+            );
+        }
+    }
+}
+
+/// a[r·a_rs + t] += s·b[r·b_rs + t] (the product rounded, then the sum: no fused multiply-add,
+/// so every set gives the scalar bits).
+pub type RowsAxpyFn = fn(a: &mut [f32], b: &[f32], s: f32, g: &Rows);
+/// Σ a[r·a_rs + t]·b[r·b_rs + t] in 16 partial sums, partial l taking the positions t ≡ l
+/// (mod 16) of every row, rows in order; then the partials added 0 to 15 in order.
+pub type RowsDotFn = fn(a: &[f32], b: &[f32], g: &Rows) -> f32;
+
+/// The SIMD body of [`RowsAxpyFn`].
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) unsafe fn rows_axpy<S: Simd>(a: &mut [f32], b: &[f32], s: f32, g: &Rows) {
+    g.check("rows_axpy", a.len(), b.len());
+    if g.len == 0 {
+        return;
+    }
+    // SAFETY (each block): row r's `len` values lie inside `a` and `b` (the span check
+    // above), every load and store masked to them; the ISA is enabled in the caller.
+    let sv = unsafe { S::splat(s) };
+    for r in 0..g.rows {
+        let (pa, pb) = (a[r * g.a_rs..].as_mut_ptr(), b[r * g.b_rs..].as_ptr());
+        let mut t = 0;
+        while t < g.len {
+            let m = (g.len - t).min(S::W);
+            unsafe {
+                let v = S::add(S::load(pa.add(t), m), S::mul(sv, S::load(pb.add(t), m)));
+                S::store(pa.add(t), v, m);
+            }
+            t += S::W;
+        }
+    }
+}
+
+/// The SIMD body of [`RowsDotFn`]: the 16 partials as 16 / W vectors.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) unsafe fn rows_dot<S: Simd>(a: &[f32], b: &[f32], g: &Rows) -> f32 {
+    g.check("rows_dot", a.len(), b.len());
+    if g.len == 0 {
+        return 0.0;
+    }
+    let parts = 16 / S::W;
+    // SAFETY (each block): as in `rows_axpy`; a lane past a row's end loads 0 in both.
+    let mut acc = unsafe { [S::zero(), S::zero()] };
+    for r in 0..g.rows {
+        let (pa, pb) = (a[r * g.a_rs..].as_ptr(), b[r * g.b_rs..].as_ptr());
+        let mut t = 0;
+        while t < g.len {
+            for (q, acc) in acc.iter_mut().enumerate().take(parts) {
+                let at = t + q * S::W;
+                if at < g.len {
+                    let m = (g.len - at).min(S::W);
+                    unsafe { *acc = S::add(*acc, S::mul(S::load(pa.add(at), m), S::load(pb.add(at), m))) };
+                }
+            }
+            t += 16;
+        }
+    }
+    let mut lanes = [0.0f32; 16];
+    for (q, acc) in acc.iter().enumerate().take(parts) {
+        // SAFETY: W lanes at q·W inside the 16 of `lanes`.
+        unsafe { S::store(lanes.as_mut_ptr().add(q * S::W), *acc, S::W) };
+    }
+    lanes.iter().fold(0.0, |s, &v| s + v)
+}

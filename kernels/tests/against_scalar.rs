@@ -422,3 +422,37 @@ fn scalar_window_kernels_follow_their_definition() {
     (scalar().window_scatter_add)(&mut img, &[9.0, 1.0, 2.0, 3.0, 9.0, 9.0, 4.0, 5.0, 6.0, 9.0], &g);
     assert_eq!(img, [1.0, 0.0, 2.0, 0.0, 3.0, 0.0, 0.0, 4.0, 0.0, 5.0, 0.0, 6.0]);
 }
+
+#[test]
+fn rows_axpy_and_rows_dot_match_scalar_for_ragged_rows() {
+    use hepae_kernels::window::Rows;
+    let mut r = rand::rngs::StdRng::seed_from_u64(11);
+    let sets = simd_sets();
+    for len in (0usize..=40).chain([67, 129]) {
+        for rows in 0..=4 {
+            for (a_rs, b_rs) in [(len, len), (len + 1, len + 5), (len + 17, len)] {
+                let g = Rows { rows, len, a_rs, b_rs };
+                let a0 = rnd(&mut r, g.span(a_rs) + 1, -1.0, 1.0);
+                let b = rnd(&mut r, g.span(b_rs) + 3, -1.0, 1.0);
+                let mut want = a0.clone();
+                (scalar().rows_axpy)(&mut want, &b, 0.73, &g);
+                let want_dot = (scalar().rows_dot)(&a0, &b, &g);
+                for k in &sets {
+                    let mut got = a0.clone();
+                    (k.rows_axpy)(&mut got, &b, 0.73, &g);
+                    assert_bits_equal(&got, &want, &format!("{} rows_axpy {g:?}", k.isa.name()));
+                    let dot = (k.rows_dot)(&a0, &b, &g);
+                    // The same partial sums in the same order: equal bits (±0 aside).
+                    assert!(dot == want_dot, "{} rows_dot {g:?}: {dot} vs {want_dot}", k.isa.name());
+                }
+            }
+        }
+    }
+    // By hand: two rows of 3, a rows 4 apart, b rows 3 apart.
+    let g = Rows { rows: 2, len: 3, a_rs: 4, b_rs: 3 };
+    let (a, b) = ([1.0f32, 2.0, 3.0, 9.0, 4.0, 5.0, 6.0], [1.0f32, 1.0, 2.0, 0.5, 0.5, 1.0]);
+    assert_eq!((scalar().rows_dot)(&a, &b, &g), 1.0 + 2.0 + 6.0 + 2.0 + 2.5 + 6.0);
+    let mut y = a;
+    (scalar().rows_axpy)(&mut y, &b, 2.0, &g);
+    assert_eq!(y, [3.0, 4.0, 7.0, 9.0, 5.0, 6.0, 8.0]);
+}

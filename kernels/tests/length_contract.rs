@@ -254,3 +254,24 @@ fn window_kernels_refuse_a_short_side_or_a_bad_geometry_on_every_isa() {
         });
     }
 }
+
+#[test]
+fn rows_kernels_refuse_a_short_block_on_every_isa() {
+    use hepae_kernels::window::Rows;
+    let g = Rows { rows: 3, len: 5, a_rs: 8, b_rs: 6 };
+    let (sa, sb) = (g.span(8), g.span(6)); // 21 and 17
+    assert_eq!((sa, sb), (21, 17));
+    for k in every_set() {
+        let isa = k.isa.name();
+        let (mut a, b) = (vec![0.0f32; sa], vec![0.0f32; sb]);
+        (k.rows_axpy)(&mut a, &b, 1.0, &g);
+        assert_eq!((k.rows_dot)(&a, &b, &g), 0.0);
+        let mut short = vec![0.0f32; sa - 1];
+        assert_refused(&format!("{isa} rows_axpy, a short"), "rows_axpy", &[sa - 1, sa], || {
+            (k.rows_axpy)(&mut short, &b, 1.0, &g)
+        });
+        assert_refused(&format!("{isa} rows_dot, b short"), "rows_dot", &[sb - 1, sb], || {
+            (k.rows_dot)(&a, &b[..sb - 1], &g);
+        });
+    }
+}
