@@ -85,6 +85,7 @@ pub(crate) unsafe fn gather<S: Simd>(dst: &mut [f32], src: &[f32], g: &Strided) 
                 let mut t = 0;
                 while t < n {
                     let m = (n - t).min(S::W);
+                    // SAFETY: as the `SAFETY (each block)` note above says.
                     unsafe { S::store(d.as_mut_ptr().add(t), S::load(s.as_ptr().add(t), m), m) };
                     t += S::W;
                 }
@@ -95,6 +96,7 @@ pub(crate) unsafe fn gather<S: Simd>(dst: &mut [f32], src: &[f32], g: &Strided) 
                 while t < n {
                     let m = (n - t).min(S::W);
                     let (at, left) = (2 * t, avail - 2 * t);
+                    // SAFETY: as the `SAFETY (each block)` note above says.
                     unsafe {
                         let a = S::load(s.as_ptr().add(at), left.min(S::W));
                         let b = if left > S::W { S::load(s.as_ptr().add(at + S::W), left - S::W) } else { S::zero() };
@@ -144,6 +146,7 @@ pub(crate) unsafe fn scatter_add<S: Simd>(dst: &mut [f32], src: &[f32], g: &Stri
                 let mut t = 0;
                 while t < n {
                     let m = (n - t).min(S::W);
+                    // SAFETY: as the `SAFETY (each block)` note above says.
                     unsafe {
                         let v = S::add(S::load(d.as_ptr().add(t), m), S::load(s.as_ptr().add(t), m));
                         S::store(d.as_mut_ptr().add(t), v, m);
@@ -157,6 +160,7 @@ pub(crate) unsafe fn scatter_add<S: Simd>(dst: &mut [f32], src: &[f32], g: &Stri
                 while t < n {
                     let m = (n - t).min(S::W);
                     let (at, left) = (2 * t, avail - 2 * t);
+                    // SAFETY: as the `SAFETY (each block)` note above says.
                     unsafe {
                         let (lo, hi) = S::spread_pairs(S::load(s.as_ptr().add(t), m));
                         let p = d.as_mut_ptr().add(at);
@@ -228,12 +232,14 @@ pub(crate) unsafe fn rows_axpy<S: Simd>(a: &mut [f32], b: &[f32], s: f32, g: &Ro
     }
     // SAFETY (each block): row r's `len` values lie inside `a` and `b` (the span check
     // above), every load and store masked to them; the ISA is enabled in the caller.
+    // SAFETY: as the `SAFETY (each block)` note above says.
     let sv = unsafe { S::splat(s) };
     for r in 0..g.rows {
         let (pa, pb) = (a[r * g.a_rs..].as_mut_ptr(), b[r * g.b_rs..].as_ptr());
         let mut t = 0;
         while t < g.len {
             let m = (g.len - t).min(S::W);
+            // SAFETY: as the `SAFETY (each block)` note above says.
             unsafe {
                 let v = S::add(S::load(pa.add(t), m), S::mul(sv, S::load(pb.add(t), m)));
                 S::store(pa.add(t), v, m);
@@ -262,6 +268,7 @@ pub(crate) unsafe fn rows_dot<S: Simd>(a: &[f32], b: &[f32], g: &Rows) -> f32 {
                 let at = t + q * S::W;
                 if at < g.len {
                     let m = (g.len - at).min(S::W);
+                    // SAFETY: as the `SAFETY (each block)` note above says.
                     unsafe { *acc = S::add(*acc, S::mul(S::load(pa.add(at), m), S::load(pb.add(at), m))) };
                 }
             }
