@@ -464,6 +464,26 @@ macro_rules! instantiate {
             // SAFETY: as above.
             unsafe { crate::mlp::forward_simd::<$S>(o, x, rows, p, s) }
         }
+        #[target_feature(enable = $feature)]
+        pub unsafe fn window_gather(dst: &mut [f32], src: &[f32], g: &crate::window::Strided) {
+            // SAFETY: as above.
+            unsafe { crate::window::gather::<$S>(dst, src, g) }
+        }
+        #[target_feature(enable = $feature)]
+        pub unsafe fn window_scatter_add(dst: &mut [f32], src: &[f32], g: &crate::window::Strided) {
+            // SAFETY: as above.
+            unsafe { crate::window::scatter_add::<$S>(dst, src, g) }
+        }
+        #[target_feature(enable = $feature)]
+        pub unsafe fn rows_axpy(a: &mut [f32], b: &[f32], s: f32, g: &crate::window::Rows) {
+            // SAFETY: as above.
+            unsafe { crate::window::rows_axpy::<$S>(a, b, s, g) }
+        }
+        #[target_feature(enable = $feature)]
+        pub unsafe fn rows_dot(a: &[f32], b: &[f32], g: &crate::window::Rows) -> f32 {
+            // SAFETY: as above.
+            unsafe { crate::window::rows_dot::<$S>(a, b, g) }
+        }
 
         /// This set's kernels as safe function pointers. Reachable only through
         /// `crate::kernels_for`, which checks the CPU features first: that check, and the
@@ -484,6 +504,10 @@ macro_rules! instantiate {
             kl_sparsity: |dr, q, rho, s| unsafe { kl_sparsity(dr, q, rho, s) },
             dense_small: |o, a, wt, b, m, k, n, s| unsafe { dense_small(o, a, wt, b, m, k, n, s) },
             mlp_forward: |o, x, r, p, s| unsafe { mlp_forward(o, x, r, p, s) },
+            window_gather: |d, s, g| unsafe { window_gather(d, s, g) },
+            window_scatter_add: |d, s, g| unsafe { window_scatter_add(d, s, g) },
+            rows_axpy: |a, b, s, g| unsafe { rows_axpy(a, b, s, g) },
+            rows_dot: |a, b, g| unsafe { rows_dot(a, b, g) },
             sgemm_packed: crate::gemm::packed_entry!($isa),
             prefer_packed_gemm: true,
         };

@@ -28,6 +28,7 @@ pub mod mlp;
 pub mod quant;
 pub mod quant_scalar;
 pub mod scalar;
+pub mod window;
 
 /// The x86-64 instruction sets: each file holds only its vector primitives (the `Simd` impl)
 /// and the one `instantiate!` line that builds its kernel table from `body.rs`.
@@ -160,6 +161,14 @@ pub struct Kernels {
     /// A whole chain of dense layers for a few rows (the trigger's batch 1), weights packed
     /// once into an [`mlp::MlpPack`]; bit-identical to a chain of this set's `dense_small`.
     pub mlp_forward: mlp::MlpFn,
+    /// One im2col tap: a strided row gather with zero fill ([`window::GatherFn`]).
+    pub window_gather: window::GatherFn,
+    /// One col2im tap: its adjoint, a strided scatter-add ([`window::ScatterAddFn`]).
+    pub window_scatter_add: window::ScatterAddFn,
+    /// A direct convolution's tap over rows: a += s·b ([`window::RowsAxpyFn`]).
+    pub rows_axpy: window::RowsAxpyFn,
+    /// Its weight gradient: Σ a·b over rows ([`window::RowsDotFn`]).
+    pub rows_dot: window::RowsDotFn,
     /// This set's packed GEMM ([`gemm::sgemm_packed_on`] with the ISA bound).
     pub sgemm_packed: gemm::PackedGemmFn,
     /// Whether planned products use `sgemm_packed`: true unless `HEPAE_GEMM=matrixmultiply`
@@ -188,6 +197,10 @@ static SCALAR: Kernels = Kernels {
     kl_sparsity: scalar::kl_sparsity,
     dense_small: scalar::dense_small,
     mlp_forward: scalar::mlp_forward,
+    window_gather: scalar::window_gather,
+    window_scatter_add: scalar::window_scatter_add,
+    rows_axpy: scalar::rows_axpy,
+    rows_dot: scalar::rows_dot,
     sgemm_packed: gemm::packed_entry!(Isa::Scalar),
     prefer_packed_gemm: true,
 };

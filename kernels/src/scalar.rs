@@ -190,3 +190,47 @@ pub fn mlp_forward(out: &mut [f32], x: &[f32], rows: usize, pack: &crate::mlp::M
         out[r * dout..(r + 1) * dout].copy_from_slice(&cur[..dout]);
     }
 }
+
+/// dst[r·len + t] = src[r·rs + (t − lo)·step] for lo ≤ t < hi, else 0 (one im2col tap).
+pub fn window_gather(dst: &mut [f32], src: &[f32], g: &crate::window::Strided) {
+    g.check("window_gather", dst.len(), src.len());
+    for r in 0..g.rows {
+        for t in 0..g.len {
+            dst[r * g.len + t] = if (g.lo..g.hi).contains(&t) { src[r * g.rs + (t - g.lo) * g.step] } else { 0.0 };
+        }
+    }
+}
+
+/// dst[r·rs + (t − lo)·step] += src[r·len + t] for lo ≤ t < hi, rows and positions in order
+/// (one col2im tap).
+pub fn window_scatter_add(dst: &mut [f32], src: &[f32], g: &crate::window::Strided) {
+    g.check("window_scatter_add", src.len(), dst.len());
+    for r in 0..g.rows {
+        for t in g.lo..g.hi {
+            dst[r * g.rs + (t - g.lo) * g.step] += src[r * g.len + t];
+        }
+    }
+}
+
+/// a[r·a_rs + t] += s·b[r·b_rs + t] (a direct convolution's tap).
+pub fn rows_axpy(a: &mut [f32], b: &[f32], s: f32, g: &crate::window::Rows) {
+    g.check("rows_axpy", a.len(), b.len());
+    for r in 0..g.rows {
+        for t in 0..g.len {
+            a[r * g.a_rs + t] += s * b[r * g.b_rs + t];
+        }
+    }
+}
+
+/// Σ a[r·a_rs + t]·b[r·b_rs + t]: 16 partial sums, partial l over the positions t ≡ l (mod 16)
+/// of every row, rows in order, then the partials added 0 to 15 in order.
+pub fn rows_dot(a: &[f32], b: &[f32], g: &crate::window::Rows) -> f32 {
+    g.check("rows_dot", a.len(), b.len());
+    let mut acc = [0.0f32; 16];
+    for r in 0..g.rows {
+        for t in 0..g.len {
+            acc[t % 16] += a[r * g.a_rs + t] * b[r * g.b_rs + t];
+        }
+    }
+    acc.iter().fold(0.0, |s, &v| s + v)
+}

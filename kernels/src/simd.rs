@@ -58,6 +58,13 @@ pub(crate) trait Simd {
     unsafe fn acc_add_sq(acc: Self::D, v: Self::V) -> Self::D;
     /// Σ of the accumulator's lanes.
     unsafe fn acc_sum(acc: Self::D) -> f64;
+    /// The even lanes of the 2·W lanes a | b: (a₀, a₂, …, b₀, b₂, …) (a stride-2 gather).
+    unsafe fn even_lanes(a: Self::V, b: Self::V) -> Self::V;
+    /// Each lane of `v` twice: ((v₀, v₀, v₁, v₁, …) of the low half, the same of the high
+    /// half) (the inverse of [`Simd::even_lanes`] on the even lanes).
+    unsafe fn spread_pairs(v: Self::V) -> (Self::V, Self::V);
+    /// `new` in the even lanes, `old` in the odd ones.
+    unsafe fn blend_even(old: Self::V, new: Self::V) -> Self::V;
 }
 
 /// eˣ per lane (the Cephes expf polynomial, ~1 ulp), x clamped to the finite f32 range

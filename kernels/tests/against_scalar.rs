@@ -361,3 +361,98 @@ fn exp_and_ln_match_the_standard_library_across_their_range() {
         }
     }
 }
+
+/// The im2col/col2im tap geometries: every contiguous length up to 2×16 + 3 (each mask
+/// pattern, both stride-2 loads), every placement of the image's positions in it (zero
+/// fill on either side, none inside), strides 1–3, rows 0–3, row strides with gaps.
+fn window_geometries() -> Vec<hepae_kernels::window::Strided> {
+    let mut out = Vec::new();
+    for step in 1..=3 {
+        for len in (0usize..=35).chain([40, 67]) {
+            for (lo, hi) in [
+                (0, len),
+                (1.min(len), len),
+                (0, len.saturating_sub(1)),
+                (1.min(len), len.saturating_sub(1).max(1.min(len))),
+                (len / 2, len / 2),
+            ] {
+                for rows in 0..=3 {
+                    let n = hi - lo;
+                    let rs = (n.max(1) - 1) * step + 1 + (rows % 2) * 3;
+                    out.push(hepae_kernels::window::Strided { rows, len, lo, hi, rs, step });
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn window_gather_and_scatter_add_match_scalar_bit_for_bit() {
+    let mut r = rand::rngs::StdRng::seed_from_u64(7);
+    let sets = simd_sets();
+    for g in window_geometries() {
+        let strided = rnd(&mut r, g.span() + 2, -1.0, 1.0);
+        let dense = rnd(&mut r, g.rows * g.len, -1.0, 1.0);
+        let mut want = vec![f32::NAN; dense.len()];
+        (scalar().window_gather)(&mut want, &strided, &g);
+        let mut want_acc = strided.clone();
+        (scalar().window_scatter_add)(&mut want_acc, &dense, &g);
+        for k in &sets {
+            let mut got = vec![f32::NAN; dense.len()];
+            (k.window_gather)(&mut got, &strided, &g);
+            assert_bits_equal(&got, &want, &format!("{} window_gather {g:?}", k.isa.name()));
+            let mut acc = strided.clone();
+            (k.window_scatter_add)(&mut acc, &dense, &g);
+            assert_bits_equal(&acc, &want_acc, &format!("{} window_scatter_add {g:?}", k.isa.name()));
+        }
+    }
+}
+
+#[test]
+fn scalar_window_kernels_follow_their_definition() {
+    // Two rows of 5 positions, positions 1..4 in the image, at step 2, rows 7 apart.
+    let g = hepae_kernels::window::Strided { rows: 2, len: 5, lo: 1, hi: 4, rs: 7, step: 2 };
+    assert_eq!(g.span(), 7 + 4 + 1);
+    let src: Vec<f32> = (0..12).map(|v| v as f32).collect();
+    let mut dst = [f32::NAN; 10];
+    (scalar().window_gather)(&mut dst, &src, &g);
+    assert_eq!(dst, [0.0, 0.0, 2.0, 4.0, 0.0, 0.0, 7.0, 9.0, 11.0, 0.0]);
+    let mut img = vec![0.0f32; 12];
+    (scalar().window_scatter_add)(&mut img, &[9.0, 1.0, 2.0, 3.0, 9.0, 9.0, 4.0, 5.0, 6.0, 9.0], &g);
+    assert_eq!(img, [1.0, 0.0, 2.0, 0.0, 3.0, 0.0, 0.0, 4.0, 0.0, 5.0, 0.0, 6.0]);
+}
+
+#[test]
+fn rows_axpy_and_rows_dot_match_scalar_for_ragged_rows() {
+    use hepae_kernels::window::Rows;
+    let mut r = rand::rngs::StdRng::seed_from_u64(11);
+    let sets = simd_sets();
+    for len in (0usize..=40).chain([67, 129]) {
+        for rows in 0..=4 {
+            for (a_rs, b_rs) in [(len, len), (len + 1, len + 5), (len + 17, len)] {
+                let g = Rows { rows, len, a_rs, b_rs };
+                let a0 = rnd(&mut r, g.span(a_rs) + 1, -1.0, 1.0);
+                let b = rnd(&mut r, g.span(b_rs) + 3, -1.0, 1.0);
+                let mut want = a0.clone();
+                (scalar().rows_axpy)(&mut want, &b, 0.73, &g);
+                let want_dot = (scalar().rows_dot)(&a0, &b, &g);
+                for k in &sets {
+                    let mut got = a0.clone();
+                    (k.rows_axpy)(&mut got, &b, 0.73, &g);
+                    assert_bits_equal(&got, &want, &format!("{} rows_axpy {g:?}", k.isa.name()));
+                    let dot = (k.rows_dot)(&a0, &b, &g);
+                    // The same partial sums in the same order: equal bits (±0 aside).
+                    assert!(dot == want_dot, "{} rows_dot {g:?}: {dot} vs {want_dot}", k.isa.name());
+                }
+            }
+        }
+    }
+    // By hand: two rows of 3, a rows 4 apart, b rows 3 apart.
+    let g = Rows { rows: 2, len: 3, a_rs: 4, b_rs: 3 };
+    let (a, b) = ([1.0f32, 2.0, 3.0, 9.0, 4.0, 5.0, 6.0], [1.0f32, 1.0, 2.0, 0.5, 0.5, 1.0]);
+    assert_eq!((scalar().rows_dot)(&a, &b, &g), 1.0 + 2.0 + 6.0 + 2.0 + 2.5 + 6.0);
+    let mut y = a;
+    (scalar().rows_axpy)(&mut y, &b, 2.0, &g);
+    assert_eq!(y, [3.0, 4.0, 7.0, 9.0, 5.0, 6.0, 8.0]);
+}

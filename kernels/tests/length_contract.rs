@@ -218,3 +218,60 @@ fn gemm_refuses_views_outside_their_slices() {
         assert_eq!(c, [3.0; 4], "{} packed gemm in bounds", isa.name());
     }
 }
+
+#[test]
+fn window_kernels_refuse_a_short_side_or_a_bad_geometry_on_every_isa() {
+    use hepae_kernels::window::Strided;
+    let g = Strided { rows: 3, len: 8, lo: 1, hi: 7, rs: 20, step: 2 };
+    let span = g.span(); // 2·20 + 5·2 + 1 = 51
+    assert_eq!(span, 51);
+    for k in every_set() {
+        let isa = k.isa.name();
+        let (mut dense, mut strided) = (vec![0.0f32; 24], vec![0.0f32; span]);
+        (k.window_gather)(&mut dense, &strided, &g);
+        (k.window_scatter_add)(&mut strided, &dense, &g);
+        let mut short = vec![0.0f32; span - 1];
+        assert_refused(&format!("{isa} gather, strided side short"), "window_gather", &[span - 1, span], || {
+            (k.window_gather)(&mut dense, &short, &g)
+        });
+        assert_refused(&format!("{isa} scatter, strided side short"), "window_scatter_add", &[span - 1, span], || {
+            (k.window_scatter_add)(&mut short, &dense, &g)
+        });
+        let mut wrong = vec![0.0f32; 23];
+        assert_refused(&format!("{isa} gather, contiguous side 23"), "window_gather", &[23], || {
+            (k.window_gather)(&mut wrong, &strided, &g)
+        });
+        assert_refused(&format!("{isa} scatter, contiguous side 23"), "window_scatter_add", &[23], || {
+            (k.window_scatter_add)(&mut strided, &wrong, &g)
+        });
+        let past = Strided { hi: 9, ..g };
+        assert_refused(&format!("{isa} gather, hi past len"), "window_gather", &[9, 8], || {
+            (k.window_gather)(&mut dense, &strided, &past)
+        });
+        let still = Strided { step: 0, ..g };
+        assert_refused(&format!("{isa} scatter, step 0"), "window_scatter_add", &[], || {
+            (k.window_scatter_add)(&mut strided, &dense, &still)
+        });
+    }
+}
+
+#[test]
+fn rows_kernels_refuse_a_short_block_on_every_isa() {
+    use hepae_kernels::window::Rows;
+    let g = Rows { rows: 3, len: 5, a_rs: 8, b_rs: 6 };
+    let (sa, sb) = (g.span(8), g.span(6)); // 21 and 17
+    assert_eq!((sa, sb), (21, 17));
+    for k in every_set() {
+        let isa = k.isa.name();
+        let (mut a, b) = (vec![0.0f32; sa], vec![0.0f32; sb]);
+        (k.rows_axpy)(&mut a, &b, 1.0, &g);
+        assert_eq!((k.rows_dot)(&a, &b, &g), 0.0);
+        let mut short = vec![0.0f32; sa - 1];
+        assert_refused(&format!("{isa} rows_axpy, a short"), "rows_axpy", &[sa - 1, sa], || {
+            (k.rows_axpy)(&mut short, &b, 1.0, &g)
+        });
+        assert_refused(&format!("{isa} rows_dot, b short"), "rows_dot", &[sb - 1, sb], || {
+            (k.rows_dot)(&a, &b[..sb - 1], &g);
+        });
+    }
+}

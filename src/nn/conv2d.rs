@@ -13,6 +13,7 @@ use super::init::init_linear;
 use super::op::{Ctx, Op, ParamShape};
 use crate::engine::gemm::gemm;
 use crate::engine::tensor::{Matrix, MatrixMut, Shape, Tensor, TensorMut};
+use hepae_kernels::window::Rows;
 use serde::{Deserialize, Serialize};
 
 /// The op: `out` channels, a `kernel`×`kernel` window, `stride`, zero `pad` on each side, then
@@ -110,15 +111,16 @@ impl Op for Conv2d {
         let chw = g.c * g.h * g.w;
         for (x, y) in inp.data.chunks_exact(chw).zip(out.data.chunks_exact_mut(o * ohw)) {
             if self.is_direct() {
+                let kern = cx.gemm.kernels();
                 y.fill(0.0);
-                segments(&g, o, |wi, a, b, len| axpy(&mut y[a..a + len], weight[wi], &x[b..b + len]));
+                segments(&g, o, |wi, a, b, rows| (kern.rows_axpy)(&mut y[a..], &x[b..], weight[wi], &rows));
                 bias_act_channels(y, &bias[..o], 1, ohw, self.act);
                 continue;
             }
             let cols: &[f32] = if self.pointwise() {
                 x
             } else {
-                im2col(work, x, &g);
+                im2col(work, x, &g, cx.gemm.kernels());
                 work
             };
             if o < SMALL_OUT {
@@ -154,15 +156,19 @@ impl Op for Conv2d {
         act_backward(dout, out.data, self.act);
         let mut dparams = dparams.map(|d| d.split_at_mut(o * ckk));
         if self.is_direct() {
+            let kern = cx.gemm.kernels();
             for (b, gb) in dout.chunks_exact(o * ohw).enumerate() {
                 let x = &inp.data[b * chw..(b + 1) * chw];
                 if let Some((dw, _)) = dparams.as_mut() {
-                    segments(&g, o, |wi, a, b, len| dw[wi] += dot(&gb[a..a + len], &x[b..b + len]));
+                    segments(&g, o, |wi, a, b, rows| dw[wi] += (kern.rows_dot)(&gb[a..], &x[b..], &rows));
                 }
                 if let Some(dx) = dinp.as_deref_mut() {
                     let dx = &mut dx[b * chw..(b + 1) * chw];
                     dx.fill(0.0);
-                    segments(&g, o, |wi, a, b, len| axpy(&mut dx[b..b + len], weight[wi], &gb[a..a + len]));
+                    segments(&g, o, |wi, a, b, rows| {
+                        let back = Rows { a_rs: rows.b_rs, b_rs: rows.a_rs, ..rows };
+                        (kern.rows_axpy)(&mut dx[b..], &gb[a..], weight[wi], &back)
+                    });
                 }
             }
             if let Some((_, db)) = dparams {
@@ -180,7 +186,7 @@ impl Op for Conv2d {
                 let cols: &[f32] = if self.pointwise() {
                     x
                 } else {
-                    im2col(work, x, &g);
+                    im2col(work, x, &g, cx.gemm.kernels());
                     work
                 };
                 if o < SMALL_OUT {
@@ -198,7 +204,7 @@ impl Op for Conv2d {
                 } else {
                     gemm(cx.gemm, 1.0, wt, Matrix::new(gb, o, ohw), 0.0, &mut MatrixMut::new(work, ckk, ohw));
                     dx.fill(0.0);
-                    col2im(dx, work, &g);
+                    col2im(dx, work, &g, cx.gemm.kernels());
                 }
             }
         }
@@ -243,39 +249,33 @@ fn small_out_dweight_t(dwt: &mut [f32], g: &[f32], cols: &[f32], o: usize, r: us
 
 use super::im2col::dot16 as dot;
 
-/// The segments of a direct stride-1 convolution of one image (the three sums of a
+/// The blocks of a direct stride-1 convolution of one image (the three sums of a
 /// convolution without the column matrix, for few output channels, where im2col's k²-fold
-/// copy of the image costs more than the products): `f(wi, a, b, len)` for every
-/// (o, c, i, j) and output row y whose input row y + i − p is inside the image, with `wi` the
-/// weight's index, `a` the first output position (o, y, x_lo), `b` the input position
-/// (c, y + i − p, x_lo + j − p) and `len` the output columns whose input column is inside it.
-fn segments(g: &Window, o: usize, mut f: impl FnMut(usize, usize, usize, usize)) {
+/// copy of the image costs more than the products): `f(wi, a, b, rows)` for every
+/// (o, c, i, j) with an output row whose input row y + i − p is inside the image, with `wi`
+/// the weight's index, `a` the first output position (o, y_lo, x_lo), `b` its input position
+/// (c, y_lo + i − p, x_lo + j − p), and `rows` the output rows y_lo..y_hi by the output
+/// columns x_lo..x_hi whose input column is inside it (output rows OW apart, input rows W).
+fn segments(g: &Window, o: usize, mut f: impl FnMut(usize, usize, usize, Rows)) {
     let k = g.k;
     for q in 0..o {
         for c in 0..g.c {
             for i in 0..k {
                 let (ylo, yhi) = g.valid(i, g.h, g.oh);
+                if yhi <= ylo {
+                    continue;
+                }
                 for j in 0..k {
                     let (xlo, xhi) = g.valid(j, g.w, g.ow);
                     if xhi <= xlo {
                         continue;
                     }
                     let wi = ((q * g.c + c) * k + i) * k + j;
-                    for y in ylo..yhi {
-                        let a = (q * g.oh + y) * g.ow + xlo;
-                        let b = (c * g.h + y + i - g.pad) * g.w + xlo + j - g.pad;
-                        f(wi, a, b, xhi - xlo);
-                    }
+                    let a = (q * g.oh + ylo) * g.ow + xlo;
+                    let b = (c * g.h + ylo + i - g.pad) * g.w + xlo + j - g.pad;
+                    f(wi, a, b, Rows { rows: yhi - ylo, len: xhi - xlo, a_rs: g.ow, b_rs: g.w });
                 }
             }
         }
-    }
-}
-
-/// d[..] += s·x[..] over equal lengths.
-#[inline]
-fn axpy(d: &mut [f32], s: f32, x: &[f32]) {
-    for (a, &b) in d.iter_mut().zip(x) {
-        *a += s * b;
     }
 }

@@ -99,7 +99,7 @@ impl Op for ConvTranspose2d {
             let wt = Matrix::new(weight, c, okk).t();
             gemm(cx.gemm, 1.0, wt, Matrix::new(x, c, hw), 0.0, &mut MatrixMut::new(work, okk, hw));
             y.fill(0.0);
-            col2im(y, work, &g);
+            col2im(y, work, &g, cx.gemm.kernels());
             bias_act_channels(y, &bias[..self.out], 1, ohw, self.act);
         }
     }
@@ -130,7 +130,7 @@ impl Op for ConvTranspose2d {
         let dwt = &mut dwt[..okk * c];
         dwt.fill(0.0);
         for (b, gb) in dout.chunks_exact(self.out * ohw).enumerate() {
-            im2col(work, gb, &g);
+            im2col(work, gb, &g, cx.gemm.kernels());
             let gcols = Matrix::new(work, okk, hw);
             let x = &inp.data[b * c * hw..(b + 1) * c * hw];
             if dparams.is_some() {

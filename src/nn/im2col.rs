@@ -4,6 +4,9 @@
 //! [`super::conv_transpose2d`] (a transposed convolution's forward is a convolution's input
 //! gradient, and the other way round).
 
+use hepae_kernels::window::Strided;
+use hepae_kernels::Kernels;
+
 /// A convolution of a (C, H, W) image with a k×k window moved by `stride`, the image padded
 /// with `pad` zeros on every side, giving (OH, OW) window positions. Dilation 1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,110 +48,63 @@ impl Window {
         let lo = lo.min(n_out as isize);
         (lo as usize, hi.max(lo) as usize)
     }
+    /// Kernel tap (i, j) over output rows ylo..yhi (its valid ones) as a strided row copy:
+    /// the geometry (output rows of OW positions, those in the image's columns on the image
+    /// side at the stride, image rows s·W apart) and the offset of its first image value in
+    /// a plane (0 when it reads none).
+    fn tap(&self, i: usize, j: usize, ylo: usize, yhi: usize) -> (Strided, usize) {
+        let (xlo, xhi) = self.valid(j, self.w, self.ow);
+        let s = self.stride;
+        let geo = Strided { rows: yhi - ylo, len: self.ow, lo: xlo, hi: xhi, rs: s * self.w, step: s };
+        let at = if geo.span() == 0 { 0 } else { (ylo * s + i - self.pad) * self.w + xlo * s + j - self.pad };
+        (geo, at)
+    }
 }
 
 /// cols[(c·k + i)·k + j, y·OW + x] = img[c, y·s − p + i, x·s − p + j] (0 outside the image).
 /// `img` is one (C, H, W) image, `cols` the [C·k·k × OH·OW] matrix (every element written).
-pub fn im2col(cols: &mut [f32], img: &[f32], g: &Window) {
-    let (oh, ow, s, hw) = (g.oh, g.ow, g.stride, g.h * g.w);
+/// Each (c, i, j) row is one call of the kernel set's strided gather (`kern.window_gather`).
+pub fn im2col(cols: &mut [f32], img: &[f32], g: &Window, kern: &Kernels) {
+    let (oh, ow, hw) = (g.oh, g.ow, g.h * g.w);
     let cols = &mut cols[..g.rows() * g.cols()];
     let img = &img[..g.c * hw];
-    // The valid ranges depend on (i, j) only: computed once each (two divisions apiece), then
-    // every channel's row of that kernel tap copied (a pure copy, so the order is free).
-    for i in 0..g.k {
-        let (ylo, yhi) = g.valid(i, g.h, oh);
-        for j in 0..g.k {
-            let (xlo, xhi) = g.valid(j, g.w, ow);
-            let x0 = (xlo * s + j).wrapping_sub(g.pad);
-            for c in 0..g.c {
-                let plane = &img[c * hw..(c + 1) * hw];
+    // Channel by channel, so that one plane stays in L1 while its k² taps read it and the
+    // column matrix is written in order (a pure copy: the order is free).
+    for c in 0..g.c {
+        let plane = &img[c * hw..(c + 1) * hw];
+        for i in 0..g.k {
+            let (ylo, yhi) = g.valid(i, g.h, oh);
+            for j in 0..g.k {
+                let (geo, at) = g.tap(i, j, ylo, yhi);
                 let row = &mut cols[((c * g.k + i) * g.k + j) * oh * ow..][..oh * ow];
                 row[..ylo * ow].fill(0.0);
                 row[yhi * ow..].fill(0.0);
-                for y in ylo..yhi {
-                    let iy = y * s + i - g.pad;
-                    let dst = &mut row[y * ow..(y + 1) * ow];
-                    dst[..xlo].fill(0.0);
-                    dst[xhi..].fill(0.0);
-                    if xhi > xlo {
-                        let src = &plane[iy * g.w..(iy + 1) * g.w];
-                        gather(&mut dst[xlo..xhi], &src[x0..], s);
-                    }
-                }
+                (kern.window_gather)(&mut row[ylo * ow..yhi * ow], &plane[at..], &geo);
             }
         }
     }
 }
 
 /// The adjoint of [`im2col`]: img[c, y·s − p + i, x·s − p + j] += cols[(c·k + i)·k + j, y·OW + x]
-/// over every in-image position (`img` is *added* into; the caller zeroes it first).
-pub fn col2im(img: &mut [f32], cols: &[f32], g: &Window) {
-    let (oh, ow, s, hw) = (g.oh, g.ow, g.stride, g.h * g.w);
+/// over every in-image position (`img` is *added* into; the caller zeroes it first). Each
+/// (c, i, j) row is one call of the strided scatter-add (`kern.window_scatter_add`).
+pub fn col2im(img: &mut [f32], cols: &[f32], g: &Window, kern: &Kernels) {
+    let (oh, ow, hw) = (g.oh, g.ow, g.h * g.w);
     let cols = &cols[..g.rows() * g.cols()];
     let img = &mut img[..g.c * hw];
-    // The valid ranges hoisted out of the channel loop as in `im2col`; the channels are
-    // disjoint planes, so each pixel still receives its terms in (i, j, y) order, as before.
-    for i in 0..g.k {
-        let (ylo, yhi) = g.valid(i, g.h, oh);
-        for j in 0..g.k {
-            let (xlo, xhi) = g.valid(j, g.w, ow);
-            if xhi <= xlo {
-                continue;
-            }
-            let x0 = xlo * s + j - g.pad;
-            for c in 0..g.c {
-                let plane = &mut img[c * hw..(c + 1) * hw];
-                let row = &cols[((c * g.k + i) * g.k + j) * oh * ow..][..oh * ow];
-                for y in ylo..yhi {
-                    let iy = y * s + i - g.pad;
-                    let src = &row[y * ow + xlo..y * ow + xhi];
-                    let dst = &mut plane[iy * g.w..(iy + 1) * g.w];
-                    scatter_add(&mut dst[x0..], src, s);
+    // Channel by channel as in `im2col` (one plane in L1 while its taps add into it); the
+    // channels are disjoint planes, so each pixel receives its terms in (i, j, y) order.
+    for c in 0..g.c {
+        let plane = &mut img[c * hw..(c + 1) * hw];
+        for i in 0..g.k {
+            let (ylo, yhi) = g.valid(i, g.h, oh);
+            for j in 0..g.k {
+                let (geo, at) = g.tap(i, j, ylo, yhi);
+                if geo.span() == 0 {
+                    continue;
                 }
-            }
-        }
-    }
-}
-
-/// dst[t] = src[t·s] for every t (strides 1 and 2 as their own loops, which vectorise).
-#[inline]
-fn gather(dst: &mut [f32], src: &[f32], s: usize) {
-    let n = dst.len();
-    match s {
-        1 => dst.copy_from_slice(&src[..n]),
-        2 => {
-            let src = &src[..2 * n - 1];
-            for (t, d) in dst.iter_mut().enumerate() {
-                *d = src[2 * t];
-            }
-        }
-        _ => {
-            for (d, v) in dst.iter_mut().zip(src.iter().step_by(s)) {
-                *d = *v;
-            }
-        }
-    }
-}
-
-/// dst[t·s] += src[t] for every t.
-#[inline]
-fn scatter_add(dst: &mut [f32], src: &[f32], s: usize) {
-    let n = src.len();
-    match s {
-        1 => {
-            for (d, v) in dst[..n].iter_mut().zip(src) {
-                *d += *v;
-            }
-        }
-        2 => {
-            let dst = &mut dst[..2 * n - 1];
-            for (t, v) in src.iter().enumerate() {
-                dst[2 * t] += *v;
-            }
-        }
-        _ => {
-            for (d, v) in dst.iter_mut().step_by(s).zip(src) {
-                *d += *v;
+                let row = &cols[((c * g.k + i) * g.k + j) * oh * ow..][..oh * ow];
+                (kern.window_scatter_add)(&mut plane[at..], &row[ylo * ow..yhi * ow], &geo);
             }
         }
     }
@@ -235,12 +191,21 @@ pub fn dot16(a: &[f32], b: &[f32]) -> f32 {
 mod tests {
     use super::*;
 
-    /// Ragged windows: odd sizes, strides 1–3, padding 0–2, kernels 2–4.
+    /// Ragged windows: odd sizes, strides 1–3, padding 0–2, kernels 2–4, rows wider than two
+    /// AVX-512 vectors (the strided kernels' main loops).
     fn windows() -> Vec<Window> {
-        [(3, 7, 5, 3, 2, 1), (2, 6, 6, 4, 2, 1), (1, 5, 4, 2, 3, 0), (2, 4, 5, 3, 1, 2), (3, 9, 8, 4, 2, 2)]
-            .into_iter()
-            .map(|(c, h, w, k, s, p)| Window::conv(c, h, w, k, s, p))
-            .collect()
+        [
+            (3, 7, 5, 3, 2, 1),
+            (2, 6, 6, 4, 2, 1),
+            (1, 5, 4, 2, 3, 0),
+            (2, 4, 5, 3, 1, 2),
+            (3, 9, 8, 4, 2, 2),
+            (2, 9, 77, 3, 2, 1),
+            (1, 5, 40, 3, 1, 1),
+        ]
+        .into_iter()
+        .map(|(c, h, w, k, s, p)| Window::conv(c, h, w, k, s, p))
+        .collect()
     }
 
     /// The input coordinate of output position o at tap q, if inside 0..n.
@@ -250,11 +215,12 @@ mod tests {
 
     #[test]
     fn im2col_matches_its_definition_and_col2im_sums_in_the_reference_order() {
-        for g in windows() {
+        let sets: Vec<_> = hepae_kernels::available_isas().into_iter().filter_map(hepae_kernels::kernels_for).collect();
+        for (g, kern) in windows().into_iter().flat_map(|g| sets.iter().map(move |k| (g, *k))) {
             let img: Vec<f32> = (0..g.c * g.h * g.w).map(|v| (v as f32 * 0.37).sin()).collect();
             let cols_in: Vec<f32> = (0..g.rows() * g.cols()).map(|v| (v as f32 * 0.91).cos()).collect();
             let mut cols = vec![f32::NAN; g.rows() * g.cols()];
-            im2col(&mut cols, &img, &g);
+            im2col(&mut cols, &img, &g, kern);
             // The reference: every element by the definition, and col2im's sums in (c, i, j, y, x)
             // order, the order the tap-major loops must keep per pixel.
             let mut want_img = vec![0.0f32; img.len()];
@@ -271,16 +237,16 @@ mod tests {
                                     }
                                     _ => 0.0,
                                 };
-                                assert_eq!(cols[r].to_bits(), v.to_bits(), "im2col {g:?} at row {r}");
+                                assert_eq!(cols[r].to_bits(), v.to_bits(), "{:?} im2col {g:?} at row {r}", kern.isa);
                             }
                         }
                     }
                 }
             }
             let mut got = vec![0.0f32; img.len()];
-            col2im(&mut got, &cols_in, &g);
+            col2im(&mut got, &cols_in, &g, kern);
             for (t, (a, b)) in got.iter().zip(&want_img).enumerate() {
-                assert_eq!(a.to_bits(), b.to_bits(), "col2im {g:?} at pixel {t}: {a} vs {b}");
+                assert_eq!(a.to_bits(), b.to_bits(), "{:?} col2im {g:?} at pixel {t}: {a} vs {b}", kern.isa);
             }
         }
     }

@@ -207,6 +207,29 @@ impl Simd for Avx2 {
         unsafe { _mm256_storeu_pd(a.as_mut_ptr(), _mm256_add_pd(acc.0, acc.1)) };
         (a[0] + a[1]) + (a[2] + a[3])
     }
+    #[inline(always)]
+    unsafe fn even_lanes(a: __m256, b: __m256) -> __m256 {
+        // SAFETY: register-only (see the note above the impl).
+        unsafe {
+            // (a0 a2 b0 b2 | a4 a6 b4 b6), then the 64-bit pairs reordered to (a0 a2 a4 a6 b0 b2 b4 b6).
+            let s = _mm256_shuffle_ps::<0b10_00_10_00>(a, b);
+            _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(s)))
+        }
+    }
+    #[inline(always)]
+    unsafe fn spread_pairs(v: __m256) -> (__m256, __m256) {
+        // SAFETY: register-only (see the note above the impl).
+        unsafe {
+            // (v0 v0 v1 v1 | v4 v4 v5 v5) and (v2 v2 v3 v3 | v6 v6 v7 v7), then their halves paired.
+            let (l, h) = (_mm256_unpacklo_ps(v, v), _mm256_unpackhi_ps(v, v));
+            (_mm256_permute2f128_ps::<0x20>(l, h), _mm256_permute2f128_ps::<0x31>(l, h))
+        }
+    }
+    #[inline(always)]
+    unsafe fn blend_even(old: __m256, new: __m256) -> __m256 {
+        // SAFETY: register-only (see the note above the impl).
+        unsafe { _mm256_blend_ps::<0b0101_0101>(old, new) }
+    }
 }
 
 crate::body::instantiate!("avx2,fma", crate::Isa::Avx2, Avx2);

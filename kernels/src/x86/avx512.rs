@@ -50,8 +50,16 @@ impl Simd for Avx512 {
     }
     #[inline(always)]
     unsafe fn load(p: *const f32, len: usize) -> __m512 {
-        // SAFETY: the mask covers only the `len` valid elements at `p` (the caller's contract).
-        unsafe { _mm512_maskz_loadu_ps(tail_mask(len), p) }
+        // SAFETY: a full load only when 16 elements are valid at `p`, else masked to `len`
+        // (the caller's contract). (A masked load stalls on some cores where a plain one does
+        // not, so a whole vector takes the plain one.)
+        unsafe {
+            if len >= 16 {
+                _mm512_loadu_ps(p)
+            } else {
+                _mm512_maskz_loadu_ps(tail_mask(len), p)
+            }
+        }
     }
     #[inline(always)]
     unsafe fn load_or(p: *const f32, len: usize, fill: __m512) -> __m512 {
@@ -60,8 +68,15 @@ impl Simd for Avx512 {
     }
     #[inline(always)]
     unsafe fn store(p: *mut f32, v: __m512, len: usize) {
-        // SAFETY: the mask covers only the `len` valid elements at `p` (the caller's contract).
-        unsafe { _mm512_mask_storeu_ps(p, tail_mask(len), v) }
+        // SAFETY: a full store only when 16 elements are valid at `p`, else masked to `len`
+        // (the caller's contract).
+        unsafe {
+            if len >= 16 {
+                _mm512_storeu_ps(p, v)
+            } else {
+                _mm512_mask_storeu_ps(p, tail_mask(len), v)
+            }
+        }
     }
     #[inline(always)]
     unsafe fn add(a: __m512, b: __m512) -> __m512 {
@@ -176,6 +191,28 @@ impl Simd for Avx512 {
     unsafe fn acc_sum(acc: Self::D) -> f64 {
         // SAFETY: register-only (see the note above the impl).
         unsafe { _mm512_reduce_add_pd(_mm512_add_pd(acc.0, acc.1)) }
+    }
+    #[inline(always)]
+    unsafe fn even_lanes(a: __m512, b: __m512) -> __m512 {
+        // SAFETY: register-only (see the note above the impl).
+        unsafe {
+            let idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            _mm512_permutex2var_ps(a, idx, b)
+        }
+    }
+    #[inline(always)]
+    unsafe fn spread_pairs(v: __m512) -> (__m512, __m512) {
+        // SAFETY: register-only (see the note above the impl).
+        unsafe {
+            let lo = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+            let hi = _mm512_setr_epi32(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
+            (_mm512_permutexvar_ps(lo, v), _mm512_permutexvar_ps(hi, v))
+        }
+    }
+    #[inline(always)]
+    unsafe fn blend_even(old: __m512, new: __m512) -> __m512 {
+        // SAFETY: register-only (see the note above the impl).
+        unsafe { _mm512_mask_blend_ps(0x5555, old, new) }
     }
 }
 
