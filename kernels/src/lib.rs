@@ -25,6 +25,7 @@ pub mod close;
 pub mod gemm;
 mod lanes;
 pub mod mlp;
+pub mod mlp_batch;
 pub mod quant;
 pub mod quant_scalar;
 pub mod scalar;
@@ -160,6 +161,10 @@ pub struct Kernels {
     /// A whole chain of dense layers for a few rows (the trigger's batch 1), weights packed
     /// once into an [`mlp::MlpPack`]; bit-identical to a chain of this set's `dense_small`.
     pub mlp_forward: mlp::MlpFn,
+    /// A whole chain of dense layers for many rows (the batch encode), in row tiles through
+    /// every layer, weights packed once into an [`mlp_batch::MlpBatchPack`]; bit-identical
+    /// to the chain of packed GEMMs with fused epilogues (the training forward), on every set.
+    pub mlp_batch: mlp_batch::MlpBatchFn,
     /// This set's packed GEMM ([`gemm::sgemm_packed_on`] with the ISA bound).
     pub sgemm_packed: gemm::PackedGemmFn,
     /// Whether planned products use `sgemm_packed`: true unless `HEPAE_GEMM=matrixmultiply`
@@ -188,6 +193,7 @@ static SCALAR: Kernels = Kernels {
     kl_sparsity: scalar::kl_sparsity,
     dense_small: scalar::dense_small,
     mlp_forward: scalar::mlp_forward,
+    mlp_batch: scalar::mlp_batch_forward,
     sgemm_packed: gemm::packed_entry!(Isa::Scalar),
     prefer_packed_gemm: true,
 };
