@@ -8,7 +8,8 @@
 //! lie in the vector lanes: a register tile is 2 row-vectors × up to [`tile_cols`] outputs
 //! (12 on AVX-512: 24 accumulators; 6 on AVX2: 12), loading 2 activation vectors and
 //! broadcasting one weight per output for each input q. Nothing is padded to the vector
-//! width but the rows of the last tile: a 50-wide layer costs 50 outputs, not 64.
+//! width but the rows of the last tile (one row-vector high when it has at most one vector
+//! of rows): a 50-wide layer costs 50 outputs, not 64.
 //!
 //! The weights are packed once ([`MlpBatchPack::new`]): per layer its biases, then per tile of
 //! up to `tile_cols` outputs, for each input q, the tile's weights of input q (one sequential

@@ -20,72 +20,105 @@ pub(crate) unsafe fn forward_simd<S: Simd, const RV: usize, const NJ: usize>(
     scratch: &mut [f32],
 ) -> bool {
     check_call(out.len(), x.len(), rows, pack, norm.as_ref(), scratch.len());
+    assert!(RV * S::W <= MAX_TILE_ROWS && S::W <= 16, "hepae-kernels::mlp_batch: tile of {RV}×{} rows", S::W);
+    let din = pack.in_dim();
+    let mut r0 = 0;
+    while r0 < rows {
+        let n = (RV * S::W).min(rows - r0);
+        let (x, out) = (&x[r0 * din..(r0 + n) * din], &mut out[r0 * pack.out_dim()..(r0 + n) * pack.out_dim()]);
+        // A last tile of at most one vector of rows runs one row-vector high: half the
+        // work of a full tile for batches of 5 to 16 rows.
+        // SAFETY: as this function's (the ISA is enabled in the caller).
+        let ok = unsafe {
+            if n <= S::W {
+                row_tile::<S, 1, NJ>(out, x, n, pack, norm.as_ref(), scratch)
+            } else {
+                row_tile::<S, RV, NJ>(out, x, n, pack, norm.as_ref(), scratch)
+            }
+        };
+        if !ok {
+            return false;
+        }
+        r0 += n;
+    }
+    true
+}
+
+/// One tile of n ≤ RV·W rows through the whole chain: out [n×out_dim] from x [n×in_dim]
+/// (lengths checked by the caller); whether every mapped input was finite.
+///
+/// Safety: inlined into a function compiled for `S`; RV·W ≤ [`MAX_TILE_ROWS`], and `scratch`
+/// holds at least [`MlpBatchPack::scratch_len`] values.
+#[inline(always)]
+unsafe fn row_tile<S: Simd, const RV: usize, const NJ: usize>(
+    out: &mut [f32],
+    x: &[f32],
+    n: usize,
+    pack: &MlpBatchPack,
+    norm: Option<&Affine<'_>>,
+    scratch: &mut [f32],
+) -> bool {
     let tr = RV * S::W;
-    assert!(tr <= MAX_TILE_ROWS && S::W <= 16, "hepae-kernels::mlp_batch: tile of {tr} rows");
     let (din, dout, width) = (pack.in_dim(), pack.out_dim(), pack.width);
     let (xt, rest) = scratch.split_at_mut(MAX_TILE_ROWS * din);
     let (buf_a, buf_b) = rest.split_at_mut(MAX_TILE_ROWS * width);
     let bufs = [buf_a.as_mut_ptr(), buf_b[..MAX_TILE_ROWS * width].as_mut_ptr()];
     let vals = pack.values().as_ptr();
-    let mut r0 = 0;
-    while r0 < rows {
-        let n = tr.min(rows - r0);
-        if !load_tile::<S, RV>(xt, &x[r0 * din..(r0 + n) * din], din, n, norm.as_ref()) {
-            return false;
-        }
-        let mut src = xt.as_ptr();
-        for (li, l) in pack.layers.iter().enumerate() {
-            let dst = bufs[li % 2];
-            let mut j0 = 0;
-            while j0 < l.out {
-                let (tw, w_at) = pack.tile_of(l, j0);
-                let mut s0 = 0;
-                while s0 < tw {
-                    let w = NJ.min(tw - s0);
-                    // SAFETY: the tile holds inp·tw weights from `w_at` (layout of
-                    // `MlpBatchPack::new`), so columns s0..s0 + w of each of its `inp` rows
-                    // (stride tw) exist, and biases j0 + s0.. < out from `bias_at`; `dst` has
-                    // MAX_TILE_ROWS·width ≥ tr·out values and `src` tr·inp (the input tile, or
-                    // the previous layer's `inp` outputs), each value q's tr rows contiguous.
-                    unsafe {
-                        let t = Tile {
-                            o: dst.add((j0 + s0) * tr),
-                            a: src,
-                            w: vals.add(w_at + s0),
-                            ws: tw,
-                            bias: vals.add(l.bias_at + j0 + s0),
-                            k: l.inp,
-                            slope: l.slope,
-                        };
-                        match w {
-                            1 => tile::<S, RV, 1>(&t),
-                            2 => tile::<S, RV, 2>(&t),
-                            3 => tile::<S, RV, 3>(&t),
-                            4 => tile::<S, RV, 4>(&t),
-                            5 => tile::<S, RV, 5>(&t),
-                            6 => tile::<S, RV, 6>(&t),
-                            7 => tile::<S, RV, 7>(&t),
-                            8 => tile::<S, RV, 8>(&t),
-                            9 => tile::<S, RV, 9>(&t),
-                            10 => tile::<S, RV, 10>(&t),
-                            11 => tile::<S, RV, 11>(&t),
-                            _ => tile::<S, RV, NJ>(&t),
-                        }
+    // SAFETY: the ISA is enabled in the caller; `xt` holds MAX_TILE_ROWS·din ≥ tr·din.
+    if !unsafe { load_tile::<S, RV>(xt, x, din, n, norm) } {
+        return false;
+    }
+    let mut src = xt.as_ptr();
+    for (li, l) in pack.layers.iter().enumerate() {
+        let dst = bufs[li % 2];
+        let mut j0 = 0;
+        while j0 < l.out {
+            let (tw, w_at) = pack.tile_of(l, j0);
+            let mut s0 = 0;
+            while s0 < tw {
+                let w = NJ.min(tw - s0);
+                // SAFETY: the tile holds inp·tw weights from `w_at` (layout of
+                // `MlpBatchPack::new`), so columns s0..s0 + w of each of its `inp` rows
+                // (stride tw) exist, and biases j0 + s0.. < out from `bias_at`; `dst` has
+                // MAX_TILE_ROWS·width ≥ tr·out values and `src` tr·inp (the input tile, or
+                // the previous layer's `inp` outputs), each value q's tr rows contiguous.
+                unsafe {
+                    let t = Tile {
+                        o: dst.add((j0 + s0) * tr),
+                        a: src,
+                        w: vals.add(w_at + s0),
+                        ws: tw,
+                        bias: vals.add(l.bias_at + j0 + s0),
+                        k: l.inp,
+                        slope: l.slope,
+                    };
+                    match w {
+                        1 => tile::<S, RV, 1>(&t),
+                        2 => tile::<S, RV, 2>(&t),
+                        3 => tile::<S, RV, 3>(&t),
+                        4 => tile::<S, RV, 4>(&t),
+                        5 => tile::<S, RV, 5>(&t),
+                        6 => tile::<S, RV, 6>(&t),
+                        7 => tile::<S, RV, 7>(&t),
+                        8 => tile::<S, RV, 8>(&t),
+                        9 => tile::<S, RV, 9>(&t),
+                        10 => tile::<S, RV, 10>(&t),
+                        11 => tile::<S, RV, 11>(&t),
+                        _ => tile::<S, RV, NJ>(&t),
                     }
-                    s0 += w;
                 }
-                j0 += tw;
+                s0 += w;
             }
-            src = dst;
+            j0 += tw;
         }
-        // SAFETY: `src` is the last layer's buffer, holding its dout outputs × tr rows.
-        let last = unsafe { std::slice::from_raw_parts(src, dout * tr) };
-        for r in 0..n {
-            for (j, o) in out[(r0 + r) * dout..(r0 + r + 1) * dout].iter_mut().enumerate() {
-                *o = last[j * tr + r];
-            }
+        src = dst;
+    }
+    // SAFETY: `src` is the last layer's buffer, holding its dout outputs × tr rows.
+    let last = unsafe { std::slice::from_raw_parts(src, dout * tr) };
+    for (r, row) in out.chunks_exact_mut(dout).enumerate() {
+        for (j, o) in row.iter_mut().enumerate() {
+            *o = last[j * tr + r];
         }
-        r0 += n;
     }
     true
 }

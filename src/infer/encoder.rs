@@ -10,8 +10,8 @@
 //! The trigger's path: where the encoder (with its whitening stage, if any) is a chain of
 //! dense layers with LeakyReLU or linear outputs, small batches run the whole chain in one
 //! kernel call ([`hepae_kernels::Kernels::mlp_forward`], weights packed once into one aligned
-//! stream), with the same bits as the net's forward (tested); larger batches run the whole
-//! chain in row tiles ([`hepae_kernels::Kernels::mlp_batch`]), with the bits of the net's
+//! stream), with the same bits as the net's forward (tested); batches of [`TILED_MIN_ROWS`]
+//! rows or more run the whole chain in row tiles ([`hepae_kernels::Kernels::mlp_batch`]), with the bits of the net's
 //! GEMM forward (tested); and where every column's normaliser is affine, copying, checking
 //! and normalising the jets is one pass (inside `mlp_batch` for large batches).
 
@@ -30,6 +30,11 @@ pub use crate::nn::dense::SMALL_BATCH;
 /// 365 KB for the reference net) stay in L2 from layer to layer, where 4096 rows would stream
 /// the first layer's 3.2 MB output through L3 (benches/README.md).
 pub const STEP_ROWS: usize = 256;
+
+/// Steps of at least this many rows run the row-tiled kernel (`mlp_batch`); from
+/// [`SMALL_BATCH`] + 1 up to here the GEMM path, with the same bits, is as fast or faster
+/// (a 16-row tile for 5 rows: benches/README.md).
+pub const TILED_MIN_ROWS: usize = 8;
 
 /// Why a row could not be encoded: its (row, column) normalised to a non-finite value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,7 +60,7 @@ pub struct Encoder {
     batch: Option<FusedBatch>,
 }
 
-/// The whole encoder chain packed for the row-tiled kernel (batches above [`SMALL_BATCH`]).
+/// The whole encoder chain packed for the row-tiled kernel (steps of [`TILED_MIN_ROWS`] rows or more).
 #[derive(Clone, Debug)]
 struct FusedBatch {
     pack: MlpBatchPack,
@@ -133,7 +138,8 @@ impl Encoder {
         self.fused.is_some()
     }
 
-    /// Whether larger batches run the whole encoder in row tiles in one kernel call.
+    /// Whether batches of [`TILED_MIN_ROWS`] rows or more run the whole encoder in row tiles
+    /// in one kernel call.
     pub fn is_batch_fused(&self) -> bool {
         self.batch.is_some()
     }
@@ -173,7 +179,7 @@ impl Encoder {
             let n = self.max_batch.min(rows - done);
             let src = &input[done * d..(done + n) * d];
             let dst = &mut out[done * l..(done + n) * l];
-            if n > SMALL_BATCH {
+            if n >= TILED_MIN_ROWS {
                 if let Some(b) = &mut self.batch {
                     // Normalised inside the kernel where the map is affine, else here first.
                     let ok = match &self.affine {
