@@ -90,7 +90,7 @@ pub struct MlpBatchPack {
 }
 
 /// The first index of `v` on a 64-byte boundary (`v` holds at least [`ALIGN`] spare values).
-fn aligned_base(v: &[f32]) -> usize {
+pub(crate) fn aligned_base(v: &[f32]) -> usize {
     let misalign = (v.as_ptr() as usize / 4) % ALIGN;
     (ALIGN - misalign) % ALIGN
 }
@@ -185,9 +185,10 @@ impl MlpBatchPack {
         self.layers[self.layers.len() - 1].out
     }
     /// Scratch values [`crate::Kernels::mlp_batch`] needs on any set: one tile's input and
-    /// two activation buffers, transposed.
+    /// two activation buffers, transposed, and the slack to start them on a 64-byte boundary
+    /// wherever the scratch lies (a vector load across two cache lines costs two).
     pub fn scratch_len(&self) -> usize {
-        MAX_TILE_ROWS * (self.in_dim() + 2 * self.width)
+        MAX_TILE_ROWS * (self.in_dim() + 2 * self.width) + ALIGN
     }
     /// Bytes of packed values.
     pub fn bytes(&self) -> usize {

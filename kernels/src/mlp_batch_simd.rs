@@ -3,7 +3,7 @@
 //! tile width `NJ`. Any pack runs on any set: a weight tile wider than `NJ` is done in
 //! `NJ`-wide slices.
 
-use super::{check_call, Affine, MlpBatchPack, MAX_TILE_ROWS};
+use super::{aligned_base, check_call, Affine, MlpBatchPack, MAX_TILE_ROWS};
 use crate::gemm::KC;
 use crate::simd::Simd;
 
@@ -60,7 +60,9 @@ unsafe fn row_tile<S: Simd, const RV: usize, const NJ: usize>(
 ) -> bool {
     let tr = RV * S::W;
     let (din, dout, width) = (pack.in_dim(), pack.out_dim(), pack.width);
-    let (xt, rest) = scratch.split_at_mut(MAX_TILE_ROWS * din);
+    // Every buffer, and every vector in it, on a 64-byte boundary (tr·4 bytes a value).
+    let base = aligned_base(scratch);
+    let (xt, rest) = scratch[base..].split_at_mut(MAX_TILE_ROWS * din);
     let (buf_a, buf_b) = rest.split_at_mut(MAX_TILE_ROWS * width);
     let bufs = [buf_a.as_mut_ptr(), buf_b[..MAX_TILE_ROWS * width].as_mut_ptr()];
     let vals = pack.values().as_ptr();
