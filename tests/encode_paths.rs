@@ -102,11 +102,13 @@ fn the_row_tiled_encoder_gives_the_gemm_path_s_bits_for_every_dense_family_and_k
         let m = model(s, 20 + seed as u64);
         for isa in available_isas() {
             let mut tiled = Encoder::with_isa(&m, 4096, isa).expect("available");
-            assert!(tiled.is_batch_fused(), "{name}: a dense chain is fused for large batches");
+            // The scalar set keeps its portable GEMM (the same bits, and faster there).
+            let scalar = isa == hepae_kernels::Isa::Scalar;
+            assert_eq!(tiled.is_batch_fused(), !scalar, "{name}: a dense chain is fused for large batches");
             let mut per_op = Encoder::with_isa(&m, 4096, isa).expect("available").without_fusion();
             assert!(!per_op.is_batch_fused());
             // 300 rows: one 256-row step and one of 44, each a whole number of tiles and not.
-            let sizes: &[usize] = if isa == hepae_kernels::Isa::Scalar { &[8, 33] } else { &[8, 33, 300] };
+            let sizes: &[usize] = if scalar { &[8, 33] } else { &[8, 33, 300] };
             for &rows in sizes {
                 let what = format!("{name} on {} rows {rows}", isa.name());
                 assert_bits_equal(&encode(&mut tiled, &x, rows), &encode(&mut per_op, &x, rows), &what);
@@ -126,7 +128,7 @@ fn a_non_affine_normaliser_is_applied_before_the_row_tiled_encoder() {
         x[r * D] = 20.0 + r as f32; // pT > 0
     }
     let mut tiled = Encoder::new(&m, 64);
-    assert!(tiled.is_batch_fused());
+    assert_eq!(tiled.is_batch_fused(), tiled.isa() != hepae_kernels::Isa::Scalar);
     let z = encode(&mut tiled, &x, rows);
     assert_bits_equal(&z, &encode(&mut Encoder::new(&m, 64).without_fusion(), &x, rows), "log10 pT column");
     let mut xn = x.clone();

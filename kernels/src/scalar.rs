@@ -222,11 +222,14 @@ pub fn mlp_batch_forward(
         }
         for l in pack.layers() {
             for (j, o) in next[..l.out].iter_mut().enumerate() {
+                // Weight (q, j) at col + q·tw (`MlpBatchPack::weight_index`).
+                let (tw, at) = pack.tile_of(l, j);
+                let col = at + j % pack.cols();
                 let mut total = 0.0f32;
                 for p0 in (0..l.inp).step_by(crate::gemm::KC) {
                     let mut s = 0.0f32;
                     for (q, &a) in cur.iter().enumerate().take(l.inp.min(p0 + crate::gemm::KC)).skip(p0) {
-                        s = a.mul_add(vals[pack.weight_index(l, q, j)], s);
+                        s = a.mul_add(vals[col + q * tw], s);
                     }
                     total = if p0 == 0 { s } else { total + s };
                 }
