@@ -1,7 +1,8 @@
 //! The encoder's fast paths give the bits of the net's forward: the fused whole-encoder
-//! kernel at small batches (every family whose encoder is a dense chain: AE with LeakyReLU or
-//! linear latent, VAE's μ head, AE+PCA's whitening stage in front), on every kernel set this
-//! CPU has, and the one-pass affine normaliser; bad input is reported as before.
+//! kernel at small batches and the row-tiled one at larger batches (every family whose
+//! encoder is a dense chain: AE with LeakyReLU or linear latent, VAE's μ head, AE+PCA's
+//! whitening stage in front), on every kernel set this CPU has, and the one-pass affine
+//! normaliser; bad input is reported as before.
 
 use hepae::data::normalize::{ColumnTransform, NormKind, Normalizer};
 use hepae::encoder::{BadInput, Encoder, SMALL_BATCH};
@@ -89,6 +90,54 @@ fn the_fused_encoder_gives_the_net_s_bits_for_every_dense_family_and_kernel_set(
 }
 
 #[test]
+fn the_row_tiled_encoder_gives_the_gemm_path_s_bits_for_every_dense_family_and_kernel_set() {
+    let cases = [
+        ("ae", shape(LatentActivation::Leaky, false, false)),
+        ("ae linear latent", shape(LatentActivation::Linear, false, false)),
+        ("vae mu", shape(LatentActivation::Linear, true, false)),
+        ("ae+pca", shape(LatentActivation::Leaky, false, true)),
+    ];
+    let x = jets(300, 7);
+    for (seed, (name, s)) in cases.into_iter().enumerate() {
+        let m = model(s, 20 + seed as u64);
+        for isa in available_isas() {
+            let mut tiled = Encoder::with_isa(&m, 4096, isa).expect("available");
+            // The scalar set keeps its portable GEMM (the same bits, and faster there).
+            let scalar = isa == hepae_kernels::Isa::Scalar;
+            assert_eq!(tiled.is_batch_fused(), !scalar, "{name}: a dense chain is fused for large batches");
+            let mut per_op = Encoder::with_isa(&m, 4096, isa).expect("available").without_fusion();
+            assert!(!per_op.is_batch_fused());
+            // 300 rows: one 256-row step and one of 44, each a whole number of tiles and not.
+            let sizes: &[usize] = if scalar { &[8, 33] } else { &[8, 33, 300] };
+            for &rows in sizes {
+                let what = format!("{name} on {} rows {rows}", isa.name());
+                assert_bits_equal(&encode(&mut tiled, &x, rows), &encode(&mut per_op, &x, rows), &what);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_non_affine_normaliser_is_applied_before_the_row_tiled_encoder() {
+    let mut m = model(shape(LatentActivation::Leaky, false, false), 13);
+    m.meta.normalizer.kind = NormKind::Custom4;
+    m.meta.normalizer.transforms[0] = ColumnTransform::Log10Pt { to_gev: 1.0 };
+    let rows = 40;
+    let mut x = jets(rows, 8);
+    for r in 0..rows {
+        x[r * D] = 20.0 + r as f32; // pT > 0
+    }
+    let mut tiled = Encoder::new(&m, 64);
+    assert_eq!(tiled.is_batch_fused(), tiled.isa() != hepae_kernels::Isa::Scalar);
+    let z = encode(&mut tiled, &x, rows);
+    assert_bits_equal(&z, &encode(&mut Encoder::new(&m, 64).without_fusion(), &x, rows), "log10 pT column");
+    let mut xn = x.clone();
+    m.meta.normalizer.normalize_rows(&mut xn).expect("finite");
+    let mut buf = m.ae.plan(rows, false);
+    assert_bits_equal(&z, m.ae.encode(&xn, &mut buf, rows), "against the training forward");
+}
+
+#[test]
 fn a_small_batch_equals_the_same_rows_in_a_large_gemm_batch_within_float_rounding() {
     // The GEMM path sums in the same order with the same FMAs, so the latents agree to the
     // last bit on the SIMD sets; the check allows the scalar set's rounding too.
@@ -124,17 +173,37 @@ fn bad_values_are_reported_at_the_same_row_and_column_on_every_path() {
     }
     // A finite value whose normalised value overflows: column 7 scaled by 1e-30.
     m.meta.normalizer.transforms[7] = ColumnTransform::Affine { shift: 0.0, scale: 1e-30 };
-    let mut y = jets(2, 4);
+    let mut y = jets(40, 4);
     y[D + 7] = 3e38;
-    let mut z = vec![0.0; 2 * 15];
+    let mut z = vec![0.0; 40 * 15];
     assert_eq!(Encoder::new(&m, 1).encode(&y, 2, &mut z), Err(BadInput { row: 1, col: 7 }));
+    assert_eq!(Encoder::new(&m, 64).encode(&y, 40, &mut z), Err(BadInput { row: 1, col: 7 }), "row-tiled");
+    // As before, a value not finite on input is reported before one that overflows when
+    // normalised, in the same step.
+    y[30 * D + 2] = f32::NAN;
+    for mut enc in [Encoder::new(&m, 64), Encoder::new(&m, 64).without_fusion()] {
+        assert_eq!(enc.encode(&y, 40, &mut z), Err(BadInput { row: 30, col: 2 }));
+    }
+    // A bad value in the second 32-row step, found by the row-tiled kernel's check.
+    let mut u = jets(64, 9);
+    u[45 * D + 11] = f32::NEG_INFINITY;
+    let mut z = vec![0.0; 64 * 15];
+    assert_eq!(Encoder::new(&m, 32).encode(&u, 64, &mut z), Err(BadInput { row: 45, col: 11 }));
     // A non-affine normaliser (log10 pT) takes the general pass: pT ≤ 0 is refused.
     m.meta.normalizer.kind = NormKind::Custom4;
     m.meta.normalizer.transforms[0] = ColumnTransform::Log10Pt { to_gev: 1.0 };
     let mut w = jets(2, 5);
     w[0] = 10.0;
     w[D] = -1.0;
+    let mut z = vec![0.0; 2 * 15];
     assert_eq!(Encoder::new(&m, 4).encode(&w, 2, &mut z), Err(BadInput { row: 1, col: 0 }));
+    let mut v = jets(9, 10);
+    for r in 0..9 {
+        v[r * D] = 5.0 + r as f32;
+    }
+    v[6 * D] = 0.0;
+    let mut z = vec![0.0; 9 * 15];
+    assert_eq!(Encoder::new(&m, 64).encode(&v, 9, &mut z), Err(BadInput { row: 6, col: 0 }), "row-tiled");
 }
 
 #[test]

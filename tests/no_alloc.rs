@@ -1,5 +1,5 @@
-//! The hot paths allocate nothing: a batch-1 encode through the real `Encoder` after it is
-//! built, and the real training step (`Session::step`, what `hepae train` runs for every
+//! The hot paths allocate nothing: a batch-1 and a large (row-tiled) encode through the
+//! real `Encoder` after it is built, and the real training step (`Session::step`, what `hepae train` runs for every
 //! batch: gather, normalise, every phase of the family, gradient reduction, Adam) after the
 //! first step has grown the GEMM's per-thread packing buffer, for every trained family and for
 //! the conv autoencoder (and its batch-1 encode) on images. A
@@ -156,6 +156,28 @@ fn a_batch_one_encode_allocates_nothing() {
         }
     });
     assert_eq!(n, 0, "1000 batch-1 encodes allocated {n} times");
+    assert!(z.iter().all(|v| v.is_finite()));
+}
+
+#[test]
+fn a_large_row_tiled_encode_allocates_nothing() {
+    use hepae::data::normalize::Normalizer;
+    use hepae::model_io::SavedModel;
+    let d = 24;
+    let columns: Vec<String> = (0..d).map(|i| format!("c{i}")).collect();
+    let model = SavedModel::new(ModelKind::Ae, reference_model(d), columns.clone(), Normalizer::identity(&columns));
+    let mut enc = hepae::encoder::Encoder::new(&model, 4096);
+    assert_eq!(enc.is_batch_fused(), enc.isa() != hepae_kernels::Isa::Scalar, "row-tiled on the SIMD sets");
+    let rows = 600; // two 256-row steps and a partial one
+    let jets: Vec<f32> = (0..rows * d).map(|i| (i % 97) as f32 / 97.0).collect();
+    let mut z = vec![0.0f32; rows * 15];
+    enc.encode(&jets, rows, &mut z).unwrap();
+    let n = allocations_during(|| {
+        for _ in 0..3 {
+            enc.encode(&jets, rows, &mut z).unwrap();
+        }
+    });
+    assert_eq!(n, 0, "three 600-row encodes allocated {n} times");
     assert!(z.iter().all(|v| v.is_finite()));
 }
 

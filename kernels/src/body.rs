@@ -484,6 +484,24 @@ macro_rules! instantiate {
             // SAFETY: as above.
             unsafe { crate::window::rows_dot::<$S>(a, b, g) }
         }
+        #[target_feature(enable = $feature)]
+        pub unsafe fn mlp_batch(
+            o: &mut [f32],
+            x: &[f32],
+            rows: usize,
+            p: &crate::mlp_batch::MlpBatchPack,
+            norm: Option<crate::mlp_batch::Affine<'_>>,
+            s: &mut [f32],
+        ) -> bool {
+            // SAFETY: as above; the tile width is this set's.
+            unsafe {
+                crate::mlp_batch::forward_simd::<
+                    $S,
+                    { crate::mlp_batch::row_vectors($isa) },
+                    { crate::mlp_batch::tile_cols($isa) },
+                >(o, x, rows, p, norm, s)
+            }
+        }
 
         /// This set's kernels as safe function pointers. Reachable only through
         /// `crate::kernels_for`, which checks the CPU features first: that check, and the
@@ -508,6 +526,7 @@ macro_rules! instantiate {
             window_scatter_add: |d, s, g| unsafe { window_scatter_add(d, s, g) },
             rows_axpy: |a, b, s, g| unsafe { rows_axpy(a, b, s, g) },
             rows_dot: |a, b, g| unsafe { rows_dot(a, b, g) },
+            mlp_batch: |o, x, r, p, a, s| unsafe { mlp_batch(o, x, r, p, a, s) },
             sgemm_packed: crate::gemm::packed_entry!($isa),
             prefer_packed_gemm: true,
         };

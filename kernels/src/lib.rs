@@ -25,6 +25,7 @@ pub mod close;
 pub mod gemm;
 mod lanes;
 pub mod mlp;
+pub mod mlp_batch;
 pub mod quant;
 pub mod quant_scalar;
 pub mod scalar;
@@ -169,6 +170,10 @@ pub struct Kernels {
     pub rows_axpy: window::RowsAxpyFn,
     /// Its weight gradient: Σ a·b over rows ([`window::RowsDotFn`]).
     pub rows_dot: window::RowsDotFn,
+    /// A whole chain of dense layers for many rows (the batch encode), in row tiles through
+    /// every layer, weights packed once into an [`mlp_batch::MlpBatchPack`]; bit-identical
+    /// to the chain of packed GEMMs with fused epilogues (the training forward), on every set.
+    pub mlp_batch: mlp_batch::MlpBatchFn,
     /// This set's packed GEMM ([`gemm::sgemm_packed_on`] with the ISA bound).
     pub sgemm_packed: gemm::PackedGemmFn,
     /// Whether planned products use `sgemm_packed`: true unless `HEPAE_GEMM=matrixmultiply`
@@ -201,6 +206,7 @@ static SCALAR: Kernels = Kernels {
     window_scatter_add: scalar::window_scatter_add,
     rows_axpy: scalar::rows_axpy,
     rows_dot: scalar::rows_dot,
+    mlp_batch: scalar::mlp_batch_forward,
     sgemm_packed: gemm::packed_entry!(Isa::Scalar),
     prefer_packed_gemm: true,
 };

@@ -234,3 +234,55 @@ pub fn rows_dot(a: &[f32], b: &[f32], g: &crate::window::Rows) -> f32 {
     }
     acc.iter().fold(0.0, |s, &v| s + v)
 }
+
+/// The reference of [`crate::Kernels::mlp_batch`]: each row mapped by `norm` if given
+/// ((x − shift) / scale) and checked finite, then through every packed layer in turn, each
+/// output as the packed GEMM with its fused epilogue forms it: per K-block of
+/// [`crate::gemm::KC`] inputs a sum from zero of `mul_add`s in input order, the blocks' sums
+/// added in order, then the bias added, then LeakyReLU. False at the first value that is not
+/// finite after the map.
+pub fn mlp_batch_forward(
+    out: &mut [f32],
+    x: &[f32],
+    rows: usize,
+    pack: &crate::mlp_batch::MlpBatchPack,
+    norm: Option<crate::mlp_batch::Affine<'_>>,
+    scratch: &mut [f32],
+) -> bool {
+    crate::mlp_batch::check_call(out.len(), x.len(), rows, pack, norm.as_ref(), scratch.len());
+    let (din, dout) = (pack.in_dim(), pack.out_dim());
+    let vals = pack.values();
+    let (mut cur, mut next) = scratch.split_at_mut(scratch.len() / 2);
+    for r in 0..rows {
+        for (c, v) in cur[..din].iter_mut().enumerate() {
+            let u = x[r * din + c];
+            *v = match &norm {
+                Some(a) => (u - a.shift[c]) / a.scale[c],
+                None => u,
+            };
+            if !v.is_finite() {
+                return false;
+            }
+        }
+        for l in pack.layers() {
+            for (j, o) in next[..l.out].iter_mut().enumerate() {
+                // Weight (q, j) at col + q·tw (`MlpBatchPack::weight_index`).
+                let (tw, at) = pack.tile_of(l, j);
+                let col = at + j % pack.cols();
+                let mut total = 0.0f32;
+                for p0 in (0..l.inp).step_by(crate::gemm::KC) {
+                    let mut s = 0.0f32;
+                    for (q, &a) in cur.iter().enumerate().take(l.inp.min(p0 + crate::gemm::KC)).skip(p0) {
+                        s = a.mul_add(vals[col + q * tw], s);
+                    }
+                    total = if p0 == 0 { s } else { total + s };
+                }
+                let v = total + vals[l.bias_at + j];
+                *o = if v <= 0.0 { v * l.slope } else { v };
+            }
+            std::mem::swap(&mut cur, &mut next);
+        }
+        out[r * dout..(r + 1) * dout].copy_from_slice(&cur[..dout]);
+    }
+    true
+}

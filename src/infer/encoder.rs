@@ -10,14 +10,18 @@
 //! The trigger's path: where the encoder (with its whitening stage, if any) is a chain of
 //! dense layers with LeakyReLU or linear outputs, small batches run the whole chain in one
 //! kernel call ([`hepae_kernels::Kernels::mlp_forward`], weights packed once into one aligned
-//! stream), with the same bits as the net's forward (tested); and where every column's
-//! normaliser is affine, copying, checking and normalising the jets is one pass.
+//! stream), with the same bits as the net's forward (tested); batches of [`TILED_MIN_ROWS`]
+//! rows or more run the whole chain in row tiles ([`hepae_kernels::Kernels::mlp_batch`]), with the bits of the net's
+//! GEMM forward (tested); and where every column's normaliser is affine, copying, checking
+//! and normalising the jets is one pass (inside `mlp_batch` for large batches).
 
 use crate::data::normalize::{ColumnTransform, Normalizer};
+use crate::engine::gemm::GemmBackend;
 use crate::formats::model_file::SavedModel;
 use crate::models::{AeBuffers, Autoencoder};
 use crate::net::Net;
 use hepae_kernels::mlp::{MlpLayerSpec, MlpPack};
+use hepae_kernels::mlp_batch::{Affine, MlpBatchPack};
 use hepae_kernels::{Isa, Kernels};
 
 pub use crate::nn::dense::SMALL_BATCH;
@@ -26,6 +30,11 @@ pub use crate::nn::dense::SMALL_BATCH;
 /// 365 KB for the reference net) stay in L2 from layer to layer, where 4096 rows would stream
 /// the first layer's 3.2 MB output through L3 (benches/README.md).
 pub const STEP_ROWS: usize = 256;
+
+/// Steps of at least this many rows run the row-tiled kernel (`mlp_batch`); from
+/// [`SMALL_BATCH`] + 1 up to here the GEMM path, with the same bits, is as fast or faster
+/// (a 16-row tile for 5 rows: benches/README.md).
+pub const TILED_MIN_ROWS: usize = 8;
 
 /// Why a row could not be encoded: its (row, column) normalised to a non-finite value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,6 +57,14 @@ pub struct Encoder {
     max_batch: usize,
     kernels: &'static Kernels,
     fused: Option<Fused>,
+    batch: Option<FusedBatch>,
+}
+
+/// The whole encoder chain packed for the row-tiled kernel (steps of [`TILED_MIN_ROWS`] rows or more).
+#[derive(Clone, Debug)]
+struct FusedBatch {
+    pack: MlpBatchPack,
+    scratch: Vec<f32>,
 }
 
 /// The whole encoder chain packed for one kernel call, and its buffers.
@@ -82,12 +99,21 @@ impl Encoder {
         }
         buf.qscratch.on_isa(kernels.isa);
         let affine = affine_columns(&model.meta.normalizer);
+        // The batch kernel gives the packed GEMM's bits; another backend keeps its own. The
+        // scalar set keeps its portable GEMM too (same bits): both are bound by the libm
+        // `mul_add` of every product, and its tiles index less (77 against 92 µs/jet).
+        let packed_gemm = buf.enc.gemm.backend == GemmBackend::Packed && kernels.isa != Isa::Scalar;
+        let chain = dense_chain(&model.ae);
         Encoder {
             normalizer: model.meta.normalizer.clone(),
             affine,
             x: vec![0.0; max_batch * model.ae.shape.input],
             buf,
-            fused: fuse(&model.ae, kernels.isa),
+            fused: chain.as_ref().map(|specs| fuse(specs, kernels.isa)),
+            batch: chain
+                .as_ref()
+                .filter(|_| packed_gemm)
+                .map(|specs| fuse_batch(specs, kernels.isa, model.ae.shape.latent)),
             model: model.ae.clone(),
             max_batch,
             kernels,
@@ -114,10 +140,17 @@ impl Encoder {
         self.fused.is_some()
     }
 
-    /// This encoder with small batches on the net's per-op path instead of the fused chain
-    /// (same bits: the tests compare the two, `hepae bench` can time both).
+    /// Whether batches of [`TILED_MIN_ROWS`] rows or more run the whole encoder in row tiles
+    /// in one kernel call.
+    pub fn is_batch_fused(&self) -> bool {
+        self.batch.is_some()
+    }
+
+    /// This encoder on the net's per-op path at every batch size instead of the fused
+    /// chains (same bits: the tests compare the two, benches can time both).
     pub fn without_fusion(mut self) -> Self {
         self.fused = None;
+        self.batch = None;
         self
     }
 
@@ -146,8 +179,35 @@ impl Encoder {
         let mut done = 0;
         while done < rows {
             let n = self.max_batch.min(rows - done);
-            self.normalize(&input[done * d..(done + n) * d]).map_err(|b| BadInput { row: done + b.row, ..b })?;
+            let src = &input[done * d..(done + n) * d];
             let dst = &mut out[done * l..(done + n) * l];
+            if n >= TILED_MIN_ROWS {
+                if let Some(b) = &mut self.batch {
+                    // Normalised inside the kernel where the map is affine, else here first.
+                    let ok = match &self.affine {
+                        Some((shift, scale)) => (self.kernels.mlp_batch)(
+                            dst,
+                            src,
+                            n,
+                            &b.pack,
+                            Some(Affine { shift, scale }),
+                            &mut b.scratch,
+                        ),
+                        None => {
+                            normalize_into(&mut self.x, src, d, None, &self.normalizer)
+                                .map_err(|b| BadInput { row: done + b.row, ..b })?;
+                            (self.kernels.mlp_batch)(dst, &self.x[..n * d], n, &b.pack, None, &mut b.scratch)
+                        }
+                    };
+                    if ok {
+                        done += n;
+                        continue;
+                    }
+                    // A value is not finite: the general pass finds it and reports it as
+                    // before (and were it to find none, the net's path encodes the rows).
+                }
+            }
+            self.normalize(src).map_err(|b| BadInput { row: done + b.row, ..b })?;
             match &mut self.fused {
                 Some(f) if n <= SMALL_BATCH => {
                     let x = &self.x[..n * d];
@@ -173,19 +233,32 @@ impl Encoder {
     /// that is not finite before or after normalising is an error (row within `src`).
     fn normalize(&mut self, src: &[f32]) -> Result<(), BadInput> {
         let d = self.input_dim();
-        let x = &mut self.x[..src.len()];
-        if let Some((shift, scale)) = &self.affine {
-            if affine_into(x, src, shift, scale) {
-                return Ok(());
-            }
-            // Something is not finite: find it exactly as the general path reports it.
-        }
-        x.copy_from_slice(src);
-        if let Some(i) = x.iter().position(|v| !v.is_finite()) {
-            return Err(BadInput { row: i / d, col: i % d });
-        }
-        self.normalizer.normalize_rows(x).map_err(|b| BadInput { row: b.row, col: b.col })
+        normalize_into(&mut self.x, src, d, self.affine.as_ref(), &self.normalizer)
     }
+}
+
+/// `src` (rows of `d` values, physical units) normalised into `x[..src.len()]`, in one pass
+/// where `affine` is given; the first value that is not finite before or after normalising
+/// is an error (row within `src`).
+fn normalize_into(
+    x: &mut [f32],
+    src: &[f32],
+    d: usize,
+    affine: Option<&(Vec<f32>, Vec<f32>)>,
+    normalizer: &Normalizer,
+) -> Result<(), BadInput> {
+    let x = &mut x[..src.len()];
+    if let Some((shift, scale)) = affine {
+        if affine_into(x, src, shift, scale) {
+            return Ok(());
+        }
+        // Something is not finite: find it exactly as the general path reports it.
+    }
+    x.copy_from_slice(src);
+    if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+        return Err(BadInput { row: i / d, col: i % d });
+    }
+    normalizer.normalize_rows(x).map_err(|b| BadInput { row: b.row, col: b.col })
 }
 
 /// Every column's (shift, scale) if the normaliser is affine throughout.
@@ -215,9 +288,10 @@ fn affine_into(dst: &mut [f32], src: &[f32], shift: &[f32], scale: &[f32]) -> bo
     ok
 }
 
-/// The encoder (after its whitening stage, if any) as one packed dense chain, if every op is
-/// dense with a LeakyReLU or linear output (a sigmoid, or any other op, keeps the net's path).
-fn fuse(ae: &Autoencoder, isa: Isa) -> Option<Fused> {
+/// The encoder (after its whitening stage, if any) as one dense chain, if every op is dense
+/// with a LeakyReLU or linear output (a sigmoid, or any other op, keeps the net's path) and
+/// its output is the latent or a VAE's [μ | log σ²].
+fn dense_chain(ae: &Autoencoder) -> Option<Vec<MlpLayerSpec<'_>>> {
     if ae.quant.is_some() {
         return None; // a quantised encoder runs its own kernels at every batch size
     }
@@ -247,8 +321,20 @@ fn fuse(ae: &Autoencoder, isa: Isa) -> Option<Fused> {
     if width != l && !(vae && width == 2 * l) {
         return None;
     }
-    let pack = MlpPack::new(isa, &specs);
-    Some(Fused { scratch: vec![0.0; pack.scratch_len()], head: vec![0.0; SMALL_BATCH * pack.out_dim()], pack })
+    Some(specs)
+}
+
+/// The chain packed for `mlp_forward` (small batches).
+fn fuse(specs: &[MlpLayerSpec<'_>], isa: Isa) -> Fused {
+    let pack = MlpPack::new(isa, specs);
+    Fused { scratch: vec![0.0; pack.scratch_len()], head: vec![0.0; SMALL_BATCH * pack.out_dim()], pack }
+}
+
+/// The chain packed for `mlp_batch` (larger batches), keeping the `latent` outputs (μ of a
+/// VAE's [μ | log σ²]: the log σ² head is not computed).
+fn fuse_batch(specs: &[MlpLayerSpec<'_>], isa: Isa, latent: usize) -> FusedBatch {
+    let pack = MlpBatchPack::new(isa, specs, latent);
+    FusedBatch { scratch: vec![0.0; pack.scratch_len()], pack }
 }
 
 /// Latent codes → physical-unit jets (the mean of a Gaussian decoder).
