@@ -9,44 +9,14 @@
 use hepae_kernels::gemm::{Epilogue, KC};
 use hepae_kernels::mlp::MlpLayerSpec;
 use hepae_kernels::mlp_batch::{tile_cols, tile_rows, Affine, MlpBatchPack, MAX_TILE_ROWS};
-use hepae_kernels::{available_isas, kernels_for, scalar, Isa, Kernels};
-use rand::{Rng, SeedableRng};
+use hepae_kernels::{kernels_for, scalar, Isa, Kernels};
+use rand::SeedableRng;
 
-fn sets() -> Vec<&'static Kernels> {
-    available_isas().into_iter().filter_map(kernels_for).collect()
-}
-
-fn rnd(r: &mut impl Rng, n: usize, lo: f32, hi: f32) -> Vec<f32> {
-    (0..n).map(|_| r.random_range(lo..hi)).collect()
-}
-
-/// Weights [out×inp] and biases of a chain with widths `dims`, and each layer's slope.
-struct Chain {
-    dims: Vec<usize>,
-    w: Vec<Vec<f32>>,
-    b: Vec<Vec<f32>>,
-    slopes: Vec<f32>,
-}
+#[path = "support/chain.rs"]
+mod chain;
+use chain::{assert_bits_equal, rnd, sets, Chain};
 
 impl Chain {
-    fn new(r: &mut impl Rng, dims: &[usize], last_linear: bool) -> Chain {
-        let n = dims.len() - 1;
-        let w = (0..n).map(|j| rnd(r, dims[j] * dims[j + 1], -0.4, 0.4)).collect();
-        let b = (0..n).map(|j| rnd(r, dims[j + 1], -0.2, 0.2)).collect();
-        let slopes = (0..n).map(|j| if last_linear && j == n - 1 { 1.0 } else { 0.01 }).collect();
-        Chain { dims: dims.to_vec(), w, b, slopes }
-    }
-    fn specs(&self) -> Vec<MlpLayerSpec<'_>> {
-        (0..self.w.len())
-            .map(|j| MlpLayerSpec {
-                inp: self.dims[j],
-                out: self.dims[j + 1],
-                weight: &self.w[j],
-                bias: &self.b[j],
-                slope: self.slopes[j],
-            })
-            .collect()
-    }
     fn pack(&self, isa: Isa) -> MlpBatchPack {
         MlpBatchPack::new(isa, &self.specs(), *self.dims.last().unwrap())
     }
@@ -57,12 +27,7 @@ impl Chain {
         let mut ws = Vec::new();
         for j in 0..self.w.len() {
             let (i, o) = (self.dims[j], self.dims[j + 1]);
-            let mut wt = vec![0.0f32; i * o];
-            for q in 0..i {
-                for c in 0..o {
-                    wt[q * o + c] = self.w[j][c * i + q];
-                }
-            }
+            let wt = self.transposed(j);
             let mut next = vec![f32::NAN; rows * o];
             let epi = Some(Epilogue { bias: &self.b[j], slope: self.slopes[j] });
             assert!((k.sgemm_packed)(&mut ws, rows, i, o, 1.0, &cur, i, 1, &wt, o, 1, 0.0, &mut next, o, 1, epi));
@@ -77,13 +42,6 @@ fn run(k: &Kernels, pack: &MlpBatchPack, x: &[f32], rows: usize, norm: Option<Af
     let mut scratch = vec![f32::NAN; pack.scratch_len()];
     let ok = (k.mlp_batch)(&mut out, x, rows, pack, norm, &mut scratch);
     (ok, out)
-}
-
-fn assert_bits_equal(got: &[f32], want: &[f32], what: &str) {
-    assert_eq!(got.len(), want.len(), "{what}: lengths");
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert_eq!(g.to_bits(), w.to_bits(), "{what}: element {i}: {g} vs {w}");
-    }
 }
 
 const CHAINS: [&[usize]; 7] = [
