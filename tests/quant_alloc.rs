@@ -4,33 +4,11 @@
 
 use hepae::infer::quantized::{parse_precisions, quantize, Granularity, QuantOptions};
 use hepae::{Dataset, Encoder, TrainConfig, Trainer};
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-struct Counting;
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(p, l, n) }
-    }
-}
-
-#[global_allocator]
-static A: Counting = Counting;
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::allocations_during;
 
 #[test]
 fn quantised_encoders_allocate_nothing_for_up_to_four_rows() {
@@ -51,12 +29,12 @@ fn quantised_encoders_allocate_nothing_for_up_to_four_rows() {
         let mut enc = Encoder::new(&q, 4);
         let mut z = [0f32; 4 * 6];
         enc.encode(x, 1, &mut z).unwrap();
-        let before = ALLOCS.load(Ordering::Relaxed);
-        for i in 0..4_000 {
-            let rows = 1 + i % 4;
-            enc.encode(&x[..rows * d], rows, &mut z[..rows * 6]).unwrap();
-        }
-        let n = ALLOCS.load(Ordering::Relaxed) - before;
+        let n = allocations_during(|| {
+            for i in 0..4_000 {
+                let rows = 1 + i % 4;
+                enc.encode(&x[..rows * d], rows, &mut z[..rows * 6]).unwrap();
+            }
+        });
         assert_eq!(n, 0, "{p}: {n} allocations in 4 000 small encodes");
         assert!(z.iter().all(|v| v.is_finite()) && z.iter().any(|&v| v != 0.0), "{p}: latents {z:?}");
     }
