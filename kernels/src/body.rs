@@ -503,6 +503,12 @@ macro_rules! instantiate {
             }
         }
 
+        #[target_feature(enable = $feature)]
+        pub unsafe fn conv_enc(o: &mut [f32], x: &[f32], p: &crate::conv_enc::ConvEncPack) {
+            // SAFETY: as above.
+            unsafe { crate::conv_enc_simd::forward_simd::<$S>(o, x, p) }
+        }
+
         /// This set's kernels as safe function pointers. Reachable only through
         /// `crate::kernels_for`, which checks the CPU features first: that check, and the
         /// body's own length check (`crate::check`) before it touches memory, are the SAFETY
@@ -527,6 +533,7 @@ macro_rules! instantiate {
             rows_axpy: |a, b, s, g| unsafe { rows_axpy(a, b, s, g) },
             rows_dot: |a, b, g| unsafe { rows_dot(a, b, g) },
             mlp_batch: |o, x, r, p, a, s| unsafe { mlp_batch(o, x, r, p, a, s) },
+            conv_enc: |o, x, p| unsafe { conv_enc(o, x, p) },
             sgemm_packed: crate::gemm::packed_entry!($isa),
             prefer_packed_gemm: true,
         };

@@ -22,6 +22,9 @@ use std::sync::OnceLock;
 
 mod check;
 pub mod close;
+pub mod conv_enc;
+#[cfg(target_arch = "x86_64")]
+mod conv_enc_simd;
 pub mod gemm;
 mod lanes;
 pub mod mlp;
@@ -174,6 +177,9 @@ pub struct Kernels {
     /// every layer, weights packed once into an [`mlp_batch::MlpBatchPack`]; bit-identical
     /// to the chain of packed GEMMs with fused epilogues (the training forward), on every set.
     pub mlp_batch: mlp_batch::MlpBatchFn,
+    /// One image's direct convolution with fused bias and activation, channels-last, weights
+    /// packed once into a [`conv_enc::ConvEncPack`] (the image encoder's layers).
+    pub conv_enc: conv_enc::ConvEncFn,
     /// This set's packed GEMM ([`gemm::sgemm_packed_on`] with the ISA bound).
     pub sgemm_packed: gemm::PackedGemmFn,
     /// Whether planned products use `sgemm_packed`: true unless `HEPAE_GEMM=matrixmultiply`
@@ -207,6 +213,7 @@ static SCALAR: Kernels = Kernels {
     rows_axpy: scalar::rows_axpy,
     rows_dot: scalar::rows_dot,
     mlp_batch: scalar::mlp_batch_forward,
+    conv_enc: conv_enc::forward_scalar,
     sgemm_packed: gemm::packed_entry!(Isa::Scalar),
     prefer_packed_gemm: true,
 };
