@@ -2,7 +2,7 @@
 //! real `Encoder` after it is built, and the real training step (`Session::step`, what `hepae train` runs for every
 //! batch: gather, normalise, every phase of the family, gradient reduction, Adam) after the
 //! first step has grown the GEMM's per-thread packing buffer, for every trained family and for
-//! the conv autoencoder (and its batch-1 encode) on images. A
+//! the conv autoencoder (and its batch-1 and 70-image encodes, fused or not) on images. A
 //! counting global allocator, armed only around the measured calls on this thread, proves it.
 
 use hepae::data::npy::Dataset;
@@ -202,6 +202,15 @@ fn the_conv_autoencoder_step_and_its_batch_one_encode_allocate_nothing() {
         });
         assert_eq!(n, 0, "100 batch-1 conv encodes allocated {n} times");
         assert!(z.iter().all(|v| v.is_finite()));
+        // The fused conv encoder (stride-2 nets; pooling keeps the per-op path), at a batch.
+        assert_eq!(enc.is_conv_fused(), down == "stride", "{down}: fused conv encode");
+        let mut big = hepae::encoder::Encoder::new(&model, 64);
+        let (rows, d) = (70, data.cols());
+        let x: Vec<f32> = (0..rows).flat_map(|r| data.row(r).to_vec()).collect();
+        let mut zs = vec![0.0f32; rows * 8];
+        big.encode(&x, rows, &mut zs).unwrap();
+        let n = allocations_during(|| big.encode(&x[..rows * d], rows, &mut zs).unwrap());
+        assert_eq!(n, 0, "a 70-image conv encode allocated {n} times");
     }
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -14,7 +14,13 @@
 //! rows or more run the whole chain in row tiles ([`hepae_kernels::Kernels::mlp_batch`]), with the bits of the net's
 //! GEMM forward (tested); and where every column's normaliser is affine, copying, checking
 //! and normalising the jets is one pass (inside `mlp_batch` for large batches).
+//!
+//! The image models' path: where the encoder is convolutions, a flatten and dense layers (the
+//! conv autoencoder and its VAE with stride-2 downsampling), every batch runs one image at a
+//! time through the fused direct-convolution encoder ([`super::conv_fused`]), after the same
+//! normaliser; latents agree with the net's forward to float rounding (tested).
 
+use super::conv_fused::ConvFused;
 use crate::data::normalize::{ColumnTransform, Normalizer};
 use crate::engine::gemm::GemmBackend;
 use crate::formats::model_file::SavedModel;
@@ -58,6 +64,7 @@ pub struct Encoder {
     kernels: &'static Kernels,
     fused: Option<Fused>,
     batch: Option<FusedBatch>,
+    conv: Option<ConvFused>,
 }
 
 /// The whole encoder chain packed for the row-tiled kernel (steps of [`TILED_MIN_ROWS`] rows or more).
@@ -114,6 +121,7 @@ impl Encoder {
                 .as_ref()
                 .filter(|_| packed_gemm)
                 .map(|specs| fuse_batch(specs, kernels.isa, model.ae.shape.latent)),
+            conv: ConvFused::new(&model.ae, kernels.isa),
             model: model.ae.clone(),
             max_batch,
             kernels,
@@ -135,9 +143,16 @@ impl Encoder {
         self.kernels.isa
     }
 
-    /// Whether batches of up to [`SMALL_BATCH`] rows run the whole encoder in one kernel call.
+    /// Whether batches of up to [`SMALL_BATCH`] rows run a fused path: the whole dense encoder
+    /// in one kernel call, or the fused conv encoder ([`Encoder::is_conv_fused`]).
     pub fn is_fused(&self) -> bool {
-        self.fused.is_some()
+        self.fused.is_some() || self.conv.is_some()
+    }
+
+    /// Whether every batch runs the fused conv encoder (direct convolutions, then the dense
+    /// chain kernel; [`super::conv_fused`]).
+    pub fn is_conv_fused(&self) -> bool {
+        self.conv.is_some()
     }
 
     /// Whether batches of [`TILED_MIN_ROWS`] rows or more run the whole encoder in row tiles
@@ -151,6 +166,7 @@ impl Encoder {
     pub fn without_fusion(mut self) -> Self {
         self.fused = None;
         self.batch = None;
+        self.conv = None;
         self
     }
 
@@ -208,6 +224,11 @@ impl Encoder {
                 }
             }
             self.normalize(src).map_err(|b| BadInput { row: done + b.row, ..b })?;
+            if let Some(c) = &mut self.conv {
+                c.encode(self.kernels, &self.x[..n * d], n, dst, l);
+                done += n;
+                continue;
+            }
             match &mut self.fused {
                 Some(f) if n <= SMALL_BATCH => {
                     let x = &self.x[..n * d];
