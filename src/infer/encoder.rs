@@ -100,11 +100,10 @@ impl Encoder {
 
     fn build(model: &SavedModel, max_batch: usize, kernels: &'static Kernels) -> Self {
         let max_batch = max_batch.clamp(1, STEP_ROWS);
-        let mut buf = model.ae.plan_packed(max_batch);
-        for plan in [Some(&mut buf.enc), buf.whiten.as_mut()].into_iter().flatten() {
-            plan.gemm = plan.gemm.on_isa(kernels.isa).unwrap_or(plan.gemm);
-        }
-        buf.qscratch.on_isa(kernels.isa);
+        let conv = ConvFused::new(&model.ae, kernels.isa);
+        // The fused conv encoder never runs the net: its plan (tens of MB at 256 rows of
+        // images, copied with every clone) is made for one row until `without_fusion`.
+        let buf = plan(&model.ae, if conv.is_some() { 1 } else { max_batch }, kernels);
         let affine = affine_columns(&model.meta.normalizer);
         // The batch kernel gives the packed GEMM's bits; another backend keeps its own. The
         // scalar set keeps its portable GEMM too (same bits): both are bound by the libm
@@ -121,7 +120,7 @@ impl Encoder {
                 .as_ref()
                 .filter(|_| packed_gemm)
                 .map(|specs| fuse_batch(specs, kernels.isa, model.ae.shape.latent)),
-            conv: ConvFused::new(&model.ae, kernels.isa),
+            conv,
             model: model.ae.clone(),
             max_batch,
             kernels,
@@ -166,7 +165,9 @@ impl Encoder {
     pub fn without_fusion(mut self) -> Self {
         self.fused = None;
         self.batch = None;
-        self.conv = None;
+        if self.conv.take().is_some() {
+            self.buf = plan(&self.model, self.max_batch, self.kernels);
+        }
         self
     }
 
@@ -256,6 +257,16 @@ impl Encoder {
         let d = self.input_dim();
         normalize_into(&mut self.x, src, d, self.affine.as_ref(), &self.normalizer)
     }
+}
+
+/// The net's buffers for `max_batch` rows with packed weights, every product on `kernels`.
+fn plan(ae: &Autoencoder, max_batch: usize, kernels: &Kernels) -> AeBuffers {
+    let mut buf = ae.plan_packed(max_batch);
+    for plan in [Some(&mut buf.enc), buf.whiten.as_mut()].into_iter().flatten() {
+        plan.gemm = plan.gemm.on_isa(kernels.isa).unwrap_or(plan.gemm);
+    }
+    buf.qscratch.on_isa(kernels.isa);
+    buf
 }
 
 /// `src` (rows of `d` values, physical units) normalised into `x[..src.len()]`, in one pass
