@@ -174,3 +174,33 @@ fn nan_pixels_are_refused_at_the_same_row_and_column_as_the_per_op_path() {
         }
     }
 }
+
+#[test]
+fn each_encoder_names_its_path_and_bench_reports_the_fused_conv_one() {
+    let a = arch("reference", [1, 20, 20], &[8, 16, 32], 8);
+    let m = model(&a, "stride", false, 21);
+    let enc = Encoder::new(&m, 64);
+    assert_eq!((enc.path_at(1), enc.path_at(64)), ("fused-conv", "fused-conv"));
+    assert_eq!(Encoder::new(&m, 64).without_fusion().path_at(1), "per-op");
+    let pooled = Encoder::new(&model(&a, "pool", false, 21), 64);
+    assert_eq!(pooled.path_at(1), "per-op");
+
+    let dir = std::env::temp_dir().join(format!("hepae-encode-conv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("conv.safetensors");
+    m.save(&path).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hepae"))
+        .args(["bench", path.to_str().unwrap(), "--no-train", "--threads", "1", "--batch", "1,16", "--rows", "32"])
+        .args(["--reps", "1", "--json", "-"])
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(out.status.success(), "bench failed: {}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let json: serde_json::Value = serde_json::from_str(&text[text.find('{').expect("a JSON report")..]).unwrap();
+    let encodes: Vec<_> = json["rows"].as_array().unwrap().iter().filter(|r| r["what"] == "encode").collect();
+    assert!(encodes.len() >= 2, "{encodes:?}");
+    for r in encodes {
+        assert_eq!(r["path"], "fused-conv", "{r}");
+    }
+}

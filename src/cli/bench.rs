@@ -89,6 +89,9 @@ pub struct BenchRow {
     /// timed; includes `timer_overhead_ns`). None elsewhere.
     pub p50_us: Option<f64>,
     pub p99_us: Option<f64>,
+    /// Encode: the path the encoder takes at this batch ([`Encoder::path_at`]: fused-conv,
+    /// fused-dense, row-tiled, per-op, quantized). None elsewhere.
+    pub path: Option<String>,
 }
 
 /// The whole report.
@@ -319,7 +322,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         model.meta.layer_dims.iter().map(|x| x.to_string()).collect::<Vec<_>>().join("-")
     )?;
     outln!(
-        "{:<8} {:>7} {:>11} {:>7} {:>6} {:>12} {:>14} {:>16} {:>9} {:>9}",
+        "{:<8} {:>7} {:>11} {:>7} {:>6} {:>12} {:>14} {:>16} {:>9} {:>9}  {}",
         "what",
         "isa",
         "precision",
@@ -329,7 +332,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         "jets/s",
         "jets/s per core",
         "p50 µs",
-        "p99 µs"
+        "p99 µs",
+        "path"
     )?;
     let mut rows = Vec::new();
     let process_isa = report_head.isa.clone();
@@ -345,13 +349,14 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             jets_per_s_per_core: n as f64 / secs / t as f64,
             p50_us: None,
             p99_us: None,
+            path: None,
         };
         rows.push(row);
     };
     let print = |row: &BenchRow| -> Result<()> {
         let q = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x:.3}"));
         outln!(
-            "{:<8} {:>7} {:>11} {:>7} {:>6} {:>12.4} {:>14.0} {:>16.0} {:>9} {:>9}",
+            "{:<8} {:>7} {:>11} {:>7} {:>6} {:>12.4} {:>14.0} {:>16.0} {:>9} {:>9}  {}",
             row.what,
             row.isa,
             row.precision,
@@ -361,7 +366,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             row.jets_per_s,
             row.jets_per_s_per_core,
             q(row.p50_us),
-            q(row.p99_us)
+            q(row.p99_us),
+            row.path.as_deref().unwrap_or("-")
         )
     };
     for &t in &threads {
@@ -384,6 +390,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                     time_parallel(t, n, &enc);
                     let secs = median((0..args.reps).map(|_| time_parallel(t, n, &enc)).collect());
                     push(&mut rows, "encode", (isa.name(), prec.as_str()), t, b, secs, n);
+                    rows.last_mut().expect("pushed above").path = Some(proto.path_at(b).into());
                     if b == 1 {
                         let (p50, p99) = batch1_latency(&mut proto.clone(), &jets, n);
                         let last = rows.last_mut().expect("pushed above");

@@ -160,6 +160,24 @@ impl Encoder {
         self.batch.is_some()
     }
 
+    /// The path a call of `batch` rows takes: `fused-conv` ([`Encoder::is_conv_fused`]),
+    /// `fused-dense` (the chain in one kernel call), `row-tiled` (the chain in row tiles),
+    /// `quantized` (a reduced-precision encoder's kernels) or `per-op` (the net's forward).
+    pub fn path_at(&self, batch: usize) -> &'static str {
+        let step = batch.clamp(1, self.max_batch);
+        if self.conv.is_some() {
+            "fused-conv"
+        } else if self.model.quant.is_some() {
+            "quantized"
+        } else if step >= TILED_MIN_ROWS && self.batch.is_some() {
+            "row-tiled"
+        } else if step <= SMALL_BATCH && self.fused.is_some() {
+            "fused-dense"
+        } else {
+            "per-op"
+        }
+    }
+
     /// This encoder on the net's per-op path at every batch size instead of the fused
     /// chains (same bits: the tests compare the two, benches can time both).
     pub fn without_fusion(mut self) -> Self {
