@@ -8,12 +8,17 @@
 //! output straight into the next one's padded input (the border stays zero), so no copy or
 //! transpose runs between layers; the first one's padded input is filled from the CHW image.
 //! The last convolution's output is HWC where PyTorch's flatten is CHW, so the first dense
-//! weight's columns are permuted once at build time to read it as it lies.
+//! weight's columns are permuted once at build time to read it as it lies. The last
+//! convolution writes row t of a block of [`DENSE_ROWS`] flattened images; a full block (or
+//! the last one of a call, from [`TILED_MIN_ROWS`] rows) goes through the dense chain in row
+//! tiles ([`hepae_kernels::Kernels::mlp_batch`], which reads each weight once per tile), a
+//! smaller one row by row ([`hepae_kernels::Kernels::mlp_forward`]).
 //!
 //! Numerics: the products are those of the net's forward, summed in another order (window
 //! then channel, one FMA each), so the latents agree with the per-op path to float rounding
 //! (tests/encode_conv.rs: 1e-5 relative), not bit for bit.
 
+use super::encoder::TILED_MIN_ROWS;
 use crate::engine::tensor::Shape;
 use crate::models::Autoencoder;
 use crate::net::Layer;
@@ -21,6 +26,7 @@ use crate::nn::activation::Activation;
 use crate::nn::op::OpSpec;
 use hepae_kernels::conv_enc::{ConvAct, ConvEncPack, ConvEncSpec};
 use hepae_kernels::mlp::{MlpLayerSpec, MlpPack};
+use hepae_kernels::mlp_batch::{MlpBatchPack, MAX_TILE_ROWS};
 use hepae_kernels::{Isa, Kernels};
 
 /// An encoder of convolutions, flatten, dense layers, packed (see the module doc).
@@ -28,15 +34,21 @@ use hepae_kernels::{Isa, Kernels};
 pub struct ConvFused {
     convs: Vec<ConvEncPack>,
     /// `bufs[0]`: the first convolution's padded HWC input; `bufs[j + 1]`: convolution j's
-    /// output, padded for convolution j + 1 (the last one unpadded: the dense chain's input).
+    /// output, padded for convolution j + 1 (the last one: [`DENSE_ROWS`] unpadded rows, the
+    /// dense chain's input).
     bufs: Vec<Vec<f32>>,
     dense: MlpPack,
     scratch: Vec<f32>,
+    /// The chain packed for row tiles (keeping the latent: μ of a VAE), off on the scalar set.
+    tiled: Option<(MlpBatchPack, Vec<f32>)>,
     /// The dense chain's output row where it is not the latent (a VAE's [μ | log σ²]).
     head: Vec<f32>,
     /// Values of one input image (C·H·W).
     image: usize,
 }
+
+/// Flattened images per block of the dense chain: one row tile of the widest set.
+pub const DENSE_ROWS: usize = MAX_TILE_ROWS;
 
 /// A convolution with the activation that follows it.
 struct ConvStage<'a> {
@@ -140,6 +152,7 @@ impl ConvFused {
     /// encoder is not convolutions then dense layers (pooling, upsampling, a sigmoid, a
     /// per-channel PReLU after a dense layer, a whitening stage, a quantised encoder).
     pub fn new(ae: &Autoencoder, isa: Isa) -> Option<ConvFused> {
+        let latent = ae.shape.latent;
         let (cs, ds) = stages(ae)?;
         let p = &ae.params.data;
         let mut convs = Vec::with_capacity(cs.len());
@@ -178,9 +191,17 @@ impl ConvFused {
             })
             .collect();
         let dense = MlpPack::new(isa, &specs);
+        // As the dense encoder: the row-tiled kernel on the SIMD sets only.
+        let tiled = (isa != Isa::Scalar).then(|| {
+            let pack = MlpBatchPack::new(isa, &specs, latent);
+            let scratch = vec![0.0; pack.scratch_len()];
+            (pack, scratch)
+        });
         let mut bufs = vec![vec![0.0f32; convs[0].in_len()]];
-        bufs.extend(convs.iter().map(|c| vec![0.0f32; c.out_len()]));
+        let rows = |j: usize| if j + 1 == convs.len() { DENSE_ROWS } else { 1 };
+        bufs.extend(convs.iter().enumerate().map(|(j, c)| vec![0.0f32; rows(j) * c.out_len()]));
         Some(ConvFused {
+            tiled,
             image: ae.encoder.in_dim(),
             scratch: vec![0.0; dense.scratch_len()],
             head: vec![0.0; dense.out_dim()],
@@ -198,18 +219,40 @@ impl ConvFused {
     /// Encodes `n` normalised images from `x` [n × C·H·W] (CHW) into `out` [n × latent] on
     /// `kernels` (the set the dense chain was packed for). Allocates nothing.
     pub fn encode(&mut self, kernels: &Kernels, x: &[f32], n: usize, out: &mut [f32], latent: usize) {
-        let d = self.image;
-        for (img, z) in x.chunks_exact(d).zip(out.chunks_exact_mut(latent)).take(n) {
-            self.convs[0].pad_input(img, &mut self.bufs[0]);
-            for (j, pack) in self.convs.iter().enumerate() {
-                let (inp, rest) = self.bufs.split_at_mut(j + 1);
-                (kernels.conv_enc)(&mut rest[0], &inp[j], pack);
+        let (d, last) = (self.image, self.convs.len() - 1);
+        let flat = self.convs[last].out_len();
+        let mut done = 0;
+        while done < n {
+            let rows = DENSE_ROWS.min(n - done);
+            for t in 0..rows {
+                let img = &x[(done + t) * d..(done + t + 1) * d];
+                self.convs[0].pad_input(img, &mut self.bufs[0]);
+                for (j, pack) in self.convs.iter().enumerate() {
+                    let (inp, rest) = self.bufs.split_at_mut(j + 1);
+                    let dst = if j == last { &mut rest[0][t * flat..(t + 1) * flat] } else { &mut rest[0][..] };
+                    (kernels.conv_enc)(dst, &inp[j], pack);
+                }
             }
-            let flat = &self.bufs[self.convs.len()];
+            self.dense_rows(kernels, rows, &mut out[done * latent..(done + rows) * latent], latent);
+            done += rows;
+        }
+    }
+
+    /// The dense chain on the first `rows` flattened images into `out` [rows × latent].
+    fn dense_rows(&mut self, kernels: &Kernels, rows: usize, out: &mut [f32], latent: usize) {
+        let flat = &self.bufs[self.convs.len()];
+        let w = self.dense.in_dim();
+        if let Some((pack, scratch)) = self.tiled.as_mut().filter(|_| rows >= TILED_MIN_ROWS) {
+            if (kernels.mlp_batch)(out, &flat[..rows * w], rows, pack, None, scratch) {
+                return;
+            }
+            // A convolution's output overflowed: the row kernel below gives what the net would.
+        }
+        for (z, f) in out.chunks_exact_mut(latent).zip(flat.chunks_exact(w)) {
             if self.dense.out_dim() == latent {
-                (kernels.mlp_forward)(z, flat, 1, &self.dense, &mut self.scratch);
+                (kernels.mlp_forward)(z, f, 1, &self.dense, &mut self.scratch);
             } else {
-                (kernels.mlp_forward)(&mut self.head, flat, 1, &self.dense, &mut self.scratch);
+                (kernels.mlp_forward)(&mut self.head, f, 1, &self.dense, &mut self.scratch);
                 z.copy_from_slice(&self.head[..latent]); // μ of [μ | log σ²]
             }
         }
