@@ -204,3 +204,55 @@ fn each_encoder_names_its_path_and_bench_reports_the_fused_conv_one() {
         assert_eq!(r["path"], "fused-conv", "{r}");
     }
 }
+
+/// An encoder no `--model` builds but a model file may hold: a linear conv with a standalone
+/// LeakyReLU op, a stride-2 4×4 conv with a per-channel PReLU, an explicit flatten, then two
+/// dense layers (a shared PReLU between them): the dense chain runs through `mlp_forward`.
+fn hand_built(seed: u64) -> SavedModel {
+    use hepae::nn::activation::Activation;
+    use hepae::nn::{act::Act, conv2d::Conv2d, dense::Dense, prelu::Prelu, reshape::Reshape};
+    let a = arch("hand-built", [2, 9, 9], &[6, 10], 7);
+    let m = model(&a, "stride", false, seed);
+    let mut specs = m.ae.net_specs();
+    let conv = |out, kernel, stride| OpSpec::Conv2d(Conv2d { out, kernel, stride, pad: 1, act: Activation::Linear });
+    specs.encoder.ops = vec![
+        conv(6, 3, 1),
+        OpSpec::Act(Act { act: Activation::Leaky { slope: 0.2 } }),
+        conv(10, 4, 2),
+        OpSpec::Prelu(Prelu { per_channel: true }),
+        OpSpec::Reshape(Reshape { to: Shape::Features(160) }),
+        OpSpec::Dense(Dense { out: 20, act: Activation::Linear }),
+        OpSpec::Prelu(Prelu { per_channel: false }),
+        OpSpec::Dense(Dense { out: 7, act: Activation::Leaky { slope: 0.01 } }),
+    ];
+    let mut ae = Autoencoder::from_specs(m.ae.shape.clone(), specs);
+    ae.init(seed);
+    let mut r = rand::rngs::StdRng::seed_from_u64(seed + 2);
+    for l in ae.encoder.layers.clone() {
+        if matches!(l.op, OpSpec::Prelu(_)) {
+            for v in &mut ae.params.data[l.params.clone()] {
+                *v = r.random_range(-0.3f32..0.6);
+            }
+        }
+    }
+    SavedModel::new(ModelKind::ConvAe, ae, m.meta.columns.clone(), m.meta.normalizer.clone())
+}
+
+#[test]
+fn a_hand_built_encoder_with_standalone_activations_and_two_dense_layers_is_fused_too() {
+    let m = hand_built(31);
+    let x = images(70, 162, 4);
+    for isa in available_isas() {
+        let want = encode(&mut Encoder::with_isa(&m, 70, isa).unwrap().without_fusion(), &x, 70);
+        for max_batch in [1usize, 70] {
+            let mut fused = Encoder::with_isa(&m, max_batch, isa).unwrap();
+            assert!(fused.is_conv_fused(), "{isa:?}");
+            assert_close(
+                &encode(&mut fused, &x, 70),
+                &want,
+                7,
+                &format!("hand-built on {isa:?}, steps of {max_batch}"),
+            );
+        }
+    }
+}

@@ -9,13 +9,18 @@
 //! broadcasting one input value per pixel. A row is cut into tiles of 10, 8, 6, 4, 2, 1
 //! pixels, largest first (6 at most for two AVX2 vectors). The epilogue applies the
 //! per-channel slope and stores exactly the channels that exist (masked), so O needs no
-//! multiple of the vector width.
+//! multiple of the vector width. A one-pixel tile over a long window (a dense layer run as a
+//! 1×1 convolution of a 1×1 image of I channels) has too few accumulators to hide the FMA
+//! latency, so it keeps four partial sums (window positions q mod 4) and adds them at the end.
 
 use crate::conv_enc::{check_call, ConvEncPack};
 use crate::simd::Simd;
 
 /// Tile widths (pixels), largest first.
 const TILES: [usize; 6] = [10, 8, 6, 4, 2, 1];
+
+/// Window values (k·k·C) from which a one-pixel tile keeps four partial sums.
+const LONG_WINDOW: usize = 64;
 
 /// The body: one image through `pack` (lengths checked first).
 ///
@@ -50,7 +55,10 @@ pub(crate) unsafe fn forward_simd<S: Simd>(out: &mut [f32], x: &[f32], pack: &Co
                     let xp = x.as_ptr().add(y * s * x_row + xo * s * c);
                     let op = out.as_mut_ptr().add(((y + b) * owb + xo + b) * o + ch);
                     let (w, bi, sl) = (wts.add(ch), bias.add(ch), slopes.add(ch));
+                    let long = g.k * g.kc >= LONG_WINDOW;
                     match (nv, p) {
+                        (1, 1) if long => tile_long::<S, 1>(op, xp, w, bi, sl, left, &g),
+                        (2, 1) if long => tile_long::<S, 2>(op, xp, w, bi, sl, left, &g),
                         (1, 10) => tile::<S, 10, 1>(op, xp, w, bi, sl, left, &g),
                         (1, 8) => tile::<S, 8, 1>(op, xp, w, bi, sl, left, &g),
                         (1, 6) => tile::<S, 6, 1>(op, xp, w, bi, sl, left, &g),
@@ -133,6 +141,59 @@ unsafe fn tile<S: Simd, const P: usize, const NV: usize>(
                 let y = S::select_pos(a[v], a[v], S::mul(a[v], sl));
                 S::store(o.add(t * g.o_px + v * S::W), y, len);
             }
+        }
+    }
+}
+
+/// One pixel × NV channel vectors as [`tile`], with four partial sums (window values
+/// q ≡ 0, 1, 2, 3 mod 4 of each kernel row, the remainder into the first) added as
+/// (s₀ + s₁) + (s₂ + s₃) before the activation.
+///
+/// Safety: as [`tile`] with P = 1.
+#[inline(always)]
+unsafe fn tile_long<S: Simd, const NV: usize>(
+    o: *mut f32,
+    x: *const f32,
+    w: *const f32,
+    bias: *const f32,
+    slopes: *const f32,
+    left: usize,
+    g: &Geom,
+) {
+    // SAFETY: the caller's contract above.
+    unsafe {
+        let mut acc = [[S::zero(); NV]; 4];
+        for v in 0..NV {
+            acc[0][v] = S::load(bias.add(v * S::W), S::W);
+        }
+        for i in 0..g.k {
+            let xi = x.add(i * g.x_row);
+            let wi = w.add(i * g.kc * g.w_row);
+            let mut q = 0;
+            while q + 4 <= g.kc {
+                for (u, a) in acc.iter_mut().enumerate() {
+                    let xv = S::splat(*xi.add(q + u));
+                    for v in 0..NV {
+                        a[v] = S::fmadd(xv, S::load(wi.add((q + u) * g.w_row + v * S::W), S::W), a[v]);
+                    }
+                }
+                q += 4;
+            }
+            for q in q..g.kc {
+                let xv = S::splat(*xi.add(q));
+                for v in 0..NV {
+                    acc[0][v] = S::fmadd(xv, S::load(wi.add(q * g.w_row + v * S::W), S::W), acc[0][v]);
+                }
+            }
+        }
+        for v in 0..NV {
+            let len = left.saturating_sub(v * S::W).min(S::W);
+            if len == 0 {
+                continue;
+            }
+            let a = S::add(S::add(acc[0][v], acc[1][v]), S::add(acc[2][v], acc[3][v]));
+            let sl = S::load(slopes.add(v * S::W), S::W);
+            S::store(o.add(v * S::W), S::select_pos(a, a, S::mul(a, sl)), len);
         }
     }
 }

@@ -12,7 +12,11 @@
 //! convolution writes row t of a block of [`DENSE_ROWS`] flattened images; a full block (or
 //! the last one of a call, from [`TILED_MIN_ROWS`] rows) goes through the dense chain in row
 //! tiles ([`hepae_kernels::Kernels::mlp_batch`], which reads each weight once per tile), a
-//! smaller one row by row ([`hepae_kernels::Kernels::mlp_forward`]).
+//! smaller one row by row: a single dense layer (the conv autoencoder's) as a 1×1
+//! convolution of a 1×1 image of I channels through the same convolution kernel, whose
+//! one-pixel tile keeps four partial sums (the dense chain kernel's two accumulators wait on
+//! the FMA latency over 3 200 inputs); a longer chain through
+//! [`hepae_kernels::Kernels::mlp_forward`].
 //!
 //! Numerics: the products are those of the net's forward, summed in another order (window
 //! then channel, one FMA each), so the latents agree with the per-op path to float rounding
@@ -38,6 +42,8 @@ pub struct ConvFused {
     /// dense chain's input).
     bufs: Vec<Vec<f32>>,
     dense: MlpPack,
+    /// A single dense layer as a 1×1 convolution of a 1×1 image (row by row).
+    dense_1x1: Option<ConvEncPack>,
     scratch: Vec<f32>,
     /// The chain packed for row tiles (keeping the latent: μ of a VAE), off on the scalar set.
     tiled: Option<(MlpBatchPack, Vec<f32>)>,
@@ -191,6 +197,23 @@ impl ConvFused {
             })
             .collect();
         let dense = MlpPack::new(isa, &specs);
+        let dense_1x1 = (specs.len() == 1).then(|| {
+            let l = &specs[0];
+            let spec = ConvEncSpec {
+                c: l.inp,
+                h: 1,
+                w: 1,
+                out: l.out,
+                kernel: 1,
+                stride: 1,
+                pad: 0,
+                weight: l.weight,
+                bias: l.bias,
+                act: ConvAct::Leaky(l.slope),
+                out_border: 0,
+            };
+            ConvEncPack::new(&spec)
+        });
         // As the dense encoder: the row-tiled kernel on the SIMD sets only.
         let tiled = (isa != Isa::Scalar).then(|| {
             let pack = MlpBatchPack::new(isa, &specs, latent);
@@ -201,6 +224,7 @@ impl ConvFused {
         let rows = |j: usize| if j + 1 == convs.len() { DENSE_ROWS } else { 1 };
         bufs.extend(convs.iter().enumerate().map(|(j, c)| vec![0.0f32; rows(j) * c.out_len()]));
         Some(ConvFused {
+            dense_1x1,
             tiled,
             image: ae.encoder.in_dim(),
             scratch: vec![0.0; dense.scratch_len()],
@@ -249,7 +273,14 @@ impl ConvFused {
             // A convolution's output overflowed: the row kernel below gives what the net would.
         }
         for (z, f) in out.chunks_exact_mut(latent).zip(flat.chunks_exact(w)) {
-            if self.dense.out_dim() == latent {
+            if let Some(p) = &self.dense_1x1 {
+                if p.out == latent {
+                    (kernels.conv_enc)(z, f, p);
+                } else {
+                    (kernels.conv_enc)(&mut self.head, f, p);
+                    z.copy_from_slice(&self.head[..latent]); // μ of [μ | log σ²]
+                }
+            } else if self.dense.out_dim() == latent {
                 (kernels.mlp_forward)(z, f, 1, &self.dense, &mut self.scratch);
             } else {
                 (kernels.mlp_forward)(&mut self.head, f, 1, &self.dense, &mut self.scratch);
