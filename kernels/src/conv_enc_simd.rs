@@ -163,8 +163,8 @@ unsafe fn tile_long<S: Simd, const NV: usize>(
     // SAFETY: the caller's contract above.
     unsafe {
         let mut acc = [[S::zero(); NV]; 4];
-        for v in 0..NV {
-            acc[0][v] = S::load(bias.add(v * S::W), S::W);
+        for (v, a) in acc[0].iter_mut().enumerate() {
+            *a = S::load(bias.add(v * S::W), S::W);
         }
         for i in 0..g.k {
             let xi = x.add(i * g.x_row);
@@ -173,25 +173,28 @@ unsafe fn tile_long<S: Simd, const NV: usize>(
             while q + 4 <= g.kc {
                 for (u, a) in acc.iter_mut().enumerate() {
                     let xv = S::splat(*xi.add(q + u));
-                    for v in 0..NV {
-                        a[v] = S::fmadd(xv, S::load(wi.add((q + u) * g.w_row + v * S::W), S::W), a[v]);
+                    let row = wi.add((q + u) * g.w_row);
+                    for (v, av) in a.iter_mut().enumerate() {
+                        *av = S::fmadd(xv, S::load(row.add(v * S::W), S::W), *av);
                     }
                 }
                 q += 4;
             }
             for q in q..g.kc {
                 let xv = S::splat(*xi.add(q));
-                for v in 0..NV {
-                    acc[0][v] = S::fmadd(xv, S::load(wi.add(q * g.w_row + v * S::W), S::W), acc[0][v]);
+                let row = wi.add(q * g.w_row);
+                for (v, av) in acc[0].iter_mut().enumerate() {
+                    *av = S::fmadd(xv, S::load(row.add(v * S::W), S::W), *av);
                 }
             }
         }
+        let [s0, s1, s2, s3] = acc;
         for v in 0..NV {
             let len = left.saturating_sub(v * S::W).min(S::W);
             if len == 0 {
                 continue;
             }
-            let a = S::add(S::add(acc[0][v], acc[1][v]), S::add(acc[2][v], acc[3][v]));
+            let a = S::add(S::add(s0[v], s1[v]), S::add(s2[v], s3[v]));
             let sl = S::load(slopes.add(v * S::W), S::W);
             S::store(o.add(v * S::W), S::select_pos(a, a, S::mul(a, sl)), len);
         }
