@@ -57,21 +57,20 @@ pub struct ConvEncSpec<'a> {
 /// A convolution packed for [`crate::Kernels::conv_enc`] (see the module doc).
 #[derive(Debug)]
 pub struct ConvEncPack {
-    pub c: usize,
-    pub h: usize,
-    pub w: usize,
-    pub out: usize,
-    pub kernel: usize,
-    pub stride: usize,
-    pub pad: usize,
-    pub out_border: usize,
-    /// Output height and width.
-    pub oh: usize,
-    pub ow: usize,
-    /// `out` rounded up to 16: the weight row stride.
-    pub out_pad: usize,
+    pub(crate) c: usize,
+    pub(crate) h: usize,
+    pub(crate) w: usize,
+    pub(crate) out: usize,
+    pub(crate) kernel: usize,
+    pub(crate) stride: usize,
+    pub(crate) pad: usize,
+    pub(crate) out_border: usize,
+    pub(crate) oh: usize,
+    pub(crate) ow: usize,
+    pub(crate) out_pad: usize,
     /// Weights from `data[base]` (64-byte aligned): k·k·C rows of `out_pad`; then `out_pad`
-    /// biases, then `out_pad` slopes.
+    /// biases, then `out_pad` slopes. (No field is public: the kernels trust the geometry
+    /// to match the values.)
     data: Vec<f32>,
     base: usize,
     len: usize,
@@ -150,6 +149,30 @@ impl ConvEncPack {
         }
     }
 
+    /// Input channels, height and width (unpadded).
+    pub fn input(&self) -> (usize, usize, usize) {
+        (self.c, self.h, self.w)
+    }
+    /// Output channels.
+    pub fn out(&self) -> usize {
+        self.out
+    }
+    /// Kernel size, stride and zero padding.
+    pub fn window(&self) -> (usize, usize, usize) {
+        (self.kernel, self.stride, self.pad)
+    }
+    /// Output height and width.
+    pub fn out_hw(&self) -> (usize, usize) {
+        (self.oh, self.ow)
+    }
+    /// The zero border kept around the output's pixels.
+    pub fn out_border(&self) -> usize {
+        self.out_border
+    }
+    /// `out` rounded up to 16: the weight row stride.
+    pub fn out_pad(&self) -> usize {
+        self.out_pad
+    }
     /// The packed weights [k·k·C][out_pad] (64-byte aligned).
     pub fn weights(&self) -> &[f32] {
         &self.data[self.base..self.base + self.kernel * self.kernel * self.c * self.out_pad]

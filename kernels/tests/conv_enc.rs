@@ -110,11 +110,12 @@ const BORDER_FILL: f32 = 7.25;
 fn run(f: hepae_kernels::conv_enc::ConvEncFn, pack: &ConvEncPack, x: &[f32]) -> Vec<f32> {
     let mut out = vec![BORDER_FILL; pack.out_len()];
     f(&mut out, x, pack);
-    let (owb, o, b) = (pack.ow + 2 * pack.out_border, pack.out, pack.out_border);
-    let mut interior = Vec::with_capacity(pack.oh * pack.ow * o);
+    let ((oh, ow), o, b) = (pack.out_hw(), pack.out(), pack.out_border());
+    let owb = ow + 2 * b;
+    let mut interior = Vec::with_capacity(oh * ow * o);
     for (py, row) in out.chunks_exact(owb * o).enumerate() {
         for (px, pixel) in row.chunks_exact(o).enumerate() {
-            let inside = (b..b + pack.oh).contains(&py) && (b..b + pack.ow).contains(&px);
+            let inside = (b..b + oh).contains(&py) && (b..b + ow).contains(&px);
             if inside {
                 interior.extend_from_slice(pixel);
             } else {
@@ -164,7 +165,7 @@ fn the_scalar_reference_is_the_textbook_nchw_convolution() {
             let pack = ConvEncPack::new(&case.spec(act, 1));
             let got = run(forward_scalar, &pack, &padded(&pack, &case));
             let (want, oh, ow) = case.textbook(act);
-            assert_eq!((pack.oh, pack.ow), (oh, ow), "output size");
+            assert_eq!(pack.out_hw(), (oh, ow), "output size");
             // HWC against CHW.
             let want_hwc: Vec<f32> = (0..oh * ow * o).map(|i| want[(i % o) * oh * ow + i / o] as f32).collect();
             let what = format!("scalar {img:?} O {o} k {k} s {s} p {p} {act:?}");
@@ -200,7 +201,8 @@ fn every_simd_set_matches_the_scalar_reference() {
 fn the_table_entry_of_every_set_is_its_own_kernel_and_refuses_wrong_lengths() {
     let case = Case::new(7, (3, 7, 11), 19, 3, 2, 1);
     let pack = ConvEncPack::new(&case.spec(ConvAct::Leaky(0.1), 0));
-    assert_eq!((pack.oh, pack.ow, pack.out_pad), (4, 6, 32));
+    assert_eq!((pack.out_hw(), pack.out_pad()), ((4, 6), 32));
+    assert_eq!((pack.input(), pack.out(), pack.window(), pack.out_border()), ((3, 7, 11), 19, (3, 2, 1), 0));
     assert_eq!(pack.in_len(), 9 * 13 * 3);
     assert_eq!(pack.macs(), 4 * 6 * 19 * 27);
     for set in sets() {

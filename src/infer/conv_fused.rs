@@ -183,8 +183,11 @@ impl ConvFused {
         }
         let last = convs.last()?;
         let first = ds[0].layer;
-        let permuted =
-            hwc_columns(&p[first.w()..first.w() + first.inp * first.out], first.out, (last.out, last.oh, last.ow));
+        let permuted = hwc_columns(
+            &p[first.w()..first.w() + first.inp * first.out],
+            first.out,
+            (last.out(), last.out_hw().0, last.out_hw().1),
+        );
         let specs: Vec<MlpLayerSpec<'_>> = ds
             .iter()
             .enumerate()
@@ -274,7 +277,7 @@ impl ConvFused {
         }
         for (z, f) in out.chunks_exact_mut(latent).zip(flat.chunks_exact(w)) {
             if let Some(p) = &self.dense_1x1 {
-                if p.out == latent {
+                if p.out() == latent {
                     (kernels.conv_enc)(z, f, p);
                 } else {
                     (kernels.conv_enc)(&mut self.head, f, p);
