@@ -157,10 +157,14 @@ fn conv_ae_and_the_families_on_the_conv_backbone_round_trip_and_evaluate() {
         assert!(back.meta == saved.meta, "{kind}: metadata comes back unchanged");
         let ev = evaluate(&back, &data, None, "all rows").unwrap();
         assert!(ev.mse.is_finite(), "{kind}: MSE {}", ev.mse);
-        let mut enc = hepae::encoder::Encoder::new(&back, 7);
+        // The per-op encoder path is the model's own forward: the same codes as encoding
+        // directly; the fused conv path (the default, where it applies) the same to rounding.
+        let mut enc = hepae::encoder::Encoder::new(&back, 7).without_fusion();
         let mut z = vec![f32::NAN; 10 * 4];
         enc.encode(&data.as_slice()[..10 * 120], 10, &mut z).unwrap();
-        // The encoder path is the model's own forward: the same codes as encoding directly.
+        let mut fused = hepae::encoder::Encoder::new(&back, 7);
+        let mut zf = vec![f32::NAN; 10 * 4];
+        fused.encode(&data.as_slice()[..10 * 120], 10, &mut zf).unwrap();
         let mut x = data.as_slice()[..10 * 120].to_vec();
         back.meta.normalizer.normalize_rows(&mut x).unwrap();
         let mut buf = back.ae.plan(10, false);
@@ -168,8 +172,9 @@ fn conv_ae_and_the_families_on_the_conv_backbone_round_trip_and_evaluate() {
         // Rows 0..7 take the same GEMM path bit for bit; the last 3 the dense op's small-batch
         // path (another summation order).
         assert_eq!(&z[..7 * 4], &direct[..7 * 4], "{kind}: Encoder (batches of 7, packed plan) = Autoencoder::encode");
-        for (a, b) in z.iter().zip(direct) {
+        for ((a, f), b) in z.iter().zip(&zf).zip(direct) {
             assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "{kind}: small-batch rows {a} vs {b}");
+            assert!((f - b).abs() <= 1e-5 * (1.0 + b.abs()), "{kind}: fused {f} vs {b}");
         }
         let mut dec = hepae::encoder::Decoder::new(&back, 4);
         let mut rec = vec![f32::NAN; 10 * 120];
