@@ -1,8 +1,8 @@
 //! The fused image encoder: where a model's encoder is convolutions (each with its LeakyReLU,
 //! identity or PReLU) then a flatten then dense layers, [`ConvFused`] runs it one image at a
-//! time through the direct-convolution kernel ([`hepae_kernels::Kernels::conv_enc`]) and the
-//! dense chain kernel ([`hepae_kernels::Kernels::mlp_forward`]), with every weight packed and
-//! every buffer sized once when the encoder is built: an encode allocates nothing.
+//! time through the direct-convolution kernel ([`hepae_kernels::Kernels::conv_enc`]) and then
+//! the dense layers (below), with every weight packed and every buffer sized once when the
+//! encoder is built: an encode allocates nothing.
 //!
 //! Layout: each convolution reads its input zero-padded and channels-last (HWC) and writes its
 //! output straight into the next one's padded input (the border stays zero), so no copy or
@@ -236,11 +236,6 @@ impl ConvFused {
             dense,
             convs,
         })
-    }
-
-    /// Convolutions fused (for reports).
-    pub fn conv_layers(&self) -> usize {
-        self.convs.len()
     }
 
     /// Encodes `n` normalised images from `x` [n × C·H·W] (CHW) into `out` [n × latent] on
