@@ -298,6 +298,9 @@ pub struct QuantKernels {
     /// bf16 × bf16 dot products (AVX-512 BF16 `vdpbf16ps` in the `-bf16` set; the other sets
     /// carry the scalar reference).
     pub dense_bf16_dot: DenseBf16DotFn,
+    /// A whole int8 chain over many rows in row tiles ([`crate::quant_batch`]): the bits of
+    /// `quantize_i8` then `dense_i8` layer by layer.
+    pub batch_i8: crate::quant_batch::QuantBatchFn,
 }
 
 /// The scalar reference set (the specification).
@@ -308,6 +311,7 @@ pub static SCALAR: QuantKernels = QuantKernels {
     dense_i8: crate::quant_scalar::dense_i8,
     quantize_i8: crate::quant_scalar::quantize_i8,
     dense_bf16_dot: crate::quant_scalar::dense_bf16_dot,
+    batch_i8: crate::quant_batch::forward_scalar,
 };
 
 /// Every set this CPU can run, scalar first, then by width (VNNI after its plain set).
