@@ -411,3 +411,48 @@ fn quantize_normalized_calibrates_on_in_memory_rows_such_as_a_benchmark_s() {
     bad[17] = f32::NAN;
     assert!(quantize_normalized(m, path, &opts("int8"), &bad, rec(500)).is_err());
 }
+
+#[test]
+fn int8_batches_run_the_row_tiled_chain_with_the_bits_of_batch_1() {
+    use hepae::infer::quantized::BATCH_MIN_ROWS;
+    use hepae::models::ModelKind;
+    let d = data();
+    let vae = {
+        let cfg = TrainConfig {
+            model: ModelKind::Vae,
+            hidden: vec![33, 17],
+            latent: 5,
+            epochs: Some(2),
+            batch: Some(32),
+            threads: 1,
+            ..TrainConfig::default()
+        };
+        let m = Trainer::new(cfg).fit(&d).unwrap();
+        let p = tmp("tiled").join("vae.safetensors");
+        m.save(&p).unwrap();
+        (Model::load(&p).unwrap(), p)
+    };
+    let (m, path) = f32_model();
+    for (what, m, path) in [("ae", m, path), ("vae", &vae.0, &vae.1)] {
+        for g in [Granularity::PerChannel, Granularity::PerLayer] {
+            let q = quantize(m, path, &QuantOptions { granularity: g, ..opts("int8") }, &d).unwrap();
+            let (z1, l, k) = (latents(&q), q.ae.shape.latent, q.ae.shape.input);
+            // All 188 rows in one call (steps of up to 256 rows: the tiled chain), and calls
+            // around the threshold and the 32-row tile, each from a fresh offset.
+            let mut enc = Encoder::new(&q, 256);
+            for rows in [d.rows(), BATCH_MIN_ROWS - 1, BATCH_MIN_ROWS, 33, 64, 65, 100] {
+                for start in [0, d.rows() - rows] {
+                    let mut z = vec![f32::NAN; rows * l];
+                    enc.encode(&d.as_slice()[start * k..(start + rows) * k], rows, &mut z).unwrap();
+                    for (i, (a, b)) in z.iter().zip(&z1[start * l..(start + rows) * l]).enumerate() {
+                        assert_eq!(
+                            a.to_bits(),
+                            b.to_bits(),
+                            "{what} {g:?} rows {rows} from {start}: value {i}: {a} vs {b}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

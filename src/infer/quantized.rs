@@ -27,6 +27,7 @@
 use crate::engine::plan::Plan;
 use crate::nn::activation::{sigmoid_inplace, Activation};
 use hepae_kernels::quant::{quant_kernels, HalfKind, PackedBf16Pairs, PackedHalf, PackedI8};
+use hepae_kernels::quant_batch::{I8LayerSpec, QuantBatchPack, QuantBatchScratch};
 use serde::{Deserialize, Serialize};
 
 pub use super::quantized_calibrate::{model_given_as_training_data, quantize, quantize_normalized, QuantOptions};
@@ -119,7 +120,15 @@ pub struct QuantScratch {
     f32: Vec<f32>,
     /// The kernel sets to run on (None: the process's), see [`QuantScratch::on_isa`].
     on: Option<OnIsa>,
+    /// An all-int8 encoder's chain packed for the row-tiled batch kernel, with its buffers
+    /// (built once, for scratches of at least [`BATCH_MIN_ROWS`] rows).
+    batch: Option<Box<(QuantBatchPack, QuantBatchScratch)>>,
 }
+
+/// Calls of at least this many rows run an all-int8 encoder through the row-tiled chain
+/// ([`hepae_kernels::quant::QuantKernels::batch_i8`], the same bits); fewer rows go layer by
+/// layer (the batch-1 latency path).
+pub const BATCH_MIN_ROWS: usize = 16;
 
 /// The quantised and f32 kernel sets of one instruction set.
 #[derive(Clone, Copy)]
@@ -274,13 +283,48 @@ impl QuantEncoder {
     /// Work buffers for batches of up to `batch` rows.
     pub fn scratch(&self, batch: usize) -> QuantScratch {
         let widest = self.layers.iter().map(|l| l.k).max().unwrap_or(0) * batch;
-        QuantScratch { i8: vec![0; widest], f32: vec![0.0; widest], on: None }
+        let batch = (batch >= BATCH_MIN_ROWS).then(|| self.batch_pack()).flatten().map(|p| {
+            let s = p.scratch();
+            Box::new((p, s))
+        });
+        QuantScratch { i8: vec![0; widest], f32: vec![0.0; widest], on: None, batch }
+    }
+
+    /// The chain packed for the row-tiled kernel, if every layer is int8 with a LeakyReLU or
+    /// linear output (a sigmoid only on the last layer, applied after the chain).
+    fn batch_pack(&self) -> Option<QuantBatchPack> {
+        let last = self.layers.len().checked_sub(1)?;
+        let mut specs = Vec::with_capacity(self.layers.len());
+        for (j, l) in self.layers.iter().enumerate() {
+            let Packed::Int8 { w, scale, inv_in } = &l.packed else { return None };
+            if l.act == Activation::Sigmoid && j != last {
+                return None;
+            }
+            if l.k == 0 || l.n == 0 {
+                return None;
+            }
+            specs.push(I8LayerSpec { w, scale, bias: &l.bias, inv_in: *inv_in, slope: l.act.fused_slope() });
+        }
+        Some(QuantBatchPack::new(&specs))
     }
 
     /// Forward over the first `n` rows of `x` (N × in), layer j's output into `plan.act(j)`
     /// (the encoder's f32 plan), as [`crate::net::Net::forward`] does. Allocates nothing.
+    /// An all-int8 encoder given [`BATCH_MIN_ROWS`] rows or more (and a scratch built for
+    /// them) runs the row-tiled chain instead: the same bits in the last layer's output
+    /// ([`Plan::output`]), the hidden layers' outputs not written.
     pub fn forward(&self, x: &[f32], plan: &mut Plan, s: &mut QuantScratch, n: usize) {
         let (qk, fk) = s.on.map_or_else(|| (quant_kernels(), hepae_kernels::kernels()), |o| (o.0, o.1));
+        if let (Some(b), true) = (s.batch.as_deref_mut(), n >= BATCH_MIN_ROWS) {
+            let last = self.layers.len() - 1;
+            let (k, l) = (self.layers[0].k, &self.layers[last]);
+            let out = &mut plan.forward_bufs(last).1[..n * l.n];
+            (qk.batch_i8)(out, &x[..n * k], n, &b.0, &mut b.1);
+            if l.act == Activation::Sigmoid {
+                sigmoid_inplace(out);
+            }
+            return;
+        }
         let mut prev: Option<Precision> = None;
         for (j, l) in self.layers.iter().enumerate() {
             let (inp, out, _, _) = plan.forward_bufs(j);
