@@ -15,7 +15,8 @@ pub(crate) trait QSimd {
     /// L f32 lanes.
     type F: Copy;
     unsafe fn izero() -> Self::I;
-    /// The 4 int8 at `p` (one input group of a row) in every lane, prepared for [`QSimd::dot`].
+    /// The 4 bytes at `p` (one input group of a row, as [`QSimd::store_q`] wrote it) in
+    /// every lane.
     unsafe fn bcast(p: *const i8) -> Self::I;
     /// The 4·L weight bytes at `p`.
     unsafe fn wload(p: *const i8) -> Self::I;
@@ -35,7 +36,9 @@ pub(crate) trait QSimd {
     unsafe fn fload(p: *const f32, len: usize) -> Self::F;
     /// The first `len` ≤ L lanes of `v` to `p`.
     unsafe fn fstore(p: *mut f32, v: Self::F, len: usize);
-    /// L bytes round_ties_even(clamp(u·inv, −127, 127)) to `p` (NaN gives −127).
+    /// L bytes q = round_ties_even(clamp(u·inv, −127, 127)) to `p` (NaN gives −127), as
+    /// [`QSimd::dot`] takes them: the VNNI sets store q + 128 as u8 (q ^ 0x80), so that the
+    /// broadcast of an input group is one load.
     unsafe fn store_q(p: *mut i8, u: Self::F, inv: Self::F);
 }
 
@@ -162,6 +165,9 @@ unsafe fn block<Q: QSimd, const R: usize, const NV: usize>(b: &Block<'_>) {
                 }
             }
         }
+        // A copy for the epilogue's indexed reads, so that `acc` itself stays in registers
+        // through the loop above (indexed by loop counters it would live on the stack).
+        let acc: [[Q::I; NV]; R] = acc;
         let slope = Q::fsplat(b.layer.slope);
         let n = w.n();
         for v in 0..NV {

@@ -30,8 +30,7 @@ impl<const VNNI: bool> QSimd for Avx2<VNNI> {
     unsafe fn bcast(p: *const i8) -> __m256i {
         // SAFETY: as the impl's note (4 bytes at p).
         unsafe {
-            let g = (p as *const i32).read_unaligned();
-            _mm256_set1_epi32(if VNNI { g ^ 0x8080_8080u32 as i32 } else { g })
+            _mm256_set1_epi32((p as *const i32).read_unaligned())
         }
     }
     #[inline(always)]
@@ -84,7 +83,8 @@ impl<const VNNI: bool> QSimd for Avx2<VNNI> {
             let v = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(u, inv), _mm256_set1_ps(-127.0)), _mm256_set1_ps(127.0));
             let q = _mm256_cvtps_epi32(v);
             let p16 = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256::<1>(q));
-            _mm_storel_epi64(p as *mut __m128i, _mm_packs_epi16(p16, p16));
+            let b = _mm_packs_epi16(p16, p16);
+            _mm_storel_epi64(p as *mut __m128i, if VNNI { _mm_xor_si128(b, _mm_set1_epi8(-128)) } else { b });
         }
     }
 }
@@ -118,8 +118,7 @@ impl<const VNNI: bool> QSimd for Avx512<VNNI> {
     unsafe fn bcast(p: *const i8) -> __m512i {
         // SAFETY: as the impl's note (4 bytes at p).
         unsafe {
-            let g = (p as *const i32).read_unaligned();
-            _mm512_set1_epi32(if VNNI { g ^ 0x8080_8080u32 as i32 } else { g })
+            _mm512_set1_epi32((p as *const i32).read_unaligned())
         }
     }
     #[inline(always)]
@@ -170,7 +169,8 @@ impl<const VNNI: bool> QSimd for Avx512<VNNI> {
         unsafe {
             // max(v, −127) gives −127 for NaN v (the second operand), as the scalar code.
             let v = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(u, inv), _mm512_set1_ps(-127.0)), _mm512_set1_ps(127.0));
-            _mm_storeu_si128(p as *mut __m128i, _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v)));
+            let b = _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v));
+            _mm_storeu_si128(p as *mut __m128i, if VNNI { _mm_xor_si128(b, _mm_set1_epi8(-128)) } else { b });
         }
     }
 }
