@@ -66,6 +66,14 @@ fn latents(m: &Model) -> Vec<f32> {
     z
 }
 
+/// Latents of every row through `Encoder` in one call (steps of up to 256 rows).
+fn latents_batched(m: &Model) -> Vec<f32> {
+    let d = data();
+    let mut z = vec![0.0f32; d.rows() * m.ae.shape.latent];
+    Encoder::new(m, 256).encode(d.as_slice(), d.rows(), &mut z).unwrap();
+    z
+}
+
 /// Normalised rows of the test data, as the encoder's first layer sees them.
 fn normalised(m: &Model) -> Vec<f32> {
     let mut x = data().as_slice().to_vec();
@@ -147,9 +155,12 @@ fn bf16_f16_and_bf16_act_encode_as_an_f64_product_of_their_rounded_values() {
         let kind = if p == "f16" { hepae_kernels::quant::HalfKind::F16 } else { hepae_kernels::quant::HalfKind::Bf16 };
         // bf16-act also rounds every layer's input to bf16.
         let act = |v: f64| if p == "bf16-act" { kind.to_f32(kind.from_f32(v as f32)) as f64 } else { v };
-        let (x, z) = (normalised(&back), latents(&back));
+        // Batch 1 (layer by layer) and all rows in one call (bf16/f16: the f32 row-tiled
+        // chain of the widened weights; bf16-act: layer by layer).
+        let x = normalised(&back);
         let (k, lat) = (back.ae.shape.input, back.ae.shape.latent);
-        for r in 0..data().rows() {
+        let zs = [latents(&back), latents_batched(&back)];
+        for (r, z) in (0..data().rows()).flat_map(|r| zs.iter().map(move |z| (r, z))) {
             let mut cur: Vec<f64> = x[r * k..(r + 1) * k].iter().map(|&v| v as f64).collect();
             for l in layers {
                 let Stored::Half(h) = &l.stored else { panic!("{p}: layer not 16-bit") };

@@ -29,9 +29,7 @@ impl<const VNNI: bool> QSimd for Avx2<VNNI> {
     #[inline(always)]
     unsafe fn bcast(p: *const i8) -> __m256i {
         // SAFETY: as the impl's note (4 bytes at p).
-        unsafe {
-            _mm256_set1_epi32((p as *const i32).read_unaligned())
-        }
+        unsafe { _mm256_set1_epi32((p as *const i32).read_unaligned()) }
     }
     #[inline(always)]
     unsafe fn wload(p: *const i8) -> __m256i {
@@ -117,9 +115,7 @@ impl<const VNNI: bool> QSimd for Avx512<VNNI> {
     #[inline(always)]
     unsafe fn bcast(p: *const i8) -> __m512i {
         // SAFETY: as the impl's note (4 bytes at p).
-        unsafe {
-            _mm512_set1_epi32((p as *const i32).read_unaligned())
-        }
+        unsafe { _mm512_set1_epi32((p as *const i32).read_unaligned()) }
     }
     #[inline(always)]
     unsafe fn wload(p: *const i8) -> __m512i {
