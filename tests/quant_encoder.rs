@@ -449,9 +449,9 @@ fn int8_batches_run_the_row_tiled_chain_with_the_bits_of_batch_1() {
             let q = quantize(m, path, &QuantOptions { granularity: g, ..opts("int8") }, &d).unwrap();
             let (z1, l, k) = (latents(&q), q.ae.shape.latent, q.ae.shape.input);
             // All 188 rows in one call (steps of up to 256 rows: the tiled chain), and calls
-            // around the threshold and the 32-row tile, each from a fresh offset.
+            // around the threshold and the 48-row tile, each from a fresh offset.
             let mut enc = Encoder::new(&q, 256);
-            for rows in [d.rows(), BATCH_MIN_ROWS - 1, BATCH_MIN_ROWS, 33, 64, 65, 100] {
+            for rows in [d.rows(), BATCH_MIN_ROWS - 1, BATCH_MIN_ROWS, 47, 48, 49, 97, 100] {
                 for start in [0, d.rows() - rows] {
                     let mut z = vec![f32::NAN; rows * l];
                     enc.encode(&d.as_slice()[start * k..(start + rows) * k], rows, &mut z).unwrap();

@@ -15,6 +15,9 @@ pub(crate) trait QSimd {
     /// L f32 lanes.
     type F: Copy;
     unsafe fn izero() -> Self::I;
+    /// An accumulator's start: 0, or in the VNNI sets −128·Σ_q w (the L values at `neg_colsum`),
+    /// which undoes the +128 of the activations.
+    unsafe fn acc0(neg_colsum: *const i32) -> Self::I;
     /// The 4 bytes at `p` (one input group of a row, as [`QSimd::store_q`] wrote it) in
     /// every lane.
     unsafe fn bcast(p: *const i8) -> Self::I;
@@ -22,15 +25,8 @@ pub(crate) trait QSimd {
     unsafe fn wload(p: *const i8) -> Self::I;
     /// acc + Σ₄ x·w per lane (exact: i32; the VNNI sets sum (x + 128)·w).
     unsafe fn dot(acc: Self::I, x: Self::I, w: Self::I) -> Self::I;
-    /// leaky(f32(acc − correction)·scale + bias), a multiply then an add (the correction, read
-    /// from `colsum128`, only in the VNNI sets); L values readable at each pointer.
-    unsafe fn finish(
-        acc: Self::I,
-        colsum128: *const i32,
-        scale: *const f32,
-        bias: *const f32,
-        slope: Self::F,
-    ) -> Self::F;
+    /// leaky(f32(acc)·scale + bias), a multiply then an add; L values readable at each pointer.
+    unsafe fn finish(acc: Self::I, scale: *const f32, bias: *const f32, slope: Self::F) -> Self::F;
     unsafe fn fsplat(v: f32) -> Self::F;
     /// `len` ≤ L lanes from `p`, the others 0.
     unsafe fn fload(p: *const f32, len: usize) -> Self::F;
@@ -44,7 +40,7 @@ pub(crate) trait QSimd {
 
 /// See [`super::QuantBatchFn`] for the contract.
 ///
-/// Safety: inlined into a function compiled for `Q`'s instruction set; 1 ≤ R, NV ≤ 4,
+/// Safety: inlined into a function compiled for `Q`'s instruction set; 1 ≤ R ≤ TILE_ROWS, 1 ≤ NV ≤ 6,
 /// TILE_ROWS a multiple of R.
 #[inline(always)]
 pub(crate) unsafe fn forward_simd<Q: QSimd, const R: usize, const NV: usize>(
@@ -55,7 +51,7 @@ pub(crate) unsafe fn forward_simd<Q: QSimd, const R: usize, const NV: usize>(
     scratch: &mut QuantBatchScratch,
 ) {
     check_call(out.len(), x.len(), rows, pack, scratch);
-    assert!(TILE_ROWS.is_multiple_of(R) && NV <= 4 && Q::L * 4 <= 64, "hepae-kernels::batch_i8: tile {R}×{NV}");
+    assert!(TILE_ROWS.is_multiple_of(R) && NV <= 6 && Q::L * 4 <= 64, "hepae-kernels::batch_i8: tile {R}×{NV}");
     let (din, dout) = (pack.in_dim(), pack.out_dim());
     let (s_in, s_hid) = (stride(din), pack.hidden_stride());
     let buf = scratch.i8_mut();
@@ -98,7 +94,7 @@ pub(crate) unsafe fn forward_simd<Q: QSimd, const R: usize, const NV: usize>(
                 while r < n {
                     // SAFETY: the block reads groups < kg of R rows from r of `src` (each row
                     // 4·kg ≤ its stride bytes, rows < TILE_ROWS), weight vectors v0..v0 + nv
-                    // < ⌈n/L⌉ ≤ 16·nb/L of every group, and the padded scale/bias/colsum
+                    // < ⌈n/L⌉ ≤ 16·nb/L of every group, and the padded scale/bias/negated column sums
                     // (16·nb) at L·(v0 + v); it stores as `Dst` says (hidden rows within
                     // TILE_ROWS, columns < L·nvec ≤ stride; out rows < n, lanes < n_out).
                     unsafe {
@@ -107,6 +103,8 @@ pub(crate) unsafe fn forward_simd<Q: QSimd, const R: usize, const NV: usize>(
                             1 => block::<Q, R, 1>(&b),
                             2 => block::<Q, R, 2>(&b),
                             3 => block::<Q, R, 3>(&b),
+                            4 if NV > 4 => block::<Q, R, 4>(&b),
+                            5 if NV > 5 => block::<Q, R, 5>(&b),
                             _ => block::<Q, R, NV>(&b),
                         }
                     }
@@ -151,7 +149,11 @@ unsafe fn block<Q: QSimd, const R: usize, const NV: usize>(b: &Block<'_>) {
                               // enabled in the caller.
     unsafe {
         let wp = w.data().as_ptr().add(b.v0 * Q::L * 4);
-        let mut acc = [[Q::izero(); NV]; R];
+        let mut acc0 = [Q::izero(); NV];
+        for (v, a) in acc0.iter_mut().enumerate() {
+            *a = Q::acc0(b.layer.neg_colsum128.as_ptr().add((b.v0 + v) * Q::L));
+        }
+        let mut acc = [acc0; R];
         for g in 0..w.groups() {
             let wg = wp.add(g * gs);
             let mut wv = [Q::izero(); NV];
@@ -172,10 +174,9 @@ unsafe fn block<Q: QSimd, const R: usize, const NV: usize>(b: &Block<'_>) {
         let n = w.n();
         for v in 0..NV {
             let j = (b.v0 + v) * Q::L;
-            let cs = w.colsum128().as_ptr().add(j);
             let (sc, bi) = (b.layer.scale.as_ptr().add(j), b.layer.bias.as_ptr().add(j));
             for (i, row) in acc.iter().enumerate() {
-                let u = Q::finish(row[v], cs, sc, bi, slope);
+                let u = Q::finish(row[v], sc, bi, slope);
                 match b.dst {
                     Dst::Hidden { p, stride, inv } => Q::store_q(p.add((b.r + i) * stride + j), u, Q::fsplat(inv)),
                     Dst::Out { p, stride, rows } => {

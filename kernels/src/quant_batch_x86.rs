@@ -1,6 +1,6 @@
 //! The x86-64 [`QSimd`] sets of the int8 batch chain: AVX2 (8 outputs a vector) and AVX-512BW
 //! (16), each with `VNNI` = false (`vpmaddubsw` on |x| and sign-adjusted weights, then
-//! `vpmaddwd`) or true (`vpdpbusd` on x + 128, minus the stored 128·Σw), and the four
+//! `vpmaddwd`) or true (`vpdpbusd` on x + 128, starting from the stored −128·Σw), and the four
 //! `#[target_feature]` wrappers the quant tables point to (after CPU detection).
 
 #![allow(clippy::missing_safety_doc)]
@@ -27,6 +27,17 @@ impl<const VNNI: bool> QSimd for Avx2<VNNI> {
         unsafe { _mm256_setzero_si256() }
     }
     #[inline(always)]
+    unsafe fn acc0(p: *const i32) -> __m256i {
+        // SAFETY: as the impl's note (8 values at p).
+        unsafe {
+            if VNNI {
+                _mm256_loadu_si256(p as *const __m256i)
+            } else {
+                Self::izero()
+            }
+        }
+    }
+    #[inline(always)]
     unsafe fn bcast(p: *const i8) -> __m256i {
         // SAFETY: as the impl's note (4 bytes at p).
         unsafe { _mm256_set1_epi32((p as *const i32).read_unaligned()) }
@@ -50,11 +61,10 @@ impl<const VNNI: bool> QSimd for Avx2<VNNI> {
         }
     }
     #[inline(always)]
-    unsafe fn finish(acc: __m256i, cs: *const i32, sc: *const f32, bi: *const f32, slope: __m256) -> __m256 {
+    unsafe fn finish(acc: __m256i, sc: *const f32, bi: *const f32, slope: __m256) -> __m256 {
         // SAFETY: as the impl's note (8 values at each pointer).
         unsafe {
-            let a = if VNNI { _mm256_sub_epi32(acc, _mm256_loadu_si256(cs as *const __m256i)) } else { acc };
-            let u = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(a), _mm256_loadu_ps(sc)), _mm256_loadu_ps(bi));
+            let u = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_loadu_ps(sc)), _mm256_loadu_ps(bi));
             _mm256_blendv_ps(_mm256_mul_ps(u, slope), u, _mm256_cmp_ps(u, _mm256_setzero_ps(), _CMP_GT_OQ))
         }
     }
@@ -113,6 +123,17 @@ impl<const VNNI: bool> QSimd for Avx512<VNNI> {
         unsafe { _mm512_setzero_si512() }
     }
     #[inline(always)]
+    unsafe fn acc0(p: *const i32) -> __m512i {
+        // SAFETY: as the impl's note (16 values at p).
+        unsafe {
+            if VNNI {
+                _mm512_loadu_si512(p as *const _)
+            } else {
+                Self::izero()
+            }
+        }
+    }
+    #[inline(always)]
     unsafe fn bcast(p: *const i8) -> __m512i {
         // SAFETY: as the impl's note (4 bytes at p).
         unsafe { _mm512_set1_epi32((p as *const i32).read_unaligned()) }
@@ -136,11 +157,10 @@ impl<const VNNI: bool> QSimd for Avx512<VNNI> {
         }
     }
     #[inline(always)]
-    unsafe fn finish(acc: __m512i, cs: *const i32, sc: *const f32, bi: *const f32, slope: __m512) -> __m512 {
+    unsafe fn finish(acc: __m512i, sc: *const f32, bi: *const f32, slope: __m512) -> __m512 {
         // SAFETY: as the impl's note (16 values at each pointer).
         unsafe {
-            let a = if VNNI { _mm512_sub_epi32(acc, _mm512_loadu_si512(cs as *const _)) } else { acc };
-            let u = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(a), _mm512_loadu_ps(sc)), _mm512_loadu_ps(bi));
+            let u = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_loadu_ps(sc)), _mm512_loadu_ps(bi));
             _mm512_mask_blend_ps(_mm512_cmp_ps_mask(u, _mm512_setzero_ps(), _CMP_GT_OQ), _mm512_mul_ps(u, slope), u)
         }
     }
@@ -171,7 +191,8 @@ impl<const VNNI: bool> QSimd for Avx512<VNNI> {
     }
 }
 
-/// Register tiles: AVX2 4 rows × 2 vectors (8 of 16 ymm accumulate), AVX-512 4 × 4 (16 of 32).
+/// Register tiles (rows × vectors, the best of those tried on Zen 5): AVX2 4 × 2, AVX-VNNI
+/// 6 × 2 (12 of 16 ymm accumulate), AVX-512 4 × 4 (16 of 32).
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn batch_i8_avx2(o: &mut [f32], x: &[f32], rows: usize, p: &QuantBatchPack, s: &mut QuantBatchScratch) {
     // SAFETY: the features are enabled here; the body checks the lengths.
@@ -181,7 +202,7 @@ pub unsafe fn batch_i8_avx2(o: &mut [f32], x: &[f32], rows: usize, p: &QuantBatc
 #[target_feature(enable = "avx2,fma,f16c,avxvnni")]
 pub unsafe fn batch_i8_avx2_vnni(o: &mut [f32], x: &[f32], rows: usize, p: &QuantBatchPack, s: &mut QuantBatchScratch) {
     // SAFETY: the features are enabled here; the body checks the lengths.
-    unsafe { forward_simd::<Avx2<true>, 4, 2>(o, x, rows, p, s) }
+    unsafe { forward_simd::<Avx2<true>, 6, 2>(o, x, rows, p, s) }
 }
 
 #[target_feature(enable = "avx512f,avx512bw")]
