@@ -23,6 +23,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
+export PYTHONWARNINGS=ignore  # torch.ao deprecation notes, once per run
 python3 -c "import torch, numpy" 2>/dev/null || { echo "precision_batch.sh: needs python3 with torch and numpy" >&2; exit 1; }
 cargo build --release --quiet
 bin=target/release/hepae
