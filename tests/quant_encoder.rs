@@ -156,10 +156,14 @@ fn bf16_f16_and_bf16_act_encode_as_an_f64_product_of_their_rounded_values() {
         // bf16-act also rounds every layer's input to bf16.
         let act = |v: f64| if p == "bf16-act" { kind.to_f32(kind.from_f32(v as f32)) as f64 } else { v };
         // Batch 1 (layer by layer) and all rows in one call (bf16/f16: the f32 row-tiled
-        // chain of the widened weights; bf16-act: layer by layer).
+        // chain of the widened weights; bf16-act: the row-tiled bf16 chain, same bits).
         let x = normalised(&back);
         let (k, lat) = (back.ae.shape.input, back.ae.shape.latent);
         let zs = [latents(&back), latents_batched(&back)];
+        if p == "bf16-act" {
+            let bits = |z: &[f32]| z.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&zs[0]), bits(&zs[1]), "bf16-act: batched latents are batch 1's bits");
+        }
         for (r, z) in (0..data().rows()).flat_map(|r| zs.iter().map(move |z| (r, z))) {
             let mut cur: Vec<f64> = x[r * k..(r + 1) * k].iter().map(|&v| v as f64).collect();
             for l in layers {

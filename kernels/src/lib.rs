@@ -28,6 +28,7 @@ pub mod mlp;
 pub mod mlp_batch;
 pub mod quant;
 pub mod quant_batch;
+pub mod quant_batch_bf16;
 pub mod quant_scalar;
 pub mod scalar;
 pub mod window;

@@ -301,6 +301,9 @@ pub struct QuantKernels {
     /// A whole int8 chain over many rows in row tiles ([`crate::quant_batch`]): the bits of
     /// `quantize_i8` then `dense_i8` layer by layer.
     pub batch_i8: crate::quant_batch::QuantBatchFn,
+    /// A whole bf16 × bf16 chain over many rows in row tiles ([`crate::quant_batch_bf16`]):
+    /// the bits of `dense_bf16_dot` layer by layer.
+    pub batch_bf16_dot: crate::quant_batch_bf16::Bf16BatchFn,
 }
 
 /// The scalar reference set (the specification).
@@ -312,6 +315,7 @@ pub static SCALAR: QuantKernels = QuantKernels {
     quantize_i8: crate::quant_scalar::quantize_i8,
     dense_bf16_dot: crate::quant_scalar::dense_bf16_dot,
     batch_i8: crate::quant_batch::forward_scalar,
+    batch_bf16_dot: crate::quant_batch_bf16::forward_scalar,
 };
 
 /// Every set this CPU can run, scalar first, then by width (VNNI after its plain set).
@@ -328,7 +332,7 @@ pub fn quant_sets() -> Vec<&'static QuantKernels> {
             "avxvnni" => is_x86_feature_detected!("avxvnni"),
             "avx512" => is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw"),
             "avx512vnni" => is_x86_feature_detected!("avx512vnni"),
-            "avx512bf16" => is_x86_feature_detected!("avx512bf16"),
+            "avx512bf16" => is_x86_feature_detected!("avx512bf16") && is_x86_feature_detected!("avx512vl"),
             _ => false,
         };
         if has("avx2") {

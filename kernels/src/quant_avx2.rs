@@ -272,6 +272,7 @@ pub static TABLE: QuantKernels = QuantKernels {
     quantize_i8: |d, s, i| unsafe { quantize_i8(d, s, i) },
     dense_bf16_dot: crate::quant_scalar::dense_bf16_dot,
     batch_i8: |o, x, r, p, s| unsafe { crate::quant_batch::x86::batch_i8_avx2(o, x, r, p, s) },
+    batch_bf16_dot: crate::quant_batch_bf16::forward_scalar,
 };
 
 /// AVX2 with AVX-VNNI int8 (SAFETY: handed out only after detecting the features).
@@ -283,4 +284,5 @@ pub static TABLE_VNNI: QuantKernels = QuantKernels {
     quantize_i8: |d, s, i| unsafe { quantize_i8(d, s, i) },
     dense_bf16_dot: crate::quant_scalar::dense_bf16_dot,
     batch_i8: |o, x, r, p, s| unsafe { crate::quant_batch::x86::batch_i8_avx2_vnni(o, x, r, p, s) },
+    batch_bf16_dot: crate::quant_batch_bf16::forward_scalar,
 };

@@ -275,6 +275,7 @@ pub static TABLE: QuantKernels = QuantKernels {
     quantize_i8: |d, s, i| unsafe { quantize_i8(d, s, i) },
     dense_bf16_dot: crate::quant_scalar::dense_bf16_dot,
     batch_i8: |o, x, r, p, s| unsafe { crate::quant_batch::x86::batch_i8_avx512(o, x, r, p, s) },
+    batch_bf16_dot: crate::quant_batch_bf16::forward_scalar,
 };
 
 /// AVX-512F+BW with VNNI int8 (SAFETY: handed out only after detecting the three features).
@@ -286,6 +287,7 @@ pub static TABLE_VNNI: QuantKernels = QuantKernels {
     quantize_i8: |d, s, i| unsafe { quantize_i8(d, s, i) },
     dense_bf16_dot: crate::quant_scalar::dense_bf16_dot,
     batch_i8: |o, x, r, p, s| unsafe { crate::quant_batch::x86::batch_i8_avx512_vnni(o, x, r, p, s) },
+    batch_bf16_dot: crate::quant_batch_bf16::forward_scalar,
 };
 
 /// Outputs [j0, j0 + 16·NV) of one row by `vdpbf16ps`: per input pair, both activations
@@ -364,4 +366,5 @@ pub static TABLE_VNNI_BF16: QuantKernels = QuantKernels {
     quantize_i8: |d, s, i| unsafe { quantize_i8(d, s, i) },
     dense_bf16_dot: |o, x, w, b, m, s| unsafe { dense_bf16_dot(o, x, w, b, m, s) },
     batch_i8: |o, x, r, p, s| unsafe { crate::quant_batch::x86::batch_i8_avx512_vnni(o, x, r, p, s) },
+    batch_bf16_dot: |o, x, r, p, s| unsafe { crate::quant_batch_bf16::avx512::batch_bf16_dot(o, x, r, p, s) },
 };

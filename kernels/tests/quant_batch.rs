@@ -6,8 +6,9 @@
 //! 24→200→100→50→15 at tile boundaries. Inputs saturate the int8 range and include NaN and ±∞
 //! (quantised to −127 / ±127 on both paths). Every safe entry refuses wrong lengths.
 
-use hepae_kernels::quant::{quant_sets, PackedI8, QuantKernels, SCALAR};
+use hepae_kernels::quant::{f32_to_bf16, quant_sets, PackedBf16Pairs, PackedI8, QuantKernels, SCALAR};
 use hepae_kernels::quant_batch::{I8LayerSpec, QuantBatchPack, TILE_ROWS};
+use hepae_kernels::quant_batch_bf16::{Bf16BatchPack, Bf16LayerSpec};
 use rand::{Rng, SeedableRng};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -164,4 +165,85 @@ fn batch_i8_refuses_wrong_lengths_and_a_small_scratch_on_every_set() {
         QuantBatchPack::new(&specs);
     });
     assert!(msg.contains("layer 1's input"), "a broken chain: {msg}");
+}
+
+/// The bf16 per-layer path on set `s`: `dense_bf16_dot` layer by layer over the whole batch.
+fn bf16_per_layer(s: &QuantKernels, layers: &[(PackedBf16Pairs, Vec<f32>, f32)], x: &[f32], rows: usize) -> Vec<f32> {
+    let mut cur = x.to_vec();
+    for (w, b, slope) in layers {
+        let mut out = vec![0.0f32; rows * w.n()];
+        (s.dense_bf16_dot)(&mut out, &cur, w, b, rows, *slope);
+        cur = out;
+    }
+    cur
+}
+
+#[test]
+fn bf16_chains_match_their_set_s_per_layer_path_bit_for_bit() {
+    let mut r = rand::rngs::StdRng::seed_from_u64(16);
+    for widths in
+        [vec![1, 1], vec![3, 17, 5], vec![5, 33, 9, 2], vec![24, 200, 100, 51, 15], vec![7, 16, 8, 31], vec![13, 1, 29]]
+    {
+        let last = widths.len() - 2;
+        let layers: Vec<(PackedBf16Pairs, Vec<f32>, f32)> = (0..=last)
+            .map(|j| {
+                let (k, n) = (widths[j], widths[j + 1]);
+                let w: Vec<u16> = (0..n * k).map(|_| f32_to_bf16(r.random_range(-0.5f32..0.5))).collect();
+                let b = (0..n).map(|_| r.random_range(-1.0f32..1.0)).collect();
+                (PackedBf16Pairs::new(&w, n, k), b, if j == last { 1.0 } else { 0.01 })
+            })
+            .collect();
+        let specs: Vec<Bf16LayerSpec<'_>> =
+            layers.iter().map(|(w, b, s)| Bf16LayerSpec { w, bias: b, slope: *s }).collect();
+        let p = Bf16BatchPack::new(&specs);
+        let x = inputs(&mut r, 100 * widths[0]);
+        for s in quant_sets() {
+            let mut scratch = p.scratch();
+            for rows in (0..=100).step_by(if widths[1] > 100 { 7 } else { 1 }) {
+                let x = &x[..rows * widths[0]];
+                let want = bf16_per_layer(s, &layers, x, rows);
+                let mut got = vec![f32::NAN; rows * p.out_dim()];
+                (s.batch_bf16_dot)(&mut got, x, rows, &p, &mut scratch);
+                assert_bits(&got, &want, &format!("bf16 chain {widths:?} {} rows {rows}", s.name));
+            }
+        }
+    }
+}
+
+#[test]
+fn batch_bf16_dot_refuses_wrong_lengths_and_a_small_scratch_on_every_set() {
+    let ones = |n: usize, k: usize| PackedBf16Pairs::new(&vec![0x3f80; n * k], n, k);
+    let (w1, w2, wbig) = (ones(9, 5), ones(3, 9), ones(90, 5));
+    let (b9, b3, b90) = (vec![0.0f32; 9], vec![0.5f32; 3], vec![0.0f32; 90]);
+    let w3 = ones(3, 90);
+    let p = Bf16BatchPack::new(&[
+        Bf16LayerSpec { w: &w1, bias: &b9, slope: 1.0 },
+        Bf16LayerSpec { w: &w2, bias: &b3, slope: 1.0 },
+    ]);
+    let pb = Bf16BatchPack::new(&[
+        Bf16LayerSpec { w: &wbig, bias: &b90, slope: 1.0 },
+        Bf16LayerSpec { w: &w3, bias: &b3, slope: 1.0 },
+    ]);
+    for s in quant_sets() {
+        let rows = 4;
+        let x = vec![1.0f32; rows * 5];
+        for (name, lo, lx, shown) in
+            [("out", rows * 3 + 1, rows * 5, rows * 3 + 1), ("x", rows * 3, rows * 5 - 1, rows * 5 - 1)]
+        {
+            let mut out = vec![7.0f32; lo];
+            let msg = panic_message(|| (s.batch_bf16_dot)(&mut out, &x[..lx], rows, &p, &mut p.scratch()));
+            assert!(
+                msg.contains("hepae-kernels::batch_bf16_dot") && msg.contains(&shown.to_string()),
+                "{} {name}: {msg}",
+                s.name
+            );
+            assert!(out.iter().all(|&v| v == 7.0), "{}: wrote before refusing", s.name);
+        }
+        let mut out = vec![7.0f32; rows * 3];
+        let msg = panic_message(|| (s.batch_bf16_dot)(&mut out, &x, rows, &pb, &mut p.scratch()));
+        assert!(msg.contains("scratch"), "{}: {msg}", s.name);
+        // Exact lengths: 5 ones → 5 per hidden output → 0.5 + 9·5 = 45.5 per output.
+        (s.batch_bf16_dot)(&mut out, &x, rows, &p, &mut p.scratch());
+        assert_eq!(out, vec![45.5; rows * 3], "{}", s.name);
+    }
 }

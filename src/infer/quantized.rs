@@ -30,6 +30,7 @@ use hepae_kernels::mlp::MlpLayerSpec;
 use hepae_kernels::mlp_batch::MlpBatchPack;
 use hepae_kernels::quant::{quant_kernels, HalfKind, PackedBf16Pairs, PackedHalf, PackedI8};
 use hepae_kernels::quant_batch::{I8LayerSpec, QuantBatchPack, QuantBatchScratch};
+use hepae_kernels::quant_batch_bf16::{Bf16BatchPack, Bf16BatchScratch, Bf16LayerSpec};
 use serde::{Deserialize, Serialize};
 
 pub use super::quantized_calibrate::{model_given_as_training_data, quantize, quantize_normalized, QuantOptions};
@@ -128,6 +129,8 @@ pub struct QuantScratch {
     /// An encoder of bf16, f16 and f32 layers as the f32 row-tiled chain of its (exactly
     /// widened) weights, with its scratch (also from [`BATCH_MIN_ROWS`] rows).
     half_batch: Option<Box<HalfBatch>>,
+    /// An all-`bf16-act` encoder's chain for the row-tiled bf16 × bf16 kernel, with its buffers.
+    bf16_batch: Option<Box<(Bf16BatchPack, Bf16BatchScratch)>>,
 }
 
 /// The f32 batch chain ([`hepae_kernels::Kernels::mlp_batch`]) of a 16-bit-weight encoder.
@@ -310,7 +313,26 @@ impl QuantEncoder {
             let scratch = vec![0.0; pack.scratch_len()];
             Box::new(HalfBatch { pack, scratch })
         });
-        QuantScratch { i8: vec![0; widest], f32: vec![0.0; widest], on: None, batch: int8, half_batch }
+        let bf16_batch = big.then(|| self.bf16_batch_pack()).flatten().map(|p| {
+            let s = p.scratch();
+            Box::new((p, s))
+        });
+        QuantScratch { i8: vec![0; widest], f32: vec![0.0; widest], on: None, batch: int8, half_batch, bf16_batch }
+    }
+
+    /// The chain packed for the row-tiled bf16 × bf16 kernel, if every layer is `bf16-act`
+    /// with a LeakyReLU or linear output (a sigmoid only last).
+    fn bf16_batch_pack(&self) -> Option<Bf16BatchPack> {
+        let last = self.layers.len().checked_sub(1)?;
+        let mut specs = Vec::with_capacity(self.layers.len());
+        for (j, l) in self.layers.iter().enumerate() {
+            let Packed::Bf16Pairs(w) = &l.packed else { return None };
+            if (l.act == Activation::Sigmoid && j != last) || l.k == 0 || l.n == 0 {
+                return None;
+            }
+            specs.push(Bf16LayerSpec { w, bias: &l.bias, slope: l.act.fused_slope() });
+        }
+        Some(Bf16BatchPack::new(&specs))
     }
 
     /// The chain as f32 layers for the f32 batch kernel, if every layer is bf16, f16 or f32
@@ -378,7 +400,8 @@ impl QuantEncoder {
     /// Given [`BATCH_MIN_ROWS`] rows or more (and a scratch built for them), an all-int8
     /// encoder runs the row-tiled int8 chain instead (the same bits), and an encoder of bf16,
     /// f16 and f32 layers the f32 row-tiled chain of its exactly widened weights (within FMA
-    /// rounding of the per-layer path: the sums are grouped as the packed GEMM groups them):
+    /// rounding of the per-layer path: the sums are grouped as the packed GEMM groups them),
+    /// and an all-`bf16-act` encoder the row-tiled bf16 × bf16 chain (the same bits):
     /// the last layer's output in [`Plan::output`], the hidden layers' outputs not written.
     pub fn forward(&self, x: &[f32], plan: &mut Plan, s: &mut QuantScratch, n: usize) {
         let (qk, fk) = s.on.map_or_else(|| (quant_kernels(), hepae_kernels::kernels()), |o| (o.0, o.1));
@@ -387,6 +410,16 @@ impl QuantEncoder {
             let (k, l) = (self.layers[0].k, &self.layers[last]);
             let out = &mut plan.forward_bufs(last).1[..n * l.n];
             (qk.batch_i8)(out, &x[..n * k], n, &b.0, &mut b.1);
+            if l.act == Activation::Sigmoid {
+                sigmoid_inplace(out);
+            }
+            return;
+        }
+        if let (Some(b), true) = (s.bf16_batch.as_deref_mut(), n >= BATCH_MIN_ROWS) {
+            let last = self.layers.len() - 1;
+            let (k, l) = (self.layers[0].k, &self.layers[last]);
+            let out = &mut plan.forward_bufs(last).1[..n * l.n];
+            (qk.batch_bf16_dot)(out, &x[..n * k], n, &b.0, &mut b.1);
             if l.act == Activation::Sigmoid {
                 sigmoid_inplace(out);
             }
