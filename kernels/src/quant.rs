@@ -14,6 +14,11 @@
 //! f32 multiply then add, so [`QuantKernels::dense_i8`] gives bit-identical results on every
 //! set; [`QuantKernels::dense_half`] differs from the scalar reference only by FMA rounding.
 //!
+//! Many rows at once run whole chains in row tiles: [`QuantKernels::batch_i8`]
+//! ([`crate::quant_batch`], the bits of `quantize_i8` + `dense_i8` layer by layer) and
+//! [`QuantKernels::batch_bf16_dot`] ([`crate::quant_batch_bf16`], the bits of this set's
+//! `dense_bf16_dot` layer by layer).
+//!
 //! [`quant_sets`] lists every set this CPU runs (tests compare each with scalar);
 //! [`quant_kernels`] is the one this process uses, following [`crate::kernels`]'s ISA choice
 //! (`HEPAE_ISA`), with VNNI where the CPU has it.
