@@ -31,9 +31,9 @@ pub(crate) const fn stride(n: usize) -> usize {
 #[derive(Clone, Copy, Debug)]
 pub struct I8LayerSpec<'a> {
     pub w: &'a PackedI8,
-    /// s_x·s_w,j per output [n].
+    /// s_x·s_w,j per output (n values).
     pub scale: &'a [f32],
-    /// [n].
+    /// One per output (n values).
     pub bias: &'a [f32],
     /// 1/s_x: the layer's input is quantised as round(clamp(x·inv_in, −127, 127)).
     pub inv_in: f32,

@@ -18,7 +18,7 @@ use crate::quant_batch::{stride, TILE_ROWS};
 #[derive(Clone, Copy, Debug)]
 pub struct Bf16LayerSpec<'a> {
     pub w: &'a PackedBf16Pairs,
-    /// [n].
+    /// One per output (n values).
     pub bias: &'a [f32],
     /// LeakyReLU slope (1: linear).
     pub slope: f32,
