@@ -66,6 +66,14 @@ fn latents(m: &Model) -> Vec<f32> {
     z
 }
 
+/// Latents of every row through `Encoder` in one call (steps of up to 256 rows).
+fn latents_batched(m: &Model) -> Vec<f32> {
+    let d = data();
+    let mut z = vec![0.0f32; d.rows() * m.ae.shape.latent];
+    Encoder::new(m, 256).encode(d.as_slice(), d.rows(), &mut z).unwrap();
+    z
+}
+
 /// Normalised rows of the test data, as the encoder's first layer sees them.
 fn normalised(m: &Model) -> Vec<f32> {
     let mut x = data().as_slice().to_vec();
@@ -147,9 +155,16 @@ fn bf16_f16_and_bf16_act_encode_as_an_f64_product_of_their_rounded_values() {
         let kind = if p == "f16" { hepae_kernels::quant::HalfKind::F16 } else { hepae_kernels::quant::HalfKind::Bf16 };
         // bf16-act also rounds every layer's input to bf16.
         let act = |v: f64| if p == "bf16-act" { kind.to_f32(kind.from_f32(v as f32)) as f64 } else { v };
-        let (x, z) = (normalised(&back), latents(&back));
+        // Batch 1 (layer by layer) and all rows in one call (bf16/f16: the f32 row-tiled
+        // chain of the widened weights; bf16-act: the row-tiled bf16 chain, same bits).
+        let x = normalised(&back);
         let (k, lat) = (back.ae.shape.input, back.ae.shape.latent);
-        for r in 0..data().rows() {
+        let zs = [latents(&back), latents_batched(&back)];
+        if p == "bf16-act" {
+            let bits = |z: &[f32]| z.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&zs[0]), bits(&zs[1]), "bf16-act: batched latents are batch 1's bits");
+        }
+        for (r, z) in (0..data().rows()).flat_map(|r| zs.iter().map(move |z| (r, z))) {
             let mut cur: Vec<f64> = x[r * k..(r + 1) * k].iter().map(|&v| v as f64).collect();
             for l in layers {
                 let Stored::Half(h) = &l.stored else { panic!("{p}: layer not 16-bit") };
@@ -410,4 +425,49 @@ fn quantize_normalized_calibrates_on_in_memory_rows_such_as_a_benchmark_s() {
     let mut bad = x.clone();
     bad[17] = f32::NAN;
     assert!(quantize_normalized(m, path, &opts("int8"), &bad, rec(500)).is_err());
+}
+
+#[test]
+fn int8_batches_run_the_row_tiled_chain_with_the_bits_of_batch_1() {
+    use hepae::infer::quantized::BATCH_MIN_ROWS;
+    use hepae::models::ModelKind;
+    let d = data();
+    let vae = {
+        let cfg = TrainConfig {
+            model: ModelKind::Vae,
+            hidden: vec![33, 17],
+            latent: 5,
+            epochs: Some(2),
+            batch: Some(32),
+            threads: 1,
+            ..TrainConfig::default()
+        };
+        let m = Trainer::new(cfg).fit(&d).unwrap();
+        let p = tmp("tiled").join("vae.safetensors");
+        m.save(&p).unwrap();
+        (Model::load(&p).unwrap(), p)
+    };
+    let (m, path) = f32_model();
+    for (what, m, path) in [("ae", m, path), ("vae", &vae.0, &vae.1)] {
+        for g in [Granularity::PerChannel, Granularity::PerLayer] {
+            let q = quantize(m, path, &QuantOptions { granularity: g, ..opts("int8") }, &d).unwrap();
+            let (z1, l, k) = (latents(&q), q.ae.shape.latent, q.ae.shape.input);
+            // All 188 rows in one call (steps of up to 256 rows: the tiled chain), and calls
+            // around the threshold and the 48-row tile, each from a fresh offset.
+            let mut enc = Encoder::new(&q, 256);
+            for rows in [d.rows(), BATCH_MIN_ROWS - 1, BATCH_MIN_ROWS, 47, 48, 49, 97, 100] {
+                for start in [0, d.rows() - rows] {
+                    let mut z = vec![f32::NAN; rows * l];
+                    enc.encode(&d.as_slice()[start * k..(start + rows) * k], rows, &mut z).unwrap();
+                    for (i, (a, b)) in z.iter().zip(&z1[start * l..(start + rows) * l]).enumerate() {
+                        assert_eq!(
+                            a.to_bits(),
+                            b.to_bits(),
+                            "{what} {g:?} rows {rows} from {start}: value {i}: {a} vs {b}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 }

@@ -30,6 +30,8 @@ mod lanes;
 pub mod mlp;
 pub mod mlp_batch;
 pub mod quant;
+pub mod quant_batch;
+pub mod quant_batch_bf16;
 pub mod quant_scalar;
 pub mod scalar;
 pub mod window;

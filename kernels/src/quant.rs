@@ -14,6 +14,11 @@
 //! f32 multiply then add, so [`QuantKernels::dense_i8`] gives bit-identical results on every
 //! set; [`QuantKernels::dense_half`] differs from the scalar reference only by FMA rounding.
 //!
+//! Many rows at once run whole chains in row tiles: [`QuantKernels::batch_i8`]
+//! ([`crate::quant_batch`], the bits of `quantize_i8` + `dense_i8` layer by layer) and
+//! [`QuantKernels::batch_bf16_dot`] ([`crate::quant_batch_bf16`], the bits of this set's
+//! `dense_bf16_dot` layer by layer).
+//!
 //! [`quant_sets`] lists every set this CPU runs (tests compare each with scalar);
 //! [`quant_kernels`] is the one this process uses, following [`crate::kernels`]'s ISA choice
 //! (`HEPAE_ISA`), with VNNI where the CPU has it.
@@ -298,6 +303,12 @@ pub struct QuantKernels {
     /// bf16 × bf16 dot products (AVX-512 BF16 `vdpbf16ps` in the `-bf16` set; the other sets
     /// carry the scalar reference).
     pub dense_bf16_dot: DenseBf16DotFn,
+    /// A whole int8 chain over many rows in row tiles ([`crate::quant_batch`]): the bits of
+    /// `quantize_i8` then `dense_i8` layer by layer.
+    pub batch_i8: crate::quant_batch::QuantBatchFn,
+    /// A whole bf16 × bf16 chain over many rows in row tiles ([`crate::quant_batch_bf16`]):
+    /// the bits of `dense_bf16_dot` layer by layer.
+    pub batch_bf16_dot: crate::quant_batch_bf16::Bf16BatchFn,
 }
 
 /// The scalar reference set (the specification).
@@ -308,6 +319,8 @@ pub static SCALAR: QuantKernels = QuantKernels {
     dense_i8: crate::quant_scalar::dense_i8,
     quantize_i8: crate::quant_scalar::quantize_i8,
     dense_bf16_dot: crate::quant_scalar::dense_bf16_dot,
+    batch_i8: crate::quant_batch::forward_scalar,
+    batch_bf16_dot: crate::quant_batch_bf16::forward_scalar,
 };
 
 /// Every set this CPU can run, scalar first, then by width (VNNI after its plain set).
@@ -324,7 +337,7 @@ pub fn quant_sets() -> Vec<&'static QuantKernels> {
             "avxvnni" => is_x86_feature_detected!("avxvnni"),
             "avx512" => is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw"),
             "avx512vnni" => is_x86_feature_detected!("avx512vnni"),
-            "avx512bf16" => is_x86_feature_detected!("avx512bf16"),
+            "avx512bf16" => is_x86_feature_detected!("avx512bf16") && is_x86_feature_detected!("avx512vl"),
             _ => false,
         };
         if has("avx2") {

@@ -271,6 +271,8 @@ pub static TABLE: QuantKernels = QuantKernels {
     dense_i8: |o, x, w, sc, b, m, s| unsafe { dense_i8(o, x, w, sc, b, m, s) },
     quantize_i8: |d, s, i| unsafe { quantize_i8(d, s, i) },
     dense_bf16_dot: crate::quant_scalar::dense_bf16_dot,
+    batch_i8: |o, x, r, p, s| unsafe { crate::quant_batch::x86::batch_i8_avx2(o, x, r, p, s) },
+    batch_bf16_dot: crate::quant_batch_bf16::forward_scalar,
 };
 
 /// AVX2 with AVX-VNNI int8 (SAFETY: handed out only after detecting the features).
@@ -281,4 +283,6 @@ pub static TABLE_VNNI: QuantKernels = QuantKernels {
     dense_i8: |o, x, w, sc, b, m, s| unsafe { dense_i8_vnni(o, x, w, sc, b, m, s) },
     quantize_i8: |d, s, i| unsafe { quantize_i8(d, s, i) },
     dense_bf16_dot: crate::quant_scalar::dense_bf16_dot,
+    batch_i8: |o, x, r, p, s| unsafe { crate::quant_batch::x86::batch_i8_avx2_vnni(o, x, r, p, s) },
+    batch_bf16_dot: crate::quant_batch_bf16::forward_scalar,
 };

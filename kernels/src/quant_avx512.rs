@@ -274,6 +274,8 @@ pub static TABLE: QuantKernels = QuantKernels {
     dense_i8: |o, x, w, sc, b, m, s| unsafe { dense_i8(o, x, w, sc, b, m, s) },
     quantize_i8: |d, s, i| unsafe { quantize_i8(d, s, i) },
     dense_bf16_dot: crate::quant_scalar::dense_bf16_dot,
+    batch_i8: |o, x, r, p, s| unsafe { crate::quant_batch::x86::batch_i8_avx512(o, x, r, p, s) },
+    batch_bf16_dot: crate::quant_batch_bf16::forward_scalar,
 };
 
 /// AVX-512F+BW with VNNI int8 (SAFETY: handed out only after detecting the three features).
@@ -284,6 +286,8 @@ pub static TABLE_VNNI: QuantKernels = QuantKernels {
     dense_i8: |o, x, w, sc, b, m, s| unsafe { dense_i8_vnni(o, x, w, sc, b, m, s) },
     quantize_i8: |d, s, i| unsafe { quantize_i8(d, s, i) },
     dense_bf16_dot: crate::quant_scalar::dense_bf16_dot,
+    batch_i8: |o, x, r, p, s| unsafe { crate::quant_batch::x86::batch_i8_avx512_vnni(o, x, r, p, s) },
+    batch_bf16_dot: crate::quant_batch_bf16::forward_scalar,
 };
 
 /// Outputs [j0, j0 + 16·NV) of one row by `vdpbf16ps`: per input pair, both activations
@@ -361,4 +365,6 @@ pub static TABLE_VNNI_BF16: QuantKernels = QuantKernels {
     dense_i8: |o, x, w, sc, b, m, s| unsafe { dense_i8_vnni(o, x, w, sc, b, m, s) },
     quantize_i8: |d, s, i| unsafe { quantize_i8(d, s, i) },
     dense_bf16_dot: |o, x, w, b, m, s| unsafe { dense_bf16_dot(o, x, w, b, m, s) },
+    batch_i8: |o, x, r, p, s| unsafe { crate::quant_batch::x86::batch_i8_avx512_vnni(o, x, r, p, s) },
+    batch_bf16_dot: |o, x, r, p, s| unsafe { crate::quant_batch_bf16::avx512::batch_bf16_dot(o, x, r, p, s) },
 };

@@ -26,7 +26,11 @@
 
 use crate::engine::plan::Plan;
 use crate::nn::activation::{sigmoid_inplace, Activation};
+use hepae_kernels::mlp::MlpLayerSpec;
+use hepae_kernels::mlp_batch::MlpBatchPack;
 use hepae_kernels::quant::{quant_kernels, HalfKind, PackedBf16Pairs, PackedHalf, PackedI8};
+use hepae_kernels::quant_batch::{I8LayerSpec, QuantBatchPack, QuantBatchScratch};
+use hepae_kernels::quant_batch_bf16::{Bf16BatchPack, Bf16BatchScratch, Bf16LayerSpec};
 use serde::{Deserialize, Serialize};
 
 pub use super::quantized_calibrate::{model_given_as_training_data, quantize, quantize_normalized, QuantOptions};
@@ -119,7 +123,33 @@ pub struct QuantScratch {
     f32: Vec<f32>,
     /// The kernel sets to run on (None: the process's), see [`QuantScratch::on_isa`].
     on: Option<OnIsa>,
+    /// An all-int8 encoder's chain packed for the row-tiled batch kernel, with its buffers
+    /// (built once, for scratches of at least [`BATCH_MIN_ROWS`] rows).
+    batch: Option<Box<(QuantBatchPack, QuantBatchScratch)>>,
+    /// An encoder of bf16, f16 and f32 layers as the f32 row-tiled chain of its (exactly
+    /// widened) weights, with its scratch (also from [`BATCH_MIN_ROWS`] rows).
+    half_batch: Option<Box<HalfBatch>>,
+    /// An all-`bf16-act` encoder's chain for the row-tiled bf16 × bf16 kernel, with its buffers.
+    bf16_batch: Option<Box<(Bf16BatchPack, Bf16BatchScratch)>>,
 }
+
+/// The f32 batch chain ([`hepae_kernels::Kernels::mlp_batch`]) of a 16-bit-weight encoder.
+#[derive(Clone, Debug)]
+struct HalfBatch {
+    pack: MlpBatchPack,
+    scratch: Vec<f32>,
+}
+
+impl PartialEq for HalfBatch {
+    fn eq(&self, o: &Self) -> bool {
+        self.pack.layers() == o.pack.layers() && self.pack.values() == o.pack.values()
+    }
+}
+
+/// Calls of at least this many rows run an all-int8 encoder through the row-tiled chain
+/// ([`hepae_kernels::quant::QuantKernels::batch_i8`], the same bits); fewer rows go layer by
+/// layer (the batch-1 latency path).
+pub const BATCH_MIN_ROWS: usize = 16;
 
 /// The quantised and f32 kernel sets of one instruction set.
 #[derive(Clone, Copy)]
@@ -274,13 +304,139 @@ impl QuantEncoder {
     /// Work buffers for batches of up to `batch` rows.
     pub fn scratch(&self, batch: usize) -> QuantScratch {
         let widest = self.layers.iter().map(|l| l.k).max().unwrap_or(0) * batch;
-        QuantScratch { i8: vec![0; widest], f32: vec![0.0; widest], on: None }
+        let big = batch >= BATCH_MIN_ROWS;
+        let int8 = big.then(|| self.batch_pack()).flatten().map(|p| {
+            let s = p.scratch();
+            Box::new((p, s))
+        });
+        let half_batch = big.then(|| self.half_batch_pack()).flatten().map(|pack| {
+            let scratch = vec![0.0; pack.scratch_len()];
+            Box::new(HalfBatch { pack, scratch })
+        });
+        let bf16_batch = big.then(|| self.bf16_batch_pack()).flatten().map(|p| {
+            let s = p.scratch();
+            Box::new((p, s))
+        });
+        QuantScratch { i8: vec![0; widest], f32: vec![0.0; widest], on: None, batch: int8, half_batch, bf16_batch }
+    }
+
+    /// The chain packed for the row-tiled bf16 × bf16 kernel, if every layer is `bf16-act`
+    /// with a LeakyReLU or linear output (a sigmoid only last).
+    fn bf16_batch_pack(&self) -> Option<Bf16BatchPack> {
+        let last = self.layers.len().checked_sub(1)?;
+        let mut specs = Vec::with_capacity(self.layers.len());
+        for (j, l) in self.layers.iter().enumerate() {
+            let Packed::Bf16Pairs(w) = &l.packed else { return None };
+            if (l.act == Activation::Sigmoid && j != last) || l.k == 0 || l.n == 0 {
+                return None;
+            }
+            specs.push(Bf16LayerSpec { w, bias: &l.bias, slope: l.act.fused_slope() });
+        }
+        Some(Bf16BatchPack::new(&specs))
+    }
+
+    /// The chain as f32 layers for the f32 batch kernel, if every layer is bf16, f16 or f32
+    /// (weights widened exactly) with a LeakyReLU or linear output (a sigmoid only last) and
+    /// at least one is 16-bit (an all-f32 "quantised" chain is left to the per-layer path).
+    fn half_batch_pack(&self) -> Option<MlpBatchPack> {
+        let last = self.layers.len().checked_sub(1)?;
+        let mut weights = Vec::with_capacity(self.layers.len());
+        let mut any_half = false;
+        for (j, l) in self.layers.iter().enumerate() {
+            let w = match (&l.packed, l.precision) {
+                (Packed::Half(_), _) => {
+                    any_half = true;
+                    l.dequantised()?
+                }
+                (Packed::F32T(wt), Precision::F32) => {
+                    let mut w = vec![0.0f32; l.k * l.n];
+                    for q in 0..l.k {
+                        for jj in 0..l.n {
+                            w[jj * l.k + q] = wt[q * l.n + jj];
+                        }
+                    }
+                    w
+                }
+                _ => return None,
+            };
+            if (l.act == Activation::Sigmoid && j != last) || l.k == 0 || l.n == 0 {
+                return None;
+            }
+            weights.push(w);
+        }
+        if !any_half {
+            return None;
+        }
+        let specs: Vec<MlpLayerSpec<'_>> = self
+            .layers
+            .iter()
+            .zip(&weights)
+            .map(|(l, w)| MlpLayerSpec { inp: l.k, out: l.n, weight: w, bias: &l.bias, slope: l.act.fused_slope() })
+            .collect();
+        // Any pack runs on any set; this layout is the process's (the widest) set's.
+        Some(MlpBatchPack::new(hepae_kernels::kernels().isa, &specs, self.layers[last].n))
+    }
+
+    /// The chain packed for the row-tiled kernel, if every layer is int8 with a LeakyReLU or
+    /// linear output (a sigmoid only on the last layer, applied after the chain).
+    fn batch_pack(&self) -> Option<QuantBatchPack> {
+        let last = self.layers.len().checked_sub(1)?;
+        let mut specs = Vec::with_capacity(self.layers.len());
+        for (j, l) in self.layers.iter().enumerate() {
+            let Packed::Int8 { w, scale, inv_in } = &l.packed else { return None };
+            if l.act == Activation::Sigmoid && j != last {
+                return None;
+            }
+            if l.k == 0 || l.n == 0 {
+                return None;
+            }
+            specs.push(I8LayerSpec { w, scale, bias: &l.bias, inv_in: *inv_in, slope: l.act.fused_slope() });
+        }
+        Some(QuantBatchPack::new(&specs))
     }
 
     /// Forward over the first `n` rows of `x` (N × in), layer j's output into `plan.act(j)`
     /// (the encoder's f32 plan), as [`crate::net::Net::forward`] does. Allocates nothing.
+    /// Given [`BATCH_MIN_ROWS`] rows or more (and a scratch built for them), an all-int8
+    /// encoder runs the row-tiled int8 chain instead (the same bits), and an encoder of bf16,
+    /// f16 and f32 layers the f32 row-tiled chain of its exactly widened weights (within FMA
+    /// rounding of the per-layer path: the sums are grouped as the packed GEMM groups them),
+    /// and an all-`bf16-act` encoder the row-tiled bf16 × bf16 chain (the same bits):
+    /// the last layer's output in [`Plan::output`], the hidden layers' outputs not written.
     pub fn forward(&self, x: &[f32], plan: &mut Plan, s: &mut QuantScratch, n: usize) {
         let (qk, fk) = s.on.map_or_else(|| (quant_kernels(), hepae_kernels::kernels()), |o| (o.0, o.1));
+        if let (Some(b), true) = (s.batch.as_deref_mut(), n >= BATCH_MIN_ROWS) {
+            let last = self.layers.len() - 1;
+            let (k, l) = (self.layers[0].k, &self.layers[last]);
+            let out = &mut plan.forward_bufs(last).1[..n * l.n];
+            (qk.batch_i8)(out, &x[..n * k], n, &b.0, &mut b.1);
+            if l.act == Activation::Sigmoid {
+                sigmoid_inplace(out);
+            }
+            return;
+        }
+        if let (Some(b), true) = (s.bf16_batch.as_deref_mut(), n >= BATCH_MIN_ROWS) {
+            let last = self.layers.len() - 1;
+            let (k, l) = (self.layers[0].k, &self.layers[last]);
+            let out = &mut plan.forward_bufs(last).1[..n * l.n];
+            (qk.batch_bf16_dot)(out, &x[..n * k], n, &b.0, &mut b.1);
+            if l.act == Activation::Sigmoid {
+                sigmoid_inplace(out);
+            }
+            return;
+        }
+        if let (Some(h), true) = (s.half_batch.as_deref_mut(), n >= BATCH_MIN_ROWS) {
+            let last = self.layers.len() - 1;
+            let (k, l) = (self.layers[0].k, &self.layers[last]);
+            let out = &mut plan.forward_bufs(last).1[..n * l.n];
+            // False only for a non-finite input: the per-layer path below then runs as before.
+            if (fk.mlp_batch)(out, &x[..n * k], n, &h.pack, None, &mut h.scratch) {
+                if l.act == Activation::Sigmoid {
+                    sigmoid_inplace(out);
+                }
+                return;
+            }
+        }
         let mut prev: Option<Precision> = None;
         for (j, l) in self.layers.iter().enumerate() {
             let (inp, out, _, _) = plan.forward_bufs(j);
