@@ -8,12 +8,12 @@
 //! image itself as its column matrix. Workspace: one image's columns (C·k·k·OH·OW values).
 
 use super::activation::Activation;
+use super::conv_direct;
 use super::im2col::{act_backward, bias_act_channels, channel_sums_add, col2im, im2col, Window};
 use super::init::init_linear;
 use super::op::{Ctx, Op, ParamShape};
 use crate::engine::gemm::gemm;
 use crate::engine::tensor::{Matrix, MatrixMut, Shape, Tensor, TensorMut};
-use hepae_kernels::window::Rows;
 use serde::{Deserialize, Serialize};
 
 /// The op: `out` channels, a `kernel`×`kernel` window, `stride`, zero `pad` on each side, then
@@ -99,7 +99,7 @@ impl Op for Conv2d {
     fn work_len(&self, inp: Shape, _batch: usize) -> usize {
         let g = self.window(inp);
         if self.is_direct() {
-            return 0;
+            return conv_direct::Planes::new(&g).work_len(&g, self.out);
         }
         let cols = if self.pointwise() { 0 } else { g.rows() * g.cols() };
         cols + g.rows() * self.out
@@ -109,14 +109,12 @@ impl Op for Conv2d {
         let (o, ckk, ohw) = (self.out, g.rows(), g.cols());
         let (weight, bias) = params.split_at(o * ckk);
         let chw = g.c * g.h * g.w;
+        if self.is_direct() {
+            conv_direct::forward(cx.gemm.kernels(), &g, o, weight, inp.data, out.data, inp.n, work);
+            bias_act_channels(out.data, &bias[..o], inp.n, ohw, self.act);
+            return;
+        }
         for (x, y) in inp.data.chunks_exact(chw).zip(out.data.chunks_exact_mut(o * ohw)) {
-            if self.is_direct() {
-                let kern = cx.gemm.kernels();
-                y.fill(0.0);
-                segments(&g, o, |wi, a, b, rows| (kern.rows_axpy)(&mut y[a..], &x[b..], weight[wi], &rows));
-                bias_act_channels(y, &bias[..o], 1, ohw, self.act);
-                continue;
-            }
             let cols: &[f32] = if self.pointwise() {
                 x
             } else {
@@ -156,21 +154,8 @@ impl Op for Conv2d {
         act_backward(dout, out.data, self.act);
         let mut dparams = dparams.map(|d| d.split_at_mut(o * ckk));
         if self.is_direct() {
-            let kern = cx.gemm.kernels();
-            for (b, gb) in dout.chunks_exact(o * ohw).enumerate() {
-                let x = &inp.data[b * chw..(b + 1) * chw];
-                if let Some((dw, _)) = dparams.as_mut() {
-                    segments(&g, o, |wi, a, b, rows| dw[wi] += (kern.rows_dot)(&gb[a..], &x[b..], &rows));
-                }
-                if let Some(dx) = dinp.as_deref_mut() {
-                    let dx = &mut dx[b * chw..(b + 1) * chw];
-                    dx.fill(0.0);
-                    segments(&g, o, |wi, a, b, rows| {
-                        let back = Rows { a_rs: rows.b_rs, b_rs: rows.a_rs, ..rows };
-                        (kern.rows_axpy)(&mut dx[b..], &gb[a..], weight[wi], &back)
-                    });
-                }
-            }
+            let dw = dparams.as_mut().map(|(dw, _)| &mut dw[..]);
+            conv_direct::backward(cx.gemm.kernels(), &g, o, weight, inp.data, &*dout, n, dw, dinp, work);
             if let Some((_, db)) = dparams {
                 channel_sums_add(&mut db[..o], dout, n, ohw);
             }
@@ -248,34 +233,3 @@ fn small_out_dweight_t(dwt: &mut [f32], g: &[f32], cols: &[f32], o: usize, r: us
 }
 
 use super::im2col::dot16 as dot;
-
-/// The blocks of a direct stride-1 convolution of one image (the three sums of a
-/// convolution without the column matrix, for few output channels, where im2col's k²-fold
-/// copy of the image costs more than the products): `f(wi, a, b, rows)` for every
-/// (o, c, i, j) with an output row whose input row y + i − p is inside the image, with `wi`
-/// the weight's index, `a` the first output position (o, y_lo, x_lo), `b` its input position
-/// (c, y_lo + i − p, x_lo + j − p), and `rows` the output rows y_lo..y_hi by the output
-/// columns x_lo..x_hi whose input column is inside it (output rows OW apart, input rows W).
-fn segments(g: &Window, o: usize, mut f: impl FnMut(usize, usize, usize, Rows)) {
-    let k = g.k;
-    for q in 0..o {
-        for c in 0..g.c {
-            for i in 0..k {
-                let (ylo, yhi) = g.valid(i, g.h, g.oh);
-                if yhi <= ylo {
-                    continue;
-                }
-                for j in 0..k {
-                    let (xlo, xhi) = g.valid(j, g.w, g.ow);
-                    if xhi <= xlo {
-                        continue;
-                    }
-                    let wi = ((q * g.c + c) * k + i) * k + j;
-                    let a = (q * g.oh + ylo) * g.ow + xlo;
-                    let b = (c * g.h + ylo + i - g.pad) * g.w + xlo + j - g.pad;
-                    f(wi, a, b, Rows { rows: yhi - ylo, len: xhi - xlo, a_rs: g.ow, b_rs: g.w });
-                }
-            }
-        }
-    }
-}

@@ -16,6 +16,7 @@ pub mod act;
 pub mod activation;
 pub mod adam;
 pub mod conv2d;
+mod conv_direct;
 pub mod conv_transpose2d;
 pub mod dense;
 pub mod im2col;
