@@ -7,11 +7,15 @@
 //! (c, y, x, i, j) with Y = y·s − p + i and X = x·s − p + j inside the output). That is the
 //! input gradient of a convolution over the output image, so it runs as one GEMM and a
 //! col2im: cols[O·k·k × H·W] = Wᵀ · in[C × H·W] (W read as [C × O·k·k]), then
-//! out = col2im(cols) over the window of that convolution. Workspace: one image's columns
-//! (O·k·k·H·W values).
+//! out = col2im(cols) over the window of that convolution. With a stride of 2 or more the
+//! forward instead runs by output phase ([`super::conv_transpose_phases`]: each of the s²
+//! phases a stride-1 correlation of the input with its taps, written into its pixels, no
+//! column matrix and no scatter). Workspace: one image's columns (O·k·k·H·W values) and dWᵀ,
+//! or the phase path's padded input and one phase.
 
 use super::activation::Activation;
 use super::conv2d::image_dims;
+use super::conv_transpose_phases::Phases;
 use super::im2col::{act_backward, bias_act_channels, channel_sums_add, col2im, im2col, Window};
 use super::init::init_linear;
 use super::op::{Ctx, Op, ParamShape};
@@ -43,6 +47,11 @@ impl ConvTranspose2d {
         let (_, h, w) = image_dims(inp);
         let (oh, ow) = (self.out_len(h), self.out_len(w));
         Window { c: self.out, h: oh, w: ow, k: self.kernel, stride: self.stride, pad: self.pad, oh: h, ow: w }
+    }
+    /// Whether the forward runs by output phase ([`super::conv_transpose_phases`]): for
+    /// strides of 2 and more, where the column matrix's col2im is a strided scatter.
+    fn phased(&self) -> bool {
+        self.stride >= 2
     }
 }
 
@@ -88,13 +97,23 @@ impl Op for ConvTranspose2d {
     fn work_len(&self, inp: Shape, _batch: usize) -> usize {
         let g = self.window(inp);
         let (c, _, _) = image_dims(inp);
-        g.rows() * g.cols() + g.rows() * c
+        let phased = if self.phased() { Phases::new(&g, c).work_len() } else { 0 };
+        (g.rows() * g.cols() + g.rows() * c).max(phased)
     }
     fn forward(&self, cx: &Ctx<'_>, params: &[f32], inp: Tensor<'_>, out: TensorMut<'_>, work: &mut [f32]) {
         let g = self.window(inp.shape);
         let (c, _, _) = image_dims(inp.shape);
         let (okk, hw, ohw) = (g.rows(), g.cols(), g.h * g.w);
         let (weight, bias) = params.split_at(c * okk);
+        if self.phased() {
+            let ph = Phases::new(&g, c);
+            ph.clear(work);
+            for (x, y) in inp.data.chunks_exact(c * hw).zip(out.data.chunks_exact_mut(self.out * ohw)) {
+                ph.forward(cx.gemm, weight, x, y, work);
+            }
+            bias_act_channels(out.data, &bias[..self.out], inp.n, ohw, self.act);
+            return;
+        }
         for (x, y) in inp.data.chunks_exact(c * hw).zip(out.data.chunks_exact_mut(self.out * ohw)) {
             let wt = Matrix::new(weight, c, okk).t();
             gemm(cx.gemm, 1.0, wt, Matrix::new(x, c, hw), 0.0, &mut MatrixMut::new(work, okk, hw));

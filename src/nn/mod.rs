@@ -18,6 +18,7 @@ pub mod adam;
 pub mod conv2d;
 mod conv_direct;
 pub mod conv_transpose2d;
+mod conv_transpose_phases;
 pub mod dense;
 pub mod im2col;
 pub mod init;
