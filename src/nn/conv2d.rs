@@ -4,12 +4,17 @@
 //!
 //! Forward, per image: out[o, y, x] = act(b[o] + Σ_{c,i,j} w[o, c, i, j]·in[c, y·s − p + i, x·s − p + j])
 //! (zero outside the image), computed as im2col then one GEMM: out[O × OH·OW] =
-//! W[O × C·k·k] · cols[C·k·k × OH·OW]. A 1×1 kernel with stride 1 and no padding reads the
-//! image itself as its column matrix. Workspace: one image's columns (C·k·k·OH·OW values).
+//! W[O × C·k·k] · cols[C·k·k × OH·OW], the columns built over whole planes
+//! ([`super::im2col_planes`]: output rows Wq wide, each column row one contiguous copy of a
+//! stride phase of the padded image; the junk positions' outputs are dropped). A 1×1 kernel
+//! with stride 1 and no padding reads the image itself as its column matrix; a stride-1
+//! convolution with few output channels runs direct ([`super::conv_direct`]). Workspace: one
+//! image's phase planes, columns and outputs (or output gradient) in rows of Wq, and dWᵀ.
 
 use super::activation::Activation;
 use super::conv_direct;
-use super::im2col::{act_backward, bias_act_channels, channel_sums_add, col2im, im2col, Window};
+use super::im2col::{act_backward, bias_act_channels, channel_sums_add, Window};
+use super::im2col_planes::Planes;
 use super::init::init_linear;
 use super::op::{Ctx, Op, ParamShape};
 use crate::engine::gemm::gemm;
@@ -101,8 +106,11 @@ impl Op for Conv2d {
         if self.is_direct() {
             return conv_direct::Planes::new(&g).work_len(&g, self.out);
         }
-        let cols = if self.pointwise() { 0 } else { g.rows() * g.cols() };
-        cols + g.rows() * self.out
+        if self.pointwise() {
+            return g.rows() * self.out;
+        }
+        let pl = Planes::new(g);
+        pl.phases_len() + pl.cols_len() + self.out * pl.len + g.rows() * self.out
     }
     fn forward(&self, cx: &Ctx<'_>, params: &[f32], inp: Tensor<'_>, out: TensorMut<'_>, work: &mut [f32]) {
         let g = self.window(inp.shape);
@@ -114,21 +122,23 @@ impl Op for Conv2d {
             bias_act_channels(out.data, &bias[..o], inp.n, ohw, self.act);
             return;
         }
-        for (x, y) in inp.data.chunks_exact(chw).zip(out.data.chunks_exact_mut(o * ohw)) {
-            let cols: &[f32] = if self.pointwise() {
-                x
-            } else {
-                im2col(work, x, &g, cx.gemm.kernels());
-                work
-            };
-            if o < SMALL_OUT {
-                small_out_forward(y, weight, cols, o, ckk, ohw);
-            } else {
-                let w = Matrix::new(weight, o, ckk);
-                gemm(cx.gemm, 1.0, w, Matrix::new(cols, ckk, ohw), 0.0, &mut MatrixMut::new(y, o, ohw));
+        if self.pointwise() {
+            for (x, y) in inp.data.chunks_exact(chw).zip(out.data.chunks_exact_mut(o * ohw)) {
+                products(cx, y, weight, x, o, ckk, ohw);
             }
-            bias_act_channels(y, &bias[..o], 1, ohw, self.act);
+        } else {
+            let (pl, kern) = (Planes::new(g), cx.gemm.kernels());
+            let (ph, rest) = work.split_at_mut(pl.phases_len());
+            let (cols, rest) = rest.split_at_mut(pl.cols_len());
+            let yw = &mut rest[..o * pl.len];
+            for (x, y) in inp.data.chunks_exact(chw).zip(out.data.chunks_exact_mut(o * ohw)) {
+                pl.phases(ph, x, kern);
+                pl.cols(cols, ph);
+                products(cx, yw, weight, cols, o, ckk, pl.len);
+                pl.crop(y, yw, o);
+            }
         }
+        bias_act_channels(out.data, &bias[..o], inp.n, ohw, self.act);
     }
     /// From `pre = W·cols + b` per image, with g = dout ⊙ act'(pre) (written over `dout`):
     /// - dW[O × C·k·k] += Σ_images g · colsᵀ, computed as its transpose dWᵀ = Σ cols · gᵀ in
@@ -161,35 +171,49 @@ impl Op for Conv2d {
             }
             return;
         }
-        let cols_len = if self.pointwise() { 0 } else { ckk * ohw };
-        let (work, dwt) = work.split_at_mut(cols_len);
+        let (pw, pl, kern) = (self.pointwise(), Planes::new(g), cx.gemm.kernels());
+        let len = if pw { ohw } else { pl.len };
+        let (ph, rest) = work.split_at_mut(if pw { 0 } else { pl.phases_len() });
+        let (cols, rest) = rest.split_at_mut(if pw { 0 } else { pl.cols_len() });
+        let (gw, dwt) = rest.split_at_mut(if pw { 0 } else { o * len });
         let dwt = &mut dwt[..ckk * o];
         dwt.fill(0.0);
+        // The output gradient in rows of Wq, zero at the junk positions (written once).
+        gw.fill(0.0);
         for (b, gb) in dout.chunks_exact(o * ohw).enumerate() {
             let x = &inp.data[b * chw..(b + 1) * chw];
+            let gb: &[f32] = if pw {
+                gb
+            } else {
+                pl.spread(gw, gb, o);
+                gw
+            };
             if dparams.is_some() {
-                let cols: &[f32] = if self.pointwise() {
+                let cols: &[f32] = if pw {
                     x
                 } else {
-                    im2col(work, x, &g, cx.gemm.kernels());
-                    work
+                    pl.phases(ph, x, kern);
+                    pl.cols(cols, ph);
+                    cols
                 };
                 if o < SMALL_OUT {
-                    small_out_dweight_t(dwt, gb, cols, o, ckk, ohw);
+                    small_out_dweight_t(dwt, gb, cols, o, ckk, len);
                 } else {
-                    let gt = Matrix::new(gb, o, ohw).t();
-                    gemm(cx.gemm, 1.0, Matrix::new(cols, ckk, ohw), gt, 1.0, &mut MatrixMut::new(dwt, ckk, o));
+                    let gt = Matrix::new(gb, o, len).t();
+                    gemm(cx.gemm, 1.0, Matrix::new(cols, ckk, len), gt, 1.0, &mut MatrixMut::new(dwt, ckk, o));
                 }
             }
             if let Some(dx) = dinp.as_deref_mut() {
                 let dx = &mut dx[b * chw..(b + 1) * chw];
                 let wt = Matrix::new(weight, o, ckk).t();
-                if self.pointwise() {
+                if pw {
                     gemm(cx.gemm, 1.0, wt, Matrix::new(gb, o, ohw), 0.0, &mut MatrixMut::new(dx, ckk, ohw));
                 } else {
-                    gemm(cx.gemm, 1.0, wt, Matrix::new(gb, o, ohw), 0.0, &mut MatrixMut::new(work, ckk, ohw));
+                    gemm(cx.gemm, 1.0, wt, Matrix::new(gb, o, len), 0.0, &mut MatrixMut::new(cols, ckk, len));
+                    ph.fill(0.0);
+                    pl.add_cols(ph, cols);
                     dx.fill(0.0);
-                    col2im(dx, work, &g, cx.gemm.kernels());
+                    pl.add_phases(dx, ph, kern);
                 }
             }
         }
@@ -208,6 +232,15 @@ impl Op for Conv2d {
 /// is at least 4 rows (forward) or 16 columns (dWᵀ) wide, so one output channel (an image
 /// autoencoder's last layer) would use a quarter or a sixteenth of it.
 const SMALL_OUT: usize = 4;
+
+/// y[O × P] = W[O × R] · cols[R × P]: the GEMM, or for few O the loops below.
+fn products(cx: &Ctx<'_>, y: &mut [f32], w: &[f32], cols: &[f32], o: usize, r: usize, p: usize) {
+    if o < SMALL_OUT {
+        small_out_forward(y, w, cols, o, r, p);
+    } else {
+        gemm(cx.gemm, 1.0, Matrix::new(w, o, r), Matrix::new(cols, r, p), 0.0, &mut MatrixMut::new(y, o, p));
+    }
+}
 
 /// y[O × P] = W[O × R] · cols[R × P] for few O: per output channel, a sum of scaled rows.
 fn small_out_forward(y: &mut [f32], w: &[f32], cols: &[f32], o: usize, r: usize, p: usize) {

@@ -21,6 +21,7 @@ pub mod conv_transpose2d;
 mod conv_transpose_phases;
 pub mod dense;
 pub mod im2col;
+pub mod im2col_planes;
 pub mod init;
 pub mod latent;
 pub mod loss;
