@@ -135,7 +135,7 @@ impl Op for Conv2d {
                 pl.phases(ph, x, kern);
                 pl.cols(cols, ph);
                 products(cx, yw, weight, cols, o, ckk, pl.len);
-                pl.crop(y, yw, o);
+                pl.crop(y, yw, o, kern);
             }
         }
         bias_act_channels(out.data, &bias[..o], inp.n, ohw, self.act);
@@ -185,7 +185,7 @@ impl Op for Conv2d {
             let gb: &[f32] = if pw {
                 gb
             } else {
-                pl.spread(gw, gb, o);
+                pl.spread(gw, gb, o, kern);
                 gw
             };
             if dparams.is_some() {

@@ -60,6 +60,7 @@ impl Planes {
 /// column `left`; only those values are written (the borders keep what they hold).
 #[allow(clippy::too_many_arguments)]
 fn pad_planes(
+    kern: &Kernels,
     dst: &mut [f32],
     src: &[f32],
     n: usize,
@@ -68,19 +69,17 @@ fn pad_planes(
     top: usize,
     left: usize,
 ) {
+    let rows = Rows { rows: h, len: w, a_rs: wp, b_rs: w };
     for (d, s) in dst.chunks_exact_mut(hp * wp).zip(src.chunks_exact(h * w)).take(n) {
-        for (y, row) in s.chunks_exact(w).enumerate() {
-            d[(y + top) * wp + left..][..w].copy_from_slice(row);
-        }
+        (kern.rows_copy)(&mut d[top * wp + left..], s, &rows);
     }
 }
 
-/// Copies rows of `w` values `from_rs` apart into rows `to_rs` apart, `n` planes of `h` rows.
-fn crop(dst: &mut [f32], src: &[f32], n: usize, h: usize, w: usize, from_rs: usize) {
+/// Copies `n` planes of `h` rows of `w` values, rows `from_rs` apart, into dense planes.
+fn crop(kern: &Kernels, dst: &mut [f32], src: &[f32], n: usize, h: usize, w: usize, from_rs: usize) {
+    let rows = Rows { rows: h, len: w, a_rs: w, b_rs: from_rs };
     for (p, d) in dst.chunks_exact_mut(h * w).take(n).enumerate() {
-        for (y, row) in d.chunks_exact_mut(w).enumerate() {
-            row.copy_from_slice(&src[(p * h + y) * from_rs..][..w]);
-        }
+        (kern.rows_copy)(d, &src[p * h * from_rs..], &rows);
     }
 }
 
@@ -104,7 +103,7 @@ pub(super) fn forward(
     xp.fill(0.0);
     let len = pl.len_out(g);
     for (x, y) in xs.chunks_exact(chw).zip(ys.chunks_exact_mut(o * ohw)).take(n) {
-        pad_planes(xp, x, c, (g.h, g.w), (pl.hp, pl.wp), g.pad, g.pad);
+        pad_planes(kern, xp, x, c, (g.h, g.w), (pl.hp, pl.wp), g.pad, g.pad);
         yw.fill(0.0);
         for (q, yq) in yw.chunks_exact_mut(g.oh * pl.wp).enumerate() {
             for (ci, plane) in xp.chunks_exact(pl.hp * pl.wp).enumerate() {
@@ -116,7 +115,7 @@ pub(super) fn forward(
                 }
             }
         }
-        crop(y, yw, o, g.oh, g.ow, pl.wp);
+        crop(kern, y, yw, o, g.oh, g.ow, pl.wp);
     }
 }
 
@@ -145,8 +144,8 @@ pub(super) fn backward(
     let (len, len_in) = (pl.len_out(g), pl.len_in(g));
     for (b, gb) in gs.chunks_exact(o * ohw).take(n).enumerate() {
         if let Some(dw) = dw.as_deref_mut() {
-            pad_planes(xp, &xs[b * chw..], c, (g.h, g.w), (pl.hp, pl.wp), g.pad, g.pad);
-            pad_planes(gw, gb, o, (g.oh, g.ow), (g.oh, pl.wp), 0, 0);
+            pad_planes(kern, xp, &xs[b * chw..], c, (g.h, g.w), (pl.hp, pl.wp), g.pad, g.pad);
+            pad_planes(kern, gw, gb, o, (g.oh, g.ow), (g.oh, pl.wp), 0, 0);
             for (q, gq) in gw.chunks_exact(g.oh * pl.wp).enumerate() {
                 for (ci, plane) in xp.chunks_exact(pl.hp * pl.wp).enumerate() {
                     for i in 0..k {
@@ -159,7 +158,7 @@ pub(super) fn backward(
             }
         }
         if let Some(dx) = dx.as_deref_mut() {
-            pad_planes(gp, gb, o, (g.oh, g.ow), (pl.hg, pl.wg), pl.q, pl.q);
+            pad_planes(kern, gp, gb, o, (g.oh, g.ow), (pl.hg, pl.wg), pl.q, pl.q);
             dxw.fill(0.0);
             for (ci, dc) in dxw.chunks_exact_mut(g.h * pl.wg).enumerate() {
                 for (q, plane) in gp.chunks_exact(pl.hg * pl.wg).enumerate() {
@@ -172,7 +171,7 @@ pub(super) fn backward(
                     }
                 }
             }
-            crop(&mut dx[b * chw..(b + 1) * chw], dxw, c, g.h, g.w, pl.wg);
+            crop(kern, &mut dx[b * chw..(b + 1) * chw], dxw, c, g.h, g.w, pl.wg);
         }
     }
 }

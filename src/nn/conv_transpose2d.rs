@@ -164,12 +164,12 @@ impl Op for ConvTranspose2d {
             pl.cols(gcols, ph);
             let gcols = Matrix::new(gcols, okk, len);
             if dparams.is_some() {
-                pl.spread(xw, &inp.data[b * c * hw..(b + 1) * c * hw], c);
+                pl.spread(xw, &inp.data[b * c * hw..(b + 1) * c * hw], c, kern);
                 gemm(cx.gemm, 1.0, gcols, Matrix::new(xw, c, len).t(), 1.0, &mut MatrixMut::new(dwt, okk, c));
             }
             if let Some(dx) = dinp.as_deref_mut() {
                 gemm(cx.gemm, 1.0, Matrix::new(weight, c, okk), gcols, 0.0, &mut MatrixMut::new(dxw, c, len));
-                pl.crop(&mut dx[b * c * hw..(b + 1) * c * hw], dxw, c);
+                pl.crop(&mut dx[b * c * hw..(b + 1) * c * hw], dxw, c, kern);
             }
         }
         if let Some((dw, db)) = dparams {

@@ -17,6 +17,7 @@
 use super::im2col::Window;
 use crate::engine::gemm::{gemm, Gemm};
 use crate::engine::tensor::{Matrix, MatrixMut};
+use hepae_kernels::window::Rows;
 
 /// The phase geometry of a transposed convolution of a (C, H, W) input (`g` is the window
 /// of the convolution over its output whose input gradient it is: g.c = O, g.h × g.w the
@@ -105,10 +106,9 @@ impl Phases {
         let plane = self.hp * self.wp;
         let (xp, ph) = work.split_at_mut(c * plane);
         let ph = &mut ph[..o * self.phase_len()];
+        let rows = Rows { rows: self.h, len: self.w, a_rs: self.wp, b_rs: self.w };
         for (d, src) in xp.chunks_exact_mut(plane).zip(x.chunks_exact(self.h * self.w)).take(c) {
-            for (r, row) in src.chunks_exact(self.w).enumerate() {
-                d[(r + self.p0) * self.wp + self.q0..][..self.w].copy_from_slice(row);
-            }
+            (gm.kernels().rows_copy)(&mut d[self.p0 * self.wp + self.q0..], src, &rows);
         }
         for py in 0..s.min(self.oh) {
             let my = count(self.oh, py, s);

@@ -17,6 +17,7 @@
 //! pixel's terms in (i, j) order, as `col2im`'s), then the phases into the image.
 
 use super::im2col::{col2im, im2col, Window};
+use hepae_kernels::window::Rows;
 use hepae_kernels::Kernels;
 
 /// The whole-plane column matrix of window `g`.
@@ -87,21 +88,19 @@ impl Planes {
     }
     /// `n` planes of OH×OW into the rows of an [n × L] matrix, OW of every Wq values (the
     /// junk positions are not written).
-    pub fn spread(&self, dst: &mut [f32], src: &[f32], n: usize) {
+    pub fn spread(&self, dst: &mut [f32], src: &[f32], n: usize, kern: &Kernels) {
         let (oh, ow) = (self.g.oh, self.g.ow);
+        let rows = Rows { rows: oh, len: ow, a_rs: self.wq, b_rs: ow };
         for (d, s) in dst.chunks_exact_mut(self.len.max(1)).zip(src.chunks_exact((oh * ow).max(1))).take(n) {
-            for y in 0..oh {
-                d[y * self.wq..][..ow].copy_from_slice(&s[y * ow..][..ow]);
-            }
+            (kern.rows_copy)(d, s, &rows);
         }
     }
     /// The kept values of an [n × L] matrix as `n` planes of OH×OW.
-    pub fn crop(&self, dst: &mut [f32], src: &[f32], n: usize) {
+    pub fn crop(&self, dst: &mut [f32], src: &[f32], n: usize, kern: &Kernels) {
         let (oh, ow) = (self.g.oh, self.g.ow);
+        let rows = Rows { rows: oh, len: ow, a_rs: ow, b_rs: self.wq };
         for (d, s) in dst.chunks_exact_mut((oh * ow).max(1)).zip(src.chunks_exact(self.len.max(1))).take(n) {
-            for y in 0..oh {
-                d[y * ow..][..ow].copy_from_slice(&s[y * self.wq..][..ow]);
-            }
+            (kern.rows_copy)(d, s, &rows);
         }
     }
 }
@@ -140,7 +139,7 @@ mod tests {
             let mut cols = vec![f32::NAN; pl.cols_len()];
             pl.cols(&mut cols, &ph);
             let mut got = vec![f32::NAN; g.rows() * g.cols()];
-            pl.crop(&mut got, &cols, g.rows());
+            pl.crop(&mut got, &cols, g.rows(), kern);
             for (t, (a, b)) in got.iter().zip(&want).enumerate() {
                 assert_eq!(a.to_bits(), b.to_bits(), "{g:?}: column value {t}");
             }
@@ -149,7 +148,7 @@ mod tests {
             let mut want_img = vec![0.0f32; img.len()];
             col2im(&mut want_img, &dcols, &g, kern);
             let mut wide = vec![0.0f32; pl.cols_len()];
-            pl.spread(&mut wide, &dcols, g.rows());
+            pl.spread(&mut wide, &dcols, g.rows(), kern);
             let mut dph = vec![0.0f32; pl.phases_len()];
             pl.add_cols(&mut dph, &wide);
             let mut got_img = vec![0.0f32; img.len()];
