@@ -44,7 +44,7 @@ pub(super) struct Phases {
 /// for every i in 0..k with i ≡ ph + p (mod s).
 fn taps(ph: usize, k: usize, s: usize, p: usize) -> impl Iterator<Item = (usize, isize)> {
     (0..k)
-        .filter(move |&i| (ph + p + s * k - i) % s == 0)
+        .filter(move |&i| (ph + p + s * k - i).is_multiple_of(s))
         .map(move |i| (i, ((ph + p) as isize - i as isize) / s as isize))
 }
 
