@@ -243,6 +243,10 @@ fn conv2d_gradients_at_ragged_shapes() {
         (img(5, 7, 6), conv(3, 3, 1, 1, LEAKY), 2),
         (img(2, 9, 9), conv(1, 5, 1, 2, Activation::Linear), 2),
         (img(3, 9, 7), conv(2, 3, 2, 1, LEAKY), 2),
+        // The input gradient by output phase (stride ≥ 2) with kernels smaller than the
+        // stride: pixels no window reads get 0.
+        (img(2, 8, 7), conv(5, 2, 3, 0, LEAKY), 2),
+        (img(3, 7, 6), conv(4, 1, 2, 0, Activation::Linear), 2),
     ]
     .into_iter()
     .enumerate()

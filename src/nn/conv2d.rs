@@ -13,6 +13,7 @@
 
 use super::activation::Activation;
 use super::conv_direct;
+use super::conv_transpose_phases::Phases;
 use super::im2col::{act_backward, bias_act_channels, channel_sums_add, Window};
 use super::im2col_planes::Planes;
 use super::init::init_linear;
@@ -110,7 +111,8 @@ impl Op for Conv2d {
             return g.rows() * self.out;
         }
         let pl = Planes::new(g);
-        pl.phases_len() + pl.cols_len() + self.out * pl.len + g.rows() * self.out
+        let dx = if g.stride >= 2 { Phases::new(&g, self.out).work_len() } else { 0 };
+        pl.phases_len() + pl.cols_len() + self.out * pl.len + g.rows() * self.out + dx
     }
     fn forward(&self, cx: &Ctx<'_>, params: &[f32], inp: Tensor<'_>, out: TensorMut<'_>, work: &mut [f32]) {
         let g = self.window(inp.shape);
@@ -144,7 +146,9 @@ impl Op for Conv2d {
     /// - dW[O × C·k·k] += Σ_images g · colsᵀ, computed as its transpose dWᵀ = Σ cols · gᵀ in
     ///   the scratch (so that the columns, the large operand, are read in place by the GEMM
     ///   instead of packed), added into dW once;  db[o] += Σ g[o, ·]
-    /// - dcols = Wᵀ · g, dinp = col2im(dcols)   (the adjoint of im2col)
+    /// - dcols = Wᵀ · g, dinp = col2im(dcols)   (the adjoint of im2col); for a stride of 2 or
+    ///   more, dinp = the transposed convolution of g with W (same [O, C, k, k] layout, its
+    ///   input O×OH×OW, its output C×H×W) by output phase ([`super::conv_transpose_phases`])
     fn backward(
         &self,
         cx: &Ctx<'_>,
@@ -175,13 +179,20 @@ impl Op for Conv2d {
         let len = if pw { ohw } else { pl.len };
         let (ph, rest) = work.split_at_mut(if pw { 0 } else { pl.phases_len() });
         let (cols, rest) = rest.split_at_mut(if pw { 0 } else { pl.cols_len() });
-        let (gw, dwt) = rest.split_at_mut(if pw { 0 } else { o * len });
-        let dwt = &mut dwt[..ckk * o];
+        let (gw, rest) = rest.split_at_mut(if pw { 0 } else { o * len });
+        let (dwt, dx_work) = rest.split_at_mut(ckk * o);
         dwt.fill(0.0);
+        // A strided convolution's input gradient is a transposed convolution of the output
+        // gradient with the same weight: by output phase, no column matrix nor col2im.
+        let dx_phases = (!pw && g.stride >= 2).then(|| Phases::new(&g, o));
+        if let (Some(ph), Some(_)) = (&dx_phases, &dinp) {
+            ph.clear(dx_work);
+        }
         // The output gradient in rows of Wq, zero at the junk positions (written once).
         gw.fill(0.0);
         for (b, gb) in dout.chunks_exact(o * ohw).enumerate() {
             let x = &inp.data[b * chw..(b + 1) * chw];
+            let gd = gb;
             let gb: &[f32] = if pw {
                 gb
             } else {
@@ -208,6 +219,8 @@ impl Op for Conv2d {
                 let wt = Matrix::new(weight, o, ckk).t();
                 if pw {
                     gemm(cx.gemm, 1.0, wt, Matrix::new(gb, o, ohw), 0.0, &mut MatrixMut::new(dx, ckk, ohw));
+                } else if let Some(ph) = &dx_phases {
+                    ph.forward(cx.gemm, weight, gd, dx, dx_work);
                 } else {
                     gemm(cx.gemm, 1.0, wt, Matrix::new(gb, o, len), 0.0, &mut MatrixMut::new(cols, ckk, len));
                     ph.fill(0.0);
