@@ -17,7 +17,7 @@
 use super::im2col::Window;
 use crate::engine::gemm::{gemm, Gemm};
 use crate::engine::tensor::{Matrix, MatrixMut};
-use hepae_kernels::window::Rows;
+use hepae_kernels::window::{Rows, Strided};
 
 /// The phase geometry of a transposed convolution of a (C, H, W) input (`g` is the window
 /// of the convolution over its output whose input gradient it is: g.c = O, g.h × g.w the
@@ -99,17 +99,18 @@ impl Phases {
     }
 
     /// Pre-activation outputs (no bias) of one image: `x` is C×H×W, `y` O×OH×OW (every value
-    /// written), `weight` [C, O, k, k]. The padded planes' borders must be zero on entry
-    /// (see [`Phases::clear`]); they stay so.
+    /// written: zeroed, then each phase added into its pixels), `weight` [C, O, k, k]. The
+    /// padded planes' borders must be zero on entry (see [`Phases::clear`]); they stay so.
     pub(super) fn forward(&self, gm: Gemm, weight: &[f32], x: &[f32], y: &mut [f32], work: &mut [f32]) {
         let (c, o, k, s) = (self.c, self.o, self.k, self.s);
-        let plane = self.hp * self.wp;
+        let (plane, kern) = (self.hp * self.wp, gm.kernels());
         let (xp, ph) = work.split_at_mut(c * plane);
         let ph = &mut ph[..o * self.phase_len()];
         let rows = Rows { rows: self.h, len: self.w, a_rs: self.wp, b_rs: self.w };
         for (d, src) in xp.chunks_exact_mut(plane).zip(x.chunks_exact(self.h * self.w)).take(c) {
-            (gm.kernels().rows_copy)(&mut d[self.p0 * self.wp + self.q0..], src, &rows);
+            (kern.rows_copy)(&mut d[self.p0 * self.wp + self.q0..], src, &rows);
         }
+        y[..o * self.oh * self.ow].fill(0.0);
         for py in 0..s.min(self.oh) {
             let my = count(self.oh, py, s);
             for px in 0..s.min(self.ow) {
@@ -133,19 +134,14 @@ impl Phases {
                         first = false;
                     }
                 }
-                // The phase's pixels; a phase without taps (k < s) is 0.
+                // The phase's pixels (added into the zeroed image: each pixel is in one
+                // phase; the strided scatter-add kernel); a phase without taps (k < s) stays 0.
+                if first {
+                    continue;
+                }
+                let geo = Strided { rows: my, len: self.wp, lo: 0, hi: nx, rs: s * self.ow, step: s };
                 for (q, yq) in y.chunks_exact_mut(self.oh * self.ow).take(o).enumerate() {
-                    for m in 0..my {
-                        let row = &mut yq[(m * s + py) * self.ow + px..];
-                        if first {
-                            (0..nx).for_each(|n| row[n * s] = 0.0);
-                        } else {
-                            let src = &ph[q * len + m * self.wp..][..nx];
-                            for (n, &v) in src.iter().enumerate() {
-                                row[n * s] = v;
-                            }
-                        }
-                    }
+                    (kern.window_scatter_add)(&mut yq[py * self.ow + px..], &ph[q * len..][..my * self.wp], &geo);
                 }
             }
         }
