@@ -243,6 +243,10 @@ fn conv2d_gradients_at_ragged_shapes() {
         (img(5, 7, 6), conv(3, 3, 1, 1, LEAKY), 2),
         (img(2, 9, 9), conv(1, 5, 1, 2, Activation::Linear), 2),
         (img(3, 9, 7), conv(2, 3, 2, 1, LEAKY), 2),
+        // The input gradient by output phase (stride ≥ 2) with kernels smaller than the
+        // stride: pixels no window reads get 0.
+        (img(2, 8, 7), conv(5, 2, 3, 0, LEAKY), 2),
+        (img(3, 7, 6), conv(4, 1, 2, 0, Activation::Linear), 2),
     ]
     .into_iter()
     .enumerate()
@@ -259,6 +263,13 @@ fn conv_transpose2d_gradients_at_ragged_shapes() {
         (img(9, 2, 3), convt(3, 2, 2, 0, 0, Activation::Sigmoid), 3),
         (img(1, 4, 3), convt(2, 5, 3, 2, 2, LEAKY), 1),
         (img(4, 3, 3), convt(3, 3, 1, 1, 0, Activation::Linear), 2),
+        // The forward by output phase (stride ≥ 2): odd sizes, k 4 with output padding 1, C
+        // and O not multiples of the SIMD width, a padding wider than a phase's taps, and
+        // kernels smaller than the stride (phases without taps, which are the bias alone).
+        (img(17, 5, 7), convt(6, 4, 2, 1, 1, LEAKY), 2),
+        (img(2, 5, 3), convt(5, 4, 2, 2, 1, Activation::Linear), 2),
+        (img(3, 4, 5), convt(2, 2, 3, 0, 2, LEAKY), 2),
+        (img(2, 3, 3), convt(3, 1, 2, 0, 1, Activation::Linear), 2),
     ]
     .into_iter()
     .enumerate()

@@ -480,6 +480,11 @@ macro_rules! instantiate {
             unsafe { crate::window::rows_axpy::<$S>(a, b, s, g) }
         }
         #[target_feature(enable = $feature)]
+        pub unsafe fn rows_copy(a: &mut [f32], b: &[f32], g: &crate::window::Rows) {
+            // SAFETY: as above.
+            unsafe { crate::window::rows_copy::<$S>(a, b, g) }
+        }
+        #[target_feature(enable = $feature)]
         pub unsafe fn rows_dot(a: &[f32], b: &[f32], g: &crate::window::Rows) -> f32 {
             // SAFETY: as above.
             unsafe { crate::window::rows_dot::<$S>(a, b, g) }
@@ -532,6 +537,7 @@ macro_rules! instantiate {
             window_scatter_add: |d, s, g| unsafe { window_scatter_add(d, s, g) },
             rows_axpy: |a, b, s, g| unsafe { rows_axpy(a, b, s, g) },
             rows_dot: |a, b, g| unsafe { rows_dot(a, b, g) },
+            rows_copy: |a, b, g| unsafe { rows_copy(a, b, g) },
             mlp_batch: |o, x, r, p, a, s| unsafe { mlp_batch(o, x, r, p, a, s) },
             conv_enc: |o, x, p| unsafe { conv_enc(o, x, p) },
             sgemm_packed: crate::gemm::packed_entry!($isa),

@@ -175,6 +175,8 @@ pub struct Kernels {
     pub rows_axpy: window::RowsAxpyFn,
     /// Its weight gradient: Σ a·b over rows ([`window::RowsDotFn`]).
     pub rows_dot: window::RowsDotFn,
+    /// Rows copied between row strides: a = b ([`window::RowsCopyFn`]).
+    pub rows_copy: window::RowsCopyFn,
     /// A whole chain of dense layers for many rows (the batch encode), in row tiles through
     /// every layer, weights packed once into an [`mlp_batch::MlpBatchPack`]; bit-identical
     /// to the chain of packed GEMMs with fused epilogues (the training forward), on every set.
@@ -214,6 +216,7 @@ static SCALAR: Kernels = Kernels {
     window_scatter_add: scalar::window_scatter_add,
     rows_axpy: scalar::rows_axpy,
     rows_dot: scalar::rows_dot,
+    rows_copy: scalar::rows_copy,
     mlp_batch: scalar::mlp_batch_forward,
     conv_enc: conv_enc::forward_scalar,
     sgemm_packed: gemm::packed_entry!(Isa::Scalar),

@@ -222,6 +222,16 @@ pub fn rows_axpy(a: &mut [f32], b: &[f32], s: f32, g: &crate::window::Rows) {
     }
 }
 
+/// a[r·a_rs + t] = b[r·b_rs + t] (rows copied between row strides).
+pub fn rows_copy(a: &mut [f32], b: &[f32], g: &crate::window::Rows) {
+    g.check("rows_copy", a.len(), b.len());
+    for r in 0..g.rows {
+        for t in 0..g.len {
+            a[r * g.a_rs + t] = b[r * g.b_rs + t];
+        }
+    }
+}
+
 /// Σ a[r·a_rs + t]·b[r·b_rs + t]: 16 partial sums, partial l over the positions t ≡ l (mod 16)
 /// of every row, rows in order, then the partials added 0 to 15 in order.
 pub fn rows_dot(a: &[f32], b: &[f32], g: &crate::window::Rows) -> f32 {

@@ -222,6 +222,32 @@ pub type RowsAxpyFn = fn(a: &mut [f32], b: &[f32], s: f32, g: &Rows);
 /// (mod 16) of every row, rows in order; then the partials added 0 to 15 in order.
 pub type RowsDotFn = fn(a: &[f32], b: &[f32], g: &Rows) -> f32;
 
+/// a[r·a_rs + t] = b[r·b_rs + t] (a block of rows copied between row strides: an image
+/// into its padded planes, a wide-row matrix cropped, and back).
+pub type RowsCopyFn = fn(a: &mut [f32], b: &[f32], g: &Rows);
+
+/// The SIMD body of [`RowsCopyFn`]: a masked load and store per W values of a row (no call
+/// per row, rows of 10–40 values being the common case).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) unsafe fn rows_copy<S: Simd>(a: &mut [f32], b: &[f32], g: &Rows) {
+    g.check("rows_copy", a.len(), b.len());
+    for r in 0..g.rows {
+        if g.len == 0 {
+            break;
+        }
+        let (pa, pb) = (a[r * g.a_rs..].as_mut_ptr(), b[r * g.b_rs..].as_ptr());
+        let mut t = 0;
+        while t < g.len {
+            let m = (g.len - t).min(S::W);
+            // SAFETY: row r's `len` values lie inside `a` and `b` (the span check above), the
+            // load and store masked to them; the ISA is enabled in the caller.
+            unsafe { S::store(pa.add(t), S::load(pb.add(t), m), m) };
+            t += S::W;
+        }
+    }
+}
+
 /// The SIMD body of [`RowsAxpyFn`].
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]

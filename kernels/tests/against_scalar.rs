@@ -424,7 +424,7 @@ fn scalar_window_kernels_follow_their_definition() {
 }
 
 #[test]
-fn rows_axpy_and_rows_dot_match_scalar_for_ragged_rows() {
+fn rows_axpy_rows_dot_and_rows_copy_match_scalar_for_ragged_rows() {
     use hepae_kernels::window::Rows;
     let mut r = rand::rngs::StdRng::seed_from_u64(11);
     let sets = simd_sets();
@@ -437,7 +437,12 @@ fn rows_axpy_and_rows_dot_match_scalar_for_ragged_rows() {
                 let mut want = a0.clone();
                 (scalar().rows_axpy)(&mut want, &b, 0.73, &g);
                 let want_dot = (scalar().rows_dot)(&a0, &b, &g);
+                let mut want_copy = a0.clone();
+                (scalar().rows_copy)(&mut want_copy, &b, &g);
                 for k in &sets {
+                    let mut got = a0.clone();
+                    (k.rows_copy)(&mut got, &b, &g);
+                    assert_bits_equal(&got, &want_copy, &format!("{} rows_copy {g:?}", k.isa.name()));
                     let mut got = a0.clone();
                     (k.rows_axpy)(&mut got, &b, 0.73, &g);
                     assert_bits_equal(&got, &want, &format!("{} rows_axpy {g:?}", k.isa.name()));
@@ -455,4 +460,7 @@ fn rows_axpy_and_rows_dot_match_scalar_for_ragged_rows() {
     let mut y = a;
     (scalar().rows_axpy)(&mut y, &b, 2.0, &g);
     assert_eq!(y, [3.0, 4.0, 7.0, 9.0, 5.0, 6.0, 8.0]);
+    let mut y = a;
+    (scalar().rows_copy)(&mut y, &b, &g);
+    assert_eq!(y, [1.0, 1.0, 2.0, 9.0, 0.5, 0.5, 1.0]);
 }

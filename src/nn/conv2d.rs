@@ -4,16 +4,22 @@
 //!
 //! Forward, per image: out[o, y, x] = act(b[o] + Σ_{c,i,j} w[o, c, i, j]·in[c, y·s − p + i, x·s − p + j])
 //! (zero outside the image), computed as im2col then one GEMM: out[O × OH·OW] =
-//! W[O × C·k·k] · cols[C·k·k × OH·OW]. A 1×1 kernel with stride 1 and no padding reads the
-//! image itself as its column matrix. Workspace: one image's columns (C·k·k·OH·OW values).
+//! W[O × C·k·k] · cols[C·k·k × OH·OW], the columns built over whole planes
+//! ([`super::im2col_planes`]: output rows Wq wide, each column row one contiguous copy of a
+//! stride phase of the padded image; the junk positions' outputs are dropped). A 1×1 kernel
+//! with stride 1 and no padding reads the image itself as its column matrix; a stride-1
+//! convolution with few output channels runs direct ([`super::conv_direct`]). Workspace: one
+//! image's phase planes, columns and outputs (or output gradient) in rows of Wq, and dWᵀ.
 
 use super::activation::Activation;
-use super::im2col::{act_backward, bias_act_channels, channel_sums_add, col2im, im2col, Window};
+use super::conv_direct;
+use super::conv_transpose_phases::Phases;
+use super::im2col::{act_backward, bias_act_channels, channel_sums_add, Window};
+use super::im2col_planes::Planes;
 use super::init::init_linear;
 use super::op::{Ctx, Op, ParamShape};
 use crate::engine::gemm::gemm;
 use crate::engine::tensor::{Matrix, MatrixMut, Shape, Tensor, TensorMut};
-use hepae_kernels::window::Rows;
 use serde::{Deserialize, Serialize};
 
 /// The op: `out` channels, a `kernel`×`kernel` window, `stride`, zero `pad` on each side, then
@@ -99,44 +105,50 @@ impl Op for Conv2d {
     fn work_len(&self, inp: Shape, _batch: usize) -> usize {
         let g = self.window(inp);
         if self.is_direct() {
-            return 0;
+            return conv_direct::Planes::new(&g).work_len(&g, self.out);
         }
-        let cols = if self.pointwise() { 0 } else { g.rows() * g.cols() };
-        cols + g.rows() * self.out
+        if self.pointwise() {
+            return g.rows() * self.out;
+        }
+        let pl = Planes::new(g);
+        let dx = if g.stride >= 2 { Phases::new(&g, self.out).work_len() } else { 0 };
+        pl.phases_len() + pl.cols_len() + self.out * pl.len + g.rows() * self.out + dx
     }
     fn forward(&self, cx: &Ctx<'_>, params: &[f32], inp: Tensor<'_>, out: TensorMut<'_>, work: &mut [f32]) {
         let g = self.window(inp.shape);
         let (o, ckk, ohw) = (self.out, g.rows(), g.cols());
         let (weight, bias) = params.split_at(o * ckk);
         let chw = g.c * g.h * g.w;
-        for (x, y) in inp.data.chunks_exact(chw).zip(out.data.chunks_exact_mut(o * ohw)) {
-            if self.is_direct() {
-                let kern = cx.gemm.kernels();
-                y.fill(0.0);
-                segments(&g, o, |wi, a, b, rows| (kern.rows_axpy)(&mut y[a..], &x[b..], weight[wi], &rows));
-                bias_act_channels(y, &bias[..o], 1, ohw, self.act);
-                continue;
-            }
-            let cols: &[f32] = if self.pointwise() {
-                x
-            } else {
-                im2col(work, x, &g, cx.gemm.kernels());
-                work
-            };
-            if o < SMALL_OUT {
-                small_out_forward(y, weight, cols, o, ckk, ohw);
-            } else {
-                let w = Matrix::new(weight, o, ckk);
-                gemm(cx.gemm, 1.0, w, Matrix::new(cols, ckk, ohw), 0.0, &mut MatrixMut::new(y, o, ohw));
-            }
-            bias_act_channels(y, &bias[..o], 1, ohw, self.act);
+        if self.is_direct() {
+            conv_direct::forward(cx.gemm.kernels(), &g, o, weight, inp.data, out.data, inp.n, work);
+            bias_act_channels(out.data, &bias[..o], inp.n, ohw, self.act);
+            return;
         }
+        if self.pointwise() {
+            for (x, y) in inp.data.chunks_exact(chw).zip(out.data.chunks_exact_mut(o * ohw)) {
+                products(cx, y, weight, x, o, ckk, ohw);
+            }
+        } else {
+            let (pl, kern) = (Planes::new(g), cx.gemm.kernels());
+            let (ph, rest) = work.split_at_mut(pl.phases_len());
+            let (cols, rest) = rest.split_at_mut(pl.cols_len());
+            let yw = &mut rest[..o * pl.len];
+            for (x, y) in inp.data.chunks_exact(chw).zip(out.data.chunks_exact_mut(o * ohw)) {
+                pl.phases(ph, x, kern);
+                pl.cols(cols, ph);
+                products(cx, yw, weight, cols, o, ckk, pl.len);
+                pl.crop(y, yw, o, kern);
+            }
+        }
+        bias_act_channels(out.data, &bias[..o], inp.n, ohw, self.act);
     }
     /// From `pre = W·cols + b` per image, with g = dout ⊙ act'(pre) (written over `dout`):
     /// - dW[O × C·k·k] += Σ_images g · colsᵀ, computed as its transpose dWᵀ = Σ cols · gᵀ in
     ///   the scratch (so that the columns, the large operand, are read in place by the GEMM
     ///   instead of packed), added into dW once;  db[o] += Σ g[o, ·]
-    /// - dcols = Wᵀ · g, dinp = col2im(dcols)   (the adjoint of im2col)
+    /// - dcols = Wᵀ · g, dinp = col2im(dcols)   (the adjoint of im2col); for a stride of 2 or
+    ///   more, dinp = the transposed convolution of g with W (same [O, C, k, k] layout, its
+    ///   input O×OH×OW, its output C×H×W) by output phase ([`super::conv_transpose_phases`])
     fn backward(
         &self,
         cx: &Ctx<'_>,
@@ -156,55 +168,65 @@ impl Op for Conv2d {
         act_backward(dout, out.data, self.act);
         let mut dparams = dparams.map(|d| d.split_at_mut(o * ckk));
         if self.is_direct() {
-            let kern = cx.gemm.kernels();
-            for (b, gb) in dout.chunks_exact(o * ohw).enumerate() {
-                let x = &inp.data[b * chw..(b + 1) * chw];
-                if let Some((dw, _)) = dparams.as_mut() {
-                    segments(&g, o, |wi, a, b, rows| dw[wi] += (kern.rows_dot)(&gb[a..], &x[b..], &rows));
-                }
-                if let Some(dx) = dinp.as_deref_mut() {
-                    let dx = &mut dx[b * chw..(b + 1) * chw];
-                    dx.fill(0.0);
-                    segments(&g, o, |wi, a, b, rows| {
-                        let back = Rows { a_rs: rows.b_rs, b_rs: rows.a_rs, ..rows };
-                        (kern.rows_axpy)(&mut dx[b..], &gb[a..], weight[wi], &back)
-                    });
-                }
-            }
+            let dw = dparams.as_mut().map(|(dw, _)| &mut dw[..]);
+            conv_direct::backward(cx.gemm.kernels(), &g, o, weight, inp.data, &*dout, n, dw, dinp, work);
             if let Some((_, db)) = dparams {
                 channel_sums_add(&mut db[..o], dout, n, ohw);
             }
             return;
         }
-        let cols_len = if self.pointwise() { 0 } else { ckk * ohw };
-        let (work, dwt) = work.split_at_mut(cols_len);
-        let dwt = &mut dwt[..ckk * o];
+        let (pw, pl, kern) = (self.pointwise(), Planes::new(g), cx.gemm.kernels());
+        let len = if pw { ohw } else { pl.len };
+        let (ph, rest) = work.split_at_mut(if pw { 0 } else { pl.phases_len() });
+        let (cols, rest) = rest.split_at_mut(if pw { 0 } else { pl.cols_len() });
+        let (gw, rest) = rest.split_at_mut(if pw { 0 } else { o * len });
+        let (dwt, dx_work) = rest.split_at_mut(ckk * o);
         dwt.fill(0.0);
+        // A strided convolution's input gradient is a transposed convolution of the output
+        // gradient with the same weight: by output phase, no column matrix nor col2im.
+        let dx_phases = (!pw && g.stride >= 2).then(|| Phases::new(&g, o));
+        if let (Some(ph), Some(_)) = (&dx_phases, &dinp) {
+            ph.clear(dx_work);
+        }
+        // The output gradient in rows of Wq, zero at the junk positions (written once).
+        gw.fill(0.0);
         for (b, gb) in dout.chunks_exact(o * ohw).enumerate() {
             let x = &inp.data[b * chw..(b + 1) * chw];
+            let gd = gb;
+            let gb: &[f32] = if pw {
+                gb
+            } else {
+                pl.spread(gw, gb, o, kern);
+                gw
+            };
             if dparams.is_some() {
-                let cols: &[f32] = if self.pointwise() {
+                let cols: &[f32] = if pw {
                     x
                 } else {
-                    im2col(work, x, &g, cx.gemm.kernels());
-                    work
+                    pl.phases(ph, x, kern);
+                    pl.cols(cols, ph);
+                    cols
                 };
                 if o < SMALL_OUT {
-                    small_out_dweight_t(dwt, gb, cols, o, ckk, ohw);
+                    small_out_dweight_t(dwt, gb, cols, o, ckk, len);
                 } else {
-                    let gt = Matrix::new(gb, o, ohw).t();
-                    gemm(cx.gemm, 1.0, Matrix::new(cols, ckk, ohw), gt, 1.0, &mut MatrixMut::new(dwt, ckk, o));
+                    let gt = Matrix::new(gb, o, len).t();
+                    gemm(cx.gemm, 1.0, Matrix::new(cols, ckk, len), gt, 1.0, &mut MatrixMut::new(dwt, ckk, o));
                 }
             }
             if let Some(dx) = dinp.as_deref_mut() {
                 let dx = &mut dx[b * chw..(b + 1) * chw];
                 let wt = Matrix::new(weight, o, ckk).t();
-                if self.pointwise() {
+                if pw {
                     gemm(cx.gemm, 1.0, wt, Matrix::new(gb, o, ohw), 0.0, &mut MatrixMut::new(dx, ckk, ohw));
+                } else if let Some(ph) = &dx_phases {
+                    ph.forward(cx.gemm, weight, gd, dx, dx_work);
                 } else {
-                    gemm(cx.gemm, 1.0, wt, Matrix::new(gb, o, ohw), 0.0, &mut MatrixMut::new(work, ckk, ohw));
+                    gemm(cx.gemm, 1.0, wt, Matrix::new(gb, o, len), 0.0, &mut MatrixMut::new(cols, ckk, len));
+                    ph.fill(0.0);
+                    pl.add_cols(ph, cols);
                     dx.fill(0.0);
-                    col2im(dx, work, &g, cx.gemm.kernels());
+                    pl.add_phases(dx, ph, kern);
                 }
             }
         }
@@ -223,6 +245,15 @@ impl Op for Conv2d {
 /// is at least 4 rows (forward) or 16 columns (dWᵀ) wide, so one output channel (an image
 /// autoencoder's last layer) would use a quarter or a sixteenth of it.
 const SMALL_OUT: usize = 4;
+
+/// y[O × P] = W[O × R] · cols[R × P]: the GEMM, or for few O the loops below.
+fn products(cx: &Ctx<'_>, y: &mut [f32], w: &[f32], cols: &[f32], o: usize, r: usize, p: usize) {
+    if o < SMALL_OUT {
+        small_out_forward(y, w, cols, o, r, p);
+    } else {
+        gemm(cx.gemm, 1.0, Matrix::new(w, o, r), Matrix::new(cols, r, p), 0.0, &mut MatrixMut::new(y, o, p));
+    }
+}
 
 /// y[O × P] = W[O × R] · cols[R × P] for few O: per output channel, a sum of scaled rows.
 fn small_out_forward(y: &mut [f32], w: &[f32], cols: &[f32], o: usize, r: usize, p: usize) {
@@ -248,34 +279,3 @@ fn small_out_dweight_t(dwt: &mut [f32], g: &[f32], cols: &[f32], o: usize, r: us
 }
 
 use super::im2col::dot16 as dot;
-
-/// The blocks of a direct stride-1 convolution of one image (the three sums of a
-/// convolution without the column matrix, for few output channels, where im2col's k²-fold
-/// copy of the image costs more than the products): `f(wi, a, b, rows)` for every
-/// (o, c, i, j) with an output row whose input row y + i − p is inside the image, with `wi`
-/// the weight's index, `a` the first output position (o, y_lo, x_lo), `b` its input position
-/// (c, y_lo + i − p, x_lo + j − p), and `rows` the output rows y_lo..y_hi by the output
-/// columns x_lo..x_hi whose input column is inside it (output rows OW apart, input rows W).
-fn segments(g: &Window, o: usize, mut f: impl FnMut(usize, usize, usize, Rows)) {
-    let k = g.k;
-    for q in 0..o {
-        for c in 0..g.c {
-            for i in 0..k {
-                let (ylo, yhi) = g.valid(i, g.h, g.oh);
-                if yhi <= ylo {
-                    continue;
-                }
-                for j in 0..k {
-                    let (xlo, xhi) = g.valid(j, g.w, g.ow);
-                    if xhi <= xlo {
-                        continue;
-                    }
-                    let wi = ((q * g.c + c) * k + i) * k + j;
-                    let a = (q * g.oh + ylo) * g.ow + xlo;
-                    let b = (c * g.h + ylo + i - g.pad) * g.w + xlo + j - g.pad;
-                    f(wi, a, b, Rows { rows: yhi - ylo, len: xhi - xlo, a_rs: g.ow, b_rs: g.w });
-                }
-            }
-        }
-    }
-}

@@ -7,12 +7,17 @@
 //! (c, y, x, i, j) with Y = y·s − p + i and X = x·s − p + j inside the output). That is the
 //! input gradient of a convolution over the output image, so it runs as one GEMM and a
 //! col2im: cols[O·k·k × H·W] = Wᵀ · in[C × H·W] (W read as [C × O·k·k]), then
-//! out = col2im(cols) over the window of that convolution. Workspace: one image's columns
-//! (O·k·k·H·W values).
+//! out = col2im(cols) over the window of that convolution. With a stride of 2 or more the
+//! forward instead runs by output phase ([`super::conv_transpose_phases`]: each of the s²
+//! phases a stride-1 correlation of the input with its taps, written into its pixels, no
+//! column matrix and no scatter). Workspace: one image's columns (O·k·k·H·W values) and dWᵀ,
+//! or the phase path's padded input and one phase.
 
 use super::activation::Activation;
 use super::conv2d::image_dims;
-use super::im2col::{act_backward, bias_act_channels, channel_sums_add, col2im, im2col, Window};
+use super::conv_transpose_phases::Phases;
+use super::im2col::{act_backward, bias_act_channels, channel_sums_add, col2im, Window};
+use super::im2col_planes::Planes;
 use super::init::init_linear;
 use super::op::{Ctx, Op, ParamShape};
 use crate::engine::gemm::gemm;
@@ -43,6 +48,11 @@ impl ConvTranspose2d {
         let (_, h, w) = image_dims(inp);
         let (oh, ow) = (self.out_len(h), self.out_len(w));
         Window { c: self.out, h: oh, w: ow, k: self.kernel, stride: self.stride, pad: self.pad, oh: h, ow: w }
+    }
+    /// Whether the forward runs by output phase ([`super::conv_transpose_phases`]): for
+    /// strides of 2 and more, where the column matrix's col2im is a strided scatter.
+    fn phased(&self) -> bool {
+        self.stride >= 2
     }
 }
 
@@ -88,13 +98,25 @@ impl Op for ConvTranspose2d {
     fn work_len(&self, inp: Shape, _batch: usize) -> usize {
         let g = self.window(inp);
         let (c, _, _) = image_dims(inp);
-        g.rows() * g.cols() + g.rows() * c
+        let phased = if self.phased() { Phases::new(&g, c).work_len() } else { 0 };
+        let pl = Planes::new(g);
+        let backward = pl.phases_len() + pl.cols_len() + 2 * c * pl.len + g.rows() * c;
+        (g.rows() * g.cols()).max(phased).max(backward)
     }
     fn forward(&self, cx: &Ctx<'_>, params: &[f32], inp: Tensor<'_>, out: TensorMut<'_>, work: &mut [f32]) {
         let g = self.window(inp.shape);
         let (c, _, _) = image_dims(inp.shape);
         let (okk, hw, ohw) = (g.rows(), g.cols(), g.h * g.w);
         let (weight, bias) = params.split_at(c * okk);
+        if self.phased() {
+            let ph = Phases::new(&g, c);
+            ph.clear(work);
+            for (x, y) in inp.data.chunks_exact(c * hw).zip(out.data.chunks_exact_mut(self.out * ohw)) {
+                ph.forward(cx.gemm, weight, x, y, work);
+            }
+            bias_act_channels(out.data, &bias[..self.out], inp.n, ohw, self.act);
+            return;
+        }
         for (x, y) in inp.data.chunks_exact(c * hw).zip(out.data.chunks_exact_mut(self.out * ohw)) {
             let wt = Matrix::new(weight, c, okk).t();
             gemm(cx.gemm, 1.0, wt, Matrix::new(x, c, hw), 0.0, &mut MatrixMut::new(work, okk, hw));
@@ -103,7 +125,8 @@ impl Op for ConvTranspose2d {
             bias_act_channels(y, &bias[..self.out], 1, ohw, self.act);
         }
     }
-    /// With g = dout ⊙ act'(pre) (written over `dout`) and gcols = im2col(g) over the window:
+    /// With g = dout ⊙ act'(pre) (written over `dout`) and gcols = im2col(g) over the window
+    /// (built over whole planes, [`super::im2col_planes`]: the input and dinp in rows of Wq):
     /// - dW[C × O·k·k] += Σ_images in · gcolsᵀ, computed as its transpose dWᵀ = Σ gcols · inᵀ
     ///   in the scratch (the columns read in place, not packed), added into dW once;
     ///   db[o] += Σ g[o, ·]
@@ -126,19 +149,27 @@ impl Op for ConvTranspose2d {
         let dout = &mut dout[..n * self.out * ohw];
         act_backward(dout, out.data, self.act);
         let dparams = dparams.map(|d| d.split_at_mut(c * okk));
-        let (work, dwt) = work.split_at_mut(okk * hw);
+        let (pl, kern) = (Planes::new(g), cx.gemm.kernels());
+        let len = pl.len;
+        let (ph, rest) = work.split_at_mut(pl.phases_len());
+        let (gcols, rest) = rest.split_at_mut(pl.cols_len());
+        let (xw, rest) = rest.split_at_mut(c * len);
+        let (dxw, dwt) = rest.split_at_mut(c * len);
         let dwt = &mut dwt[..okk * c];
         dwt.fill(0.0);
+        // The input in rows of Wq, zero at the junk positions (written once).
+        xw.fill(0.0);
         for (b, gb) in dout.chunks_exact(self.out * ohw).enumerate() {
-            im2col(work, gb, &g, cx.gemm.kernels());
-            let gcols = Matrix::new(work, okk, hw);
-            let x = &inp.data[b * c * hw..(b + 1) * c * hw];
+            pl.phases(ph, gb, kern);
+            pl.cols(gcols, ph);
+            let gcols = Matrix::new(gcols, okk, len);
             if dparams.is_some() {
-                gemm(cx.gemm, 1.0, gcols, Matrix::new(x, c, hw).t(), 1.0, &mut MatrixMut::new(dwt, okk, c));
+                pl.spread(xw, &inp.data[b * c * hw..(b + 1) * c * hw], c, kern);
+                gemm(cx.gemm, 1.0, gcols, Matrix::new(xw, c, len).t(), 1.0, &mut MatrixMut::new(dwt, okk, c));
             }
             if let Some(dx) = dinp.as_deref_mut() {
-                let dx = &mut dx[b * c * hw..(b + 1) * c * hw];
-                gemm(cx.gemm, 1.0, Matrix::new(weight, c, okk), gcols, 0.0, &mut MatrixMut::new(dx, c, hw));
+                gemm(cx.gemm, 1.0, Matrix::new(weight, c, okk), gcols, 0.0, &mut MatrixMut::new(dxw, c, len));
+                pl.crop(&mut dx[b * c * hw..(b + 1) * c * hw], dxw, c, kern);
             }
         }
         if let Some((dw, db)) = dparams {

@@ -1,0 +1,153 @@
+//! The forward of a transposed convolution split by output phase (the "sub-pixel" form):
+//! output rows Y ≡ py and columns X ≡ px (mod s) receive only the kernel taps i ≡ py + p,
+//! j ≡ px + p (mod s), so each of the s² phases is a plain stride-1 correlation of the input
+//! with those taps, written straight into its pixels: no column matrix of O·k² rows and no
+//! col2im scatter of it.
+//!
+//! Phase (py, px) holds out[o, m·s + py, n·s + px] for m < MY, n < NX; tap (i, j) of it
+//! reads in[c, m + dy, n + dx] with dy = (py + p − i)/s, dx = (px + p − j)/s (exact). The
+//! input is copied once per image into zero-bordered planes of Hp × Wp (P0 rows above, Q0
+//! columns left, enough below and right for every tap), so that every tap is one contiguous
+//! range of a plane and the phase, in rows of Wp (the Wp − NX values past each row are
+//! junk, never kept), is a sum over its taps of one GEMM each, read in place:
+//!   ph[O × L] (+)= W_t[O × C] · xp_t[C × L],  W_t[o, c] = w[c, o, i, j] (strides k², O·k²),
+//!   xp_t[c, ·] = xp[c, (dy + P0)·Wp + dx + Q0 ..], L = (MY − 1)·Wp + NX,
+//! the first tap with β = 0, the others accumulating.
+
+use super::im2col::Window;
+use crate::engine::gemm::{gemm, Gemm};
+use crate::engine::tensor::{Matrix, MatrixMut};
+use hepae_kernels::window::{Rows, Strided};
+
+/// The phase geometry of a transposed convolution of a (C, H, W) input (`g` is the window
+/// of the convolution over its output whose input gradient it is: g.c = O, g.h × g.w the
+/// output, g.oh × g.ow the input).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Phases {
+    c: usize,
+    h: usize,
+    w: usize,
+    o: usize,
+    oh: usize,
+    ow: usize,
+    k: usize,
+    s: usize,
+    p: usize,
+    /// Padding above / left of the input in its planes, and the planes' size.
+    p0: usize,
+    q0: usize,
+    hp: usize,
+    wp: usize,
+}
+
+/// The taps of phase `ph` along one axis: (tap index i, input shift (ph + p − i)/s, exact)
+/// for every i in 0..k with i ≡ ph + p (mod s).
+fn taps(ph: usize, k: usize, s: usize, p: usize) -> impl Iterator<Item = (usize, isize)> {
+    (0..k)
+        .filter(move |&i| (ph + p + s * k - i).is_multiple_of(s))
+        .map(move |i| (i, ((ph + p) as isize - i as isize) / s as isize))
+}
+
+/// Outputs of phase `ph` along an axis of `n` outputs: ⌈(n − ph)/s⌉.
+fn count(n: usize, ph: usize, s: usize) -> usize {
+    if ph >= n {
+        0
+    } else {
+        (n - ph).div_ceil(s)
+    }
+}
+
+impl Phases {
+    pub(super) fn new(g: &Window, c: usize) -> Phases {
+        let (k, s, p) = (g.k, g.stride, g.pad);
+        // The padding each axis needs: every tap's input index m + d in −P0 ..= n_in − 1 + P1.
+        let pads = |n_out: usize, n_in: usize| {
+            let (mut lo, mut hi) = (0isize, 0isize);
+            for ph in 0..s.min(n_out) {
+                let last = count(n_out, ph, s) as isize - 1;
+                for (_, d) in taps(ph, k, s, p) {
+                    lo = lo.max(-d);
+                    hi = hi.max(last + d - (n_in as isize - 1));
+                }
+            }
+            (lo as usize, hi as usize)
+        };
+        let ((p0, p1), (q0, q1)) = (pads(g.h, g.oh), pads(g.w, g.ow));
+        Phases {
+            c,
+            h: g.oh,
+            w: g.ow,
+            o: g.c,
+            oh: g.h,
+            ow: g.w,
+            k,
+            s,
+            p,
+            p0,
+            q0,
+            hp: p0 + g.oh + p1,
+            wp: q0 + g.ow + q1,
+        }
+    }
+    /// The longest phase in rows of Wp: ⌈OH/s⌉ rows.
+    fn phase_len(&self) -> usize {
+        self.oh.div_ceil(self.s) * self.wp
+    }
+    /// Scratch: the padded input planes and one phase.
+    pub(super) fn work_len(&self) -> usize {
+        self.c * self.hp * self.wp + self.o * self.phase_len()
+    }
+
+    /// Pre-activation outputs (no bias) of one image: `x` is C×H×W, `y` O×OH×OW (every value
+    /// written: zeroed, then each phase added into its pixels), `weight` [C, O, k, k]. The
+    /// padded planes' borders must be zero on entry (see [`Phases::clear`]); they stay so.
+    pub(super) fn forward(&self, gm: Gemm, weight: &[f32], x: &[f32], y: &mut [f32], work: &mut [f32]) {
+        let (c, o, k, s) = (self.c, self.o, self.k, self.s);
+        let (plane, kern) = (self.hp * self.wp, gm.kernels());
+        let (xp, ph) = work.split_at_mut(c * plane);
+        let ph = &mut ph[..o * self.phase_len()];
+        let rows = Rows { rows: self.h, len: self.w, a_rs: self.wp, b_rs: self.w };
+        for (d, src) in xp.chunks_exact_mut(plane).zip(x.chunks_exact(self.h * self.w)).take(c) {
+            (kern.rows_copy)(&mut d[self.p0 * self.wp + self.q0..], src, &rows);
+        }
+        y[..o * self.oh * self.ow].fill(0.0);
+        for py in 0..s.min(self.oh) {
+            let my = count(self.oh, py, s);
+            for px in 0..s.min(self.ow) {
+                let nx = count(self.ow, px, s);
+                let len = (my - 1) * self.wp + nx;
+                let mut first = true;
+                for (i, dy) in taps(py, k, s, self.p) {
+                    for (j, dx) in taps(px, k, s, self.p) {
+                        let at = (dy + self.p0 as isize) as usize * self.wp + (dx + self.q0 as isize) as usize;
+                        let a = Matrix { data: &weight[i * k + j..], rows: o, cols: c, rs: k * k, cs: o * k * k };
+                        let b = Matrix { data: &xp[at..], rows: c, cols: len, rs: plane, cs: 1 };
+                        let beta = if first { 0.0 } else { 1.0 };
+                        gemm(
+                            gm,
+                            1.0,
+                            a,
+                            b,
+                            beta,
+                            &mut MatrixMut { data: &mut ph[..], rows: o, cols: len, rs: len, cs: 1 },
+                        );
+                        first = false;
+                    }
+                }
+                // The phase's pixels (added into the zeroed image: each pixel is in one
+                // phase; the strided scatter-add kernel); a phase without taps (k < s) stays 0.
+                if first {
+                    continue;
+                }
+                let geo = Strided { rows: my, len: self.wp, lo: 0, hi: nx, rs: s * self.ow, step: s };
+                for (q, yq) in y.chunks_exact_mut(self.oh * self.ow).take(o).enumerate() {
+                    (kern.window_scatter_add)(&mut yq[py * self.ow + px..], &ph[q * len..][..my * self.wp], &geo);
+                }
+            }
+        }
+    }
+    /// Zeroes the padded planes (once per batch: the images overwrite only their interiors).
+    pub(super) fn clear(&self, work: &mut [f32]) {
+        work[..self.c * self.hp * self.wp].fill(0.0);
+    }
+}
