@@ -188,12 +188,13 @@ pub fn dot16(a: &[f32], b: &[f32]) -> f32 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    /// Ragged windows: odd sizes, strides 1–3, padding 0–2, kernels 2–4, rows wider than two
-    /// AVX-512 vectors (the strided kernels' main loops).
-    fn windows() -> Vec<Window> {
+    /// Ragged windows: odd sizes, strides 1–3, padding 0–2, kernels 1–5 (larger and smaller
+    /// than the stride), rows wider than two AVX-512 vectors (the strided kernels' main loops).
+    /// Shared with the tests of `im2col_planes`.
+    pub(crate) fn windows() -> Vec<Window> {
         [
             (3, 7, 5, 3, 2, 1),
             (2, 6, 6, 4, 2, 1),
@@ -202,6 +203,8 @@ mod tests {
             (3, 9, 8, 4, 2, 2),
             (2, 9, 77, 3, 2, 1),
             (1, 5, 40, 3, 1, 1),
+            (2, 9, 7, 1, 2, 0),
+            (1, 8, 9, 5, 3, 2),
         ]
         .into_iter()
         .map(|(c, h, w, k, s, p)| Window::conv(c, h, w, k, s, p))

@@ -108,23 +108,7 @@ impl Planes {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Ragged windows: odd sizes, strides 1–3, padding 0–2, kernels 1–5 (kernels larger and
-    /// smaller than the stride).
-    fn windows() -> Vec<Window> {
-        [
-            (3, 7, 5, 3, 2, 1),
-            (2, 6, 6, 4, 2, 1),
-            (1, 5, 4, 2, 3, 0),
-            (2, 4, 5, 3, 1, 2),
-            (3, 9, 8, 4, 2, 2),
-            (2, 9, 7, 1, 2, 0),
-            (1, 8, 9, 5, 3, 2),
-        ]
-        .into_iter()
-        .map(|(c, h, w, k, s, p)| Window::conv(c, h, w, k, s, p))
-        .collect()
-    }
+    use crate::nn::im2col::tests::windows;
 
     #[test]
     fn whole_plane_columns_are_im2col_with_rows_wq_wide_and_the_adjoint_is_col2im() {
