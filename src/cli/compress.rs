@@ -203,12 +203,11 @@ pub fn run(args: &CompressArgs) -> Result<()> {
         );
         for (c, (code, bits)) in s.columns.iter().enumerate() {
             eprintln!(
-                "    {:<28} {:>9.0} B  {:?}{}{}",
+                "    {:<28} {:>9.0} B  {:?}{}",
                 data.columns()[c],
                 bits / 8.0,
                 code.grid,
-                if code.learned { ", learned" } else { "" },
-                if code.sources.is_empty() { String::new() } else { format!(", identity ({} kinds)", code.kinds[4]) }
+                code.note(data.columns())
             );
         }
     }

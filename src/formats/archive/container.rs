@@ -32,8 +32,9 @@ use super::codec::{Bound, LatentDtype, MAX_RESIDUAL_BYTES_PER_VALUE};
 use crate::data::normalize::Normalizer;
 
 pub const MAGIC: &[u8; 4] = b"HEPZ";
-/// The format this hepae writes (3: error-bounded rows as entropy-coded blocks, tag 4).
-pub const VERSION: u16 = 3;
+/// The format this hepae writes (4: format 3's entropy-coded blocks, tag 4, with predictions
+/// from earlier columns; 3 is still written on request and read).
+pub const VERSION: u16 = 4;
 /// The oldest format this hepae reads.
 pub const OLDEST_VERSION: u16 = 1;
 pub(crate) const TAG_LATENT: u8 = 1;

@@ -140,6 +140,7 @@ pub fn compress_observed(
                 learned: (opt.learned != Learned::Off).then_some(side),
                 decoder_bits: if decoder_paid { 0.0 } else { 8.0 * decoder_params as f64 },
                 force_learned: opt.learned == Learned::Force,
+                v4: opt.format >= 4,
             };
             resid.clear();
             let stats = encode_block(&inp, &mut resid)?;
