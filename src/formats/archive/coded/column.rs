@@ -76,6 +76,16 @@ impl ColumnCode {
         out
     }
 
+    /// Bytes of this code in a block header (with its format-4 part when `v4`).
+    pub fn header_bytes(&self, v4: bool) -> usize {
+        let mut b = Vec::new();
+        self.write(&mut b);
+        if v4 {
+            self.write_ext(&mut b);
+        }
+        b.len()
+    }
+
     /// The format-4 part of the code.
     pub(super) fn write_ext(&self, out: &mut Vec<u8>) {
         put_varint(zigzag(self.first), out);
