@@ -303,3 +303,38 @@ fn archives_of_format_4_and_3_round_trip_and_a_corrupted_coded_block_is_refused(
     }
     assert!(refused > 250, "{refused} of 300 corruptions refused");
 }
+
+#[test]
+fn explain_prints_what_each_block_chose_and_the_cli_decodes_it_with_scalar_kernels() {
+    let dir = tmpdir("explain");
+    let (data, _, bytes) = setup(&dir);
+    let model_path = dir.join("m.safetensors");
+    std::fs::write(&model_path, &bytes).unwrap();
+    let (arch, out) = (dir.join("a.hepz"), dir.join("out.npy"));
+    let run = |args: &[&str], isa: &str| {
+        let o =
+            std::process::Command::new(env!("CARGO_BIN_EXE_hepae")).env("HEPAE_ISA", isa).args(args).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stderr).into_owned() + &String::from_utf8_lossy(&o.stdout)
+    };
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let text = run(
+        &[
+            "compress",
+            &s(&model_path),
+            &s(data.path()),
+            "-o",
+            &s(&arch),
+            "--max-rel-error",
+            "1e-3",
+            "--plain",
+            "--explain",
+        ],
+        "auto",
+    );
+    assert!(text.contains("1 - (") && text.contains("linear in"), "{text}");
+    assert!(text.contains("kinds given nB = 0") && text.contains("delta from"), "{text}");
+    run(&["decompress", &s(&arch), "-q", "-o", &s(&out)], "scalar");
+    let got = Dataset::open(&out).unwrap();
+    assert_eq!(got.rows(), 3000);
+}
