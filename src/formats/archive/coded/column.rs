@@ -96,6 +96,7 @@ impl ColumnCode {
             }
         }
         self.pred.write(out);
+        out.push(self.hist.esc as u8);
     }
 
     /// Reads the format-4 part; `None` when malformed or inconsistent with the rest.
@@ -113,6 +114,12 @@ impl ColumnCode {
             }
         }
         self.pred = Pred::read(b, pos, columns)?;
+        self.hist.esc = match *b.get(*pos)? {
+            0 => false,
+            1 if self.hist.counts.len() >= 2 => true,
+            _ => return None,
+        };
+        *pos += 1;
         let predicted = self.pred != Pred::None;
         if predicted && (self.learned || self.delta || !matches!(self.grid, Grid::Log { .. })) {
             return None;

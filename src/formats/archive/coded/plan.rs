@@ -52,7 +52,7 @@ pub(super) fn plan_column(
     };
     let kbits = kind_bits(&kinds);
     let fixed = kbits + 32.0 * kinds[K_ESC] as f64 + 80.0;
-    let (hist, hbits) = Hist::fit(&qs(None));
+    let (hist, hbits) = Hist::fit_with(&qs(None), v4);
     let mut best =
         Plan { code: ColumnCode::plain(grid, kinds, hist), cells: Vec::new(), bits: fixed + hbits, kbits, hbits };
     // Against the previous value of the column (the same walk the coder makes).
@@ -65,7 +65,7 @@ pub(super) fn plan_column(
             v
         })
         .collect();
-    let (dh, dbits) = Hist::fit(&deltas);
+    let (dh, dbits) = Hist::fit_with(&deltas, v4);
     if fixed + dbits < best.bits {
         best.code.hist = dh;
         best.code.delta = true;
@@ -74,7 +74,7 @@ pub(super) fn plan_column(
         best.hbits = dbits;
     }
     if let Some(p) = preds {
-        let (lh, lbits) = Hist::fit(&qs(Some(p)));
+        let (lh, lbits) = Hist::fit_with(&qs(Some(p)), v4);
         if fixed + lbits < best.bits {
             best.code.hist = lh;
             best.code.learned = true;

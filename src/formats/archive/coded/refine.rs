@@ -52,7 +52,7 @@ fn predicted_hist(plan: &Plan, at: &dyn Fn(usize) -> f64) -> (Hist, f64) {
             _ => None,
         })
         .collect();
-    Hist::fit(&res)
+    Hist::fit_with(&res, true)
 }
 
 /// The largest set (≥ 2) of `cand` columns whose values add up to one (|Σ − 1| ≤ 10⁻⁵) in at
