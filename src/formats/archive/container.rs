@@ -3,7 +3,9 @@
 //!
 //! Format 3 is format 2's framing with one more block kind: tag 4, a range-coded block of rows
 //! ([`super::coded`]; stored as written, `raw_len = stored_len`), which replaces the latent +
-//! residual pair in error-bounded mode. Formats 2 and 1 are still read.
+//! residual pair in error-bounded mode. Format 4 is format 3's framing; its coded blocks may
+//! predict columns from earlier ones (flag bit 1 in the block's payload, see
+//! [`super::coded`]). Formats 3, 2 and 1 are still read.
 //!
 //! Format 2 (all integers little-endian; `id` is the header's 128-bit `archive_id`):
 //! ```text

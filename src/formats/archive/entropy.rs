@@ -1,10 +1,12 @@
-//! The integer models of archive format 3, for constriction's range coder.
+//! The integer models of archive formats 3 and 4, for constriction's range coder.
 //!
 //! [`Hist`]: a two-level model of grid integers v: the high part `(v − lo) >> shift` under a
 //! categorical distribution fitted to the block (its counts are stored), the `shift` low bits
 //! uniform. `shift` is chosen per column by the coded size, table included. Probabilities are
 //! built from the counts in integer arithmetic only, so coder and decoder agree on every
-//! machine. [`KindModel`]: the same over a value's kind (zero, value, escape, identity).
+//! machine. Format 4 may add an escape category for the few values outside the table's range
+//! (coded raw after it). A value's kind (zero, value, escape, identity) is coded under a
+//! categorical table of the same kind.
 
 use crate::error::{Error, Result};
 use constriction::stream::model::{DefaultContiguousCategoricalEntropyModel, DefaultUniformModel};
