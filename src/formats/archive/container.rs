@@ -365,7 +365,9 @@ impl ContainerReader {
         if header.version != version {
             return Err(self.bad(format!("header says version {} inside a version {version} file", header.version)));
         }
-        if l == 0 || d == 0 || header.block_rows == 0 {
+        // No latents: only a model-free error-bounded archive (format 3 on, model kind none).
+        let model_free = l == 0 && version >= 3 && header.bounds.is_some() && header.model_kind == "none";
+        if (l == 0 && !model_free) || d == 0 || header.block_rows == 0 {
             return Err(self.bad("header describes an empty layout"));
         }
         if header.block_rows > MAX_BLOCK_ROWS || header.block_rows.saturating_mul(d.max(l)) > MAX_BLOCK_VALUES {
@@ -379,7 +381,8 @@ impl ContainerReader {
         let sha256_hex = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
         if version >= 2 {
             self.id = parse_id(&header.archive_id).ok_or_else(|| self.bad("header has no valid archive id"))?;
-            if !sha256_hex(&header.model_identity) {
+            let identity_ok = sha256_hex(&header.model_identity) || (model_free && header.model_identity.is_empty());
+            if !identity_ok {
                 return Err(self.bad("header has no valid model identity"));
             }
         } else if !sha256_hex(&header.model_sha256) {

@@ -18,7 +18,7 @@
 mod compress;
 mod decompress;
 
-pub use compress::{compress, compress_observed, compress_with};
+pub use compress::{compress, compress_observed, compress_plain, compress_with};
 pub use decompress::{decompress, decompress_with, embedded_model, read_header, read_report};
 
 use super::codec::{Bound, LatentDtype};
