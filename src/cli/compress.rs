@@ -18,8 +18,11 @@ pub struct CompressArgs {
     /// that encodes it. The model may be left out with an error bound: the archive is then
     /// coded without one (the best measured; it decodes with no model); it is needed for
     /// latents-only archives (no bound), --learned and --embed-decoder.
-    #[arg(num_args = 1..=2, required = true, value_names = ["MODEL", "DATA"])]
-    pub inputs: Vec<PathBuf>,
+    #[arg(value_name = "MODEL|DATA")]
+    pub first: PathBuf,
+    /// The dataset, when the first positional is the model.
+    #[arg(value_name = "DATA")]
+    pub data: Option<PathBuf>,
     /// Archive to write (.hepz).
     #[arg(short, long)]
     pub output: PathBuf,
@@ -138,10 +141,9 @@ pub fn print_report(r: &SizeReport, out: &std::path::Path) {
 impl CompressArgs {
     /// The model (when two positionals are given) and the data.
     pub fn model_and_data(&self) -> (Option<&std::path::Path>, &std::path::Path) {
-        match &self.inputs[..] {
-            [m, d] => (Some(m.as_path()), d.as_path()),
-            [d] => (None, d.as_path()),
-            _ => unreachable!("clap takes one or two positionals"),
+        match &self.data {
+            Some(d) => (Some(self.first.as_path()), d.as_path()),
+            None => (None, self.first.as_path()),
         }
     }
 }

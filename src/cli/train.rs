@@ -33,9 +33,8 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 1e-3, requires = "for_compression")]
     pub compression_bound: f64,
     /// With --for-compression: weight of the latents' rate (their L1 norm) against the
-    /// residuals' (the L1 in grid units, averaged over the columns). Default 0: on the
-    /// generated sample 0, 0.01, 0.1, 1 and 10 gave --learned archives of 4.49, 4.39, 4.37,
-    /// 4.10 and (a coder error) at 1e-3 (benches/README; bf16 latents' rate is not their L1).
+    /// residuals' (the L1 in grid units, averaged over the columns). Default 0, the best
+    /// measured (benches/README: any weight > 0 made the archives larger).
     #[arg(long, default_value_t = 0.0, requires = "for_compression")]
     #[arg(value_parser = super::values::non_negative)]
     pub rate_weight: f32,
