@@ -338,3 +338,39 @@ fn explain_prints_what_each_block_chose_and_the_cli_decodes_it_with_scalar_kerne
     let got = Dataset::open(&out).unwrap();
     assert_eq!(got.rows(), 3000);
 }
+
+#[test]
+fn a_learned_block_whose_latents_vary_slowly_decodes() {
+    // Latents that walk in small steps make a delta plan the cheapest for them; the decoder
+    // reads latents plainly, so the coder must not choose it (it once wrote such blocks and
+    // its own check refused them).
+    let (n, l) = (5000, 2);
+    let x = block(n, 11, false);
+    let d = NAMES.len();
+    let zq: Vec<f32> = (0..n * l).map(|i| 1.0 + (i / l) as f32 / 64.0).collect();
+    let mut zb = vec![0.0f32; n * l];
+    hepae::archive::coded::quantize_latents(&zq, 7, &mut zb);
+    let preds: Vec<f32> = x.iter().map(|&v| v * 1.01).collect();
+    let crc = hepae::archive::codec::prediction_crc(&preds);
+    let side = hepae::archive::coded::LatentSide { latent_dim: l, zq: &zb, preds: &preds, crc };
+    let (b, integer) = (bounds(1e-3), integer());
+    let inp = BlockInput {
+        x: &x,
+        bounds: &b,
+        integer: &integer,
+        learned: Some(side),
+        decoder_bits: 0.0,
+        force_learned: true,
+        v4: true,
+    };
+    let mut bytes = Vec::new();
+    assert!(encode_block(&inp, &mut bytes).unwrap().learned);
+    let mut predict = |z: &[f32], out: &mut [f32]| -> Result<(), String> {
+        assert_eq!(z, &zb[..], "the latents decode as stored");
+        out.copy_from_slice(&preds);
+        Ok(())
+    };
+    let mut got = Vec::new();
+    decode_block(&bytes, n, d, l, &mut predict, &mut got).unwrap();
+    assert!((0..n * d).all(|i| within(b[i % d], x[i], got[i])));
+}

@@ -1,7 +1,7 @@
 //! Coding one block: identities found, every column planned, the learned side taken only
 //! where it pays, then every cell through one range coder.
 
-use super::plan::{find_identity, plan_column, Plan};
+use super::plan::{find_identity, plan_column, plan_latent, Plan};
 use super::predict::Pred;
 use super::refine::{log_delta, refine, Refined};
 use super::{column_order, kind_of, models_of, symbol, ColumnCode, Models, F_LEARNED, F_V4, K_ESC, K_ID};
@@ -119,7 +119,7 @@ pub fn encode_block(inp: &BlockInput, out: &mut Vec<u8>) -> Result<BlockStats> {
         for j in 0..l.latent_dim {
             let zs: Vec<f32> = (0..n).map(|r| l.zq[r * l.latent_dim + j]).collect();
             let native = native_mantissa_bits(zs.iter().copied());
-            let p = plan_column(&zs, Bound::Exact, Grid::Mantissa { bits: native }, None, None, false);
+            let p = plan_latent(&zs, Grid::Mantissa { bits: native });
             mixed_total += p.bits;
             latent_plans.push(p);
         }

@@ -34,6 +34,24 @@ pub(super) fn plan_column(
     id: Option<&[bool]>,
     v4: bool,
 ) -> Plan {
+    plan_column_with(xs, bound, grid, preds, id, v4, true)
+}
+
+/// A latent column: plain only (the decoder reads latents without a delta walk, so a delta
+/// plan, cheaper on slowly varying latents, would write a block it refuses).
+pub(super) fn plan_latent(zs: &[f32], grid: Grid) -> Plan {
+    plan_column_with(zs, Bound::Exact, grid, None, None, false, false)
+}
+
+fn plan_column_with(
+    xs: &[f32],
+    bound: Bound,
+    grid: Grid,
+    preds: Option<&[f32]>,
+    id: Option<&[bool]>,
+    v4: bool,
+    delta_ok: bool,
+) -> Plan {
     let mut cells = Vec::with_capacity(xs.len());
     let mut kinds = [0u32; KINDS];
     for (i, &x) in xs.iter().enumerate() {
@@ -66,7 +84,7 @@ pub(super) fn plan_column(
         })
         .collect();
     let (dh, dbits) = Hist::fit_with(&deltas, v4);
-    if fixed + dbits < best.bits {
+    if delta_ok && fixed + dbits < best.bits {
         best.code.hist = dh;
         best.code.delta = true;
         best.code.first = first;
