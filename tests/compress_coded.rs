@@ -86,7 +86,7 @@ fn every_value_is_within_its_bound_and_the_archive_beats_lossless_at_every_bound
                 assert!(rep.decoder_bytes > 0, "a learned archive counts its decoder");
             }
             let (h, rows) = decompress(&arch, given, &out).unwrap();
-            assert_eq!((h.version, rows), (3, 1636));
+            assert_eq!((h.version, rows), (4, 1636));
             assert_within(&data, &Dataset::open(&out).unwrap(), &bounds);
             if learned == Learned::Auto {
                 assert!(

@@ -1,19 +1,28 @@
-//! `hepae compress MODEL DATA -o OUT.hepz`: encode every jet and store the latents (and, with
-//! an error bound, the residuals that guarantee it), streamed in blocks with checksums.
-//! Prints and stores the size accounting, with and without the decoder's bytes.
+//! `hepae compress [MODEL] DATA -o OUT.hepz`: with an error bound, code every value on its
+//! bound's grid (the model, if given, used only where it pays); without one, store the model's
+//! latents. Streamed in blocks with checksums; prints and stores the size accounting, with and
+//! without the decoder's bytes. `hepae compress DATA -o X --max-rel-error ε` (no model) writes
+//! the smallest archive measured (format 4, columns predicted from earlier columns).
 
 use super::progress::Progress;
-use crate::archive::{compress_observed, default_bounds, CompressOptions, LatentDtype, Learned, SizeReport};
+use crate::archive::{
+    compress_observed, compress_plain, default_bounds, CompressOptions, LatentDtype, Learned, SizeReport,
+};
 use crate::error::{Error, Result};
 use crate::model_io::SavedModel;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct CompressArgs {
-    /// Trained model (safetensors) that encodes the jets.
-    pub model: PathBuf,
-    /// Dataset (f32 NPY) to compress.
-    pub data: PathBuf,
+    /// `[MODEL] DATA`: the dataset (f32 NPY) to compress, after the trained model (safetensors)
+    /// that encodes it. The model may be left out with an error bound: the archive is then
+    /// coded without one (the best measured; it decodes with no model); it is needed for
+    /// latents-only archives (no bound), --learned and --embed-decoder.
+    #[arg(value_name = "MODEL|DATA")]
+    pub first: PathBuf,
+    /// The dataset, when the first positional is the model.
+    #[arg(value_name = "DATA")]
+    pub data: Option<PathBuf>,
     /// Archive to write (.hepz).
     #[arg(short, long)]
     pub output: PathBuf,
@@ -115,6 +124,10 @@ pub fn print_report(r: &SizeReport, out: &std::path::Path) {
     } else if r.learned_blocks > 0 {
         eprintln!("  {} of {} blocks coded against the decoder's predictions", r.learned_blocks, r.blocks);
     }
+    if r.encoder_bytes == 0 && r.decoder_bytes == 0 && r.latent_bytes == 0 {
+        eprintln!("  ratio {:.2} (no model: the archive is all that decoding needs)", r.ratio);
+        return;
+    }
     eprintln!(
         "  ratio {:.2}   with the decoder's bytes ({:.3} MB) {:.2}   with the whole model file {:.2}   (encoder {:.3} MB)",
         r.ratio,
@@ -125,13 +138,36 @@ pub fn print_report(r: &SizeReport, out: &std::path::Path) {
     );
 }
 
+impl CompressArgs {
+    /// The model (when two positionals are given) and the data.
+    pub fn model_and_data(&self) -> (Option<&std::path::Path>, &std::path::Path) {
+        match &self.data {
+            Some(d) => (Some(self.first.as_path()), d.as_path()),
+            None => (None, self.first.as_path()),
+        }
+    }
+}
+
 pub fn run(args: &CompressArgs) -> Result<()> {
-    crate::outputs::Guard::new()
-        .model(args.model.as_path())
-        .data(args.data.as_path())
-        .file("-o", args.output.as_path())
-        .check()?;
+    let (model_path, data_path) = args.model_and_data();
     let bounded = args.max_rel_error.is_some() || args.max_abs_error.is_some();
+    if model_path.is_none() {
+        let why = if !bounded {
+            Some("without --max-rel-error or --max-abs-error the archive stores a model's latents")
+        } else if args.learned {
+            Some("--learned codes against a model's predictions")
+        } else if args.embed_decoder {
+            Some("--embed-decoder stores a model")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err(Error::config(format!(
+                "missing MODEL: {why}; give `hepae compress MODEL DATA` (or an error bound for an archive without a model)"
+            )));
+        }
+    }
+    crate::outputs::Guard::new().model(model_path).data(data_path).file("-o", args.output.as_path()).check()?;
     let latent_dtype = args.latent_dtype.unwrap_or(if bounded { LatentDtype::Bf16 } else { LatentDtype::F32 });
     let mantissa = match latent_dtype {
         LatentDtype::F32 => 23,
@@ -144,11 +180,18 @@ pub fn run(args: &CompressArgs) -> Result<()> {
             args.truncate_bits, latent_dtype
         )));
     }
-    let model_bytes = std::fs::read(&args.model).map_err(|e| Error::io(&args.model, e))?;
-    let model = SavedModel::from_bytes(&model_bytes, &args.model)?;
-    let data = super::shard::open(&args.data, args.shard)?;
+    let model = match model_path {
+        Some(p) => {
+            let bytes = std::fs::read(p).map_err(|e| Error::io(p, e))?;
+            Some((SavedModel::from_bytes(&bytes, p)?, bytes, p))
+        }
+        None => None,
+    };
+    let data = super::shard::open(data_path, args.shard)?;
     super::shard::check_not_empty(&data, args.shard)?;
-    model.check_data(&data, &args.model)?;
+    if let Some((m, _, p)) = &model {
+        m.check_data(&data, p)?;
+    }
     super::values::check_alloc(
         "--block-rows",
         args.block_rows,
@@ -157,7 +200,7 @@ pub fn run(args: &CompressArgs) -> Result<()> {
         1 << 31,
     )?;
     data.check_finite()?;
-    if args.output == args.data {
+    if args.output == data_path {
         return Err(Error::config(format!("{}: refusing to overwrite the input", args.output.display())));
     }
     if let Some(r) = args.max_rel_error {
@@ -186,12 +229,17 @@ pub fn run(args: &CompressArgs) -> Result<()> {
     };
     let mut progress = Progress::new("compress", "jets", data.rows() as u64, args.quiet)?;
     let mut explained = Vec::new();
-    let report =
-        compress_observed(&model, &model_bytes, &data, &args.output, &opt, &mut |r| progress.set(r), &mut |s| {
-            if args.explain {
-                explained.push(s.clone())
-            }
-        })?;
+    let mut on_block = |s: &crate::archive::BlockStats| {
+        if args.explain {
+            explained.push(s.clone())
+        }
+    };
+    let report = match &model {
+        Some((m, bytes, _)) => {
+            compress_observed(m, bytes, &data, &args.output, &opt, &mut |r| progress.set(r), &mut on_block)?
+        }
+        None => compress_plain(&data, &args.output, &opt, &mut |r| progress.set(r), &mut on_block)?,
+    };
     progress.finish();
     print_report(&report, &args.output);
     for (b, s) in explained.iter().enumerate() {
@@ -203,12 +251,11 @@ pub fn run(args: &CompressArgs) -> Result<()> {
         );
         for (c, (code, bits)) in s.columns.iter().enumerate() {
             eprintln!(
-                "    {:<28} {:>9.0} B  {:?}{}{}",
+                "    {:<28} {:>9.0} B  {:?}{}",
                 data.columns()[c],
                 bits / 8.0,
                 code.grid,
-                if code.learned { ", learned" } else { "" },
-                if code.sources.is_empty() { String::new() } else { format!(", identity ({} kinds)", code.kinds[4]) }
+                code.note(data.columns())
             );
         }
     }

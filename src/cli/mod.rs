@@ -63,7 +63,7 @@ pub enum Command {
     Reconstruct(reconstruct::ReconstructArgs),
     /// Encode/decode/training cost on this CPU: µs per jet and jets/s per core.
     Bench(bench::BenchArgs),
-    /// Compress jets to an archive of latents (optionally with a guaranteed error bound).
+    /// Compress jets: with an error bound, no model needed (the smallest archive measured); else a model's latents.
     Compress(compress::CompressArgs),
     /// Rebuild jets from an archive (or an archive set from `merge`), checking every checksum and the model.
     Decompress(decompress::DecompressArgs),

@@ -23,6 +23,21 @@ pub struct TrainArgs {
     pub output: PathBuf,
     #[command(flatten)]
     pub train: TrainOptions,
+    /// Train a model meant for `hepae compress` (dense ae only): latent 8 and custom4
+    /// normalisation unless given (the best measured for compression), and a rate-aware loss:
+    /// the L1 of the reconstruction in units of the archive's grid at --compression-bound, plus
+    /// the latents' rate (L1, weight --rate-weight). The model file records it.
+    #[arg(long)]
+    pub for_compression: bool,
+    /// With --for-compression: the relative bound the model is trained for.
+    #[arg(long, default_value_t = 1e-3, requires = "for_compression")]
+    pub compression_bound: f64,
+    /// With --for-compression: weight of the latents' rate (their L1 norm) against the
+    /// residuals' (the L1 in grid units, averaged over the columns). Default 0, the best
+    /// measured (benches/README: any weight > 0 made the archives larger).
+    #[arg(long, default_value_t = 0.0, requires = "for_compression")]
+    #[arg(value_parser = super::values::non_negative)]
+    pub rate_weight: f32,
     /// Loss history CSV (default: MODEL.history.csv beside the model).
     #[arg(long)]
     pub history: Option<PathBuf>,
@@ -244,16 +259,39 @@ impl TrainOptions {
                 up: self.conv_up,
                 up_kernel: self.conv_up_kernel,
             },
+            compression: None,
         })
     }
 }
+
+/// The latent width `--for-compression` uses unless given (latent 8 in bf16 coded the
+/// smallest learned archives measured; benches/README).
+pub const COMPRESSION_LATENT: usize = 8;
 
 impl TrainArgs {
     pub fn config(&self) -> Result<TrainConfig> {
         if self.train.gaussian_decoder && self.model != ModelKind::Vae {
             return Err(crate::Error::config("--gaussian-decoder applies to --model vae only"));
         }
-        self.train.config(self.model)
+        let mut cfg = self.train.config(self.model)?;
+        if self.for_compression {
+            if self.model != ModelKind::Ae || cfg.is_conv() {
+                return Err(crate::Error::config("--for-compression trains a dense --model ae only"));
+            }
+            if !(self.compression_bound > 0.0 && self.compression_bound < 1.0) {
+                return Err(crate::Error::config(format!(
+                    "--compression-bound {} must be in (0, 1)",
+                    self.compression_bound
+                )));
+            }
+            cfg.latent = self.train.latent.unwrap_or(COMPRESSION_LATENT);
+            if cfg.norm == NormKind::Minmax {
+                cfg.norm = NormKind::Custom4;
+            }
+            cfg.compression =
+                Some(crate::models::rate::RateLoss { bound: self.compression_bound, rate_weight: self.rate_weight });
+        }
+        Ok(cfg)
     }
 }
 
@@ -389,6 +427,15 @@ pub fn train_to_file_in(
             Some(h) => eprintln!("wrote {} and {}", out.display(), h.display()),
             None => eprintln!("wrote {}", out.display()),
         }
+    }
+    if let Some(r) = &cfg.compression {
+        eprintln!(
+            "trained for compression (rate-aware loss at bound {:e}, rate weight {}): use `hepae compress {} DATA -o OUT.hepz --max-rel-error {:e}` (blocks use it only where it pays)",
+            r.bound,
+            r.rate_weight,
+            out.display(),
+            r.bound
+        );
     }
     Ok(saved)
 }

@@ -16,7 +16,7 @@ use crate::engine::gemm::Gemm;
 use crate::engine::plan::Plan;
 use crate::net::Net;
 use crate::nn::latent::split_heads;
-use crate::nn::loss::{gaussian_nll_forward_backward, mse_forward_backward};
+use crate::nn::loss::{gaussian_nll_forward_backward, mse_forward_backward, weighted_l1_forward_backward};
 use rand::SeedableRng;
 
 /// An autoencoder: its nets over one parameter store. Parameters `[0, trainable)` are
@@ -325,6 +325,25 @@ impl Autoencoder {
         } else {
             mse_forward_backward(&mut buf.dec.out_grad_mut()[..n * d], &buf.recon[..n * d], &x[..n * d], batch_elems)
         }
+    }
+
+    /// [`Self::decode_loss`] with a weighted L1 loss (rate-aware training; see
+    /// [`crate::nn::loss::weighted_l1_forward_backward`]) instead of the squared error.
+    pub(crate) fn decode_l1(
+        &self,
+        x: &[f32],
+        buf: &mut AeBuffers,
+        n: usize,
+        batch_elems: usize,
+        weight: &impl Fn(usize, f32) -> f32,
+    ) -> f64 {
+        let (d, l) = (self.shape.input, self.shape.latent);
+        self.run_decoder(&buf.work.z[..n * l], &mut buf.dec, buf.unwhiten.as_mut(), &mut buf.recon, n);
+        let grad = match buf.unwhiten.as_mut() {
+            Some(ub) => &mut ub.out_grad_mut()[..n * d],
+            None => &mut buf.dec.out_grad_mut()[..n * d],
+        };
+        weighted_l1_forward_backward(grad, &buf.recon[..n * d], &x[..n * d], d, batch_elems, weight)
     }
 
     /// Backward through the un-whitening stage (input gradient only: it is frozen) and the

@@ -18,6 +18,7 @@ pub mod family;
 pub mod nae;
 pub mod params;
 pub mod pca;
+pub mod rate;
 pub mod shape;
 pub mod sparse;
 pub mod spectral;
@@ -30,6 +31,9 @@ pub use shape::{AeShape, HiddenActivation, LatentActivation, ModelKind, NetSpecs
 
 /// The family a training configuration asks for, with its options.
 pub fn family_for(cfg: &crate::train::TrainConfig) -> Box<dyn Family> {
+    if let (Some(rate), ModelKind::Ae) = (cfg.compression, cfg.model) {
+        return Box::new(rate::RateAware::new(rate));
+    }
     match cfg.model {
         ModelKind::Ae => Box::new(ae::Ae),
         ModelKind::Vae => Box::new(vae::Vae::new(cfg.beta, cfg.kl_warmup, cfg.gaussian_decoder)),

@@ -94,3 +94,35 @@ pub fn bce_with_logits_rows(rows_out: &mut [f64], logit: &[f32], target: f32) {
         *o = x.max(0.0) - x * target as f64 + (-x.abs()).exp().ln_1p();
     }
 }
+
+/// Weighted L1 over all `N·D` elements: L = (1/count) Σ w(c, t)·|out − t|, the weight of each
+/// element a function of its column `c` (`i % d`) and its target `t` (rate-aware training:
+/// `w` = 1 / the bound's grid step there, so the loss is the residual in grid units).
+///
+/// Writes dL/d(out) = w·sign(out − t)/count (0 where out = t) into `dout` and returns the
+/// weighted *sum* (f64), for callers that add shards and divide once.
+pub fn weighted_l1_forward_backward(
+    dout: &mut [f32],
+    out: &[f32],
+    target: &[f32],
+    d: usize,
+    count: usize,
+    weight: &impl Fn(usize, f32) -> f32,
+) -> f64 {
+    assert!(dout.len() == out.len() && out.len() == target.len() && d > 0);
+    let inv = 1.0 / count as f32;
+    let mut sum = 0.0f64;
+    for (i, ((g, &o), &t)) in dout.iter_mut().zip(out).zip(target).enumerate() {
+        let w = weight(i % d, t);
+        let r = o - t;
+        sum += w as f64 * (r as f64).abs();
+        *g = if r > 0.0 {
+            w * inv
+        } else if r < 0.0 {
+            -w * inv
+        } else {
+            0.0
+        };
+    }
+    sum
+}

@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 /// Everything that decides a training run. The defaults are the seed study's reference net.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
+    /// Trained for compression (`hepae train --for-compression`): a rate-aware loss in place
+    /// of the squared error; recorded in the model file. Absent in other models' files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compression: Option<crate::models::rate::RateLoss>,
     pub hidden: Vec<usize>,
     pub latent: usize,
     /// Epochs; `None`: automatic (a budget sized by the sample, early stopping, cosine lr;
@@ -184,6 +188,7 @@ impl Default for TrainConfig {
             spectral: Default::default(),
             backbone: Backbone::Dense,
             conv: Default::default(),
+            compression: None,
         }
     }
 }

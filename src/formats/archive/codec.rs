@@ -119,7 +119,7 @@ pub fn integer_columns(data: &Dataset) -> Vec<bool> {
 }
 
 /// CRC32 of a block's predictions, to check that decompression reproduces them bit for bit.
-pub(crate) fn prediction_crc(p: &[f32]) -> u32 {
+pub fn prediction_crc(p: &[f32]) -> u32 {
     let mut h = crc32fast::Hasher::new();
     for v in p {
         h.update(&v.to_bits().to_le_bytes());

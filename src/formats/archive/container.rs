@@ -3,7 +3,9 @@
 //!
 //! Format 3 is format 2's framing with one more block kind: tag 4, a range-coded block of rows
 //! ([`super::coded`]; stored as written, `raw_len = stored_len`), which replaces the latent +
-//! residual pair in error-bounded mode. Formats 2 and 1 are still read.
+//! residual pair in error-bounded mode. Format 4 is format 3's framing; its coded blocks may
+//! predict columns from earlier ones (flag bit 1 in the block's payload, see
+//! [`super::coded`]). Formats 3, 2 and 1 are still read.
 //!
 //! Format 2 (all integers little-endian; `id` is the header's 128-bit `archive_id`):
 //! ```text
@@ -32,8 +34,9 @@ use super::codec::{Bound, LatentDtype, MAX_RESIDUAL_BYTES_PER_VALUE};
 use crate::data::normalize::Normalizer;
 
 pub const MAGIC: &[u8; 4] = b"HEPZ";
-/// The format this hepae writes (3: error-bounded rows as entropy-coded blocks, tag 4).
-pub const VERSION: u16 = 3;
+/// The format this hepae writes (4: format 3's entropy-coded blocks, tag 4, with predictions
+/// from earlier columns; 3 is still written on request and read).
+pub const VERSION: u16 = 4;
 /// The oldest format this hepae reads.
 pub const OLDEST_VERSION: u16 = 1;
 pub(crate) const TAG_LATENT: u8 = 1;
@@ -362,7 +365,9 @@ impl ContainerReader {
         if header.version != version {
             return Err(self.bad(format!("header says version {} inside a version {version} file", header.version)));
         }
-        if l == 0 || d == 0 || header.block_rows == 0 {
+        // No latents: only a model-free error-bounded archive (format 3 on, model kind none).
+        let model_free = l == 0 && version >= 3 && header.bounds.is_some() && header.model_kind == "none";
+        if (l == 0 && !model_free) || d == 0 || header.block_rows == 0 {
             return Err(self.bad("header describes an empty layout"));
         }
         if header.block_rows > MAX_BLOCK_ROWS || header.block_rows.saturating_mul(d.max(l)) > MAX_BLOCK_VALUES {
@@ -376,7 +381,8 @@ impl ContainerReader {
         let sha256_hex = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
         if version >= 2 {
             self.id = parse_id(&header.archive_id).ok_or_else(|| self.bad("header has no valid archive id"))?;
-            if !sha256_hex(&header.model_identity) {
+            let identity_ok = sha256_hex(&header.model_identity) || (model_free && header.model_identity.is_empty());
+            if !identity_ok {
                 return Err(self.bad("header has no valid model identity"));
             }
         } else if !sha256_hex(&header.model_sha256) {

@@ -1,10 +1,12 @@
-//! The integer models of archive format 3, for constriction's range coder.
+//! The integer models of archive formats 3 and 4, for constriction's range coder.
 //!
 //! [`Hist`]: a two-level model of grid integers v: the high part `(v − lo) >> shift` under a
 //! categorical distribution fitted to the block (its counts are stored), the `shift` low bits
 //! uniform. `shift` is chosen per column by the coded size, table included. Probabilities are
 //! built from the counts in integer arithmetic only, so coder and decoder agree on every
-//! machine. [`KindModel`]: the same over a value's kind (zero, value, escape, identity).
+//! machine. Format 4 may add an escape category for the few values outside the table's range
+//! (coded raw after it). A value's kind (zero, value, escape, identity) is coded under a
+//! categorical table of the same kind.
 
 use crate::error::{Error, Result};
 use constriction::stream::model::{DefaultContiguousCategoricalEntropyModel, DefaultUniformModel};
@@ -90,17 +92,49 @@ pub struct Hist {
     pub lo: i64,
     pub shift: u32,
     pub counts: Vec<u32>,
+    /// Format 4: the last category is an escape: a value outside the others is coded as it
+    /// and then its [`RAW_BITS`] zigzag bits uniformly (one outlier does not widen the table).
+    pub esc: bool,
 }
+
+/// Bits of an escaped value of a [`Hist`].
+pub const RAW_BITS: u32 = 46;
 
 impl Hist {
     /// The cheapest two-level model of `values` and its size in bits (table included).
     pub fn fit(values: &[i64]) -> (Hist, f64) {
+        Self::fit_with(values, false)
+    }
+
+    /// As [`Hist::fit`]; with `escapes` also a model of the central values (all but about one
+    /// in 10 000 at each end) with the rest escaped, when it is narrower; the cheaper wins.
+    pub fn fit_with(values: &[i64], escapes: bool) -> (Hist, f64) {
         let Some((&lo, &hi)) = values.iter().min().zip(values.iter().max()) else {
-            return (Hist { lo: 0, shift: 0, counts: vec![1] }, 16.0);
+            return (Hist { lo: 0, shift: 0, counts: vec![1], esc: false }, 16.0);
         };
+        let mut best = Self::fit_range(values, lo, hi, false);
+        if escapes && values.len() >= 64 {
+            let n = values.len();
+            let k = (n / 10_000).max(1);
+            let mut v = values.to_vec();
+            let a = *v.select_nth_unstable(k).1;
+            let b = *v.select_nth_unstable(n - 1 - k).1;
+            if b >= a && (b - a) < (hi - lo) / 2 {
+                let e = Self::fit_range(values, a, b, true);
+                if e.1 < best.1 {
+                    best = e;
+                }
+            }
+        }
+        best
+    }
+
+    /// The cheapest shift for values in `lo..=hi` (the others escaped when `esc`).
+    fn fit_range(values: &[i64], lo: i64, hi: i64, esc: bool) -> (Hist, f64) {
         let range = (hi - lo) as u64 + 1;
+        let most = MAX_ALPHABET as u64 - esc as u64;
         let mut s0 = 0;
-        while (range >> s0) >= MAX_ALPHABET as u64 {
+        while (range >> s0) >= most {
             s0 += 1;
         }
         let mut best: Option<(Hist, f64)> = None;
@@ -108,12 +142,22 @@ impl Hist {
         for shift in s0..(s0 + 12).min(MAX_SHIFT + 1) {
             let a = (((hi - lo) as u64) >> shift) as usize + 1;
             counts.clear();
-            counts.resize(a, 0u32);
+            counts.resize(a + esc as usize, 0u32);
+            let mut escaped = 0usize;
             for &v in values {
-                counts[(((v - lo) as u64) >> shift) as usize] += 1;
+                let off = v - lo;
+                if off < 0 || ((off as u64) >> shift) as usize >= a {
+                    escaped += 1;
+                    counts[a] += 1;
+                } else {
+                    counts[((off as u64) >> shift) as usize] += 1;
+                }
             }
-            let h = Hist { lo, shift, counts: counts.clone() };
-            let bits = coded_bits(&counts) + (values.len() as f64) * shift as f64 + 8.0 * h.table_bytes() as f64;
+            let h = Hist { lo, shift, counts: counts.clone(), esc };
+            let bits = coded_bits(&counts)
+                + ((values.len() - escaped) as f64) * shift as f64
+                + (escaped as f64) * RAW_BITS as f64
+                + 8.0 * h.table_bytes() as f64;
             if best.as_ref().is_none_or(|(_, b)| bits < *b) {
                 best = Some((h, bits));
             }
@@ -151,7 +195,7 @@ impl Hist {
             return None;
         }
         let counts = (0..a).map(|_| get_varint(b, pos).and_then(|c| u32::try_from(c).ok())).collect::<Option<_>>()?;
-        Some(Hist { lo, shift, counts })
+        Some(Hist { lo, shift, counts, esc: false })
     }
 
     /// The model of a value's high part (its low `shift` bits are uniform).
@@ -192,6 +236,18 @@ impl Writer {
 
     /// A value under a [`Hist`] whose models are `m`.
     pub fn value(&mut self, h: &Hist, m: &Categorical, v: i64) -> Result<()> {
+        if h.esc {
+            let core = h.counts.len() - 1;
+            let off = v.checked_sub(h.lo);
+            if off.is_none_or(|o| o < 0 || ((o as u64) >> h.shift) as usize >= core) {
+                let z = zigzag(v);
+                if z >> RAW_BITS != 0 {
+                    return Err(coder_err());
+                }
+                self.symbol(core, m)?;
+                return self.bits(z, RAW_BITS);
+            }
+        }
         let off = v.checked_sub(h.lo).filter(|o| *o >= 0).ok_or_else(coder_err)? as u64;
         self.symbol((off >> h.shift) as usize, m)?;
         self.bits(off, h.shift)
@@ -245,6 +301,9 @@ impl Reader {
 
     pub fn value(&mut self, h: &Hist, m: &Categorical) -> Option<i64> {
         let hi = self.symbol(m)? as u64;
+        if h.esc && hi as usize == h.counts.len() - 1 {
+            return Some(unzigzag(self.bits(RAW_BITS)?));
+        }
         let lo = self.bits(h.shift)?;
         Some(h.lo + ((hi << h.shift) | lo) as i64)
     }
@@ -299,6 +358,28 @@ mod tests {
         r.counts.clear();
         assert!(Hist::read(&[0, 50, 1, 1], &mut 0).is_none(), "a shift beyond any writer's");
         assert!(w_rejects_out_of_table(&h, &m));
+    }
+
+    #[test]
+    fn one_outlier_is_escaped_instead_of_widening_the_table() {
+        // Event-number deltas: mostly 0 and 1, and one jump of −190 000 (a new file).
+        let mut values: Vec<i64> = (0..65_536i64).map(|i| (i * 7 % 10 < 3) as i64).collect();
+        values[40_000] = -190_000;
+        let (plain, plain_bits) = Hist::fit(&values);
+        let (h, bits) = Hist::fit_with(&values, true);
+        assert!(h.esc && !plain.esc && h.counts.len() <= 3, "{:?}", &h.counts);
+        assert!(bits * 4.0 < plain_bits, "{bits} bits escaped, {plain_bits} without");
+        let m = h.models().unwrap();
+        let mut w = Writer::new();
+        values.iter().for_each(|&v| w.value(&h, &m, v).unwrap());
+        let mut out = Vec::new();
+        w.finish(&mut out).unwrap();
+        assert!(((out.len() * 8) as f64) < bits + 64.0, "{} coded bits, {bits} estimated", out.len() * 8);
+        let mut rd = Reader::new(&out).unwrap();
+        assert!(values.iter().all(|&v| rd.value(&h, &m) == Some(v)));
+        // Without an outlier nothing is escaped.
+        let (h, _) = Hist::fit_with(&values[..30_000], true);
+        assert!(!h.esc);
     }
 
     fn w_rejects_out_of_table(h: &Hist, m: &Categorical) -> bool {

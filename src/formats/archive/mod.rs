@@ -28,6 +28,6 @@ pub use codec::{default_bounds, integer_columns, shuffle, unshuffle, within, Bou
 pub use coded::{BlockStats, ColumnCode};
 pub use container::{ArchiveHeader, SizeReport, MAGIC, MAX_BLOCK_ROWS, OLDEST_VERSION, VERSION};
 pub use driver::{
-    compress, compress_observed, compress_with, decoder_arithmetic, decompress, decompress_with, embedded_model,
-    read_header, read_report, CompressOptions, Learned,
+    compress, compress_observed, compress_plain, compress_with, decoder_arithmetic, decompress, decompress_with,
+    embedded_model, read_header, read_report, CompressOptions, Learned,
 };

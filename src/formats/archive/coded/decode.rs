@@ -1,8 +1,12 @@
 //! Decoding one block: the column codes read and checked against the row count, the
 //! latents first when the block is learned, then every cell in the encoder's order.
 
-use super::{column_order, models_of, ColumnCode, Models, K_ESC, K_ID, K_NEG, K_POS, K_ZERO};
-use crate::formats::archive::entropy::{unzigzag, Reader};
+use super::predict::{feature, Pred};
+use super::refine::log_delta;
+use super::{
+    column_order, models_of, order_valid, ColumnCode, Models, F_LEARNED, F_V4, K_ESC, K_ID, K_NEG, K_POS, K_ZERO,
+};
+use crate::formats::archive::entropy::{get_varint, unzigzag, Reader};
 
 /// What a decoded block needs from the caller when it is learned: the latents are decoded
 /// first, then `predict(latents, rows, predictions)` must fill the predictions.
@@ -20,11 +24,11 @@ pub fn decode_block(
 ) -> std::result::Result<(), String> {
     let corrupt = || "coded block is corrupt".to_string();
     let mut pos = 0;
-    let learned = match payload.first() {
-        Some(0) => false,
-        Some(1) => true,
-        _ => return Err(corrupt()),
-    };
+    let flags = *payload.first().ok_or_else(corrupt)?;
+    if flags & !(F_LEARNED | F_V4) != 0 {
+        return Err(corrupt());
+    }
+    let (learned, v4) = (flags & F_LEARNED != 0, flags & F_V4 != 0);
     pos += 1;
     let mut crc = None;
     let mut latent_codes = Vec::new();
@@ -38,8 +42,18 @@ pub fn decode_block(
     }
     let mut codes = Vec::with_capacity(d);
     for _ in 0..d {
-        codes.push(ColumnCode::read(payload, &mut pos, d).ok_or_else(corrupt)?);
+        let mut c = ColumnCode::read(payload, &mut pos, d).ok_or_else(corrupt)?;
+        if v4 {
+            c.read_ext(payload, &mut pos, d).ok_or_else(corrupt)?;
+        }
+        codes.push(c);
     }
+    let order = if v4 {
+        let o = (0..d).map(|_| get_varint(payload, &mut pos).map(|c| c as usize)).collect::<Option<Vec<_>>>();
+        o.filter(|o| order_valid(o, &codes)).ok_or_else(corrupt)?
+    } else {
+        column_order(codes.iter())
+    };
     // Every kind count adds up to the rows, and the value table to the rows of value kinds.
     let rows_in = |c: &ColumnCode| {
         c.kinds.iter().map(|&k| k as u64).sum::<u64>() == n as u64
@@ -71,19 +85,29 @@ pub fn decode_block(
         }
     }
     let models = models_of(codes.iter()).map_err(|_| corrupt())?;
-    let order = column_order(codes.iter());
     x.clear();
     x.resize(n * d, 0.0);
-    let mut prev = vec![0i64; d];
+    let mut prev: Vec<i64> = codes.iter().map(|c| c.first).collect();
+    // Features only of the columns a linear prediction reads.
+    let mut needs_feat = vec![false; d];
+    for c in &codes {
+        if let Pred::Linear { sources, .. } = &c.pred {
+            sources.iter().for_each(|&s| needs_feat[s as usize] = true);
+        }
+    }
+    let mut feats = vec![0.0f64; d];
     for r in 0..n {
         for &c in &order {
             let code = &codes[c];
+            let row = &x[r * d..(r + 1) * d];
             let at = if code.delta {
                 Some(prev[c] as f64)
+            } else if code.learned {
+                Some(code.grid.position(preds[r * d + c]))
             } else {
-                code.learned.then(|| code.grid.position(preds[r * d + c]))
+                log_delta(&code.grid).filter(|_| code.pred != Pred::None).map(|delta| code.pred.at(row, &feats, delta))
             };
-            let kind = rd.symbol(&models[c].0).ok_or_else(corrupt)?;
+            let kind = rd.symbol(models[c].kinds(code, row)).ok_or_else(corrupt)?;
             x[r * d + c] = if kind == K_ID {
                 if code.sources.is_empty() {
                     return Err(corrupt());
@@ -96,13 +120,16 @@ pub fn decode_block(
                 }
                 v
             };
+            if needs_feat[c] {
+                feats[c] = feature(&code.grid, x[r * d + c]);
+            }
         }
     }
     Ok(())
 }
 
 fn get_cell(rd: &mut Reader, code: &ColumnCode, m: &Models, at: Option<f64>) -> Option<f32> {
-    let kind = rd.symbol(&m.0)?;
+    let kind = rd.symbol(&m.kinds)?;
     cell_value(rd, code, m, kind, at).map(|(v, _)| v)
 }
 
@@ -117,7 +144,7 @@ fn cell_value(
     match kind {
         K_ZERO => Some((0.0, None)),
         K_POS | K_NEG => {
-            let v = rd.value(&code.hist, &m.1)?;
+            let v = rd.value(&code.hist, &m.hist)?;
             let q = match at {
                 None => v,
                 Some(a) => (a.round() as i64).checked_add(unzigzag(v as u64))?,

@@ -1,11 +1,13 @@
 //! Coding one block: identities found, every column planned, the learned side taken only
 //! where it pays, then every cell through one range coder.
 
-use super::plan::{find_identity, plan_column, Plan};
-use super::{column_order, kind_of, models_of, symbol, ColumnCode, Models, K_ESC, K_ID};
+use super::plan::{find_identity, plan_column, plan_latent, Plan};
+use super::predict::Pred;
+use super::refine::{log_delta, refine, Refined};
+use super::{column_order, kind_of, models_of, symbol, ColumnCode, Models, F_LEARNED, F_V4, K_ESC, K_ID};
 use crate::error::Result;
 use crate::formats::archive::codec::Bound;
-use crate::formats::archive::entropy::Writer;
+use crate::formats::archive::entropy::{put_varint, Categorical, Writer};
 use crate::formats::archive::grid::{candidates, native_mantissa_bits, Cell, Grid};
 
 /// Everything one block of rows is coded from.
@@ -23,6 +25,9 @@ pub struct BlockInput<'a> {
     /// Use the predictions for every column they make cheaper, whatever the latents and the
     /// decoder cost (measurements and tests; the default weighs everything).
     pub force_learned: bool,
+    /// Format 4: the delta walk from the first value, predictions from earlier columns of
+    /// the row, kind contexts and a coding order (false: format 3's block layout).
+    pub v4: bool,
 }
 
 /// The latent side of a block: what the decoder predicts from.
@@ -89,13 +94,13 @@ pub fn encode_block(inp: &BlockInput, out: &mut Vec<u8>) -> Result<BlockStats> {
                     continue;
                 }
                 let mask = if use_id { idm } else { None };
-                let mut p = plan_column(&xs, inp.bounds[c], g, None, mask);
+                let mut p = plan_column(&xs, inp.bounds[c], g, None, mask, inp.v4);
                 if use_id {
                     p.code.sources = id.as_ref().map(|(s, _)| s.clone()).unwrap_or_default();
                 }
                 consider(p, &mut plain);
                 if let Some(pr) = &preds {
-                    let mut q = plan_column(&xs, inp.bounds[c], g, Some(pr), mask);
+                    let mut q = plan_column(&xs, inp.bounds[c], g, Some(pr), mask, inp.v4);
                     if use_id {
                         q.code.sources = id.as_ref().map(|(s, _)| s.clone()).unwrap_or_default();
                     }
@@ -114,13 +119,13 @@ pub fn encode_block(inp: &BlockInput, out: &mut Vec<u8>) -> Result<BlockStats> {
         for j in 0..l.latent_dim {
             let zs: Vec<f32> = (0..n).map(|r| l.zq[r * l.latent_dim + j]).collect();
             let native = native_mantissa_bits(zs.iter().copied());
-            let p = plan_column(&zs, Bound::Exact, Grid::Mantissa { bits: native }, None, None);
+            let p = plan_latent(&zs, Grid::Mantissa { bits: native });
             mixed_total += p.bits;
             latent_plans.push(p);
         }
     }
     let use_learned = inp.learned.is_some() && (inp.force_learned || mixed_total < plain_total);
-    let chosen: Vec<Plan> = plans
+    let mut chosen: Vec<Plan> = plans
         .into_iter()
         .map(|(p, l)| match l {
             Some(l) if use_learned && l.bits < p.bits => l,
@@ -128,39 +133,61 @@ pub fn encode_block(inp: &BlockInput, out: &mut Vec<u8>) -> Result<BlockStats> {
         })
         .collect();
     let use_learned = use_learned && chosen.iter().any(|p| p.code.learned);
-    out.push(use_learned as u8);
+    let refined = inp.v4.then(|| refine(inp.x, d, &mut chosen));
+    out.push(if use_learned { F_LEARNED } else { 0 } | if inp.v4 { F_V4 } else { 0 });
     if use_learned {
         out.extend_from_slice(&inp.learned.as_ref().map_or(0, |l| l.crc).to_le_bytes());
         latent_plans.iter().for_each(|p| p.code.write(out));
     }
-    chosen.iter().for_each(|p| p.code.write(out));
+    for p in &chosen {
+        p.code.write(out);
+        if inp.v4 {
+            p.code.write_ext(out);
+        }
+    }
+    let order = match &refined {
+        Some(r) => {
+            r.order.iter().for_each(|&c| put_varint(c as u64, out));
+            r.order.clone()
+        }
+        None => column_order(chosen.iter().map(|p| &p.code)),
+    };
     let mut w = Writer::new();
     if use_learned {
         let l = inp.learned.as_ref().expect("learned");
         let models = models_of(latent_plans.iter().map(|p| &p.code))?;
         for r in 0..n {
             for (j, p) in latent_plans.iter().enumerate() {
-                put_cell(&mut w, &p.code, &models[j], p.cells[r], l.zq[r * l.latent_dim + j], None, false)?;
+                let m = &models[j];
+                put_cell(&mut w, &p.code, m, &m.kinds, p.cells[r], l.zq[r * l.latent_dim + j], None, false)?;
             }
         }
     }
     let models = models_of(chosen.iter().map(|p| &p.code))?;
-    let order = column_order(chosen.iter().map(|p| &p.code));
     let preds = inp.learned.as_ref().map(|l| l.preds);
-    let mut prev = vec![0i64; d];
+    let mut prev: Vec<i64> = chosen.iter().map(|p| p.code.first).collect();
     for r in 0..n {
+        let row = &inp.x[r * d..(r + 1) * d];
         for &c in &order {
             let p = &chosen[c];
             let at = if p.code.delta {
                 Some(prev[c] as f64)
+            } else if p.code.learned {
+                Some(p.code.grid.position(preds.expect("learned")[r * d + c]))
+            } else if let (Pred::None, _) | (_, None) = (&p.code.pred, &refined) {
+                None
             } else {
-                (p.code.learned).then(|| p.code.grid.position(preds.expect("learned")[r * d + c]))
+                let Refined { dec, feats, .. } = refined.as_ref().expect("refined");
+                let delta = log_delta(&p.code.grid).expect("predictions are on log grids");
+                Some(p.code.pred.at(&dec[r * d..(r + 1) * d], &feats[r * d..(r + 1) * d], delta))
             };
-            let id = !p.code.sources.is_empty() && {
-                let row = &inp.x[r * d..(r + 1) * d];
-                p.code.sources.iter().map(|&s| row[s as usize] as f64).sum::<f64>() == row[c] as f64
+            let id = !p.code.sources.is_empty()
+                && p.code.sources.iter().map(|&s| row[s as usize] as f64).sum::<f64>() == row[c] as f64;
+            let km = match &refined {
+                Some(rf) => models[c].kinds(&p.code, &rf.dec[r * d..(r + 1) * d]),
+                None => &models[c].kinds,
             };
-            put_cell(&mut w, &p.code, &models[c], p.cells[r], inp.x[r * d + c], at, id)?;
+            put_cell(&mut w, &p.code, &models[c], km, p.cells[r], row[c], at, id)?;
             if let (Cell::Value { q, .. }, false) = (p.cells[r], id) {
                 prev[c] = q;
             }
@@ -176,21 +203,23 @@ pub fn encode_block(inp: &BlockInput, out: &mut Vec<u8>) -> Result<BlockStats> {
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn put_cell(
     w: &mut Writer,
     code: &ColumnCode,
     m: &Models,
+    kinds: &Categorical,
     cell: Cell,
     x: f32,
     at: Option<f64>,
     id: bool,
 ) -> Result<()> {
     if id {
-        return w.symbol(K_ID, &m.0);
+        return w.symbol(K_ID, kinds);
     }
-    w.symbol(kind_of(cell), &m.0)?;
+    w.symbol(kind_of(cell), kinds)?;
     match cell {
-        Cell::Value { q, .. } => w.value(&code.hist, &m.1, symbol(q, at)),
+        Cell::Value { q, .. } => w.value(&code.hist, &m.hist, symbol(q, at)),
         Cell::Escape => w.bits(x.to_bits() as u64, 32),
         Cell::Zero => Ok(()),
     }

@@ -9,25 +9,38 @@
 //! the value costs only its kind. When some column is learned, the block first codes the
 //! quantised latents (a plain-coded column each), and states the CRC of the predictions.
 //!
-//! Payload: `flags u8 | [crc u32] | latent ColumnCodes | column ColumnCodes | coded words`.
+//! Format 4 (flags bit 1) adds per column the delta walk's start, a kind context and a
+//! prediction from columns decoded earlier in the row (fractions that add up to one, a
+//! least-squares fit), and the order the columns are coded in.
+//!
+//! Payload: `flags u8 | [crc u32] | latent ColumnCodes | column ColumnCodes [+ format-4
+//! parts] | [order: d varints] | coded words`.
 //!
 //! * [`column`]: a column's code and its bytes in the block header;
 //! * [`plan`]: choosing each column's grid and model by coded size, identities, latents;
+//! * [`refine`]: format 4's order, predictions and kind contexts; [`predict`]: the predictions;
 //! * [`encode`]: one block from its rows; [`decode`]: its rows back.
 
 mod column;
 mod decode;
 mod encode;
 mod plan;
+mod predict;
+mod refine;
 
 pub use column::ColumnCode;
 pub use decode::{decode_block, Predict};
 pub use encode::{encode_block, BlockInput, BlockStats, LatentSide};
 pub use plan::quantize_latents;
+pub use predict::Pred;
 
 use super::entropy::{categorical, zigzag, Categorical};
 use super::grid::Cell;
 use crate::error::{Error, Result};
+
+/// Block flags.
+const F_LEARNED: u8 = 1;
+const F_V4: u8 = 2;
 
 /// Kind indices.
 const K_ZERO: usize = 0;
@@ -62,14 +75,51 @@ fn column_order<'a>(codes: impl Iterator<Item = &'a ColumnCode>) -> Vec<usize> {
     order
 }
 
-type Models = (Categorical, Categorical);
+/// A column's models: kinds (where the context column is not zero, or always), kinds where
+/// it is zero, the value table.
+struct Models {
+    kinds: Categorical,
+    kinds0: Option<Categorical>,
+    hist: Categorical,
+}
+
+impl Models {
+    /// The kind model of a row whose decoded values so far are `row`.
+    fn kinds(&self, code: &ColumnCode, row: &[f32]) -> &Categorical {
+        match (code.kind_ctx, &self.kinds0) {
+            (Some(c), Some(k0)) if row[c as usize] == 0.0 => k0,
+            _ => &self.kinds,
+        }
+    }
+}
 
 fn models_of<'a>(codes: impl Iterator<Item = &'a ColumnCode>) -> Result<Vec<Models>> {
+    let empty = || Error::config("internal error: empty kind table");
     codes
         .map(|c| {
-            let kinds = categorical(&c.kinds).ok_or_else(|| Error::config("internal error: empty kind table"))?;
-            let h = c.hist.models().ok_or_else(|| Error::config("internal error: empty value table"))?;
-            Ok((kinds, h))
+            let (kinds, kinds0) = match c.kind_ctx {
+                None => (categorical(&c.kinds).ok_or_else(empty)?, None),
+                Some(_) => {
+                    let k1: Vec<u32> = (0..KINDS).map(|k| c.kinds[k].saturating_sub(c.kinds0[k])).collect();
+                    (categorical(&k1).ok_or_else(empty)?, Some(categorical(&c.kinds0).ok_or_else(empty)?))
+                }
+            };
+            let hist = c.hist.models().ok_or_else(|| Error::config("internal error: empty value table"))?;
+            Ok(Models { kinds, kinds0, hist })
         })
         .collect()
+}
+
+/// Whether `order` is a permutation of the columns in which every column comes after the
+/// columns it depends on.
+fn order_valid(order: &[usize], codes: &[ColumnCode]) -> bool {
+    let d = codes.len();
+    let mut rank = vec![usize::MAX; d];
+    for (i, &c) in order.iter().enumerate() {
+        if c >= d || rank[c] != usize::MAX {
+            return false;
+        }
+        rank[c] = i;
+    }
+    order.len() == d && order.iter().all(|&c| codes[c].depends_on().all(|s| rank[s as usize] < rank[c]))
 }

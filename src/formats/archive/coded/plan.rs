@@ -12,16 +12,46 @@ pub(super) struct Plan {
     pub(super) code: ColumnCode,
     pub(super) cells: Vec<Cell>,
     pub(super) bits: f64,
+    /// The part of `bits` that is the kind symbols (table included).
+    pub(super) kbits: f64,
+    /// The part of `bits` that is the value table and the values.
+    pub(super) hbits: f64,
 }
 
 /// Bits of the kind symbols under their own counts.
-fn kind_bits(k: &[u32; KINDS]) -> f64 {
+pub(super) fn kind_bits(k: &[u32; KINDS]) -> f64 {
     let n: u32 = k.iter().sum();
     k.iter().filter(|&&c| c > 0).map(|&c| c as f64 * (n as f64 / c as f64).log2()).sum::<f64>() + 8.0 * KINDS as f64
 }
 
-/// Plans one column on one grid: plain and, with predictions, learned; returns the cheaper.
-pub(super) fn plan_column(xs: &[f32], bound: Bound, grid: Grid, preds: Option<&[f32]>, id: Option<&[bool]>) -> Plan {
+/// Plans one column on one grid: plain, delta (format 4: from the first value, not from 0)
+/// and, with predictions, learned; returns the cheapest.
+pub(super) fn plan_column(
+    xs: &[f32],
+    bound: Bound,
+    grid: Grid,
+    preds: Option<&[f32]>,
+    id: Option<&[bool]>,
+    v4: bool,
+) -> Plan {
+    plan_column_with(xs, bound, grid, preds, id, v4, true)
+}
+
+/// A latent column: plain only (the decoder reads latents without a delta walk, so a delta
+/// plan, cheaper on slowly varying latents, would write a block it refuses).
+pub(super) fn plan_latent(zs: &[f32], grid: Grid) -> Plan {
+    plan_column_with(zs, Bound::Exact, grid, None, None, false, false)
+}
+
+fn plan_column_with(
+    xs: &[f32],
+    bound: Bound,
+    grid: Grid,
+    preds: Option<&[f32]>,
+    id: Option<&[bool]>,
+    v4: bool,
+    delta_ok: bool,
+) -> Plan {
     let mut cells = Vec::with_capacity(xs.len());
     let mut kinds = [0u32; KINDS];
     for (i, &x) in xs.iter().enumerate() {
@@ -29,52 +59,47 @@ pub(super) fn plan_column(xs: &[f32], bound: Bound, grid: Grid, preds: Option<&[
         kinds[if id.is_some_and(|m| m[i]) { K_ID } else { kind_of(c) }] += 1;
         cells.push(c);
     }
-    let qs = |at: Option<&[f32]>| -> Vec<i64> {
-        cells
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| !id.is_some_and(|m| m[*i]))
-            .filter_map(|(i, c)| match c {
-                Cell::Value { q, .. } => Some(symbol(*q, at.map(|p| grid.position(p[i])))),
-                _ => None,
-            })
-            .collect()
-    };
-    let fixed = kind_bits(&kinds) + 32.0 * kinds[K_ESC] as f64 + 80.0;
-    let (hist, hbits) = Hist::fit(&qs(None));
-    let mut best = Plan {
-        code: ColumnCode { grid, kinds, learned: false, delta: false, hist, sources: Vec::new() },
-        cells: Vec::new(),
-        bits: fixed + hbits,
-    };
-    // Against the previous value of the column (the same walk the coder makes).
-    let mut prev = 0i64;
-    let deltas: Vec<i64> = cells
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| !id.is_some_and(|m| m[*i]))
-        .filter_map(|(_, c)| match c {
-            Cell::Value { q, .. } => {
-                let v = symbol(*q, Some(prev as f64));
-                prev = *q;
-                Some(v)
-            }
+    let values = || {
+        cells.iter().enumerate().filter(|(i, _)| !id.is_some_and(|m| m[*i])).filter_map(|(i, c)| match c {
+            Cell::Value { q, .. } => Some((i, *q)),
             _ => None,
         })
+    };
+    let qs = |at: Option<&[f32]>| -> Vec<i64> {
+        values().map(|(i, q)| symbol(q, at.map(|p| grid.position(p[i])))).collect()
+    };
+    let kbits = kind_bits(&kinds);
+    let fixed = kbits + 32.0 * kinds[K_ESC] as f64 + 80.0;
+    let (hist, hbits) = Hist::fit_with(&qs(None), v4);
+    let mut best =
+        Plan { code: ColumnCode::plain(grid, kinds, hist), cells: Vec::new(), bits: fixed + hbits, kbits, hbits };
+    // Against the previous value of the column (the same walk the coder makes).
+    let first = if v4 { values().next().map_or(0, |(_, q)| q) } else { 0 };
+    let mut prev = first;
+    let deltas: Vec<i64> = values()
+        .map(|(_, q)| {
+            let v = symbol(q, Some(prev as f64));
+            prev = q;
+            v
+        })
         .collect();
-    let (dh, dbits) = Hist::fit(&deltas);
-    if fixed + dbits < best.bits {
+    let (dh, dbits) = Hist::fit_with(&deltas, v4);
+    if delta_ok && fixed + dbits < best.bits {
         best.code.hist = dh;
         best.code.delta = true;
+        best.code.first = first;
         best.bits = fixed + dbits;
+        best.hbits = dbits;
     }
     if let Some(p) = preds {
-        let (lh, lbits) = Hist::fit(&qs(Some(p)));
+        let (lh, lbits) = Hist::fit_with(&qs(Some(p)), v4);
         if fixed + lbits < best.bits {
             best.code.hist = lh;
             best.code.learned = true;
             best.code.delta = false;
+            best.code.first = 0;
             best.bits = fixed + lbits;
+            best.hbits = lbits;
         }
     }
     best.cells = cells;

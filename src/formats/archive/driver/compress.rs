@@ -2,6 +2,7 @@
 //! back and checked value by value before it is written.
 
 use super::{decoder_arithmetic, hash_f32, hex_digest, same_file, CompressOptions, Learned};
+use crate::data::normalize::Normalizer;
 use crate::data::npy::Dataset;
 use crate::encoder::{Decoder, Encoder};
 use crate::error::{Error, Location, Result};
@@ -52,8 +53,43 @@ pub fn compress_observed(
     on_rows: &mut dyn FnMut(u64),
     on_block: &mut dyn FnMut(&BlockStats),
 ) -> Result<SizeReport> {
-    let (d, l) = (data.cols(), model.ae.shape.latent);
-    if model.meta.columns.as_slice() != data.columns() {
+    compress_inner(Some((model, model_bytes)), data, out, opt, on_rows, on_block)
+}
+
+/// An error-bounded archive (format 3 or later) coded without any model: every column on its
+/// own or predicted from columns decoded earlier in the row. It decodes with no model file
+/// (header: model kind `none`, no latents, no model identity). Fails when `opt` has no bounds,
+/// asks for format 1 or 2, or embeds or forces a model.
+pub fn compress_plain(
+    data: &Dataset,
+    out: &Path,
+    opt: &CompressOptions,
+    on_rows: &mut dyn FnMut(u64),
+    on_block: &mut dyn FnMut(&BlockStats),
+) -> Result<SizeReport> {
+    if opt.bounds.is_none() || opt.format < 3 {
+        return Err(Error::config(
+            "an archive without a model needs an error bound (--max-rel-error or --max-abs-error)",
+        ));
+    }
+    if opt.embed_model || opt.learned == Learned::Force {
+        return Err(Error::config("--embed-decoder and --learned need a model"));
+    }
+    compress_inner(None, data, out, opt, on_rows, on_block)
+}
+
+fn compress_inner(
+    model: Option<(&SavedModel, &[u8])>,
+    data: &Dataset,
+    out: &Path,
+    opt: &CompressOptions,
+    on_rows: &mut dyn FnMut(u64),
+    on_block: &mut dyn FnMut(&BlockStats),
+) -> Result<SizeReport> {
+    let model_bytes: &[u8] = model.map_or(&[], |m| m.1);
+    let model = model.map(|m| m.0);
+    let (d, l) = (data.cols(), model.map_or(0, |m| m.ae.shape.latent));
+    if let Some(model) = model.filter(|m| m.meta.columns.as_slice() != data.columns()) {
         return Err(Error::data(
             Location::file(data.path()),
             format!(
@@ -80,13 +116,13 @@ pub fn compress_observed(
         archive_id: String::new(),
         columns: data.columns().to_vec(),
         rows: data.rows() as u64,
-        model_kind: model.meta.kind.name().into(),
+        model_kind: model.map_or("none".into(), |m| m.meta.kind.name().into()),
         latent_dim: l,
         latent_dtype: opt.latent_dtype,
         truncate_bits: opt.truncate_bits.min(opt.latent_dtype.mantissa_bits()),
-        model_identity: model.identity_sha256(),
+        model_identity: model.map_or(String::new(), |m| m.identity_sha256()),
         model_sha256: String::new(),
-        normalizer: model.meta.normalizer.clone(),
+        normalizer: model.map_or_else(|| Normalizer::identity(data.columns()), |m| m.meta.normalizer.clone()),
         block_rows: opt.block_rows,
         bounds: opt.bounds.clone(),
         embedded_model: opt.embed_model,
@@ -103,8 +139,8 @@ pub fn compress_observed(
         w.block(TAG_MODEL, 0, model_bytes.len(), &z)?;
     }
     let br = header.block_rows.min(data.rows().max(1));
-    let mut enc = Encoder::new(model, 4096);
-    let mut dec = Decoder::new(model, 4096);
+    let mut enc = model.map(|m| Encoder::new(m, 4096));
+    let mut dec = model.map(|m| Decoder::new(m, 4096));
     let (mut z, mut zq) = (vec![0.0f32; br * l], Vec::with_capacity(br * l));
     let (mut p, mut decoded) = (vec![0.0f32; br * d], Vec::new());
     let (mut scratch, mut packed, mut resid) = (Vec::new(), Vec::new(), Vec::new());
@@ -114,32 +150,38 @@ pub fn compress_observed(
     // width, and the decoder's bytes, charged to the first block that uses the decoder.
     let integer = if opt.bounds.is_some() { crate::formats::archive::codec::integer_columns(data) } else { Vec::new() };
     let latent_bits = opt.latent_dtype.mantissa_bits().saturating_sub(header.truncate_bits);
-    let decoder_params = 4 * model.ae.decoder.layers.iter().map(|la| (la.inp + 1) * la.out).sum::<usize>() as u64;
+    let params = |net: &crate::net::Net| 4 * net.layers.iter().map(|la| (la.inp + 1) * la.out).sum::<usize>() as u64;
+    let decoder_params = model.map_or(0, |m| params(&m.ae.decoder));
     let mut decoder_paid = opt.embed_model;
     let mut learned_blocks = 0u64;
     for start in (0..data.rows()).step_by(br) {
         let n = br.min(data.rows() - start);
         let x = &data.as_slice()[start * d..(start + n) * d];
-        enc.encode(x, n, &mut z[..n * l]).map_err(|b| {
-            Error::data(
-                Location::file(data.path())
-                    .row((data.first_row() + start + b.row) as u64 + 1)
-                    .column(data.columns()[b.col].clone()),
-                "value cannot be encoded (not finite after normalisation)",
-            )
-        })?;
+        if let Some(enc) = enc.as_mut() {
+            enc.encode(x, n, &mut z[..n * l]).map_err(|b| {
+                Error::data(
+                    Location::file(data.path())
+                        .row((data.first_row() + start + b.row) as u64 + 1)
+                        .column(data.columns()[b.col].clone()),
+                    "value cannot be encoded (not finite after normalisation)",
+                )
+            })?;
+        }
         if let Some(bounds) = opt.bounds.as_ref().filter(|_| opt.format >= 3) {
             zq.resize(n * l, 0.0);
             quantize_latents(&z[..n * l], latent_bits, &mut zq);
-            dec.decode(&zq, n, &mut p[..n * d]);
+            if let Some(dec) = dec.as_mut() {
+                dec.decode(&zq, n, &mut p[..n * d]);
+            }
             let side = LatentSide { latent_dim: l, zq: &zq, preds: &p[..n * d], crc: prediction_crc(&p[..n * d]) };
             let inp = BlockInput {
                 x,
                 bounds,
                 integer: &integer,
-                learned: (opt.learned != Learned::Off).then_some(side),
+                learned: (opt.learned != Learned::Off && dec.is_some()).then_some(side),
                 decoder_bits: if decoder_paid { 0.0 } else { 8.0 * decoder_params as f64 },
                 force_learned: opt.learned == Learned::Force,
+                v4: opt.format >= 4,
             };
             resid.clear();
             let stats = encode_block(&inp, &mut resid)?;
@@ -183,7 +225,7 @@ pub fn compress_observed(
         if let Some(bounds) = &opt.bounds {
             // Format 2: the residual stream starts with the CRC of the predictions it is
             // relative to.
-            dec.decode(&zq, n, &mut p[..n * d]);
+            dec.as_mut().expect("formats 1 and 2 need a model").decode(&zq, n, &mut p[..n * d]);
             resid.clear();
             resid.extend_from_slice(&prediction_crc(&p[..n * d]).to_le_bytes());
             decoded.resize(n * d, 0.0);
@@ -197,7 +239,7 @@ pub fn compress_observed(
     let original = (data.rows() * d * 4) as u64;
     let model_file = model_bytes.len() as u64;
     // Float32 weights and biases of the encoder (the decoder's are `decoder_params`).
-    let encoder_bytes = 4 * model.ae.encoder.layers.iter().map(|la| (la.inp + 1) * la.out).sum::<usize>() as u64;
+    let encoder_bytes = model.map_or(0, |m| params(&m.ae.encoder));
     let mut report = SizeReport {
         rows: data.rows() as u64,
         blocks: w.blocks(),

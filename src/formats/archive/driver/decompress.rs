@@ -105,7 +105,9 @@ pub fn decompress_with(
     }
     // Format 3 needs the model only for blocks coded against its predictions (and says so
     // at the first); earlier formats need it for every block.
-    let need_now = header.version < 3 || header.bounds.is_none() || model_path.is_some() || embedded.is_some();
+    // An archive written without a model (no latents) needs none: a model given is not read.
+    let need_now = header.latent_dim > 0
+        && (header.version < 3 || header.bounds.is_none() || model_path.is_some() || embedded.is_some());
     let model = if need_now { Some(resolve_model(archive, &header, model_path, embedded)?) } else { None };
     let (d, l) = (header.columns.len(), header.latent_dim);
     let mut sink = RowSink::create(out, &header.columns)?;

@@ -18,7 +18,7 @@
 mod compress;
 mod decompress;
 
-pub use compress::{compress, compress_observed, compress_with};
+pub use compress::{compress, compress_observed, compress_plain, compress_with};
 pub use decompress::{decompress, decompress_with, embedded_model, read_header, read_report};
 
 use super::codec::{Bound, LatentDtype};
@@ -40,7 +40,7 @@ pub struct CompressOptions {
     pub archive_id: Option<[u8; 16]>,
     /// Error-bounded mode: whether the coder may code values against the decoder's predictions.
     pub learned: Learned,
-    /// Archive format to write: [`VERSION`] (3), or 2 (latent and residual blocks; kept so
+    /// Archive format to write: [`VERSION`] (4), 3 (coded blocks without predictions), or 2 (latent and residual blocks; kept so
     /// that format-2 readers and their tests have archives to read).
     pub format: u16,
 }
