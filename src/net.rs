@@ -44,7 +44,7 @@ impl Layer {
     pub fn w(&self) -> usize {
         self.params.start
     }
-    /// Offset of a dense layer's bias [O] in the parameter buffer.
+    /// Offset of a dense layer's bias \[O] in the parameter buffer.
     pub fn b(&self) -> usize {
         self.params.start + self.inp * self.out
     }

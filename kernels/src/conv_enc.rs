@@ -10,11 +10,11 @@
 //!   directly (`out_border`).
 //! - output: [(OH+2b) × (OW+2b) × O] with b = `out_border`; only the interior OH × OW pixels
 //!   are written, the border is left as it is (zero, for the next layer's padding).
-//! - weights: [k·k·C][O_pad], row (i·k + j)·C + c holding w[o, c, i, j] for every o (PyTorch's
+//! - weights: `[k·k·C][O_pad]`, row (i·k + j)·C + c holding w[o, c, i, j] for every o (PyTorch's
 //!   [O, C, k, k] transposed once), O_pad = O rounded up to 16 with zeros, 64-byte aligned:
 //!   output channels are the vector lanes, input values are broadcast.
 //!
-//! out[y, x, o] = act(b[o] + Σ_{i,j,c} w[o, c, i, j]·in[y·s + i, x·s + j, c]) (padded
+//! out[y, x, o] = act(b\[o] + Σ_{i,j,c} w[o, c, i, j]·in[y·s + i, x·s + j, c]) (padded
 //! coordinates), act(v) = v > 0 ? v : a_o·v with a_o the channel's slope (1: identity).
 //! Numerics: the SIMD sets add the products in (i, j, c) order with one rounding per
 //! multiply-add; the reference in the same order with a multiply and an add.
@@ -37,7 +37,7 @@ pub enum ConvAct<'a> {
 }
 
 /// One convolution to pack: input (C, H, W), `out` channels, a k×k window, stride, zero
-/// padding, `weight` [O, C, k, k] and `bias` [O] (PyTorch `nn.Conv2d` layout), the activation,
+/// padding, `weight` [O, C, k, k] and `bias` \[O] (PyTorch `nn.Conv2d` layout), the activation,
 /// and the zero border the output buffer keeps around its pixels.
 #[derive(Clone, Copy, Debug)]
 pub struct ConvEncSpec<'a> {
@@ -173,7 +173,7 @@ impl ConvEncPack {
     pub fn out_pad(&self) -> usize {
         self.out_pad
     }
-    /// The packed weights [k·k·C][out_pad] (64-byte aligned).
+    /// The packed weights `[k·k·C][out_pad]` (64-byte aligned).
     pub fn weights(&self) -> &[f32] {
         &self.data[self.base..self.base + self.kernel * self.kernel * self.c * self.out_pad]
     }

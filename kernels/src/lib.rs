@@ -133,7 +133,7 @@ pub type KlNormalFn = fn(dmu: &mut [f32], dlogvar: &mut [f32], mu: &[f32], logva
 pub type PenaltyFn = fn(da: &mut [f32], a: &[f32], scale: f32) -> f64;
 /// Sparsity KL over mean activations; `drho`, `rho_hat` of equal length.
 pub type KlSparsityFn = fn(drho: &mut [f32], rho_hat: &[f32], rho: f32, scale: f32) -> f64;
-/// Small-M dense layer: out[m×n] = leaky(a[m×k]·wt[k×n] + bias[n]); each slice exactly
+/// Small-M dense layer: out[m×n] = leaky(a[m×k]·wt[k×n] + bias\[n]); each slice exactly
 /// that long (m·n, m·k, k·n, n elements).
 pub type DenseSmallFn =
     fn(out: &mut [f32], a: &[f32], wt: &[f32], bias: &[f32], m: usize, k: usize, n: usize, slope: f32);
@@ -143,11 +143,11 @@ pub type DenseSmallFn =
 #[derive(Clone, Copy)]
 pub struct Kernels {
     pub isa: Isa,
-    /// x[r,c] = leaky(x[r,c] + bias[c]); slope 1 is a plain bias add.
+    /// x\[r,c] = leaky(x\[r,c] + bias\[c]); slope 1 is a plain bias add.
     pub bias_leaky_forward: BiasActFn,
-    /// d[i] *= 1 if y[i] > 0 else slope (y = the layer's output, same sign as its input).
+    /// d\[i] *= 1 if y\[i] > 0 else slope (y = the layer's output, same sign as its input).
     pub leaky_backward: ActBackFn,
-    /// acc[c] += Σ_r x[r, c], rows added in order (deterministic).
+    /// acc\[c] += Σ_r x[r, c], rows added in order (deterministic).
     pub col_sums_add: ColSumsFn,
     /// Adam, PyTorch semantics (see [`AdamStep`]).
     pub adam_update: AdamFn,

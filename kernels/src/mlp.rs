@@ -30,7 +30,7 @@ pub fn block_cols(isa: Isa) -> usize {
 const PAD: usize = 16;
 
 /// One dense layer to pack: `weight` [out×inp] row-major (PyTorch `nn.Linear` layout),
-/// `bias` [out], then LeakyReLU with `slope` (1 = linear).
+/// `bias` \[out], then LeakyReLU with `slope` (1 = linear).
 #[derive(Clone, Copy, Debug)]
 pub struct MlpLayerSpec<'a> {
     pub inp: usize,

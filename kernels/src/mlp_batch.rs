@@ -4,7 +4,7 @@
 //!
 //! Rows go through the *whole* chain in tiles of [`tile_rows`] rows (32 on AVX-512, 16 on
 //! AVX2), so a tile's activations never leave L1/L2 between layers. Inside a tile they are
-//! stored transposed, value q of every row of the tile contiguous ([q][rows]), so the rows
+//! stored transposed, value q of every row of the tile contiguous (`[q][rows]`), so the rows
 //! lie in the vector lanes: a register tile is 2 row-vectors × up to [`tile_cols`] outputs
 //! (12 on AVX-512: 24 accumulators; 6 on AVX2: 12), loading 2 activation vectors and
 //! broadcasting one weight per output for each input q. Nothing is padded to the vector

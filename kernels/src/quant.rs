@@ -279,14 +279,14 @@ impl PackedI8 {
 /// out[m×n] = leaky(x[m×k] · Wᵀ + bias), W a [`PackedHalf`]; `x`, `bias`, `out` exactly m·k,
 /// n, m·n long.
 pub type DenseHalfFn = fn(out: &mut [f32], x: &[f32], w: &PackedHalf, bias: &[f32], m: usize, slope: f32);
-/// out[r, j] = leaky(f32(Σ_q x[r, q]·W[j, q]) · scale[j] + bias[j]) with the sum exact in i32,
-/// W a [`PackedI8`]; `x` [m×k], `scale` and `bias` [n], `out` [m×n] exactly.
+/// out[r, j] = leaky(f32(Σ_q x[r, q]·W[j, q]) · scale\[j] + bias\[j]) with the sum exact in i32,
+/// W a [`PackedI8`]; `x` [m×k], `scale` and `bias` \[n], `out` [m×n] exactly.
 pub type DenseI8Fn = fn(out: &mut [f32], x: &[i8], w: &PackedI8, scale: &[f32], bias: &[f32], m: usize, slope: f32);
-/// out[r, j] = leaky(bias[j] + Σ_q bf16(x[r, q])·W[j, q]): activations rounded to bf16 (nearest
-/// even), products exact, sums in f32; W a [`PackedBf16Pairs`]; `x` [m×k], `bias` [n], `out`
+/// out[r, j] = leaky(bias\[j] + Σ_q bf16(x[r, q])·W[j, q]): activations rounded to bf16 (nearest
+/// even), products exact, sums in f32; W a [`PackedBf16Pairs`]; `x` [m×k], `bias` \[n], `out`
 /// [m×n] exactly.
 pub type DenseBf16DotFn = fn(out: &mut [f32], x: &[f32], w: &PackedBf16Pairs, bias: &[f32], m: usize, slope: f32);
-/// dst[i] = round_ties_even(clamp(src[i]·inv_scale, −127, 127)); `dst`, `src` of equal length
+/// dst\[i] = round_ties_even(clamp(src\[i]·inv_scale, −127, 127)); `dst`, `src` of equal length
 /// (NaN gives −127).
 pub type QuantizeI8Fn = fn(dst: &mut [i8], src: &[f32], inv_scale: f32);
 

@@ -2,8 +2,8 @@
 //! in registers. Two sets: AVX2+FMA+F16C (int8 by `vpmaddubsw` on |x| and `vpsignb`-adjusted
 //! weights, then `vpmaddwd`) and, where the CPU has it, AVX-VNNI (`vpdpbusd` on x + 128,
 //! minus the stored 128·Σw). The packed layouts are the AVX-512 ones (a 16-output block is
-//! two 8-lane halves). Every `unsafe fn` here carries its `#[target_feature]`; [`TABLE`] and
-//! [`TABLE_VNNI`] are handed out by `crate::quant::quant_sets` only after feature detection.
+//! two 8-lane halves). Every `unsafe fn` here carries its `#[target_feature]`; `TABLE` and
+//! `TABLE_VNNI` are handed out by `crate::quant::quant_sets` only after feature detection.
 
 #![allow(clippy::missing_safety_doc)]
 

@@ -3,7 +3,7 @@
 //! (int8 by `vpmaddubsw` on |x| and sign-adjusted weights, then `vpmaddwd`) and, where the CPU
 //! has it, AVX-512 VNNI (`vpdpbusd` on x + 128, minus the stored 128·Σw), and with AVX-512
 //! BF16 as well, bf16 × bf16 dot products (`vdpbf16ps`). Every `unsafe fn`
-//! here carries its `#[target_feature]`; [`TABLE`] and [`TABLE_VNNI`] are handed out by
+//! here carries its `#[target_feature]`; `TABLE` and `TABLE_VNNI` are handed out by
 //! `crate::quant::quant_sets` only after feature detection.
 
 #![allow(clippy::missing_safety_doc)]

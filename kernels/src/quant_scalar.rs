@@ -21,7 +21,7 @@ pub(crate) fn dense_lengths(
     }
 }
 
-/// out[r, j] = leaky(bias[j] + Σ_q x[r, q]·W[j, q]), W widened from its 16-bit format, the
+/// out[r, j] = leaky(bias\[j] + Σ_q x[r, q]·W[j, q]), W widened from its 16-bit format, the
 /// sum over q in order, leaky(u) = u if u > 0 else slope·u.
 pub fn dense_half(out: &mut [f32], x: &[f32], w: &PackedHalf, bias: &[f32], m: usize, slope: f32) {
     let (k, n) = (w.k(), w.n());
@@ -43,7 +43,7 @@ pub fn dense_half(out: &mut [f32], x: &[f32], w: &PackedHalf, bias: &[f32], m: u
     }
 }
 
-/// out[r, j] = leaky(f32(Σ_q x[r, q]·W[j, q])·scale[j] + bias[j]), the sum exact in i32 (a
+/// out[r, j] = leaky(f32(Σ_q x[r, q]·W[j, q])·scale\[j] + bias\[j]), the sum exact in i32 (a
 /// multiply, then an add: no fused rounding, so every set gives the same bits).
 #[allow(clippy::too_many_arguments)]
 pub fn dense_i8(out: &mut [f32], x: &[i8], w: &PackedI8, scale: &[f32], bias: &[f32], m: usize, slope: f32) {
@@ -58,7 +58,7 @@ pub fn dense_i8(out: &mut [f32], x: &[i8], w: &PackedI8, scale: &[f32], bias: &[
     }
 }
 
-/// dst[i] = round_ties_even(clamp(src[i]·inv_scale, −127, 127)) (NaN gives −127).
+/// dst\[i] = round_ties_even(clamp(src\[i]·inv_scale, −127, 127)) (NaN gives −127).
 pub fn quantize_i8(dst: &mut [i8], src: &[f32], inv_scale: f32) {
     check::equal("quantize_i8", &[("dst", dst.len()), ("src", src.len())]);
     for (d, &s) in dst.iter_mut().zip(src) {
@@ -70,7 +70,7 @@ pub fn quantize_i8(dst: &mut [i8], src: &[f32], inv_scale: f32) {
     }
 }
 
-/// out[r, j] = leaky(bias[j] + Σ_q bf16(x[r, q])·W[j, q]), the sum over q in order (each
+/// out[r, j] = leaky(bias\[j] + Σ_q bf16(x[r, q])·W[j, q]), the sum over q in order (each
 /// product exact in f32).
 pub fn dense_bf16_dot(out: &mut [f32], x: &[f32], w: &PackedBf16Pairs, bias: &[f32], m: usize, slope: f32) {
     let (k, n) = (w.k(), w.n());

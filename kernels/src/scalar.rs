@@ -4,7 +4,7 @@
 use crate::check;
 use crate::AdamStep;
 
-/// x[r,c] = leaky(x[r,c] + bias[c]), leaky(u) = u if u > 0 else slope·u.
+/// x\[r,c] = leaky(x\[r,c] + bias\[c]), leaky(u) = u if u > 0 else slope·u.
 pub fn bias_leaky_forward(x: &mut [f32], bias: &[f32], slope: f32) {
     check::whole_rows("bias_leaky_forward", ("x", x.len()), ("bias", bias.len()));
     if bias.is_empty() {
@@ -18,7 +18,7 @@ pub fn bias_leaky_forward(x: &mut [f32], bias: &[f32], slope: f32) {
     }
 }
 
-/// d[i] *= 1 if y[i] > 0 else slope.
+/// d\[i] *= 1 if y\[i] > 0 else slope.
 pub fn leaky_backward(d: &mut [f32], y: &[f32], slope: f32) {
     check::equal("leaky_backward", &[("d", d.len()), ("y", y.len())]);
     for (d, &y) in d.iter_mut().zip(y) {
@@ -28,7 +28,7 @@ pub fn leaky_backward(d: &mut [f32], y: &[f32], slope: f32) {
     }
 }
 
-/// acc[c] += Σ_r x[r, c], rows in order.
+/// acc\[c] += Σ_r x[r, c], rows in order.
 pub fn col_sums_add(acc: &mut [f32], x: &[f32]) {
     check::whole_rows("col_sums_add", ("x", x.len()), ("acc", acc.len()));
     if acc.is_empty() {

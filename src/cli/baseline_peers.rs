@@ -1,6 +1,6 @@
 //! The generic peers of `hepae compress`, natively, for `hepae baseline`: the rows that
 //! `benches/compare/compress_peers.py` computes in Python, under compress's bound rule
-//! ([`default_bounds`]: integer columns exact; η, φ |Δ| ≤ ε; every other column |Δ| ≤ ε·|x|).
+//! (`default_bounds`: integer columns exact; η, φ |Δ| ≤ ε; every other column |Δ| ≤ ε·|x|).
 //!
 //! * per-column log-quantiser: relative columns q = round(ln|x| / δ) on [`Grid::log_for`],
 //!   absolute ones q = round(x / step) on [`Grid::linear_for`], integer ones q = x; per column

@@ -1,11 +1,11 @@
 //! The model file's section for a quantised encoder (additive: files without `meta.quant`
 //! are read exactly as before). Per encoder op j, named as PyTorch would (`encoder.{2j}.…`):
 //!
-//! | precision    | `.weight` [O×I]                     | `.bias` [O]     | extra                          |
+//! | precision    | `.weight` [O×I]                     | `.bias` \[O]     | extra                          |
 //! |--------------|-------------------------------------|-----------------|--------------------------------|
 //! | f32          | F32                                 | F32             |                                |
 //! | bf16, bf16-act / f16 | BF16 / F16                  | F32             |                                |
-//! | int8         | I8 in [−127, 127]                   | F32             | `.weight_scale` F32 [O] or [1] |
+//! | int8         | I8 in [−127, 127]                   | F32             | `.weight_scale` F32 \[O] or \[1] |
 //! | fixed<W,I>   | I8/I16/I32 (W ≤ 8/16/24): value·2^(W−I) | same as weight |                                |
 //!
 //! int8's input scale is in the metadata (`quant.layers[j].input_scale`). `safetensors.torch`

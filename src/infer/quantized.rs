@@ -47,7 +47,7 @@ pub struct QuantMeta {
     /// The rows the int8 activation scales were calibrated on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calibration: Option<CalibrationRecord>,
-    /// [`SavedModel::identity_sha256`] of the f32 model this one was made from.
+    /// `SavedModel::identity_sha256` of the f32 model this one was made from.
     pub source_model_sha256: String,
 }
 
@@ -55,7 +55,7 @@ pub struct QuantMeta {
 pub struct QuantLayerMeta {
     /// `f32`, `bf16`, `f16`, `int8` or `fixed<W,I>`.
     pub precision: String,
-    /// int8: the weight scales' granularity (tensor `….weight_scale`, [O] or [1]).
+    /// int8: the weight scales' granularity (tensor `….weight_scale`, \[O] or \[1]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub granularity: Option<Granularity>,
     /// int8: the scale of the layer's input (s_x).
@@ -77,7 +77,7 @@ pub enum Stored {
     F32,
     /// bf16 or f16 bits.
     Half(Vec<u16>),
-    /// int8 values and their scales ([O] or [1]).
+    /// int8 values and their scales (\[O] or \[1]).
     Int8 { w: Vec<i8>, scale: Vec<f32> },
     /// ap_fixed integers (value = integer·2^−(W−I)) of the weight and the bias.
     Fixed { w: Vec<i32>, b: Vec<i32> },

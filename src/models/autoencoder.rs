@@ -7,8 +7,8 @@
 //! through them.
 //!
 //! The families (one file each beside this one) compose the training pieces below
-//! ([`Autoencoder::decode_loss`], [`Autoencoder::backward_to_code`],
-//! [`Autoencoder::backward_encoder`]) with their own latent terms.
+//! (`Autoencoder::decode_loss`, `Autoencoder::backward_to_code`,
+//! `Autoencoder::backward_encoder`) with their own latent terms.
 
 use super::params::ParamStore;
 use super::shape::{AeShape, NetSpecs};

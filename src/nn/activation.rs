@@ -39,14 +39,14 @@ pub fn sigmoid_inplace(y: &mut [f32]) {
     }
 }
 
-/// out[i] = inp[i] if inp[i] > 0 else slope·inp[i].
+/// out\[i] = inp\[i] if inp\[i] > 0 else slope·inp\[i].
 pub fn leaky_relu_forward(out: &mut [f32], inp: &[f32], slope: f32) {
     for (y, &x) in out.iter_mut().zip(inp) {
         *y = if x > 0.0 { x } else { slope * x };
     }
 }
 
-/// dinp[i] = dout[i] · (1 if out[i] > 0 else slope), reading the sign of the forward's output
+/// dinp\[i] = dout\[i] · (1 if out\[i] > 0 else slope), reading the sign of the forward's output
 /// (`out = leaky(inp)` has the sign of `inp` since slope > 0).
 pub fn leaky_relu_backward(dinp: &mut [f32], dout: &[f32], out: &[f32], slope: f32) {
     for ((dx, &dy), &y) in dinp.iter_mut().zip(dout).zip(out) {
@@ -54,7 +54,7 @@ pub fn leaky_relu_backward(dinp: &mut [f32], dout: &[f32], out: &[f32], slope: f
     }
 }
 
-/// out[i] = σ(inp[i]) = 1 / (1 + e^(−inp[i])), written to stay finite for large |inp|.
+/// out\[i] = σ(inp\[i]) = 1 / (1 + e^(−inp\[i])), written to stay finite for large |inp|.
 pub fn sigmoid_forward(out: &mut [f32], inp: &[f32]) {
     for (y, &x) in out.iter_mut().zip(inp) {
         *y = if x >= 0.0 {
@@ -66,7 +66,7 @@ pub fn sigmoid_forward(out: &mut [f32], inp: &[f32]) {
     }
 }
 
-/// dinp[i] = dout[i] · σ(x)(1 − σ(x)), from the cached output `out = σ(x)`.
+/// dinp\[i] = dout\[i] · σ(x)(1 − σ(x)), from the cached output `out = σ(x)`.
 pub fn sigmoid_backward(dinp: &mut [f32], dout: &[f32], out: &[f32]) {
     for ((dx, &dy), &y) in dinp.iter_mut().zip(dout).zip(out) {
         *dx = dy * y * (1.0 - y);

@@ -1,14 +1,14 @@
 //! 2-D convolution with a fused activation, in PyTorch `nn.Conv2d` layout (dilation 1, one
-//! group): `weight` is [O, C, k, k], `bias` is [O]. Input (N, C, H, W), output (N, O, OH, OW)
+//! group): `weight` is [O, C, k, k], `bias` is \[O]. Input (N, C, H, W), output (N, O, OH, OW)
 //! with OH = ⌊(H + 2p − k)/s⌋ + 1 (OW likewise).
 //!
-//! Forward, per image: out[o, y, x] = act(b[o] + Σ_{c,i,j} w[o, c, i, j]·in[c, y·s − p + i, x·s − p + j])
+//! Forward, per image: out[o, y, x] = act(b\[o] + Σ_{c,i,j} w[o, c, i, j]·in[c, y·s − p + i, x·s − p + j])
 //! (zero outside the image), computed as im2col then one GEMM: out[O × OH·OW] =
 //! W[O × C·k·k] · cols[C·k·k × OH·OW], the columns built over whole planes
 //! ([`super::im2col_planes`]: output rows Wq wide, each column row one contiguous copy of a
 //! stride phase of the padded image; the junk positions' outputs are dropped). A 1×1 kernel
 //! with stride 1 and no padding reads the image itself as its column matrix; a stride-1
-//! convolution with few output channels runs direct ([`super::conv_direct`]). Workspace: one
+//! convolution with few output channels runs direct (`super::conv_direct`). Workspace: one
 //! image's phase planes, columns and outputs (or output gradient) in rows of Wq, and dWᵀ.
 
 use super::activation::Activation;
@@ -145,10 +145,10 @@ impl Op for Conv2d {
     /// From `pre = W·cols + b` per image, with g = dout ⊙ act'(pre) (written over `dout`):
     /// - dW[O × C·k·k] += Σ_images g · colsᵀ, computed as its transpose dWᵀ = Σ cols · gᵀ in
     ///   the scratch (so that the columns, the large operand, are read in place by the GEMM
-    ///   instead of packed), added into dW once;  db[o] += Σ g[o, ·]
+    ///   instead of packed), added into dW once;  db\[o] += Σ g[o, ·]
     /// - dcols = Wᵀ · g, dinp = col2im(dcols)   (the adjoint of im2col); for a stride of 2 or
     ///   more, dinp = the transposed convolution of g with W (same [O, C, k, k] layout, its
-    ///   input O×OH×OW, its output C×H×W) by output phase ([`super::conv_transpose_phases`])
+    ///   input O×OH×OW, its output C×H×W) by output phase (`super::conv_transpose_phases`)
     fn backward(
         &self,
         cx: &Ctx<'_>,

@@ -1,14 +1,14 @@
 //! Transposed 2-D convolution with a fused activation, in PyTorch `nn.ConvTranspose2d` layout
-//! (dilation 1, one group): `weight` is [C, O, k, k], `bias` is [O]. Input (N, C, H, W), output
+//! (dilation 1, one group): `weight` is [C, O, k, k], `bias` is \[O]. Input (N, C, H, W), output
 //! (N, O, OH, OW) with OH = (H − 1)·s − 2p + k + op (OW likewise), op the output padding
 //! (< s).
 //!
-//! Forward, per image: out[o, Y, X] = act(b[o] + Σ w[c, o, i, j]·in[c, y, x] over every
+//! Forward, per image: out[o, Y, X] = act(b\[o] + Σ w[c, o, i, j]·in[c, y, x] over every
 //! (c, y, x, i, j) with Y = y·s − p + i and X = x·s − p + j inside the output). That is the
 //! input gradient of a convolution over the output image, so it runs as one GEMM and a
 //! col2im: cols[O·k·k × H·W] = Wᵀ · in[C × H·W] (W read as [C × O·k·k]), then
 //! out = col2im(cols) over the window of that convolution. With a stride of 2 or more the
-//! forward instead runs by output phase ([`super::conv_transpose_phases`]: each of the s²
+//! forward instead runs by output phase (`super::conv_transpose_phases`: each of the s²
 //! phases a stride-1 correlation of the input with its taps, written into its pixels, no
 //! column matrix and no scatter). Workspace: one image's columns (O·k·k·H·W values) and dWᵀ,
 //! or the phase path's padded input and one phase.
@@ -129,7 +129,7 @@ impl Op for ConvTranspose2d {
     /// (built over whole planes, [`super::im2col_planes`]: the input and dinp in rows of Wq):
     /// - dW[C × O·k·k] += Σ_images in · gcolsᵀ, computed as its transpose dWᵀ = Σ gcols · inᵀ
     ///   in the scratch (the columns read in place, not packed), added into dW once;
-    ///   db[o] += Σ g[o, ·]
+    ///   db\[o] += Σ g[o, ·]
     /// - dinp[C × H·W] = W · gcols
     fn backward(
         &self,

@@ -1,5 +1,5 @@
 //! Dense (fully connected) layer with a fused activation, in PyTorch `nn.Linear` layout:
-//! `weight` is [O×I] row-major, `bias` is [O]. Output shape (N, O); any input shape is read
+//! `weight` is [O×I] row-major, `bias` is \[O]. Output shape (N, O); any input shape is read
 //! as (N, I) with I its values per row. Workspace: none for training; an inference plan keeps
 //! the weight transposed ([I×O], for the batch-1 path).
 

@@ -110,7 +110,7 @@ pub fn col2im(img: &mut [f32], cols: &[f32], g: &Window, kern: &Kernels) {
     }
 }
 
-/// Per channel: x[c, :] = act(x[c, :] + bias[c]) over `n` images of (C, HW), activation as in
+/// Per channel: x[c, :] = act(x[c, :] + bias\[c]) over `n` images of (C, HW), activation as in
 /// the dense layer (LeakyReLU with its slope, identity, σ).
 pub fn bias_act_channels(x: &mut [f32], bias: &[f32], n: usize, hw: usize, act: super::activation::Activation) {
     use super::activation::Activation;
@@ -149,7 +149,7 @@ pub fn act_backward(d: &mut [f32], y: &[f32], act: super::activation::Activation
     }
 }
 
-/// acc[c] += Σ over the n images and HW pixels of x[·, c, ·] (a bias gradient), image after
+/// acc\[c] += Σ over the n images and HW pixels of x[·, c, ·] (a bias gradient), image after
 /// image, each plane over 16 interleaved partial sums (a fixed order).
 pub fn channel_sums_add(acc: &mut [f32], x: &[f32], n: usize, hw: usize) {
     let c = acc.len();
@@ -174,7 +174,7 @@ pub fn sum16(x: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-/// Σ a[i]·b[i] over 16 interleaved partial sums, added in order at the end.
+/// Σ a\[i]·b\[i] over 16 interleaved partial sums, added in order at the end.
 pub fn dot16(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0.0f32; 16];
     let (ac, bc) = (a.chunks_exact(16), b.chunks_exact(16));

@@ -4,7 +4,7 @@
 
 use rand::Rng;
 
-/// Fills `weight` [O×I] and `bias` [O] for a layer with `fan_in = I` inputs.
+/// Fills `weight` [O×I] and `bias` \[O] for a layer with `fan_in = I` inputs.
 pub fn init_linear<R: Rng>(weight: &mut [f32], bias: &mut [f32], fan_in: usize, rng: &mut R) {
     let bound = 1.0 / (fan_in as f64).sqrt();
     for w in weight.iter_mut() {

@@ -29,7 +29,7 @@ pub fn kl_normal(dmu: &mut [f32], dlogvar: &mut [f32], mu: &[f32], logvar: &[f32
     (hepae_kernels::kernels().kl_normal)(dmu, dlogvar, mu, logvar, scale)
 }
 
-/// KL per row: out[r] = ½·Σ_j(μ² + σ² − 1 − log σ²) over row r's L values (f64), for scores.
+/// KL per row: out\[r] = ½·Σ_j(μ² + σ² − 1 − log σ²) over row r's L values (f64), for scores.
 pub fn kl_normal_rows(out: &mut [f64], mu: &[f32], logvar: &[f32], l: usize) {
     for (r, o) in out.iter_mut().enumerate() {
         *o = (r * l..(r + 1) * l)

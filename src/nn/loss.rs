@@ -25,7 +25,7 @@ pub fn sum_squared_error(out: &[f32], target: &[f32]) -> f64 {
         .sum()
 }
 
-/// Per-row sum of squared errors: out[r] = Σ_c (y[r,c] − t[r,c])² over D values (f64).
+/// Per-row sum of squared errors: out\[r] = Σ_c (y\[r,c] − t\[r,c])² over D values (f64).
 pub fn mse_rows(rows_out: &mut [f64], y: &[f32], target: &[f32], d: usize) {
     for (r, o) in rows_out.iter_mut().enumerate() {
         *o = sum_squared_error(&y[r * d..(r + 1) * d], &target[r * d..(r + 1) * d]);
@@ -60,7 +60,7 @@ pub fn gaussian_nll_forward_backward(
     sum
 }
 
-/// Per-row Gaussian NLL: out[r] = Σ_c ½·(log σ² + (x − μ)²·e^(−log σ²) + ln 2π) (f64).
+/// Per-row Gaussian NLL: out\[r] = Σ_c ½·(log σ² + (x − μ)²·e^(−log σ²) + ln 2π) (f64).
 pub fn gaussian_nll_rows(rows_out: &mut [f64], mean: &[f32], logvar: &[f32], target: &[f32], d: usize) {
     for (r, o) in rows_out.iter_mut().enumerate() {
         *o = (r * d..(r + 1) * d)
@@ -75,7 +75,7 @@ pub fn gaussian_nll_rows(rows_out: &mut [f64], mean: &[f32], logvar: &[f32], tar
 /// Binary cross-entropy on logits, written stably:
 /// ℓ(x, y) = max(x, 0) − x·y + ln(1 + e^(−|x|)) (= −y·ln σ(x) − (1−y)·ln(1 − σ(x))).
 ///
-/// Writes dlogit[i] = scale·(σ(x_i) − y) and returns Σℓ (unscaled).
+/// Writes dlogit\[i] = scale·(σ(x_i) − y) and returns Σℓ (unscaled).
 pub fn bce_with_logits_forward_backward(dlogit: &mut [f32], logit: &[f32], target: f32, scale: f32) -> f64 {
     let mut sum = 0.0f64;
     for (d, &x) in dlogit.iter_mut().zip(logit) {
@@ -87,7 +87,7 @@ pub fn bce_with_logits_forward_backward(dlogit: &mut [f32], logit: &[f32], targe
     sum
 }
 
-/// Per-row BCE on one logit per row: out[r] = max(x, 0) − x·y + ln(1 + e^(−|x|)) (f64).
+/// Per-row BCE on one logit per row: out\[r] = max(x, 0) − x·y + ln(1 + e^(−|x|)) (f64).
 pub fn bce_with_logits_rows(rows_out: &mut [f64], logit: &[f32], target: f32) {
     for (o, &x) in rows_out.iter_mut().zip(logit) {
         let x = x as f64;

@@ -22,7 +22,7 @@ fn row_norm(z: &[f32]) -> f32 {
     (z.iter().map(|&v| v as f64 * v as f64).sum::<f64>().sqrt() as f32).max(MIN_NORM)
 }
 
-/// out[r] = z[r]/‖z[r]‖ for N rows of `d` values.
+/// out\[r] = z\[r]/‖z\[r]‖ for N rows of `d` values.
 pub fn sphere_forward(out: &mut [f32], z: &[f32], d: usize) {
     for (y, z) in out.chunks_exact_mut(d).zip(z.chunks_exact(d)) {
         let inv = 1.0 / row_norm(z);
@@ -32,7 +32,7 @@ pub fn sphere_forward(out: &mut [f32], z: &[f32], d: usize) {
     }
 }
 
-/// dz[r] = (dy[r] − y[r]·(y[r]·dy[r]))/‖z[r]‖, from the forward's output y and input z.
+/// dz\[r] = (dy\[r] − y\[r]·(y\[r]·dy\[r]))/‖z\[r]‖, from the forward's output y and input z.
 pub fn sphere_backward(dz: &mut [f32], dy: &[f32], y: &[f32], z: &[f32], d: usize) {
     for (((dz, dy), y), z) in
         dz.chunks_exact_mut(d).zip(dy.chunks_exact(d)).zip(y.chunks_exact(d)).zip(z.chunks_exact(d))

@@ -43,7 +43,7 @@ pub struct TrainConfig {
     pub momentum_to_gev: f32,
     /// Rows per shuffling window; `None` shuffles the whole training split each epoch.
     /// Large datasets use windows so that only a window's pages of the memory map are
-    /// resident at a time (see [`auto_shuffle_window`]).
+    /// resident at a time (see `auto_shuffle_window`).
     pub shuffle_window: Option<usize>,
     /// Model family.
     #[serde(default)]

@@ -20,7 +20,7 @@ use std::sync::Arc;
 /// One training run's state, built once: the split, the normaliser, the model and its
 /// family's phases, an Adam state per phase, every shard's workspace and gradient slice, the
 /// thread pool and the gradient reducer. [`Session::step`] is the training step
-/// [`train_autoencoder`] runs for each batch (and what the no-allocation test drives).
+/// `train_autoencoder` runs for each batch (and what the no-allocation test drives).
 pub struct Session<'d> {
     data: &'d Dataset,
     pub split: Split,

@@ -1,5 +1,5 @@
 //! AVX2 + FMA: `Simd` over 8 f32 lanes, and the kernel set instantiated from
-//! [`crate::body`]. Ragged ends use `maskload`/`maskstore` with an integer lane mask. Every
+//! `crate::body`. Ragged ends use `maskload`/`maskstore` with an integer lane mask. Every
 //! public function here is `unsafe` with `#[target_feature(enable = "avx2,fma")]`:
 //! `crate::kernels_for` hands them out only after detecting both features.
 

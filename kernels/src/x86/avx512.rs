@@ -1,5 +1,5 @@
 //! AVX-512F: `Simd` over 16 f32 lanes, and the kernel set instantiated from
-//! [`crate::body`]. Ragged ends use lane masks (`__mmask16`). Every public function here is
+//! `crate::body`. Ragged ends use lane masks (`__mmask16`). Every public function here is
 //! `unsafe` and `#[target_feature(enable = "avx512f")]`: `crate::kernels_for` hands them out
 //! only after `is_x86_feature_detected!("avx512f")`.
 

@@ -17,9 +17,9 @@
 //! parts] | [order: d varints] | coded words`.
 //!
 //! * [`column`]: a column's code and its bytes in the block header;
-//! * [`plan`]: choosing each column's grid and model by coded size, identities, latents;
-//! * [`refine`]: format 4's order, predictions and kind contexts; [`predict`]: the predictions;
-//! * [`encode`]: one block from its rows; [`decode`]: its rows back.
+//! * `plan`: choosing each column's grid and model by coded size, identities, latents;
+//! * `refine`: format 4's order, predictions and kind contexts; `predict`: the predictions;
+//! * `encode`: one block from its rows; `decode`: its rows back.
 
 mod column;
 mod decode;

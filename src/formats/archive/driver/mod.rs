@@ -33,7 +33,7 @@ pub struct CompressOptions {
     pub truncate_bits: u32,
     pub bounds: Option<Vec<Bound>>,
     pub embed_model: bool,
-    /// Jets per block, 1 to [`MAX_BLOCK_ROWS`].
+    /// Jets per block, 1 to `MAX_BLOCK_ROWS`.
     pub block_rows: usize,
     pub zstd_level: i32,
     /// The archive's 128-bit id; `None` draws a random one (the usual case).
