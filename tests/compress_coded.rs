@@ -6,6 +6,9 @@
 //! and kernel set (`HEPAE_ISA=scalar` through the CLI); a corrupted coded block is refused even
 //! behind a valid CRC; NanoAOD's truncated mantissas make the exact grid cheap.
 
+#[path = "support/coded_block.rs"]
+mod coded_block;
+use coded_block::{first_coded_block, reseal};
 use hepae::archive::grid::Grid;
 use hepae::archive::{compress, compress_observed, decompress, default_bounds, Bound, CompressOptions, Learned};
 use hepae::data::import::{import_file, ImportOptions};
@@ -195,16 +198,7 @@ fn a_corrupted_coded_block_is_refused_even_behind_a_valid_checksum() {
     };
     compress(&model, &bytes, &small, &arch, &opt).unwrap();
     let good = std::fs::read(&arch).unwrap();
-    let id: [u8; 16] = {
-        let hex = hepae::archive::read_header(&arch).unwrap().archive_id;
-        std::array::from_fn(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
-    };
-    // The first coded block: after the header (12 + len + 4 bytes), a 17-byte frame head.
-    let hl = u32::from_le_bytes(good[8..12].try_into().unwrap()) as usize;
-    let start = 12 + hl + 4;
-    assert_eq!(good[start], 4, "a coded block");
-    let stored = u32::from_le_bytes(good[start + 13..start + 17].try_into().unwrap()) as usize;
-    let payload = start + 17..start + 17 + stored;
+    let (id, start, payload) = first_coded_block(&arch, &good);
     let (bad, out) = (dir.join("bad.hepz"), dir.join("x.npy"));
     let (mut refused, mut harmless) = (0, 0);
     for (k, i) in payload.clone().step_by(3).enumerate() {
@@ -215,10 +209,7 @@ fn a_corrupted_coded_block_is_refused_even_behind_a_valid_checksum() {
         let e = decompress(&bad, Some(&model_path), &out).unwrap_err().to_string();
         assert!(e.contains("block 1") && e.contains("checksum mismatch"), "{e}");
         // Behind a recomputed CRC: the coded content itself is checked.
-        let mut crc = crc32fast::Hasher::new();
-        crc.update(&id);
-        crc.update(&b[start..payload.end]);
-        b[payload.end..payload.end + 4].copy_from_slice(&crc.finalize().to_le_bytes());
+        reseal(&mut b, &id, start, &payload);
         std::fs::write(&bad, &b).unwrap();
         match decompress(&bad, Some(&model_path), &out) {
             Err(e) => {

@@ -8,6 +8,9 @@
 //! the same whatever the thread count (a block is a pure function of its bytes); archives of
 //! format 3 are still written and read; a corrupted block is refused even behind a valid CRC.
 
+#[path = "support/coded_block.rs"]
+mod coded_block;
+use coded_block::{first_coded_block, reseal};
 use hepae::archive::coded::{decode_block, encode_block, BlockInput, Pred};
 use hepae::archive::{compress_observed, decompress, within, Bound, CompressOptions, Learned};
 use hepae::data::npy::{write_npy, Dataset};
@@ -273,24 +276,13 @@ fn archives_of_format_4_and_3_round_trip_and_a_corrupted_coded_block_is_refused(
     // CRC: refused with one line naming the file, or (the coder's slack bits) harmless.
     let arch = dir.join("a4.hepz");
     let good = std::fs::read(&arch).unwrap();
-    let id: [u8; 16] = {
-        let hex = hepae::archive::read_header(&arch).unwrap().archive_id;
-        std::array::from_fn(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
-    };
-    let hl = u32::from_le_bytes(good[8..12].try_into().unwrap()) as usize;
-    let start = 12 + hl + 4;
-    assert_eq!(good[start], 4, "a coded block");
-    let stored = u32::from_le_bytes(good[start + 13..start + 17].try_into().unwrap()) as usize;
-    let payload = start + 17..start + 17 + stored;
+    let (id, start, payload) = first_coded_block(&arch, &good);
     let bad = dir.join("bad.hepz");
     let mut refused = 0;
     for (k, i) in payload.clone().step_by(7).take(300).enumerate() {
         let mut c = good.clone();
         c[i] ^= 1 << (k % 8);
-        let mut crc = crc32fast::Hasher::new();
-        crc.update(&id);
-        crc.update(&c[start..payload.end]);
-        c[payload.end..payload.end + 4].copy_from_slice(&crc.finalize().to_le_bytes());
+        reseal(&mut c, &id, start, &payload);
         std::fs::write(&bad, &c).unwrap();
         if let Err(e) = decompress(&bad, None, &out) {
             let e = e.to_string();
