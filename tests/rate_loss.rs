@@ -112,3 +112,21 @@ fn train_for_compression_records_it_says_so_and_compress_uses_the_model() {
     let p = hepae::model_io::SavedModel::from_bytes(&std::fs::read(&plain).unwrap(), &plain).unwrap();
     assert!(p.meta.training.unwrap().config.compression.is_none());
 }
+
+#[test]
+fn for_compression_refuses_other_families_and_an_absurd_bound_in_one_line_writing_nothing() {
+    use cli::{fails, s, scratch};
+    let dir = scratch("rate-loss", "refuse");
+    let x: Vec<f32> = (0..400).map(|i| 1.0 + (i % 37) as f32).collect();
+    let data = dir.join("jets.npy");
+    hepae::data::npy::write_npy(&data, 4, &x, None).unwrap();
+    let model = dir.join("m.safetensors");
+    let e = fails(&["train", s(&data), "-o", s(&model), "--for-compression", "--model", "vae"]);
+    assert!(e.contains("--for-compression trains a dense --model ae only"), "{e}");
+    for bound in ["0", "1", "-1e-3", "nan"] {
+        let arg = format!("--compression-bound={bound}");
+        let e = fails(&["train", s(&data), "-o", s(&model), "--for-compression", &arg]);
+        assert!(e.contains("--compression-bound") && e.contains("must be in (0, 1)"), "{bound}: {e}");
+    }
+    assert!(!model.exists(), "a refused run wrote the model");
+}
