@@ -538,6 +538,8 @@ macro_rules! instantiate {
             rows_axpy: |a, b, s, g| unsafe { rows_axpy(a, b, s, g) },
             rows_dot: |a, b, g| unsafe { rows_dot(a, b, g) },
             rows_copy: |a, b, g| unsafe { rows_copy(a, b, g) },
+            rows_gemm: crate::rows_gemm::rows_gemm_scalar,
+            rows_gemm_dot: crate::rows_gemm::rows_gemm_dot_scalar,
             mlp_batch: |o, x, r, p, a, s| unsafe { mlp_batch(o, x, r, p, a, s) },
             conv_enc: |o, x, p| unsafe { conv_enc(o, x, p) },
             sgemm_packed: crate::gemm::packed_entry!($isa),

@@ -33,6 +33,7 @@ pub mod quant;
 pub mod quant_batch;
 pub mod quant_batch_bf16;
 pub mod quant_scalar;
+pub mod rows_gemm;
 pub mod scalar;
 pub mod window;
 
@@ -177,6 +178,10 @@ pub struct Kernels {
     pub rows_dot: window::RowsDotFn,
     /// Rows copied between row strides: a = b ([`window::RowsCopyFn`]).
     pub rows_copy: window::RowsCopyFn,
+    /// A convolution's products over planes: c = a · (b's ranges at offsets) ([`rows_gemm::RowsGemmFn`]).
+    pub rows_gemm: rows_gemm::RowsGemmFn,
+    /// Its weight gradient: c += a · (b's ranges at offsets)ᵀ over images ([`rows_gemm::RowsGemmDotFn`]).
+    pub rows_gemm_dot: rows_gemm::RowsGemmDotFn,
     /// A whole chain of dense layers for many rows (the batch encode), in row tiles through
     /// every layer, weights packed once into an [`mlp_batch::MlpBatchPack`]; bit-identical
     /// to the chain of packed GEMMs with fused epilogues (the training forward), on every set.
@@ -217,6 +222,8 @@ static SCALAR: Kernels = Kernels {
     rows_axpy: scalar::rows_axpy,
     rows_dot: scalar::rows_dot,
     rows_copy: scalar::rows_copy,
+    rows_gemm: rows_gemm::rows_gemm_scalar,
+    rows_gemm_dot: rows_gemm::rows_gemm_dot_scalar,
     mlp_batch: scalar::mlp_batch_forward,
     conv_enc: conv_enc::forward_scalar,
     sgemm_packed: gemm::packed_entry!(Isa::Scalar),
