@@ -11,7 +11,6 @@
 //! The scalar references below are the specification, rounding included: the SIMD bodies
 //! give the same bits.
 
-
 /// The shape of one [`RowsGemmFn`] call: `m`×`n` outputs, rows `ldc` apart in c; `k`
 /// products each, a's rows `lda` apart; `accumulate` adds into c, else c is overwritten.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,7 +104,8 @@ pub(crate) fn check_dot(c: usize, a: usize, b: usize, offs: &[usize], g: &RowsGe
         bad("a must hold, per image, m rows of len values, lda ≥ len apart");
     }
     let b_last = last.checked_mul(g.b_is);
-    let fits = |o: usize| b_last.and_then(|s| s.checked_add(o)).and_then(|s| s.checked_add(g.len)).is_some_and(|e| e <= b);
+    let fits =
+        |o: usize| b_last.and_then(|s| s.checked_add(o)).and_then(|s| s.checked_add(g.len)).is_some_and(|e| e <= b);
     if !offs.iter().all(|&o| fits(o)) {
         bad("every range img·b_is + offs[r] ..+ len must lie inside b");
     }

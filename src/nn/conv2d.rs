@@ -3,21 +3,22 @@
 //! with OH = ⌊(H + 2p − k)/s⌋ + 1 (OW likewise).
 //!
 //! Forward, per image: out[o, y, x] = act(b\[o] + Σ_{c,i,j} w[o, c, i, j]·in[c, y·s − p + i, x·s − p + j])
-//! (zero outside the image), computed as im2col then one GEMM: out[O × OH·OW] =
-//! W[O × C·k·k] · cols[C·k·k × OH·OW], the columns built over whole planes
-//! ([`super::im2col_planes`]: output rows Wq wide, each column row one contiguous copy of a
-//! stride phase of the padded image; the junk positions' outputs are dropped). A 1×1 kernel
-//! with stride 1 and no padding reads the image itself as its column matrix; a stride-1
-//! convolution with few output channels runs direct (`super::conv_direct`). Workspace: one
-//! image's phase planes, columns and outputs (or output gradient) in rows of Wq, and dWᵀ.
+//! (zero outside the image), computed as one implicit GEMM over whole planes: out[O × OH·OW]
+//! = W[O × C·k·k] · cols[C·k·k × OH·OW], where each row (c, i, j) of the column matrix is a
+//! contiguous range of a stride phase of the padded image ([`super::im2col_planes`]: output
+//! rows Wq wide, the junk positions' outputs dropped), read in place by the kernel set's
+//! `rows_gemm` ([`super::plane_products`]): no column matrix is built. A 1×1 kernel with
+//! stride 1 and no padding reads the image itself as its column matrix (the packed GEMM).
+//! Workspace: the phase planes and output gradients of a chunk of images, outputs in rows of
+//! Wq, the input gradient's packed weights and planes.
 
 use super::activation::Activation;
-use super::conv_direct;
 use super::conv_transpose_phases::Phases;
 use super::im2col::{act_backward, bias_act_channels, channel_sums_add, Window};
 use super::im2col_planes::Planes;
 use super::init::init_linear;
 use super::op::{Ctx, Op, ParamShape};
+use super::plane_products::{dot_rows, gemm_rows, DotGeom};
 use crate::engine::gemm::gemm;
 use crate::engine::tensor::{Matrix, MatrixMut, Shape, Tensor, TensorMut};
 use serde::{Deserialize, Serialize};
@@ -43,11 +44,17 @@ impl Conv2d {
     fn pointwise(&self) -> bool {
         self.kernel == 1 && self.stride == 1 && self.pad == 0
     }
-    /// Whether the products run as a direct convolution (stride 1, few output channels).
-    fn is_direct(&self) -> bool {
-        self.stride == 1 && self.out < SMALL_OUT && !self.pointwise()
-    }
 }
+
+/// Images whose phase planes and output gradients the weight gradient takes in one call
+/// (the kernel's 16-lane sums are reduced once per call): as many as keep them within
+/// ~512 KiB (the L2 cache), 1 to 8.
+pub(super) fn chunk_images(batch: usize, per_image: usize) -> usize {
+    (CHUNK_VALUES / per_image.max(1)).clamp(1, 8).min(batch.max(1))
+}
+
+/// The value budget of [`chunk_images`].
+const CHUNK_VALUES: usize = 128 * 1024;
 
 /// (C, H, W) of an image shape; (F, 1, 1) for a feature row (which the image ops refuse).
 pub fn image_dims(s: Shape) -> (usize, usize, usize) {
@@ -100,55 +107,56 @@ impl Op for Conv2d {
         let (w, b) = params.split_at_mut(self.out * fan_in);
         init_linear(w, b, fan_in, rng);
     }
-    /// One image's columns (none for a pointwise conv), then dWᵀ [C·k·k × O] accumulated over
-    /// the batch.
-    fn work_len(&self, inp: Shape, _batch: usize) -> usize {
+    /// Pointwise: dWᵀ [C × O]. Otherwise, the larger of the forward's (one image's phase
+    /// planes and outputs in rows of Wq) and the backward's (a chunk of images' phase planes
+    /// and output gradients in rows of Wq, then the input gradient's packed weights and
+    /// planes).
+    fn work_len(&self, inp: Shape, batch: usize) -> usize {
         let g = self.window(inp);
-        if self.is_direct() {
-            return conv_direct::Planes::new(&g).work_len(&g, self.out);
-        }
         if self.pointwise() {
             return g.rows() * self.out;
         }
         let pl = Planes::new(g);
-        let dx = if g.stride >= 2 { Phases::new(&g, self.out).work_len() } else { 0 };
-        pl.phases_len() + pl.cols_len() + self.out * pl.len + g.rows() * self.out + dx
+        let per = pl.phases_len() + self.out * pl.len;
+        let dx = Phases::new(&g, self.out);
+        per.max(chunk_images(batch, per) * per + dx.pack_len() + dx.work_len())
     }
     fn forward(&self, cx: &Ctx<'_>, params: &[f32], inp: Tensor<'_>, out: TensorMut<'_>, work: &mut [f32]) {
         let g = self.window(inp.shape);
         let (o, ckk, ohw) = (self.out, g.rows(), g.cols());
         let (weight, bias) = params.split_at(o * ckk);
         let chw = g.c * g.h * g.w;
-        if self.is_direct() {
-            conv_direct::forward(cx.gemm.kernels(), &g, o, weight, inp.data, out.data, inp.n, work);
-            bias_act_channels(out.data, &bias[..o], inp.n, ohw, self.act);
-            return;
-        }
+        let kern = cx.gemm.kernels();
         if self.pointwise() {
             for (x, y) in inp.data.chunks_exact(chw).zip(out.data.chunks_exact_mut(o * ohw)) {
-                products(cx, y, weight, x, o, ckk, ohw);
+                gemm(
+                    cx.gemm,
+                    1.0,
+                    Matrix::new(weight, o, ckk),
+                    Matrix::new(x, ckk, ohw),
+                    0.0,
+                    &mut MatrixMut::new(y, o, ohw),
+                );
             }
         } else {
-            let (pl, kern) = (Planes::new(g), cx.gemm.kernels());
+            let pl = Planes::new(g);
             let (ph, rest) = work.split_at_mut(pl.phases_len());
-            let (cols, rest) = rest.split_at_mut(pl.cols_len());
             let yw = &mut rest[..o * pl.len];
             for (x, y) in inp.data.chunks_exact(chw).zip(out.data.chunks_exact_mut(o * ohw)) {
                 pl.phases(ph, x, kern);
-                pl.cols(cols, ph);
-                products(cx, yw, weight, cols, o, ckk, pl.len);
+                gemm_rows(kern, yw, pl.len, weight, ckk, ph, pl.offsets(), (o, pl.len), false);
                 pl.crop(y, yw, o, kern);
             }
         }
         bias_act_channels(out.data, &bias[..o], inp.n, ohw, self.act);
     }
     /// From `pre = W·cols + b` per image, with g = dout ⊙ act'(pre) (written over `dout`):
-    /// - dW[O × C·k·k] += Σ_images g · colsᵀ, computed as its transpose dWᵀ = Σ cols · gᵀ in
-    ///   the scratch (so that the columns, the large operand, are read in place by the GEMM
-    ///   instead of packed), added into dW once;  db\[o] += Σ g[o, ·]
-    /// - dcols = Wᵀ · g, dinp = col2im(dcols)   (the adjoint of im2col); for a stride of 2 or
-    ///   more, dinp = the transposed convolution of g with W (same [O, C, k, k] layout, its
-    ///   input O×OH×OW, its output C×H×W) by output phase (`super::conv_transpose_phases`)
+    /// - dW[O × C·k·k] += Σ_images g · colsᵀ: each (c, i, j) column a dot product of g (in
+    ///   rows of Wq, zero at the junk positions) with its range of the phase planes, a chunk
+    ///   of images per call (`rows_gemm_dot`);  db\[o] += Σ g[o, ·]
+    /// - dinp = Wᵀ·g through col2im, which is the transposed convolution of g with W (the
+    ///   same [O, C, k, k] layout read as its [C′ = O, O′ = C, k, k]; its input O×OH×OW, its
+    ///   output C×H×W), by output phase (`super::conv_transpose_phases`)
     fn backward(
         &self,
         cx: &Ctx<'_>,
@@ -167,115 +175,104 @@ impl Op for Conv2d {
         let dout = &mut dout[..n * o * ohw];
         act_backward(dout, out.data, self.act);
         let mut dparams = dparams.map(|d| d.split_at_mut(o * ckk));
-        if self.is_direct() {
-            let dw = dparams.as_mut().map(|(dw, _)| &mut dw[..]);
-            conv_direct::backward(cx.gemm.kernels(), &g, o, weight, inp.data, &*dout, n, dw, dinp, work);
-            if let Some((_, db)) = dparams {
-                channel_sums_add(&mut db[..o], dout, n, ohw);
+        if self.pointwise() {
+            pointwise_backward(
+                cx,
+                &g,
+                o,
+                weight,
+                inp.data,
+                dout,
+                n,
+                dparams.as_mut().map(|(dw, _)| &mut dw[..]),
+                dinp,
+                work,
+            );
+        } else {
+            let (pl, kern) = (Planes::new(g), cx.gemm.kernels());
+            let (plen, glen) = (pl.phases_len(), o * pl.len);
+            let chunk = chunk_images(n, plen + glen);
+            let (phs, rest) = work.split_at_mut(chunk * plen);
+            let (gws, rest) = rest.split_at_mut(chunk * glen);
+            let dxp = Phases::new(&g, o);
+            let (packed, dx_work) = rest.split_at_mut(dxp.pack_len());
+            if dinp.is_some() {
+                dxp.pack(weight, packed);
+                dxp.clear(dx_work);
             }
-            return;
-        }
-        let (pw, pl, kern) = (self.pointwise(), Planes::new(g), cx.gemm.kernels());
-        let len = if pw { ohw } else { pl.len };
-        let (ph, rest) = work.split_at_mut(if pw { 0 } else { pl.phases_len() });
-        let (cols, rest) = rest.split_at_mut(if pw { 0 } else { pl.cols_len() });
-        let (gw, rest) = rest.split_at_mut(if pw { 0 } else { o * len });
-        let (dwt, dx_work) = rest.split_at_mut(ckk * o);
-        dwt.fill(0.0);
-        // A strided convolution's input gradient is a transposed convolution of the output
-        // gradient with the same weight: by output phase, no column matrix nor col2im.
-        let dx_phases = (!pw && g.stride >= 2).then(|| Phases::new(&g, o));
-        if let (Some(ph), Some(_)) = (&dx_phases, &dinp) {
-            ph.clear(dx_work);
-        }
-        // The output gradient in rows of Wq, zero at the junk positions (written once).
-        gw.fill(0.0);
-        for (b, gb) in dout.chunks_exact(o * ohw).enumerate() {
-            let x = &inp.data[b * chw..(b + 1) * chw];
-            let gd = gb;
-            let gb: &[f32] = if pw {
-                gb
-            } else {
-                pl.spread(gw, gb, o, kern);
-                gw
-            };
-            if dparams.is_some() {
-                let cols: &[f32] = if pw {
-                    x
-                } else {
-                    pl.phases(ph, x, kern);
-                    pl.cols(cols, ph);
-                    cols
-                };
-                if o < SMALL_OUT {
-                    small_out_dweight_t(dwt, gb, cols, o, ckk, len);
-                } else {
-                    let gt = Matrix::new(gb, o, len).t();
-                    gemm(cx.gemm, 1.0, Matrix::new(cols, ckk, len), gt, 1.0, &mut MatrixMut::new(dwt, ckk, o));
+            // The output gradients in rows of Wq, zero at the junk positions (written once).
+            gws.fill(0.0);
+            for b0 in (0..n).step_by(chunk) {
+                let imgs = chunk.min(n - b0);
+                if let Some((dw, _)) = dparams.as_mut() {
+                    for t in 0..imgs {
+                        let b = b0 + t;
+                        pl.phases(&mut phs[t * plen..][..plen], &inp.data[b * chw..(b + 1) * chw], kern);
+                        pl.spread(&mut gws[t * glen..][..glen], &dout[b * o * ohw..(b + 1) * o * ohw], o, kern);
+                    }
+                    let d = DotGeom { m: o, len: pl.len, lda: pl.len, images: imgs, a_is: glen, b_is: plen };
+                    dot_rows(kern, &mut dw[..o * ckk], ckk, gws, phs, pl.offsets(), d);
                 }
-            }
-            if let Some(dx) = dinp.as_deref_mut() {
-                let dx = &mut dx[b * chw..(b + 1) * chw];
-                let wt = Matrix::new(weight, o, ckk).t();
-                if pw {
-                    gemm(cx.gemm, 1.0, wt, Matrix::new(gb, o, ohw), 0.0, &mut MatrixMut::new(dx, ckk, ohw));
-                } else if let Some(ph) = &dx_phases {
-                    ph.forward(cx.gemm, weight, gd, dx, dx_work);
-                } else {
-                    gemm(cx.gemm, 1.0, wt, Matrix::new(gb, o, len), 0.0, &mut MatrixMut::new(cols, ckk, len));
-                    ph.fill(0.0);
-                    pl.add_cols(ph, cols);
-                    dx.fill(0.0);
-                    pl.add_phases(dx, ph, kern);
+                if let Some(dx) = dinp.as_deref_mut() {
+                    for b in b0..b0 + imgs {
+                        dxp.forward(
+                            kern,
+                            packed,
+                            &dout[b * o * ohw..(b + 1) * o * ohw],
+                            &mut dx[b * chw..(b + 1) * chw],
+                            dx_work,
+                        );
+                    }
                 }
             }
         }
-        if let Some((dw, db)) = dparams {
-            for (q, row) in dw[..o * ckk].chunks_exact_mut(ckk).enumerate() {
-                for (r, v) in row.iter_mut().enumerate() {
-                    *v += dwt[r * o + q];
-                }
-            }
+        if let Some((_, db)) = dparams {
             channel_sums_add(&mut db[..o], dout, n, ohw);
         }
     }
 }
 
-/// Below this many output channels a convolution's products run as plain loops: a GEMM tile
-/// is at least 4 rows (forward) or 16 columns (dWᵀ) wide, so one output channel (an image
-/// autoencoder's last layer) would use a quarter or a sixteenth of it.
-const SMALL_OUT: usize = 4;
-
-/// y[O × P] = W[O × R] · cols[R × P]: the GEMM, or for few O the loops below.
-fn products(cx: &Ctx<'_>, y: &mut [f32], w: &[f32], cols: &[f32], o: usize, r: usize, p: usize) {
-    if o < SMALL_OUT {
-        small_out_forward(y, w, cols, o, r, p);
-    } else {
-        gemm(cx.gemm, 1.0, Matrix::new(w, o, r), Matrix::new(cols, r, p), 0.0, &mut MatrixMut::new(y, o, p));
+/// The backward of a pointwise convolution (each image's column matrix is the image): dWᵀ
+/// [C × O] += x · gᵀ in the scratch, added into dW once; dx = Wᵀ · g.
+#[allow(clippy::too_many_arguments)]
+fn pointwise_backward(
+    cx: &Ctx<'_>,
+    g: &Window,
+    o: usize,
+    weight: &[f32],
+    xs: &[f32],
+    gs: &[f32],
+    n: usize,
+    dw: Option<&mut [f32]>,
+    mut dinp: Option<&mut [f32]>,
+    work: &mut [f32],
+) {
+    let (c, hw) = (g.c, g.h * g.w);
+    let dwt = &mut work[..c * o];
+    dwt.fill(0.0);
+    for b in 0..n {
+        let (x, gb) = (&xs[b * c * hw..(b + 1) * c * hw], &gs[b * o * hw..(b + 1) * o * hw]);
+        if dw.is_some() {
+            let gt = Matrix::new(gb, o, hw).t();
+            gemm(cx.gemm, 1.0, Matrix::new(x, c, hw), gt, 1.0, &mut MatrixMut::new(dwt, c, o));
+        }
+        if let Some(dx) = dinp.as_deref_mut() {
+            let wt = Matrix::new(weight, o, c).t();
+            gemm(
+                cx.gemm,
+                1.0,
+                wt,
+                Matrix::new(gb, o, hw),
+                0.0,
+                &mut MatrixMut::new(&mut dx[b * c * hw..(b + 1) * c * hw], c, hw),
+            );
+        }
     }
-}
-
-/// y[O × P] = W[O × R] · cols[R × P] for few O: per output channel, a sum of scaled rows.
-fn small_out_forward(y: &mut [f32], w: &[f32], cols: &[f32], o: usize, r: usize, p: usize) {
-    for (q, yq) in y[..o * p].chunks_exact_mut(p).enumerate() {
-        yq.fill(0.0);
-        for (t, row) in cols[..r * p].chunks_exact(p).enumerate() {
-            let wv = w[q * r + t];
-            for (a, &c) in yq.iter_mut().zip(row) {
-                *a += wv * c;
+    if let Some(dw) = dw {
+        for (q, row) in dw[..o * c].chunks_exact_mut(c).enumerate() {
+            for (r, v) in row.iter_mut().enumerate() {
+                *v += dwt[r * o + q];
             }
         }
     }
 }
-
-/// dwt[R × O] += cols[R × P] · g[O × P]ᵀ for few O: dot products, 16 partial sums each (in a
-/// fixed order, so the result does not depend on the machine).
-fn small_out_dweight_t(dwt: &mut [f32], g: &[f32], cols: &[f32], o: usize, r: usize, p: usize) {
-    for (t, row) in cols[..r * p].chunks_exact(p).enumerate() {
-        for q in 0..o {
-            dwt[t * o + q] += dot(row, &g[q * p..(q + 1) * p]);
-        }
-    }
-}
-
-use super::im2col::dot16 as dot;

@@ -5,23 +5,23 @@
 //!
 //! Forward, per image: out[o, Y, X] = act(b\[o] + Σ w[c, o, i, j]·in[c, y, x] over every
 //! (c, y, x, i, j) with Y = y·s − p + i and X = x·s − p + j inside the output). That is the
-//! input gradient of a convolution over the output image, so it runs as one GEMM and a
-//! col2im: cols[O·k·k × H·W] = Wᵀ · in[C × H·W] (W read as [C × O·k·k]), then
-//! out = col2im(cols) over the window of that convolution. With a stride of 2 or more the
-//! forward instead runs by output phase (`super::conv_transpose_phases`: each of the s²
-//! phases a stride-1 correlation of the input with its taps, written into its pixels, no
-//! column matrix and no scatter). Workspace: one image's columns (O·k·k·H·W values) and dWᵀ,
-//! or the phase path's padded input and one phase.
+//! input gradient of a convolution over the output image, run by output phase
+//! (`super::conv_transpose_phases`: each of the s² phases a stride-1 correlation of the
+//! input with its taps, one implicit GEMM over the padded input, written into its pixels; no
+//! column matrix and no col2im). Workspace: the phases' packed weights, the padded input and
+//! one phase; for the backward, a chunk of images' phase planes of the output gradient and
+//! inputs in rows of Wq.
 
 use super::activation::Activation;
+use super::conv2d::chunk_images;
 use super::conv2d::image_dims;
 use super::conv_transpose_phases::Phases;
-use super::im2col::{act_backward, bias_act_channels, channel_sums_add, col2im, Window};
+use super::im2col::{act_backward, bias_act_channels, channel_sums_add, Window};
 use super::im2col_planes::Planes;
 use super::init::init_linear;
 use super::op::{Ctx, Op, ParamShape};
-use crate::engine::gemm::gemm;
-use crate::engine::tensor::{Matrix, MatrixMut, Shape, Tensor, TensorMut};
+use super::plane_products::{dot_rows, gemm_rows, DotGeom};
+use crate::engine::tensor::{Shape, Tensor, TensorMut};
 use serde::{Deserialize, Serialize};
 
 /// The op: `out` channels, a `kernel`×`kernel` window, `stride`, `pad` cropped on each side,
@@ -48,11 +48,6 @@ impl ConvTranspose2d {
         let (_, h, w) = image_dims(inp);
         let (oh, ow) = (self.out_len(h), self.out_len(w));
         Window { c: self.out, h: oh, w: ow, k: self.kernel, stride: self.stride, pad: self.pad, oh: h, ow: w }
-    }
-    /// Whether the forward runs by output phase ([`super::conv_transpose_phases`]): for
-    /// strides of 2 and more, where the column matrix's col2im is a strided scatter.
-    fn phased(&self) -> bool {
-        self.stride >= 2
     }
 }
 
@@ -94,43 +89,38 @@ impl Op for ConvTranspose2d {
         let (w, b) = params.split_at_mut(c * fan_in);
         init_linear(w, b, fan_in, rng);
     }
-    /// One image's columns, then dWᵀ [O·k·k × C] accumulated over the batch.
-    fn work_len(&self, inp: Shape, _batch: usize) -> usize {
+    /// The larger of the forward's (the phases' packed weights, the padded input, one phase)
+    /// and the backward's (a chunk of images' phase planes of the output gradient and inputs
+    /// in rows of Wq, one image's input gradient in rows of Wq).
+    fn work_len(&self, inp: Shape, batch: usize) -> usize {
         let g = self.window(inp);
         let (c, _, _) = image_dims(inp);
-        let phased = if self.phased() { Phases::new(&g, c).work_len() } else { 0 };
+        let ph = Phases::new(&g, c);
         let pl = Planes::new(g);
-        let backward = pl.phases_len() + pl.cols_len() + 2 * c * pl.len + g.rows() * c;
-        (g.rows() * g.cols()).max(phased).max(backward)
+        let per = pl.phases_len() + c * pl.len;
+        (ph.pack_len() + ph.work_len()).max(chunk_images(batch, per) * per + c * pl.len)
     }
     fn forward(&self, cx: &Ctx<'_>, params: &[f32], inp: Tensor<'_>, out: TensorMut<'_>, work: &mut [f32]) {
         let g = self.window(inp.shape);
         let (c, _, _) = image_dims(inp.shape);
         let (okk, hw, ohw) = (g.rows(), g.cols(), g.h * g.w);
         let (weight, bias) = params.split_at(c * okk);
-        if self.phased() {
-            let ph = Phases::new(&g, c);
-            ph.clear(work);
-            for (x, y) in inp.data.chunks_exact(c * hw).zip(out.data.chunks_exact_mut(self.out * ohw)) {
-                ph.forward(cx.gemm, weight, x, y, work);
-            }
-            bias_act_channels(out.data, &bias[..self.out], inp.n, ohw, self.act);
-            return;
-        }
+        let ph = Phases::new(&g, c);
+        let (packed, rest) = work.split_at_mut(ph.pack_len());
+        ph.pack(weight, packed);
+        ph.clear(rest);
+        let kern = cx.gemm.kernels();
         for (x, y) in inp.data.chunks_exact(c * hw).zip(out.data.chunks_exact_mut(self.out * ohw)) {
-            let wt = Matrix::new(weight, c, okk).t();
-            gemm(cx.gemm, 1.0, wt, Matrix::new(x, c, hw), 0.0, &mut MatrixMut::new(work, okk, hw));
-            y.fill(0.0);
-            col2im(y, work, &g, cx.gemm.kernels());
-            bias_act_channels(y, &bias[..self.out], 1, ohw, self.act);
+            ph.forward(kern, packed, x, y, rest);
         }
+        bias_act_channels(out.data, &bias[..self.out], inp.n, ohw, self.act);
     }
     /// With g = dout ⊙ act'(pre) (written over `dout`) and gcols = im2col(g) over the window
-    /// (built over whole planes, [`super::im2col_planes`]: the input and dinp in rows of Wq):
-    /// - dW[C × O·k·k] += Σ_images in · gcolsᵀ, computed as its transpose dWᵀ = Σ gcols · inᵀ
-    ///   in the scratch (the columns read in place, not packed), added into dW once;
-    ///   db\[o] += Σ g[o, ·]
-    /// - dinp[C × H·W] = W · gcols
+    /// (over whole planes, [`super::im2col_planes`]: each row (o, i, j) a range of g's phase
+    /// planes, read in place; the input and dinp in rows of Wq):
+    /// - dW[C × O·k·k] += Σ_images in · gcolsᵀ, a chunk of images per `rows_gemm_dot` call
+    ///   (the input spread into rows of Wq, zero at the junk positions);  db\[o] += Σ g[o, ·]
+    /// - dinp[C × H·W] = W · gcols (`rows_gemm`), cropped from rows of Wq
     fn backward(
         &self,
         cx: &Ctx<'_>,
@@ -148,36 +138,38 @@ impl Op for ConvTranspose2d {
         let weight = &params[..c * okk];
         let dout = &mut dout[..n * self.out * ohw];
         act_backward(dout, out.data, self.act);
-        let dparams = dparams.map(|d| d.split_at_mut(c * okk));
+        let mut dparams = dparams.map(|d| d.split_at_mut(c * okk));
         let (pl, kern) = (Planes::new(g), cx.gemm.kernels());
-        let len = pl.len;
-        let (ph, rest) = work.split_at_mut(pl.phases_len());
-        let (gcols, rest) = rest.split_at_mut(pl.cols_len());
-        let (xw, rest) = rest.split_at_mut(c * len);
-        let (dxw, dwt) = rest.split_at_mut(c * len);
-        let dwt = &mut dwt[..okk * c];
-        dwt.fill(0.0);
-        // The input in rows of Wq, zero at the junk positions (written once).
-        xw.fill(0.0);
-        for (b, gb) in dout.chunks_exact(self.out * ohw).enumerate() {
-            pl.phases(ph, gb, kern);
-            pl.cols(gcols, ph);
-            let gcols = Matrix::new(gcols, okk, len);
-            if dparams.is_some() {
-                pl.spread(xw, &inp.data[b * c * hw..(b + 1) * c * hw], c, kern);
-                gemm(cx.gemm, 1.0, gcols, Matrix::new(xw, c, len).t(), 1.0, &mut MatrixMut::new(dwt, okk, c));
+        let (len, plen, gsz) = (pl.len, pl.phases_len(), self.out * ohw);
+        let chunk = chunk_images(n, plen + c * len);
+        let (phs, rest) = work.split_at_mut(chunk * plen);
+        let (xws, rest) = rest.split_at_mut(chunk * c * len);
+        let dxw = &mut rest[..c * len];
+        // The inputs in rows of Wq, zero at the junk positions (written once).
+        xws.fill(0.0);
+        for b0 in (0..n).step_by(chunk) {
+            let imgs = chunk.min(n - b0);
+            for t in 0..imgs {
+                let b = b0 + t;
+                pl.phases(&mut phs[t * plen..][..plen], &dout[b * gsz..(b + 1) * gsz], kern);
+            }
+            if let Some((dw, _)) = dparams.as_mut() {
+                for t in 0..imgs {
+                    let b = b0 + t;
+                    pl.spread(&mut xws[t * c * len..][..c * len], &inp.data[b * c * hw..(b + 1) * c * hw], c, kern);
+                }
+                let d = DotGeom { m: c, len, lda: len, images: imgs, a_is: c * len, b_is: plen };
+                dot_rows(kern, &mut dw[..c * okk], okk, xws, phs, pl.offsets(), d);
             }
             if let Some(dx) = dinp.as_deref_mut() {
-                gemm(cx.gemm, 1.0, Matrix::new(weight, c, okk), gcols, 0.0, &mut MatrixMut::new(dxw, c, len));
-                pl.crop(&mut dx[b * c * hw..(b + 1) * c * hw], dxw, c, kern);
-            }
-        }
-        if let Some((dw, db)) = dparams {
-            for (q, row) in dw[..c * okk].chunks_exact_mut(okk).enumerate() {
-                for (r, v) in row.iter_mut().enumerate() {
-                    *v += dwt[r * c + q];
+                for t in 0..imgs {
+                    let b = b0 + t;
+                    gemm_rows(kern, dxw, len, weight, okk, &phs[t * plen..][..plen], pl.offsets(), (c, len), false);
+                    pl.crop(&mut dx[b * c * hw..(b + 1) * c * hw], dxw, c, kern);
                 }
             }
+        }
+        if let Some((_, db)) = dparams {
             channel_sums_add(&mut db[..self.out], dout, n, ohw);
         }
     }

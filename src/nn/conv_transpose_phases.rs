@@ -9,15 +9,16 @@
 //! input is copied once per image into zero-bordered planes of Hp × Wp (P0 rows above, Q0
 //! columns left, enough below and right for every tap), so that every tap is one contiguous
 //! range of a plane and the phase, in rows of Wp (the Wp − NX values past each row are
-//! junk, never kept), is a sum over its taps of one GEMM each, read in place:
-//!   ph[O × L] (+)= W_t[O × C] · xp_t[C × L],  W_t[o, c] = w[c, o, i, j] (strides k², O·k²),
-//!   xp_t[c, ·] = xp[c, (dy + P0)·Wp + dx + Q0 ..], L = (MY − 1)·Wp + NX,
-//! the first tap with β = 0, the others accumulating.
+//! junk, never kept), is one implicit GEMM over its taps, read in place:
+//!   ph[O × L] = Σ_{c, t} W_t[o, c] · xp[c, (dy_t + P0)·Wp + dx_t + Q0 + ·],  W_t[o, c] = w[c, o, i, j],
+//!   L = (MY − 1)·Wp + NX, the (c, t) pairs in order (c outer, taps (i, j) row-major).
+//! With a stride of 1 there is one phase holding every tap (a convolution with the flipped
+//! kernel: a stride-1 convolution's input gradient).
 
 use super::im2col::Window;
-use crate::engine::gemm::{gemm, Gemm};
-use crate::engine::tensor::{Matrix, MatrixMut};
+use super::plane_products::gemm_rows;
 use hepae_kernels::window::{Rows, Strided};
+use hepae_kernels::Kernels;
 
 /// The phase geometry of a transposed convolution of a (C, H, W) input (`g` is the window
 /// of the convolution over its output whose input gradient it is: g.c = O, g.h × g.w the
@@ -42,7 +43,7 @@ pub(super) struct Phases {
 
 /// The taps of phase `ph` along one axis: (tap index i, input shift (ph + p − i)/s, exact)
 /// for every i in 0..k with i ≡ ph + p (mod s).
-fn taps(ph: usize, k: usize, s: usize, p: usize) -> impl Iterator<Item = (usize, isize)> {
+fn taps(ph: usize, k: usize, s: usize, p: usize) -> impl Iterator<Item = (usize, isize)> + Clone {
     (0..k)
         .filter(move |&i| (ph + p + s * k - i).is_multiple_of(s))
         .map(move |i| (i, ((ph + p) as isize - i as isize) / s as isize))
@@ -98,12 +99,46 @@ impl Phases {
         self.c * self.hp * self.wp + self.o * self.phase_len()
     }
 
+    /// Values of the phases' packed weights ([`Phases::pack`]): O·C·k² (each tap is in one
+    /// phase).
+    pub(super) fn pack_len(&self) -> usize {
+        self.o * self.c * self.k * self.k
+    }
+    /// The phases in order, (py, px) row-major.
+    fn each_phase(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        (0..self.s.min(self.oh)).flat_map(move |py| (0..self.s.min(self.ow)).map(move |px| (py, px)))
+    }
+    /// Phase `ph`'s taps along one axis (see [`taps`]).
+    fn taps(&self, ph: usize) -> impl Iterator<Item = (usize, isize)> + Clone {
+        taps(ph, self.k, self.s, self.p)
+    }
+    /// Each phase's weights as one row-major [O × C·T] matrix (T its taps, (i, j) row-major;
+    /// column c·T + t), phase after phase: W_t[o, c] = w[c, o, i, j]. Once per batch.
+    pub(super) fn pack(&self, weight: &[f32], packed: &mut [f32]) {
+        let (c, o, k) = (self.c, self.o, self.k);
+        let mut at = 0;
+        for (py, px) in self.each_phase() {
+            for q in 0..o {
+                for ci in 0..c {
+                    for (i, _) in self.taps(py) {
+                        for (j, _) in self.taps(px) {
+                            packed[at] = weight[((ci * o + q) * k + i) * k + j];
+                            at += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Pre-activation outputs (no bias) of one image: `x` is C×H×W, `y` O×OH×OW (every value
-    /// written: zeroed, then each phase added into its pixels), `weight` [C, O, k, k]. The
-    /// padded planes' borders must be zero on entry (see [`Phases::clear`]); they stay so.
-    pub(super) fn forward(&self, gm: Gemm, weight: &[f32], x: &[f32], y: &mut [f32], work: &mut [f32]) {
-        let (c, o, k, s) = (self.c, self.o, self.k, self.s);
-        let (plane, kern) = (self.hp * self.wp, gm.kernels());
+    /// written: zeroed, then each phase added into its pixels), `packed` from
+    /// [`Phases::pack`]. Each phase is one implicit GEMM over the padded planes
+    /// (`super::plane_products`): K = C·T, each (c, tap) one offset. The padded planes'
+    /// borders must be zero on entry (see [`Phases::clear`]); they stay so.
+    pub(super) fn forward(&self, kern: &Kernels, packed: &[f32], x: &[f32], y: &mut [f32], work: &mut [f32]) {
+        let (c, o, s) = (self.c, self.o, self.s);
+        let plane = self.hp * self.wp;
         let (xp, ph) = work.split_at_mut(c * plane);
         let ph = &mut ph[..o * self.phase_len()];
         let rows = Rows { rows: self.h, len: self.w, a_rs: self.wp, b_rs: self.w };
@@ -111,38 +146,40 @@ impl Phases {
             (kern.rows_copy)(&mut d[self.p0 * self.wp + self.q0..], src, &rows);
         }
         y[..o * self.oh * self.ow].fill(0.0);
-        for py in 0..s.min(self.oh) {
-            let my = count(self.oh, py, s);
-            for px in 0..s.min(self.ow) {
-                let nx = count(self.ow, px, s);
-                let len = (my - 1) * self.wp + nx;
-                let mut first = true;
-                for (i, dy) in taps(py, k, s, self.p) {
-                    for (j, dx) in taps(px, k, s, self.p) {
-                        let at = (dy + self.p0 as isize) as usize * self.wp + (dx + self.q0 as isize) as usize;
-                        let a = Matrix { data: &weight[i * k + j..], rows: o, cols: c, rs: k * k, cs: o * k * k };
-                        let b = Matrix { data: &xp[at..], rows: c, cols: len, rs: plane, cs: 1 };
-                        let beta = if first { 0.0 } else { 1.0 };
-                        gemm(
-                            gm,
-                            1.0,
-                            a,
-                            b,
-                            beta,
-                            &mut MatrixMut { data: &mut ph[..], rows: o, cols: len, rs: len, cs: 1 },
-                        );
-                        first = false;
-                    }
-                }
-                // The phase's pixels (added into the zeroed image: each pixel is in one
-                // phase; the strided scatter-add kernel); a phase without taps (k < s) stays 0.
-                if first {
-                    continue;
-                }
-                let geo = Strided { rows: my, len: self.wp, lo: 0, hi: nx, rs: s * self.ow, step: s };
-                for (q, yq) in y.chunks_exact_mut(self.oh * self.ow).take(o).enumerate() {
-                    (kern.window_scatter_add)(&mut yq[py * self.ow + px..], &ph[q * len..][..my * self.wp], &geo);
-                }
+        let mut at = 0;
+        for (py, px) in self.each_phase() {
+            let (my, nx) = (count(self.oh, py, s), count(self.ow, px, s));
+            let len = (my - 1) * self.wp + nx;
+            let (ty, tx) = (self.taps(py), self.taps(px));
+            let kt = c * ty.clone().count() * tx.clone().count();
+            // A phase without taps (k < s) stays 0.
+            if kt == 0 {
+                continue;
+            }
+            let (p0, q0, wp) = (self.p0 as isize, self.q0 as isize, self.wp as isize);
+            let offs = (0..c).flat_map(|ci| {
+                let tx = tx.clone();
+                ty.clone().flat_map(move |(_, dy)| {
+                    tx.clone().map(move |(_, dx)| ci * plane + ((dy + p0) * wp + dx + q0) as usize)
+                })
+            });
+            gemm_rows(
+                kern,
+                &mut ph[..(o - 1) * len + len],
+                len,
+                &packed[at..at + o * kt],
+                kt,
+                xp,
+                offs,
+                (o, len),
+                false,
+            );
+            at += o * kt;
+            // The phase's pixels (added into the zeroed image: each pixel is in one phase;
+            // the strided scatter-add kernel).
+            let geo = Strided { rows: my, len: self.wp, lo: 0, hi: nx, rs: s * self.ow, step: s };
+            for (q, yq) in y.chunks_exact_mut(self.oh * self.ow).take(o).enumerate() {
+                (kern.window_scatter_add)(&mut yq[py * self.ow + px..], &ph[q * len..][..my * self.wp], &geo);
             }
         }
     }

@@ -64,6 +64,11 @@ impl Planes {
             })
         })
     }
+    /// The offset in the phase planes of each row of cols′, rows in order ((c·k + i)·k + j):
+    /// the B operand of the implicit GEMMs (`super::plane_products`).
+    pub fn offsets(&self) -> impl Iterator<Item = usize> + '_ {
+        self.taps().map(|(at, _)| at)
+    }
     /// cols′ [C·k² × L] from the phase planes.
     pub fn cols(&self, cols: &mut [f32], ph: &[f32]) {
         let len = self.len;
