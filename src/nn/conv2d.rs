@@ -12,13 +12,13 @@
 //! Workspace: the phase planes and output gradients of a chunk of images, outputs in rows of
 //! Wq, the input gradient's packed weights and planes.
 
-use super::activation::Activation;
+use super::activation::{sigmoid_inplace, Activation};
 use super::conv_transpose_phases::Phases;
 use super::im2col::{act_backward, bias_act_channels, channel_sums_add, Window};
 use super::im2col_planes::Planes;
 use super::init::init_linear;
 use super::op::{Ctx, Op, ParamShape};
-use super::plane_products::{dot_rows, gemm_rows, DotGeom};
+use super::plane_products::{bias_act_rows, dot_rows, gemm_rows, DotGeom, PlaneRows};
 use crate::engine::gemm::gemm;
 use crate::engine::tensor::{Matrix, MatrixMut, Shape, Tensor, TensorMut};
 use serde::{Deserialize, Serialize};
@@ -119,7 +119,7 @@ impl Op for Conv2d {
         let pl = Planes::new(g);
         let per = pl.phases_len() + self.out * pl.len;
         let dx = Phases::new(&g, self.out);
-        per.max(chunk_images(batch, per) * per + dx.pack_len() + dx.work_len())
+        per.max(chunk_images(batch, per) * per + dx.pack_len() + g.c + dx.work_len())
     }
     fn forward(&self, cx: &Ctx<'_>, params: &[f32], inp: Tensor<'_>, out: TensorMut<'_>, work: &mut [f32]) {
         let g = self.window(inp.shape);
@@ -138,17 +138,31 @@ impl Op for Conv2d {
                     &mut MatrixMut::new(y, o, ohw),
                 );
             }
-        } else {
-            let pl = Planes::new(g);
-            let (ph, rest) = work.split_at_mut(pl.phases_len());
-            let yw = &mut rest[..o * pl.len];
-            for (x, y) in inp.data.chunks_exact(chw).zip(out.data.chunks_exact_mut(o * ohw)) {
-                pl.phases(ph, x, kern);
-                gemm_rows(kern, yw, pl.len, weight, ckk, ph, pl.offsets(), (o, pl.len), false);
-                pl.crop(y, yw, o, kern);
-            }
+            bias_act_channels(out.data, &bias[..o], inp.n, ohw, self.act);
+            return;
         }
-        bias_act_channels(out.data, &bias[..o], inp.n, ohw, self.act);
+        let pl = Planes::new(g);
+        let (ph, rest) = work.split_at_mut(pl.phases_len());
+        let yw = &mut rest[..o * pl.len];
+        // The outputs' kept positions, with the bias and the slope, into the dense planes.
+        let geo = PlaneRows {
+            planes: o,
+            rows: g.oh,
+            len: g.ow,
+            src_ps: pl.len,
+            src_rs: pl.row_stride(),
+            dst_ps: ohw,
+            dst_rs: g.ow,
+            step: 1,
+        };
+        for (x, y) in inp.data.chunks_exact(chw).zip(out.data.chunks_exact_mut(o * ohw)) {
+            pl.phases(ph, x, kern);
+            gemm_rows(kern, yw, pl.len, weight, ckk, ph, pl.offsets(), (o, pl.len), false);
+            bias_act_rows(kern, y, yw, &bias[..o], self.act.fused_slope(), &geo);
+        }
+        if self.act == Activation::Sigmoid {
+            sigmoid_inplace(&mut out.data[..inp.n * o * ohw]);
+        }
     }
     /// From `pre = W·cols + b` per image, with g = dout ⊙ act'(pre) (written over `dout`):
     /// - dW[O × C·k·k] += Σ_images g · colsᵀ: each (c, i, j) column a dot product of g (in
@@ -195,10 +209,12 @@ impl Op for Conv2d {
             let (phs, rest) = work.split_at_mut(chunk * plen);
             let (gws, rest) = rest.split_at_mut(chunk * glen);
             let dxp = Phases::new(&g, o);
-            let (packed, dx_work) = rest.split_at_mut(dxp.pack_len());
+            let (packed, rest) = rest.split_at_mut(dxp.pack_len());
+            let (zeros, dx_work) = rest.split_at_mut(g.c);
             if dinp.is_some() {
                 dxp.pack(weight, packed);
                 dxp.clear(dx_work);
+                zeros.fill(0.0);
             }
             // The output gradients in rows of Wq, zero at the junk positions (written once).
             gws.fill(0.0);
@@ -220,6 +236,7 @@ impl Op for Conv2d {
                             packed,
                             &dout[b * o * ohw..(b + 1) * o * ohw],
                             &mut dx[b * chw..(b + 1) * chw],
+                            (&*zeros, 1.0),
                             dx_work,
                         );
                     }

@@ -12,11 +12,11 @@
 //! one phase; for the backward, a chunk of images' phase planes of the output gradient and
 //! inputs in rows of Wq.
 
-use super::activation::Activation;
+use super::activation::{sigmoid_inplace, Activation};
 use super::conv2d::chunk_images;
 use super::conv2d::image_dims;
 use super::conv_transpose_phases::Phases;
-use super::im2col::{act_backward, bias_act_channels, channel_sums_add, Window};
+use super::im2col::{act_backward, channel_sums_add, Window};
 use super::im2col_planes::Planes;
 use super::init::init_linear;
 use super::op::{Ctx, Op, ParamShape};
@@ -110,10 +110,13 @@ impl Op for ConvTranspose2d {
         ph.pack(weight, packed);
         ph.clear(rest);
         let kern = cx.gemm.kernels();
+        let epilogue = (&bias[..self.out], self.act.fused_slope());
         for (x, y) in inp.data.chunks_exact(c * hw).zip(out.data.chunks_exact_mut(self.out * ohw)) {
-            ph.forward(kern, packed, x, y, rest);
+            ph.forward(kern, packed, x, y, epilogue, rest);
         }
-        bias_act_channels(out.data, &bias[..self.out], inp.n, ohw, self.act);
+        if self.act == Activation::Sigmoid {
+            sigmoid_inplace(&mut out.data[..inp.n * self.out * ohw]);
+        }
     }
     /// With g = dout ⊙ act'(pre) (written over `dout`) and gcols = im2col(g) over the window
     /// (over whole planes, [`super::im2col_planes`]: each row (o, i, j) a range of g's phase

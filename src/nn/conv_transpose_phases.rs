@@ -16,8 +16,8 @@
 //! kernel: a stride-1 convolution's input gradient).
 
 use super::im2col::Window;
-use super::plane_products::gemm_rows;
-use hepae_kernels::window::{Rows, Strided};
+use super::plane_products::{bias_act_rows, gemm_rows, PlaneRows};
+use hepae_kernels::window::Rows;
 use hepae_kernels::Kernels;
 
 /// The phase geometry of a transposed convolution of a (C, H, W) input (`g` is the window
@@ -131,12 +131,22 @@ impl Phases {
         }
     }
 
-    /// Pre-activation outputs (no bias) of one image: `x` is C×H×W, `y` O×OH×OW (every value
-    /// written: zeroed, then each phase added into its pixels), `packed` from
+    /// Outputs of one image: `x` is C×H×W, `y` O×OH×OW (every value written), `packed` from
     /// [`Phases::pack`]. Each phase is one implicit GEMM over the padded planes
-    /// (`super::plane_products`): K = C·T, each (c, tap) one offset. The padded planes'
-    /// borders must be zero on entry (see [`Phases::clear`]); they stay so.
-    pub(super) fn forward(&self, kern: &Kernels, packed: &[f32], x: &[f32], y: &mut [f32], work: &mut [f32]) {
+    /// (`super::plane_products`): K = C·T, each (c, tap) one offset; its pixels are then
+    /// written straight from the phase as leaky(value + bias\[o], slope) (`bias` of O values;
+    /// zeros and slope 1 for the plain product). The padded planes' borders must be zero on
+    /// entry (see [`Phases::clear`]); they stay so.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn forward(
+        &self,
+        kern: &Kernels,
+        packed: &[f32],
+        x: &[f32],
+        y: &mut [f32],
+        (bias, slope): (&[f32], f32),
+        work: &mut [f32],
+    ) {
         let (c, o, s) = (self.c, self.o, self.s);
         let plane = self.hp * self.wp;
         let (xp, ph) = work.split_at_mut(c * plane);
@@ -145,17 +155,12 @@ impl Phases {
         for (d, src) in xp.chunks_exact_mut(plane).zip(x.chunks_exact(self.h * self.w)).take(c) {
             (kern.rows_copy)(&mut d[self.p0 * self.wp + self.q0..], src, &rows);
         }
-        y[..o * self.oh * self.ow].fill(0.0);
         let mut at = 0;
         for (py, px) in self.each_phase() {
             let (my, nx) = (count(self.oh, py, s), count(self.ow, px, s));
             let len = (my - 1) * self.wp + nx;
             let (ty, tx) = (self.taps(py), self.taps(px));
             let kt = c * ty.clone().count() * tx.clone().count();
-            // A phase without taps (k < s) stays 0.
-            if kt == 0 {
-                continue;
-            }
             let (p0, q0, wp) = (self.p0 as isize, self.q0 as isize, self.wp as isize);
             let offs = (0..c).flat_map(|ci| {
                 let tx = tx.clone();
@@ -163,24 +168,21 @@ impl Phases {
                     tx.clone().map(move |(_, dx)| ci * plane + ((dy + p0) * wp + dx + q0) as usize)
                 })
             });
-            gemm_rows(
-                kern,
-                &mut ph[..(o - 1) * len + len],
-                len,
-                &packed[at..at + o * kt],
-                kt,
-                xp,
-                offs,
-                (o, len),
-                false,
-            );
+            // A phase without taps (k < s) is a zero product.
+            gemm_rows(kern, &mut ph[..o * len], len, &packed[at..at + o * kt], kt, xp, offs, (o, len), false);
             at += o * kt;
-            // The phase's pixels (added into the zeroed image: each pixel is in one phase;
-            // the strided scatter-add kernel).
-            let geo = Strided { rows: my, len: self.wp, lo: 0, hi: nx, rs: s * self.ow, step: s };
-            for (q, yq) in y.chunks_exact_mut(self.oh * self.ow).take(o).enumerate() {
-                (kern.window_scatter_add)(&mut yq[py * self.ow + px..], &ph[q * len..][..my * self.wp], &geo);
-            }
+            // The phase's pixels: every s-th of every s-th row of each output plane.
+            let geo = PlaneRows {
+                planes: o,
+                rows: my,
+                len: nx,
+                src_ps: len,
+                src_rs: self.wp,
+                dst_ps: self.oh * self.ow,
+                dst_rs: s * self.ow,
+                step: s,
+            };
+            bias_act_rows(kern, &mut y[py * self.ow + px..], ph, bias, slope, &geo);
         }
     }
     /// Zeroes the padded planes (once per batch: the images overwrite only their interiors).

@@ -41,6 +41,10 @@ impl Planes {
         let len = if g.oh == 0 || g.ow == 0 { 0 } else { (g.oh - 1) * wq + g.ow };
         Planes { g, phase, wq, plane: hq * wq, len }
     }
+    /// Values from one output row to the next in the columns (Wq).
+    pub fn row_stride(&self) -> usize {
+        self.wq
+    }
     /// Values of the phase planes (C·s²·Hq·Wq).
     pub fn phases_len(&self) -> usize {
         self.phase.rows() * self.plane

@@ -88,6 +88,33 @@ pub fn dot_rows(
     }
 }
 
+/// `planes` planes of `rows` rows of `len` values: source value (q, r, t) at
+/// q·src_ps + r·src_rs + t; its destination at q·dst_ps + r·dst_rs + t·step.
+/// (SHIM until the kernel lands.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlaneRows {
+    pub planes: usize,
+    pub rows: usize,
+    pub len: usize,
+    pub src_ps: usize,
+    pub src_rs: usize,
+    pub dst_ps: usize,
+    pub dst_rs: usize,
+    pub step: usize,
+}
+
+/// dst[q·dst_ps + r·dst_rs + t·step] = leaky(src[q·src_ps + r·src_rs + t] + bias\[q], slope).
+pub fn bias_act_rows(_kern: &Kernels, dst: &mut [f32], src: &[f32], bias: &[f32], slope: f32, g: &PlaneRows) {
+    for q in 0..g.planes {
+        for r in 0..g.rows {
+            for t in 0..g.len {
+                let u = src[q * g.src_ps + r * g.src_rs + t] + bias[q];
+                dst[q * g.dst_ps + r * g.dst_rs + t * g.step] = if u > 0.0 { u } else { slope * u };
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
