@@ -4,7 +4,7 @@
 //! order, so the bits are the reference's.
 //!
 //! `rows_gemm`: a register tile of MR output rows × NV vectors of positions (AVX-512: 8×3,
-//! 4×6, 2×8, 1×12; AVX2: 4×3, 2×6, 1×12) starts at 0 or at c; for q = 0..k it loads NV
+//! 4×6, 2×8, 1×12; AVX2: 6×2, 4×2, 2×4, 1×8) starts at 0 or at c; for q = 0..k it loads NV
 //! vectors of b's range q straight from b (the last one masked at the n tail) and
 //! broadcasts a[r, q] per row: one FMA per output and q, in q order. The positions are cut
 //! into tiles of NV vectors, then the rest into the largest of 8, 6, 4, 3, 2, 1 vectors.
@@ -41,27 +41,23 @@ pub(crate) unsafe fn rows_gemm<S: Simd>(c: &mut [f32], a: &[f32], b: &[f32], off
     let mut i = 0;
     while i < g.m {
         let left = g.m - i;
-        let mr = if wide && left >= 8 {
-            8
-        } else if left >= 4 {
-            4
-        } else if left >= 2 {
-            2
-        } else {
-            1
-        };
+        let top = if wide { 8 } else { 6 };
+        let mr = [top, 4, 2, 1].into_iter().find(|&r| r <= left).unwrap_or(1);
         // SAFETY: rows i..i + mr < m of a (k values each, lda apart) and of c (n values, ldc
         // apart) lie inside a and c, every range offs[q]..offs[q] + n inside b (checked
         // above); the ISA is enabled in the caller.
         unsafe {
             let t = Tile { c: c.as_mut_ptr().add(i * g.ldc), a: a.as_ptr().add(i * g.lda), b: b.as_ptr(), offs, g };
-            match mr {
-                8 => t.rows::<S, 8, 3>(),
-                4 if wide => t.rows::<S, 4, 6>(),
-                4 => t.rows::<S, 4, 3>(),
-                2 if wide => t.rows::<S, 2, 8>(),
-                2 => t.rows::<S, 2, 6>(),
-                _ => t.rows::<S, 1, 12>(),
+            // Tiles (MR·NV accumulators + NV vectors of b + a broadcast ≤ the 32 zmm or 16 ymm).
+            match (wide, mr) {
+                (true, 8) => t.rows::<S, 8, 3>(),
+                (true, 4) => t.rows::<S, 4, 6>(),
+                (true, 2) => t.rows::<S, 2, 8>(),
+                (true, _) => t.rows::<S, 1, 12>(),
+                (false, 6) => t.rows::<S, 6, 2>(),
+                (false, 4) => t.rows::<S, 4, 2>(),
+                (false, 2) => t.rows::<S, 2, 4>(),
+                (false, _) => t.rows::<S, 1, 8>(),
             }
         }
         i += mr;
@@ -118,9 +114,26 @@ impl Tile<'_> {
     /// Safety: as [`Tile::rows`], and j < n.
     #[inline(always)]
     unsafe fn tile<S: Simd, const MR: usize, const NV: usize>(&self, j: usize) -> usize {
+        let last = (self.g.n - j).min(NV * S::W) - (NV - 1) * S::W;
+        // SAFETY: the caller's contract; the masked form only where the last vector is short.
+        unsafe {
+            if last == S::W {
+                self.tile_lanes::<S, MR, NV, false>(j, last)
+            } else {
+                self.tile_lanes::<S, MR, NV, true>(j, last)
+            }
+        }
+        NV
+    }
+
+    /// [`Tile::tile`] with `last` lanes in its last vector: masked loads and stores there if
+    /// MASKED (then the inner loop branches on nothing), else whole vectors (`last` = W).
+    ///
+    /// Safety: as [`Tile::tile`].
+    #[inline(always)]
+    unsafe fn tile_lanes<S: Simd, const MR: usize, const NV: usize, const MASKED: bool>(&self, j: usize, last: usize) {
         let g = self.g;
-        let last = (g.n - j).min(NV * S::W) - (NV - 1) * S::W;
-        let lens: [usize; NV] = std::array::from_fn(|v| if v + 1 < NV { S::W } else { last });
+        let lens: [usize; NV] = std::array::from_fn(|v| if MASKED && v + 1 == NV { last } else { S::W });
         // SAFETY: the caller's contract: rows r < MR of c and a exist, positions j + p for
         // p < (NV − 1)·W + last exist in c's rows and in every range of b.
         unsafe {
@@ -150,7 +163,6 @@ impl Tile<'_> {
                 }
             }
         }
-        NV
     }
 }
 

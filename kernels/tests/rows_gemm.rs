@@ -121,7 +121,7 @@ fn rows_gemm_every_set_gives_the_references_bits_on_ragged_shapes_and_touches_no
     let mut r = StdRng::seed_from_u64(15);
     let mut case = 0usize;
     for m in [1, 2, 3, 5, 8, 9, 16, 17, 33] {
-        for n in [1, 7, 15, 16, 17, 47, 48, 49, 130] {
+        for n in [1, 7, 15, 16, 17, 33, 47, 48, 49, 90, 130, 200] {
             for k in [0, 1, 3, 9, 72] {
                 for accumulate in [false, true] {
                     case += 1;
@@ -156,7 +156,7 @@ fn rows_gemm_dot_every_set_gives_the_references_bits_on_ragged_shapes_and_touche
     let mut r = StdRng::seed_from_u64(16);
     let mut case = 0usize;
     for m in [1, 2, 3, 5, 8, 9, 16, 17, 33] {
-        for nr in [1, 2, 5, 6, 7, 13] {
+        for nr in [1, 2, 3, 5, 6, 7, 9, 13] {
             for len in [1, 15, 16, 17, 100] {
                 for images in [1, 3] {
                     case += 1;
