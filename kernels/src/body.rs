@@ -490,6 +490,22 @@ macro_rules! instantiate {
             unsafe { crate::window::rows_dot::<$S>(a, b, g) }
         }
         #[target_feature(enable = $feature)]
+        pub unsafe fn rows_gemm(c: &mut [f32], a: &[f32], b: &[f32], offs: &[usize], g: &crate::rows_gemm::RowsGemm) {
+            // SAFETY: as above.
+            unsafe { crate::rows_gemm_simd::rows_gemm::<$S>(c, a, b, offs, g) }
+        }
+        #[target_feature(enable = $feature)]
+        pub unsafe fn rows_gemm_dot(
+            c: &mut [f32],
+            a: &[f32],
+            b: &[f32],
+            offs: &[usize],
+            g: &crate::rows_gemm::RowsGemmDot,
+        ) {
+            // SAFETY: as above.
+            unsafe { crate::rows_gemm_simd::rows_gemm_dot::<$S>(c, a, b, offs, g) }
+        }
+        #[target_feature(enable = $feature)]
         pub unsafe fn mlp_batch(
             o: &mut [f32],
             x: &[f32],
@@ -538,8 +554,8 @@ macro_rules! instantiate {
             rows_axpy: |a, b, s, g| unsafe { rows_axpy(a, b, s, g) },
             rows_dot: |a, b, g| unsafe { rows_dot(a, b, g) },
             rows_copy: |a, b, g| unsafe { rows_copy(a, b, g) },
-            rows_gemm: crate::rows_gemm::rows_gemm_scalar,
-            rows_gemm_dot: crate::rows_gemm::rows_gemm_dot_scalar,
+            rows_gemm: |c, a, b, o, g| unsafe { rows_gemm(c, a, b, o, g) },
+            rows_gemm_dot: |c, a, b, o, g| unsafe { rows_gemm_dot(c, a, b, o, g) },
             mlp_batch: |o, x, r, p, a, s| unsafe { mlp_batch(o, x, r, p, a, s) },
             conv_enc: |o, x, p| unsafe { conv_enc(o, x, p) },
             sgemm_packed: crate::gemm::packed_entry!($isa),

@@ -34,6 +34,8 @@ pub mod quant_batch;
 pub mod quant_batch_bf16;
 pub mod quant_scalar;
 pub mod rows_gemm;
+#[cfg(target_arch = "x86_64")]
+mod rows_gemm_simd;
 pub mod scalar;
 pub mod window;
 

@@ -115,7 +115,7 @@ pub(crate) fn check_dot(c: usize, a: usize, b: usize, offs: &[usize], g: &RowsGe
 pub fn rows_gemm_scalar(c: &mut [f32], a: &[f32], b: &[f32], offs: &[usize], g: &RowsGemm) {
     check_gemm(c.len(), a.len(), b.len(), offs, g);
     for i in 0..g.m {
-        let ai = &a[i * g.lda..];
+        let ai = a.get(i * g.lda..).unwrap_or_default(); // (a may be empty when k = 0)
         for j in 0..g.n {
             let at = i * g.ldc + j;
             let mut s = if g.accumulate { c[at] } else { 0.0 };
@@ -133,7 +133,8 @@ pub fn rows_gemm_dot_scalar(c: &mut [f32], a: &[f32], b: &[f32], offs: &[usize],
     for i in 0..g.m {
         for (r, &o) in offs.iter().enumerate() {
             let mut part = [0.0f32; DOT_LANES];
-            for img in 0..g.images {
+            for img in (0..g.images).filter(|_| g.len > 0) {
+                // (a and b may be empty when len = 0)
                 let ar = &a[img * g.a_is + i * g.lda..][..g.len];
                 let br = &b[img * g.b_is + o..][..g.len];
                 for (t, (&x, &y)) in ar.iter().zip(br).enumerate() {

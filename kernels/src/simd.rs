@@ -32,6 +32,8 @@ pub(crate) trait Simd {
     unsafe fn div(a: Self::V, b: Self::V) -> Self::V;
     /// a·b + c with one rounding.
     unsafe fn fmadd(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// Per lane: a·b + c with one rounding in lanes < len, `c` unchanged (no FMA) in the others.
+    unsafe fn fmadd_tail(a: Self::V, b: Self::V, c: Self::V, len: usize) -> Self::V;
     unsafe fn sqrt(a: Self::V) -> Self::V;
     unsafe fn abs(a: Self::V) -> Self::V;
     /// Per lane: `if c > 0 { a } else { b }` (NaN and ±0 take `b`).

@@ -102,6 +102,11 @@ impl Simd for Avx2 {
         unsafe { _mm256_fmadd_ps(a, b, c) }
     }
     #[inline(always)]
+    unsafe fn fmadd_tail(a: __m256, b: __m256, c: __m256, len: usize) -> __m256 {
+        // SAFETY: register-only (see the note above the impl).
+        unsafe { _mm256_blendv_ps(c, _mm256_fmadd_ps(a, b, c), _mm256_castsi256_ps(tail_mask(len))) }
+    }
+    #[inline(always)]
     unsafe fn sqrt(a: __m256) -> __m256 {
         // SAFETY: register-only (see the note above the impl).
         unsafe { _mm256_sqrt_ps(a) }

@@ -104,6 +104,11 @@ impl Simd for Avx512 {
         unsafe { _mm512_fmadd_ps(a, b, c) }
     }
     #[inline(always)]
+    unsafe fn fmadd_tail(a: __m512, b: __m512, c: __m512, len: usize) -> __m512 {
+        // SAFETY: register-only (see the note above the impl).
+        unsafe { _mm512_mask3_fmadd_ps(a, b, c, tail_mask(len)) }
+    }
+    #[inline(always)]
     unsafe fn sqrt(a: __m512) -> __m512 {
         // SAFETY: register-only (see the note above the impl).
         unsafe { _mm512_sqrt_ps(a) }

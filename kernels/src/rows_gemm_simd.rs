@@ -1,0 +1,311 @@
+//! The SIMD bodies of [`crate::Kernels::rows_gemm`] and [`crate::Kernels::rows_gemm_dot`]
+//! (contracts and scalar references in `rows_gemm.rs`), written once over [`Simd`] for AVX2
+//! and AVX-512F. Each output gets exactly the reference's operations in the reference's
+//! order, so the bits are the reference's.
+//!
+//! `rows_gemm`: a register tile of MR output rows × NV vectors of positions (AVX-512: 8×3,
+//! 4×6, 2×8, 1×12; AVX2: 6×2, 4×2, 2×4, 1×8) starts at 0 or at c; for q = 0..k it loads NV
+//! vectors of b's range q straight from b (the last one masked at the n tail) and
+//! broadcasts a[r, q] per row: one FMA per output and q, in q order. The positions are cut
+//! into tiles of NV vectors, then the rest into the largest of 8, 6, 4, 3, 2, 1 vectors.
+//!
+//! `rows_gemm_dot`: a register tile of MR rows × NR offsets (AVX-512: 4×6; AVX2: 2×3), each
+//! output held as its 16 partial sums (one AVX-512 vector, two AVX2 ones: lane l is the
+//! partial of t ≡ l mod 16); per image, per chunk of 16 positions, MR vectors of a and NR of
+//! b, one FMA per output lane. The last chunk's lanes past `len` do no FMA (`fmadd_tail`),
+//! so their partials keep their bits. At the end each output's partials are stored and
+//! added 0..15 from 0, and the total added to c, as the reference does.
+
+use crate::rows_gemm::{check_dot, check_gemm, RowsGemm, RowsGemmDot, DOT_LANES};
+use crate::simd::Simd;
+
+/// The body of `rows_gemm` (lengths checked first).
+///
+/// Safety: inlined into a function compiled for `S`'s instruction set.
+#[inline(always)]
+pub(crate) unsafe fn rows_gemm<S: Simd>(c: &mut [f32], a: &[f32], b: &[f32], offs: &[usize], g: &RowsGemm) {
+    check_gemm(c.len(), a.len(), b.len(), offs, g);
+    if g.m == 0 || g.n == 0 {
+        return;
+    }
+    if g.k == 0 {
+        // No products (a may be empty): the sum is its start.
+        if !g.accumulate {
+            for i in 0..g.m {
+                c[i * g.ldc..][..g.n].fill(0.0);
+            }
+        }
+        return;
+    }
+    let wide = S::W >= 16;
+    let mut i = 0;
+    while i < g.m {
+        let left = g.m - i;
+        let top = if wide { 8 } else { 6 };
+        let mr = [top, 4, 2, 1].into_iter().find(|&r| r <= left).unwrap_or(1);
+        // SAFETY: rows i..i + mr < m of a (k values each, lda apart) and of c (n values, ldc
+        // apart) lie inside a and c, every range offs[q]..offs[q] + n inside b (checked
+        // above); the ISA is enabled in the caller.
+        unsafe {
+            let t = Tile { c: c.as_mut_ptr().add(i * g.ldc), a: a.as_ptr().add(i * g.lda), b: b.as_ptr(), offs, g };
+            // Tiles (MR·NV accumulators + NV vectors of b + a broadcast ≤ the 32 zmm or 16 ymm).
+            match (wide, mr) {
+                (true, 8) => t.rows::<S, 8, 3>(),
+                (true, 4) => t.rows::<S, 4, 6>(),
+                (true, 2) => t.rows::<S, 2, 8>(),
+                (true, _) => t.rows::<S, 1, 12>(),
+                (false, 6) => t.rows::<S, 6, 2>(),
+                (false, 4) => t.rows::<S, 4, 2>(),
+                (false, 2) => t.rows::<S, 2, 4>(),
+                (false, _) => t.rows::<S, 1, 8>(),
+            }
+        }
+        i += mr;
+    }
+}
+
+/// One block of rows of a `rows_gemm` call: c and a at its first row.
+struct Tile<'a> {
+    c: *mut f32,
+    a: *const f32,
+    b: *const f32,
+    offs: &'a [usize],
+    g: &'a RowsGemm,
+}
+
+impl Tile<'_> {
+    /// MR rows, all n positions: tiles of NV vectors, then the rest in smaller tiles.
+    ///
+    /// Safety: MR rows from `self.c`, `self.a` exist (the caller's SAFETY note).
+    #[inline(always)]
+    unsafe fn rows<S: Simd, const MR: usize, const NV: usize>(&self) {
+        let nvec = self.g.n.div_ceil(S::W);
+        let mut v = 0;
+        while v < nvec {
+            let want = (nvec - v).min(NV);
+            let j = v * S::W;
+            // SAFETY: the tile covers vectors v..v + used of the n positions, the last one
+            // masked to the positions that exist (the caller's contract).
+            let used = unsafe {
+                if want == NV {
+                    self.tile::<S, MR, NV>(j)
+                } else if want >= 8 && NV > 8 {
+                    self.tile::<S, MR, 8>(j)
+                } else if want >= 6 && NV > 6 {
+                    self.tile::<S, MR, 6>(j)
+                } else if want >= 4 && NV > 4 {
+                    self.tile::<S, MR, 4>(j)
+                } else if want >= 3 && NV > 3 {
+                    self.tile::<S, MR, 3>(j)
+                } else if want >= 2 && NV > 2 {
+                    self.tile::<S, MR, 2>(j)
+                } else {
+                    self.tile::<S, MR, 1>(j)
+                }
+            };
+            v += used;
+        }
+    }
+
+    /// c[r, j + p] for r < MR, p < min(NV·W, n − j) (at least (NV − 1)·W + 1 positions
+    /// exist from j): from 0 or c, + a[r, q]·b[offs\[q] + j + p] for q = 0..k in order.
+    /// Returns NV.
+    ///
+    /// Safety: as [`Tile::rows`], and j < n.
+    #[inline(always)]
+    unsafe fn tile<S: Simd, const MR: usize, const NV: usize>(&self, j: usize) -> usize {
+        let last = (self.g.n - j).min(NV * S::W) - (NV - 1) * S::W;
+        // SAFETY: the caller's contract; the masked form only where the last vector is short.
+        unsafe {
+            if last == S::W {
+                self.tile_lanes::<S, MR, NV, false>(j, last)
+            } else {
+                self.tile_lanes::<S, MR, NV, true>(j, last)
+            }
+        }
+        NV
+    }
+
+    /// [`Tile::tile`] with `last` lanes in its last vector: masked loads and stores there if
+    /// MASKED (then the inner loop branches on nothing), else whole vectors (`last` = W).
+    ///
+    /// Safety: as [`Tile::tile`].
+    #[inline(always)]
+    unsafe fn tile_lanes<S: Simd, const MR: usize, const NV: usize, const MASKED: bool>(&self, j: usize, last: usize) {
+        let g = self.g;
+        let lens: [usize; NV] = std::array::from_fn(|v| if MASKED && v + 1 == NV { last } else { S::W });
+        // SAFETY: the caller's contract: rows r < MR of c and a exist, positions j + p for
+        // p < (NV − 1)·W + last exist in c's rows and in every range of b.
+        unsafe {
+            let mut acc = [[S::zero(); NV]; MR];
+            if g.accumulate {
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    let cr = self.c.add(r * g.ldc + j);
+                    for (v, acc) in acc.iter_mut().enumerate() {
+                        *acc = S::load(cr.add(v * S::W), lens[v]);
+                    }
+                }
+            }
+            for (q, &o) in self.offs.iter().enumerate() {
+                let bq = self.b.add(o + j);
+                let bv: [S::V; NV] = std::array::from_fn(|v| S::load(bq.add(v * S::W), lens[v]));
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    let av = S::splat(*self.a.add(r * g.lda + q));
+                    for v in 0..NV {
+                        acc[v] = S::fmadd(av, bv[v], acc[v]);
+                    }
+                }
+            }
+            for (r, acc) in acc.iter().enumerate() {
+                let cr = self.c.add(r * g.ldc + j);
+                for (v, &acc) in acc.iter().enumerate() {
+                    S::store(cr.add(v * S::W), acc, lens[v]);
+                }
+            }
+        }
+    }
+}
+
+/// The body of `rows_gemm_dot` (lengths checked first).
+///
+/// Safety: inlined into a function compiled for `S`'s instruction set.
+#[inline(always)]
+pub(crate) unsafe fn rows_gemm_dot<S: Simd>(c: &mut [f32], a: &[f32], b: &[f32], offs: &[usize], g: &RowsGemmDot) {
+    check_dot(c.len(), a.len(), b.len(), offs, g);
+    if g.m == 0 || g.r == 0 {
+        return;
+    }
+    if g.len == 0 || g.images == 0 {
+        // No products (a and b may be empty): each total is 0, added as the reference adds it.
+        for i in 0..g.m {
+            for x in &mut c[i * g.ldc..][..g.r] {
+                *x += 0.0;
+            }
+        }
+        return;
+    }
+    let wide = S::W >= 16;
+    let mut i = 0;
+    while i < g.m {
+        let left = g.m - i;
+        let mr = if left >= 4 && wide {
+            4
+        } else if left >= 2 {
+            2
+        } else {
+            1
+        };
+        // SAFETY: rows i..i + mr < m of c (r values, ldc apart) lie inside c; per image,
+        // rows i..i + mr of a (len values) inside a, every range img·b_is + offs[s] ..+ len
+        // inside b (checked above); the ISA is enabled in the caller.
+        unsafe {
+            let t = DotTile { c: c.as_mut_ptr().add(i * g.ldc), a: a.as_ptr().add(i * g.lda), b: b.as_ptr(), g };
+            match mr {
+                4 => t.rows::<S, 4, 6>(offs),
+                2 if wide => t.rows::<S, 2, 6>(offs),
+                2 => t.rows::<S, 2, 3>(offs),
+                _ if wide => t.rows::<S, 1, 6>(offs),
+                _ => t.rows::<S, 1, 3>(offs),
+            }
+        }
+        i += mr;
+    }
+}
+
+/// One block of rows of a `rows_gemm_dot` call: c and a (image 0) at its first row.
+struct DotTile<'a> {
+    c: *mut f32,
+    a: *const f32,
+    b: *const f32,
+    g: &'a RowsGemmDot,
+}
+
+impl DotTile<'_> {
+    /// MR rows, every offset: tiles of NR offsets, the rest in one smaller tile.
+    ///
+    /// Safety: as the caller's SAFETY note in [`rows_gemm_dot`].
+    #[inline(always)]
+    unsafe fn rows<S: Simd, const MR: usize, const NR: usize>(&self, offs: &[usize]) {
+        let mut s = 0;
+        while s < offs.len() {
+            let want = (offs.len() - s).min(NR);
+            let o = &offs[s..];
+            // SAFETY: columns s.. of c's rows exist for each offset taken (the caller's note).
+            let used = unsafe {
+                if want == NR {
+                    self.tile::<S, MR, NR>(s, o)
+                } else if want >= 4 && NR > 4 {
+                    self.tile::<S, MR, 4>(s, o)
+                } else if want >= 3 && NR > 3 {
+                    self.tile::<S, MR, 3>(s, o)
+                } else if want >= 2 && NR > 2 {
+                    self.tile::<S, MR, 2>(s, o)
+                } else {
+                    self.tile::<S, MR, 1>(s, o)
+                }
+            };
+            s += used;
+        }
+    }
+
+    /// c[r, s + u] += Σ_img Σ_t a[img, r, t]·b[img·b_is + offs\[u] + t] for r < MR, u < NR,
+    /// as 16 partial sums each (the reference's order). Returns NR.
+    ///
+    /// Safety: as [`DotTile::rows`], with offs.len() ≥ NR and columns s..s + NR existing.
+    #[inline(always)]
+    unsafe fn tile<S: Simd, const MR: usize, const NR: usize>(&self, s: usize, offs: &[usize]) -> usize {
+        let g = self.g;
+        let halves = DOT_LANES / S::W;
+        let boffs: [usize; NR] = std::array::from_fn(|u| offs[u]);
+        // SAFETY: the caller's contract: per image, a's rows r < MR and b's ranges at the
+        // NR offsets hold `len` values, and every address below is below those ends (full
+        // vectors where at least W positions are left, masked loads of the rest).
+        unsafe {
+            // acc[h][r][u]: lanes h·W.. of the 16 partials of output (r, u).
+            let mut acc = [[[S::zero(); NR]; MR]; 2];
+            for img in 0..g.images {
+                let ai = self.a.add(img * g.a_is);
+                let bi: [*const f32; NR] = std::array::from_fn(|u| self.b.add(img * g.b_is + boffs[u]));
+                let mut t = 0;
+                while t + DOT_LANES <= g.len {
+                    for (h, acc) in acc.iter_mut().enumerate().take(halves) {
+                        let at = t + h * S::W;
+                        let av: [S::V; MR] = std::array::from_fn(|r| S::load(ai.add(r * g.lda + at), S::W));
+                        for u in 0..NR {
+                            let bv = S::load(bi[u].add(at), S::W);
+                            for r in 0..MR {
+                                acc[r][u] = S::fmadd(av[r], bv, acc[r][u]);
+                            }
+                        }
+                    }
+                    t += DOT_LANES;
+                }
+                for (h, acc) in acc.iter_mut().enumerate().take(halves) {
+                    let at = t + h * S::W;
+                    if at >= g.len {
+                        break;
+                    }
+                    let len = (g.len - at).min(S::W);
+                    let av: [S::V; MR] = std::array::from_fn(|r| S::load(ai.add(r * g.lda + at), len));
+                    for u in 0..NR {
+                        let bv = S::load(bi[u].add(at), len);
+                        for r in 0..MR {
+                            acc[r][u] = S::fmadd_tail(av[r], bv, acc[r][u], len);
+                        }
+                    }
+                }
+            }
+            for r in 0..MR {
+                let cr = self.c.add(r * g.ldc + s);
+                for u in 0..NR {
+                    let mut part = [0.0f32; DOT_LANES];
+                    for (h, acc) in acc.iter().enumerate().take(halves) {
+                        S::store(part.as_mut_ptr().add(h * S::W), acc[r][u], S::W);
+                    }
+                    *cr.add(u) += part.iter().fold(0.0f32, |s, &v| s + v);
+                }
+            }
+        }
+        NR
+    }
+}
