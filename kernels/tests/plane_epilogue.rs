@@ -180,6 +180,10 @@ fn panic_message(f: impl FnOnce()) -> Option<String> {
     )
 }
 
+/// A broken call: what it breaks, the geometry, the dst, src and bias lengths, and what the
+/// panic must say.
+type Refusal = (&'static str, PlaneRows, usize, usize, usize, &'static [&'static str]);
+
 #[test]
 fn rows_bias_act_refuses_a_broken_length_contract_on_every_set_before_writing() {
     // 2 planes of 2 rows of 5 at step 2: src span 1·12 + 1·6 + 5 = 23, dst 1·20 + 1·10 + 9 = 39.
@@ -187,7 +191,7 @@ fn rows_bias_act_refuses_a_broken_length_contract_on_every_set_before_writing() 
     assert_eq!((g.src_span(), g.dst_span()), (Some(23), Some(39)));
     let huge = PlaneRows { planes: 3, dst_ps: usize::MAX / 2, ..g };
     assert_eq!(huge.dst_span(), None);
-    let cases: [(&str, PlaneRows, usize, usize, usize, &[&str]); 6] = [
+    let cases: [Refusal; 6] = [
         ("short dst", g, 38, 23, 2, &["dst 38", "39"]),
         ("short src", g, 39, 22, 2, &["src 22", "23"]),
         ("bias shorter than planes", g, 39, 23, 1, &["bias 1", "planes = 2"]),
