@@ -12,6 +12,10 @@ use hepae_kernels::{available_isas, kernels_for, Isa, Kernels};
 use rand::{Rng, SeedableRng};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[path = "support/guarded.rs"]
+mod guarded;
+
 /// A signalling NaN (quiet bit clear): survives only moves, loads, stores and blends.
 const SENTINEL: u32 = 0x7fa0_0001;
 
@@ -127,6 +131,33 @@ fn every_set_matches_the_reference_and_the_reference_its_definition_bit_for_bit(
                 let mut got = vec![f32::from_bits(SENTINEL); nd + 5];
                 (k.rows_bias_act)(&mut got, &src, &bias, slope, &g);
                 assert_bits_equal(&got, &want, &format!("{} rows_bias_act slope {slope} {g:?}", k.isa.name()));
+            }
+        }
+    }
+}
+
+/// With `src` and `dst` exactly their spans and flush against an inaccessible page (after
+/// their last value, or before their first), no set reads or writes outside them: a masked
+/// lane one past a row's last value, even one that stores back what it loaded (invisible to
+/// the sentinel), faults here.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[test]
+fn no_set_touches_a_value_outside_the_exact_spans() {
+    use guarded::{Edge, Guarded};
+    let mut r = rand::rngs::StdRng::seed_from_u64(16);
+    let sets = every_set();
+    for g in geometries() {
+        let (ns, nd) = (g.src_span().unwrap(), g.dst_span().unwrap());
+        let src: Vec<f32> = (0..ns).map(|_| value(&mut r)).collect();
+        let bias: Vec<f32> = (0..g.planes).map(|q| 0.5 - q as f32).collect();
+        let mut want = vec![f32::from_bits(SENTINEL); nd];
+        (scalar().rows_bias_act)(&mut want, &src, &bias, 0.01, &g);
+        for edge in [Edge::Start, Edge::End] {
+            let gsrc = Guarded::new(&src, edge);
+            for k in &sets {
+                let mut gdst = Guarded::new(&vec![f32::from_bits(SENTINEL); nd], edge);
+                (k.rows_bias_act)(gdst.as_mut_slice(), gsrc.as_slice(), &bias, 0.01, &g);
+                assert_bits_equal(gdst.as_slice(), &want, &format!("{} rows_bias_act at {edge:?} {g:?}", k.isa.name()));
             }
         }
     }
