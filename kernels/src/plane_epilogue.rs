@@ -8,6 +8,13 @@
 //! the SIMD body (steps 1 and 2 vectorised, any other step the scalar loop) below,
 //! instantiated per ISA by `crate::body::instantiate!`, gives the same bits: one addition,
 //! one comparison and one multiplication per value, as the reference.
+//!
+//! Use (one image, O output channels, output planes Ho×Wo):
+//! - crop of a GEMM output [O × ldc] in rows of Wq ≥ Wo: planes O, rows Ho, len Wo,
+//!   src_ps ldc, src_rs Wq, dst_ps Ho·Wo, dst_rs Wo, step 1;
+//! - phase (py, px) of a stride-s transposed convolution, its GEMM rows of Wp ≥ len: dst =
+//!   `&mut out[py·Wo + px..]`, rows and len the phase's counts, src_rs Wp, dst_ps Ho·Wo,
+//!   dst_rs s·Wo, step s (the other phases' values in between are left as they are).
 
 #[cfg(target_arch = "x86_64")]
 use crate::simd::Simd;
