@@ -529,6 +529,17 @@ macro_rules! instantiate {
             // SAFETY: as above.
             unsafe { crate::conv_enc_simd::forward_simd::<$S>(o, x, p) }
         }
+        #[target_feature(enable = $feature)]
+        pub unsafe fn rows_bias_act(
+            dst: &mut [f32],
+            src: &[f32],
+            bias: &[f32],
+            slope: f32,
+            g: &crate::plane_epilogue::PlaneRows,
+        ) {
+            // SAFETY: as above.
+            unsafe { crate::plane_epilogue::rows_bias_act::<$S>(dst, src, bias, slope, g) }
+        }
 
         /// This set's kernels as safe function pointers. Reachable only through
         /// `crate::kernels_for`, which checks the CPU features first: that check, and the
@@ -560,6 +571,7 @@ macro_rules! instantiate {
             conv_enc: |o, x, p| unsafe { conv_enc(o, x, p) },
             sgemm_packed: crate::gemm::packed_entry!($isa),
             prefer_packed_gemm: true,
+            rows_bias_act: |d, s, b, a, g| unsafe { rows_bias_act(d, s, b, a, g) },
         };
     };
 }

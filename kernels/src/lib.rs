@@ -29,6 +29,7 @@ pub mod gemm;
 mod lanes;
 pub mod mlp;
 pub mod mlp_batch;
+pub mod plane_epilogue;
 pub mod quant;
 pub mod quant_batch;
 pub mod quant_batch_bf16;
@@ -196,6 +197,9 @@ pub struct Kernels {
     /// Whether planned products use `sgemm_packed`: true unless `HEPAE_GEMM=matrixmultiply`
     /// asked for the other backend (callers then use a GEMM of their own).
     pub prefer_packed_gemm: bool,
+    /// A convolution's fused epilogue: GEMM rows + bias, LeakyReLU, stored at a column step
+    /// into the dense output ([`plane_epilogue::RowsBiasActFn`]).
+    pub rows_bias_act: plane_epilogue::RowsBiasActFn,
 }
 
 impl std::fmt::Debug for Kernels {
@@ -230,6 +234,7 @@ static SCALAR: Kernels = Kernels {
     conv_enc: conv_enc::forward_scalar,
     sgemm_packed: gemm::packed_entry!(Isa::Scalar),
     prefer_packed_gemm: true,
+    rows_bias_act: plane_epilogue::rows_bias_act_scalar,
 };
 
 /// Whether this CPU can run `isa`'s kernels (the one place CPU features are read).
