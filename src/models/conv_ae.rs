@@ -354,4 +354,13 @@ impl Family for ConvAe {
     fn shape(&self, base: AeShape) -> AeShape {
         AeShape { hidden: Vec::new(), ..base }
     }
+    /// The reconstruction is a sum over images: passes of [`MICRO_BATCH`] images keep a
+    /// pass's activations (≈ 50 K values per image for the reference net) in the caches.
+    fn micro_batch(&self, _phase: usize) -> Option<usize> {
+        Some(MICRO_BATCH)
+    }
 }
+
+/// Images per forward and backward pass of a conv AE's training step ([`Family::micro_batch`]):
+/// chosen by measurement on the reference net (benches/compare/conv_speed.sh).
+pub const MICRO_BATCH: usize = 16;

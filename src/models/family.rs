@@ -111,6 +111,14 @@ pub trait Family: Send + Sync {
     fn end_epoch(&mut self) -> Option<EpochEnergies> {
         None
     }
+    /// Rows per forward and backward pass of phase `phase` within a shard, if its terms are
+    /// per row (a sum over rows, normalised by the whole batch): the shard then runs passes
+    /// of at most that many rows and adds up their gradients, which is the same gradient
+    /// summed in another order, with each pass's activations small enough to stay in the
+    /// caches. None (the default): one pass over the shard's rows.
+    fn micro_batch(&self, _phase: usize) -> Option<usize> {
+        None
+    }
     /// Phase `phase`'s forward on one shard: returns its loss sum (the reconstruction's, in
     /// units of Σ squared error) and leaves the gradient of the loss with respect to the nets'
     /// outputs in their plans. By default the standard autoencoder's reconstruction

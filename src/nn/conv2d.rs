@@ -18,7 +18,7 @@ use super::im2col::{act_backward, bias_act_channels, channel_sums_add, Window};
 use super::im2col_planes::Planes;
 use super::init::init_linear;
 use super::op::{Ctx, Op, ParamShape};
-use super::plane_products::{bias_act_rows, dot_rows, gemm_rows, DotGeom, PlaneRows};
+use super::plane_products::{bias_act_rows, check_pairs, dot_rows, gemm_rows, DotGeom, Offsets, PlaneRows};
 use crate::engine::gemm::gemm;
 use crate::engine::tensor::{Matrix, MatrixMut, Shape, Tensor, TensorMut};
 use serde::{Deserialize, Serialize};
@@ -92,7 +92,8 @@ impl Op for Conv2d {
         if self.out == 0 {
             return Err("a convolution needs at least one output channel".into());
         }
-        Ok(())
+        let (c, _, _) = image_dims(inp);
+        check_pairs(c.max(self.out), self.kernel)
     }
     fn params(&self, inp: Shape) -> Vec<ParamShape> {
         let (c, _, _) = image_dims(inp);
@@ -155,9 +156,10 @@ impl Op for Conv2d {
             dst_rs: g.ow,
             step: 1,
         };
+        let offs = Offsets::new(pl.offsets());
         for (x, y) in inp.data.chunks_exact(chw).zip(out.data.chunks_exact_mut(o * ohw)) {
             pl.phases(ph, x, kern);
-            gemm_rows(kern, yw, pl.len, weight, ckk, ph, pl.offsets(), (o, pl.len), false);
+            gemm_rows(kern, yw, pl.len, weight, ckk, ph, offs.as_slice(), (o, pl.len), false);
             bias_act_rows(kern, y, yw, &bias[..o], self.act.fused_slope(), &geo);
         }
         if self.act == Activation::Sigmoid {
@@ -209,6 +211,7 @@ impl Op for Conv2d {
             let (phs, rest) = work.split_at_mut(chunk * plen);
             let (gws, rest) = rest.split_at_mut(chunk * glen);
             let dxp = Phases::new(&g, o);
+            let (offs, dx_offs) = (Offsets::new(pl.offsets()), Offsets::new(dxp.offsets()));
             let (packed, rest) = rest.split_at_mut(dxp.pack_len());
             let (zeros, dx_work) = rest.split_at_mut(g.c);
             if dinp.is_some() {
@@ -227,13 +230,14 @@ impl Op for Conv2d {
                         pl.spread(&mut gws[t * glen..][..glen], &dout[b * o * ohw..(b + 1) * o * ohw], o, kern);
                     }
                     let d = DotGeom { m: o, len: pl.len, lda: pl.len, images: imgs, a_is: glen, b_is: plen };
-                    dot_rows(kern, &mut dw[..o * ckk], ckk, gws, phs, pl.offsets(), d);
+                    dot_rows(kern, &mut dw[..o * ckk], ckk, gws, phs, offs.as_slice(), d);
                 }
                 if let Some(dx) = dinp.as_deref_mut() {
                     for b in b0..b0 + imgs {
                         dxp.forward(
                             kern,
                             packed,
+                            dx_offs.as_slice(),
                             &dout[b * o * ohw..(b + 1) * o * ohw],
                             &mut dx[b * chw..(b + 1) * chw],
                             (&*zeros, 1.0),

@@ -20,7 +20,7 @@ use super::im2col::{act_backward, channel_sums_add, Window};
 use super::im2col_planes::Planes;
 use super::init::init_linear;
 use super::op::{Ctx, Op, ParamShape};
-use super::plane_products::{dot_rows, gemm_rows, DotGeom};
+use super::plane_products::{check_pairs, dot_rows, gemm_rows, DotGeom, Offsets};
 use crate::engine::tensor::{Shape, Tensor, TensorMut};
 use serde::{Deserialize, Serialize};
 
@@ -72,7 +72,8 @@ impl Op for ConvTranspose2d {
         if self.out_len(h) == 0 || self.out_len(w) == 0 {
             return Err(format!("a {h}×{w} input gives an empty output"));
         }
-        Ok(())
+        let (c, _, _) = image_dims(inp);
+        check_pairs(c.max(self.out), self.kernel)
     }
     fn params(&self, inp: Shape) -> Vec<ParamShape> {
         let (c, _, _) = image_dims(inp);
@@ -111,8 +112,9 @@ impl Op for ConvTranspose2d {
         ph.clear(rest);
         let kern = cx.gemm.kernels();
         let epilogue = (&bias[..self.out], self.act.fused_slope());
+        let offs = Offsets::new(ph.offsets());
         for (x, y) in inp.data.chunks_exact(c * hw).zip(out.data.chunks_exact_mut(self.out * ohw)) {
-            ph.forward(kern, packed, x, y, epilogue, rest);
+            ph.forward(kern, packed, offs.as_slice(), x, y, epilogue, rest);
         }
         if self.act == Activation::Sigmoid {
             sigmoid_inplace(&mut out.data[..inp.n * self.out * ohw]);
@@ -143,6 +145,8 @@ impl Op for ConvTranspose2d {
         act_backward(dout, out.data, self.act);
         let mut dparams = dparams.map(|d| d.split_at_mut(c * okk));
         let (pl, kern) = (Planes::new(g), cx.gemm.kernels());
+        let offs = Offsets::new(pl.offsets());
+        let offs = offs.as_slice();
         let (len, plen, gsz) = (pl.len, pl.phases_len(), self.out * ohw);
         let chunk = chunk_images(n, plen + c * len);
         let (phs, rest) = work.split_at_mut(chunk * plen);
@@ -162,12 +166,12 @@ impl Op for ConvTranspose2d {
                     pl.spread(&mut xws[t * c * len..][..c * len], &inp.data[b * c * hw..(b + 1) * c * hw], c, kern);
                 }
                 let d = DotGeom { m: c, len, lda: len, images: imgs, a_is: c * len, b_is: plen };
-                dot_rows(kern, &mut dw[..c * okk], okk, xws, phs, pl.offsets(), d);
+                dot_rows(kern, &mut dw[..c * okk], okk, xws, phs, offs, d);
             }
             if let Some(dx) = dinp.as_deref_mut() {
                 for t in 0..imgs {
                     let b = b0 + t;
-                    gemm_rows(kern, dxw, len, weight, okk, &phs[t * plen..][..plen], pl.offsets(), (c, len), false);
+                    gemm_rows(kern, dxw, len, weight, okk, &phs[t * plen..][..plen], offs, (c, len), false);
                     pl.crop(&mut dx[b * c * hw..(b + 1) * c * hw], dxw, c, kern);
                 }
             }

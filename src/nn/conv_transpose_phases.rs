@@ -112,6 +112,19 @@ impl Phases {
     fn taps(&self, ph: usize) -> impl Iterator<Item = (usize, isize)> + Clone {
         taps(ph, self.k, self.s, self.p)
     }
+    /// Each phase's offsets of its (c, tap) pairs in the padded planes, phase after phase (the
+    /// B operand of [`Phases::forward`]'s products; listed once per op call).
+    pub(super) fn offsets(&self) -> impl Iterator<Item = usize> + '_ {
+        let plane = self.hp * self.wp;
+        let (p0, q0, wp) = (self.p0 as isize, self.q0 as isize, self.wp as isize);
+        self.each_phase().flat_map(move |(py, px)| {
+            (0..self.c).flat_map(move |ci| {
+                self.taps(py).flat_map(move |(_, dy)| {
+                    self.taps(px).map(move |(_, dx)| ci * plane + ((dy + p0) * wp + dx + q0) as usize)
+                })
+            })
+        })
+    }
     /// Each phase's weights as one row-major [O × C·T] matrix (T its taps, (i, j) row-major;
     /// column c·T + t), phase after phase: W_t[o, c] = w[c, o, i, j]. Once per batch.
     pub(super) fn pack(&self, weight: &[f32], packed: &mut [f32]) {
@@ -142,6 +155,7 @@ impl Phases {
         &self,
         kern: &Kernels,
         packed: &[f32],
+        offs: &[usize],
         x: &[f32],
         y: &mut [f32],
         (bias, slope): (&[f32], f32),
@@ -155,22 +169,24 @@ impl Phases {
         for (d, src) in xp.chunks_exact_mut(plane).zip(x.chunks_exact(self.h * self.w)).take(c) {
             (kern.rows_copy)(&mut d[self.p0 * self.wp + self.q0..], src, &rows);
         }
-        let mut at = 0;
+        let (mut at, mut oat) = (0, 0);
         for (py, px) in self.each_phase() {
             let (my, nx) = (count(self.oh, py, s), count(self.ow, px, s));
             let len = (my - 1) * self.wp + nx;
-            let (ty, tx) = (self.taps(py), self.taps(px));
-            let kt = c * ty.clone().count() * tx.clone().count();
-            let (p0, q0, wp) = (self.p0 as isize, self.q0 as isize, self.wp as isize);
-            let offs = (0..c).flat_map(|ci| {
-                let tx = tx.clone();
-                ty.clone().flat_map(move |(_, dy)| {
-                    tx.clone().map(move |(_, dx)| ci * plane + ((dy + p0) * wp + dx + q0) as usize)
-                })
-            });
+            let kt = c * self.taps(py).count() * self.taps(px).count();
             // A phase without taps (k < s) is a zero product.
-            gemm_rows(kern, &mut ph[..o * len], len, &packed[at..at + o * kt], kt, xp, offs, (o, len), false);
-            at += o * kt;
+            gemm_rows(
+                kern,
+                &mut ph[..o * len],
+                len,
+                &packed[at..at + o * kt],
+                kt,
+                xp,
+                &offs[oat..oat + kt],
+                (o, len),
+                false,
+            );
+            (at, oat) = (at + o * kt, oat + kt);
             // The phase's pixels: every s-th of every s-th row of each output plane.
             let geo = PlaneRows {
                 planes: o,

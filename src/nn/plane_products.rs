@@ -1,19 +1,51 @@
 //! A convolution's products over whole planes, through the kernel set's implicit GEMMs
 //! (`rows_gemm`, `rows_gemm_dot`): the B operand's rows are ranges of one buffer (a padded or
 //! phase-split image) at offsets, one per (channel, tap), so there is no column matrix to
-//! build nor to pack. The offsets come from an iterator and are handed to the kernels in
-//! chunks of a stack array (no allocation); chunking a sum over q continues it exactly
-//! (the next chunk starts from the f32 the previous one left), so the result is the same
-//! bits as one call.
+//! build nor to pack. The offsets are listed once per op call, on the stack ([`Offsets`]).
 
+pub use hepae_kernels::plane_epilogue::PlaneRows;
 use hepae_kernels::rows_gemm::{RowsGemm, RowsGemmDot};
 use hepae_kernels::Kernels;
 
-/// Offsets per kernel call.
-const CHUNK: usize = 256;
+/// The most (channel, tap) pairs one product takes (C·k² of a convolution, each pair one
+/// offset, kept on the stack): the conv ops refuse a layer with more (`check_pairs`).
+pub const MAX_PAIRS: usize = 4096;
 
-/// c[i·ldc + j] (= or +=) Σ_q a[i·lda + q]·b[off_q + j] for i < m, j < n, q over `offs` in
-/// order (the products of K = offs.len() (channel, tap) pairs).
+/// A product's offsets, built once per op call (not per image) on the stack.
+pub struct Offsets {
+    buf: [usize; MAX_PAIRS],
+    len: usize,
+}
+
+impl Offsets {
+    /// The offsets `it` yields, in order. Panics past [`MAX_PAIRS`] (which the ops' checks
+    /// rule out).
+    pub fn new(it: impl Iterator<Item = usize>) -> Offsets {
+        let mut o = Offsets { buf: [0; MAX_PAIRS], len: 0 };
+        for v in it {
+            assert!(o.len < MAX_PAIRS, "more than {MAX_PAIRS} (channel, tap) pairs in one product");
+            o.buf[o.len] = v;
+            o.len += 1;
+        }
+        o
+    }
+    pub fn as_slice(&self) -> &[usize] {
+        &self.buf[..self.len]
+    }
+}
+
+/// The check every conv op makes: `channels`·k² pairs at most [`MAX_PAIRS`].
+pub fn check_pairs(channels: usize, kernel: usize) -> Result<(), String> {
+    match channels.checked_mul(kernel).and_then(|v| v.checked_mul(kernel)) {
+        Some(p) if p <= MAX_PAIRS => Ok(()),
+        _ => Err(format!(
+            "{channels} channels × a {kernel}×{kernel} kernel exceed {MAX_PAIRS} (channel, tap) pairs per product"
+        )),
+    }
+}
+
+/// c[i·ldc + j] (= or +=) Σ_q a[i·lda + q]·b[offs\[q] + j] for i < m, j < n, q in order (the
+/// products of K = offs.len() (channel, tap) pairs).
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_rows(
     kern: &Kernels,
@@ -22,27 +54,12 @@ pub fn gemm_rows(
     a: &[f32],
     lda: usize,
     b: &[f32],
-    offs: impl Iterator<Item = usize>,
+    offs: &[usize],
     (m, n): (usize, usize),
     accumulate: bool,
 ) {
-    let mut buf = [0usize; CHUNK];
-    let (mut q0, mut fill, mut acc) = (0, 0, accumulate);
-    let mut flush = |q0: usize, len: usize, acc: bool, buf: &[usize]| {
-        let g = RowsGemm { m, n, k: len, lda, ldc, accumulate: acc };
-        (kern.rows_gemm)(c, &a[q0..], b, &buf[..len], &g);
-    };
-    for o in offs {
-        buf[fill] = o;
-        fill += 1;
-        if fill == CHUNK {
-            flush(q0, fill, acc, &buf);
-            (q0, fill, acc) = (q0 + CHUNK, 0, true);
-        }
-    }
-    if fill > 0 || !acc {
-        flush(q0, fill, acc, &buf);
-    }
+    let g = RowsGemm { m, n, k: offs.len(), lda, ldc, accumulate };
+    (kern.rows_gemm)(c, a, b, offs, &g);
 }
 
 /// The geometry of [`dot_rows`]'s A operand: m rows of `len` values `lda` apart, image after
@@ -57,99 +74,40 @@ pub struct DotGeom {
     pub b_is: usize,
 }
 
-/// c[i·ldc + r] += Σ_images Σ_t a[img·a_is + i·lda + t]·b[img·b_is + off_r + t] for i < m and
-/// r over `offs` (a weight gradient: one column per (channel, tap) pair).
-pub fn dot_rows(
-    kern: &Kernels,
-    c: &mut [f32],
-    ldc: usize,
-    a: &[f32],
-    b: &[f32],
-    offs: impl Iterator<Item = usize>,
-    d: DotGeom,
-) {
-    let mut buf = [0usize; CHUNK];
-    let (mut r0, mut fill) = (0, 0);
-    let mut flush = |r0: usize, len: usize, buf: &[usize]| {
-        let g =
-            RowsGemmDot { m: d.m, r: len, len: d.len, lda: d.lda, ldc, images: d.images, a_is: d.a_is, b_is: d.b_is };
-        (kern.rows_gemm_dot)(&mut c[r0..], a, b, &buf[..len], &g);
+/// c[i·ldc + r] += Σ_images Σ_t a[img·a_is + i·lda + t]·b[img·b_is + offs\[r] + t] for i < m
+/// and r < offs.len() (a weight gradient: one column per (channel, tap) pair).
+pub fn dot_rows(kern: &Kernels, c: &mut [f32], ldc: usize, a: &[f32], b: &[f32], offs: &[usize], d: DotGeom) {
+    let g = RowsGemmDot {
+        m: d.m,
+        r: offs.len(),
+        len: d.len,
+        lda: d.lda,
+        ldc,
+        images: d.images,
+        a_is: d.a_is,
+        b_is: d.b_is,
     };
-    for o in offs {
-        buf[fill] = o;
-        fill += 1;
-        if fill == CHUNK {
-            flush(r0, fill, &buf);
-            (r0, fill) = (r0 + CHUNK, 0);
-        }
-    }
-    if fill > 0 {
-        flush(r0, fill, &buf);
-    }
+    (kern.rows_gemm_dot)(c, a, b, offs, &g);
 }
 
-/// `planes` planes of `rows` rows of `len` values: source value (q, r, t) at
-/// q·src_ps + r·src_rs + t; its destination at q·dst_ps + r·dst_rs + t·step.
-/// (SHIM until the kernel lands.)
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PlaneRows {
-    pub planes: usize,
-    pub rows: usize,
-    pub len: usize,
-    pub src_ps: usize,
-    pub src_rs: usize,
-    pub dst_ps: usize,
-    pub dst_rs: usize,
-    pub step: usize,
-}
-
-/// dst[q·dst_ps + r·dst_rs + t·step] = leaky(src[q·src_ps + r·src_rs + t] + bias\[q], slope).
-pub fn bias_act_rows(_kern: &Kernels, dst: &mut [f32], src: &[f32], bias: &[f32], slope: f32, g: &PlaneRows) {
-    for q in 0..g.planes {
-        for r in 0..g.rows {
-            for t in 0..g.len {
-                let u = src[q * g.src_ps + r * g.src_rs + t] + bias[q];
-                dst[q * g.dst_ps + r * g.dst_rs + t * g.step] = if u > 0.0 { u } else { slope * u };
-            }
-        }
-    }
+/// dst[q·dst_ps + r·dst_rs + t·step] = leaky(src[q·src_ps + r·src_rs + t] + bias\[q], slope)
+/// (the kernel set's `rows_bias_act`: a crop or a phase's pixels, with bias and activation).
+pub fn bias_act_rows(kern: &Kernels, dst: &mut [f32], src: &[f32], bias: &[f32], slope: f32, g: &PlaneRows) {
+    (kern.rows_bias_act)(dst, src, bias, slope, g);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// More offsets than one chunk: the chunked sum is the one-call sum, bit for bit.
     #[test]
-    fn chunked_offsets_give_the_bits_of_one_call() {
-        let kern = hepae_kernels::kernels();
-        let (m, n, k) = (3, 37, 2 * CHUNK + 5);
-        let a: Vec<f32> = (0..m * k).map(|v| ((v * 37 % 101) as f32 - 50.0) / 50.0).collect();
-        let b: Vec<f32> = (0..k + n + 3).map(|v| ((v * 13 % 97) as f32 - 40.0) / 40.0).collect();
-        let offs: Vec<usize> = (0..k).map(|q| (q * 7) % (k + 3)).collect();
-        let mut want = vec![0.5f32; m * n];
-        hepae_kernels::rows_gemm::rows_gemm_scalar(
-            &mut want,
-            &a,
-            &b,
-            &offs,
-            &RowsGemm { m, n, k, lda: k, ldc: n, accumulate: true },
-        );
-        let mut got = vec![0.5f32; m * n];
-        gemm_rows(kern, &mut got, n, &a, k, &b, offs.iter().copied(), (m, n), true);
-        assert!(got.iter().zip(&want).all(|(x, y)| x.to_bits() == y.to_bits()));
-        // β = 0 overwrites, even with no offsets at all.
-        let mut zero = vec![f32::NAN; m * n];
-        gemm_rows(kern, &mut zero, n, &a, k, &b, std::iter::empty(), (m, n), false);
-        assert!(zero.iter().all(|&v| v == 0.0));
-        // The dot form over the same chunks: each column its own dot product.
-        let len = 20;
-        let mut want = vec![1.0f32; m * k];
-        let d = RowsGemmDot { m, r: k, len, lda: len, ldc: k, images: 1, a_is: 0, b_is: 0 };
-        hepae_kernels::rows_gemm::rows_gemm_dot_scalar(&mut want, &a[..m * len], &b, &offs, &d);
-        let mut got = vec![1.0f32; m * k];
-        let geom = DotGeom { m, len, lda: len, images: 1, a_is: 0, b_is: 0 };
-        dot_rows(kern, &mut got, k, &a[..m * len], &b, offs.iter().copied(), geom);
-        assert!(got.iter().zip(&want).all(|(x, y)| x.to_bits() == y.to_bits()));
+    fn offsets_keep_their_order_and_the_pair_limit_is_checked() {
+        let o = Offsets::new((0..10).map(|v| 3 * v + 1));
+        assert_eq!(o.as_slice(), &[1, 4, 7, 10, 13, 16, 19, 22, 25, 28]);
+        assert!(check_pairs(16, 3).is_ok());
+        assert!(check_pairs(MAX_PAIRS, 1).is_ok());
+        let e = check_pairs(MAX_PAIRS / 8, 3).unwrap_err();
+        assert!(e.contains("4096 (channel, tap) pairs"), "{e}");
+        assert!(check_pairs(usize::MAX, 2).is_err(), "overflow is refused, not wrapped");
     }
 }

@@ -201,6 +201,7 @@ impl<'d> Session<'d> {
         let first_shard = rank * n_shards;
         let n = batch.len();
         let (data, norm, seed, steps) = (self.data, &self.normalizer, self.seed, self.steps);
+        let cols = data.cols();
         let pool = self.pool.as_deref();
         let mut loss = 0.0;
         // The batch is gathered by the first phase that runs this epoch.
@@ -231,10 +232,18 @@ impl<'d> Session<'d> {
                     }
                 }
                 let mut rng = step_rng(seed, k as u64, steps, first_shard + t);
-                let mut pass = Pass { model, buf: &mut s.buf, x: &s.x, n: rows, rows: these, step, shard: t, first };
-                s.loss = family.forward(k, &mut pass, &mut rng);
-                if !split {
-                    s.extra = family.backward(k, &mut pass, g);
+                // A phase of per-row terms runs in passes of at most `micro` rows, its
+                // gradients added up: each pass's activations stay in the caches.
+                let micro = if split { rows } else { family.micro_batch(k).unwrap_or(rows).clamp(1, rows) };
+                for p0 in (0..rows).step_by(micro) {
+                    let p = p0..(p0 + micro).min(rows);
+                    let x = &s.x[p.start * cols..p.end * cols];
+                    let (n, rows, first) = (p.len(), &these[p.clone()], first + p.start);
+                    let mut pass = Pass { model, buf: &mut s.buf, x, n, rows, step, shard: t, first };
+                    s.loss += family.forward(k, &mut pass, &mut rng);
+                    if !split {
+                        s.extra += family.backward(k, &mut pass, g);
+                    }
                 }
             });
             if gather {
