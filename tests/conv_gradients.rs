@@ -348,6 +348,10 @@ fn specs_that_do_not_fit_their_input_are_refused_with_the_op_named() {
         (img(3, 4, 4), OpSpec::Reshape(Reshape { to: img(3, 4, 3) }), "cannot read"),
         (img(1, 3, 3), OpSpec::Pool2d(Pool2d { mode: PoolMode::Max, kernel: 4, stride: 2 }), "does not fit"),
         (img(1, 3, 3), conv(4, 3, 0, 1, LEAKY), "stride"),
+        // A product's (channel, tap) offsets live on the stack: at most 4096 of them.
+        (img(512, 9, 9), conv(4, 3, 1, 1, LEAKY), "4096 (channel, tap) pairs"),
+        (img(2, 9, 9), conv(600, 3, 1, 1, LEAKY), "4096 (channel, tap) pairs"),
+        (img(4, 5, 5), convt(460, 3, 2, 1, 0, LEAKY), "4096 (channel, tap) pairs"),
     ];
     for (input, op, why) in bad {
         let name = op.name();

@@ -203,6 +203,32 @@ fn conv_training_is_deterministic_for_a_seed_and_thread_count() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// A conv AE's step runs its shard in passes of a few images (`Family::micro_batch`) and adds
+/// their gradients: the same gradient as one pass over the shard, summed in another order, so
+/// the trained weights agree to float rounding whatever the pass size (and each pass size is
+/// itself deterministic).
+#[test]
+fn conv_training_in_passes_of_a_few_images_is_the_one_pass_gradient() {
+    let dir = tmpdir("micro");
+    let image = [2, 8, 8];
+    let data = Dataset::open(&images(&dir, 48, image)).unwrap();
+    let cfg = TrainConfig { epochs: Some(2), batch: Some(20), ..small_cfg(ModelKind::ConvAe, image) };
+    let whole =
+        train_autoencoder(&data, &TrainConfig { micro_batch: Some(usize::MAX), ..cfg.clone() }, &mut |_| {}).unwrap();
+    for micro in [1, 3, 16] {
+        let passes = TrainConfig { micro_batch: Some(micro), ..cfg.clone() };
+        let got = train_autoencoder(&data, &passes, &mut |_| {}).unwrap();
+        let (a, b) = (&got.model.params.data, &whole.model.params.data);
+        let worst = a.iter().zip(b).map(|(x, y)| (x - y).abs() / y.abs().max(1e-2)).fold(0.0f32, f32::max);
+        assert!(worst < 1e-3, "passes of {micro}: weights {worst:e} from the one-pass run");
+        // 20 rows over 2 threads: a pass of 10 or more is the one pass, bit for bit.
+        assert_eq!(a == b, micro >= 10, "passes of {micro}: another order, unless one pass");
+        let again = train_autoencoder(&data, &passes, &mut |_| {}).unwrap();
+        assert!(again.model.params.data == got.model.params.data, "passes of {micro}: the same bits again");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// The slopes of a net's PReLU ops, in order.
 fn slopes(m: &Autoencoder) -> Vec<f32> {
     let layers = m.encoder.layers.iter().chain(&m.decoder.layers);

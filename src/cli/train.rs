@@ -218,6 +218,7 @@ impl TrainOptions {
             latent: self.latent_for(model),
             epochs: self.epochs,
             batch: self.batch,
+            micro_batch: None,
             lr: self.lr,
             lr_schedule: self.lr_schedule,
             patience: self.patience,

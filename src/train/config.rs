@@ -21,6 +21,11 @@ pub struct TrainConfig {
     pub epochs: Option<usize>,
     /// Rows per optimiser step; `None`: automatic (grows with the sample, at most 512).
     pub batch: Option<usize>,
+    /// Rows per forward and backward pass within a shard for a family whose terms are per row
+    /// (`Family::micro_batch`); `None`: the family's choice. Not a CLI option: the same
+    /// gradient in another summation order (tests compare the two).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub micro_batch: Option<usize>,
     /// Adam learning rate (the peak of a cosine schedule).
     pub lr: f32,
     /// `None`: cosine with automatic epochs, constant with explicit ones.
@@ -161,6 +166,7 @@ impl Default for TrainConfig {
             latent: 15,
             epochs: None,
             batch: None,
+            micro_batch: None,
             lr: 1e-3,
             lr_schedule: None,
             patience: None,

@@ -43,6 +43,8 @@ pub struct Session<'d> {
     /// every batch, and their gradients are summed in rank order after the threads'.
     world: World,
     batch: usize,
+    /// [`TrainConfig::micro_batch`].
+    micro_batch: Option<usize>,
     seed: u64,
     steps: u64,
     epoch: usize,
@@ -168,6 +170,7 @@ impl<'d> Session<'d> {
             batch,
             schedule,
             seed: cfg.seed,
+            micro_batch: cfg.micro_batch,
             steps: 0,
             epoch: 1,
         })
@@ -201,7 +204,7 @@ impl<'d> Session<'d> {
         let first_shard = rank * n_shards;
         let n = batch.len();
         let (data, norm, seed, steps) = (self.data, &self.normalizer, self.seed, self.steps);
-        let cols = data.cols();
+        let (cols, micro_batch) = (data.cols(), self.micro_batch);
         let pool = self.pool.as_deref();
         let mut loss = 0.0;
         // The batch is gathered by the first phase that runs this epoch.
@@ -234,7 +237,8 @@ impl<'d> Session<'d> {
                 let mut rng = step_rng(seed, k as u64, steps, first_shard + t);
                 // A phase of per-row terms runs in passes of at most `micro` rows, its
                 // gradients added up: each pass's activations stay in the caches.
-                let micro = if split { rows } else { family.micro_batch(k).unwrap_or(rows).clamp(1, rows) };
+                let micro =
+                    if split { rows } else { micro_batch.or(family.micro_batch(k)).unwrap_or(rows).clamp(1, rows) };
                 for p0 in (0..rows).step_by(micro) {
                     let p = p0..(p0 + micro).min(rows);
                     let x = &s.x[p.start * cols..p.end * cols];
