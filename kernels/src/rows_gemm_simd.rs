@@ -255,43 +255,39 @@ impl DotTile<'_> {
     #[inline(always)]
     unsafe fn tile<S: Simd, const MR: usize, const NR: usize>(&self, s: usize, offs: &[usize]) -> usize {
         let g = self.g;
-        let halves = DOT_LANES / S::W;
+        let two = S::W < DOT_LANES; // two vectors per output (AVX2), else one
         let boffs: [usize; NR] = std::array::from_fn(|u| offs[u]);
         // SAFETY: the caller's contract: per image, a's rows r < MR and b's ranges at the
         // NR offsets hold `len` values, and every address below is below those ends (full
         // vectors where at least W positions are left, masked loads of the rest).
         unsafe {
-            // acc[h][r][u]: lanes h·W.. of the 16 partials of output (r, u).
-            let mut acc = [[[S::zero(); NR]; MR]; 2];
+            // Lanes 0..W and (two) W..16 of the 16 partials of output (r, u).
+            let mut lo = [[S::zero(); NR]; MR];
+            let mut hi = [[S::zero(); NR]; MR];
             for img in 0..g.images {
                 let ai = self.a.add(img * g.a_is);
                 let bi: [*const f32; NR] = std::array::from_fn(|u| self.b.add(img * g.b_is + boffs[u]));
                 let mut t = 0;
-                while t + DOT_LANES <= g.len {
-                    for (h, acc) in acc.iter_mut().enumerate().take(halves) {
-                        let at = t + h * S::W;
-                        let av: [S::V; MR] = std::array::from_fn(|r| S::load(ai.add(r * g.lda + at), S::W));
-                        for u in 0..NR {
-                            let bv = S::load(bi[u].add(at), S::W);
-                            for r in 0..MR {
-                                acc[r][u] = S::fmadd(av[r], bv, acc[r][u]);
-                            }
-                        }
+                if !two {
+                    // One vector per chunk: every chunk masked (a mask of all lanes but at the
+                    // end), one loop; a separate tail after it made the compiler spill the
+                    // 24 accumulators around it, per image.
+                    while t < g.len {
+                        chunk::<S, MR, NR, true>(&mut lo, ai, g.lda, &bi, t, (g.len - t).min(S::W));
+                        t += DOT_LANES;
                     }
+                    continue;
+                }
+                while t + DOT_LANES <= g.len {
+                    chunk::<S, MR, NR, false>(&mut lo, ai, g.lda, &bi, t, S::W);
+                    chunk::<S, MR, NR, false>(&mut hi, ai, g.lda, &bi, t + S::W, S::W);
                     t += DOT_LANES;
                 }
-                for (h, acc) in acc.iter_mut().enumerate().take(halves) {
-                    let at = t + h * S::W;
-                    if at >= g.len {
-                        break;
-                    }
-                    let len = (g.len - at).min(S::W);
-                    let av: [S::V; MR] = std::array::from_fn(|r| S::load(ai.add(r * g.lda + at), len));
-                    for u in 0..NR {
-                        let bv = S::load(bi[u].add(at), len);
-                        for r in 0..MR {
-                            acc[r][u] = S::fmadd_tail(av[r], bv, acc[r][u], len);
-                        }
+                if t < g.len {
+                    let rest = g.len - t;
+                    chunk::<S, MR, NR, true>(&mut lo, ai, g.lda, &bi, t, rest.min(S::W));
+                    if rest > S::W {
+                        chunk::<S, MR, NR, true>(&mut hi, ai, g.lda, &bi, t + S::W, rest - S::W);
                     }
                 }
             }
@@ -299,13 +295,42 @@ impl DotTile<'_> {
                 let cr = self.c.add(r * g.ldc + s);
                 for u in 0..NR {
                     let mut part = [0.0f32; DOT_LANES];
-                    for (h, acc) in acc.iter().enumerate().take(halves) {
-                        S::store(part.as_mut_ptr().add(h * S::W), acc[r][u], S::W);
+                    S::store(part.as_mut_ptr(), lo[r][u], S::W);
+                    if two {
+                        S::store(part.as_mut_ptr().add(S::W), hi[r][u], S::W);
                     }
                     *cr.add(u) += part.iter().fold(0.0f32, |s, &v| s + v);
                 }
             }
         }
         NR
+    }
+}
+
+/// acc[r][u] ← a[r·lda + at + p]·b_u[at + p] + acc[r][u] per lane p < len (len ≤ W); lanes
+/// ≥ len do no FMA when TAIL (else len = W).
+///
+/// Safety: `len` values from `a + r·lda + at` (r < MR) and from `b[u] + at` exist; inlined
+/// into a function compiled for `S`.
+#[inline(always)]
+unsafe fn chunk<S: Simd, const MR: usize, const NR: usize, const TAIL: bool>(
+    acc: &mut [[S::V; NR]; MR],
+    a: *const f32,
+    lda: usize,
+    b: &[*const f32; NR],
+    at: usize,
+    len: usize,
+) {
+    // SAFETY: the contract above.
+    unsafe {
+        // (The tail's loads are masked: no lane past len is read.)
+        let load = |p: *const f32| if TAIL { S::load_or(p, len, S::zero()) } else { S::load(p, S::W) };
+        let av: [S::V; MR] = std::array::from_fn(|r| load(a.add(r * lda + at)));
+        for (u, &bu) in b.iter().enumerate() {
+            let bv = load(bu.add(at));
+            for (acc, &av) in acc.iter_mut().zip(&av) {
+                acc[u] = if TAIL { S::fmadd_tail(av, bv, acc[u], len) } else { S::fmadd(av, bv, acc[u]) };
+            }
+        }
     }
 }
