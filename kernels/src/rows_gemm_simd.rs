@@ -111,7 +111,8 @@ impl Tile<'_> {
     /// exist from j): from 0 or c, + a[r, q]·b[offs\[q] + j + p] for q = 0..k in order.
     /// Returns NV.
     ///
-    /// Safety: as [`Tile::rows`], and j < n.
+    /// Safety: as [`Tile::rows`], and j < n. (No `array::from_fn` in these bodies: out of
+    /// line, its closures would lose the target feature.)
     #[inline(always)]
     unsafe fn tile<S: Simd, const MR: usize, const NV: usize>(&self, j: usize) -> usize {
         let last = (self.g.n - j).min(NV * S::W) - (NV - 1) * S::W;
@@ -133,7 +134,10 @@ impl Tile<'_> {
     #[inline(always)]
     unsafe fn tile_lanes<S: Simd, const MR: usize, const NV: usize, const MASKED: bool>(&self, j: usize, last: usize) {
         let g = self.g;
-        let lens: [usize; NV] = std::array::from_fn(|v| if MASKED && v + 1 == NV { last } else { S::W });
+        let mut lens = [S::W; NV];
+        if MASKED {
+            lens[NV - 1] = last;
+        }
         // SAFETY: the caller's contract: rows r < MR of c and a exist, positions j + p for
         // p < (NV − 1)·W + last exist in c's rows and in every range of b.
         unsafe {
@@ -148,7 +152,10 @@ impl Tile<'_> {
             }
             for (q, &o) in self.offs.iter().enumerate() {
                 let bq = self.b.add(o + j);
-                let bv: [S::V; NV] = std::array::from_fn(|v| S::load(bq.add(v * S::W), lens[v]));
+                let mut bv = [S::zero(); NV];
+                for (v, bv) in bv.iter_mut().enumerate() {
+                    *bv = S::load(bq.add(v * S::W), lens[v]);
+                }
                 for (r, acc) in acc.iter_mut().enumerate() {
                     let av = S::splat(*self.a.add(r * g.lda + q));
                     for v in 0..NV {
@@ -212,6 +219,9 @@ pub(crate) unsafe fn rows_gemm_dot<S: Simd>(c: &mut [f32], a: &[f32], b: &[f32],
     }
 }
 
+/// The most outputs of a `rows_gemm_dot` register tile (MR·NR).
+const MAX_TILE: usize = 24;
+
 /// One block of rows of a `rows_gemm_dot` call: c and a (image 0) at its first row.
 struct DotTile<'a> {
     c: *mut f32,
@@ -256,7 +266,7 @@ impl DotTile<'_> {
     unsafe fn tile<S: Simd, const MR: usize, const NR: usize>(&self, s: usize, offs: &[usize]) -> usize {
         let g = self.g;
         let two = S::W < DOT_LANES; // two vectors per output (AVX2), else one
-        let boffs: [usize; NR] = std::array::from_fn(|u| offs[u]);
+        let boffs = &offs[..NR];
         // SAFETY: the caller's contract: per image, a's rows r < MR and b's ranges at the
         // NR offsets hold `len` values, and every address below is below those ends (full
         // vectors where at least W positions are left, masked loads of the rest).
@@ -266,7 +276,10 @@ impl DotTile<'_> {
             let mut hi = [[S::zero(); NR]; MR];
             for img in 0..g.images {
                 let ai = self.a.add(img * g.a_is);
-                let bi: [*const f32; NR] = std::array::from_fn(|u| self.b.add(img * g.b_is + boffs[u]));
+                let mut bi = [self.b; NR];
+                for (bi, &o) in bi.iter_mut().zip(boffs) {
+                    *bi = self.b.add(img * g.b_is + o);
+                }
                 let mut t = 0;
                 if !two {
                     // One vector per chunk: every chunk masked (a mask of all lanes but at the
@@ -291,16 +304,33 @@ impl DotTile<'_> {
                     }
                 }
             }
+            // The 16 partials of W outputs at a time (o = r·NR + u) folded 0..15 by
+            // `fold16` (zeros past the tile's outputs), each total added to its c.
+            // (Copied out flat first: indexing lo and hi by a loop variable here would keep
+            // them in memory in the loops above.)
+            let outs = MR * NR;
+            let (mut flat_lo, mut flat_hi) = ([S::zero(); MAX_TILE], [S::zero(); MAX_TILE]);
             for r in 0..MR {
-                let cr = self.c.add(r * g.ldc + s);
                 for u in 0..NR {
-                    let mut part = [0.0f32; DOT_LANES];
-                    S::store(part.as_mut_ptr(), lo[r][u], S::W);
-                    if two {
-                        S::store(part.as_mut_ptr().add(S::W), hi[r][u], S::W);
-                    }
-                    *cr.add(u) += part.iter().fold(0.0f32, |s, &v| s + v);
+                    flat_lo[r * NR + u] = lo[r][u];
+                    flat_hi[r * NR + u] = hi[r][u];
                 }
+            }
+            let mut o0 = 0;
+            while o0 < outs {
+                let here = (outs - o0).min(S::W);
+                let mut p = [S::zero(); 16];
+                p[..here].copy_from_slice(&flat_lo[o0..o0 + here]);
+                if two {
+                    p[8..8 + here].copy_from_slice(&flat_hi[o0..o0 + here]);
+                }
+                let mut tot = [0.0f32; DOT_LANES];
+                S::store(tot.as_mut_ptr(), S::fold16(p), S::W);
+                for (i, &t) in tot.iter().enumerate().take(here) {
+                    let (r, u) = ((o0 + i) / NR, (o0 + i) % NR);
+                    *self.c.add(r * g.ldc + s + u) += t;
+                }
+                o0 += S::W;
             }
         }
         NR
@@ -325,7 +355,10 @@ unsafe fn chunk<S: Simd, const MR: usize, const NR: usize, const TAIL: bool>(
     unsafe {
         // (The tail's loads are masked: no lane past len is read.)
         let load = |p: *const f32| if TAIL { S::load_or(p, len, S::zero()) } else { S::load(p, S::W) };
-        let av: [S::V; MR] = std::array::from_fn(|r| load(a.add(r * lda + at)));
+        let mut av = [S::zero(); MR];
+        for (r, av) in av.iter_mut().enumerate() {
+            *av = load(a.add(r * lda + at));
+        }
         for (u, &bu) in b.iter().enumerate() {
             let bv = load(bu.add(at));
             for (acc, &av) in acc.iter_mut().zip(&av) {
