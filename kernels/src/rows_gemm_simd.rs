@@ -9,12 +9,14 @@
 //! broadcasts a[r, q] per row: one FMA per output and q, in q order. The positions are cut
 //! into tiles of NV vectors, then the rest into the largest of 8, 6, 4, 3, 2, 1 vectors.
 //!
-//! `rows_gemm_dot`: a register tile of MR rows × NR offsets (AVX-512: 4×6; AVX2: 2×3), each
-//! output held as its 16 partial sums (one AVX-512 vector, two AVX2 ones: lane l is the
-//! partial of t ≡ l mod 16); per image, per chunk of 16 positions, MR vectors of a and NR of
-//! b, one FMA per output lane. The last chunk's lanes past `len` do no FMA (`fmadd_tail`),
-//! so their partials keep their bits. At the end each output's partials are stored and
-//! added 0..15 from 0, and the total added to c, as the reference does.
+//! `rows_gemm_dot`: a register tile of MR rows × NR offsets (AVX-512: 4×6, 2×6, 1×6; AVX2:
+//! 2×3, 1×3), each output held as its 16 partial sums (one AVX-512 vector, two AVX2 ones:
+//! lane l is the partial of t ≡ l mod 16); per image, per chunk of 16 positions, MR vectors
+//! of a and NR of b, one FMA per output lane. The last chunk's lanes past `len` do no FMA
+//! (`fmadd_tail`), so their partials keep their bits. (On AVX-512 every chunk is masked, in
+//! one loop: a separate tail chunk made the compiler spill the accumulators around it.) At
+//! the end the partials of W outputs at a time are transposed so that the reference's
+//! 0..15 fold from 0 is 16 vertical adds (`Simd::fold16`), and each total added to c.
 
 use crate::rows_gemm::{check_dot, check_gemm, RowsGemm, RowsGemmDot, DOT_LANES};
 use crate::simd::Simd;
