@@ -9,12 +9,14 @@
 //! broadcasts a[r, q] per row: one FMA per output and q, in q order. The positions are cut
 //! into tiles of NV vectors, then the rest into the largest of 8, 6, 4, 3, 2, 1 vectors.
 //!
-//! `rows_gemm_dot`: a register tile of MR rows × NR offsets (AVX-512: 4×6; AVX2: 2×3), each
-//! output held as its 16 partial sums (one AVX-512 vector, two AVX2 ones: lane l is the
-//! partial of t ≡ l mod 16); per image, per chunk of 16 positions, MR vectors of a and NR of
-//! b, one FMA per output lane. The last chunk's lanes past `len` do no FMA (`fmadd_tail`),
-//! so their partials keep their bits. At the end each output's partials are stored and
-//! added 0..15 from 0, and the total added to c, as the reference does.
+//! `rows_gemm_dot`: a register tile of MR rows × NR offsets (AVX-512: 4×6, 2×6, 1×6; AVX2:
+//! 2×3, 1×3), each output held as its 16 partial sums (one AVX-512 vector, two AVX2 ones:
+//! lane l is the partial of t ≡ l mod 16); per image, per chunk of 16 positions, MR vectors
+//! of a and NR of b, one FMA per output lane. The last chunk's lanes past `len` do no FMA
+//! (`fmadd_tail`), so their partials keep their bits. (On AVX-512 every chunk is masked, in
+//! one loop: a separate tail chunk made the compiler spill the accumulators around it.) At
+//! the end the partials of W outputs at a time are transposed so that the reference's
+//! 0..15 fold from 0 is 16 vertical adds (`Simd::fold16`), and each total added to c.
 
 use crate::rows_gemm::{check_dot, check_gemm, RowsGemm, RowsGemmDot, DOT_LANES};
 use crate::simd::Simd;
@@ -111,7 +113,8 @@ impl Tile<'_> {
     /// exist from j): from 0 or c, + a[r, q]·b[offs\[q] + j + p] for q = 0..k in order.
     /// Returns NV.
     ///
-    /// Safety: as [`Tile::rows`], and j < n.
+    /// Safety: as [`Tile::rows`], and j < n. (No `array::from_fn` in these bodies: out of
+    /// line, its closures would lose the target feature.)
     #[inline(always)]
     unsafe fn tile<S: Simd, const MR: usize, const NV: usize>(&self, j: usize) -> usize {
         let last = (self.g.n - j).min(NV * S::W) - (NV - 1) * S::W;
@@ -133,7 +136,10 @@ impl Tile<'_> {
     #[inline(always)]
     unsafe fn tile_lanes<S: Simd, const MR: usize, const NV: usize, const MASKED: bool>(&self, j: usize, last: usize) {
         let g = self.g;
-        let lens: [usize; NV] = std::array::from_fn(|v| if MASKED && v + 1 == NV { last } else { S::W });
+        let mut lens = [S::W; NV];
+        if MASKED {
+            lens[NV - 1] = last;
+        }
         // SAFETY: the caller's contract: rows r < MR of c and a exist, positions j + p for
         // p < (NV − 1)·W + last exist in c's rows and in every range of b.
         unsafe {
@@ -148,7 +154,10 @@ impl Tile<'_> {
             }
             for (q, &o) in self.offs.iter().enumerate() {
                 let bq = self.b.add(o + j);
-                let bv: [S::V; NV] = std::array::from_fn(|v| S::load(bq.add(v * S::W), lens[v]));
+                let mut bv = [S::zero(); NV];
+                for (v, bv) in bv.iter_mut().enumerate() {
+                    *bv = S::load(bq.add(v * S::W), lens[v]);
+                }
                 for (r, acc) in acc.iter_mut().enumerate() {
                     let av = S::splat(*self.a.add(r * g.lda + q));
                     for v in 0..NV {
@@ -212,6 +221,9 @@ pub(crate) unsafe fn rows_gemm_dot<S: Simd>(c: &mut [f32], a: &[f32], b: &[f32],
     }
 }
 
+/// The most outputs of a `rows_gemm_dot` register tile (MR·NR).
+const MAX_TILE: usize = 24;
+
 /// One block of rows of a `rows_gemm_dot` call: c and a (image 0) at its first row.
 struct DotTile<'a> {
     c: *mut f32,
@@ -255,57 +267,105 @@ impl DotTile<'_> {
     #[inline(always)]
     unsafe fn tile<S: Simd, const MR: usize, const NR: usize>(&self, s: usize, offs: &[usize]) -> usize {
         let g = self.g;
-        let halves = DOT_LANES / S::W;
-        let boffs: [usize; NR] = std::array::from_fn(|u| offs[u]);
+        let two = S::W < DOT_LANES; // two vectors per output (AVX2), else one
+        let boffs = &offs[..NR];
         // SAFETY: the caller's contract: per image, a's rows r < MR and b's ranges at the
         // NR offsets hold `len` values, and every address below is below those ends (full
         // vectors where at least W positions are left, masked loads of the rest).
         unsafe {
-            // acc[h][r][u]: lanes h·W.. of the 16 partials of output (r, u).
-            let mut acc = [[[S::zero(); NR]; MR]; 2];
+            // Lanes 0..W and (two) W..16 of the 16 partials of output (r, u).
+            let mut lo = [[S::zero(); NR]; MR];
+            let mut hi = [[S::zero(); NR]; MR];
             for img in 0..g.images {
                 let ai = self.a.add(img * g.a_is);
-                let bi: [*const f32; NR] = std::array::from_fn(|u| self.b.add(img * g.b_is + boffs[u]));
+                let mut bi = [self.b; NR];
+                for (bi, &o) in bi.iter_mut().zip(boffs) {
+                    *bi = self.b.add(img * g.b_is + o);
+                }
                 let mut t = 0;
-                while t + DOT_LANES <= g.len {
-                    for (h, acc) in acc.iter_mut().enumerate().take(halves) {
-                        let at = t + h * S::W;
-                        let av: [S::V; MR] = std::array::from_fn(|r| S::load(ai.add(r * g.lda + at), S::W));
-                        for u in 0..NR {
-                            let bv = S::load(bi[u].add(at), S::W);
-                            for r in 0..MR {
-                                acc[r][u] = S::fmadd(av[r], bv, acc[r][u]);
-                            }
-                        }
+                if !two {
+                    // One vector per chunk: every chunk masked (a mask of all lanes but at the
+                    // end), one loop; a separate tail after it made the compiler spill the
+                    // 24 accumulators around it, per image.
+                    while t < g.len {
+                        chunk::<S, MR, NR, true>(&mut lo, ai, g.lda, &bi, t, (g.len - t).min(S::W));
+                        t += DOT_LANES;
                     }
+                    continue;
+                }
+                while t + DOT_LANES <= g.len {
+                    chunk::<S, MR, NR, false>(&mut lo, ai, g.lda, &bi, t, S::W);
+                    chunk::<S, MR, NR, false>(&mut hi, ai, g.lda, &bi, t + S::W, S::W);
                     t += DOT_LANES;
                 }
-                for (h, acc) in acc.iter_mut().enumerate().take(halves) {
-                    let at = t + h * S::W;
-                    if at >= g.len {
-                        break;
-                    }
-                    let len = (g.len - at).min(S::W);
-                    let av: [S::V; MR] = std::array::from_fn(|r| S::load(ai.add(r * g.lda + at), len));
-                    for u in 0..NR {
-                        let bv = S::load(bi[u].add(at), len);
-                        for r in 0..MR {
-                            acc[r][u] = S::fmadd_tail(av[r], bv, acc[r][u], len);
-                        }
+                if t < g.len {
+                    let rest = g.len - t;
+                    chunk::<S, MR, NR, true>(&mut lo, ai, g.lda, &bi, t, rest.min(S::W));
+                    if rest > S::W {
+                        chunk::<S, MR, NR, true>(&mut hi, ai, g.lda, &bi, t + S::W, rest - S::W);
                     }
                 }
             }
+            // The 16 partials of W outputs at a time (o = r·NR + u) folded 0..15 by
+            // `fold16` (zeros past the tile's outputs), each total added to its c.
+            // (Copied out flat first: indexing lo and hi by a loop variable here would keep
+            // them in memory in the loops above.)
+            let outs = MR * NR;
+            let (mut flat_lo, mut flat_hi) = ([S::zero(); MAX_TILE], [S::zero(); MAX_TILE]);
             for r in 0..MR {
-                let cr = self.c.add(r * g.ldc + s);
                 for u in 0..NR {
-                    let mut part = [0.0f32; DOT_LANES];
-                    for (h, acc) in acc.iter().enumerate().take(halves) {
-                        S::store(part.as_mut_ptr().add(h * S::W), acc[r][u], S::W);
-                    }
-                    *cr.add(u) += part.iter().fold(0.0f32, |s, &v| s + v);
+                    flat_lo[r * NR + u] = lo[r][u];
+                    flat_hi[r * NR + u] = hi[r][u];
                 }
+            }
+            let mut o0 = 0;
+            while o0 < outs {
+                let here = (outs - o0).min(S::W);
+                let mut p = [S::zero(); 16];
+                p[..here].copy_from_slice(&flat_lo[o0..o0 + here]);
+                if two {
+                    p[8..8 + here].copy_from_slice(&flat_hi[o0..o0 + here]);
+                }
+                let mut tot = [0.0f32; DOT_LANES];
+                S::store(tot.as_mut_ptr(), S::fold16(p), S::W);
+                for (i, &t) in tot.iter().enumerate().take(here) {
+                    let (r, u) = ((o0 + i) / NR, (o0 + i) % NR);
+                    *self.c.add(r * g.ldc + s + u) += t;
+                }
+                o0 += S::W;
             }
         }
         NR
+    }
+}
+
+/// acc[r][u] ← a[r·lda + at + p]·b_u[at + p] + acc[r][u] per lane p < len (len ≤ W); lanes
+/// ≥ len do no FMA when TAIL (else len = W).
+///
+/// Safety: `len` values from `a + r·lda + at` (r < MR) and from `b[u] + at` exist; inlined
+/// into a function compiled for `S`.
+#[inline(always)]
+unsafe fn chunk<S: Simd, const MR: usize, const NR: usize, const TAIL: bool>(
+    acc: &mut [[S::V; NR]; MR],
+    a: *const f32,
+    lda: usize,
+    b: &[*const f32; NR],
+    at: usize,
+    len: usize,
+) {
+    // SAFETY: the contract above.
+    unsafe {
+        // (The tail's loads are masked: no lane past len is read.)
+        let load = |p: *const f32| if TAIL { S::load_or(p, len, S::zero()) } else { S::load(p, S::W) };
+        let mut av = [S::zero(); MR];
+        for (r, av) in av.iter_mut().enumerate() {
+            *av = load(a.add(r * lda + at));
+        }
+        for (u, &bu) in b.iter().enumerate() {
+            let bv = load(bu.add(at));
+            for (acc, &av) in acc.iter_mut().zip(&av) {
+                acc[u] = if TAIL { S::fmadd_tail(av, bv, acc[u], len) } else { S::fmadd(av, bv, acc[u]) };
+            }
+        }
     }
 }

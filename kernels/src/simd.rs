@@ -67,6 +67,11 @@ pub(crate) trait Simd {
     unsafe fn spread_pairs(v: Self::V) -> (Self::V, Self::V);
     /// `new` in the even lanes, `old` in the odd ones.
     unsafe fn blend_even(old: Self::V, new: Self::V) -> Self::V;
+    /// The sums of W outputs' 16 partial sums each, lane o = ((0 + s₀) + s₁) + … + s₁₅ of
+    /// output o, in that order with one rounding per add. `p` holds the partials: on 16
+    /// lanes p\[o] is output o's; on 8 lanes p\[o] its s₀..s₇ and p\[8 + o] its s₈..s₁₅.
+    /// (A transpose, then vertical adds.)
+    unsafe fn fold16(p: [Self::V; 16]) -> Self::V;
 }
 
 /// eˣ per lane (the Cephes expf polynomial, ~1 ulp), x clamped to the finite f32 range
