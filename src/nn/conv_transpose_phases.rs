@@ -16,7 +16,7 @@
 //! kernel: a stride-1 convolution's input gradient).
 
 use super::im2col::Window;
-use super::plane_products::{bias_act_rows, gemm_rows, PlaneRows};
+use super::plane_products::{bias_act_rows, gemm_rows, Offsets, PlaneRows};
 use hepae_kernels::window::Rows;
 use hepae_kernels::Kernels;
 
@@ -131,14 +131,16 @@ impl Phases {
         let (c, o, k) = (self.c, self.o, self.k);
         let mut at = 0;
         for (py, px) in self.each_phase() {
+            // The phase's taps as positions i·k + j in a k×k kernel, listed once.
+            let taps = Offsets::new(self.taps(py).flat_map(|(i, _)| self.taps(px).map(move |(j, _)| i * k + j)));
+            let taps = taps.as_slice();
             for q in 0..o {
                 for ci in 0..c {
-                    for (i, _) in self.taps(py) {
-                        for (j, _) in self.taps(px) {
-                            packed[at] = weight[((ci * o + q) * k + i) * k + j];
-                            at += 1;
-                        }
+                    let w = &weight[(ci * o + q) * k * k..][..k * k];
+                    for (d, &t) in packed[at..at + taps.len()].iter_mut().zip(taps) {
+                        *d = w[t];
                     }
+                    at += taps.len();
                 }
             }
         }
