@@ -530,6 +530,18 @@ macro_rules! instantiate {
             unsafe { crate::conv_enc_simd::forward_simd::<$S>(o, x, p) }
         }
         #[target_feature(enable = $feature)]
+        pub unsafe fn rows_bias_act_pair(
+            dst: &mut [f32],
+            a: &[f32],
+            b: &[f32],
+            bias: &[f32],
+            slope: f32,
+            g: &crate::plane_pairs::PairRows,
+        ) {
+            // SAFETY: as above.
+            unsafe { crate::plane_pairs::rows_bias_act_pair::<$S>(dst, a, b, bias, slope, g) }
+        }
+        #[target_feature(enable = $feature)]
         pub unsafe fn rows_bias_act(
             dst: &mut [f32],
             src: &[f32],
@@ -571,6 +583,7 @@ macro_rules! instantiate {
             conv_enc: |o, x, p| unsafe { conv_enc(o, x, p) },
             sgemm_packed: crate::gemm::packed_entry!($isa),
             prefer_packed_gemm: true,
+            rows_bias_act_pair: |d, a, b, bi, s, g| unsafe { rows_bias_act_pair(d, a, b, bi, s, g) },
             rows_bias_act: |d, s, b, a, g| unsafe { rows_bias_act(d, s, b, a, g) },
         };
     };

@@ -30,6 +30,7 @@ mod lanes;
 pub mod mlp;
 pub mod mlp_batch;
 pub mod plane_epilogue;
+pub mod plane_pairs;
 pub mod quant;
 pub mod quant_batch;
 pub mod quant_batch_bf16;
@@ -199,6 +200,8 @@ pub struct Kernels {
     pub prefer_packed_gemm: bool,
     /// A convolution's fused epilogue: GEMM rows + bias, LeakyReLU, stored at a column step
     /// into the dense output ([`plane_epilogue::RowsBiasActFn`]).
+    /// Two column phases of a stride-2 row interleaved, with bias and LeakyReLU ([`plane_pairs::RowsBiasActPairFn`]).
+    pub rows_bias_act_pair: plane_pairs::RowsBiasActPairFn,
     pub rows_bias_act: plane_epilogue::RowsBiasActFn,
 }
 
@@ -234,6 +237,7 @@ static SCALAR: Kernels = Kernels {
     conv_enc: conv_enc::forward_scalar,
     sgemm_packed: gemm::packed_entry!(Isa::Scalar),
     prefer_packed_gemm: true,
+    rows_bias_act_pair: plane_pairs::rows_bias_act_pair_scalar,
     rows_bias_act: plane_epilogue::rows_bias_act_scalar,
 };
 

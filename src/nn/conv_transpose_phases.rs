@@ -17,6 +17,7 @@
 
 use super::im2col::Window;
 use super::plane_products::{bias_act_rows, gemm_rows, Offsets, PlaneRows};
+use hepae_kernels::plane_pairs::PairRows;
 use hepae_kernels::window::Rows;
 use hepae_kernels::Kernels;
 
@@ -94,9 +95,9 @@ impl Phases {
     fn phase_len(&self) -> usize {
         self.oh.div_ceil(self.s) * self.wp
     }
-    /// Scratch: the padded input planes and one phase.
+    /// Scratch: the padded input planes and two phases.
     pub(super) fn work_len(&self) -> usize {
-        self.c * self.hp * self.wp + self.o * self.phase_len()
+        self.c * self.hp * self.wp + 2 * self.o * self.phase_len()
     }
 
     /// Values of the phases' packed weights ([`Phases::pack`]): O·C·k² (each tap is in one
@@ -166,41 +167,59 @@ impl Phases {
         let (c, o, s) = (self.c, self.o, self.s);
         let plane = self.hp * self.wp;
         let (xp, ph) = work.split_at_mut(c * plane);
-        let ph = &mut ph[..o * self.phase_len()];
+        let ph = &mut ph[..2 * o * self.phase_len()];
         let rows = Rows { rows: self.h, len: self.w, a_rs: self.wp, b_rs: self.w };
         for (d, src) in xp.chunks_exact_mut(plane).zip(x.chunks_exact(self.h * self.w)).take(c) {
             (kern.rows_copy)(&mut d[self.p0 * self.wp + self.q0..], src, &rows);
         }
         let (mut at, mut oat) = (0, 0);
-        for (py, px) in self.each_phase() {
+        // Phase (py, px)'s product into `dst` (rows `ldc` apart), the cursors moved on.
+        let mut product = |py: usize, px: usize, dst: &mut [f32], ldc: usize| {
             let (my, nx) = (count(self.oh, py, s), count(self.ow, px, s));
             let len = (my - 1) * self.wp + nx;
             let kt = c * self.taps(py).count() * self.taps(px).count();
             // A phase without taps (k < s) is a zero product.
-            gemm_rows(
-                kern,
-                &mut ph[..o * len],
-                len,
-                &packed[at..at + o * kt],
-                kt,
-                xp,
-                &offs[oat..oat + kt],
-                (o, len),
-                false,
-            );
+            let (a, offs) = (&packed[at..at + o * kt], &offs[oat..oat + kt]);
+            gemm_rows(kern, &mut dst[..(o - 1) * ldc + len], ldc, a, kt, xp, offs, (o, len), false);
             (at, oat) = (at + o * kt, oat + kt);
-            // The phase's pixels: every s-th of every s-th row of each output plane.
-            let geo = PlaneRows {
-                planes: o,
-                rows: my,
-                len: nx,
-                src_ps: len,
-                src_rs: self.wp,
-                dst_ps: self.oh * self.ow,
-                dst_rs: s * self.ow,
-                step: s,
-            };
-            bias_act_rows(kern, &mut y[py * self.ow + px..], ph, bias, slope, &geo);
+            (my, nx, len)
+        };
+        let (ph_a, ph_b) = ph.split_at_mut(o * self.phase_len());
+        for py in 0..s.min(self.oh) {
+            if s == 2 && self.ow >= 2 {
+                // Both column phases, then their rows interleaved into the output rows.
+                let (my, nx, len) = product(py, 0, ph_a, self.phase_len());
+                let (_, nx_b, _) = product(py, 1, ph_b, self.phase_len());
+                let geo = PairRows {
+                    planes: o,
+                    rows: my,
+                    len: nx,
+                    len_b: nx_b,
+                    src_ps: self.phase_len(),
+                    src_rs: self.wp,
+                    dst_ps: self.oh * self.ow,
+                    dst_rs: s * self.ow,
+                };
+                debug_assert!(len <= self.phase_len());
+                (kern.rows_bias_act_pair)(&mut y[py * self.ow..], ph_a, ph_b, bias, slope, &geo);
+                continue;
+            }
+            for px in 0..s.min(self.ow) {
+                let (my, nx, len) = product(py, px, ph_a, self.phase_len());
+                // The phase's pixels: every s-th of every s-th row of each output plane.
+                let geo = PlaneRows {
+                    planes: o,
+                    rows: my,
+                    len: nx,
+                    src_ps: self.phase_len(),
+                    src_rs: self.wp,
+                    dst_ps: self.oh * self.ow,
+                    dst_rs: s * self.ow,
+                    step: s,
+                };
+                debug_assert!(len <= self.phase_len());
+                bias_act_rows(kern, &mut y[py * self.ow + px..], ph_a, bias, slope, &geo);
+            }
         }
     }
     /// Zeroes the padded planes (once per batch: the images overwrite only their interiors).
