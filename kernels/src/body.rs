@@ -540,6 +540,11 @@ macro_rules! instantiate {
             // SAFETY: as above.
             unsafe { crate::plane_epilogue::rows_bias_act::<$S>(dst, src, bias, slope, g) }
         }
+        #[target_feature(enable = $feature)]
+        pub unsafe fn phase_split(dst: &mut [f32], src: &[f32], g: &crate::phase_split::PhaseSplit) {
+            // SAFETY: as above.
+            unsafe { crate::phase_split::phase_split::<$S>(dst, src, g) }
+        }
 
         /// This set's kernels as safe function pointers. Reachable only through
         /// `crate::kernels_for`, which checks the CPU features first: that check, and the
@@ -572,6 +577,7 @@ macro_rules! instantiate {
             sgemm_packed: crate::gemm::packed_entry!($isa),
             prefer_packed_gemm: true,
             rows_bias_act: |d, s, b, a, g| unsafe { rows_bias_act(d, s, b, a, g) },
+            phase_split: |d, s, g| unsafe { phase_split(d, s, g) },
         };
     };
 }

@@ -29,6 +29,7 @@ pub mod gemm;
 mod lanes;
 pub mod mlp;
 pub mod mlp_batch;
+pub mod phase_split;
 pub mod plane_epilogue;
 pub mod quant;
 pub mod quant_batch;
@@ -200,6 +201,9 @@ pub struct Kernels {
     /// A convolution's fused epilogue: GEMM rows + bias, LeakyReLU, stored at a column step
     /// into the dense output ([`plane_epilogue::RowsBiasActFn`]).
     pub rows_bias_act: plane_epilogue::RowsBiasActFn,
+    /// A strided convolution's input split into its stride phases, interior only
+    /// ([`phase_split::PhaseSplitFn`]).
+    pub phase_split: phase_split::PhaseSplitFn,
 }
 
 impl std::fmt::Debug for Kernels {
@@ -235,6 +239,7 @@ static SCALAR: Kernels = Kernels {
     sgemm_packed: gemm::packed_entry!(Isa::Scalar),
     prefer_packed_gemm: true,
     rows_bias_act: plane_epilogue::rows_bias_act_scalar,
+    phase_split: phase_split::phase_split_scalar,
 };
 
 /// Whether this CPU can run `isa`'s kernels (the one place CPU features are read).

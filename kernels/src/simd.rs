@@ -67,6 +67,9 @@ pub(crate) trait Simd {
     unsafe fn spread_pairs(v: Self::V) -> (Self::V, Self::V);
     /// `new` in the even lanes, `old` in the odd ones.
     unsafe fn blend_even(old: Self::V, new: Self::V) -> Self::V;
+    /// The odd lanes of the 2·W lanes a | b: (a₁, a₃, …, b₁, b₃, …) (with
+    /// [`Simd::even_lanes`], a stride-2 deinterleave).
+    unsafe fn odd_lanes(a: Self::V, b: Self::V) -> Self::V;
 }
 
 /// eˣ per lane (the Cephes expf polynomial, ~1 ulp), x clamped to the finite f32 range
