@@ -93,7 +93,9 @@ pub fn phase_split_scalar(dst: &mut [f32], src: &[f32], g: &PhaseSplit) {
     split_rows(dst, src, g);
 }
 
-/// The defining loop (after the check): each image row's values to their phase positions.
+/// The defining loop (after the check): each image row's values to their phase positions,
+/// one phase b at a time: its columns x ≡ b − pad (mod s) from the first, x0, are
+/// consecutive positions of its row from v0 = (x0 + pad)/s.
 fn split_rows(dst: &mut [f32], src: &[f32], g: &PhaseSplit) {
     let (s, p) = (g.s, g.pad);
     if g.w == 0 {
@@ -102,9 +104,12 @@ fn split_rows(dst: &mut [f32], src: &[f32], g: &PhaseSplit) {
     for (r, row) in src.chunks_exact(g.w).enumerate() {
         let (c, y) = (r / g.h, r % g.h);
         let (u, a) = ((y + p) / s, (y + p) % s);
-        for (x, &val) in row.iter().enumerate() {
-            let (v, b) = ((x + p) / s, (x + p) % s);
-            dst[g.phase_row(c, a, b, u) + v] = val;
+        for b in 0..s {
+            let x0 = (b + s - p % s) % s;
+            let d = &mut dst[g.phase_row(c, a, b, u) + (x0 + p) / s..];
+            for (t, &val) in d.iter_mut().zip(row.iter().skip(x0).step_by(s)) {
+                *t = val;
+            }
         }
     }
 }
@@ -128,39 +133,46 @@ pub(crate) unsafe fn phase_split<S: Simd>(dst: &mut [f32], src: &[f32], g: &Phas
     // each row below reads the w values of one image row (masked to those) and writes, per
     // phase row, exactly the run of targets its columns map to (masked to that run's length,
     // whose last value is such a target); the ISA is enabled in the caller.
-    for r in 0..g.planes * g.h {
-        let (c, y) = (r / g.h, r % g.h);
-        let (u, a) = ((y + p) / s, (y + p) % s);
-        let row = r * w;
-        if s == 1 {
-            let d = g.phase_row(c, 0, 0, u) + p;
-            let mut x = 0;
-            while x < w {
-                let m = (w - x).min(S::W);
-                // SAFETY: as the `SAFETY (each block)` note above says.
-                unsafe { S::store(dp.add(d + x), S::load(sp.add(row + x), m), m) };
-                x += S::W;
-            }
-            continue;
-        }
-        // Even columns x = 2k to phase b0 at v = k + ⌊pad/2⌋; odd x = 2k + 1 to b1 at
-        // v = k + ⌊(pad + 1)/2⌋.
-        let (b0, b1) = (p % 2, (p + 1) % 2);
-        let (de, dodd) = (g.phase_row(c, a, b0, u) + p / 2, g.phase_row(c, a, b1, u) + p.div_ceil(2));
-        let mut x = 0;
-        while x < w {
-            let rest = w - x;
-            let (ne, no) = (rest.div_ceil(2).min(S::W), (rest / 2).min(S::W));
-            // SAFETY: as the `SAFETY (each block)` note above says.
-            unsafe {
-                let lo = S::load(sp.add(row + x), rest.min(S::W));
-                let hi = if rest > S::W { S::load(sp.add(row + x + S::W), rest - S::W) } else { S::zero() };
-                S::store(dp.add(de + x / 2), S::even_lanes(lo, hi), ne);
-                if no > 0 {
-                    S::store(dp.add(dodd + x / 2), S::odd_lanes(lo, hi), no);
+    let mut row = 0;
+    for c in 0..g.planes {
+        // Image row y is row u of phase a, (u, a) = ((y + pad) / s, (y + pad) % s), stepped.
+        let (mut u, mut a) = (p / s, p % s);
+        for _ in 0..g.h {
+            if s == 1 {
+                let d = g.phase_row(c, 0, 0, u) + p;
+                let mut x = 0;
+                while x < w {
+                    let m = (w - x).min(S::W);
+                    // SAFETY: as the `SAFETY (each block)` note above says.
+                    unsafe { S::store(dp.add(d + x), S::load(sp.add(row + x), m), m) };
+                    x += S::W;
+                }
+            } else {
+                // Even columns x = 2k to phase b0 at v = k + ⌊pad/2⌋; odd x = 2k + 1 to b1 at
+                // v = k + ⌈pad/2⌉.
+                let (b0, b1) = (p % 2, (p + 1) % 2);
+                let (de, dodd) = (g.phase_row(c, a, b0, u) + p / 2, g.phase_row(c, a, b1, u) + p.div_ceil(2));
+                let mut x = 0;
+                while x < w {
+                    let rest = w - x;
+                    let (ne, no) = (rest.div_ceil(2).min(S::W), (rest / 2).min(S::W));
+                    // SAFETY: as the `SAFETY (each block)` note above says.
+                    unsafe {
+                        let lo = S::load(sp.add(row + x), rest.min(S::W));
+                        let hi = if rest > S::W { S::load(sp.add(row + x + S::W), rest - S::W) } else { S::zero() };
+                        S::store(dp.add(de + x / 2), S::even_lanes(lo, hi), ne);
+                        if no > 0 {
+                            S::store(dp.add(dodd + x / 2), S::odd_lanes(lo, hi), no);
+                        }
+                    }
+                    x += 2 * S::W;
                 }
             }
-            x += 2 * S::W;
+            row += w;
+            a += 1;
+            if a == s {
+                (u, a) = (u + 1, 0);
+            }
         }
     }
 }
