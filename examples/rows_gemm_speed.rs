@@ -16,7 +16,7 @@ const ROW: usize = 24;
 /// b for k (channel, tap) pairs over n positions: planes of n + 2·ROW + 2 values, and the
 /// offset of each pair.
 fn planes(k: usize, n: usize) -> (Vec<f32>, Vec<usize>, usize) {
-    let taps = if k % 9 == 0 { 9 } else { 1 };
+    let taps = if k.is_multiple_of(9) { 9 } else { 1 };
     let plane = n + 2 * ROW + 2;
     let b = (0..k / taps * plane).map(|i| ((i * 5 % 11) as f32 - 5.0) / 11.0).collect();
     let offs = (0..k).map(|q| (q / taps) * plane + if taps == 9 { (q % 9) / 3 * ROW + q % 3 } else { 0 }).collect();
