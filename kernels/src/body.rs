@@ -552,6 +552,11 @@ macro_rules! instantiate {
             // SAFETY: as above.
             unsafe { crate::plane_epilogue::rows_bias_act::<$S>(dst, src, bias, slope, g) }
         }
+        #[target_feature(enable = $feature)]
+        pub unsafe fn phase_split(dst: &mut [f32], src: &[f32], g: &crate::phase_split::PhaseSplit) {
+            // SAFETY: as above.
+            unsafe { crate::phase_split::phase_split::<$S>(dst, src, g) }
+        }
 
         /// This set's kernels as safe function pointers. Reachable only through
         /// `crate::kernels_for`, which checks the CPU features first: that check, and the
@@ -585,6 +590,7 @@ macro_rules! instantiate {
             prefer_packed_gemm: true,
             rows_bias_act_pair: |d, a, b, bi, s, g| unsafe { rows_bias_act_pair(d, a, b, bi, s, g) },
             rows_bias_act: |d, s, b, a, g| unsafe { rows_bias_act(d, s, b, a, g) },
+            phase_split: |d, s, g| unsafe { phase_split(d, s, g) },
         };
     };
 }

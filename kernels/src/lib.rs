@@ -29,6 +29,7 @@ pub mod gemm;
 mod lanes;
 pub mod mlp;
 pub mod mlp_batch;
+pub mod phase_split;
 pub mod plane_epilogue;
 pub mod plane_pairs;
 pub mod quant;
@@ -203,6 +204,9 @@ pub struct Kernels {
     /// Two column phases of a stride-2 row interleaved, with bias and LeakyReLU ([`plane_pairs::RowsBiasActPairFn`]).
     pub rows_bias_act_pair: plane_pairs::RowsBiasActPairFn,
     pub rows_bias_act: plane_epilogue::RowsBiasActFn,
+    /// A strided convolution's input split into its stride phases, interior only
+    /// ([`phase_split::PhaseSplitFn`]).
+    pub phase_split: phase_split::PhaseSplitFn,
 }
 
 impl std::fmt::Debug for Kernels {
@@ -239,6 +243,7 @@ static SCALAR: Kernels = Kernels {
     prefer_packed_gemm: true,
     rows_bias_act_pair: plane_pairs::rows_bias_act_pair_scalar,
     rows_bias_act: plane_epilogue::rows_bias_act_scalar,
+    phase_split: phase_split::phase_split_scalar,
 };
 
 /// Whether this CPU can run `isa`'s kernels (the one place CPU features are read).

@@ -72,6 +72,9 @@ pub(crate) trait Simd {
     /// lanes p\[o] is output o's; on 8 lanes p\[o] its s₀..s₇ and p\[8 + o] its s₈..s₁₅.
     /// (A transpose, then vertical adds.)
     unsafe fn fold16(p: [Self::V; 16]) -> Self::V;
+    /// The odd lanes of the 2·W lanes a | b: (a₁, a₃, …, b₁, b₃, …) (with
+    /// [`Simd::even_lanes`], a stride-2 deinterleave).
+    unsafe fn odd_lanes(a: Self::V, b: Self::V) -> Self::V;
 }
 
 /// eˣ per lane (the Cephes expf polynomial, ~1 ulp), x clamped to the finite f32 range

@@ -274,6 +274,15 @@ impl Simd for Avx2 {
             s
         }
     }
+    #[inline(always)]
+    unsafe fn odd_lanes(a: __m256, b: __m256) -> __m256 {
+        // SAFETY: register-only (see the note above the impl).
+        unsafe {
+            // (a1 a3 b1 b3 | a5 a7 b5 b7), then the 64-bit pairs reordered to (a1 a3 a5 a7 b1 b3 b5 b7).
+            let s = _mm256_shuffle_ps::<0b11_01_11_01>(a, b);
+            _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(s)))
+        }
+    }
 }
 
 crate::body::instantiate!("avx2,fma", crate::Isa::Avx2, Avx2);

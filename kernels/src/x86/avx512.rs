@@ -255,6 +255,14 @@ impl Simd for Avx512 {
             t.iter().fold(_mm512_setzero_ps(), |s, &v| _mm512_add_ps(s, v))
         }
     }
+    #[inline(always)]
+    unsafe fn odd_lanes(a: __m512, b: __m512) -> __m512 {
+        // SAFETY: register-only (see the note above the impl).
+        unsafe {
+            let idx = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+            _mm512_permutex2var_ps(a, idx, b)
+        }
+    }
 }
 
 crate::body::instantiate!("avx512f", crate::Isa::Avx512, Avx512);
