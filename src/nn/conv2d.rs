@@ -145,6 +145,7 @@ impl Op for Conv2d {
         let pl = Planes::new(g);
         let (ph, rest) = work.split_at_mut(pl.phases_len());
         let yw = &mut rest[..o * pl.len];
+        pl.clear(ph);
         // The outputs' kept positions, with the bias and the slope, into the dense planes.
         let geo = PlaneRows {
             planes: o,
@@ -209,6 +210,7 @@ impl Op for Conv2d {
             let (plen, glen) = (pl.phases_len(), o * pl.len);
             let chunk = chunk_images(n, plen + glen);
             let (phs, rest) = work.split_at_mut(chunk * plen);
+            pl.clear(phs);
             let (gws, rest) = rest.split_at_mut(chunk * glen);
             let dxp = Phases::new(&g, o);
             let (offs, dx_offs) = (Offsets::new(pl.offsets()), Offsets::new(dxp.offsets()));

@@ -150,6 +150,7 @@ impl Op for ConvTranspose2d {
         let (len, plen, gsz) = (pl.len, pl.phases_len(), self.out * ohw);
         let chunk = chunk_images(n, plen + c * len);
         let (phs, rest) = work.split_at_mut(chunk * plen);
+        pl.clear(phs);
         let (xws, rest) = rest.split_at_mut(chunk * c * len);
         let dxw = &mut rest[..c * len];
         // The inputs in rows of Wq, zero at the junk positions (written once).

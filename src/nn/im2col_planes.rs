@@ -16,7 +16,8 @@
 //! The adjoint: dcols′ rows are added into the phase planes over the same ranges (each
 //! pixel's terms in (i, j) order, as `col2im`'s), then the phases into the image.
 
-use super::im2col::{col2im, im2col, Window};
+use super::im2col::{col2im, Window};
+use hepae_kernels::phase_split::PhaseSplit;
 use hepae_kernels::window::Rows;
 use hepae_kernels::Kernels;
 
@@ -53,9 +54,17 @@ impl Planes {
     pub fn cols_len(&self) -> usize {
         self.g.rows() * self.len
     }
-    /// The image's phase planes (every value written).
+    /// The image's values into the phase planes (`kern.phase_split`): only the positions
+    /// inside the image are written, the same ones for every image, so the padding stays
+    /// whatever [`Planes::clear`] left there (zero it once per op call, not per image).
     pub fn phases(&self, ph: &mut [f32], img: &[f32], kern: &Kernels) {
-        im2col(ph, img, &self.phase, kern);
+        let g = &self.g;
+        let split = PhaseSplit::padded(g.c, g.h, g.w, g.stride, g.pad);
+        (kern.phase_split)(&mut ph[..self.phases_len()], &img[..g.c * g.h * g.w], &split);
+    }
+    /// Zeroes phase planes (the padding of every later [`Planes::phases`] into them).
+    pub fn clear(&self, ph: &mut [f32]) {
+        ph.fill(0.0);
     }
     /// Row (c, i, j) of the columns and its range of the phase planes: (plane offset, row).
     fn taps(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
@@ -117,6 +126,7 @@ impl Planes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::im2col::im2col;
     use crate::nn::im2col::tests::windows;
 
     #[test]
@@ -128,6 +138,7 @@ mod tests {
             let mut want = vec![0.0f32; g.rows() * g.cols()];
             im2col(&mut want, &img, &g, kern);
             let mut ph = vec![f32::NAN; pl.phases_len()];
+            pl.clear(&mut ph);
             pl.phases(&mut ph, &img, kern);
             let mut cols = vec![f32::NAN; pl.cols_len()];
             pl.cols(&mut cols, &ph);
