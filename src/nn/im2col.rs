@@ -174,19 +174,6 @@ pub fn sum16(x: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-/// Σ a\[i]·b\[i] over 16 interleaved partial sums, added in order at the end.
-pub fn dot16(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 16];
-    let (ac, bc) = (a.chunks_exact(16), b.chunks_exact(16));
-    let tail: f32 = ac.remainder().iter().zip(bc.remainder()).map(|(x, y)| x * y).sum();
-    for (x, y) in ac.zip(bc) {
-        for i in 0..16 {
-            acc[i] += x[i] * y[i];
-        }
-    }
-    acc.iter().sum::<f32>() + tail
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

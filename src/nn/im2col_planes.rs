@@ -1,10 +1,12 @@
 //! im2col over whole planes: the column matrix with each output row Wq positions wide
-//! instead of OW, so that every (c, i, j) row of it is ONE contiguous copy of a plane.
+//! instead of OW, so that every (c, i, j) row of it is ONE contiguous range of a plane, which
+//! the implicit GEMMs (`super::plane_products`) read in place at its offset: the matrix is
+//! never built.
 //!
 //! The padded image (H + 2p) × (W + 2p) is split once into its s² stride phases, plane
 //! (c, a, b) holding ph[u, v] = img[c, u·s + a − p, v·s + b − p] (0 outside the image) over
 //! Hq × Wq = ⌈(H + 2p)/s⌉ × ⌈(W + 2p)/s⌉ (that split is itself an im2col, with a window of
-//! s×s at stride s). Tap (i, j) at output (y, x) reads img[c, y·s − p + i, x·s − p + j] =
+//! s×s at stride s; the `phase_split` kernel). Tap (i, j) at output (y, x) reads img[c, y·s − p + i, x·s − p + j] =
 //! ph(c, i mod s, j mod s)[y + ⌊i/s⌋, x + ⌊j/s⌋], so over output positions y·Wq + x it is the
 //! contiguous range of that plane from ⌊i/s⌋·Wq + ⌊j/s⌋, of L = (OH − 1)·Wq + OW values:
 //!   cols′[(c·k + i)·k + j, y·Wq + x] = cols[(c·k + i)·k + j, y·OW + x]   for x < OW,
@@ -12,11 +14,8 @@
 //! never kept: a GEMM's output columns there are dropped by [`Planes::crop`], and an
 //! operand multiplied against them is zero there, written by [`Planes::spread`]). A GEMM
 //! over cols′ computes each kept column exactly as over cols (the same K order).
-//!
-//! The adjoint: dcols′ rows are added into the phase planes over the same ranges (each
-//! pixel's terms in (i, j) order, as `col2im`'s), then the phases into the image.
 
-use super::im2col::{col2im, Window};
+use super::im2col::Window;
 use hepae_kernels::phase_split::PhaseSplit;
 use hepae_kernels::window::Rows;
 use hepae_kernels::Kernels;
@@ -50,10 +49,6 @@ impl Planes {
     pub fn phases_len(&self) -> usize {
         self.phase.rows() * self.plane
     }
-    /// Values of the column matrix (C·k²·L).
-    pub fn cols_len(&self) -> usize {
-        self.g.rows() * self.len
-    }
     /// The image's values into the phase planes (`kern.phase_split`): only the positions
     /// inside the image are written, the same ones for every image, so the padding stays
     /// whatever [`Planes::clear`] left there (zero it once per op call, not per image).
@@ -82,28 +77,6 @@ impl Planes {
     pub fn offsets(&self) -> impl Iterator<Item = usize> + '_ {
         self.taps().map(|(at, _)| at)
     }
-    /// cols′ [C·k² × L] from the phase planes.
-    pub fn cols(&self, cols: &mut [f32], ph: &[f32]) {
-        let len = self.len;
-        for (at, r) in self.taps() {
-            cols[r * len..][..len].copy_from_slice(&ph[at..][..len]);
-        }
-    }
-    /// The adjoint of [`Planes::cols`]: each row added into its range of `ph` (which the
-    /// caller zeroes first).
-    pub fn add_cols(&self, ph: &mut [f32], cols: &[f32]) {
-        let len = self.len;
-        for (at, r) in self.taps() {
-            for (d, &v) in ph[at..][..len].iter_mut().zip(&cols[r * len..][..len]) {
-                *d += v;
-            }
-        }
-    }
-    /// The adjoint of [`Planes::phases`]: the phase planes added into the image (each pixel
-    /// is in one phase).
-    pub fn add_phases(&self, img: &mut [f32], ph: &[f32], kern: &Kernels) {
-        col2im(img, ph, &self.phase, kern);
-    }
     /// `n` planes of OH×OW into the rows of an [n × L] matrix, OW of every Wq values (the
     /// junk positions are not written).
     pub fn spread(&self, dst: &mut [f32], src: &[f32], n: usize, kern: &Kernels) {
@@ -129,8 +102,10 @@ mod tests {
     use crate::nn::im2col::im2col;
     use crate::nn::im2col::tests::windows;
 
+    /// Row r of the column matrix at output (y, x) is the phase planes' value at offset r
+    /// plus y·Wq + x: every kept column of im2col, bit for bit; spread and crop are inverse.
     #[test]
-    fn whole_plane_columns_are_im2col_with_rows_wq_wide_and_the_adjoint_is_col2im() {
+    fn the_offsets_into_the_phase_planes_read_im2col_with_rows_wq_wide() {
         let kern = hepae_kernels::kernels();
         for g in windows() {
             let pl = Planes::new(g);
@@ -140,26 +115,21 @@ mod tests {
             let mut ph = vec![f32::NAN; pl.phases_len()];
             pl.clear(&mut ph);
             pl.phases(&mut ph, &img, kern);
-            let mut cols = vec![f32::NAN; pl.cols_len()];
-            pl.cols(&mut cols, &ph);
-            let mut got = vec![f32::NAN; g.rows() * g.cols()];
-            pl.crop(&mut got, &cols, g.rows(), kern);
-            for (t, (a, b)) in got.iter().zip(&want).enumerate() {
-                assert_eq!(a.to_bits(), b.to_bits(), "{g:?}: column value {t}");
+            let offs: Vec<usize> = pl.offsets().collect();
+            assert_eq!(offs.len(), g.rows());
+            for (r, &at) in offs.iter().enumerate() {
+                for y in 0..g.oh {
+                    for x in 0..g.ow {
+                        let (a, b) = (ph[at + y * pl.row_stride() + x], want[r * g.cols() + y * g.ow + x]);
+                        assert_eq!(a.to_bits(), b.to_bits(), "{g:?}: row {r} at ({y}, {x})");
+                    }
+                }
             }
-            // The adjoint, on columns that are zero at the junk positions (as every caller's).
-            let dcols: Vec<f32> = (0..g.rows() * g.cols()).map(|v| (v as f32 * 0.91).cos()).collect();
-            let mut want_img = vec![0.0f32; img.len()];
-            col2im(&mut want_img, &dcols, &g, kern);
-            let mut wide = vec![0.0f32; pl.cols_len()];
-            pl.spread(&mut wide, &dcols, g.rows(), kern);
-            let mut dph = vec![0.0f32; pl.phases_len()];
-            pl.add_cols(&mut dph, &wide);
-            let mut got_img = vec![0.0f32; img.len()];
-            pl.add_phases(&mut got_img, &dph, kern);
-            for (t, (a, b)) in got_img.iter().zip(&want_img).enumerate() {
-                assert_eq!(a.to_bits(), b.to_bits(), "{g:?}: adjoint at pixel {t}: {a} vs {b}");
-            }
+            let mut wide = vec![f32::NAN; g.rows() * pl.len];
+            pl.spread(&mut wide, &want, g.rows(), kern);
+            let mut back = vec![f32::NAN; want.len()];
+            pl.crop(&mut back, &wide, g.rows(), kern);
+            assert!(back.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits()), "{g:?}");
         }
     }
 }
