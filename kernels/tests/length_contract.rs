@@ -5,34 +5,11 @@
 //! and a 1-element output read 63 floats past the allocation and returned 4.66e39.
 
 use hepae_kernels::gemm::{gemm_ref, sgemm_packed_on, Epilogue};
-use hepae_kernels::{available_isas, kernels_for, AdamStep, Isa, Kernels};
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use hepae_kernels::{available_isas, AdamStep};
 
-fn every_set() -> Vec<&'static Kernels> {
-    let sets: Vec<_> = available_isas().into_iter().filter_map(kernels_for).collect();
-    #[cfg(target_arch = "x86_64")]
-    {
-        // A set the CPU has must be tested here (a skipped ISA is not a pass).
-        if is_x86_feature_detected!("avx512f") {
-            assert!(sets.iter().any(|k| k.isa == Isa::Avx512), "AVX-512 set not available on an AVX-512 CPU");
-        }
-        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-            assert!(sets.iter().any(|k| k.isa == Isa::Avx2), "AVX2 set not available on an AVX2+FMA CPU");
-        }
-    }
-    sets
-}
-
-/// The panic message of `f`, or None when it returned.
-fn panic_message(f: impl FnOnce()) -> Option<String> {
-    let err = catch_unwind(AssertUnwindSafe(f)).err()?;
-    Some(
-        err.downcast_ref::<String>()
-            .cloned()
-            .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default(),
-    )
-}
+#[path = "support/sets.rs"]
+mod sets;
+use sets::{every_set, panic_message};
 
 /// Asserts that `f` panics with a message naming `kernel` (so the panic is the contract's,
 /// not an index error deep inside) and, where given, the offending lengths.

@@ -11,9 +11,11 @@
 //! pages, and the length contract.
 
 use hepae_kernels::phase_split::PhaseSplit;
-use hepae_kernels::{available_isas, kernels_for, Isa, Kernels};
 use rand::{Rng, SeedableRng};
-use std::panic::{catch_unwind, AssertUnwindSafe};
+
+#[path = "support/sets.rs"]
+mod sets;
+use sets::{assert_bits_equal, every_set, panic_message, scalar};
 
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 #[path = "support/guarded.rs"]
@@ -21,39 +23,6 @@ mod guarded;
 
 /// A signalling NaN (quiet bit clear): survives only moves, loads, stores and permutes.
 const SENTINEL: u32 = 0x7fa0_0001;
-
-fn every_set() -> Vec<&'static Kernels> {
-    let sets: Vec<_> = available_isas().into_iter().filter_map(kernels_for).collect();
-    #[cfg(target_arch = "x86_64")]
-    {
-        // A set the CPU has must be tested here (a skipped ISA is not a pass).
-        if is_x86_feature_detected!("avx512f") {
-            assert!(sets.iter().any(|k| k.isa == Isa::Avx512), "AVX-512 set not available on an AVX-512 CPU");
-        }
-        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-            assert!(sets.iter().any(|k| k.isa == Isa::Avx2), "AVX2 set not available on an AVX2+FMA CPU");
-        }
-    }
-    sets
-}
-
-fn scalar() -> &'static Kernels {
-    kernels_for(Isa::Scalar).unwrap()
-}
-
-/// Panics unless `got` and `want` hold the same f32 bit patterns.
-fn assert_bits_equal(got: &[f32], want: &[f32], what: &str) {
-    assert_eq!(got.len(), want.len(), "{what}: lengths");
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert_eq!(
-            g.to_bits(),
-            w.to_bits(),
-            "{what}: element {i}: {g:e} ({:#x}) vs {w:e} ({:#x})",
-            g.to_bits(),
-            w.to_bits()
-        );
-    }
-}
 
 /// A value: mostly uniform in [−2, 2), one in three a special bit pattern (quiet and
 /// signalling NaNs with payloads, both signs of NaN, zero and ∞, subnormals).
@@ -242,17 +211,6 @@ fn a_zero_size_image_touches_nothing() {
             assert!(dst.iter().all(|v| v.to_bits() == SENTINEL), "{} {g:?}", k.isa.name());
         }
     }
-}
-
-/// The panic message of `f`, or None when it returned.
-fn panic_message(f: impl FnOnce()) -> Option<String> {
-    let err = catch_unwind(AssertUnwindSafe(f)).err()?;
-    Some(
-        err.downcast_ref::<String>()
-            .cloned()
-            .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default(),
-    )
 }
 
 #[test]

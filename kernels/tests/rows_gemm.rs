@@ -8,28 +8,15 @@
 //! length contract is refused with a panic naming the kernel, and empty shapes are not.
 
 use hepae_kernels::rows_gemm::{rows_gemm_dot_scalar, rows_gemm_scalar, RowsGemm, RowsGemmDot};
-use hepae_kernels::{available_isas, kernels_for, Isa, Kernels};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use std::panic::{catch_unwind, AssertUnwindSafe};
+
+#[path = "support/sets.rs"]
+mod sets;
+use sets::{every_set, panic_message};
 
 /// A value no kernel writes: c outside the outputs must keep it.
 const SENTINEL: f32 = -7.25e13;
-
-/// Every kernel set this CPU has (a set the CPU has and the list lacks is a failure).
-fn every_set() -> Vec<&'static Kernels> {
-    let sets: Vec<_> = available_isas().into_iter().filter_map(kernels_for).collect();
-    #[cfg(target_arch = "x86_64")]
-    {
-        if is_x86_feature_detected!("avx512f") {
-            assert!(sets.iter().any(|k| k.isa == Isa::Avx512), "AVX-512 set not available on an AVX-512 CPU");
-        }
-        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-            assert!(sets.iter().any(|k| k.isa == Isa::Avx2), "AVX2 set not available on an AVX2+FMA CPU");
-        }
-    }
-    sets
-}
 
 /// How a case's inputs are drawn.
 #[derive(Clone, Copy, Debug)]
@@ -245,17 +232,6 @@ fn rows_gemm_dot_reference_equals_an_f64_textbook_loop() {
 
 /// A call with one broken length: what breaks, a, b, offs and the length of c.
 type Broken = (&'static str, Vec<f32>, Vec<f32>, Vec<usize>, usize);
-
-/// The panic message of `f`, or None when it returned.
-fn panic_message(f: impl FnOnce()) -> Option<String> {
-    let err = catch_unwind(AssertUnwindSafe(f)).err()?;
-    Some(
-        err.downcast_ref::<String>()
-            .cloned()
-            .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default(),
-    )
-}
 
 /// `f` panics with a message naming `kernel` (the contract's panic, not an index error).
 fn assert_refused(what: &str, kernel: &str, f: impl FnOnce()) {
