@@ -8,7 +8,9 @@
 use hepae_kernels::rows_gemm::{RowsGemm, RowsGemmDot};
 use hepae_kernels::{available_isas, kernels_for, Isa, Kernels};
 use std::hint::black_box;
-use std::time::Instant;
+#[path = "support/best.rs"]
+mod best;
+use best::best;
 
 /// Width of a padded plane row (positions), as for a ~20-wide image.
 const ROW: usize = 24;
@@ -21,21 +23,6 @@ fn planes(k: usize, n: usize) -> (Vec<f32>, Vec<usize>, usize) {
     let b = (0..k / taps * plane).map(|i| ((i * 5 % 11) as f32 - 5.0) / 11.0).collect();
     let offs = (0..k).map(|q| (q / taps) * plane + if taps == 9 { (q % 9) / 3 * ROW + q % 3 } else { 0 }).collect();
     (b, offs, k / taps * plane)
-}
-
-/// Seconds per call of `f`, best of 20 runs of enough calls for ~2e7 FLOP each.
-fn best(flop: f64, mut f: impl FnMut()) -> f64 {
-    f();
-    let reps = (2e7 / flop).max(1.0) as usize;
-    let mut best = f64::INFINITY;
-    for _ in 0..20 {
-        let t = Instant::now();
-        for _ in 0..reps {
-            f();
-        }
-        best = best.min(t.elapsed().as_secs_f64() / reps as f64);
-    }
-    best
 }
 
 fn gemm(k: &Kernels, (m, kk, n): (usize, usize, usize)) -> f64 {

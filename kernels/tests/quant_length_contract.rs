@@ -4,17 +4,10 @@
 //! wrong size and the int8 value −128 (outside the kernels' [−127, 127]).
 
 use hepae_kernels::quant::{quant_sets, HalfKind, PackedBf16Pairs, PackedHalf, PackedI8};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
-fn panic_message(f: impl FnOnce()) -> Option<String> {
-    let err = catch_unwind(AssertUnwindSafe(f)).err()?;
-    Some(
-        err.downcast_ref::<String>()
-            .cloned()
-            .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default(),
-    )
-}
+#[path = "support/sets.rs"]
+mod sets;
+use sets::panic_message;
 
 fn assert_refused(what: &str, kernel: &str, lens: &[usize], f: impl FnOnce()) {
     let msg = panic_message(f).unwrap_or_else(|| panic!("{what}: a length mismatch was accepted"));
