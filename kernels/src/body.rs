@@ -530,6 +530,11 @@ macro_rules! instantiate {
             unsafe { crate::conv_enc_simd::forward_simd::<$S>(o, x, p) }
         }
         #[target_feature(enable = $feature)]
+        pub unsafe fn prelu_slope_grad(dy: &[f32], x: &[f32]) -> f64 {
+            // SAFETY: as above.
+            unsafe { crate::prelu::prelu_slope_grad::<$S>(dy, x) }
+        }
+        #[target_feature(enable = $feature)]
         pub unsafe fn rows_bias_act_pair(
             dst: &mut [f32],
             a: &[f32],
@@ -589,6 +594,7 @@ macro_rules! instantiate {
             sgemm_packed: crate::gemm::packed_entry!($isa),
             prefer_packed_gemm: true,
             rows_bias_act_pair: |d, a, b, bi, s, g| unsafe { rows_bias_act_pair(d, a, b, bi, s, g) },
+            prelu_slope_grad: |dy, x| unsafe { prelu_slope_grad(dy, x) },
             rows_bias_act: |d, s, b, a, g| unsafe { rows_bias_act(d, s, b, a, g) },
             phase_split: |d, s, g| unsafe { phase_split(d, s, g) },
         };

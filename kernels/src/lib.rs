@@ -32,6 +32,7 @@ pub mod mlp_batch;
 pub mod phase_split;
 pub mod plane_epilogue;
 pub mod plane_pairs;
+pub mod prelu;
 pub mod quant;
 pub mod quant_batch;
 pub mod quant_batch_bf16;
@@ -203,6 +204,8 @@ pub struct Kernels {
     /// into the dense output ([`plane_epilogue::RowsBiasActFn`]).
     /// Two column phases of a stride-2 row interleaved, with bias and LeakyReLU ([`plane_pairs::RowsBiasActPairFn`]).
     pub rows_bias_act_pair: plane_pairs::RowsBiasActPairFn,
+    /// PReLU's slope gradient over one channel's values, in f64 ([`prelu::PreluSlopeFn`]).
+    pub prelu_slope_grad: prelu::PreluSlopeFn,
     pub rows_bias_act: plane_epilogue::RowsBiasActFn,
     /// A strided convolution's input split into its stride phases, interior only
     /// ([`phase_split::PhaseSplitFn`]).
@@ -242,6 +245,7 @@ static SCALAR: Kernels = Kernels {
     sgemm_packed: gemm::packed_entry!(Isa::Scalar),
     prefer_packed_gemm: true,
     rows_bias_act_pair: plane_pairs::rows_bias_act_pair_scalar,
+    prelu_slope_grad: prelu::prelu_slope_grad_scalar,
     rows_bias_act: plane_epilogue::rows_bias_act_scalar,
     phase_split: phase_split::phase_split_scalar,
 };

@@ -75,6 +75,10 @@ pub(crate) trait Simd {
     /// The odd lanes of the 2·W lanes a | b: (a₁, a₃, …, b₁, b₃, …) (with
     /// [`Simd::even_lanes`], a stride-2 deinterleave).
     unsafe fn odd_lanes(a: Self::V, b: Self::V) -> Self::V;
+    /// acc + every lane of a·b, the product taken in f64 (exact for f32 inputs), one rounding.
+    unsafe fn acc_add_prod(acc: Self::D, a: Self::V, b: Self::V) -> Self::D;
+    /// The accumulator's W lanes, lane l at `out + l` (low half first).
+    unsafe fn acc_store(acc: Self::D, out: *mut f64);
 }
 
 /// eˣ per lane (the Cephes expf polynomial, ~1 ulp), x clamped to the finite f32 range

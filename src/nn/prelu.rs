@@ -62,26 +62,6 @@ fn prelu_backward_input(dx: &mut [f32], dy: &[f32], x: &[f32], a: f32) {
     }
 }
 
-/// Σ over x ≤ 0 of x·dy, one channel's values, in f64: eight partial sums (value t into
-/// partial t mod 8, in order), added 0 to 7 at the end, so that the sum vectorises (one f64
-/// chain would wait on every add) and its order stays fixed.
-#[inline]
-fn prelu_slope_grad(dy: &[f32], x: &[f32]) -> f64 {
-    let term = |dy: f32, x: f32| if x > 0.0 { 0.0 } else { x as f64 * dy as f64 };
-    let mut acc = [0.0f64; 8];
-    let (dc, xc) = (dy.chunks_exact(8), x.chunks_exact(8));
-    let (dr, xr) = (dc.remainder(), xc.remainder());
-    for (d, v) in dc.zip(xc) {
-        for l in 0..8 {
-            acc[l] += term(d[l], v[l]);
-        }
-    }
-    for (a, (&d, &v)) in acc.iter_mut().zip(dr.iter().zip(xr)) {
-        *a += term(d, v);
-    }
-    acc.iter().sum()
-}
-
 impl Op for Prelu {
     fn out_shape(&self, inp: Shape) -> Shape {
         inp
@@ -107,7 +87,7 @@ impl Op for Prelu {
     }
     fn backward(
         &self,
-        _cx: &Ctx<'_>,
+        cx: &Ctx<'_>,
         dparams: Option<&mut [f32]>,
         dinp: Option<&mut [f32]>,
         dout: &mut [f32],
@@ -123,19 +103,21 @@ impl Op for Prelu {
         }
         let (x, dy) = (inp.data, &dout[..len]);
         if let Some(da) = dparams {
-            // Channel by channel over the batch: one f64 sum per channel, added once (shared:
-            // one sum over every channel).
+            let kern = cx.gemm.kernels();
+            // Per channel: its values of every row, one f64 sum per channel added once.
+            // Shared: each row's values at once (a feature row's channels are single values).
             let sum = |ch: usize| -> f64 {
                 let r = ch * hw..(ch + 1) * hw;
                 let rows = dy.chunks_exact(c * hw).zip(x.chunks_exact(c * hw));
-                rows.map(|(row_dy, row_x)| prelu_slope_grad(&row_dy[r.clone()], &row_x[r.clone()])).sum()
+                rows.map(|(row_dy, row_x)| (kern.prelu_slope_grad)(&row_dy[r.clone()], &row_x[r.clone()])).sum()
             };
             if self.per_channel {
                 for (ch, a) in da[..c].iter_mut().enumerate() {
                     *a += sum(ch) as f32;
                 }
             } else {
-                da[0] += (0..c).map(sum).sum::<f64>() as f32;
+                let rows = dy.chunks_exact(c * hw).zip(x.chunks_exact(c * hw));
+                da[0] += rows.map(|(row_dy, row_x)| (kern.prelu_slope_grad)(row_dy, row_x)).sum::<f64>() as f32;
             }
         }
         if let Some(dx) = dinp {

@@ -283,6 +283,22 @@ impl Simd for Avx2 {
             _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(s)))
         }
     }
+    #[inline(always)]
+    unsafe fn acc_add_prod(acc: Self::D, a: __m256, b: __m256) -> Self::D {
+        // SAFETY: register-only (see the note above the impl).
+        unsafe {
+            let ((alo, ahi), (blo, bhi)) = (halves_f64(a), halves_f64(b));
+            (_mm256_fmadd_pd(alo, blo, acc.0), _mm256_fmadd_pd(ahi, bhi, acc.1))
+        }
+    }
+    #[inline(always)]
+    unsafe fn acc_store(acc: Self::D, out: *mut f64) {
+        // SAFETY: the caller's `out` has room for 8 doubles.
+        unsafe {
+            _mm256_storeu_pd(out, acc.0);
+            _mm256_storeu_pd(out.add(4), acc.1);
+        }
+    }
 }
 
 crate::body::instantiate!("avx2,fma", crate::Isa::Avx2, Avx2);

@@ -263,6 +263,22 @@ impl Simd for Avx512 {
             _mm512_permutex2var_ps(a, idx, b)
         }
     }
+    #[inline(always)]
+    unsafe fn acc_add_prod(acc: Self::D, a: __m512, b: __m512) -> Self::D {
+        // SAFETY: register-only (see the note above the impl).
+        unsafe {
+            let ((alo, ahi), (blo, bhi)) = (halves_f64(a), halves_f64(b));
+            (_mm512_fmadd_pd(alo, blo, acc.0), _mm512_fmadd_pd(ahi, bhi, acc.1))
+        }
+    }
+    #[inline(always)]
+    unsafe fn acc_store(acc: Self::D, out: *mut f64) {
+        // SAFETY: the caller's `out` has room for 16 doubles.
+        unsafe {
+            _mm512_storeu_pd(out, acc.0);
+            _mm512_storeu_pd(out.add(8), acc.1);
+        }
+    }
 }
 
 crate::body::instantiate!("avx512f", crate::Isa::Avx512, Avx512);
