@@ -3,11 +3,17 @@
 //! validation, evaluation, [`crate::Encoder`]/[`crate::Decoder`] and the C ABI all run it; the
 //! batch-1 fast path is inside the dense op, taken where the plan holds packed weights.
 //! [`Net::backward`] gives parameter gradients, input gradients, or both.
+//!
+//! A dense layer or convolution with no activation followed by a shared PReLU of positive
+//! slope (`--activation prelu`) runs as one op, forward and backward: the layer's epilogue
+//! applies the slope ([`crate::nn::prelu`]'s module doc), so the pre-activation is neither
+//! written nor read again; that layer's own output buffer in the plan is left as it was.
 
 use crate::engine::gemm::Gemm;
 use crate::engine::plan::Plan;
 use crate::engine::tensor::{Shape, Tensor, TensorMut};
 use crate::models::params::ParamStore;
+use crate::nn::activation::Activation;
 use crate::nn::op::{Ctx, OpSpec};
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
@@ -150,16 +156,43 @@ impl Net {
         plan.is_packed = true;
     }
 
-    /// Forward over the first `n` rows of `x` (N × in); op l's output lands in `plan.act(l)`,
-    /// the net's in [`Plan::output`].
+    /// The slope of the PReLU after op j when the two run fused (module doc): op j a dense
+    /// layer or convolution with no activation, op j + 1 a shared PReLU whose slope (in
+    /// `params`) is positive and finite.
+    fn fused_slope(&self, params: &[f32], j: usize) -> Option<f32> {
+        let next = self.layers.get(j + 1)?;
+        let OpSpec::Prelu(prelu) = &next.op else { return None };
+        let linear = match &self.layers[j].op {
+            OpSpec::Dense(d) => d.act == Activation::Linear,
+            OpSpec::Conv2d(c) => c.act == Activation::Linear,
+            OpSpec::ConvTranspose2d(c) => c.act == Activation::Linear,
+            _ => false,
+        };
+        if !linear {
+            return None;
+        }
+        crate::nn::prelu::fused_slope(prelu, &params[next.params.clone()])
+    }
+
+    /// Forward over the first `n` rows of `x` (N × in); op l's output lands in `plan.act(l)`
+    /// (except the first op of a fused pair's), the net's in [`Plan::output`].
     pub fn forward(&self, params: &[f32], x: &[f32], plan: &mut Plan, n: usize) {
         debug_assert!(n <= plan.batch);
-        for (j, l) in self.layers.iter().enumerate() {
+        let mut j = 0;
+        while j < self.layers.len() {
+            let l = &self.layers[j];
+            let slope = self.fused_slope(params, j);
+            let last = if slope.is_some() { j + 1 } else { j };
             let gemm = plan.gemm;
-            let (inp, out, packed, work) = plan.forward_bufs(j);
+            let (inp, out, packed, work) = plan.span_forward_bufs(j, last);
             let cx = Ctx { gemm, packed };
             let inp = Tensor::new(inp.unwrap_or(x), n, l.in_shape);
-            l.op.forward(&cx, &params[l.params.clone()], inp, TensorMut::new(out, n, l.out_shape), work);
+            let out = TensorMut::new(out, n, l.out_shape);
+            match slope.map(|a| with_slope(&l.op, a)) {
+                Some(op) => op.forward(&cx, &params[l.params.clone()], inp, out, work),
+                None => l.op.forward(&cx, &params[l.params.clone()], inp, out, work),
+            }
+            j = last + 1;
         }
     }
 
@@ -178,9 +211,22 @@ impl Net {
     ) {
         let mut grads = grads;
         let mut dx = dx;
-        for (j, l) in self.layers.iter().enumerate().rev() {
+        let mut last = self.layers.len();
+        while last > 0 {
+            last -= 1;
+            // A fused pair (j, last): the PReLU's backward in place over its output gradient,
+            // then the linear op's from there.
+            let slope = last.checked_sub(1).and_then(|j| self.fused_slope(params, j));
+            let j = if slope.is_some() { last - 1 } else { last };
+            let l = &self.layers[j];
             let gemm = plan.gemm;
-            let (inp, out, dout, dinp, work) = plan.backward_bufs(j);
+            let (inp, out, dout, dinp, work) = plan.span_backward_bufs(j, last);
+            if let Some(a) = slope {
+                let len = n * l.out;
+                let da = grads.as_deref_mut().map(|g| &mut g[self.layers[last].params.clone()]);
+                crate::nn::prelu::fused_backward(gemm.kernels(), da, &mut dout[..len], &out[..len], a);
+            }
+            last = j;
             let inp = inp.unwrap_or(x);
             let dinp = if j == 0 { dx.as_deref_mut() } else { dinp };
             let dparams = grads.as_deref_mut().map(|g| &mut g[l.params.clone()]);
@@ -199,5 +245,19 @@ impl Net {
                 work,
             );
         }
+    }
+}
+
+/// A linear op (dense, conv2d, transposed conv2d) with LeakyReLU of slope `a` as its
+/// activation: the forward of a fused pair ([`Net::fused_slope`]).
+fn with_slope(op: &OpSpec, a: f32) -> OpSpec {
+    let act = Activation::Leaky { slope: a };
+    match op {
+        OpSpec::Dense(d) => OpSpec::Dense(crate::nn::dense::Dense { act, ..*d }),
+        OpSpec::Conv2d(c) => OpSpec::Conv2d(crate::nn::conv2d::Conv2d { act, ..*c }),
+        OpSpec::ConvTranspose2d(c) => {
+            OpSpec::ConvTranspose2d(crate::nn::conv_transpose2d::ConvTranspose2d { act, ..*c })
+        }
+        other => other.clone(),
     }
 }

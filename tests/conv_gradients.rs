@@ -186,12 +186,23 @@ fn net64(net: &Net, p: &[f64], x: &[f64], n: usize) -> Vec<f64> {
 /// Checks a net of `ops` over `n` rows of `input`: forward against the reference, then
 /// L = Σ c ⊙ net(x): analytic dL/dθ and dL/dx against central differences.
 fn check(input: Shape, ops: Vec<OpSpec>, n: usize, seed: u64, what: &str) {
+    check_slopes(input, ops, n, seed, what, None)
+}
+
+/// [`check`], with every PReLU slope set to `prelu_slope` if given (after the draw, so the
+/// other parameters are the same).
+fn check_slopes(input: Shape, ops: Vec<OpSpec>, n: usize, seed: u64, what: &str, prelu_slope: Option<f32>) {
     let spec = NetSpec { input, ops };
     spec.check().unwrap_or_else(|e| panic!("{what}: {e}"));
     let mut store = ParamStore::default();
     let net = Net::new(&mut store, "net", spec);
     let mut r = rng(seed);
-    let params: Vec<f32> = (0..store.len()).map(|_| r.random_range(-0.7f32..0.7)).collect();
+    let mut params: Vec<f32> = (0..store.len()).map(|_| r.random_range(-0.7f32..0.7)).collect();
+    if let Some(a) = prelu_slope {
+        for l in net.layers.iter().filter(|l| matches!(l.op, OpSpec::Prelu(_))) {
+            params[l.params.clone()].fill(a);
+        }
+    }
     let x: Vec<f32> = (0..n * input.len()).map(|_| r.random_range(-1.0f32..1.0)).collect();
     let c: Vec<f64> = (0..n * net.out_dim()).map(|_| r.random_range(-1.0..1.0)).collect();
     let p64: Vec<f64> = params.iter().map(|&v| v as f64).collect();
@@ -392,5 +403,10 @@ fn prelu_gradients_shared_and_per_channel_slopes() {
         shared,
         conv(2, 3, 1, 1, lin),
     ];
-    check(img(2, 5, 3), ops, 2, 710, "prelu conv net");
+    check(img(2, 5, 3), ops.clone(), 2, 710, "prelu conv net");
+    // Positive slopes: each linear layer and the shared PReLU after it run fused (the
+    // PReLU's backward from its output), PyTorch's initial 0.25 and a slope above 1.
+    for (a, seed) in [(0.25, 711), (1.6, 712)] {
+        check_slopes(img(2, 5, 3), ops.clone(), 2, seed, &format!("fused prelu conv net, slopes {a}"), Some(a));
+    }
 }

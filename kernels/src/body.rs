@@ -535,6 +535,11 @@ macro_rules! instantiate {
             unsafe { crate::prelu::prelu_slope_grad::<$S>(dy, x) }
         }
         #[target_feature(enable = $feature)]
+        pub unsafe fn prelu_backward(d: &mut [f32], y: &[f32], slope: f32) -> f64 {
+            // SAFETY: as above.
+            unsafe { crate::prelu::prelu_backward::<$S>(d, y, slope) }
+        }
+        #[target_feature(enable = $feature)]
         pub unsafe fn rows_bias_act_pair(
             dst: &mut [f32],
             a: &[f32],
@@ -595,6 +600,7 @@ macro_rules! instantiate {
             prefer_packed_gemm: true,
             rows_bias_act_pair: |d, a, b, bi, s, g| unsafe { rows_bias_act_pair(d, a, b, bi, s, g) },
             prelu_slope_grad: |dy, x| unsafe { prelu_slope_grad(dy, x) },
+            prelu_backward: |d, y, s| unsafe { prelu_backward(d, y, s) },
             rows_bias_act: |d, s, b, a, g| unsafe { rows_bias_act(d, s, b, a, g) },
             phase_split: |d, s, g| unsafe { phase_split(d, s, g) },
         };

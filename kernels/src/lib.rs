@@ -206,6 +206,9 @@ pub struct Kernels {
     pub rows_bias_act_pair: plane_pairs::RowsBiasActPairFn,
     /// PReLU's slope gradient over one channel's values, in f64 ([`prelu::PreluSlopeFn`]).
     pub prelu_slope_grad: prelu::PreluSlopeFn,
+    /// PReLU's backward in place after a fused forward, and its slope's gradient times the
+    /// slope ([`prelu::PreluBackwardFn`]).
+    pub prelu_backward: prelu::PreluBackwardFn,
     pub rows_bias_act: plane_epilogue::RowsBiasActFn,
     /// A strided convolution's input split into its stride phases, interior only
     /// ([`phase_split::PhaseSplitFn`]).
@@ -246,6 +249,7 @@ static SCALAR: Kernels = Kernels {
     prefer_packed_gemm: true,
     rows_bias_act_pair: plane_pairs::rows_bias_act_pair_scalar,
     prelu_slope_grad: prelu::prelu_slope_grad_scalar,
+    prelu_backward: prelu::prelu_backward_scalar,
     rows_bias_act: plane_epilogue::rows_bias_act_scalar,
     phase_split: phase_split::phase_split_scalar,
 };

@@ -74,3 +74,73 @@ pub(crate) unsafe fn prelu_slope_grad<S: Simd>(dy: &[f32], x: &[f32]) -> f64 {
     }
     part.iter().fold(0.0, |s, &p| s + p)
 }
+
+/// PReLU's backward in place after a forward fused into the layer before it (y = x > 0 ? x :
+/// a·x with a > 0, so y has x's sign and x = y/a where x ≤ 0): returns Σ over t with not
+/// y\[t] > 0 of y\[t]·d\[t] (d as on entry; 16 partials in order, exact f64 products, as
+/// [`PreluSlopeFn`]): a times the slope gradient. And d\[t] ← slope·d\[t] at those t (the input
+/// gradient; NaN y included). d and y have equal lengths.
+pub type PreluBackwardFn = fn(d: &mut [f32], y: &[f32], slope: f32) -> f64;
+
+fn check_backward(d: usize, y: usize) {
+    if d != y {
+        panic!("hepae-kernels::prelu_backward: slice lengths d {d}, y {y} (needs equal lengths)");
+    }
+}
+
+/// The reference of [`PreluBackwardFn`].
+pub fn prelu_backward_scalar(d: &mut [f32], y: &[f32], slope: f32) -> f64 {
+    check_backward(d.len(), y.len());
+    let mut part = [0.0f64; SLOPE_PARTIALS];
+    for (t, (d, &v)) in d.iter_mut().zip(y).enumerate() {
+        let neg = !(v > 0.0);
+        let (v, g) = if neg { (v, *d) } else { (0.0, 0.0) };
+        part[t % SLOPE_PARTIALS] = (v as f64).mul_add(g as f64, part[t % SLOPE_PARTIALS]);
+        if neg {
+            *d *= slope;
+        }
+    }
+    part.iter().fold(0.0, |s, &p| s + p)
+}
+
+/// The SIMD body of [`PreluBackwardFn`]: [`prelu_slope_grad`]'s over (d, y), each vector of d
+/// stored back as a select of d and slope·d on y > 0 (a masked store of the tail).
+///
+/// Safety: inlined into a function compiled for `S`'s instruction set.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) unsafe fn prelu_backward<S: Simd>(d: &mut [f32], y: &[f32], slope: f32) -> f64 {
+    check_backward(d.len(), y.len());
+    let n = y.len();
+    let two = SLOPE_PARTIALS / S::W == 2;
+    let (dp, yp) = (d.as_mut_ptr(), y.as_ptr());
+    // SAFETY: register-only; the ISA is enabled in the caller.
+    let (mut acc0, mut acc1, zero, s) = unsafe { (S::acc_zero(), S::acc_zero(), S::zero(), S::splat(slope)) };
+    // The terms of m ≤ W values from `t` added into `acc`, and those values of d rewritten.
+    // Safety: m ≤ n − t; the ISA is enabled in the caller.
+    let step = |acc: S::D, t: usize, m: usize| unsafe {
+        // SAFETY: m values from t inside both slices (equal lengths, checked); `dp` is the
+        // only access to d while this body runs.
+        let v = S::load(yp.add(t), m);
+        let g = S::load(dp.add(t), m);
+        S::store(dp.add(t), S::select_pos(v, g, S::mul(g, s)), m);
+        S::acc_add_prod(acc, S::select_pos(v, zero, v), S::select_pos(v, zero, g))
+    };
+    let mut t = 0;
+    while t < n {
+        acc0 = step(acc0, t, (n - t).min(S::W));
+        if two && t + S::W < n {
+            acc1 = step(acc1, t + S::W, (n - t - S::W).min(S::W));
+        }
+        t += SLOPE_PARTIALS;
+    }
+    let mut part = [0.0f64; SLOPE_PARTIALS];
+    // SAFETY: W doubles from 0 (and from W, with two accumulators) inside `part`.
+    unsafe {
+        S::acc_store(acc0, part.as_mut_ptr());
+        if two {
+            S::acc_store(acc1, part.as_mut_ptr().add(S::W));
+        }
+    }
+    part.iter().fold(0.0, |s, &p| s + p)
+}

@@ -124,33 +124,49 @@ impl Plan {
     /// buffer, its packed weights if the plan is packed, and the scratch.
     #[allow(clippy::type_complexity)]
     pub(crate) fn forward_bufs(&mut self, l: usize) -> (Option<&[f32]>, &mut [f32], Option<&[f32]>, &mut [f32]) {
-        let (before, rest) = self.arena.split_at_mut(self.acts[l].start);
-        let out = &mut rest[..self.acts[l].len()];
-        let inp = if l == 0 { None } else { Some(&before[self.acts[l - 1].clone()]) };
-        let packed = self.is_packed.then(|| &self.packed[self.packed_at[l].clone()]);
+        self.span_forward_bufs(l, l)
+    }
+
+    /// [`Plan::forward_bufs`] for ops `first..=last` run as one (a fused pair): the input of
+    /// `first`, the output buffer of `last`, the packed weights of `first`, the scratch.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn span_forward_bufs(
+        &mut self,
+        first: usize,
+        last: usize,
+    ) -> (Option<&[f32]>, &mut [f32], Option<&[f32]>, &mut [f32]) {
+        debug_assert!(first <= last);
+        let (before, rest) = self.arena.split_at_mut(self.acts[last].start);
+        let out = &mut rest[..self.acts[last].len()];
+        let inp = if first == 0 { None } else { Some(&before[self.acts[first - 1].clone()]) };
+        let packed = self.is_packed.then(|| &self.packed[self.packed_at[first].clone()]);
         (inp, out, packed, &mut self.work)
     }
 
-    /// For op l's backward: (its input, or None for the first op; its output; its output's
-    /// gradient; its input's gradient, or None for the first op; the scratch).
+    /// For the backward of ops `first..=last` run as one (`first == last`: one op; otherwise a
+    /// fused pair): (the input of `first`, or None for the first op; the output of `last`;
+    /// its output's gradient; the input gradient of `first`, or None for the first op; the
+    /// scratch).
     #[allow(clippy::type_complexity)]
-    pub(crate) fn backward_bufs(
+    pub(crate) fn span_backward_bufs(
         &mut self,
-        l: usize,
+        first: usize,
+        last: usize,
     ) -> (Option<&[f32]>, &[f32], &mut [f32], Option<&mut [f32]>, &mut [f32]) {
+        debug_assert!(first <= last);
         let (a, d) = self.arena.split_at_mut(self.acts_end);
         let a: &[f32] = a;
         let off = self.acts_end;
-        let dl = self.dacts[l].clone();
+        let dl = self.dacts[last].clone();
         let (dbefore, drest) = d.split_at_mut(dl.start - off);
         let dout = &mut drest[..dl.len()];
-        let (inp, dinp) = if l == 0 {
+        let (inp, dinp) = if first == 0 {
             (None, None)
         } else {
-            let r = self.dacts[l - 1].clone();
-            (Some(&a[self.acts[l - 1].clone()]), Some(&mut dbefore[r.start - off..r.end - off]))
+            let r = self.dacts[first - 1].clone();
+            (Some(&a[self.acts[first - 1].clone()]), Some(&mut dbefore[r.start - off..r.end - off]))
         };
-        (inp, &a[self.acts[l].clone()], dout, dinp, &mut self.work)
+        (inp, &a[self.acts[last].clone()], dout, dinp, &mut self.work)
     }
 
     /// Op l's packed-weight buffer, for filling.

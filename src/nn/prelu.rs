@@ -11,6 +11,15 @@
 //! The backward reads the sign of the *input* (a learned slope can turn negative, so the
 //! output's sign is not the input's, unlike LeakyReLU's). da is summed in f64 over the batch
 //! and added once per channel, so a large batch of images loses no precision in the sum.
+//!
+//! **Fused after a linear layer.** A shared PReLU of slope a > 0 after a dense layer or a
+//! convolution with no activation of its own runs inside that layer ([`crate::net::Net`]):
+//! the layer's epilogue applies y = u > 0 ? u : a·u to its output u (LeakyReLU of slope a:
+//! the same values, bit for bit), and the PReLU's backward reads y instead of x. As a > 0,
+//! y ≤ 0 exactly where x ≤ 0, and x = y/a there, so ([`fused_backward`], in one pass):
+//! - dx = y > 0 ? dy : a·dy (written over dy, the same bits as from x);
+//! - da += (Σ over y ≤ 0 of y·dy) / a (in f64; within an f32 rounding of each term of the
+//!   unfused sum).
 
 use super::op::{Ctx, Op, ParamShape};
 use crate::engine::tensor::{Shape, Tensor, TensorMut};
@@ -43,6 +52,24 @@ impl Prelu {
         } else {
             1
         }
+    }
+}
+
+/// The slope a shared PReLU with `params` runs fused with (see the module doc): its one
+/// slope when that is positive and finite; None (the op runs on its own) otherwise or per
+/// channel.
+pub fn fused_slope(op: &Prelu, params: &[f32]) -> Option<f32> {
+    let a = *params.first()?;
+    (!op.per_channel && a > 0.0 && a.is_finite()).then_some(a)
+}
+
+/// The backward of a fused PReLU of slope `a` > 0 (module doc): from its output `y` and the
+/// gradient `dy` of it (N rows of any shape), dy ← the input's gradient in place, and
+/// `da[0]` += the slope's gradient if given.
+pub fn fused_backward(kern: &hepae_kernels::Kernels, da: Option<&mut [f32]>, dy: &mut [f32], y: &[f32], a: f32) {
+    let sum = (kern.prelu_backward)(dy, y, a);
+    if let Some(da) = da {
+        da[0] += (sum / a as f64) as f32;
     }
 }
 
