@@ -93,7 +93,7 @@ pub fn prelu_backward_scalar(d: &mut [f32], y: &[f32], slope: f32) -> f64 {
     check_backward(d.len(), y.len());
     let mut part = [0.0f64; SLOPE_PARTIALS];
     for (t, (d, &v)) in d.iter_mut().zip(y).enumerate() {
-        let neg = !(v > 0.0);
+        let neg = v.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater); // not v > 0 (NaN too)
         let (v, g) = if neg { (v, *d) } else { (0.0, 0.0) };
         part[t % SLOPE_PARTIALS] = (v as f64).mul_add(g as f64, part[t % SLOPE_PARTIALS]);
         if neg {
