@@ -9,7 +9,9 @@
 # Usage: benches/compare/conv_speed.sh [DATA_DIR] [PAIRS]
 #   DATA_DIR: toptag_images.py's output (default /work/wt/toptag_data); the 8 192-image slice
 #   and the scratch models go to a temporary directory, removed at the end.
-# Environment: N (images, default 8192), HEPAE (default target/release/hepae), PYTHON (python3), TORCH_PY
+# Environment: ACT (leaky, the default: LeakyReLU 0.01 in both, PyTorch cnn-leaky; prelu: hepae
+# --activation prelu beside cnn-prelu, nn.PReLU() after every hidden layer: the issue's net), N (images,
+# default 8192), HEPAE (default target/release/hepae), PYTHON (python3), TORCH_PY
 # (benches/compare/toptag_torch.py). Run it on a quiet machine: every figure is wall-clock.
 set -euo pipefail
 DATA=${1:-/work/wt/toptag_data}
@@ -18,6 +20,8 @@ HEPAE=${HEPAE:-target/release/hepae}
 PYTHON=${PYTHON:-python3}
 TORCH_PY=${TORCH_PY:-benches/compare/toptag_torch.py}
 N=${N:-8192}
+ACT=${ACT:-leaky}
+case "$ACT" in leaky | prelu) ;; *) echo "ACT=$ACT: not leaky or prelu" >&2; exit 1 ;; esac
 FWD_MFLOP=5.99
 [ -x "$HEPAE" ] || { echo "$HEPAE: not built (cargo build --release --bin hepae)" >&2; exit 1; }
 [ -f "$TORCH_PY" ] || { echo "$TORCH_PY: missing (the PyTorch peer)" >&2; exit 1; }
@@ -29,12 +33,12 @@ import sys, numpy as np
 x = np.load(sys.argv[1], mmap_mode="r")[: int(sys.argv[3])]
 np.save(sys.argv[2], np.ascontiguousarray(x, dtype=np.float32))
 EOF
-echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
+echo "net: hepae --activation $ACT beside PyTorch cnn-$ACT; load before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 : >"$TMP/rows.tsv"
 for pair in $(seq 1 "$PAIRS"); do
     # hepae: training (history CSV: epoch,train_loss,val_loss,seconds; epoch 2 is timed)
     for t in 1 2; do
-        "$HEPAE" train "$TMP/speed.npy" --model conv-ae --image-shape 1x40x40 --norm none --epochs 2 --batch 128 --val-fraction 0 \
+        "$HEPAE" train "$TMP/speed.npy" --model conv-ae --activation "$ACT" --image-shape 1x40x40 --norm none --epochs 2 --batch 128 --val-fraction 0 \
             --threads "$t" --seed 1 -o "$TMP/m$t.safetensors" -q
         s=$(awk -F, 'NR==3 {print $4}' "$TMP/m$t.history.csv")
         echo -e "$pair\thepae\ttrain_images_per_s_${t}t\t$(echo "$N / $s" | bc -l)" >>"$TMP/rows.tsv"
@@ -49,12 +53,12 @@ print(f"{sys.argv[2]}\thepae\tencode_b1_us\t{enc[1]['us_per_jet']}")
 print(f"{sys.argv[2]}\thepae\tencode_b1024_images_per_s\t{enc[1024]['jets_per_s']}")
 EOF
     # PyTorch: the same net, the same images, 1 and 2 threads (one child process each)
-    "$PYTHON" "$TORCH_PY" --speed --archs cnn-leaky --data "$DATA" --speed-images "$N" --batch 128 \
+    "$PYTHON" "$TORCH_PY" --speed --archs "cnn-$ACT" --data "$DATA" --speed-images "$N" --batch 128 \
         --json "$TMP/torch.json" >/dev/null
-    "$PYTHON" - "$TMP/torch.json" "$pair" >>"$TMP/rows.tsv" <<'EOF'
+    "$PYTHON" - "$TMP/torch.json" "$pair" "cnn-$ACT" >>"$TMP/rows.tsv" <<'EOF'
 import json, sys
 for run in json.load(open(sys.argv[1]))["runs"]:
-    t, r = run["threads"], run["cnn-leaky"]
+    t, r = run["threads"], run[sys.argv[3]]
     print(f"{sys.argv[2]}\tpytorch\ttrain_images_per_s_{t}t\t{r['train_images_per_s']}")
     if t == 1:
         print(f"{sys.argv[2]}\tpytorch\tencode_b1_us\t{r['encode_b1_us']}")
