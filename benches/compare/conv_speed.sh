@@ -87,4 +87,8 @@ for what in ["train_images_per_s_1t", "train_images_per_s_2t", "encode_b1_us", "
     if what == "encode_b1024_images_per_s":
         line += f"   GFLOP/s (encoder, 2.28 MFLOP) hepae {hm * enc / 1e9:.1f}, PyTorch {pm * enc / 1e9:.1f}"
     print(line)
+for what in ["train_images_per_s_1t", "train_images_per_s_2t"]:
+    h, p = v[(what, "hepae")], v[(what, "pytorch")]
+    print(f"  {what} per pair (hepae / PyTorch = ratio):",
+          ", ".join(f"{h[k]:.0f} / {p[k]:.0f} = {h[k] / p[k]:.2f}" for k in sorted(set(h) & set(p))))
 EOF
