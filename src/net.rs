@@ -199,7 +199,9 @@ impl Net {
     /// Backward after [`Net::forward`] on the same rows. On entry the plan's output gradient
     /// ([`Plan::out_grad_mut`]) holds dL/d(output). Parameter gradients are added into `grads`
     /// (same layout as the parameters) if given; dL/dx (N × in) is written into `dx` if given.
-    /// With neither for the first op, its backward is skipped.
+    /// With neither for the first op, its backward is skipped. `params` must be those of the
+    /// forward (a fused pair is chosen from its PReLU's slope, in both), and the output
+    /// gradient may be overwritten (a net ending in a fused PReLU takes its input's in place).
     pub fn backward(
         &self,
         params: &[f32],
@@ -214,19 +216,23 @@ impl Net {
         let mut last = self.layers.len();
         while last > 0 {
             last -= 1;
-            // A fused pair (j, last): the PReLU's backward in place over its output gradient,
-            // then the linear op's from there.
-            let slope = last.checked_sub(1).and_then(|j| self.fused_slope(params, j));
-            let j = if slope.is_some() { last - 1 } else { last };
+            // Op j alone, or a fused pair (j, end): the PReLU's backward in place over its
+            // output gradient, then the linear op's from there.
+            let end = last;
+            let slope = end.checked_sub(1).and_then(|j| self.fused_slope(params, j));
+            let j = if slope.is_some() { end - 1 } else { end };
+            last = j;
             let l = &self.layers[j];
+            if j == 0 && dx.is_none() && grads.is_none() {
+                continue;
+            }
             let gemm = plan.gemm;
-            let (inp, out, dout, dinp, work) = plan.span_backward_bufs(j, last);
+            let (inp, out, dout, dinp, work) = plan.span_backward_bufs(j, end);
             if let Some(a) = slope {
                 let len = n * l.out;
-                let da = grads.as_deref_mut().map(|g| &mut g[self.layers[last].params.clone()]);
+                let da = grads.as_deref_mut().map(|g| &mut g[self.layers[end].params.clone()]);
                 crate::nn::prelu::fused_backward(gemm.kernels(), da, &mut dout[..len], &out[..len], a);
             }
-            last = j;
             let inp = inp.unwrap_or(x);
             let dinp = if j == 0 { dx.as_deref_mut() } else { dinp };
             let dparams = grads.as_deref_mut().map(|g| &mut g[l.params.clone()]);

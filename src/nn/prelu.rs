@@ -12,7 +12,8 @@
 //! output's sign is not the input's, unlike LeakyReLU's). da is summed in f64 over the batch
 //! and added once per channel, so a large batch of images loses no precision in the sum.
 //!
-//! **Fused after a linear layer.** A shared PReLU of slope a > 0 after a dense layer or a
+//! **Fused after a linear layer.** A shared PReLU of slope a > 0 ([`FUSED_SLOPES`]: neither
+//! tiny nor huge) after a dense layer or a
 //! convolution with no activation of its own runs inside that layer ([`crate::net::Net`]):
 //! the layer's epilogue applies y = u > 0 ? u : a·u to its output u (LeakyReLU of slope a:
 //! the same values, bit for bit), and the PReLU's backward reads y instead of x. As a > 0,
@@ -55,12 +56,16 @@ impl Prelu {
     }
 }
 
+/// The slopes a shared PReLU runs fused at: 2⁻⁶⁴ ≤ a ≤ 2⁶⁴. Outside them a·x can underflow
+/// (the fused slope gradient, Σ y·dy / a, would lose what x·dy keeps) or overflow.
+pub const FUSED_SLOPES: std::ops::RangeInclusive<f32> = 5.421_010_9e-20..=1.844_674_4e19;
+
 /// The slope a shared PReLU with `params` runs fused with (see the module doc): its one
-/// slope when that is positive and finite; None (the op runs on its own) otherwise or per
+/// slope when that is within [`FUSED_SLOPES`]; None (the op runs on its own) otherwise or per
 /// channel.
 pub fn fused_slope(op: &Prelu, params: &[f32]) -> Option<f32> {
     let a = *params.first()?;
-    (!op.per_channel && a > 0.0 && a.is_finite()).then_some(a)
+    (!op.per_channel && FUSED_SLOPES.contains(&a)).then_some(a)
 }
 
 /// The backward of a fused PReLU of slope `a` > 0 (module doc): from its output `y` and the
