@@ -143,3 +143,9 @@ fn a_fused_pair_gives_the_unfused_bits_and_the_slope_gradient_to_rounding() {
         }
     }
 }
+
+#[test]
+fn the_fused_slopes_are_two_to_the_minus_64_through_two_to_the_64() {
+    assert_eq!(*FUSED_SLOPES.start(), 2f32.powi(-64));
+    assert_eq!(*FUSED_SLOPES.end(), 2f32.powi(64));
+}

@@ -58,7 +58,7 @@ impl Prelu {
 
 /// The slopes a shared PReLU runs fused at: 2⁻⁶⁴ ≤ a ≤ 2⁶⁴. Outside them a·x can underflow
 /// (the fused slope gradient, Σ y·dy / a, would lose what x·dy keeps) or overflow.
-pub const FUSED_SLOPES: std::ops::RangeInclusive<f32> = 5.421_010_9e-20..=1.844_674_4e19;
+pub const FUSED_SLOPES: std::ops::RangeInclusive<f32> = f32::from_bits(0x1f80_0000)..=f32::from_bits(0x5f80_0000);
 
 /// The slope a shared PReLU with `params` runs fused with (see the module doc): its one
 /// slope when that is within [`FUSED_SLOPES`]; None (the op runs on its own) otherwise or per
