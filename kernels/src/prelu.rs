@@ -42,12 +42,8 @@ pub fn prelu_slope_grad_scalar(dy: &[f32], x: &[f32]) -> f64 {
 #[inline(always)]
 pub(crate) unsafe fn prelu_slope_grad<S: Simd>(dy: &[f32], x: &[f32]) -> f64 {
     check(dy.len(), x.len());
-    let n = x.len();
-    // The 16 partials: one accumulator of W on AVX-512, two on AVX2 (values t..t+8 and
-    // t+8..t+16 of every 16), held in named locals (an indexed array of them lives in memory).
-    let two = SLOPE_PARTIALS / S::W == 2;
     // SAFETY: register-only; the ISA is enabled in the caller.
-    let (mut acc0, mut acc1, zero) = unsafe { (S::acc_zero(), S::acc_zero(), S::zero()) };
+    let zero = unsafe { S::zero() };
     // The terms of m ≤ W values from `t` (x and dy zeroed where x > 0) added into `acc`.
     // Safety: m ≤ n − t; the ISA is enabled in the caller.
     let add = |acc: S::D, t: usize, m: usize| unsafe {
@@ -56,6 +52,24 @@ pub(crate) unsafe fn prelu_slope_grad<S: Simd>(dy: &[f32], x: &[f32]) -> f64 {
         let d = S::load(dy.as_ptr().add(t), m);
         S::acc_add_prod(acc, S::select_pos(v, zero, v), S::select_pos(v, zero, d))
     };
+    // SAFETY: `add` reads m ≤ n − t values from t (what `sum_partials` hands it).
+    unsafe { sum_partials::<S>(x.len(), add) }
+}
+
+/// The 16 partials over n values, from +0: `add(acc, t, m)` adds the terms of the m ≤ W
+/// values from t into the accumulator of their W partials, for t = 0, 16, 32, … (and t + W
+/// with W = 8: one accumulator of W on AVX-512, two on AVX2, held in named locals, since an
+/// indexed array of them lives in memory); then the partials stored and added 0 to 15 in
+/// order, from 0.
+///
+/// Safety: inlined into a function compiled for `S`'s instruction set; `add` is safe to call
+/// for m ≤ n − t.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn sum_partials<S: Simd>(n: usize, mut add: impl FnMut(S::D, usize, usize) -> S::D) -> f64 {
+    let two = SLOPE_PARTIALS / S::W == 2;
+    // SAFETY: register-only; the ISA is enabled in the caller.
+    let (mut acc0, mut acc1) = unsafe { (S::acc_zero(), S::acc_zero()) };
     let mut t = 0;
     while t < n {
         acc0 = add(acc0, t, (n - t).min(S::W));
@@ -111,11 +125,9 @@ pub fn prelu_backward_scalar(d: &mut [f32], y: &[f32], slope: f32) -> f64 {
 #[inline(always)]
 pub(crate) unsafe fn prelu_backward<S: Simd>(d: &mut [f32], y: &[f32], slope: f32) -> f64 {
     check_backward(d.len(), y.len());
-    let n = y.len();
-    let two = SLOPE_PARTIALS / S::W == 2;
     let (dp, yp) = (d.as_mut_ptr(), y.as_ptr());
     // SAFETY: register-only; the ISA is enabled in the caller.
-    let (mut acc0, mut acc1, zero, s) = unsafe { (S::acc_zero(), S::acc_zero(), S::zero(), S::splat(slope)) };
+    let (zero, s) = unsafe { (S::zero(), S::splat(slope)) };
     // The terms of m ≤ W values from `t` added into `acc`, and those values of d rewritten.
     // Safety: m ≤ n − t; the ISA is enabled in the caller.
     let step = |acc: S::D, t: usize, m: usize| unsafe {
@@ -126,21 +138,6 @@ pub(crate) unsafe fn prelu_backward<S: Simd>(d: &mut [f32], y: &[f32], slope: f3
         S::store(dp.add(t), S::select_pos(v, g, S::mul(g, s)), m);
         S::acc_add_prod(acc, S::select_pos(v, zero, v), S::select_pos(v, zero, g))
     };
-    let mut t = 0;
-    while t < n {
-        acc0 = step(acc0, t, (n - t).min(S::W));
-        if two && t + S::W < n {
-            acc1 = step(acc1, t + S::W, (n - t - S::W).min(S::W));
-        }
-        t += SLOPE_PARTIALS;
-    }
-    let mut part = [0.0f64; SLOPE_PARTIALS];
-    // SAFETY: W doubles from 0 (and from W, with two accumulators) inside `part`.
-    unsafe {
-        S::acc_store(acc0, part.as_mut_ptr());
-        if two {
-            S::acc_store(acc1, part.as_mut_ptr().add(S::W));
-        }
-    }
-    part.iter().fold(0.0, |s, &p| s + p)
+    // SAFETY: `step` reads and writes m ≤ n − t values from t (what `sum_partials` hands it).
+    unsafe { sum_partials::<S>(y.len(), step) }
 }
