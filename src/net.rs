@@ -5,7 +5,7 @@
 //! [`Net::backward`] gives parameter gradients, input gradients, or both.
 //!
 //! A dense layer or convolution with no activation followed by a shared PReLU of positive
-//! slope (`--activation prelu`) runs as one op, forward and backward: the layer's epilogue
+//! slope (2⁻⁶⁴ to 2⁶⁴; `--activation prelu`) runs as one op, forward and backward: the layer's epilogue
 //! applies the slope ([`crate::nn::prelu`]'s module doc), so the pre-activation is neither
 //! written nor read again; that layer's own output buffer in the plan is left as it was.
 
@@ -158,7 +158,7 @@ impl Net {
 
     /// The slope of the PReLU after op j when the two run fused (module doc): op j a dense
     /// layer or convolution with no activation, op j + 1 a shared PReLU whose slope (in
-    /// `params`) is positive and finite.
+    /// `params`) is within [`crate::nn::prelu::FUSED_SLOPES`].
     fn fused_slope(&self, params: &[f32], j: usize) -> Option<f32> {
         let next = self.layers.get(j + 1)?;
         let OpSpec::Prelu(prelu) = &next.op else { return None };

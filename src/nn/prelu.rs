@@ -13,8 +13,8 @@
 //! and added once per channel, so a large batch of images loses no precision in the sum.
 //!
 //! **Fused after a linear layer.** A shared PReLU of slope a > 0 ([`FUSED_SLOPES`]: neither
-//! tiny nor huge) after a dense layer or a
-//! convolution with no activation of its own runs inside that layer ([`crate::net::Net`]):
+//! tiny nor huge) after a dense layer or a convolution with no activation of its own runs
+//! inside that layer ([`crate::net::Net`]):
 //! the layer's epilogue applies y = u > 0 ? u : a·u to its output u (LeakyReLU of slope a:
 //! the same values, bit for bit), and the PReLU's backward reads y instead of x. As a > 0,
 //! y ≤ 0 exactly where x ≤ 0, and x = y/a there, so ([`fused_backward`], in one pass):
