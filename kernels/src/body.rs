@@ -58,6 +58,71 @@ pub(crate) unsafe fn leaky_backward<S: Simd>(d: &mut [f32], y: &[f32], slope: f3
     }
 }
 
+/// acc\[c] += Σ_t x[c·hw + t] (the reference: `scalar::plane_sums_add`): four planes at a
+/// time, each plane's 16 partials one vector (two on AVX2) added chunk after chunk, so four
+/// (eight) independent chains run side by side; then each plane's partials stored and folded
+/// with the tail by `scalar::fold_plane`. The bits are the reference's.
+#[inline(always)]
+pub(crate) unsafe fn plane_sums_add<S: Simd>(acc: &mut [f32], x: &[f32]) {
+    check::whole_rows("plane_sums_add", ("x", x.len()), ("acc", acc.len()));
+    let c = acc.len();
+    if c == 0 {
+        return; // x is empty too (checked above)
+    }
+    let hw = x.len() / c;
+    if hw == 0 {
+        acc.iter_mut().for_each(|a| *a += crate::scalar::fold_plane(&[0.0; 16], &[]));
+        return;
+    }
+    let mut p = 0;
+    // SAFETY: planes p..p + G of hw values each lie inside x (c·hw = x.len(), p + G ≤ c); the
+    // ISA is enabled in the caller.
+    unsafe {
+        while p + 4 <= c {
+            plane_group::<S, 4>(&mut acc[p..p + 4], &x[p * hw..(p + 4) * hw], hw);
+            p += 4;
+        }
+        while p < c {
+            plane_group::<S, 1>(&mut acc[p..p + 1], &x[p * hw..(p + 1) * hw], hw);
+            p += 1;
+        }
+    }
+}
+
+/// G planes of [`plane_sums_add`] (acc.len() = G, x.len() = G·hw).
+///
+/// Safety: inlined into a function compiled for `S`'s instruction set.
+#[inline(always)]
+unsafe fn plane_group<S: Simd, const G: usize>(acc: &mut [f32], x: &[f32], hw: usize) {
+    assert!(acc.len() == G && x.len() == G * hw);
+    let two = S::W < 16;
+    let whole = hw / 16 * 16;
+    // SAFETY: every load reads W lanes at t + (0 or W) < whole ≤ hw of plane k < G inside x;
+    // each store writes W lanes (twice W ≤ 16 with two) of `part`.
+    unsafe {
+        let (mut lo, mut hi) = ([S::zero(); G], [S::zero(); G]);
+        let mut t = 0;
+        while t < whole {
+            for k in 0..G {
+                let at = x.as_ptr().add(k * hw + t);
+                lo[k] = S::add(lo[k], S::load(at, S::W));
+                if two {
+                    hi[k] = S::add(hi[k], S::load(at.add(S::W), S::W));
+                }
+            }
+            t += 16;
+        }
+        for k in 0..G {
+            let mut part = [0.0f32; 16];
+            S::store(part.as_mut_ptr(), lo[k], S::W);
+            if two {
+                S::store(part.as_mut_ptr().add(S::W), hi[k], S::W);
+            }
+            acc[k] += crate::scalar::fold_plane(&part, &x[k * hw + whole..(k + 1) * hw]);
+        }
+    }
+}
+
 /// acc[c] += Σ_r x[r, c]. Up to 8 column vectors stay in registers while all rows stream
 /// past; rows are added in order, so each column's sum is the scalar code's sequence of f32
 /// additions.
@@ -410,6 +475,11 @@ macro_rules! instantiate {
             unsafe { crate::body::col_sums_add::<$S>(acc, x) }
         }
         #[target_feature(enable = $feature)]
+        pub unsafe fn plane_sums_add(acc: &mut [f32], x: &[f32]) {
+            // SAFETY: as above.
+            unsafe { crate::body::plane_sums_add::<$S>(acc, x) }
+        }
+        #[target_feature(enable = $feature)]
         pub unsafe fn adam_update(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], hp: &crate::AdamStep) {
             // SAFETY: as above.
             unsafe { crate::body::adam_update::<$S>(p, g, m, v, hp) }
@@ -578,6 +648,7 @@ macro_rules! instantiate {
             bias_leaky_forward: |x, b, s| unsafe { bias_leaky_forward(x, b, s) },
             leaky_backward: |d, y, s| unsafe { leaky_backward(d, y, s) },
             col_sums_add: |acc, x| unsafe { col_sums_add(acc, x) },
+            plane_sums_add: |acc, x| unsafe { plane_sums_add(acc, x) },
             adam_update: |p, g, m, v, hp| unsafe { adam_update(p, g, m, v, hp) },
             mse_grad: |g, o, t, s| unsafe { mse_grad(g, o, t, s) },
             reparam_forward: |z, mu, lv, e| unsafe { reparam_forward(z, mu, lv, e) },

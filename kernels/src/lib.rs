@@ -125,6 +125,10 @@ pub type ActBackFn = fn(d: &mut [f32], y: &[f32], slope: f32);
 /// Column sums of `x` [rows × acc.len()] added into `acc`; `x.len()` must be a multiple of
 /// `acc.len()` (both may be 0).
 pub type ColSumsFn = fn(acc: &mut [f32], x: &[f32]);
+/// Plane sums of `x` [acc.len() planes × hw] added into `acc` (a convolution's bias
+/// gradient), each over 16 interleaved partials ([`scalar::plane_sums_add`]); `x.len()` must
+/// be a multiple of `acc.len()` (both may be 0).
+pub type PlaneSumsFn = fn(acc: &mut [f32], x: &[f32]);
 /// One Adam update over a flat parameter buffer; `p`, `g`, `m`, `v` of equal length.
 pub type AdamFn = fn(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], hp: &AdamStep);
 /// A loss gradient that also returns the f64 sum; `grad`, `out`, `target` of equal length.
@@ -156,6 +160,8 @@ pub struct Kernels {
     pub leaky_backward: ActBackFn,
     /// acc\[c] += Σ_r x[r, c], rows added in order (deterministic).
     pub col_sums_add: ColSumsFn,
+    /// acc\[c] += Σ_t x[c, t] over planes of x.len() / acc.len(), 16 partials (deterministic).
+    pub plane_sums_add: PlaneSumsFn,
     /// Adam, PyTorch semantics (see [`AdamStep`]).
     pub adam_update: AdamFn,
     /// grad = scale·(out − target); returns Σ (out − target)² in f64.
@@ -227,6 +233,7 @@ static SCALAR: Kernels = Kernels {
     bias_leaky_forward: scalar::bias_leaky_forward,
     leaky_backward: scalar::leaky_backward,
     col_sums_add: scalar::col_sums_add,
+    plane_sums_add: scalar::plane_sums_add,
     adam_update: scalar::adam_update,
     mse_grad: scalar::mse_grad,
     reparam_forward: scalar::reparam_forward,

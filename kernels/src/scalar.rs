@@ -41,6 +41,39 @@ pub fn col_sums_add(acc: &mut [f32], x: &[f32]) {
     }
 }
 
+/// acc\[c] += Σ_t x[c·hw + t] with hw = x.len() / acc.len() (planes one after another): each
+/// plane's sum over 16 interleaved partials (partial l, from +0, takes the values at t ≡ l
+/// (mod 16) of the plane's whole chunks of 16, in order), then [`fold_plane`].
+pub fn plane_sums_add(acc: &mut [f32], x: &[f32]) {
+    check::whole_rows("plane_sums_add", ("x", x.len()), ("acc", acc.len()));
+    if acc.is_empty() {
+        return; // x is empty too (checked above)
+    }
+    let hw = x.len() / acc.len();
+    if hw == 0 {
+        acc.iter_mut().for_each(|a| *a += fold_plane(&[0.0; 16], &[]));
+        return;
+    }
+    for (a, plane) in acc.iter_mut().zip(x.chunks_exact(hw)) {
+        let mut part = [0.0f32; 16];
+        let chunks = plane.chunks_exact(16);
+        let tail = chunks.remainder();
+        for ch in chunks {
+            for (p, &v) in part.iter_mut().zip(ch) {
+                *p += v;
+            }
+        }
+        *a += fold_plane(&part, tail);
+    }
+}
+
+/// A plane's sum from its 16 partials and the values past its last whole chunk of 16: the
+/// partials added 0 to 15 in order, plus the tail's values added in order (shared by every
+/// instruction set's `plane_sums_add`, so the rounding is one sequence).
+pub(crate) fn fold_plane(part: &[f32; 16], tail: &[f32]) -> f32 {
+    part.iter().sum::<f32>() + tail.iter().sum::<f32>()
+}
+
 /// PyTorch's Adam update: m += (1−β1)(g − m); v = β2·v + (1−β2)·g²;
 /// p −= step_size · m / (√v / √bc2 + ε).
 pub fn adam_update(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], hp: &AdamStep) {

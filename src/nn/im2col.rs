@@ -150,28 +150,14 @@ pub fn act_backward(d: &mut [f32], y: &[f32], act: super::activation::Activation
 }
 
 /// acc\[c] += Σ over the n images and HW pixels of x[·, c, ·] (a bias gradient), image after
-/// image, each plane over 16 interleaved partial sums (a fixed order).
+/// image, each plane over 16 interleaved partial sums (a fixed order: the kernel set's
+/// `plane_sums_add`).
 pub fn channel_sums_add(acc: &mut [f32], x: &[f32], n: usize, hw: usize) {
     let c = acc.len();
-    for img in x[..n * c * hw].chunks_exact(c * hw) {
-        for (a, plane) in acc.iter_mut().zip(img.chunks_exact(hw)) {
-            *a += sum16(plane);
-        }
+    let plane_sums = hepae_kernels::kernels().plane_sums_add;
+    for img in x[..n * c * hw].chunks_exact((c * hw).max(1)) {
+        plane_sums(acc, img);
     }
-}
-
-/// Σ x over 16 interleaved partial sums, added in order at the end (vectorises; the order is
-/// fixed, so results do not depend on the machine).
-pub fn sum16(x: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 16];
-    let chunks = x.chunks_exact(16);
-    let tail: f32 = chunks.remainder().iter().sum();
-    for ch in chunks {
-        for i in 0..16 {
-            acc[i] += ch[i];
-        }
-    }
-    acc.iter().sum::<f32>() + tail
 }
 
 #[cfg(test)]
