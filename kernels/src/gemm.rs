@@ -96,13 +96,13 @@ pub fn gemm_ref(
     }
 }
 
-/// Packs k-values `p0..p0+kc`, columns `j0..j0+nc` of B into panels of 2·`lanes` columns (the
-/// last one `lanes` wide when at most `lanes` columns remain): for each p, the panel's columns, zero beyond column n.
+/// Packs k-values `p0..p0+kc`, columns `j0..j0+nc` of B into panels of 2·W columns (the
+/// last one W wide when at most W columns remain): for each p, the panel's columns, zero beyond column n.
 /// Reads B in memory order (row segments when `csb == 1`, columns otherwise). Returns the
 /// number of panels; each panel's (offset, width) goes to `panels`.
 #[allow(clippy::too_many_arguments)]
-fn pack_b(
-    lanes: usize,
+#[inline(always)]
+fn pack_b<S: Lanes>(
     dst: &mut [f32],
     panels: &mut [(usize, usize)],
     b: &[f32],
@@ -113,6 +113,7 @@ fn pack_b(
     j0: usize,
     nc: usize,
 ) -> usize {
+    let lanes = S::W;
     let mut off = 0;
     let mut j = 0;
     let mut count = 0;
@@ -128,7 +129,28 @@ fn pack_b(
                 panel[p * w + cols..(p + 1) * w].fill(0.0);
             }
         } else {
-            for t in 0..w {
+            // Columns of B contiguous (rsb = 1: a transposed view): whole W×W blocks are
+            // transposed in registers; the rest, and every other stride, value by value.
+            let blocked = if rsb == 1 { cols / lanes * lanes } else { 0 };
+            let whole_p = kc / lanes * lanes;
+            for t0 in (0..blocked).step_by(lanes) {
+                let col = (j0 + j + t0) * csb + p0;
+                for q in (0..whole_p).step_by(lanes) {
+                    let (first, last) = (col + q, col + q + (lanes - 1) * csb + lanes - 1);
+                    assert!(last < b.len() && (q + lanes - 1) * w + t0 + lanes <= panel.len());
+                    // SAFETY: every value read, first + u·csb + v for u, v < W, is at most
+                    // `last` < b.len(), and every one written, (q + v)·w + t0 + u, is inside
+                    // the panel (both asserted above); the ISA is enabled in the caller.
+                    unsafe { S::transpose_block(b.as_ptr().add(first), csb, panel.as_mut_ptr().add(q * w + t0), w) };
+                }
+                for t in t0..t0 + lanes {
+                    let col = (j0 + j + t) * csb + p0;
+                    for p in whole_p..kc {
+                        panel[p * w + t] = b[col + p];
+                    }
+                }
+            }
+            for t in blocked..w {
                 if t < cols {
                     let col = (j0 + j + t) * csb + p0 * rsb;
                     for p in 0..kc {
@@ -334,7 +356,7 @@ unsafe fn drive<S: Lanes, const R1: usize, const R2: usize, const R3: usize>(bpa
             let np = if in_place {
                 pack_b_ragged_only(S::W, bpack, &mut panels, b, rsb, p0, kc, j0, nc)
             } else {
-                pack_b(S::W, bpack, &mut panels, b, rsb, csb, p0, kc, j0, nc)
+                pack_b::<S>(bpack, &mut panels, b, rsb, csb, p0, kc, j0, nc)
             };
             // The first K-block applies β; later ones accumulate.
             let beta_k = if p0 == 0 { beta } else { 1.0 };

@@ -24,6 +24,9 @@ pub(crate) trait Lanes {
     unsafe fn madd(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
     /// Per lane: `if c > 0 { a } else { b }` (NaN and ±0 take `b`).
     unsafe fn select_pos(c: Self::V, a: Self::V, b: Self::V) -> Self::V;
+    /// A W×W block transposed: dst[v·ds + u] = src[u·ss + v] for u, v < W (the packing of a
+    /// B whose columns are contiguous). `src` and `dst` are dereferenced there.
+    unsafe fn transpose_block(src: *const f32, ss: usize, dst: *mut f32, ds: usize);
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -70,6 +73,11 @@ impl<S: crate::simd::Simd> Lanes for S {
     unsafe fn select_pos(c: S::V, a: S::V, b: S::V) -> S::V {
         // SAFETY: forwarded (see the note above the impl).
         unsafe { S::select_pos(c, a, b) }
+    }
+    #[inline(always)]
+    unsafe fn transpose_block(src: *const f32, ss: usize, dst: *mut f32, ds: usize) {
+        // SAFETY: forwarded (see the note above the impl).
+        unsafe { S::transpose_block(src, ss, dst, ds) }
     }
 }
 
@@ -128,5 +136,15 @@ impl Lanes for Portable {
     #[inline(always)]
     unsafe fn select_pos(c: [f32; 4], a: [f32; 4], b: [f32; 4]) -> [f32; 4] {
         lanes(|i| if c[i] > 0.0 { a[i] } else { b[i] })
+    }
+    #[inline(always)]
+    unsafe fn transpose_block(src: *const f32, ss: usize, dst: *mut f32, ds: usize) {
+        for u in 0..4 {
+            for v in 0..4 {
+                // SAFETY: the caller guarantees 4 readable values from src + u·ss and 4
+                // writable ones from dst + v·ds.
+                unsafe { *dst.add(v * ds + u) = *src.add(u * ss + v) };
+            }
+        }
     }
 }

@@ -72,6 +72,9 @@ pub(crate) trait Simd {
     /// lanes p\[o] is output o's; on 8 lanes p\[o] its s₀..s₇ and p\[8 + o] its s₈..s₁₅.
     /// (A transpose, then vertical adds.)
     unsafe fn fold16(p: [Self::V; 16]) -> Self::V;
+    /// A W×W block transposed: dst[v·ds + u] = src[u·ss + v] for u, v < W (W values read
+    /// from each src + u·ss, W written to each dst + v·ds).
+    unsafe fn transpose_block(src: *const f32, ss: usize, dst: *mut f32, ds: usize);
     /// The odd lanes of the 2·W lanes a | b: (a₁, a₃, …, b₁, b₃, …) (with
     /// [`Simd::even_lanes`], a stride-2 deinterleave).
     unsafe fn odd_lanes(a: Self::V, b: Self::V) -> Self::V;

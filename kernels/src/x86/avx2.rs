@@ -240,38 +240,28 @@ impl Simd for Avx2 {
         // SAFETY: register-only (see the note above the impl).
         unsafe {
             // Two 8×8 transposes (partials 0..8, then 8..16): t[l] lane o = partial l of
-            // output o. Within 128-bit blocks k: pairs of rows interleaved, then groups of
-            // four (u[4j + c] block k = column 4k + c of rows 4j..4j + 3), then the blocks of
-            // the two groups gathered.
+            // output o, added l = 0..8 of the first, then of the second.
             let mut s = _mm256_setzero_ps();
             for h in 0..2 {
-                let r = &p[8 * h..8 * h + 8];
-                // (Plain loops: `array::from_fn` is not always inlined, and out of line its
-                // closures lose the target feature.)
-                let mut a = [_mm256_setzero_ps(); 8];
-                for i in (0..8).step_by(2) {
-                    a[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-                    a[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-                }
-                let mut u = [_mm256_setzero_ps(); 8];
-                for j in (0..8).step_by(4) {
-                    for h in 0..2 {
-                        let (x, y) = (a[j + h], a[j + h + 2]);
-                        u[j + 2 * h] = _mm256_shuffle_ps::<0x44>(x, y);
-                        u[j + 2 * h + 1] = _mm256_shuffle_ps::<0xEE>(x, y);
-                    }
-                }
-                for l in 0..8 {
-                    let (k, c) = (l / 4, l % 4);
-                    let t = if k == 0 {
-                        _mm256_permute2f128_ps::<0x20>(u[c], u[4 + c])
-                    } else {
-                        _mm256_permute2f128_ps::<0x31>(u[c], u[4 + c])
-                    };
+                for t in transpose8(&p[8 * h..8 * h + 8]) {
                     s = _mm256_add_ps(s, t);
                 }
             }
             s
+        }
+    }
+    #[inline(always)]
+    unsafe fn transpose_block(src: *const f32, ss: usize, dst: *mut f32, ds: usize) {
+        // SAFETY: the caller's contract (8 values from src + u·ss and to dst + v·ds, u, v <
+        // 8); the ISA is enabled in the caller.
+        unsafe {
+            let mut r = [_mm256_setzero_ps(); 8];
+            for (u, r) in r.iter_mut().enumerate() {
+                *r = _mm256_loadu_ps(src.add(u * ss));
+            }
+            for (v, t) in transpose8(&r).iter().enumerate() {
+                _mm256_storeu_ps(dst.add(v * ds), *t);
+            }
         }
     }
     #[inline(always)]
@@ -302,3 +292,40 @@ impl Simd for Avx2 {
 }
 
 crate::body::instantiate!("avx2,fma", crate::Isa::Avx2, Avx2);
+
+/// An 8×8 transpose of r\[0..8]: t\[l] lane o = r\[o] lane l. Within 128-bit blocks k: pairs
+/// of rows interleaved, then groups of four (u[4j + c] block k = column 4k + c of rows
+/// 4j..4j + 3), then the blocks of the two groups gathered.
+///
+/// Safety: register-only; inlined into a function compiled for AVX2; r has 8 vectors.
+#[inline(always)]
+unsafe fn transpose8(r: &[__m256]) -> [__m256; 8] {
+    // SAFETY: register-only; the ISA is enabled in the caller.
+    unsafe {
+        // (Plain loops: `array::from_fn` is not always inlined, and out of line its closures
+        // lose the target feature.)
+        let mut a = [_mm256_setzero_ps(); 8];
+        for i in (0..8).step_by(2) {
+            a[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+            a[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+        }
+        let mut u = [_mm256_setzero_ps(); 8];
+        for j in (0..8).step_by(4) {
+            for h in 0..2 {
+                let (x, y) = (a[j + h], a[j + h + 2]);
+                u[j + 2 * h] = _mm256_shuffle_ps::<0x44>(x, y);
+                u[j + 2 * h + 1] = _mm256_shuffle_ps::<0xEE>(x, y);
+            }
+        }
+        let mut t = [_mm256_setzero_ps(); 8];
+        for (l, t) in t.iter_mut().enumerate() {
+            let c = l % 4;
+            *t = if l < 4 {
+                _mm256_permute2f128_ps::<0x20>(u[c], u[4 + c])
+            } else {
+                _mm256_permute2f128_ps::<0x31>(u[c], u[4 + c])
+            };
+        }
+        t
+    }
+}

@@ -222,37 +222,20 @@ impl Simd for Avx512 {
     #[inline(always)]
     unsafe fn fold16(p: [__m512; 16]) -> __m512 {
         // SAFETY: register-only (see the note above the impl).
+        unsafe { transpose16(p).iter().fold(_mm512_setzero_ps(), |s, &v| _mm512_add_ps(s, v)) }
+    }
+    #[inline(always)]
+    unsafe fn transpose_block(src: *const f32, ss: usize, dst: *mut f32, ds: usize) {
+        // SAFETY: the caller's contract (16 values from src + u·ss and to dst + v·ds, u, v <
+        // 16); the ISA is enabled in the caller.
         unsafe {
-            // A 16×16 transpose: t[l] lane o = p[o] lane l. Within 128-bit blocks k: pairs of
-            // rows interleaved, then groups of four (b[4j + c] block k = column 4k + c of rows
-            // 4j..4j + 3), then the blocks of the four groups gathered.
-            // (Plain loops: `array::from_fn` is not always inlined, and out of line its
-            // closures lose the target feature.)
-            let mut a = [_mm512_setzero_ps(); 16];
-            for i in (0..16).step_by(2) {
-                a[i] = _mm512_unpacklo_ps(p[i], p[i + 1]);
-                a[i + 1] = _mm512_unpackhi_ps(p[i], p[i + 1]);
+            let mut r = [_mm512_setzero_ps(); 16];
+            for (u, r) in r.iter_mut().enumerate() {
+                *r = _mm512_loadu_ps(src.add(u * ss));
             }
-            let mut b = [_mm512_setzero_ps(); 16];
-            for j in (0..16).step_by(4) {
-                for h in 0..2 {
-                    let (x, y) = (_mm512_castps_pd(a[j + h]), _mm512_castps_pd(a[j + h + 2]));
-                    b[j + 2 * h] = _mm512_castpd_ps(_mm512_unpacklo_pd(x, y));
-                    b[j + 2 * h + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(x, y));
-                }
+            for (v, t) in transpose16(r).iter().enumerate() {
+                _mm512_storeu_ps(dst.add(v * ds), *t);
             }
-            let mut t = [_mm512_setzero_ps(); 16];
-            for c in 0..4 {
-                let p0 = _mm512_shuffle_f32x4::<0x44>(b[c], b[4 + c]);
-                let q0 = _mm512_shuffle_f32x4::<0xEE>(b[c], b[4 + c]);
-                let p1 = _mm512_shuffle_f32x4::<0x44>(b[8 + c], b[12 + c]);
-                let q1 = _mm512_shuffle_f32x4::<0xEE>(b[8 + c], b[12 + c]);
-                t[c] = _mm512_shuffle_f32x4::<0x88>(p0, p1);
-                t[4 + c] = _mm512_shuffle_f32x4::<0xDD>(p0, p1);
-                t[8 + c] = _mm512_shuffle_f32x4::<0x88>(q0, q1);
-                t[12 + c] = _mm512_shuffle_f32x4::<0xDD>(q0, q1);
-            }
-            t.iter().fold(_mm512_setzero_ps(), |s, &v| _mm512_add_ps(s, v))
         }
     }
     #[inline(always)]
@@ -282,3 +265,41 @@ impl Simd for Avx512 {
 }
 
 crate::body::instantiate!("avx512f", crate::Isa::Avx512, Avx512);
+
+/// A 16×16 transpose: t\[l] lane o = p\[o] lane l. Within 128-bit blocks k: pairs of rows
+/// interleaved, then groups of four (b[4j + c] block k = column 4k + c of rows 4j..4j + 3),
+/// then the blocks of the four groups gathered. (Plain loops: `array::from_fn` is not always
+/// inlined, and out of line its closures lose the target feature.)
+///
+/// Safety: register-only; inlined into a function compiled for AVX-512F.
+#[inline(always)]
+unsafe fn transpose16(p: [__m512; 16]) -> [__m512; 16] {
+    // SAFETY: register-only; the ISA is enabled in the caller.
+    unsafe {
+        let mut a = [_mm512_setzero_ps(); 16];
+        for i in (0..16).step_by(2) {
+            a[i] = _mm512_unpacklo_ps(p[i], p[i + 1]);
+            a[i + 1] = _mm512_unpackhi_ps(p[i], p[i + 1]);
+        }
+        let mut b = [_mm512_setzero_ps(); 16];
+        for j in (0..16).step_by(4) {
+            for h in 0..2 {
+                let (x, y) = (_mm512_castps_pd(a[j + h]), _mm512_castps_pd(a[j + h + 2]));
+                b[j + 2 * h] = _mm512_castpd_ps(_mm512_unpacklo_pd(x, y));
+                b[j + 2 * h + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(x, y));
+            }
+        }
+        let mut t = [_mm512_setzero_ps(); 16];
+        for c in 0..4 {
+            let p0 = _mm512_shuffle_f32x4::<0x44>(b[c], b[4 + c]);
+            let q0 = _mm512_shuffle_f32x4::<0xEE>(b[c], b[4 + c]);
+            let p1 = _mm512_shuffle_f32x4::<0x44>(b[8 + c], b[12 + c]);
+            let q1 = _mm512_shuffle_f32x4::<0xEE>(b[8 + c], b[12 + c]);
+            t[c] = _mm512_shuffle_f32x4::<0x88>(p0, p1);
+            t[4 + c] = _mm512_shuffle_f32x4::<0xDD>(p0, p1);
+            t[8 + c] = _mm512_shuffle_f32x4::<0x88>(q0, q1);
+            t[12 + c] = _mm512_shuffle_f32x4::<0xDD>(q0, q1);
+        }
+        t
+    }
+}
