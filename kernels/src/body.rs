@@ -58,6 +58,28 @@ pub(crate) unsafe fn leaky_backward<S: Simd>(d: &mut [f32], y: &[f32], slope: f3
     }
 }
 
+/// x\[i] = +0: four vectors a store loop, then the rest W (and at the end fewer) at a time.
+#[inline(always)]
+pub(crate) unsafe fn zero<S: Simd>(x: &mut [f32]) {
+    let n = x.len();
+    let p = x.as_mut_ptr();
+    // SAFETY: every store writes lanes i..i + m < n of x; the ISA is enabled in the caller.
+    unsafe {
+        let z = S::zero();
+        let mut i = 0;
+        while i + 4 * S::W <= n {
+            for v in 0..4 {
+                S::store(p.add(i + v * S::W), z, S::W);
+            }
+            i += 4 * S::W;
+        }
+        while i < n {
+            S::store(p.add(i), z, (n - i).min(S::W));
+            i += S::W;
+        }
+    }
+}
+
 /// acc\[c] += Σ_t x[c·hw + t] (the reference: `scalar::plane_sums_add`): four planes at a
 /// time, each plane's 16 partials one vector (two on AVX2) added chunk after chunk, so four
 /// (eight) independent chains run side by side; then each plane's partials stored and folded
@@ -475,6 +497,11 @@ macro_rules! instantiate {
             unsafe { crate::body::col_sums_add::<$S>(acc, x) }
         }
         #[target_feature(enable = $feature)]
+        pub unsafe fn zero(x: &mut [f32]) {
+            // SAFETY: as above.
+            unsafe { crate::body::zero::<$S>(x) }
+        }
+        #[target_feature(enable = $feature)]
         pub unsafe fn plane_sums_add(acc: &mut [f32], x: &[f32]) {
             // SAFETY: as above.
             unsafe { crate::body::plane_sums_add::<$S>(acc, x) }
@@ -649,6 +676,7 @@ macro_rules! instantiate {
             leaky_backward: |d, y, s| unsafe { leaky_backward(d, y, s) },
             col_sums_add: |acc, x| unsafe { col_sums_add(acc, x) },
             plane_sums_add: |acc, x| unsafe { plane_sums_add(acc, x) },
+            zero: |x| unsafe { zero(x) },
             adam_update: |p, g, m, v, hp| unsafe { adam_update(p, g, m, v, hp) },
             mse_grad: |g, o, t, s| unsafe { mse_grad(g, o, t, s) },
             reparam_forward: |z, mu, lv, e| unsafe { reparam_forward(z, mu, lv, e) },

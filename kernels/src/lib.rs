@@ -129,6 +129,8 @@ pub type ColSumsFn = fn(acc: &mut [f32], x: &[f32]);
 /// gradient), each over 16 interleaved partials ([`scalar::plane_sums_add`]); `x.len()` must
 /// be a multiple of `acc.len()` (both may be 0).
 pub type PlaneSumsFn = fn(acc: &mut [f32], x: &[f32]);
+/// x\[i] = +0 for every i (a workspace's padding and accumulators, cleared per op call).
+pub type ZeroFn = fn(x: &mut [f32]);
 /// One Adam update over a flat parameter buffer; `p`, `g`, `m`, `v` of equal length.
 pub type AdamFn = fn(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], hp: &AdamStep);
 /// A loss gradient that also returns the f64 sum; `grad`, `out`, `target` of equal length.
@@ -162,6 +164,8 @@ pub struct Kernels {
     pub col_sums_add: ColSumsFn,
     /// acc\[c] += Σ_t x[c, t] over planes of x.len() / acc.len(), 16 partials (deterministic).
     pub plane_sums_add: PlaneSumsFn,
+    /// x\[i] = +0 (full-width vector stores; the main crate's own loops are SSE2).
+    pub zero: ZeroFn,
     /// Adam, PyTorch semantics (see [`AdamStep`]).
     pub adam_update: AdamFn,
     /// grad = scale·(out − target); returns Σ (out − target)² in f64.
@@ -234,6 +238,7 @@ static SCALAR: Kernels = Kernels {
     leaky_backward: scalar::leaky_backward,
     col_sums_add: scalar::col_sums_add,
     plane_sums_add: scalar::plane_sums_add,
+    zero: scalar::zero,
     adam_update: scalar::adam_update,
     mse_grad: scalar::mse_grad,
     reparam_forward: scalar::reparam_forward,

@@ -67,6 +67,11 @@ pub fn plane_sums_add(acc: &mut [f32], x: &[f32]) {
     }
 }
 
+/// x\[i] = +0 for every i.
+pub fn zero(x: &mut [f32]) {
+    x.fill(0.0);
+}
+
 /// A plane's sum from its 16 partials and the values past its last whole chunk of 16: the
 /// partials added 0 to 15 in order, plus the tail's values added in order (shared by every
 /// instruction set's `plane_sums_add`, so the rounding is one sequence).

@@ -145,7 +145,7 @@ impl Op for Conv2d {
         let pl = Planes::new(g);
         let (ph, rest) = work.split_at_mut(pl.phases_len());
         let yw = &mut rest[..o * pl.len];
-        pl.clear(ph);
+        pl.clear(ph, kern);
         // The outputs' kept positions, with the bias and the slope, into the dense planes.
         let geo = PlaneRows {
             planes: o,
@@ -210,7 +210,7 @@ impl Op for Conv2d {
             let (plen, glen) = (pl.phases_len(), o * pl.len);
             let chunk = chunk_images(n, plen + glen);
             let (phs, rest) = work.split_at_mut(chunk * plen);
-            pl.clear(phs);
+            pl.clear(phs, kern);
             let (gws, rest) = rest.split_at_mut(chunk * glen);
             let dxp = Phases::new(&g, o);
             let (offs, dx_offs) = (Offsets::new(pl.offsets()), Offsets::new(dxp.offsets()));
@@ -218,11 +218,11 @@ impl Op for Conv2d {
             let (zeros, dx_work) = rest.split_at_mut(g.c);
             if dinp.is_some() {
                 dxp.pack(weight, packed);
-                dxp.clear(dx_work);
+                dxp.clear(dx_work, kern);
                 zeros.fill(0.0);
             }
             // The output gradients in rows of Wq, zero at the junk positions (written once).
-            gws.fill(0.0);
+            (kern.zero)(gws);
             for b0 in (0..n).step_by(chunk) {
                 let imgs = chunk.min(n - b0);
                 if let Some((dw, _)) = dparams.as_mut() {

@@ -109,8 +109,8 @@ impl Op for ConvTranspose2d {
         let ph = Phases::new(&g, c);
         let (packed, rest) = work.split_at_mut(ph.pack_len());
         ph.pack(weight, packed);
-        ph.clear(rest);
         let kern = cx.gemm.kernels();
+        ph.clear(rest, kern);
         let epilogue = (&bias[..self.out], self.act.fused_slope());
         let offs = Offsets::new(ph.offsets());
         for (x, y) in inp.data.chunks_exact(c * hw).zip(out.data.chunks_exact_mut(self.out * ohw)) {
@@ -150,11 +150,11 @@ impl Op for ConvTranspose2d {
         let (len, plen, gsz) = (pl.len, pl.phases_len(), self.out * ohw);
         let chunk = chunk_images(n, plen + c * len);
         let (phs, rest) = work.split_at_mut(chunk * plen);
-        pl.clear(phs);
+        pl.clear(phs, kern);
         let (xws, rest) = rest.split_at_mut(chunk * c * len);
         let dxw = &mut rest[..c * len];
         // The inputs in rows of Wq, zero at the junk positions (written once).
-        xws.fill(0.0);
+        (kern.zero)(xws);
         for b0 in (0..n).step_by(chunk) {
             let imgs = chunk.min(n - b0);
             for t in 0..imgs {

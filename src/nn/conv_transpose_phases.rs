@@ -223,7 +223,7 @@ impl Phases {
         }
     }
     /// Zeroes the padded planes (once per batch: the images overwrite only their interiors).
-    pub(super) fn clear(&self, work: &mut [f32]) {
-        work[..self.c * self.hp * self.wp].fill(0.0);
+    pub(super) fn clear(&self, work: &mut [f32], kern: &Kernels) {
+        (kern.zero)(&mut work[..self.c * self.hp * self.wp]);
     }
 }

@@ -58,8 +58,8 @@ impl Planes {
         (kern.phase_split)(&mut ph[..self.phases_len()], &img[..g.c * g.h * g.w], &split);
     }
     /// Zeroes phase planes (the padding of every later [`Planes::phases`] into them).
-    pub fn clear(&self, ph: &mut [f32]) {
-        ph.fill(0.0);
+    pub fn clear(&self, ph: &mut [f32], kern: &Kernels) {
+        (kern.zero)(ph);
     }
     /// Row (c, i, j) of the columns and its range of the phase planes: (plane offset, row).
     fn taps(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
@@ -113,7 +113,7 @@ mod tests {
             let mut want = vec![0.0f32; g.rows() * g.cols()];
             im2col(&mut want, &img, &g, kern);
             let mut ph = vec![f32::NAN; pl.phases_len()];
-            pl.clear(&mut ph);
+            pl.clear(&mut ph, kern);
             pl.phases(&mut ph, &img, kern);
             let offs: Vec<usize> = pl.offsets().collect();
             assert_eq!(offs.len(), g.rows());
