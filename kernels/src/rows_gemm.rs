@@ -65,7 +65,6 @@ fn span(rows: usize, stride: usize, len: usize) -> usize {
 /// The contract of [`RowsGemmFn`]: `offs` has k entries; a holds m rows of k (lda ≥ k),
 /// c m rows of n (ldc ≥ n), b every range offs\[q]..offs\[q] + n. Panics naming the kernel and
 /// every length otherwise.
-#[inline(always)]
 pub(crate) fn check_gemm(c: usize, a: usize, b: usize, offs: &[usize], g: &RowsGemm) {
     let bad = |what: &str| -> ! {
         panic!("hepae-kernels::rows_gemm: {what} (c {c}, a {a}, b {b}, offs {}, {g:?})", offs.len())
@@ -79,17 +78,13 @@ pub(crate) fn check_gemm(c: usize, a: usize, b: usize, offs: &[usize], g: &RowsG
     if g.m > 0 && g.n > 0 && (g.ldc < g.n || c < span(g.m, g.ldc, g.n)) {
         bad("c must hold m rows of n values, ldc ≥ n apart");
     }
-    // (Every range lies inside b when the one at the largest offset does; the largest is a
-    // fold without early exit, which vectorises inside the kernels' bodies.)
-    let top = offs.iter().fold(0, |m, &o| m.max(o));
-    if g.m > 0 && g.n > 0 && !offs.is_empty() && top.checked_add(g.n).is_none_or(|end| end > b) {
+    if g.m > 0 && g.n > 0 && offs.iter().any(|&o| o.checked_add(g.n).is_none_or(|end| end > b)) {
         bad("every range offs[q]..offs[q] + n must lie inside b");
     }
 }
 
 /// The contract of [`RowsGemmDotFn`]: `offs` has r entries; a holds, per image, m rows of
 /// len (lda ≥ len), b every range img·b_is + offs\[r] ..+ len, c m rows of r (ldc ≥ r).
-#[inline(always)]
 pub(crate) fn check_dot(c: usize, a: usize, b: usize, offs: &[usize], g: &RowsGemmDot) {
     let bad = |what: &str| -> ! {
         panic!("hepae-kernels::rows_gemm_dot: {what} (c {c}, a {a}, b {b}, offs {}, {g:?})", offs.len())
@@ -111,7 +106,7 @@ pub(crate) fn check_dot(c: usize, a: usize, b: usize, offs: &[usize], g: &RowsGe
     let b_last = last.checked_mul(g.b_is);
     let fits =
         |o: usize| b_last.and_then(|s| s.checked_add(o)).and_then(|s| s.checked_add(g.len)).is_some_and(|e| e <= b);
-    if !fits(offs.iter().fold(0, |m, &o| m.max(o))) {
+    if !offs.iter().all(|&o| fits(o)) {
         bad("every range img·b_is + offs[r] ..+ len must lie inside b");
     }
 }
