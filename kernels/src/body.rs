@@ -58,25 +58,16 @@ pub(crate) unsafe fn leaky_backward<S: Simd>(d: &mut [f32], y: &[f32], slope: f3
     }
 }
 
-/// x\[i] = +0: four vectors a store loop, then the rest W (and at the end fewer) at a time.
+/// x\[i] = +0, W values a store (the last one masked).
 #[inline(always)]
 pub(crate) unsafe fn zero<S: Simd>(x: &mut [f32]) {
     let n = x.len();
-    let p = x.as_mut_ptr();
-    // SAFETY: every store writes lanes i..i + m < n of x; the ISA is enabled in the caller.
-    unsafe {
-        let z = S::zero();
-        let mut i = 0;
-        while i + 4 * S::W <= n {
-            for v in 0..4 {
-                S::store(p.add(i + v * S::W), z, S::W);
-            }
-            i += 4 * S::W;
-        }
-        while i < n {
-            S::store(p.add(i), z, (n - i).min(S::W));
-            i += S::W;
-        }
+    let mut i = 0;
+    while i < n {
+        // SAFETY: the store writes lanes i..i + min(W, n − i) of x; the ISA is enabled in
+        // the caller.
+        unsafe { S::store(x.as_mut_ptr().add(i), S::zero(), (n - i).min(S::W)) };
+        i += S::W;
     }
 }
 

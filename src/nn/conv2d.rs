@@ -250,7 +250,7 @@ impl Op for Conv2d {
             }
         }
         if let Some((_, db)) = dparams {
-            channel_sums_add(&mut db[..o], dout, n, ohw);
+            channel_sums_add(cx.gemm.kernels(), &mut db[..o], dout, n, ohw);
         }
     }
 }

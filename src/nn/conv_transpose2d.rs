@@ -178,7 +178,7 @@ impl Op for ConvTranspose2d {
             }
         }
         if let Some((_, db)) = dparams {
-            channel_sums_add(&mut db[..self.out], dout, n, ohw);
+            channel_sums_add(kern, &mut db[..self.out], dout, n, ohw);
         }
     }
 }

@@ -152,11 +152,10 @@ pub fn act_backward(d: &mut [f32], y: &[f32], act: super::activation::Activation
 /// acc\[c] += Σ over the n images and HW pixels of x[·, c, ·] (a bias gradient), image after
 /// image, each plane over 16 interleaved partial sums (a fixed order: the kernel set's
 /// `plane_sums_add`).
-pub fn channel_sums_add(acc: &mut [f32], x: &[f32], n: usize, hw: usize) {
+pub fn channel_sums_add(kern: &hepae_kernels::Kernels, acc: &mut [f32], x: &[f32], n: usize, hw: usize) {
     let c = acc.len();
-    let plane_sums = hepae_kernels::kernels().plane_sums_add;
     for img in x[..n * c * hw].chunks_exact((c * hw).max(1)) {
-        plane_sums(acc, img);
+        (kern.plane_sums_add)(acc, img);
     }
 }
 
