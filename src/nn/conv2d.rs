@@ -18,7 +18,9 @@ use super::im2col::{act_backward, bias_act_channels, channel_sums_add, Window};
 use super::im2col_planes::Planes;
 use super::init::init_linear;
 use super::op::{Ctx, Op, ParamShape};
-use super::plane_products::{bias_act_rows, check_pairs, dot_rows, gemm_rows, DotGeom, Offsets, PlaneRows};
+use super::plane_products::{
+    bias_act_rows, check_pairs, dot_rows, gemm_rows, line_len, line_start, DotGeom, Offsets, PlaneRows, LINE,
+};
 use crate::engine::gemm::gemm;
 use crate::engine::tensor::{Matrix, MatrixMut, Shape, Tensor, TensorMut};
 use serde::{Deserialize, Serialize};
@@ -118,9 +120,10 @@ impl Op for Conv2d {
             return g.rows() * self.out;
         }
         let pl = Planes::new(g);
-        let per = pl.phases_len() + self.out * pl.len;
         let dx = Phases::new(&g, self.out);
-        per.max(chunk_images(batch, per) * per + dx.pack_len() + g.c + dx.work_len())
+        let fwd = pl.phases_len() + LINE + self.out * line_len(pl.len);
+        let per = pl.phases_len() + GradRows::new(&pl, &dx, self.out).len;
+        fwd.max(chunk_images(batch, per) * per + LINE + dx.pack_len() + g.c + LINE + dx.work_len())
     }
     fn forward(&self, cx: &Ctx<'_>, params: &[f32], inp: Tensor<'_>, out: TensorMut<'_>, work: &mut [f32]) {
         let g = self.window(inp.shape);
@@ -144,14 +147,16 @@ impl Op for Conv2d {
         }
         let pl = Planes::new(g);
         let (ph, rest) = work.split_at_mut(pl.phases_len());
-        let yw = &mut rest[..o * pl.len];
+        // The outputs in rows of Wq, planes whole lines apart from a line (aligned stores).
+        let ldc = line_len(pl.len);
+        let yw = &mut line_start(rest)[..o * ldc];
         pl.clear(ph, kern);
         // The outputs' kept positions, with the bias and the slope, into the dense planes.
         let geo = PlaneRows {
             planes: o,
             rows: g.oh,
             len: g.ow,
-            src_ps: pl.len,
+            src_ps: ldc,
             src_rs: pl.row_stride(),
             dst_ps: ohw,
             dst_rs: g.ow,
@@ -160,7 +165,7 @@ impl Op for Conv2d {
         let offs = Offsets::new(pl.offsets());
         for (x, y) in inp.data.chunks_exact(chw).zip(out.data.chunks_exact_mut(o * ohw)) {
             pl.phases(ph, x, kern);
-            gemm_rows(kern, yw, pl.len, weight, ckk, ph, offs.as_slice(), (o, pl.len), false);
+            gemm_rows(kern, yw, ldc, weight, ckk, ph, offs.as_slice(), (o, pl.len), false);
             bias_act_rows(kern, y, yw, &bias[..o], self.act.fused_slope(), &geo);
         }
         if self.act == Activation::Sigmoid {
@@ -207,50 +212,89 @@ impl Op for Conv2d {
             );
         } else {
             let (pl, kern) = (Planes::new(g), cx.gemm.kernels());
-            let (plen, glen) = (pl.phases_len(), o * pl.len);
+            let dxp = Phases::new(&g, o);
+            let rows = GradRows::new(&pl, &dxp, o);
+            let (plen, glen) = (pl.phases_len(), rows.len);
             let chunk = chunk_images(n, plen + glen);
             let (phs, rest) = work.split_at_mut(chunk * plen);
             pl.clear(phs, kern);
-            let (gws, rest) = rest.split_at_mut(chunk * glen);
-            let dxp = Phases::new(&g, o);
+            let (gws, rest) = line_start(rest).split_at_mut(chunk * glen);
             let (offs, dx_offs) = (Offsets::new(pl.offsets()), Offsets::new(dxp.offsets()));
             let (packed, rest) = rest.split_at_mut(dxp.pack_len());
             let (zeros, dx_work) = rest.split_at_mut(g.c);
+            let dx_work = line_start(dx_work);
             if dinp.is_some() {
                 dxp.pack(weight, packed);
-                dxp.clear(dx_work, kern);
+                if !rows.shared {
+                    dxp.clear(dx_work, kern);
+                }
                 zeros.fill(0.0);
             }
-            // The output gradients in rows of Wq, zero at the junk positions (written once).
+            // The output gradients' layout, zero at the junk positions and borders (written once).
             (kern.zero)(gws);
             for b0 in (0..n).step_by(chunk) {
                 let imgs = chunk.min(n - b0);
+                for t in 0..imgs {
+                    let (b, gt) = (b0 + t, &mut gws[t * glen..][..glen]);
+                    let d = &dout[b * o * ohw..(b + 1) * o * ohw];
+                    if rows.shared {
+                        dxp.pad_input(kern, gt, d);
+                    } else if dparams.is_some() {
+                        pl.spread(gt, rows.plane, d, o, kern);
+                    }
+                }
                 if let Some((dw, _)) = dparams.as_mut() {
                     for t in 0..imgs {
                         let b = b0 + t;
                         pl.phases(&mut phs[t * plen..][..plen], &inp.data[b * chw..(b + 1) * chw], kern);
-                        pl.spread(&mut gws[t * glen..][..glen], &dout[b * o * ohw..(b + 1) * o * ohw], o, kern);
                     }
-                    let d = DotGeom { m: o, len: pl.len, lda: pl.len, images: imgs, a_is: glen, b_is: plen };
-                    dot_rows(kern, &mut dw[..o * ckk], ckk, gws, phs, offs.as_slice(), d);
+                    let d = DotGeom { m: o, len: pl.len, lda: rows.plane, images: imgs, a_is: glen, b_is: plen };
+                    dot_rows(kern, &mut dw[..o * ckk], ckk, &gws[rows.at..], phs, offs.as_slice(), d);
                 }
                 if let Some(dx) = dinp.as_deref_mut() {
-                    for b in b0..b0 + imgs {
-                        dxp.forward(
-                            kern,
-                            packed,
-                            dx_offs.as_slice(),
-                            &dout[b * o * ohw..(b + 1) * o * ohw],
-                            &mut dx[b * chw..(b + 1) * chw],
-                            (&*zeros, 1.0),
-                            dx_work,
-                        );
+                    for t in 0..imgs {
+                        let b = b0 + t;
+                        let (offs, dxb) = (dx_offs.as_slice(), &mut dx[b * chw..(b + 1) * chw]);
+                        if rows.shared {
+                            let gt = &gws[t * glen..][..glen];
+                            dxp.forward_padded(kern, packed, offs, gt, dxb, (&*zeros, 1.0), dx_work);
+                        } else {
+                            let d = &dout[b * o * ohw..(b + 1) * o * ohw];
+                            dxp.forward(kern, packed, offs, d, dxb, (&*zeros, 1.0), dx_work);
+                        }
                     }
                 }
             }
         }
         if let Some((_, db)) = dparams {
             channel_sums_add(cx.gemm.kernels(), &mut db[..o], dout, n, ohw);
+        }
+    }
+}
+
+/// How the backward holds each image's output gradient g (O planes of OH×OW): in rows of Wq
+/// for the weight gradient's dot products, zero at the junk positions ([`Planes::spread`]);
+/// or, where the input gradient's padded planes have rows of the same width (Wp = Wq, as
+/// for 3×3 kernels of stride 1 or 2 with padding 1), in those padded planes
+/// ([`Phases::pad_input`]), which both products then read: one copy of g instead of two.
+/// Either way row y of plane o starts at `at` + o·`plane` + y·Wq, the Wq − OW values after
+/// each row are zero, and each plane's row 0 starts a 64-byte line (`len` and `plane` whole
+/// lines, the buffer on a line: [`super::plane_products::LINE`]).
+struct GradRows {
+    shared: bool,
+    /// Values per image.
+    len: usize,
+    at: usize,
+    plane: usize,
+}
+
+impl GradRows {
+    fn new(pl: &Planes, dxp: &Phases, o: usize) -> GradRows {
+        let (at, plane, wp) = dxp.input_at();
+        if wp == pl.row_stride() {
+            GradRows { shared: true, len: dxp.input_len(), at, plane }
+        } else {
+            GradRows { shared: false, len: o * line_len(pl.len), at: 0, plane: line_len(pl.len) }
         }
     }
 }
@@ -297,5 +341,56 @@ fn pointwise_backward(
                 *v += dwt[r * o + q];
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::im2col::tests::windows;
+
+    /// Both layouts of the output gradients keep what the two products read: plane o's row y
+    /// at at + o·plane + y·Wq on a 64-byte line at row 0, the Wq − OW values after each row
+    /// and the row ranges inside the image's slot. The reference net's 3×3 convolutions
+    /// (stride 1 and 2, padding 1, even sizes) share one copy; a 4×4 kernel of stride 3 does
+    /// not.
+    #[test]
+    fn the_output_gradient_rows_serve_both_products() {
+        let extra =
+            [Window::conv(8, 40, 40, 3, 1, 1), Window::conv(8, 40, 40, 3, 2, 1), Window::conv(16, 20, 20, 3, 2, 1)];
+        let mut seen = (false, false);
+        for g in windows().into_iter().chain(extra) {
+            let o = 3;
+            let (pl, dxp) = (Planes::new(g), Phases::new(&g, o));
+            let rows = GradRows::new(&pl, &dxp, o);
+            let (wq, lines) = (pl.row_stride(), |v: usize| v.is_multiple_of(LINE));
+            assert!(lines(rows.at) && lines(rows.plane) && lines(rows.len), "{g:?}: rows on lines");
+            assert!(rows.at + (o - 1) * rows.plane + pl.len <= rows.len, "{g:?}: rows inside the slot");
+            assert!(rows.plane >= pl.len, "{g:?}: planes apart by at least L");
+            if rows.shared {
+                // The padded planes' interior is the gradient, rows Wq apart; the rest zero.
+                let d: Vec<f32> = (0..o * g.oh * g.ow).map(|v| v as f32 + 1.0).collect();
+                let mut buf = vec![0.0f32; rows.len];
+                dxp.pad_input(hepae_kernels::kernels(), &mut buf, &d);
+                for q in 0..o {
+                    for y in 0..g.oh {
+                        for x in 0..wq {
+                            let got = buf[rows.at + q * rows.plane + y * wq + x];
+                            let want = if x < g.ow { d[(q * g.oh + y) * g.ow + x] } else { 0.0 };
+                            if y + 1 < g.oh || x < g.ow {
+                                assert_eq!(got, want, "{g:?}: plane {q} ({y}, {x})");
+                            }
+                        }
+                    }
+                }
+            }
+            seen = (seen.0 || rows.shared, seen.1 || !rows.shared);
+        }
+        assert_eq!(seen, (true, true), "both layouts are covered");
+        for g in extra {
+            assert!(GradRows::new(&Planes::new(g), &Phases::new(&g, 4), 4).shared, "{g:?} shares the copy");
+        }
+        let apart = Window::conv(2, 11, 10, 4, 3, 0);
+        assert!(!GradRows::new(&Planes::new(apart), &Phases::new(&apart, 9), 9).shared);
     }
 }

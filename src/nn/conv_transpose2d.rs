@@ -20,7 +20,7 @@ use super::im2col::{act_backward, channel_sums_add, Window};
 use super::im2col_planes::Planes;
 use super::init::init_linear;
 use super::op::{Ctx, Op, ParamShape};
-use super::plane_products::{check_pairs, dot_rows, gemm_rows, DotGeom, Offsets};
+use super::plane_products::{check_pairs, dot_rows, gemm_rows, line_len, line_start, DotGeom, Offsets, LINE};
 use crate::engine::tensor::{Shape, Tensor, TensorMut};
 use serde::{Deserialize, Serialize};
 
@@ -98,8 +98,8 @@ impl Op for ConvTranspose2d {
         let (c, _, _) = image_dims(inp);
         let ph = Phases::new(&g, c);
         let pl = Planes::new(g);
-        let per = pl.phases_len() + c * pl.len;
-        (ph.pack_len() + ph.work_len()).max(chunk_images(batch, per) * per + c * pl.len)
+        let per = pl.phases_len() + c * line_len(pl.len);
+        (ph.pack_len() + LINE + ph.work_len()).max(chunk_images(batch, per) * per + LINE + c * pl.len)
     }
     fn forward(&self, cx: &Ctx<'_>, params: &[f32], inp: Tensor<'_>, out: TensorMut<'_>, work: &mut [f32]) {
         let g = self.window(inp.shape);
@@ -110,6 +110,7 @@ impl Op for ConvTranspose2d {
         let (packed, rest) = work.split_at_mut(ph.pack_len());
         ph.pack(weight, packed);
         let kern = cx.gemm.kernels();
+        let rest = line_start(rest);
         ph.clear(rest, kern);
         let epilogue = (&bias[..self.out], self.act.fused_slope());
         let offs = Offsets::new(ph.offsets());
@@ -148,10 +149,12 @@ impl Op for ConvTranspose2d {
         let offs = Offsets::new(pl.offsets());
         let offs = offs.as_slice();
         let (len, plen, gsz) = (pl.len, pl.phases_len(), self.out * ohw);
-        let chunk = chunk_images(n, plen + c * len);
+        // The inputs' rows whole 64-byte lines apart, from a line (`line_len`).
+        let (lda, xlen) = (line_len(len), c * line_len(len));
+        let chunk = chunk_images(n, plen + xlen);
         let (phs, rest) = work.split_at_mut(chunk * plen);
         pl.clear(phs, kern);
-        let (xws, rest) = rest.split_at_mut(chunk * c * len);
+        let (xws, rest) = line_start(rest).split_at_mut(chunk * xlen);
         let dxw = &mut rest[..c * len];
         // The inputs in rows of Wq, zero at the junk positions (written once).
         (kern.zero)(xws);
@@ -164,9 +167,9 @@ impl Op for ConvTranspose2d {
             if let Some((dw, _)) = dparams.as_mut() {
                 for t in 0..imgs {
                     let b = b0 + t;
-                    pl.spread(&mut xws[t * c * len..][..c * len], &inp.data[b * c * hw..(b + 1) * c * hw], c, kern);
+                    pl.spread(&mut xws[t * xlen..][..xlen], lda, &inp.data[b * c * hw..(b + 1) * c * hw], c, kern);
                 }
-                let d = DotGeom { m: c, len, lda: len, images: imgs, a_is: c * len, b_is: plen };
+                let d = DotGeom { m: c, len, lda, images: imgs, a_is: xlen, b_is: plen };
                 dot_rows(kern, &mut dw[..c * okk], okk, xws, phs, offs, d);
             }
             if let Some(dx) = dinp.as_deref_mut() {

@@ -12,11 +12,14 @@
 //! junk, never kept), is one implicit GEMM over its taps, read in place:
 //!   ph[O × L] = Σ_{c, t} W_t[o, c] · xp[c, (dy_t + P0)·Wp + dx_t + Q0 + ·],  W_t[o, c] = w[c, o, i, j],
 //!   L = (MY − 1)·Wp + NX, the (c, t) pairs in order (c outer, taps (i, j) row-major).
+//! The planes lie whole 64-byte lines apart, after a lead that puts each one's input row 0
+//! on a line: a convolution's backward reads its output gradient there as the aligned A
+//! operand of its weight gradient (`super::conv2d`).
 //! With a stride of 1 there is one phase holding every tap (a convolution with the flipped
 //! kernel: a stride-1 convolution's input gradient).
 
 use super::im2col::Window;
-use super::plane_products::{bias_act_rows, gemm_rows, Offsets, PlaneRows};
+use super::plane_products::{bias_act_rows, gemm_rows, line_len, Offsets, PlaneRows, LINE};
 use hepae_kernels::plane_pairs::PairRows;
 use hepae_kernels::window::Rows;
 use hepae_kernels::Kernels;
@@ -35,11 +38,15 @@ pub(super) struct Phases {
     k: usize,
     s: usize,
     p: usize,
-    /// Padding above / left of the input in its planes, and the planes' size.
+    /// Padding above / left of the input in its planes, and their row stride (Hp × Wp
+    /// values hold a plane).
     p0: usize,
     q0: usize,
-    hp: usize,
     wp: usize,
+    /// Planes `ps` ≥ Hp·Wp apart (whole 64-byte lines) after `lead` values, so that input row
+    /// 0 of every plane, at lead + c·ps + P0·Wp + Q0, starts a line when the buffer does.
+    lead: usize,
+    ps: usize,
 }
 
 /// The taps of phase `ph` along one axis: (tap index i, input shift (ph + p − i)/s, exact)
@@ -75,6 +82,7 @@ impl Phases {
             (lo as usize, hi as usize)
         };
         let ((p0, p1), (q0, q1)) = (pads(g.h, g.oh), pads(g.w, g.ow));
+        let (hp, wp) = (p0 + g.oh + p1, q0 + g.ow + q1);
         Phases {
             c,
             h: g.oh,
@@ -87,17 +95,37 @@ impl Phases {
             p,
             p0,
             q0,
-            hp: p0 + g.oh + p1,
-            wp: q0 + g.ow + q1,
+            wp,
+            lead: (LINE - (p0 * wp + q0) % LINE) % LINE,
+            ps: line_len(hp * wp),
         }
     }
-    /// The longest phase in rows of Wp: ⌈OH/s⌉ rows.
+    /// The longest phase in rows of Wp, ⌈OH/s⌉ rows, in whole 64-byte lines: the phases'
+    /// output planes this far apart (their stores then split no line when `work` starts one).
     fn phase_len(&self) -> usize {
-        self.oh.div_ceil(self.s) * self.wp
+        line_len(self.oh.div_ceil(self.s) * self.wp)
     }
     /// Scratch: the padded input planes and two phases.
     pub(super) fn work_len(&self) -> usize {
-        self.c * self.hp * self.wp + 2 * self.o * self.phase_len()
+        self.input_len() + 2 * self.o * self.phase_len()
+    }
+    /// Values of one image's padded input planes: the lead and C planes, in whole lines.
+    pub(super) fn input_len(&self) -> usize {
+        line_len(self.lead + self.c * self.ps)
+    }
+    /// Where input row 0, column 0 of plane 0 lies in the padded planes (a line start), the
+    /// planes' stride and the row stride (Wp).
+    pub(super) fn input_at(&self) -> (usize, usize, usize) {
+        (self.lead + self.p0 * self.wp + self.q0, self.ps, self.wp)
+    }
+    /// One image's input (C×H×W) into its padded planes `xp` ([`Phases::input_len`] values):
+    /// only the interior is written, so the borders stay as [`Phases::clear`] left them.
+    pub(super) fn pad_input(&self, kern: &Kernels, xp: &mut [f32], x: &[f32]) {
+        let rows = Rows { rows: self.h, len: self.w, a_rs: self.wp, b_rs: self.w };
+        let planes = xp[self.lead..self.input_len()].chunks_mut(self.ps);
+        for (d, src) in planes.zip(x.chunks_exact(self.h * self.w)).take(self.c) {
+            (kern.rows_copy)(&mut d[self.p0 * self.wp + self.q0..], src, &rows);
+        }
     }
 
     /// Values of the phases' packed weights ([`Phases::pack`]): O·C·k² (each tap is in one
@@ -116,12 +144,12 @@ impl Phases {
     /// Each phase's offsets of its (c, tap) pairs in the padded planes, phase after phase (the
     /// B operand of [`Phases::forward`]'s products; listed once per op call).
     pub(super) fn offsets(&self) -> impl Iterator<Item = usize> + '_ {
-        let plane = self.hp * self.wp;
+        let (lead, plane) = (self.lead, self.ps);
         let (p0, q0, wp) = (self.p0 as isize, self.q0 as isize, self.wp as isize);
         self.each_phase().flat_map(move |(py, px)| {
             (0..self.c).flat_map(move |ci| {
                 self.taps(py).flat_map(move |(_, dy)| {
-                    self.taps(px).map(move |(_, dx)| ci * plane + ((dy + p0) * wp + dx + q0) as usize)
+                    self.taps(px).map(move |(_, dx)| lead + ci * plane + ((dy + p0) * wp + dx + q0) as usize)
                 })
             })
         })
@@ -164,14 +192,27 @@ impl Phases {
         (bias, slope): (&[f32], f32),
         work: &mut [f32],
     ) {
+        let (xp, ph) = work.split_at_mut(self.input_len());
+        self.pad_input(kern, xp, x);
+        self.forward_padded(kern, packed, offs, xp, y, (bias, slope), ph);
+    }
+
+    /// [`Phases::forward`] from the image already in its padded planes `xp` (borders zero,
+    /// [`Phases::pad_input`]); `work` holds two phases.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn forward_padded(
+        &self,
+        kern: &Kernels,
+        packed: &[f32],
+        offs: &[usize],
+        xp: &[f32],
+        y: &mut [f32],
+        (bias, slope): (&[f32], f32),
+        work: &mut [f32],
+    ) {
         let (c, o, s) = (self.c, self.o, self.s);
-        let plane = self.hp * self.wp;
-        let (xp, ph) = work.split_at_mut(c * plane);
-        let ph = &mut ph[..2 * o * self.phase_len()];
-        let rows = Rows { rows: self.h, len: self.w, a_rs: self.wp, b_rs: self.w };
-        for (d, src) in xp.chunks_exact_mut(plane).zip(x.chunks_exact(self.h * self.w)).take(c) {
-            (kern.rows_copy)(&mut d[self.p0 * self.wp + self.q0..], src, &rows);
-        }
+        let xp = &xp[..self.input_len()];
+        let ph = &mut work[..2 * o * self.phase_len()];
         let (mut at, mut oat) = (0, 0);
         // Phase (py, px)'s product into `dst` (rows `ldc` apart), the cursors moved on.
         let mut product = |py: usize, px: usize, dst: &mut [f32], ldc: usize| {
@@ -224,6 +265,6 @@ impl Phases {
     }
     /// Zeroes the padded planes (once per batch: the images overwrite only their interiors).
     pub(super) fn clear(&self, work: &mut [f32], kern: &Kernels) {
-        (kern.zero)(&mut work[..self.c * self.hp * self.wp]);
+        (kern.zero)(&mut work[..self.input_len()]);
     }
 }

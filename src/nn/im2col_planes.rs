@@ -77,12 +77,14 @@ impl Planes {
     pub fn offsets(&self) -> impl Iterator<Item = usize> + '_ {
         self.taps().map(|(at, _)| at)
     }
-    /// `n` planes of OH×OW into the rows of an [n × L] matrix, OW of every Wq values (the
-    /// junk positions are not written).
-    pub fn spread(&self, dst: &mut [f32], src: &[f32], n: usize, kern: &Kernels) {
+    /// `n` planes of OH×OW into the rows of an [n × L] matrix whose rows are `stride` ≥ L
+    /// apart, OW of every Wq values (the junk positions, and the values between rows, are not
+    /// written).
+    pub fn spread(&self, dst: &mut [f32], stride: usize, src: &[f32], n: usize, kern: &Kernels) {
         let (oh, ow) = (self.g.oh, self.g.ow);
+        assert!(stride >= self.len, "spread: rows {stride} apart hold less than L = {}", self.len);
         let rows = Rows { rows: oh, len: ow, a_rs: self.wq, b_rs: ow };
-        for (d, s) in dst.chunks_exact_mut(self.len.max(1)).zip(src.chunks_exact((oh * ow).max(1))).take(n) {
+        for (d, s) in dst.chunks_mut(stride.max(1)).zip(src.chunks_exact((oh * ow).max(1))).take(n) {
             (kern.rows_copy)(d, s, &rows);
         }
     }
@@ -126,10 +128,20 @@ mod tests {
                 }
             }
             let mut wide = vec![f32::NAN; g.rows() * pl.len];
-            pl.spread(&mut wide, &want, g.rows(), kern);
+            pl.spread(&mut wide, pl.len, &want, g.rows(), kern);
             let mut back = vec![f32::NAN; want.len()];
             pl.crop(&mut back, &wide, g.rows(), kern);
             assert!(back.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits()), "{g:?}");
+            // Rows further apart: the same rows, and nothing written between them.
+            let stride = pl.len + 5;
+            let mut apart = vec![f32::NAN; g.rows() * stride];
+            pl.spread(&mut apart, stride, &want, g.rows(), kern);
+            for r in 0..g.rows() {
+                let (row, gap) = apart[r * stride..][..stride].split_at(pl.len);
+                let mut same = row.iter().zip(&wide[r * pl.len..][..pl.len]);
+                assert!(same.all(|(a, b)| a.to_bits() == b.to_bits()), "{g:?}: row {r}");
+                assert!(gap.iter().all(|v| v.is_nan()), "{g:?}: written past row {r}");
+            }
         }
     }
 }
