@@ -362,5 +362,8 @@ impl Family for ConvAe {
 }
 
 /// Images per forward and backward pass of a conv AE's training step ([`Family::micro_batch`]):
-/// chosen by measurement on the reference net (benches/compare/conv_speed.sh).
-pub const MICRO_BATCH: usize = 16;
+/// chosen by measurement on the reference net (benches/compare/conv_speed.sh's hepae run,
+/// alternated builds, median of the pairs): 8 against 16 trained 1.04× as fast on 1 thread
+/// and 1.15× on 2 (a pass's activations, ≈ 50 K values per image, are then 1.6 MB instead
+/// of 3.2); 4 was 0.93× and 12 the same as 8.
+pub const MICRO_BATCH: usize = 8;
