@@ -162,7 +162,8 @@ impl Op for Conv2d {
             dst_rs: g.ow,
             step: 1,
         };
-        let offs = Offsets::new(pl.offsets());
+        let mut offs = Offsets::empty();
+        pl.offsets(&mut offs);
         for (x, y) in inp.data.chunks_exact(chw).zip(out.data.chunks_exact_mut(o * ohw)) {
             pl.phases(ph, x, kern);
             gemm_rows(kern, yw, ldc, weight, ckk, ph, offs.as_slice(), (o, pl.len), false);
@@ -219,7 +220,9 @@ impl Op for Conv2d {
             let (phs, rest) = work.split_at_mut(chunk * plen);
             pl.clear(phs, kern);
             let (gws, rest) = line_start(rest).split_at_mut(chunk * glen);
-            let (offs, dx_offs) = (Offsets::new(pl.offsets()), Offsets::new(dxp.offsets()));
+            let (mut offs, mut dx_offs) = (Offsets::empty(), Offsets::empty());
+            pl.offsets(&mut offs);
+            dxp.offsets(&mut dx_offs);
             let (packed, rest) = rest.split_at_mut(dxp.pack_len());
             let (zeros, dx_work) = rest.split_at_mut(g.c);
             let dx_work = line_start(dx_work);

@@ -113,7 +113,8 @@ impl Op for ConvTranspose2d {
         let rest = line_start(rest);
         ph.clear(rest, kern);
         let epilogue = (&bias[..self.out], self.act.fused_slope());
-        let offs = Offsets::new(ph.offsets());
+        let mut offs = Offsets::empty();
+        ph.offsets(&mut offs);
         for (x, y) in inp.data.chunks_exact(c * hw).zip(out.data.chunks_exact_mut(self.out * ohw)) {
             ph.forward(kern, packed, offs.as_slice(), x, y, epilogue, rest);
         }
@@ -146,7 +147,8 @@ impl Op for ConvTranspose2d {
         act_backward(dout, out.data, self.act);
         let mut dparams = dparams.map(|d| d.split_at_mut(c * okk));
         let (pl, kern) = (Planes::new(g), cx.gemm.kernels());
-        let offs = Offsets::new(pl.offsets());
+        let mut offs = Offsets::empty();
+        pl.offsets(&mut offs);
         let offs = offs.as_slice();
         let (len, plen, gsz) = (pl.len, pl.phases_len(), self.out * ohw);
         // The inputs' rows whole 64-byte lines apart, from a line (`line_len`).

@@ -52,9 +52,10 @@ pub(super) struct Phases {
 /// The taps of phase `ph` along one axis: (tap index i, input shift (ph + p − i)/s, exact)
 /// for every i in 0..k with i ≡ ph + p (mod s).
 fn taps(ph: usize, k: usize, s: usize, p: usize) -> impl Iterator<Item = (usize, isize)> + Clone {
-    (0..k)
-        .filter(move |&i| (ph + p + s * k - i).is_multiple_of(s))
-        .map(move |i| (i, ((ph + p) as isize - i as isize) / s as isize))
+    // The first such i is (ph + p) mod s, its shift ⌊(ph + p)/s⌋; each next one is s further
+    // and shifts one less (s ≥ 1: the ops refuse a stride of 0).
+    let (i0, d0) = ((ph + p) % s, ((ph + p) / s) as isize);
+    (i0..k).step_by(s).zip(0..).map(move |(i, n): (usize, isize)| (i, d0 - n))
 }
 
 /// Outputs of phase `ph` along an axis of `n` outputs: ⌈(n − ph)/s⌉.
@@ -142,17 +143,21 @@ impl Phases {
         taps(ph, self.k, self.s, self.p)
     }
     /// Each phase's offsets of its (c, tap) pairs in the padded planes, phase after phase (the
-    /// B operand of [`Phases::forward`]'s products; listed once per op call).
-    pub(super) fn offsets(&self) -> impl Iterator<Item = usize> + '_ {
-        let (lead, plane) = (self.lead, self.ps);
+    /// B operand of [`Phases::forward`]'s products; listed once per op call, in plain loops).
+    /// (Filled into `offs`, cleared first.)
+    pub(super) fn offsets(&self, offs: &mut Offsets) {
         let (p0, q0, wp) = (self.p0 as isize, self.q0 as isize, self.wp as isize);
-        self.each_phase().flat_map(move |(py, px)| {
-            (0..self.c).flat_map(move |ci| {
-                self.taps(py).flat_map(move |(_, dy)| {
-                    self.taps(px).map(move |(_, dx)| lead + ci * plane + ((dy + p0) * wp + dx + q0) as usize)
-                })
-            })
-        })
+        offs.clear();
+        for (py, px) in self.each_phase() {
+            for ci in 0..self.c {
+                let plane = (self.lead + ci * self.ps) as isize;
+                for (_, dy) in self.taps(py) {
+                    for (_, dx) in self.taps(px) {
+                        offs.push((plane + (dy + p0) * wp + dx + q0) as usize);
+                    }
+                }
+            }
+        }
     }
     /// Each phase's weights as one row-major [O × C·T] matrix (T its taps, (i, j) row-major;
     /// column c·T + t), phase after phase: W_t[o, c] = w[c, o, i, j]. Once per batch.
@@ -266,5 +271,23 @@ impl Phases {
     /// Zeroes the padded planes (once per batch: the images overwrite only their interiors).
     pub(super) fn clear(&self, work: &mut [f32], kern: &Kernels) {
         (kern.zero)(&mut work[..self.input_len()]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The stepped taps are the definition's: every i < k with i ≡ ph + p (mod s), in order,
+    /// with the exact shift (ph + p − i)/s.
+    #[test]
+    fn taps_are_the_kernel_taps_of_each_phase() {
+        for (k, s, p) in (1..7usize).flat_map(|k| (1..5usize).flat_map(move |s| (0..k).map(move |p| (k, s, p)))) {
+            for ph in 0..s {
+                let want: Vec<(usize, isize)> = (0..k)
+                    .filter(|&i| (ph + p + s * k - i).is_multiple_of(s))
+                    .map(|i| (i, (ph as isize + p as isize - i as isize) / s as isize))
+                    .collect();
+                assert_eq!(super::taps(ph, k, s, p).collect::<Vec<_>>(), want, "k {k}, s {s}, p {p}, phase {ph}");
+            }
+        }
     }
 }

@@ -16,6 +16,7 @@
 //! over cols′ computes each kept column exactly as over cols (the same K order).
 
 use super::im2col::Window;
+use super::plane_products::Offsets;
 use hepae_kernels::phase_split::PhaseSplit;
 use hepae_kernels::window::Rows;
 use hepae_kernels::Kernels;
@@ -61,21 +62,26 @@ impl Planes {
     pub fn clear(&self, ph: &mut [f32], kern: &Kernels) {
         (kern.zero)(ph);
     }
-    /// Row (c, i, j) of the columns and its range of the phase planes: (plane offset, row).
-    fn taps(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
-        let (s, k) = (self.g.stride, self.g.k);
-        (0..self.g.c).flat_map(move |c| {
-            (0..k * k).map(move |t| {
-                let (i, j) = (t / k, t % k);
-                let plane = (c * s + i % s) * s + j % s;
-                (plane * self.plane + (i / s) * self.wq + j / s, c * k * k + t)
-            })
-        })
-    }
     /// The offset in the phase planes of each row of cols′, rows in order ((c·k + i)·k + j):
-    /// the B operand of the implicit GEMMs (`super::plane_products`).
-    pub fn offsets(&self) -> impl Iterator<Item = usize> + '_ {
-        self.taps().map(|(at, _)| at)
+    /// the B operand of the implicit GEMMs (`super::plane_products`). Row (c, i, j) reads
+    /// phase (i mod s, j mod s) of plane c from row ⌊i/s⌋, column ⌊j/s⌋ (listed once per op
+    /// call, in plain loops: the taps' phases and shifts are stepped, not divided out).
+    /// (Filled into the caller's `offs`, which is cleared first: a returned [`Offsets`] is a
+    /// 32 KiB copy.)
+    pub fn offsets(&self, offs: &mut Offsets) {
+        let (s, k) = (self.g.stride, self.g.k);
+        offs.clear();
+        for c in 0..self.g.c {
+            let (mut ia, mut ib) = (0, 0);
+            for _ in 0..k {
+                let (mut ja, mut jb) = (0, 0);
+                for _ in 0..k {
+                    offs.push(((c * s + ia) * s + ja) * self.plane + ib * self.wq + jb);
+                    (ja, jb) = if ja + 1 == s { (0, jb + 1) } else { (ja + 1, jb) };
+                }
+                (ia, ib) = if ia + 1 == s { (0, ib + 1) } else { (ia + 1, ib) };
+            }
+        }
     }
     /// `n` planes of OH×OW into the rows of an [n × L] matrix whose rows are `stride` ≥ L
     /// apart, OW of every Wq values (the junk positions, and the values between rows, are not
@@ -117,7 +123,9 @@ mod tests {
             let mut ph = vec![f32::NAN; pl.phases_len()];
             pl.clear(&mut ph, kern);
             pl.phases(&mut ph, &img, kern);
-            let offs: Vec<usize> = pl.offsets().collect();
+            let mut offs = Offsets::empty();
+            pl.offsets(&mut offs);
+            let offs = offs.as_slice();
             assert_eq!(offs.len(), g.rows());
             for (r, &at) in offs.iter().enumerate() {
                 for y in 0..g.oh {

@@ -38,13 +38,26 @@ impl Offsets {
     /// The offsets `it` yields, in order. Panics past [`MAX_PAIRS`] (which the ops' checks
     /// rule out).
     pub fn new(it: impl Iterator<Item = usize>) -> Offsets {
-        let mut o = Offsets { buf: [0; MAX_PAIRS], len: 0 };
+        let mut o = Offsets::empty();
         for v in it {
-            assert!(o.len < MAX_PAIRS, "more than {MAX_PAIRS} (channel, tap) pairs in one product");
-            o.buf[o.len] = v;
-            o.len += 1;
+            o.push(v);
         }
         o
+    }
+    /// No offsets yet.
+    pub fn empty() -> Offsets {
+        Offsets { buf: [0; MAX_PAIRS], len: 0 }
+    }
+    /// Back to no offsets (the buffer kept).
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+    /// `v` after the others. Panics past [`MAX_PAIRS`].
+    #[inline]
+    pub fn push(&mut self, v: usize) {
+        assert!(self.len < MAX_PAIRS, "more than {MAX_PAIRS} (channel, tap) pairs in one product");
+        self.buf[self.len] = v;
+        self.len += 1;
     }
     pub fn as_slice(&self) -> &[usize] {
         &self.buf[..self.len]
