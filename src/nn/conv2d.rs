@@ -278,7 +278,7 @@ impl Op for Conv2d {
 /// How the backward holds each image's output gradient g (O planes of OH×OW): in rows of Wq
 /// for the weight gradient's dot products, zero at the junk positions ([`Planes::spread`]);
 /// or, where the input gradient's padded planes have rows of the same width (Wp = Wq, as
-/// for 3×3 kernels of stride 1 or 2 with padding 1), in those padded planes
+/// for 3×3 kernels of stride 1 or 2 with padding 1 on even sizes), in those padded planes
 /// ([`Phases::pad_input`]), which both products then read: one copy of g instead of two.
 /// Either way row y of plane o starts at `at` + o·`plane` + y·Wq, the Wq − OW values after
 /// each row are zero, and each plane's row 0 starts a 64-byte line (`len` and `plane` whole
